@@ -1,0 +1,149 @@
+/* cli.c: what every imgxfer subcommand shares
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+gboolean
+cli_parse (GOptionContext *context, int *argc, char ***argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (g_option_context_parse (context, argc, argv, &error))
+    return TRUE;
+
+  g_printerr ("imgxfer: %s\nTry 'imgxfer %s --help'.\n", error->message,
+              (*argv)[0]);
+  return FALSE;
+}
+
+int
+cli_fail (const GError *error)
+{
+  g_printerr ("imgxfer: %s\n", error->message);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return CLI_EXIT_CANCELLED;
+  if (g_error_matches (error, IMGXFER_ERROR, IMGXFER_ERROR_EXPIRED))
+    return CLI_EXIT_EXPIRED;
+  if (g_error_matches (error, IMGXFER_ERROR, IMGXFER_ERROR_DIFFERENT))
+    return CLI_EXIT_DIFFERENT;
+  return CLI_EXIT_FAILED;
+}
+
+int
+cli_usage_error (const char *command, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_printerr ("imgxfer %s: %s\nTry 'imgxfer %s --help'.\n", command, message,
+              command);
+  return CLI_EXIT_USAGE;
+}
+
+gboolean
+cli_parse_size (const char *text, guint64 *size, GError **error)
+{
+  static const char units[] = "bkmgtp";
+  guint64 value;
+  char *end;
+  const char *unit;
+
+  if (!g_ascii_isdigit (text[0]))
+    goto invalid;
+
+  value = g_ascii_strtoull (text, &end, 10);
+  if (*end == '\0')
+    {
+      *size = value;
+      return TRUE;
+    }
+
+  unit = strchr (units, g_ascii_tolower (*end));
+  if (unit == NULL || (end[1] != '\0' && g_ascii_strcasecmp (end + 1, "ib")
+                       && g_ascii_strcasecmp (end + 1, "b")))
+    goto invalid;
+
+  for (const char *u = units; u < unit; u++)
+    {
+      if (value > G_MAXUINT64 / 1024)
+        goto invalid;
+      value *= 1024;
+    }
+  *size = value;
+  return TRUE;
+
+invalid:
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+               "invalid size \"%s\" (use a number with an optional k, m, g "
+               "or t suffix)", text);
+  return FALSE;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+  return G_SOURCE_CONTINUE;
+}
+
+/* The signals are watched on a thread of their own, so that a command
+ * waiting for workers without a main loop still sees them. */
+static gpointer
+signal_thread (gpointer data)
+{
+  GMainContext *context = g_main_context_new ();
+  GMainLoop *loop = g_main_loop_new (context, FALSE);
+  int signals[] = { SIGINT, SIGTERM };
+
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      GSource *source = g_unix_signal_source_new (signals[i]);
+
+      g_source_set_callback (source, on_signal, data, NULL);
+      g_source_attach (source, context);
+      g_source_unref (source);
+    }
+  g_main_loop_run (loop);
+  return NULL;
+}
+
+GCancellable *
+cli_cancellable (void)
+{
+  static GCancellable *cancellable;
+
+  if (g_once_init_enter (&cancellable))
+    {
+      GCancellable *c = g_cancellable_new ();
+
+      /* g_unix_signal_source_new() blocks nothing by itself; creating the
+       * sources before the thread starts makes sure no signal is lost. */
+      g_thread_unref (g_thread_new ("signals", signal_thread, c));
+      g_once_init_leave (&cancellable, c);
+    }
+  return cancellable;
+}
+
+void
+cli_print_json (JsonNode *node)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, node);
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 4);
+  text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+}

@@ -1,0 +1,49 @@
+/* cli.h: what every imgxfer subcommand shares
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer.h>
+
+G_BEGIN_DECLS
+
+/* Exit codes, the same for every subcommand. */
+enum
+{
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_FAILED = 1,    /* I/O or image error; nothing reported complete */
+  CLI_EXIT_USAGE = 2,     /* bad command line */
+  CLI_EXIT_DIFFERENT = 3, /* compare: the images differ */
+  CLI_EXIT_CANCELLED = 4, /* interrupted (Ctrl-C, SIGTERM) */
+  CLI_EXIT_EXPIRED = 5,   /* the transfer ticket expired or was cancelled */
+};
+
+typedef struct
+{
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv);
+} CliCommand;
+
+/* Parses the options of a subcommand; on failure prints the error with a
+ * hint and returns FALSE (the caller exits with CLI_EXIT_USAGE). */
+gboolean cli_parse (GOptionContext *context, int *argc, char ***argv);
+
+/* Prints "imgxfer: MESSAGE" on stderr and returns the exit code that fits
+ * the error. */
+int cli_fail (const GError *error);
+/* Prints a usage error and returns CLI_EXIT_USAGE. */
+int cli_usage_error (const char *command, const char *format, ...)
+    G_GNUC_PRINTF (2, 3);
+
+/* "4096", "64k", "1M", "2g" (powers of 1024). */
+gboolean cli_parse_size (const char *text, guint64 *size, GError **error);
+
+/* A GCancellable cancelled by SIGINT and SIGTERM. */
+GCancellable *cli_cancellable (void);
+
+/* Prints @node as pretty JSON on stdout. */
+void cli_print_json (JsonNode *node);
+
+G_END_DECLS

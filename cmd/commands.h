@@ -1,0 +1,9 @@
+/* commands.h: the subcommands of imgxfer, one file each
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "cli.h"
+
+extern const CliCommand cli_command_drivers;

@@ -1,0 +1,59 @@
+/* imgxfer.c: the imgxfer command
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const CliCommand *const commands[] = {
+  &cli_command_drivers,
+};
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, "Usage: imgxfer COMMAND [OPTION...] ARGS\n\n"
+                "Move virtual disk images between files, NBD servers, qemu "
+                "formats,\narchive members and imageio servers.\n\n"
+                "Commands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+  fprintf (out, "\nRun 'imgxfer COMMAND --help' for a command's options.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      return CLI_EXIT_USAGE;
+    }
+
+  if (g_str_equal (argv[1], "--version") || g_str_equal (argv[1], "-V"))
+    {
+      g_print ("imgxfer %s\n", IMGXFER_VERSION_STRING);
+      return CLI_EXIT_OK;
+    }
+  if (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")
+      || g_str_equal (argv[1], "help"))
+    {
+      print_usage (stdout);
+      return CLI_EXIT_OK;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (argv[1], commands[i]->name))
+      return commands[i]->run (argc - 1, argv + 1);
+
+  g_printerr ("imgxfer: unknown command \"%s\"\n\n", argv[1]);
+  print_usage (stderr);
+  return CLI_EXIT_USAGE;
+}

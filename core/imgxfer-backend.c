@@ -1,0 +1,395 @@
+/* imgxfer-backend.c: the base class of every driver's backend
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <imgxfer/imgxfer-backend.h>
+#include <imgxfer/imgxfer-error.h>
+
+typedef struct
+{
+  char *url;
+  ImgxferOpenOptions *options;
+
+  guint64 size;
+  ImgxferBackendCaps caps;
+  guint32 min_block;
+  guint32 preferred_block;
+  guint32 max_block;
+  guint max_connections;
+} ImgxferBackendPrivate;
+
+enum
+{
+  PROP_0,
+  PROP_URL,
+  PROP_OPTIONS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void imgxfer_backend_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_ABSTRACT_TYPE_WITH_CODE (
+    ImgxferBackend, imgxfer_backend, G_TYPE_OBJECT,
+    G_ADD_PRIVATE (ImgxferBackend) G_IMPLEMENT_INTERFACE (
+        G_TYPE_INITABLE, imgxfer_backend_initable_iface_init))
+
+#define DEFAULT_MAX_BLOCK (32 * 1024 * 1024)
+
+static gboolean
+imgxfer_backend_initable_init (GInitable *initable,
+                               GCancellable *cancellable,
+                               GError **error)
+{
+  ImgxferBackend *self = IMGXFER_BACKEND (initable);
+  ImgxferBackendClass *klass = IMGXFER_BACKEND_GET_CLASS (self);
+
+  g_return_val_if_fail (klass->open != NULL, FALSE);
+
+  return klass->open (self, cancellable, error);
+}
+
+static void
+imgxfer_backend_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = imgxfer_backend_initable_init;
+}
+
+static ImgxferBackend *
+imgxfer_backend_real_clone (ImgxferBackend *self,
+                            GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  return g_initable_new (G_OBJECT_TYPE (self), cancellable, error,
+                         "url", priv->url,
+                         "options", priv->options,
+                         NULL);
+}
+
+static void
+imgxfer_backend_finalize (GObject *object)
+{
+  ImgxferBackend *self = IMGXFER_BACKEND (object);
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_free (priv->url);
+  g_clear_object (&priv->options);
+
+  G_OBJECT_CLASS (imgxfer_backend_parent_class)->finalize (object);
+}
+
+static void
+imgxfer_backend_get_property (GObject *object,
+                              guint prop_id,
+                              GValue *value,
+                              GParamSpec *pspec)
+{
+  ImgxferBackend *self = IMGXFER_BACKEND (object);
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  switch (prop_id)
+    {
+    case PROP_URL:
+      g_value_set_string (value, priv->url);
+      break;
+    case PROP_OPTIONS:
+      g_value_set_object (value, priv->options);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+imgxfer_backend_set_property (GObject *object,
+                              guint prop_id,
+                              const GValue *value,
+                              GParamSpec *pspec)
+{
+  ImgxferBackend *self = IMGXFER_BACKEND (object);
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  switch (prop_id)
+    {
+    case PROP_URL:
+      priv->url = g_value_dup_string (value);
+      break;
+    case PROP_OPTIONS:
+      /* Options are copied so that the caller may change its object
+       * without affecting open backends and their clones. */
+      if (g_value_get_object (value) != NULL)
+        priv->options = imgxfer_open_options_copy (g_value_get_object (value));
+      else
+        priv->options = imgxfer_open_options_new ();
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+imgxfer_backend_class_init (ImgxferBackendClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = imgxfer_backend_finalize;
+  object_class->get_property = imgxfer_backend_get_property;
+  object_class->set_property = imgxfer_backend_set_property;
+
+  klass->clone = imgxfer_backend_real_clone;
+
+  /**
+   * ImgxferBackend:url:
+   *
+   * The path or URL of the image.
+   */
+  properties[PROP_URL] = g_param_spec_string (
+      "url", NULL, NULL, NULL,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ImgxferBackend:options:
+   *
+   * How the image is opened; the backend keeps a copy.
+   */
+  properties[PROP_OPTIONS] = g_param_spec_object (
+      "options", NULL, NULL, IMGXFER_TYPE_OPEN_OPTIONS,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+imgxfer_backend_init (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  priv->min_block = 1;
+  priv->preferred_block = 4096;
+  priv->max_block = DEFAULT_MAX_BLOCK;
+  priv->max_connections = 1;
+}
+
+/**
+ * imgxfer_backend_get_url:
+ * @self: a backend
+ *
+ * Returns: (transfer none): the path or URL the backend was opened with
+ */
+const char *
+imgxfer_backend_get_url (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), NULL);
+  return priv->url;
+}
+
+/**
+ * imgxfer_backend_get_options:
+ * @self: a backend
+ *
+ * Returns: (transfer none): the options the backend was opened with; do
+ *   not change them
+ */
+ImgxferOpenOptions *
+imgxfer_backend_get_options (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), NULL);
+  return priv->options;
+}
+
+/**
+ * imgxfer_backend_get_size:
+ * @self: a backend
+ *
+ * Returns: the virtual size of the image in bytes
+ */
+guint64
+imgxfer_backend_get_size (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), 0);
+  return priv->size;
+}
+
+/**
+ * imgxfer_backend_get_caps:
+ * @self: a backend
+ *
+ * Returns: what the backend can do
+ */
+ImgxferBackendCaps
+imgxfer_backend_get_caps (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), 0);
+  return priv->caps;
+}
+
+/**
+ * imgxfer_backend_get_block_sizes:
+ * @self: a backend
+ * @minimum: (out) (optional): smallest request the backend takes
+ * @preferred: (out) (optional): request size that avoids read-modify-write
+ * @maximum: (out) (optional): largest request the backend takes
+ */
+void
+imgxfer_backend_get_block_sizes (ImgxferBackend *self,
+                                 guint32 *minimum,
+                                 guint32 *preferred,
+                                 guint32 *maximum)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_if_fail (IMGXFER_IS_BACKEND (self));
+  if (minimum)
+    *minimum = priv->min_block;
+  if (preferred)
+    *preferred = priv->preferred_block;
+  if (maximum)
+    *maximum = priv->max_block;
+}
+
+/**
+ * imgxfer_backend_get_max_connections:
+ * @self: a backend
+ *
+ * Returns: how many connections (this one and its clones) may be used at
+ *   once
+ */
+guint
+imgxfer_backend_get_max_connections (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), 1);
+  return priv->max_connections;
+}
+
+/**
+ * imgxfer_backend_set_size:
+ * @self: a backend
+ * @size: the virtual size
+ *
+ * For drivers, while opening.
+ */
+void
+imgxfer_backend_set_size (ImgxferBackend *self, guint64 size)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_if_fail (IMGXFER_IS_BACKEND (self));
+  priv->size = size;
+}
+
+/**
+ * imgxfer_backend_set_caps:
+ * @self: a backend
+ * @caps: what the backend can do
+ *
+ * For drivers, while opening.
+ */
+void
+imgxfer_backend_set_caps (ImgxferBackend *self, ImgxferBackendCaps caps)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_if_fail (IMGXFER_IS_BACKEND (self));
+  priv->caps = caps;
+}
+
+/**
+ * imgxfer_backend_set_block_sizes:
+ * @self: a backend
+ * @minimum: smallest request, a power of two
+ * @preferred: preferred request granularity, a power of two
+ * @maximum: largest request; 0 keeps the default (32 MiB)
+ *
+ * For drivers, while opening.
+ */
+void
+imgxfer_backend_set_block_sizes (ImgxferBackend *self,
+                                 guint32 minimum,
+                                 guint32 preferred,
+                                 guint32 maximum)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_if_fail (IMGXFER_IS_BACKEND (self));
+  priv->min_block = MAX (minimum, 1);
+  priv->preferred_block = MAX (preferred, priv->min_block);
+  priv->max_block = maximum ? MIN (maximum, DEFAULT_MAX_BLOCK)
+                            : DEFAULT_MAX_BLOCK;
+}
+
+/**
+ * imgxfer_backend_set_max_connections:
+ * @self: a backend
+ * @max_connections: how many connections the image allows, at least 1
+ *
+ * For drivers, while opening.
+ */
+void
+imgxfer_backend_set_max_connections (ImgxferBackend *self,
+                                     guint max_connections)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_if_fail (IMGXFER_IS_BACKEND (self));
+  priv->max_connections = MAX (max_connections, 1);
+}
+
+/**
+ * imgxfer_backend_clone:
+ * @self: an open backend
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Opens another connection to the same image, for another thread.
+ *
+ * Returns: (transfer full): the new backend
+ */
+ImgxferBackend *
+imgxfer_backend_clone (ImgxferBackend *self,
+                       GCancellable *cancellable,
+                       GError **error)
+{
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), NULL);
+
+  return IMGXFER_BACKEND_GET_CLASS (self)->clone (self, cancellable, error);
+}
+
+/**
+ * imgxfer_backend_get_local_file:
+ * @self: an open backend
+ * @path: (out) (transfer full): the local file holding the image's bytes
+ * @offset: (out): where they start in it
+ * @size: (out): how many there are
+ *
+ * Returns: %TRUE when the image is a byte range of a local file
+ */
+gboolean
+imgxfer_backend_get_local_file (ImgxferBackend *self,
+                                char **path,
+                                guint64 *offset,
+                                guint64 *size)
+{
+  ImgxferBackendClass *klass;
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), FALSE);
+
+  klass = IMGXFER_BACKEND_GET_CLASS (self);
+  if (klass->get_local_file == NULL)
+    return FALSE;
+  return klass->get_local_file (self, path, offset, size);
+}

@@ -1,0 +1,18 @@
+/* imgxfer-builtin-drivers.c: the drivers linked into libimgxfer
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <imgxfer/imgxfer-driver.h>
+
+#include "imgxfer-driver-private.h"
+
+#include "drivers/file/imgxfer-file-backend.h"
+
+/* Order matters only between drivers that claim the same scheme. */
+void
+_imgxfer_register_builtin_drivers (void)
+{
+  imgxfer_driver_register (IMGXFER_TYPE_FILE_BACKEND);
+}

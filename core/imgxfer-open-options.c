@@ -1,0 +1,122 @@
+/* imgxfer-open-options.c: how to open an image
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <imgxfer/imgxfer-open-options.h>
+
+struct _ImgxferOpenOptions
+{
+  GObject parent_instance;
+
+  gboolean writable;
+  char *format;
+  char *member;
+  char *bitmap;
+  gboolean shallow;
+  char *ca_file;
+  gboolean insecure;
+  char *proxy_url;
+  guint connections;
+};
+
+G_DEFINE_FINAL_TYPE (ImgxferOpenOptions, imgxfer_open_options, G_TYPE_OBJECT)
+
+static void
+imgxfer_open_options_finalize (GObject *object)
+{
+  ImgxferOpenOptions *self = IMGXFER_OPEN_OPTIONS (object);
+
+  g_free (self->format);
+  g_free (self->member);
+  g_free (self->bitmap);
+  g_free (self->ca_file);
+  g_free (self->proxy_url);
+
+  G_OBJECT_CLASS (imgxfer_open_options_parent_class)->finalize (object);
+}
+
+static void
+imgxfer_open_options_class_init (ImgxferOpenOptionsClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = imgxfer_open_options_finalize;
+}
+
+static void
+imgxfer_open_options_init (ImgxferOpenOptions *self)
+{
+}
+
+/**
+ * imgxfer_open_options_new:
+ *
+ * Returns: (transfer full): options for a read-only source with a probed
+ *   format
+ */
+ImgxferOpenOptions *
+imgxfer_open_options_new (void)
+{
+  return g_object_new (IMGXFER_TYPE_OPEN_OPTIONS, NULL);
+}
+
+/**
+ * imgxfer_open_options_copy:
+ * @self: options
+ *
+ * Returns: (transfer full): an independent copy of @self
+ */
+ImgxferOpenOptions *
+imgxfer_open_options_copy (ImgxferOpenOptions *self)
+{
+  ImgxferOpenOptions *copy = imgxfer_open_options_new ();
+
+  copy->writable = self->writable;
+  copy->format = g_strdup (self->format);
+  copy->member = g_strdup (self->member);
+  copy->bitmap = g_strdup (self->bitmap);
+  copy->shallow = self->shallow;
+  copy->ca_file = g_strdup (self->ca_file);
+  copy->insecure = self->insecure;
+  copy->proxy_url = g_strdup (self->proxy_url);
+  copy->connections = self->connections;
+
+  return copy;
+}
+
+#define DEFINE_STRING_OPTION(name)                                           \
+  void imgxfer_open_options_set_##name (ImgxferOpenOptions *self,           \
+                                         const char *value)                  \
+  {                                                                          \
+    g_return_if_fail (IMGXFER_IS_OPEN_OPTIONS (self));                       \
+    g_free (self->name);                                                     \
+    self->name = g_strdup (value);                                           \
+  }                                                                          \
+  const char *imgxfer_open_options_get_##name (ImgxferOpenOptions *self)     \
+  {                                                                          \
+    g_return_val_if_fail (IMGXFER_IS_OPEN_OPTIONS (self), NULL);             \
+    return self->name;                                                       \
+  }
+
+#define DEFINE_VALUE_OPTION(type, name)                                      \
+  void imgxfer_open_options_set_##name (ImgxferOpenOptions *self,           \
+                                         type value)                         \
+  {                                                                          \
+    g_return_if_fail (IMGXFER_IS_OPEN_OPTIONS (self));                       \
+    self->name = value;                                                      \
+  }                                                                          \
+  type imgxfer_open_options_get_##name (ImgxferOpenOptions *self)            \
+  {                                                                          \
+    g_return_val_if_fail (IMGXFER_IS_OPEN_OPTIONS (self), 0);                \
+    return self->name;                                                       \
+  }
+
+DEFINE_VALUE_OPTION (gboolean, writable)
+DEFINE_STRING_OPTION (format)
+DEFINE_STRING_OPTION (member)
+DEFINE_STRING_OPTION (bitmap)
+DEFINE_VALUE_OPTION (gboolean, shallow)
+DEFINE_STRING_OPTION (ca_file)
+DEFINE_VALUE_OPTION (gboolean, insecure)
+DEFINE_STRING_OPTION (proxy_url)
+DEFINE_VALUE_OPTION (guint, connections)

@@ -1,0 +1,57 @@
+/* imgxfer-range.c: request checks shared by the role wrappers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <imgxfer/imgxfer-error.h>
+
+#include "imgxfer-range-private.h"
+
+/* The range must lie inside the image. */
+gboolean
+_imgxfer_check_range (ImgxferBackend *backend,
+                      const char *what,
+                      guint64 offset,
+                      guint64 length,
+                      GError **error)
+{
+  guint64 size = imgxfer_backend_get_size (backend);
+
+  if (offset > size || length > size - offset)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: %s of %" G_GUINT64_FORMAT " bytes at offset %"
+                   G_GUINT64_FORMAT " is beyond the end of the image (%"
+                   G_GUINT64_FORMAT " bytes)",
+                   imgxfer_backend_get_url (backend), what, length, offset,
+                   size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A data request must also fit in one request of the backend. */
+gboolean
+_imgxfer_check_request (ImgxferBackend *backend,
+                        const char *what,
+                        guint64 offset,
+                        guint64 length,
+                        GError **error)
+{
+  guint32 maximum;
+
+  if (!_imgxfer_check_range (backend, what, offset, length, error))
+    return FALSE;
+
+  imgxfer_backend_get_block_sizes (backend, NULL, NULL, &maximum);
+  if (length > maximum)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: %s of %" G_GUINT64_FORMAT
+                   " bytes is larger than the backend's maximum request (%u)",
+                   imgxfer_backend_get_url (backend), what, length, maximum);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -1,0 +1,393 @@
+/* imgxfer-file-backend.c: images in local files and block devices
+ *
+ * Raw bytes of a regular file or a block device. Holes are found with
+ * SEEK_DATA/SEEK_HOLE and reported as zero (not as holes: nothing shows
+ * through a raw file). Zeroing never discards: it uses ZERO_RANGE or
+ * PUNCH_HOLE (which reads back as zeroes), BLKZEROOUT on block devices,
+ * and leaves writing zeroes to the caller when none of them works.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imgxfer-file-backend.h"
+
+/* Extents found per call; the caller asks again for the rest. */
+#define MAX_EXTENTS_PER_CALL 1024
+
+struct _ImgxferFileBackend
+{
+  ImgxferBackend parent_instance;
+
+  char *path;
+  int fd;
+  gboolean is_block_device;
+};
+
+static void imgxfer_file_backend_source_init (ImgxferSourceInterface *iface);
+static void
+imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (
+    ImgxferFileBackend, imgxfer_file_backend, IMGXFER_TYPE_BACKEND,
+    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
+                           imgxfer_file_backend_source_init)
+        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
+                               imgxfer_file_backend_destination_init))
+
+static gboolean
+set_errno_error (GError **error,
+                 int saved_errno,
+                 const char *path,
+                 const char *what,
+                 guint64 offset)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s", path,
+               what, offset, g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* "file:///a/b" and "/a/b" both name /a/b. */
+static char *
+path_from_url (const char *url, GError **error)
+{
+  if (g_str_has_prefix (url, "file:"))
+    return g_filename_from_uri (url, NULL, error);
+  return g_strdup (url);
+}
+
+static gboolean
+file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
+{
+  struct stat st;
+
+  if (fstat (self->fd, &st) < 0)
+    return set_errno_error (error, errno, self->path, "stat", 0);
+
+  if (S_ISREG (st.st_mode))
+    {
+      *size = st.st_size;
+      return TRUE;
+    }
+
+  if (S_ISBLK (st.st_mode))
+    {
+      self->is_block_device = TRUE;
+      if (ioctl (self->fd, BLKGETSIZE64, size) < 0)
+        return set_errno_error (error, errno, self->path, "BLKGETSIZE64", 0);
+      return TRUE;
+    }
+
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+               "%s: not a regular file or a block device", self->path);
+  return FALSE;
+}
+
+static gboolean
+imgxfer_file_backend_open (ImgxferBackend *backend,
+                           GCancellable *cancellable,
+                           GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  gboolean writable
+      = imgxfer_open_options_get_writable (imgxfer_backend_get_options (backend));
+  ImgxferBackendCaps caps = IMGXFER_BACKEND_CAN_ZERO
+                            | IMGXFER_BACKEND_CAN_FLUSH;
+  guint64 size;
+
+  self->path = path_from_url (imgxfer_backend_get_url (backend), error);
+  if (self->path == NULL)
+    return FALSE;
+
+  self->fd = open (self->path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (self->fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot open %s: %s", self->path, g_strerror (saved_errno));
+      return FALSE;
+    }
+
+  if (!file_size (self, &size, error))
+    return FALSE;
+
+  if (writable)
+    caps |= IMGXFER_BACKEND_CAN_WRITE;
+  if (!self->is_block_device)
+    caps |= IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_PUNCH_HOLE;
+
+  imgxfer_backend_set_size (backend, size);
+  imgxfer_backend_set_caps (backend, caps);
+  imgxfer_backend_set_block_sizes (backend, 1, 4096, 0);
+  /* Every clone has its own descriptor; the kernel takes them all. */
+  imgxfer_backend_set_max_connections (backend, 16);
+  return TRUE;
+}
+
+static gboolean
+imgxfer_file_backend_get_local_file (ImgxferBackend *backend,
+                                     char **path,
+                                     guint64 *offset,
+                                     guint64 *size)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+
+  if (path)
+    *path = g_strdup (self->path);
+  if (offset)
+    *offset = 0;
+  if (size)
+    *size = imgxfer_backend_get_size (backend);
+  return TRUE;
+}
+
+static gboolean
+imgxfer_file_backend_pread (ImgxferSource *source,
+                            void *buffer,
+                            gsize length,
+                            guint64 offset,
+                            GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (source);
+  guint8 *p = buffer;
+
+  while (length > 0)
+    {
+      ssize_t n = pread (self->fd, p, length, offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return set_errno_error (error, errno, self->path, "read", offset);
+      if (n == 0)
+        {
+          /* The file shrank under us. */
+          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
+                       "%s: unexpected end of file at offset %"
+                       G_GUINT64_FORMAT, self->path, offset);
+          return FALSE;
+        }
+      p += n;
+      offset += n;
+      length -= n;
+    }
+  return TRUE;
+}
+
+/* Appends the extents from @offset, stopping at @end or after
+ * MAX_EXTENTS_PER_CALL. */
+static gboolean
+imgxfer_file_backend_extents (ImgxferSource *source,
+                              ImgxferExtentContext context,
+                              guint64 offset,
+                              guint64 length,
+                              GArray *extents,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (source);
+  guint64 end = offset + length;
+
+  while (offset < end && extents->len < MAX_EXTENTS_PER_CALL)
+    {
+      off_t data = lseek (self->fd, offset, SEEK_DATA);
+      off_t hole;
+
+      if (data < 0 && errno == ENXIO)
+        data = end; /* Only a hole until the end of the file. */
+      else if (data < 0)
+        return set_errno_error (error, errno, self->path, "SEEK_DATA", offset);
+
+      data = MIN ((guint64)data, end);
+      imgxfer_extents_append (extents, offset, data - offset,
+                              IMGXFER_EXTENT_ZERO);
+      if ((guint64)data >= end)
+        break;
+
+      hole = lseek (self->fd, data, SEEK_HOLE);
+      if (hole < 0)
+        return set_errno_error (error, errno, self->path, "SEEK_HOLE", data);
+
+      hole = MIN ((guint64)hole, end);
+      imgxfer_extents_append (extents, data, hole - data,
+                              IMGXFER_EXTENT_DATA);
+      offset = hole;
+    }
+  return TRUE;
+}
+
+static void
+imgxfer_file_backend_source_init (ImgxferSourceInterface *iface)
+{
+  iface->pread = imgxfer_file_backend_pread;
+  iface->extents = imgxfer_file_backend_extents;
+}
+
+static gboolean
+imgxfer_file_backend_pwrite (ImgxferDestination *destination,
+                             const void *buffer,
+                             gsize length,
+                             guint64 offset,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (destination);
+  const guint8 *p = buffer;
+
+  while (length > 0)
+    {
+      ssize_t n = pwrite (self->fd, p, length, offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return set_errno_error (error, errno, self->path, "write", offset);
+      p += n;
+      offset += n;
+      length -= n;
+    }
+  return TRUE;
+}
+
+static gboolean
+is_not_supported (int err)
+{
+  return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL;
+}
+
+static gboolean
+zero_block_device (ImgxferFileBackend *self,
+                   guint64 offset,
+                   guint64 length,
+                   GError **error)
+{
+  guint64 range[2] = { offset, length };
+
+  if (ioctl (self->fd, BLKZEROOUT, range) == 0)
+    return TRUE;
+  if (is_not_supported (errno))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "%s: BLKZEROOUT not supported", self->path);
+      return FALSE;
+    }
+  return set_errno_error (error, errno, self->path, "BLKZEROOUT", offset);
+}
+
+/* Punching a hole reads back as zeroes; allocating it again afterwards
+ * keeps a preallocated file preallocated. */
+static int
+punch_hole (int fd, guint64 offset, guint64 length, gboolean keep_allocated)
+{
+  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                 length) < 0)
+    return -1;
+  if (keep_allocated)
+    return fallocate (fd, FALLOC_FL_KEEP_SIZE, offset, length);
+  return 0;
+}
+
+static gboolean
+imgxfer_file_backend_zero (ImgxferDestination *destination,
+                           guint64 offset,
+                           guint64 length,
+                           ImgxferZeroFlags flags,
+                           GCancellable *cancellable,
+                           GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (destination);
+  gboolean may_trim = (flags & IMGXFER_ZERO_MAY_TRIM) != 0;
+  int r;
+
+  if (self->is_block_device)
+    return zero_block_device (self, offset, length, error);
+
+  if (may_trim)
+    {
+      r = punch_hole (self->fd, offset, length, FALSE);
+      if (r < 0 && is_not_supported (errno))
+        r = fallocate (self->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+                       offset, length);
+    }
+  else
+    {
+      r = fallocate (self->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+                     offset, length);
+      if (r < 0 && is_not_supported (errno))
+        r = punch_hole (self->fd, offset, length, TRUE);
+    }
+
+  if (r == 0)
+    return TRUE;
+  if (is_not_supported (errno))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "%s: the file system cannot zero ranges", self->path);
+      return FALSE;
+    }
+  return set_errno_error (error, errno, self->path, "zero", offset);
+}
+
+static gboolean
+imgxfer_file_backend_flush (ImgxferDestination *destination,
+                            GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (destination);
+
+  if (fdatasync (self->fd) < 0)
+    return set_errno_error (error, errno, self->path, "flush", 0);
+  return TRUE;
+}
+
+static void
+imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface)
+{
+  iface->pwrite = imgxfer_file_backend_pwrite;
+  iface->zero = imgxfer_file_backend_zero;
+  iface->flush = imgxfer_file_backend_flush;
+}
+
+static void
+imgxfer_file_backend_finalize (GObject *object)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (object);
+
+  if (self->fd >= 0)
+    close (self->fd);
+  g_free (self->path);
+
+  G_OBJECT_CLASS (imgxfer_file_backend_parent_class)->finalize (object);
+}
+
+static const char *const file_schemes[] = { "", "file", NULL };
+
+static void
+imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+
+  object_class->finalize = imgxfer_file_backend_finalize;
+
+  backend_class->name = "file";
+  backend_class->description = "Local files and block devices";
+  backend_class->schemes = file_schemes;
+  backend_class->open = imgxfer_file_backend_open;
+  backend_class->get_local_file = imgxfer_file_backend_get_local_file;
+}
+
+static void
+imgxfer_file_backend_init (ImgxferFileBackend *self)
+{
+  self->fd = -1;
+}

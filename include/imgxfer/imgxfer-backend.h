@@ -1,0 +1,140 @@
+/* imgxfer-backend.h: one open connection to one image
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <imgxfer/imgxfer-open-options.h>
+#include <imgxfer/imgxfer-version.h>
+
+G_BEGIN_DECLS
+
+/**
+ * ImgxferBackendCaps:
+ * @IMGXFER_BACKEND_CAN_WRITE: pwrite works (the backend is a writable
+ *   #ImgxferDestination)
+ * @IMGXFER_BACKEND_CAN_ZERO: the zero vfunc is efficient (no data sent)
+ * @IMGXFER_BACKEND_CAN_FAST_ZERO: zeroing is as cheap as metadata
+ * @IMGXFER_BACKEND_CAN_PUNCH_HOLE: zero may deallocate (sparse destination)
+ * @IMGXFER_BACKEND_CAN_FLUSH: flush does something
+ * @IMGXFER_BACKEND_CAN_EXTENTS: extents in the zero context are real
+ * @IMGXFER_BACKEND_CAN_DIRTY: extents in the dirty context are available
+ * @IMGXFER_BACKEND_IS_ZERO: the image is known to read as zeroes now (just
+ *   created sparse), so a copy need not zero it
+ *
+ * What a backend can do, declared by the driver when it opens.
+ */
+typedef enum /*< flags >*/
+{
+  IMGXFER_BACKEND_CAN_WRITE = 1 << 0,
+  IMGXFER_BACKEND_CAN_ZERO = 1 << 1,
+  IMGXFER_BACKEND_CAN_FAST_ZERO = 1 << 2,
+  IMGXFER_BACKEND_CAN_PUNCH_HOLE = 1 << 3,
+  IMGXFER_BACKEND_CAN_FLUSH = 1 << 4,
+  IMGXFER_BACKEND_CAN_EXTENTS = 1 << 5,
+  IMGXFER_BACKEND_CAN_DIRTY = 1 << 6,
+  IMGXFER_BACKEND_IS_ZERO = 1 << 7,
+} ImgxferBackendCaps;
+
+#define IMGXFER_TYPE_BACKEND (imgxfer_backend_get_type ())
+IMGXFER_AVAILABLE_IN_ALL
+G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
+                          GObject)
+
+/**
+ * ImgxferBackendClass:
+ * @parent_class: the parent class
+ * @name: the driver's short name ("file", "nbd"), shown by `imgxfer drivers`
+ * @description: one line for people
+ * @schemes: (array zero-terminated=1): URL schemes this driver opens; the
+ *   empty string "" stands for a plain path
+ * @formats: (array zero-terminated=1) (nullable): image formats this driver
+ *   opens on top of a local file ("qcow2", "vmdk"); %NULL for drivers that
+ *   expose guest data directly
+ * @open: connect to the image named by the construct properties
+ *   (#ImgxferBackend:url and #ImgxferBackend:options) and declare size,
+ *   capabilities and block sizes with the imgxfer_backend_set_*() calls.
+ *   Called once, from g_initable_init(). Errors name the URL.
+ * @clone: open another connection to the same image, with the same options,
+ *   for another worker. The default creates a new instance with the same
+ *   construct properties and opens it; a driver overrides it when a clone
+ *   must share state (a child process, an in-memory store).
+ * @get_local_file: if the image's bytes are the byte range @offset..+@size
+ *   of a local file, return its path; used to stack a format driver (qemu)
+ *   on top of a protocol driver (file, tar). Returning %FALSE means no.
+ *
+ * Drivers subclass #ImgxferBackend and implement #ImgxferSource,
+ * #ImgxferDestination or both. One instance is used by one thread at a
+ * time, so drivers need no locks; the engine clones a backend for each
+ * worker thread.
+ */
+struct _ImgxferBackendClass
+{
+  GObjectClass parent_class;
+
+  const char *name;
+  const char *description;
+  const char *const *schemes;
+  const char *const *formats;
+
+  gboolean (*open) (ImgxferBackend *self,
+                    GCancellable *cancellable,
+                    GError **error);
+  ImgxferBackend *(*clone) (ImgxferBackend *self,
+                            GCancellable *cancellable,
+                            GError **error);
+  gboolean (*get_local_file) (ImgxferBackend *self,
+                              char **path,
+                              guint64 *offset,
+                              guint64 *size);
+
+  /*< private >*/
+  gpointer padding[16];
+};
+
+/* What the backend was opened with. A driver reads the options that
+ * concern it and ignores the others. */
+IMGXFER_AVAILABLE_IN_ALL
+const char *imgxfer_backend_get_url (ImgxferBackend *self);
+IMGXFER_AVAILABLE_IN_ALL
+ImgxferOpenOptions *imgxfer_backend_get_options (ImgxferBackend *self);
+
+/* What the driver declared when it opened. */
+IMGXFER_AVAILABLE_IN_ALL
+guint64 imgxfer_backend_get_size (ImgxferBackend *self);
+IMGXFER_AVAILABLE_IN_ALL
+ImgxferBackendCaps imgxfer_backend_get_caps (ImgxferBackend *self);
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_backend_get_block_sizes (ImgxferBackend *self,
+                                      guint32 *minimum,
+                                      guint32 *preferred,
+                                      guint32 *maximum);
+IMGXFER_AVAILABLE_IN_ALL
+guint imgxfer_backend_get_max_connections (ImgxferBackend *self);
+
+/* For drivers, from their open vfunc. */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_backend_set_size (ImgxferBackend *self, guint64 size);
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_backend_set_caps (ImgxferBackend *self, ImgxferBackendCaps caps);
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_backend_set_block_sizes (ImgxferBackend *self,
+                                      guint32 minimum,
+                                      guint32 preferred,
+                                      guint32 maximum);
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_backend_set_max_connections (ImgxferBackend *self,
+                                          guint max_connections);
+
+IMGXFER_AVAILABLE_IN_ALL
+ImgxferBackend *imgxfer_backend_clone (ImgxferBackend *self,
+                                       GCancellable *cancellable,
+                                       GError **error);
+IMGXFER_AVAILABLE_IN_ALL
+gboolean imgxfer_backend_get_local_file (ImgxferBackend *self,
+                                         char **path,
+                                         guint64 *offset,
+                                         guint64 *size);
+
+G_END_DECLS

@@ -1,0 +1,72 @@
+/* imgxfer-source.h: the role of a backend that can be read
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <imgxfer/imgxfer-extent.h>
+#include <imgxfer/imgxfer-version.h>
+
+G_BEGIN_DECLS
+
+#define IMGXFER_TYPE_SOURCE (imgxfer_source_get_type ())
+IMGXFER_AVAILABLE_IN_ALL
+G_DECLARE_INTERFACE (ImgxferSource, imgxfer_source, IMGXFER, SOURCE, GObject)
+
+/**
+ * ImgxferSourceInterface:
+ * @g_iface: the parent interface
+ * @pread: read exactly @length bytes at @offset. The caller checked that
+ *   the range lies inside the image and that @length is not above the
+ *   backend's maximum block size. A short read is an error
+ *   (%IMGXFER_ERROR_SHORT_READ) naming the URL and the offset.
+ * @extents: describe the image from @offset, covering at most @length
+ *   bytes, by appending to @extents (an array of #ImgxferExtent). The first
+ *   extent must start at @offset; the driver may stop early (the caller
+ *   asks again from where it stopped) and may return more than asked (the
+ *   caller clips). Returning %G_IO_ERROR_NOT_SUPPORTED (or leaving the vfunc
+ *   %NULL) makes the caller report the range as data, in the zero context.
+ *   Only called when the backend declared %IMGXFER_BACKEND_CAN_EXTENTS (or
+ *   %IMGXFER_BACKEND_CAN_DIRTY for the dirty context).
+ *
+ * A driver implements this to be read from.
+ */
+struct _ImgxferSourceInterface
+{
+  GTypeInterface g_iface;
+
+  gboolean (*pread) (ImgxferSource *self,
+                     void *buffer,
+                     gsize length,
+                     guint64 offset,
+                     GCancellable *cancellable,
+                     GError **error);
+  gboolean (*extents) (ImgxferSource *self,
+                       ImgxferExtentContext context,
+                       guint64 offset,
+                       guint64 length,
+                       GArray *extents,
+                       GCancellable *cancellable,
+                       GError **error);
+
+  /*< private >*/
+  gpointer padding[8];
+};
+
+IMGXFER_AVAILABLE_IN_ALL
+gboolean imgxfer_source_pread (ImgxferSource *self,
+                               void *buffer,
+                               gsize length,
+                               guint64 offset,
+                               GCancellable *cancellable,
+                               GError **error);
+IMGXFER_AVAILABLE_IN_ALL
+GArray *imgxfer_source_extents (ImgxferSource *self,
+                                ImgxferExtentContext context,
+                                guint64 offset,
+                                guint64 length,
+                                GCancellable *cancellable,
+                                GError **error);
+
+G_END_DECLS

@@ -1,0 +1,39 @@
+/* test-utils.h: fixtures shared by the unit tests
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer.h>
+
+G_BEGIN_DECLS
+
+/* A new empty directory, removed with its contents by
+ * test_tmpdir_free(). */
+char *test_tmpdir_new (void);
+void test_tmpdir_free (char *path);
+
+/* Writes @length bytes of @byte at @offset of @path, creating it. */
+void test_write_pattern (const char *path,
+                         guint64 offset,
+                         gsize length,
+                         guint8 byte);
+/* Creates (or truncates) @path to a sparse file of @size bytes. */
+void test_create_sparse (const char *path, guint64 size);
+
+/* Runs a command; returns its exit status and, optionally, its output. */
+int test_run (const char *const *argv, char **out, char **err);
+/* Runs the imgxfer command line built with the tests. */
+int test_run_cli (const char *const *args, char **out, char **err);
+
+/* Asserts that `qemu-img compare` finds the two images identical. */
+void test_assert_images_equal (const char *path1,
+                               const char *format1,
+                               const char *path2,
+                               const char *format2,
+                               gboolean strict);
+
+/* Opens @url with @writable and a raw format (no probing). */
+ImgxferBackend *test_open (const char *url, gboolean writable);
+
+G_END_DECLS
