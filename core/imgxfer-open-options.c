@@ -19,6 +19,7 @@ struct _ImgxferOpenOptions
   gboolean insecure;
   char *proxy_url;
   guint connections;
+  gboolean direct;
 };
 
 G_DEFINE_FINAL_TYPE (ImgxferOpenOptions, imgxfer_open_options, G_TYPE_OBJECT)
@@ -80,6 +81,7 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
   copy->insecure = self->insecure;
   copy->proxy_url = g_strdup (self->proxy_url);
   copy->connections = self->connections;
+  copy->direct = self->direct;
 
   return copy;
 }
@@ -120,3 +122,4 @@ DEFINE_STRING_OPTION (ca_file)
 DEFINE_VALUE_OPTION (gboolean, insecure)
 DEFINE_STRING_OPTION (proxy_url)
 DEFINE_VALUE_OPTION (guint, connections)
+DEFINE_VALUE_OPTION (gboolean, direct)

@@ -83,4 +83,12 @@ void imgxfer_open_options_set_connections (ImgxferOpenOptions *self,
 IMGXFER_AVAILABLE_IN_ALL
 guint imgxfer_open_options_get_connections (ImgxferOpenOptions *self);
 
+/* Bypass the page cache (O_DIRECT) where the driver can: local files and
+ * block devices. Requests are then bounced through aligned buffers. */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_open_options_set_direct (ImgxferOpenOptions *self,
+                                      gboolean direct);
+IMGXFER_AVAILABLE_IN_ALL
+gboolean imgxfer_open_options_get_direct (ImgxferOpenOptions *self);
+
 G_END_DECLS
