@@ -1,0 +1,345 @@
+/* imgxfer-image-info.c: qemu-img info and measure on any image imgxfer opens
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include <imgxfer/imgxfer-backend.h>
+#include <imgxfer/imgxfer-error.h>
+#include <imgxfer/imgxfer-image.h>
+
+#include "imgxfer-driver-private.h"
+#include "imgxfer-qemu-img-private.h"
+
+/* Where qemu-img finds the image, and what to add to its answer. */
+typedef struct
+{
+  char *url;         /* as the caller named it, for messages */
+  char *filename;    /* what qemu-img opens: a path, a json: or an NBD URL */
+  const char *format; /* -f, or NULL to let qemu-img probe */
+  gboolean is_member; /* a byte range of a larger file (a tar member) */
+  guint64 member_offset;
+  guint64 member_size;
+  guint64 virtual_size; /* for images qemu-img cannot open itself */
+} QemuTarget;
+
+static void
+qemu_target_free (QemuTarget *target)
+{
+  g_free (target->url);
+  g_free (target->filename);
+  g_free (target);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QemuTarget, qemu_target_free)
+
+/* NBD URLs that qemu's own block layer understands. nbds:// is not one of
+ * them: qemu wants TLS credentials objects, not a URL. */
+static gboolean
+is_qemu_nbd_url (const char *url)
+{
+  static const char *const schemes[] = { "nbd", "nbd+unix", "nbd+tcp", NULL };
+  g_autofree char *scheme = _imgxfer_url_scheme (url);
+
+  return g_strv_contains (schemes, scheme);
+}
+
+/* The json: filename for the byte range of @path without a top-level
+ * "driver", so that qemu probes the format inside the range. */
+static char *
+byte_range_filename (const char *path, guint64 offset, guint64 size)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "file");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "driver");
+  json_builder_add_string_value (builder, "raw");
+  json_builder_set_member_name (builder, "offset");
+  json_builder_add_int_value (builder, offset);
+  json_builder_set_member_name (builder, "size");
+  json_builder_add_int_value (builder, size);
+  json_builder_set_member_name (builder, "file");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "driver");
+  json_builder_add_string_value (builder, "file");
+  json_builder_set_member_name (builder, "filename");
+  json_builder_add_string_value (builder, path);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, NULL);
+  return g_strconcat ("json:", text, NULL);
+}
+
+static gboolean
+file_size (const char *path, guint64 *size, GError **error)
+{
+  GStatBuf st;
+
+  if (g_stat (path, &st) < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot stat %s: %s", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  *size = st.st_size;
+  return TRUE;
+}
+
+/* Finds what qemu-img must open for @url. The protocol level is opened
+ * as raw, through the same drivers imgxfer_open() uses, so a tar member
+ * (whatever way it is named) resolves to its byte range in the archive. */
+static QemuTarget *
+resolve_target (const char *url,
+                ImgxferOpenOptions *options,
+                GCancellable *cancellable,
+                GError **error)
+{
+  g_autoptr (QemuTarget) target = g_new0 (QemuTarget, 1);
+  g_autoptr (ImgxferOpenOptions) raw_options = NULL;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autofree char *path = NULL;
+  guint64 offset, size, whole;
+
+  target->url = g_strdup (url);
+  target->format = options ? imgxfer_open_options_get_format (options) : NULL;
+
+  /* Remote drivers give guest data: qemu-img must not guess a format
+   * imgxfer would not read either. */
+  if (is_qemu_nbd_url (url))
+    {
+      target->filename = g_strdup (url);
+      if (target->format == NULL)
+        target->format = "raw";
+      return g_steal_pointer (&target);
+    }
+
+  raw_options = options ? imgxfer_open_options_copy (options)
+                        : imgxfer_open_options_new ();
+  imgxfer_open_options_set_writable (raw_options, FALSE);
+  imgxfer_open_options_set_format (raw_options, "raw");
+  backend = imgxfer_open (url, raw_options, cancellable, error);
+  if (backend == NULL)
+    return NULL;
+
+  if (!imgxfer_backend_get_local_file (backend, &path, &offset, &size))
+    {
+      /* Only the size is known; it is raw guest data. */
+      target->format = "raw";
+      target->virtual_size = imgxfer_backend_get_size (backend);
+      return g_steal_pointer (&target);
+    }
+
+  if (!file_size (path, &whole, error))
+    return NULL;
+
+  if (offset == 0 && size == whole)
+    {
+      target->filename = g_steal_pointer (&path);
+      return g_steal_pointer (&target);
+    }
+
+  target->filename = byte_range_filename (path, offset, size);
+  target->is_member = TRUE;
+  target->member_offset = offset;
+  target->member_size = size;
+  return g_steal_pointer (&target);
+}
+
+/* qemu-img names the json: filename in its messages; name the image the
+ * way the caller did instead. */
+static void
+rename_in_error (QemuTarget *target, GError *error)
+{
+  g_autoptr (GString) message = NULL;
+
+  if (error == NULL || !target->is_member)
+    return;
+
+  message = g_string_new (error->message);
+  g_string_replace (message, target->filename, target->url, 0);
+  g_free (error->message);
+  error->message = g_string_free (g_steal_pointer (&message), FALSE);
+}
+
+/* Runs `qemu-img COMMAND --output=json [ARGS] [-f FMT] FILENAME` and
+ * parses the object it prints. */
+static JsonNode *
+run_qemu_img (QemuTarget *target,
+              const char *command,
+              const char *const *args,
+              GCancellable *cancellable,
+              GError **error)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_auto (GStrv) argv = NULL;
+  g_autofree char *out = NULL;
+  JsonNode *root;
+
+  g_strv_builder_add_many (builder, command, "--output=json", NULL);
+  if (args != NULL)
+    g_strv_builder_addv (builder, (const char **)args);
+  if (target->format != NULL)
+    g_strv_builder_add_many (builder, "-f", target->format, NULL);
+  g_strv_builder_add (builder, target->filename);
+  argv = g_strv_builder_end (builder);
+
+  if (!_imgxfer_qemu_img ((const char *const *)argv, &out, cancellable,
+                          &local_error))
+    {
+      rename_in_error (target, local_error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+
+  if (!json_parser_load_from_data (parser, out, -1, &local_error))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+                   "%s: cannot parse the output of qemu-img %s: %s",
+                   target->url, command, local_error->message);
+      return NULL;
+    }
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+                   "%s: qemu-img %s printed no JSON object", target->url,
+                   command);
+      return NULL;
+    }
+  return json_node_copy (root);
+}
+
+static void
+add_member_keys (QemuTarget *target, JsonObject *object)
+{
+  if (!target->is_member)
+    return;
+  json_object_set_int_member (object, "member-offset", target->member_offset);
+  json_object_set_int_member (object, "member-size", target->member_size);
+}
+
+/**
+ * imgxfer_image_info:
+ * @url: a path or URL, as imgxfer_open() takes it
+ * @options: (nullable): the format (probed by qemu-img when not given) and
+ *   the archive member, if any
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Describes an image as `qemu-img info --output=json` does: "format",
+ * "virtual-size", and "cluster-size", "backing-filename",
+ * "format-specific"... when the format has them. For a member of an
+ * archive, qemu-img reads the member's byte range in place, and the object
+ * also holds "member-offset" and "member-size"; its "filename" is @url.
+ * Images qemu-img cannot open (other remote drivers) are described as raw
+ * data of their size.
+ *
+ * Returns: (transfer full): a JSON object
+ */
+JsonNode *
+imgxfer_image_info (const char *url,
+                    ImgxferOpenOptions *options,
+                    GCancellable *cancellable,
+                    GError **error)
+{
+  g_autoptr (QemuTarget) target = NULL;
+  JsonNode *node;
+  JsonObject *object;
+
+  g_return_val_if_fail (url != NULL, NULL);
+
+  target = resolve_target (url, options, cancellable, error);
+  if (target == NULL)
+    return NULL;
+
+  if (target->filename == NULL)
+    {
+      object = json_object_new ();
+      node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, object);
+      json_object_set_int_member (object, "virtual-size",
+                                  target->virtual_size);
+      json_object_set_string_member (object, "filename", url);
+      json_object_set_string_member (object, "format", target->format);
+      return node;
+    }
+
+  node = run_qemu_img (target, "info", NULL, cancellable, error);
+  if (node == NULL)
+    return NULL;
+
+  object = json_node_get_object (node);
+  if (target->is_member)
+    {
+      json_object_set_string_member (object, "filename", url);
+      /* qemu-img measured the whole archive's allocation. */
+      json_object_remove_member (object, "actual-size");
+    }
+  add_member_keys (target, object);
+  return node;
+}
+
+/**
+ * imgxfer_image_measure:
+ * @url: a path or URL, as imgxfer_open() takes it
+ * @options: (nullable): the format (probed when not given) and the archive
+ *   member, if any
+ * @target_format: the format to convert to ("raw", "qcow2")
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * How much space converting the image to @target_format takes, as
+ * `qemu-img measure --output=json` says: "required" and "fully-allocated"
+ * (and "bitmaps" for formats that keep them), plus "member-offset" and
+ * "member-size" for a member of an archive.
+ *
+ * Returns: (transfer full): a JSON object
+ */
+JsonNode *
+imgxfer_image_measure (const char *url,
+                       ImgxferOpenOptions *options,
+                       const char *target_format,
+                       GCancellable *cancellable,
+                       GError **error)
+{
+  g_autoptr (QemuTarget) target = NULL;
+  const char *args[] = { "-O", target_format, NULL };
+  JsonNode *node;
+
+  g_return_val_if_fail (url != NULL, NULL);
+  g_return_val_if_fail (target_format != NULL, NULL);
+
+  target = resolve_target (url, options, cancellable, error);
+  if (target == NULL)
+    return NULL;
+
+  if (target->filename == NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: cannot measure an image qemu-img cannot open", url);
+      return NULL;
+    }
+
+  node = run_qemu_img (target, "measure", args, cancellable, error);
+  if (node != NULL)
+    add_member_keys (target, json_node_get_object (node));
+  return node;
+}
