@@ -1,0 +1,109 @@
+# bench/lib.sh: helpers shared by the benchmark scripts (source it).
+#
+# A benchmark builds imgxfer (bench_build), makes its images in scratch
+# folders (bench_scratch), then for each case calls bench_run once per
+# tool and bench_table to print seconds, the ratio to imgxfer and peak RSS.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_SCRATCH=()
+BENCH_REPEAT=${BENCH_REPEAT:-1}
+
+bench_cleanup() {
+  local d
+  for d in "${BENCH_SCRATCH[@]}"; do
+    rm -rf "$d"
+  done
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Builds imgxfer in build-bench (optimized, no sanitizers) and sets IMGXFER.
+bench_build() {
+  local build=$BENCH_ROOT/build-bench
+  [ -d "$build" ] ||
+    meson setup "$build" "$BENCH_ROOT" --buildtype=release \
+      -Dintrospection=disabled -Dtests=false >/dev/null
+  ninja -C "$build" >/dev/null
+  IMGXFER=$build/cmd/imgxfer
+}
+
+# bench_scratch PARENT: prints a new folder under PARENT, removed at exit.
+bench_scratch() {
+  local d
+  d=$(mktemp -d "$1/imgxfer-bench.XXXXXX")
+  BENCH_SCRATCH+=("$d")
+  echo "$d"
+}
+
+# bench_free_gib DIR: GiB available in DIR's file system.
+bench_free_gib() {
+  df -P -BG "$1" | awk 'NR == 2 { sub("G", "", $4); print $4 }'
+}
+
+# Tells whether the page cache can be dropped (root, not forbidden).
+bench_can_drop_caches() {
+  sync && { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null
+}
+
+bench_drop_caches() {
+  [ "${BENCH_DROP_CACHES:-0}" = 1 ] || return 0
+  sync
+  echo 3 > /proc/sys/vm/drop_caches
+}
+
+# Results of the current case: parallel arrays.
+BENCH_NAMES=()
+BENCH_SECONDS=()
+BENCH_RSS=()
+
+bench_case() {
+  BENCH_NAMES=()
+  BENCH_SECONDS=()
+  BENCH_RSS=()
+  printf '\n%s\n' "$*"
+}
+
+# bench_run NAME PREPARE -- COMMAND...: runs PREPARE (a shell snippet that
+# makes the target, untimed), drops the caches when asked, then times
+# COMMAND; BENCH_REPEAT runs, the fastest counts. A failing command is
+# recorded as "failed" and the benchmark goes on.
+bench_run() {
+  local name=$1 prepare=$2 i out best="" rss="" secs kib
+  shift 3
+  out=$(mktemp)
+  for ((i = 0; i < BENCH_REPEAT; i++)); do
+    eval "$prepare"
+    bench_drop_caches
+    if ! /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$out.err"; then
+      echo "  $name failed: $(tail -n 3 "$out.err" | tr '\n' ' ')" >&2
+      best=failed rss=""
+      break
+    fi
+    read -r secs kib < <(tail -n 1 "$out")
+    if [ -z "$best" ] || awk -v a="$secs" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+      best=$secs rss=$kib
+    fi
+  done
+  rm -f "$out" "$out.err"
+  BENCH_NAMES+=("$name")
+  BENCH_SECONDS+=("$best")
+  BENCH_RSS+=("$rss")
+}
+
+# Prints the current case: the first row is the reference (imgxfer); the
+# ratio is a tool's time over the reference's (above 1: imgxfer is faster).
+bench_table() {
+  local i ref=${BENCH_SECONDS[0]} ratio rss
+  printf '  %-44s %8s %7s %9s\n' tool seconds ratio "peak RSS"
+  for i in "${!BENCH_NAMES[@]}"; do
+    ratio=-
+    if [ "${BENCH_SECONDS[$i]}" != failed ] && [ "$ref" != failed ]; then
+      ratio=$(awk -v a="${BENCH_SECONDS[$i]}" -v b="$ref" \
+        'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+    fi
+    rss=-
+    [ -n "${BENCH_RSS[$i]}" ] && rss="$((BENCH_RSS[i] / 1024)) MiB"
+    printf '  %-44s %8s %7s %9s\n' "${BENCH_NAMES[$i]}" \
+      "${BENCH_SECONDS[$i]}" "$ratio" "$rss"
+  done
+}
