@@ -11,6 +11,7 @@
 #include "drivers/file/imgxfer-file-backend.h"
 #include "drivers/tar/imgxfer-tar-backend.h"
 #include "drivers/nbd/imgxfer-nbd-backend.h"
+#include "drivers/qemu/imgxfer-qemu-backend.h"
 #include "drivers/memory/imgxfer-memory-backend.h"
 
 /* Order matters only between drivers that claim the same scheme. */
@@ -20,5 +21,6 @@ _imgxfer_register_builtin_drivers (void)
   imgxfer_driver_register (IMGXFER_TYPE_FILE_BACKEND);
   imgxfer_driver_register (IMGXFER_TYPE_TAR_BACKEND);
   imgxfer_driver_register (IMGXFER_TYPE_NBD_BACKEND);
+  imgxfer_driver_register (IMGXFER_TYPE_QEMU_BACKEND);
   imgxfer_driver_register (IMGXFER_TYPE_MEMORY_BACKEND);
 }

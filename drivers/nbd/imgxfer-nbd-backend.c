@@ -1,0 +1,559 @@
+/* imgxfer-nbd-backend.c: images on NBD servers
+ *
+ * A libnbd client. Extents come from "base:allocation" (zero) combined
+ * with "qemu:allocation-depth" (hole: depth 0) or with a
+ * "qemu:dirty-bitmap:NAME" context (dirty). NBD_STATE_HOLE is never
+ * used: since qemu 6.0 it means "reads as zero and no data", not "not
+ * allocated in this layer", so trusting it would drop clusters that hide
+ * a backing file. Zeroing is always WRITE_ZEROES, never TRIM.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libnbd.h>
+#include <string.h>
+
+#include "imgxfer-nbd-backend.h"
+
+#define BASE_ALLOCATION "base:allocation"
+#define ALLOCATION_DEPTH "qemu:allocation-depth"
+#define DIRTY_BITMAP_PREFIX "qemu:dirty-bitmap:"
+
+/* The NBD protocol's request limit, and what some servers refuse above. */
+#define NBD_MAX_REQUEST (32 * 1024 * 1024)
+/* One block status request: the length field is 32 bits. */
+#define MAX_EXTENTS_REQUEST (1024 * 1024 * 1024)
+/* Connections used when the server allows several (multi-conn). */
+#define MULTI_CONN_CONNECTIONS 8
+
+typedef struct
+{
+  struct nbd_handle *nbd;
+  /* Negotiated meta contexts; NULL when the server does not offer them. */
+  const char *depth_context;
+  char *dirty_context;
+} ImgxferNbdBackendPrivate;
+
+static void imgxfer_nbd_backend_source_init (ImgxferSourceInterface *iface);
+static void
+imgxfer_nbd_backend_destination_init (ImgxferDestinationInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (
+    ImgxferNbdBackend, imgxfer_nbd_backend, IMGXFER_TYPE_BACKEND,
+    G_ADD_PRIVATE (ImgxferNbdBackend)
+        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
+                               imgxfer_nbd_backend_source_init)
+            G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
+                                   imgxfer_nbd_backend_destination_init))
+
+static const char *
+url_of (gpointer self)
+{
+  return imgxfer_backend_get_url (IMGXFER_BACKEND (self));
+}
+
+/* libnbd keeps the last error per thread. */
+static gboolean
+set_nbd_error (GError **error,
+               gpointer self,
+               const char *what,
+               guint64 offset)
+{
+  int err = nbd_get_errno ();
+  const char *message = nbd_get_error ();
+
+  g_set_error (error, G_IO_ERROR,
+               err ? g_io_error_from_errno (err) : G_IO_ERROR_FAILED,
+               "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s",
+               url_of (self), what, offset,
+               message ? message : "unknown NBD error");
+  return FALSE;
+}
+
+/* "nbd:unix:PATH[:exportname=NAME]" or "nbd:HOST:PORT[:exportname=NAME]",
+ * the forms imageio tickets and qemu use, as a libnbd URI. */
+static char *
+legacy_url_to_uri (const char *url, GError **error)
+{
+  const char *rest = url + strlen ("nbd:");
+  const char *export_part = strstr (rest, ":exportname=");
+  g_autofree char *address = export_part ? g_strndup (rest, export_part - rest)
+                                         : g_strdup (rest);
+  g_autofree char *export_name = NULL;
+  const char *colon;
+
+  export_name = g_uri_escape_string (
+      export_part ? export_part + strlen (":exportname=") : "", "/", FALSE);
+
+  if (g_str_has_prefix (address, "unix:"))
+    {
+      const char *path = address + strlen ("unix:");
+      g_autofree char *escaped = g_uri_escape_string (path, "/", FALSE);
+
+      if (*path != '\0')
+        return g_strdup_printf ("nbd+unix:///%s?socket=%s", export_name,
+                                escaped);
+    }
+  else if ((colon = strrchr (address, ':')) != NULL && colon != address
+           && colon[1] != '\0')
+    {
+      return g_strdup_printf ("nbd://%s/%s", address, export_name);
+    }
+
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+               "%s: expected nbd:unix:PATH[:exportname=NAME] or "
+               "nbd:HOST:PORT[:exportname=NAME]",
+               url);
+  return NULL;
+}
+
+char *
+_imgxfer_nbd_backend_uri (const char *url, GError **error)
+{
+  /* A URI has "//" after the scheme; the legacy form never does. */
+  if (g_ascii_strncasecmp (url, "nbd:", 4) == 0 && !g_str_has_prefix (url + 4, "//"))
+    return legacy_url_to_uri (url, error);
+  return g_strdup (url);
+}
+
+static gboolean
+request_meta_contexts (ImgxferNbdBackend *self, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+  const char *bitmap = imgxfer_open_options_get_bitmap (
+      imgxfer_backend_get_options (IMGXFER_BACKEND (self)));
+
+  /* With libnbd 1.14 contexts are requested before connecting; which ones
+   * the server agreed to is asked afterwards. Asking for a context the
+   * server does not know is harmless. */
+  if (nbd_add_meta_context (priv->nbd, BASE_ALLOCATION) < 0
+      || nbd_add_meta_context (priv->nbd, ALLOCATION_DEPTH) < 0)
+    return set_nbd_error (error, self, "meta context request", 0);
+
+  if (bitmap != NULL)
+    {
+      priv->dirty_context = g_strconcat (DIRTY_BITMAP_PREFIX, bitmap, NULL);
+      if (nbd_add_meta_context (priv->nbd, priv->dirty_context) < 0)
+        return set_nbd_error (error, self, "meta context request", 0);
+    }
+  return TRUE;
+}
+
+static gboolean
+check_meta_contexts (ImgxferNbdBackend *self,
+                     ImgxferBackendCaps *caps,
+                     GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  if (nbd_can_meta_context (priv->nbd, BASE_ALLOCATION) == 1)
+    *caps |= IMGXFER_BACKEND_CAN_EXTENTS;
+  if (nbd_can_meta_context (priv->nbd, ALLOCATION_DEPTH) == 1)
+    priv->depth_context = ALLOCATION_DEPTH;
+
+  if (priv->dirty_context == NULL)
+    return TRUE;
+
+  /* Dirty extents carry their zero flag from base:allocation. */
+  if (nbd_can_meta_context (priv->nbd, priv->dirty_context) != 1
+      || !(*caps & IMGXFER_BACKEND_CAN_EXTENTS))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_FOUND,
+                   "%s: the NBD server offers no dirty bitmap \"%s\"",
+                   url_of (self),
+                   priv->dirty_context + strlen (DIRTY_BITMAP_PREFIX));
+      return FALSE;
+    }
+  *caps |= IMGXFER_BACKEND_CAN_DIRTY;
+  return TRUE;
+}
+
+static guint32
+block_size (struct nbd_handle *nbd, int which, guint32 fallback)
+{
+  int64_t size = nbd_get_block_size (nbd, which);
+
+  return size > 0 ? (guint32)MIN (size, G_MAXUINT32) : fallback;
+}
+
+static gboolean
+declare_export (ImgxferNbdBackend *self, GError **error)
+{
+  ImgxferBackend *backend = IMGXFER_BACKEND (self);
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+  gboolean writable
+      = imgxfer_open_options_get_writable (imgxfer_backend_get_options (backend));
+  ImgxferBackendCaps caps = 0;
+  int64_t size = nbd_get_size (priv->nbd);
+
+  if (size < 0)
+    return set_nbd_error (error, self, "size query", 0);
+
+  if (writable && nbd_is_read_only (priv->nbd) == 1)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY,
+                   "%s: the NBD server exports the image read-only",
+                   url_of (self));
+      return FALSE;
+    }
+
+  if (!check_meta_contexts (self, &caps, error))
+    return FALSE;
+
+  if (writable)
+    caps |= IMGXFER_BACKEND_CAN_WRITE;
+  if (nbd_can_zero (priv->nbd) == 1)
+    caps |= IMGXFER_BACKEND_CAN_ZERO;
+  if (nbd_can_fast_zero (priv->nbd) == 1)
+    caps |= IMGXFER_BACKEND_CAN_FAST_ZERO;
+  /* A server that can trim keeps the export sparse: write zeroes without
+   * NO_HOLE may deallocate. */
+  if (nbd_can_trim (priv->nbd) == 1)
+    caps |= IMGXFER_BACKEND_CAN_PUNCH_HOLE;
+  if (nbd_can_flush (priv->nbd) == 1)
+    caps |= IMGXFER_BACKEND_CAN_FLUSH;
+
+  imgxfer_backend_set_size (backend, size);
+  imgxfer_backend_set_caps (backend, caps);
+  imgxfer_backend_set_block_sizes (
+      backend, block_size (priv->nbd, LIBNBD_SIZE_MINIMUM, 1),
+      block_size (priv->nbd, LIBNBD_SIZE_PREFERRED, 4096),
+      MIN (block_size (priv->nbd, LIBNBD_SIZE_MAXIMUM, NBD_MAX_REQUEST),
+           NBD_MAX_REQUEST));
+  /* Without multi-conn, writes on one connection may not be seen (or
+   * flushed) by another, and qemu-nbd serves one client by default. */
+  imgxfer_backend_set_max_connections (
+      backend, nbd_can_multi_conn (priv->nbd) == 1 ? MULTI_CONN_CONNECTIONS
+                                                   : 1);
+  return TRUE;
+}
+
+static gboolean
+configure_tls (ImgxferNbdBackend *self, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+  ImgxferOpenOptions *options
+      = imgxfer_backend_get_options (IMGXFER_BACKEND (self));
+
+  /* nbds:// URIs turn TLS on by themselves; only verification is ours. */
+  if (imgxfer_open_options_get_insecure (options)
+      && nbd_set_tls_verify_peer (priv->nbd, false) < 0)
+    return set_nbd_error (error, self, "TLS setup", 0);
+  return TRUE;
+}
+
+gboolean
+_imgxfer_nbd_backend_connect (ImgxferNbdBackend *self,
+                              const char *uri,
+                              GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+  g_autofree char *libnbd_uri = NULL;
+
+  g_return_val_if_fail (priv->nbd == NULL, FALSE);
+
+  libnbd_uri = _imgxfer_nbd_backend_uri (uri, error);
+  if (libnbd_uri == NULL)
+    return FALSE;
+
+  priv->nbd = nbd_create ();
+  if (priv->nbd == NULL)
+    return set_nbd_error (error, self, "connect", 0);
+
+  if (!request_meta_contexts (self, error) || !configure_tls (self, error))
+    return FALSE;
+
+  if (nbd_connect_uri (priv->nbd, libnbd_uri) < 0)
+    {
+      g_set_error (error, G_IO_ERROR,
+                   nbd_get_errno () ? g_io_error_from_errno (nbd_get_errno ())
+                                    : G_IO_ERROR_FAILED,
+                   "Cannot connect to %s: %s", url_of (self),
+                   nbd_get_error ());
+      return FALSE;
+    }
+
+  return declare_export (self, error);
+}
+
+void
+_imgxfer_nbd_backend_disconnect (ImgxferNbdBackend *self)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  if (priv->nbd == NULL)
+    return;
+  /* A polite NBD_CMD_DISC after in-flight commands; errors no longer
+   * matter here: data was flushed, or the copy failed already. */
+  if (nbd_aio_is_ready (priv->nbd))
+    nbd_shutdown (priv->nbd, 0);
+  g_clear_pointer (&priv->nbd, nbd_close);
+}
+
+static gboolean
+imgxfer_nbd_backend_open (ImgxferBackend *backend,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+  return _imgxfer_nbd_backend_connect (IMGXFER_NBD_BACKEND (backend),
+                                       imgxfer_backend_get_url (backend),
+                                       error);
+}
+
+static gboolean
+imgxfer_nbd_backend_pread (ImgxferSource *source,
+                           void *buffer,
+                           gsize length,
+                           guint64 offset,
+                           GCancellable *cancellable,
+                           GError **error)
+{
+  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
+      IMGXFER_NBD_BACKEND (source));
+
+  if (nbd_pread (priv->nbd, buffer, length, offset, 0) < 0)
+    return set_nbd_error (error, source, "read", offset);
+  return TRUE;
+}
+
+/* The replies of one block status command: for each context, pairs of
+ * (length, flags) as the server sent them. */
+typedef struct
+{
+  const char *names[2];
+  GArray *runs[2]; /* of guint32 */
+} BlockStatus;
+
+static int
+block_status_reply (void *user_data,
+                    const char *context,
+                    uint64_t offset,
+                    uint32_t *entries,
+                    size_t n_entries,
+                    int *error)
+{
+  BlockStatus *status = user_data;
+
+  for (guint i = 0; i < G_N_ELEMENTS (status->names); i++)
+    if (status->names[i] != NULL && strcmp (context, status->names[i]) == 0)
+      g_array_append_vals (status->runs[i], entries, n_entries * 2);
+  return 0;
+}
+
+/* Walks the runs of one context; length 0 means exhausted. */
+typedef struct
+{
+  GArray *runs;
+  guint index;
+  guint64 left;
+  guint32 value;
+} RunCursor;
+
+static gboolean
+run_cursor_next (RunCursor *cursor)
+{
+  /* Skip empty entries, which a sloppy server could send. */
+  while (cursor->left == 0 && cursor->index + 1 < cursor->runs->len)
+    {
+      cursor->left = g_array_index (cursor->runs, guint32, cursor->index);
+      cursor->value = g_array_index (cursor->runs, guint32, cursor->index + 1);
+      cursor->index += 2;
+    }
+  return cursor->left > 0;
+}
+
+static ImgxferExtentFlags
+extent_flags (ImgxferExtentContext context, guint32 allocation, guint32 other,
+              gboolean has_other)
+{
+  /* Only the ZERO bit of base:allocation is used; HOLE and unknown bits
+   * are masked out (see the top of the file). */
+  ImgxferExtentFlags flags
+      = (allocation & LIBNBD_STATE_ZERO) ? IMGXFER_EXTENT_ZERO : 0;
+
+  if (!has_other)
+    return flags;
+  if (context == IMGXFER_EXTENT_CONTEXT_DIRTY)
+    return flags | ((other & 1) ? IMGXFER_EXTENT_DIRTY : 0);
+  /* allocation-depth 0: not allocated anywhere in this image's chain
+   * below the export, so a backing file would show through. */
+  return flags | (other == 0 ? IMGXFER_EXTENT_HOLE : 0);
+}
+
+/* Combines the answers of the two contexts into runs where both are
+ * constant, up to where the shorter answer ends. */
+static void
+merge_block_status (BlockStatus *status,
+                    ImgxferExtentContext context,
+                    guint64 offset,
+                    GArray *extents)
+{
+  RunCursor cursors[2] = { { status->runs[0] }, { status->runs[1] } };
+  gboolean has_other = status->names[1] != NULL;
+
+  while (run_cursor_next (&cursors[0])
+         && (!has_other || run_cursor_next (&cursors[1])))
+    {
+      guint64 length = cursors[0].left;
+
+      if (has_other)
+        length = MIN (length, cursors[1].left);
+      imgxfer_extents_append (extents, offset, length,
+                              extent_flags (context, cursors[0].value,
+                                            cursors[1].value, has_other));
+      offset += length;
+      cursors[0].left -= length;
+      if (has_other)
+        cursors[1].left -= length;
+    }
+}
+
+static gboolean
+imgxfer_nbd_backend_extents (ImgxferSource *source,
+                             ImgxferExtentContext context,
+                             guint64 offset,
+                             guint64 length,
+                             GArray *extents,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
+      IMGXFER_NBD_BACKEND (source));
+  g_autoptr (GArray) allocation = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GArray) other = g_array_new (FALSE, FALSE, sizeof (guint32));
+  BlockStatus status = {
+    .names = { BASE_ALLOCATION, context == IMGXFER_EXTENT_CONTEXT_DIRTY
+                                    ? priv->dirty_context
+                                    : priv->depth_context },
+    .runs = { allocation, other },
+  };
+  guint first = extents->len;
+
+  if (nbd_block_status (priv->nbd, MIN (length, MAX_EXTENTS_REQUEST), offset,
+                        (nbd_extent_callback){ .callback = block_status_reply,
+                                               .user_data = &status },
+                        0)
+      < 0)
+    return set_nbd_error (error, source, "block status", offset);
+
+  merge_block_status (&status, context, offset, extents);
+  if (extents->len == first)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: the NBD server sent no extents at offset %"
+                   G_GUINT64_FORMAT, url_of (source), offset);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+imgxfer_nbd_backend_source_init (ImgxferSourceInterface *iface)
+{
+  iface->pread = imgxfer_nbd_backend_pread;
+  iface->extents = imgxfer_nbd_backend_extents;
+}
+
+static gboolean
+imgxfer_nbd_backend_pwrite (ImgxferDestination *destination,
+                            const void *buffer,
+                            gsize length,
+                            guint64 offset,
+                            GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
+      IMGXFER_NBD_BACKEND (destination));
+
+  if (nbd_pwrite (priv->nbd, buffer, length, offset, 0) < 0)
+    return set_nbd_error (error, destination, "write", offset);
+  return TRUE;
+}
+
+static gboolean
+imgxfer_nbd_backend_zero (ImgxferDestination *destination,
+                          guint64 offset,
+                          guint64 length,
+                          ImgxferZeroFlags flags,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
+      IMGXFER_NBD_BACKEND (destination));
+  /* WRITE_ZEROES, never TRIM: a trimmed range may read back old data.
+   * NO_HOLE keeps the range allocated unless the caller allows a hole. */
+  guint32 nbd_flags = (flags & IMGXFER_ZERO_MAY_TRIM) ? 0
+                                                      : LIBNBD_CMD_FLAG_NO_HOLE;
+
+  if (nbd_zero (priv->nbd, length, offset, nbd_flags) < 0)
+    return set_nbd_error (error, destination, "zero", offset);
+  return TRUE;
+}
+
+static gboolean
+imgxfer_nbd_backend_flush (ImgxferDestination *destination,
+                           GCancellable *cancellable,
+                           GError **error)
+{
+  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
+      IMGXFER_NBD_BACKEND (destination));
+
+  if (!(imgxfer_backend_get_caps (IMGXFER_BACKEND (destination))
+        & IMGXFER_BACKEND_CAN_FLUSH))
+    return TRUE;
+  if (nbd_flush (priv->nbd, 0) < 0)
+    return set_nbd_error (error, destination, "flush", 0);
+  return TRUE;
+}
+
+static void
+imgxfer_nbd_backend_destination_init (ImgxferDestinationInterface *iface)
+{
+  iface->pwrite = imgxfer_nbd_backend_pwrite;
+  iface->zero = imgxfer_nbd_backend_zero;
+  iface->flush = imgxfer_nbd_backend_flush;
+}
+
+static void
+imgxfer_nbd_backend_finalize (GObject *object)
+{
+  ImgxferNbdBackend *self = IMGXFER_NBD_BACKEND (object);
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  _imgxfer_nbd_backend_disconnect (self);
+  g_free (priv->dirty_context);
+
+  G_OBJECT_CLASS (imgxfer_nbd_backend_parent_class)->finalize (object);
+}
+
+static const char *const nbd_schemes[]
+    = { "nbd", "nbds", "nbd+unix", "nbds+unix", "nbd+vsock", "nbds+vsock",
+        NULL };
+
+static void
+imgxfer_nbd_backend_class_init (ImgxferNbdBackendClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+
+  object_class->finalize = imgxfer_nbd_backend_finalize;
+
+  backend_class->name = "nbd";
+  backend_class->description = "Images on NBD servers (libnbd)";
+  backend_class->schemes = nbd_schemes;
+  backend_class->open = imgxfer_nbd_backend_open;
+}
+
+static void
+imgxfer_nbd_backend_init (ImgxferNbdBackend *self)
+{
+}

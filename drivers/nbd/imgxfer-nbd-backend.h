@@ -1,0 +1,46 @@
+/* imgxfer-nbd-backend.h: images on NBD servers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer.h>
+
+G_BEGIN_DECLS
+
+#define IMGXFER_TYPE_NBD_BACKEND (imgxfer_nbd_backend_get_type ())
+G_DECLARE_DERIVABLE_TYPE (ImgxferNbdBackend, imgxfer_nbd_backend, IMGXFER,
+                          NBD_BACKEND, ImgxferBackend)
+
+/**
+ * ImgxferNbdBackendClass:
+ * @parent_class: the parent class
+ *
+ * Derivable so that drivers which start their own NBD server (qemu) keep
+ * only the server's lifetime and reuse the whole NBD client.
+ */
+struct _ImgxferNbdBackendClass
+{
+  ImgxferBackendClass parent_class;
+
+  /*< private >*/
+  gpointer padding[4];
+};
+
+/* For subclasses, from their open vfunc: connects to @uri (any form the
+ * nbd driver accepts) and declares size, capabilities, block sizes and
+ * connections. Errors name the backend's own URL, not @uri. */
+gboolean _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self,
+                                       const char *uri,
+                                       GError **error);
+
+/* Disconnects now; for subclasses that must stop their server after the
+ * client is gone. Safe to call twice. */
+void _imgxfer_nbd_backend_disconnect (ImgxferNbdBackend *self);
+
+/* The libnbd URI for an imageio-style "nbd:unix:PATH[:exportname=NAME]"
+ * or "nbd:HOST:PORT[:exportname=NAME]", or a copy of @url when it is
+ * already a URI. */
+char *_imgxfer_nbd_backend_uri (const char *url, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,28 @@
+/* imgxfer-qemu-nbd-server.h: a private qemu-nbd child process
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define IMGXFER_TYPE_QEMU_NBD_SERVER (imgxfer_qemu_nbd_server_get_type ())
+G_DECLARE_FINAL_TYPE (ImgxferQemuNbdServer, imgxfer_qemu_nbd_server,
+                      IMGXFER, QEMU_NBD_SERVER, GObject)
+
+/* Starts qemu-nbd with @args (what to serve and how; the socket is added
+ * here) on a unix socket in a new private directory, and waits until it
+ * accepts connections. @name (the image's URL) prefixes error messages,
+ * which carry qemu-nbd's own. The last reference stops the process and
+ * removes the directory. */
+ImgxferQemuNbdServer *imgxfer_qemu_nbd_server_start (const char *name,
+                                                     const char *const *args,
+                                                     GCancellable *cancellable,
+                                                     GError **error);
+
+/* "nbd+unix:///?socket=PATH" */
+const char *imgxfer_qemu_nbd_server_get_uri (ImgxferQemuNbdServer *self);
+
+G_END_DECLS
