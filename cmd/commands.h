@@ -7,3 +7,6 @@
 #include "cli.h"
 
 extern const CliCommand cli_command_drivers;
+extern const CliCommand cli_command_extents;
+extern const CliCommand cli_command_info;
+extern const CliCommand cli_command_measure;

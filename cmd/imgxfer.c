@@ -12,6 +12,9 @@
 
 static const CliCommand *const commands[] = {
   &cli_command_drivers,
+  &cli_command_extents,
+  &cli_command_info,
+  &cli_command_measure,
 };
 
 static void

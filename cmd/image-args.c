@@ -1,0 +1,96 @@
+/* image-args.c: the options that name an image
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "image-args.h"
+
+static void
+add_entries (GOptionContext *context, CliImageArgs *args)
+{
+  const GOptionEntry entries[] = {
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &args->format,
+      "The image's format (default: probed)", "FMT" },
+    { "member", 0, 0, G_OPTION_ARG_STRING, &args->member,
+      "The image is this member of the tar/OVA archive IMAGE", "NAME" },
+    { "output", 0, 0, G_OPTION_ARG_STRING, &args->output,
+      "Output format: human (default) or json", "FORMAT" },
+    { NULL },
+  };
+
+  g_option_context_add_main_entries (context, entries, NULL);
+}
+
+static gboolean
+check (CliImageArgs *args, const char *command)
+{
+  if (args->output != NULL && !g_str_equal (args->output, "human")
+      && !g_str_equal (args->output, "json"))
+    {
+      cli_usage_error (command, "--output must be human or json, not \"%s\"",
+                       args->output);
+      return FALSE;
+    }
+  if (args->format != NULL && args->format[0] == '\0')
+    {
+      cli_usage_error (command, "-f needs a format name");
+      return FALSE;
+    }
+  if (args->member != NULL && args->member[0] == '\0')
+    {
+      cli_usage_error (command, "--member needs a member name");
+      return FALSE;
+    }
+  if (args->bitmap != NULL && args->bitmap[0] == '\0')
+    {
+      cli_usage_error (command, "--bitmap needs a bitmap name");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+cli_image_args_parse (CliImageArgs *args,
+                      GOptionContext *context,
+                      const char *command,
+                      int *argc,
+                      char ***argv)
+{
+  add_entries (context, args);
+  if (!cli_parse (context, argc, argv) || !check (args, command))
+    return FALSE;
+  if (*argc != 2)
+    {
+      cli_usage_error (command, "expected one image, got %d", *argc - 1);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+cli_image_args_json (CliImageArgs *args)
+{
+  return args->output != NULL && g_str_equal (args->output, "json");
+}
+
+ImgxferOpenOptions *
+cli_image_args_to_options (CliImageArgs *args)
+{
+  ImgxferOpenOptions *options = imgxfer_open_options_new ();
+
+  imgxfer_open_options_set_format (options, args->format);
+  imgxfer_open_options_set_member (options, args->member);
+  imgxfer_open_options_set_bitmap (options, args->bitmap);
+  imgxfer_open_options_set_shallow (options, args->shallow);
+  return options;
+}
+
+void
+cli_image_args_clear (CliImageArgs *args)
+{
+  g_clear_pointer (&args->format, g_free);
+  g_clear_pointer (&args->member, g_free);
+  g_clear_pointer (&args->output, g_free);
+  g_clear_pointer (&args->bitmap, g_free);
+}

@@ -1,0 +1,41 @@
+/* image-args.h: the options that name an image, shared by the commands
+ * that describe one (info, measure, extents)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "cli.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  char *format;   /* -f FMT */
+  char *member;   /* --member NAME */
+  char *output;   /* --output=human|json */
+  char *bitmap;   /* --bitmap NAME (extents only) */
+  gboolean shallow; /* --shallow (extents only) */
+} CliImageArgs;
+
+/* Adds -f, --member and --output to @context, parses the command line of
+ * @command, which names one image, and checks the values; on a usage
+ * error prints it and returns FALSE (exit with CLI_EXIT_USAGE). */
+gboolean cli_image_args_parse (CliImageArgs *args,
+                               GOptionContext *context,
+                               const char *command,
+                               int *argc,
+                               char ***argv);
+
+/* TRUE for --output=json. */
+gboolean cli_image_args_json (CliImageArgs *args);
+
+/* Read-only open options with the format, member, bitmap and shallow
+ * flag given. */
+ImgxferOpenOptions *cli_image_args_to_options (CliImageArgs *args);
+
+void cli_image_args_clear (CliImageArgs *args);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliImageArgs, cli_image_args_clear)
+
+G_END_DECLS
