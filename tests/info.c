@@ -58,46 +58,6 @@ create_image (const char *dir, const ImageKind *kind)
   return img;
 }
 
-/* Creates @ova holding the files @paths[i] as the members @names[i],
- * with Python's tarfile, and returns the data offset and size of the
- * first member as tarfile reports them. */
-static void
-create_ova (const char *ova, const char *const *paths,
-            const char *const *names, guint64 *offset, guint64 *size)
-{
-  static const char script[]
-      = "import sys, tarfile\n"
-        "ova, files = sys.argv[1], sys.argv[2:]\n"
-        "with tarfile.open(ova, 'w') as tar:\n"
-        "    for path, name in zip(files[0::2], files[1::2]):\n"
-        "        tar.add(path, arcname=name)\n"
-        "with tarfile.open(ova) as tar:\n"
-        "    m = tar.getmember(files[1])\n"
-        "    print(m.offset_data, m.size)\n";
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *out = NULL;
-  g_auto (GStrv) fields = NULL;
-
-  g_ptr_array_add (argv, "/usr/bin/python3");
-  g_ptr_array_add (argv, "-c");
-  g_ptr_array_add (argv, (char *)script);
-  g_ptr_array_add (argv, (char *)ova);
-  for (; *paths != NULL; paths++, names++)
-    {
-      g_ptr_array_add (argv, (char *)*paths);
-      g_ptr_array_add (argv, (char *)*names);
-    }
-  g_ptr_array_add (argv, NULL);
-
-  g_assert_cmpint (test_run ((const char *const *)argv->pdata, &out, NULL),
-                   ==, 0);
-  fields = g_strsplit (g_strstrip (out), " ", -1);
-  g_assert_cmpuint (g_strv_length (fields), ==, 2);
-  *offset = g_ascii_strtoull (fields[0], NULL, 10);
-  *size = g_ascii_strtoull (fields[1], NULL, 10);
-  g_assert_cmpuint (*offset, >, 0);
-}
-
 /* A test image in a temporary folder, and, when asked for, an OVA holding
  * it as the member "img". */
 typedef struct
@@ -142,7 +102,7 @@ fixture_new (const ImageKind *kind, gboolean with_ova)
       const char *names[] = { "img", NULL };
 
       fixture->ova = g_build_filename (fixture->dir, "ova", NULL);
-      create_ova (fixture->ova, paths, names, &fixture->member_offset,
+      test_create_ova (fixture->ova, paths, names, &fixture->member_offset,
                   &fixture->member_size);
     }
   return fixture;
@@ -513,7 +473,7 @@ test_cli_archive_listing (void)
     const char *paths[] = { ovf, fixture->img, NULL };
     const char *names[] = { "vm.ovf", "img", NULL };
 
-    create_ova (fixture->ova, paths, names, &ovf_offset, &ovf_size);
+    test_create_ova (fixture->ova, paths, names, &ovf_offset, &ovf_size);
   }
   g_assert_cmpuint (ovf_size, ==, strlen (ovf_text));
 

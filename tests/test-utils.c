@@ -126,3 +126,44 @@ test_open (const char *url, gboolean writable)
   g_assert_no_error (error);
   return backend;
 }
+
+void
+test_create_ova (const char *archive,
+                 const char *const *paths,
+                 const char *const *names,
+                 guint64 *offset,
+                 guint64 *size)
+{
+  static const char script[]
+      = "import sys, tarfile\n"
+        "ova, files = sys.argv[1], sys.argv[2:]\n"
+        "with tarfile.open(ova, 'w') as tar:\n"
+        "    for path, name in zip(files[0::2], files[1::2]):\n"
+        "        tar.add(path, arcname=name)\n"
+        "with tarfile.open(ova) as tar:\n"
+        "    m = tar.getmember(files[1])\n"
+        "    print(m.offset_data, m.size)\n";
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *out = NULL;
+  g_auto (GStrv) fields = NULL;
+
+  /* The python3 on PATH may lack tarfile; Debian's has it. */
+  g_ptr_array_add (argv, "/usr/bin/python3");
+  g_ptr_array_add (argv, "-c");
+  g_ptr_array_add (argv, (char *)script);
+  g_ptr_array_add (argv, (char *)archive);
+  for (; *paths != NULL; paths++, names++)
+    {
+      g_ptr_array_add (argv, (char *)*paths);
+      g_ptr_array_add (argv, (char *)*names);
+    }
+  g_ptr_array_add (argv, NULL);
+
+  g_assert_cmpint (test_run ((const char *const *)argv->pdata, &out, NULL),
+                   ==, 0);
+  fields = g_strsplit (g_strstrip (out), " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), ==, 2);
+  *offset = g_ascii_strtoull (fields[0], NULL, 10);
+  *size = g_ascii_strtoull (fields[1], NULL, 10);
+  g_assert_cmpuint (*offset, >, 0);
+}

@@ -36,4 +36,14 @@ void test_assert_images_equal (const char *path1,
 /* Opens @url with @writable and a raw format (no probing). */
 ImgxferBackend *test_open (const char *url, gboolean writable);
 
+/* Creates the tar archive @archive holding the files @paths[i] as the
+ * members @names[i] (Python's tarfile, its default pax format), and
+ * returns where the first member's data is, as tarfile reports it
+ * (offset_data, size). */
+void test_create_ova (const char *archive,
+                      const char *const *paths,
+                      const char *const *names,
+                      guint64 *offset,
+                      guint64 *size);
+
 G_END_DECLS
