@@ -4,8 +4,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "test-utils.h"
 
+#define KiB 1024
 #define MiB (1024 * 1024)
 
 static void
@@ -71,6 +78,299 @@ test_read_beyond_end (void)
   test_tmpdir_free (dir);
 }
 
+static ImgxferBackend *
+open_direct (const char *path, gboolean writable)
+{
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (GError) error = NULL;
+  ImgxferBackend *backend;
+
+  imgxfer_open_options_set_writable (options, writable);
+  imgxfer_open_options_set_format (options, "raw");
+  imgxfer_open_options_set_direct (options, TRUE);
+  backend = imgxfer_open (path, options, NULL, &error);
+  g_assert_no_error (error);
+  return backend;
+}
+
+/* The open flags of this process's descriptors on @path, from
+ * /proc/self/fdinfo, OR-ed together. */
+static int
+open_flags_of (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+  int flags = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *link = g_strconcat ("/proc/self/fd/", name, NULL);
+      g_autofree char *target = g_file_read_link (link, NULL);
+      g_autofree char *info_path = NULL;
+      g_autofree char *info = NULL;
+      const char *line;
+
+      if (g_strcmp0 (target, path) != 0)
+        continue;
+      info_path = g_strconcat ("/proc/self/fdinfo/", name, NULL);
+      g_assert_true (g_file_get_contents (info_path, &info, NULL, NULL));
+      line = strstr (info, "flags:");
+      g_assert_nonnull (line);
+      flags |= (int)g_ascii_strtoull (line + strlen ("flags:"), NULL, 8);
+    }
+  return flags;
+}
+
+static void
+fill_pattern (guint8 *buffer, gsize length, guint64 offset)
+{
+  for (gsize i = 0; i < length; i++)
+    buffer[i] = (offset + i) % 251;
+}
+
+/* Direct I/O: the descriptor bypasses the cache; aligned requests from
+ * unaligned memory and unaligned requests (the tail of a size that is not
+ * a multiple of 4096) both work, and the tail write does not grow the
+ * file. */
+static void
+test_direct_io (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "direct.raw", NULL);
+  const gsize size = 3 * 4096 + 100;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *expected = g_malloc (size);
+  g_autofree guint8 *memory = g_malloc (size + 1);
+  guint8 *unaligned = memory + 1;
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  test_create_sparse (path, size);
+  backend = open_direct (path, TRUE);
+  g_assert_cmpint (open_flags_of (path) & O_DIRECT, ==, O_DIRECT);
+
+  /* Aligned range, unaligned memory: through the bounce buffer. */
+  fill_pattern (expected, size, 0);
+  memcpy (unaligned, expected, size);
+  g_assert_true (imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend),
+                                             unaligned, 3 * 4096, 0, NULL,
+                                             &error));
+  g_assert_no_error (error);
+
+  /* The unaligned tail: O_DIRECT is dropped for that request. */
+  g_assert_true (imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend),
+                                             unaligned + 3 * 4096 - 10, 110,
+                                             3 * 4096 - 10, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_destination_flush (IMGXFER_DESTINATION (backend),
+                                            NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (open_flags_of (path) & O_DIRECT, ==, O_DIRECT);
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  g_assert_cmpmem (contents, length, expected, size);
+
+  memset (unaligned, 0, size);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), unaligned,
+                                       size, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (unaligned, size, expected, size);
+
+  memset (unaligned, 0, size);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), unaligned,
+                                       3 * 4096, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (unaligned, 3 * 4096, expected, 3 * 4096);
+
+  memset (unaligned, 0, size);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), unaligned,
+                                       5, 4097, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (unaligned, 5, expected + 4097, 5);
+
+  test_tmpdir_free (dir);
+}
+
+static void
+test_without_direct_io (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "cached.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+
+  test_create_sparse (path, 4096);
+  backend = test_open (path, TRUE);
+  g_assert_cmpint (open_flags_of (path) & O_DIRECT, ==, 0);
+
+  test_tmpdir_free (dir);
+}
+
+static guint64
+allocated_bytes (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return (guint64)st.st_blocks * 512;
+}
+
+static void
+assert_reads_zero (ImgxferBackend *backend, guint64 offset, gsize length)
+{
+  g_autofree guint8 *buffer = g_malloc (length);
+  g_autofree guint8 *zeroes = g_malloc0 (length);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer,
+                                       length, offset, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (buffer, length, zeroes, length);
+}
+
+/* Zeroing may deallocate only when allowed, and always reads back as
+ * zeroes (never a discard that leaves data). */
+static void
+test_zero (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "zero.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  test_write_pattern (path, 0, 2 * MiB, 'x');
+  backend = test_open (path, TRUE);
+  g_assert_cmpuint (allocated_bytes (path), ==, 2 * MiB);
+
+  g_assert_true (imgxfer_destination_zero (IMGXFER_DESTINATION (backend), 0,
+                                           1 * MiB, IMGXFER_ZERO_NONE, NULL,
+                                           &error));
+  g_assert_no_error (error);
+  assert_reads_zero (backend, 0, 1 * MiB);
+  g_assert_cmpuint (allocated_bytes (path), ==, 2 * MiB);
+
+  g_assert_true (imgxfer_destination_zero (IMGXFER_DESTINATION (backend),
+                                           1 * MiB, 1 * MiB,
+                                           IMGXFER_ZERO_MAY_TRIM, NULL,
+                                           &error));
+  g_assert_no_error (error);
+  assert_reads_zero (backend, 1 * MiB, 1 * MiB);
+  g_assert_cmpuint (allocated_bytes (path), ==, 1 * MiB);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 2 * MiB);
+
+  test_tmpdir_free (dir);
+}
+
+/* imgxfer_create() of a raw file: sparse, the right size, known zero. */
+static void
+test_create_raw (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "new.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  const guint64 size = 5 * MiB + 100;
+  const ImgxferBackendCaps expected
+      = IMGXFER_BACKEND_IS_ZERO | IMGXFER_BACKEND_CAN_WRITE;
+
+  test_write_pattern (path, 0, 8 * MiB, 'o');
+  backend = imgxfer_create (path, NULL, size, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, size);
+  g_assert_cmpuint (imgxfer_backend_get_caps (backend) & expected, ==,
+                    expected);
+  g_assert_cmpuint (allocated_bytes (path), ==, 0);
+
+  test_tmpdir_free (dir);
+}
+
+static void
+test_read_only (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "ro.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  test_create_sparse (path, 4096);
+  backend = test_open (path, FALSE);
+  g_assert_false (imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend),
+                                              "x", 1, 0, NULL, &error));
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, path));
+
+  test_tmpdir_free (dir);
+}
+
+static void
+test_not_a_file (void)
+{
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  imgxfer_open_options_set_format (options, "raw");
+  backend = imgxfer_open ("/dev/null", options, NULL, &error);
+  g_assert_null (backend);
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "/dev/null"));
+}
+
+/* A block device, when this machine can make a loop device: size from
+ * BLKGETSIZE64, zeroing with BLKZEROOUT, no holes and never known zero. */
+static void
+test_block_device (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "backing.raw", NULL);
+  const char *attach[] = { "losetup", "--find", "--show", path, NULL };
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *device = NULL;
+  g_autofree char *err = NULL;
+
+  test_write_pattern (path, 0, 4 * MiB, 'L');
+  if (test_run (attach, &device, &err) != 0)
+    {
+      g_test_skip_printf ("no loop device: %s", err);
+      test_tmpdir_free (dir);
+      return;
+    }
+  g_strstrip (device);
+
+  backend = test_open (device, TRUE);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 4 * MiB);
+  g_assert_false (imgxfer_backend_get_caps (backend)
+                  & (IMGXFER_BACKEND_IS_ZERO | IMGXFER_BACKEND_CAN_EXTENTS));
+  g_assert_true (imgxfer_destination_zero (IMGXFER_DESTINATION (backend),
+                                           1 * MiB, 1 * MiB,
+                                           IMGXFER_ZERO_MAY_TRIM, NULL,
+                                           &error));
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_destination_flush (IMGXFER_DESTINATION (backend),
+                                            NULL, &error));
+  g_assert_no_error (error);
+  assert_reads_zero (backend, 1 * MiB, 1 * MiB);
+  g_clear_object (&backend);
+
+  {
+    const char *detach[] = { "losetup", "--detach", device, NULL };
+    g_autofree char *contents = NULL;
+    gsize length;
+
+    g_assert_cmpint (test_run (detach, NULL, NULL), ==, 0);
+    g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+    g_assert_cmpuint (length, ==, 4 * MiB);
+    g_assert_cmpint (contents[1 * MiB - 1], ==, 'L');
+    g_assert_cmpint (contents[1 * MiB], ==, 0);
+    g_assert_cmpint (contents[2 * MiB - 1], ==, 0);
+    g_assert_cmpint (contents[2 * MiB], ==, 'L');
+  }
+
+  test_tmpdir_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -79,6 +379,14 @@ main (int argc, char **argv)
   g_test_add_func ("/file-driver/extents/sparse", test_extents_of_sparse_file);
   g_test_add_func ("/file-driver/open/missing", test_missing_file);
   g_test_add_func ("/file-driver/read/beyond-end", test_read_beyond_end);
+  g_test_add_func ("/file-driver/write/read-only", test_read_only);
+  g_test_add_func ("/file-driver/open/not-a-file", test_not_a_file);
+  g_test_add_func ("/file-driver/direct/unaligned", test_direct_io);
+  g_test_add_func ("/file-driver/direct/off-by-default",
+                   test_without_direct_io);
+  g_test_add_func ("/file-driver/zero/trim-only-when-allowed", test_zero);
+  g_test_add_func ("/file-driver/create/raw-sparse", test_create_raw);
+  g_test_add_func ("/file-driver/block-device/loop", test_block_device);
 
   return g_test_run ();
 }

@@ -6,6 +6,13 @@
  * PUNCH_HOLE (which reads back as zeroes), BLKZEROOUT on block devices,
  * and leaves writing zeroes to the caller when none of them works.
  *
+ * With the "direct" open option the descriptor bypasses the page cache
+ * (O_DIRECT). Aligned requests in unaligned memory go through an aligned
+ * bounce buffer; requests whose offset or length is not aligned (the tail
+ * of an image whose size is not a multiple of the block size) are done
+ * with O_DIRECT turned off for that request, as dd does: writing a whole
+ * aligned block there would grow the file.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -13,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +30,13 @@
 /* Extents found per call; the caller asks again for the rest. */
 #define MAX_EXTENTS_PER_CALL 1024
 
+/* Direct I/O: the alignment that suits every common device and file
+ * system, and the size of the bounce buffer for unaligned memory. */
+#define DIRECT_ALIGNMENT 4096
+#define BOUNCE_SIZE (1024 * 1024)
+
+typedef ssize_t (*IoFunc) (int fd, void *buffer, size_t length, off_t offset);
+
 struct _ImgxferFileBackend
 {
   ImgxferBackend parent_instance;
@@ -29,6 +44,11 @@ struct _ImgxferFileBackend
   char *path;
   int fd;
   gboolean is_block_device;
+
+  /* Direct I/O only: offsets, lengths and buffers must be multiples of
+   * this; 0 when the page cache is used. */
+  guint32 alignment;
+  void *bounce; /* BOUNCE_SIZE bytes, aligned, allocated on first use */
 };
 
 static void imgxfer_file_backend_source_init (ImgxferSourceInterface *iface);
@@ -80,9 +100,16 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
 
   if (S_ISBLK (st.st_mode))
     {
+      int sector_size = 0;
+
       self->is_block_device = TRUE;
       if (ioctl (self->fd, BLKGETSIZE64, size) < 0)
         return set_errno_error (error, errno, self->path, "BLKGETSIZE64", 0);
+      /* A device with large logical sectors needs larger alignment. */
+      if (self->alignment
+          && ioctl (self->fd, BLKSSZGET, &sector_size) == 0
+          && (guint32)sector_size > self->alignment)
+        self->alignment = sector_size;
       return TRUE;
     }
 
@@ -92,13 +119,46 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
 }
 
 static gboolean
+open_fd (ImgxferFileBackend *self,
+         gboolean writable,
+         gboolean direct,
+         GError **error)
+{
+  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+  int saved_errno;
+
+  self->fd = open (self->path, flags | (direct ? O_DIRECT : 0));
+  if (self->fd >= 0)
+    {
+      self->alignment = direct ? DIRECT_ALIGNMENT : 0;
+      return TRUE;
+    }
+
+  saved_errno = errno;
+  /* Some file systems (tmpfs before Linux 6.6, FUSE) refuse O_DIRECT at
+   * open time with EINVAL; say so rather than "Invalid argument". */
+  if (direct && saved_errno == EINVAL
+      && access (self->path, writable ? W_OK : R_OK) == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "Cannot open %s: direct I/O is not supported there",
+                   self->path);
+      return FALSE;
+    }
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "Cannot open %s: %s", self->path, g_strerror (saved_errno));
+  return FALSE;
+}
+
+static gboolean
 imgxfer_file_backend_open (ImgxferBackend *backend,
                            GCancellable *cancellable,
                            GError **error)
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
-  gboolean writable
-      = imgxfer_open_options_get_writable (imgxfer_backend_get_options (backend));
+  ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
+  gboolean writable = imgxfer_open_options_get_writable (options);
+  gboolean direct = imgxfer_open_options_get_direct (options);
   ImgxferBackendCaps caps = IMGXFER_BACKEND_CAN_ZERO
                             | IMGXFER_BACKEND_CAN_FLUSH;
   guint64 size;
@@ -107,14 +167,8 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
   if (self->path == NULL)
     return FALSE;
 
-  self->fd = open (self->path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (self->fd < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot open %s: %s", self->path, g_strerror (saved_errno));
-      return FALSE;
-    }
+  if (!open_fd (self, writable, direct, error))
+    return FALSE;
 
   if (!file_size (self, &size, error))
     return FALSE;
@@ -126,7 +180,9 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
 
   imgxfer_backend_set_size (backend, size);
   imgxfer_backend_set_caps (backend, caps);
-  imgxfer_backend_set_block_sizes (backend, 1, 4096, 0);
+  /* Unaligned requests still work in direct mode, only slower. */
+  imgxfer_backend_set_block_sizes (backend, 1,
+                                   MAX (self->alignment, 4096), 0);
   /* Every clone has its own descriptor; the kernel takes them all. */
   imgxfer_backend_set_max_connections (backend, 16);
   return TRUE;
@@ -149,6 +205,125 @@ imgxfer_file_backend_get_local_file (ImgxferBackend *backend,
   return TRUE;
 }
 
+static ssize_t
+pread_func (int fd, void *buffer, size_t length, off_t offset)
+{
+  return pread (fd, buffer, length, offset);
+}
+
+static ssize_t
+pwrite_func (int fd, void *buffer, size_t length, off_t offset)
+{
+  return pwrite (fd, buffer, length, offset);
+}
+
+/* Reads or writes all of @length bytes at @offset. */
+static gboolean
+do_io (ImgxferFileBackend *self,
+       IoFunc io,
+       void *buffer,
+       gsize length,
+       guint64 offset,
+       GError **error)
+{
+  const char *what = io == pread_func ? "read" : "write";
+  guint8 *p = buffer;
+
+  while (length > 0)
+    {
+      ssize_t n = io (self->fd, p, length, offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return set_errno_error (error, errno, self->path, what, offset);
+      if (n == 0 && io == pread_func)
+        {
+          /* The file shrank under us. */
+          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
+                       "%s: unexpected end of file at offset %"
+                       G_GUINT64_FORMAT, self->path, offset);
+          return FALSE;
+        }
+      if (n == 0)
+        return set_errno_error (error, ENOSPC, self->path, what, offset);
+      p += n;
+      offset += n;
+      length -= n;
+    }
+  return TRUE;
+}
+
+static gboolean
+set_direct (ImgxferFileBackend *self, gboolean direct, GError **error)
+{
+  int flags = fcntl (self->fd, F_GETFL);
+
+  if (flags < 0
+      || fcntl (self->fd, F_SETFL,
+                direct ? flags | O_DIRECT : flags & ~O_DIRECT) < 0)
+    return set_errno_error (error, errno, self->path, "fcntl O_DIRECT", 0);
+  return TRUE;
+}
+
+/* The page cache is bypassed whenever the request allows it. */
+static gboolean
+do_direct_io (ImgxferFileBackend *self,
+              IoFunc io,
+              void *buffer,
+              gsize length,
+              guint64 offset,
+              GError **error)
+{
+  guint32 mask = self->alignment - 1;
+  guint8 *p = buffer;
+
+  if ((offset & mask) || (length & mask))
+    {
+      gboolean ok;
+
+      if (!set_direct (self, FALSE, error))
+        return FALSE;
+      ok = do_io (self, io, buffer, length, offset, error);
+      return set_direct (self, TRUE, ok ? error : NULL) && ok;
+    }
+
+  if (((guintptr)buffer & mask) == 0)
+    return do_io (self, io, buffer, length, offset, error);
+
+  if (self->bounce == NULL)
+    self->bounce = g_aligned_alloc (1, BOUNCE_SIZE, self->alignment);
+
+  while (length > 0)
+    {
+      gsize n = MIN (length, BOUNCE_SIZE);
+
+      if (io == pwrite_func)
+        memcpy (self->bounce, p, n);
+      if (!do_io (self, io, self->bounce, n, offset, error))
+        return FALSE;
+      if (io == pread_func)
+        memcpy (p, self->bounce, n);
+      p += n;
+      offset += n;
+      length -= n;
+    }
+  return TRUE;
+}
+
+static gboolean
+file_io (ImgxferFileBackend *self,
+         IoFunc io,
+         void *buffer,
+         gsize length,
+         guint64 offset,
+         GError **error)
+{
+  if (self->alignment)
+    return do_direct_io (self, io, buffer, length, offset, error);
+  return do_io (self, io, buffer, length, offset, error);
+}
+
 static gboolean
 imgxfer_file_backend_pread (ImgxferSource *source,
                             void *buffer,
@@ -157,30 +332,8 @@ imgxfer_file_backend_pread (ImgxferSource *source,
                             GCancellable *cancellable,
                             GError **error)
 {
-  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (source);
-  guint8 *p = buffer;
-
-  while (length > 0)
-    {
-      ssize_t n = pread (self->fd, p, length, offset);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return set_errno_error (error, errno, self->path, "read", offset);
-      if (n == 0)
-        {
-          /* The file shrank under us. */
-          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
-                       "%s: unexpected end of file at offset %"
-                       G_GUINT64_FORMAT, self->path, offset);
-          return FALSE;
-        }
-      p += n;
-      offset += n;
-      length -= n;
-    }
-  return TRUE;
+  return file_io (IMGXFER_FILE_BACKEND (source), pread_func, buffer, length,
+                  offset, error);
 }
 
 /* Appends the extents from @offset, stopping at @end or after
@@ -240,22 +393,9 @@ imgxfer_file_backend_pwrite (ImgxferDestination *destination,
                              GCancellable *cancellable,
                              GError **error)
 {
-  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (destination);
-  const guint8 *p = buffer;
-
-  while (length > 0)
-    {
-      ssize_t n = pwrite (self->fd, p, length, offset);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return set_errno_error (error, errno, self->path, "write", offset);
-      p += n;
-      offset += n;
-      length -= n;
-    }
-  return TRUE;
+  /* pwrite_func only reads the buffer. */
+  return file_io (IMGXFER_FILE_BACKEND (destination), pwrite_func,
+                  (void *)buffer, length, offset, error);
 }
 
 static gboolean
@@ -365,6 +505,7 @@ imgxfer_file_backend_finalize (GObject *object)
   if (self->fd >= 0)
     close (self->fd);
   g_free (self->path);
+  g_aligned_free (self->bounce);
 
   G_OBJECT_CLASS (imgxfer_file_backend_parent_class)->finalize (object);
 }

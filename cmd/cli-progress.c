@@ -1,0 +1,110 @@
+/* cli-progress.c: a progress indicator on stderr
+ *
+ * The copy workers only add to an atomic counter; a timer on the main
+ * context turns it into text, so printing never slows the copy and the
+ * line is drawn by one thread only.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "cli-progress.h"
+
+#define REDRAW_INTERVAL_MS 100
+
+struct _CliProgress
+{
+  guint64 total;
+  _Atomic guint64 done;
+  GSource *timer;
+  int last_hundredths; /* what was printed last, -1 for nothing */
+};
+
+/* Hundredths of a percent, so that the line changes only when the
+ * printed number does. An empty image is complete from the start. */
+static int
+hundredths (CliProgress *self)
+{
+  guint64 done = atomic_load (&self->done);
+
+  if (self->total == 0)
+    return 10000;
+  return (int)(MIN (done, self->total) * 10000 / self->total);
+}
+
+static void
+draw (CliProgress *self, int value)
+{
+  if (value == self->last_hundredths)
+    return;
+  self->last_hundredths = value;
+  fprintf (stderr, "    (%d.%02d/100%%)\r", value / 100, value % 100);
+  fflush (stderr);
+}
+
+static gboolean
+on_timer (gpointer data)
+{
+  CliProgress *self = data;
+  int value = hundredths (self);
+
+  /* 100% is printed only by cli_progress_finish(), once the destination
+   * is flushed: until then the copy is not complete. */
+  draw (self, MIN (value, 9999));
+  return G_SOURCE_CONTINUE;
+}
+
+CliProgress *
+cli_progress_new (guint64 total, GMainContext *context)
+{
+  CliProgress *self = g_new0 (CliProgress, 1);
+
+  self->total = total;
+  self->last_hundredths = -1;
+  atomic_init (&self->done, 0);
+
+  draw (self, 0);
+  self->timer = g_timeout_source_new (REDRAW_INTERVAL_MS);
+  g_source_set_callback (self->timer, on_timer, self, NULL);
+  g_source_attach (self->timer, context);
+  return self;
+}
+
+void
+cli_progress_add (CliProgress *self, guint64 length)
+{
+  atomic_fetch_add (&self->done, length);
+}
+
+static void
+stop_timer (CliProgress *self)
+{
+  if (self->timer == NULL)
+    return;
+  g_source_destroy (self->timer);
+  g_clear_pointer (&self->timer, g_source_unref);
+}
+
+void
+cli_progress_finish (CliProgress *self, gboolean success)
+{
+  if (self->timer == NULL)
+    return;
+  stop_timer (self);
+  if (success)
+    draw (self, 10000);
+  fputc ('\n', stderr);
+  fflush (stderr);
+}
+
+void
+cli_progress_free (CliProgress *self)
+{
+  if (self == NULL)
+    return;
+  stop_timer (self);
+  g_free (self);
+}

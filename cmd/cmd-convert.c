@@ -1,0 +1,550 @@
+/* cmd-convert.c: imgxfer convert
+ *
+ * Copies SRC to DST with the copy engine, in the conventions of
+ * `qemu-img convert`: the source's format is probed unless given, the
+ * destination's never is; a local destination is created (replaced when
+ * it exists) unless -n says it already exists; a remote one (nbd://) must
+ * exist.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
+#include "cli-progress.h"
+#include "cli.h"
+#include "commands.h"
+#include "image-args.h"
+
+#define COMMAND "convert"
+
+typedef struct
+{
+  /* The source: -f, --member, --bitmap, --shallow; and --output. */
+  CliImageArgs source;
+  char *target_format;  /* -O */
+  gboolean progress;    /* -p */
+  gboolean no_create;   /* -n */
+  gboolean target_is_zero;
+  char *backing;        /* -B */
+  char *backing_format; /* -F */
+  int connections;
+  char *request_size_text;
+  guint64 request_size;
+  char *cache;        /* -t: destination cache mode */
+  char *source_cache; /* -T */
+  char *ca_file;
+  gboolean insecure;
+  char *proxy_url;
+  gboolean checksum;
+  char *checksum_algorithm; /* NULL: the default */
+} ConvertArgs;
+
+static void
+convert_args_clear (ConvertArgs *args)
+{
+  cli_image_args_clear (&args->source);
+  g_free (args->target_format);
+  g_free (args->backing);
+  g_free (args->backing_format);
+  g_free (args->request_size_text);
+  g_free (args->cache);
+  g_free (args->source_cache);
+  g_free (args->ca_file);
+  g_free (args->proxy_url);
+  g_free (args->checksum_algorithm);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ConvertArgs, convert_args_clear)
+
+/* --checksum takes an optional algorithm, which GOption only offers
+ * through a callback. */
+static gboolean
+on_checksum (const char *name,
+             const char *value,
+             gpointer data,
+             GError **error)
+{
+  ConvertArgs *args = data;
+
+  args->checksum = TRUE;
+  g_free (args->checksum_algorithm);
+  args->checksum_algorithm = value && *value ? g_strdup (value) : NULL;
+  return TRUE;
+}
+
+/* GOption takes the word after an option with an optional argument as its
+ * value ("--checksum SRC DST" would checksum with algorithm SRC), so a
+ * bare --checksum is made "--checksum=" before parsing. */
+static void
+protect_optional_args (int argc, char **argv)
+{
+  for (int i = 1; i < argc && !g_str_equal (argv[i], "--"); i++)
+    if (g_str_equal (argv[i], "--checksum"))
+      argv[i] = (char *)"--checksum=";
+}
+
+static GOptionGroup *
+option_group (ConvertArgs *args)
+{
+  const GOptionEntry entries[] = {
+    { "source-format", 'f', 0, G_OPTION_ARG_STRING, &args->source.format,
+      "Format of SRC (probed when not given)", "FMT" },
+    { "target-format", 'O', 0, G_OPTION_ARG_STRING, &args->target_format,
+      "Format of DST (default raw; never probed)", "FMT" },
+    { "progress", 'p', 0, G_OPTION_ARG_NONE, &args->progress,
+      "Show progress on stderr", NULL },
+    { "no-create", 'n', 0, G_OPTION_ARG_NONE, &args->no_create,
+      "DST exists: write into it instead of creating it", NULL },
+    { "target-is-zero", 0, 0, G_OPTION_ARG_NONE, &args->target_is_zero,
+      "DST already reads as zeroes: skip zeroing", NULL },
+    { "backing", 'B', 0, G_OPTION_ARG_FILENAME, &args->backing,
+      "Create DST with this backing file (needs -O qcow2)", "FILE" },
+    { "backing-format", 'F', 0, G_OPTION_ARG_STRING, &args->backing_format,
+      "Format of the backing file", "FMT" },
+    { "member", 0, 0, G_OPTION_ARG_STRING, &args->source.member,
+      "SRC is an OVA/tar archive: copy this member", "NAME" },
+    { "bitmap", 0, 0, G_OPTION_ARG_STRING, &args->source.bitmap,
+      "Copy only the ranges dirty in this bitmap of SRC", "NAME" },
+    { "shallow", 0, 0, G_OPTION_ARG_NONE, &args->source.shallow,
+      "Copy only the top layer of SRC's backing chain", NULL },
+    { "connections", 0, 0, G_OPTION_ARG_INT, &args->connections,
+      "Parallel connections (default 4)", "N" },
+    { "request-size", 0, 0, G_OPTION_ARG_STRING, &args->request_size_text,
+      "Largest read/write request, e.g. 256k or 4M", "SIZE" },
+    { "cache", 't', 0, G_OPTION_ARG_STRING, &args->cache,
+      "DST cache mode: writeback (default) or none (direct I/O)", "MODE" },
+    { "source-cache", 'T', 0, G_OPTION_ARG_STRING, &args->source_cache,
+      "SRC cache mode: writeback (default) or none (direct I/O)", "MODE" },
+    { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
+      "CA certificates to trust for TLS", "FILE" },
+    { "insecure", 0, 0, G_OPTION_ARG_NONE, &args->insecure,
+      "Do not verify TLS certificates", NULL },
+    { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
+      "URL to use when the image's own cannot be reached", "URL" },
+    { "checksum", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+      on_checksum,
+      "Print the checksum of DST's data after the copy (default blake2b)",
+      "ALG" },
+    { "output", 0, 0, G_OPTION_ARG_STRING, &args->source.output,
+      "human (default) or json: a summary on stdout", "FORMAT" },
+    { NULL },
+  };
+  GOptionGroup *group = g_option_group_new (COMMAND, NULL, NULL, args, NULL);
+
+  g_option_group_add_entries (group, entries);
+  return group;
+}
+
+static gboolean
+is_raw (const char *format)
+{
+  return format == NULL || g_ascii_strcasecmp (format, "raw") == 0;
+}
+
+static gboolean
+parse_cache (const char *mode, const char *option, gboolean *direct)
+{
+  if (mode == NULL || g_str_equal (mode, "writeback"))
+    *direct = FALSE;
+  else if (g_str_equal (mode, "none"))
+    *direct = TRUE;
+  else
+    {
+      cli_usage_error (COMMAND, "%s: unknown cache mode \"%s\" (use "
+                                "writeback or none)", option, mode);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_checksum_algorithm (const char *algorithm)
+{
+  const char *const *names = imgxfer_checksum_list_algorithms ();
+  g_autofree char *list = NULL;
+
+  if (algorithm == NULL || g_strv_contains (names, algorithm))
+    return TRUE;
+
+  list = g_strjoinv (", ", (char **)names);
+  cli_usage_error (COMMAND, "unknown checksum algorithm \"%s\" (use one of "
+                            "%s)", algorithm, list);
+  return FALSE;
+}
+
+/* Everything that can be wrong with the command line alone. */
+static gboolean
+check_args (ConvertArgs *args, int argc)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (argc != 3)
+    {
+      cli_usage_error (COMMAND, argc < 3 ? "SRC and DST are required"
+                                         : "too many arguments");
+      return FALSE;
+    }
+  if (args->source.output && !g_str_equal (args->source.output, "human")
+      && !cli_image_args_json (&args->source))
+    {
+      cli_usage_error (COMMAND, "--output must be human or json, not \"%s\"",
+                       args->source.output);
+      return FALSE;
+    }
+  if (args->request_size_text
+      && (!cli_parse_size (args->request_size_text, &args->request_size,
+                           &error)
+          || args->request_size == 0 || args->request_size > G_MAXSIZE))
+    {
+      cli_usage_error (COMMAND, "--request-size: %s",
+                       error ? error->message : "must not be 0");
+      return FALSE;
+    }
+  if (args->connections < 0)
+    {
+      cli_usage_error (COMMAND, "--connections must be positive");
+      return FALSE;
+    }
+  if (args->backing_format && !args->backing)
+    {
+      cli_usage_error (COMMAND, "-F needs -B");
+      return FALSE;
+    }
+  if (args->backing && is_raw (args->target_format))
+    {
+      cli_usage_error (COMMAND, "-B needs -O with a format that has backing "
+                                "files, such as qcow2");
+      return FALSE;
+    }
+  if (args->backing && args->no_create)
+    {
+      cli_usage_error (COMMAND, "-B creates DST; it cannot be used with -n");
+      return FALSE;
+    }
+  return args->checksum ? check_checksum_algorithm (args->checksum_algorithm)
+                        : TRUE;
+}
+
+/* Adds what both sides share to @options and returns them. */
+static ImgxferOpenOptions *
+common_options (ConvertArgs *args, ImgxferOpenOptions *options)
+{
+  imgxfer_open_options_set_connections (options, args->connections);
+  imgxfer_open_options_set_ca_file (options, args->ca_file);
+  imgxfer_open_options_set_insecure (options, args->insecure);
+  imgxfer_open_options_set_proxy_url (options, args->proxy_url);
+  return options;
+}
+
+static ImgxferBackend *
+open_source (ConvertArgs *args,
+             const char *url,
+             gboolean direct,
+             GCancellable *cancellable,
+             GError **error)
+{
+  g_autoptr (ImgxferOpenOptions) options
+      = common_options (args, cli_image_args_to_options (&args->source));
+
+  imgxfer_open_options_set_direct (options, direct);
+  return imgxfer_open (url, options, cancellable, error);
+}
+
+/* A plain path or a file: URL, as a path; NULL for other URLs. */
+static char *
+local_path (const char *url)
+{
+  const char *p = url;
+
+  if (g_str_has_prefix (url, "file:"))
+    return g_filename_from_uri (url, NULL, NULL);
+
+  /* "scheme:" starts with a letter and holds no '/' before the colon. */
+  if (g_ascii_isalpha (*p))
+    {
+      while (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+      if (*p == ':')
+        return NULL;
+    }
+  return g_strdup (url);
+}
+
+/* Creating replaces the file, so creating the source would destroy it. */
+static gboolean
+check_not_source (ImgxferBackend *source, const char *path, GError **error)
+{
+  g_autofree char *source_path = NULL;
+  GStatBuf a, b;
+
+  if (!imgxfer_backend_get_local_file (source, &source_path, NULL, NULL)
+      || g_stat (source_path, &a) < 0 || g_stat (path, &b) < 0
+      || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+    return TRUE;
+
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+               "%s: the destination is the source image", path);
+  return FALSE;
+}
+
+static ImgxferBackend *
+open_destination (ConvertArgs *args,
+                  ImgxferBackend *source,
+                  const char *url,
+                  gboolean direct,
+                  GCancellable *cancellable,
+                  GError **error)
+{
+  g_autoptr (ImgxferOpenOptions) options
+      = common_options (args, imgxfer_open_options_new ());
+  g_autofree char *path = local_path (url);
+  guint64 size = imgxfer_backend_get_size (source);
+  GStatBuf st;
+
+  imgxfer_open_options_set_direct (options, direct);
+
+  if (path != NULL && !check_not_source (source, path, error))
+    return NULL;
+
+  /* A device or a pipe cannot be created or resized: write into it. */
+  if (path != NULL && !args->no_create
+      && (g_stat (path, &st) < 0 || S_ISREG (st.st_mode)))
+    return imgxfer_create (url, args->target_format, size, args->backing,
+                           args->backing_format, options, cancellable,
+                           error);
+
+  imgxfer_open_options_set_writable (options, TRUE);
+  imgxfer_open_options_set_format (options, args->target_format
+                                                ? args->target_format
+                                                : "raw");
+  return imgxfer_open (url, options, cancellable, error);
+}
+
+static gboolean
+check_sizes (ImgxferBackend *source, ImgxferBackend *destination,
+             GError **error)
+{
+  guint64 source_size = imgxfer_backend_get_size (source);
+  guint64 destination_size = imgxfer_backend_get_size (destination);
+
+  if (destination_size >= source_size)
+    return TRUE;
+
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+               "%s: the destination (%" G_GUINT64_FORMAT
+               " bytes) is smaller than the source %s (%" G_GUINT64_FORMAT
+               " bytes)",
+               imgxfer_backend_get_url (destination), destination_size,
+               imgxfer_backend_get_url (source), source_size);
+  return FALSE;
+}
+
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  GError *error;
+} CopyResult;
+
+static void
+on_copy_done (GObject *object, GAsyncResult *result, gpointer data)
+{
+  CopyResult *copy_result = data;
+
+  copy_result->ok = imgxfer_copy_run_finish (IMGXFER_COPY (object), result,
+                                             &copy_result->error);
+  copy_result->done = TRUE;
+}
+
+static void
+on_progress (guint64 length, gpointer data)
+{
+  cli_progress_add (data, length);
+}
+
+/* Runs the copy on the main context, where the progress timer draws. */
+static gboolean
+run_copy (ImgxferCopy *copy,
+          CliProgress *progress,
+          GCancellable *cancellable,
+          GError **error)
+{
+  CopyResult result = { FALSE, FALSE, NULL };
+
+  if (progress)
+    imgxfer_copy_set_progress_func (copy, on_progress, progress, NULL);
+
+  imgxfer_copy_run_async (copy, cancellable, on_copy_done, &result);
+  while (!result.done)
+    g_main_context_iteration (NULL, TRUE);
+
+  if (progress)
+    cli_progress_finish (progress, result.ok);
+  if (!result.ok)
+    g_propagate_error (error, result.error);
+  return result.ok;
+}
+
+static const char *
+backend_format (ImgxferBackend *backend)
+{
+  ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
+  const char *format = imgxfer_open_options_get_format (options);
+
+  return format ? format : "raw";
+}
+
+static void
+print_summary (ConvertArgs *args,
+               ImgxferBackend *source,
+               ImgxferBackend *destination,
+               const char *destination_url,
+               double seconds,
+               const char *checksum)
+{
+  g_autoptr (JsonNode) root = NULL;
+  JsonObject *summary;
+
+  if (!cli_image_args_json (&args->source))
+    {
+      if (checksum)
+        g_print ("%s  %s\n", checksum, destination_url);
+      return;
+    }
+
+  summary = json_object_new ();
+  json_object_set_string_member (summary, "source",
+                                 imgxfer_backend_get_url (source));
+  json_object_set_string_member (summary, "source-format",
+                                 backend_format (source));
+  json_object_set_string_member (summary, "destination", destination_url);
+  json_object_set_string_member (summary, "destination-format",
+                                 backend_format (destination));
+  json_object_set_int_member (summary, "size",
+                              imgxfer_backend_get_size (source));
+  json_object_set_double_member (summary, "seconds", seconds);
+  if (checksum)
+    {
+      /* In the form of the imageio checksum API. */
+      JsonObject *object = json_object_new ();
+
+      json_object_set_string_member (object, "algorithm",
+                                     args->checksum_algorithm
+                                         ? args->checksum_algorithm
+                                         : IMGXFER_CHECKSUM_DEFAULT_ALGORITHM);
+      json_object_set_int_member (object, "block_size",
+                                  IMGXFER_CHECKSUM_DEFAULT_BLOCK_SIZE);
+      json_object_set_string_member (object, "checksum", checksum);
+      json_object_set_object_member (summary, "checksum", object);
+    }
+
+  root = json_node_init_object (json_node_alloc (), summary);
+  json_object_unref (summary);
+  cli_print_json (root);
+}
+
+static ImgxferCopy *
+new_copy (ConvertArgs *args,
+          ImgxferBackend *source,
+          ImgxferBackend *destination)
+{
+  ImgxferCopy *copy = imgxfer_copy_new (source, destination);
+
+  if (args->connections > 0)
+    imgxfer_copy_set_connections (copy, args->connections);
+  if (args->request_size > 0)
+    imgxfer_copy_set_request_size (copy, args->request_size);
+  imgxfer_copy_set_target_is_zero (copy, args->target_is_zero);
+  imgxfer_copy_set_shallow (copy, args->source.shallow);
+  imgxfer_copy_set_dirty_only (copy, args->source.bitmap != NULL);
+  return copy;
+}
+
+/* A failure after Ctrl-C is reported as the cancellation it comes from. */
+static int
+fail (const GError *error, GCancellable *cancellable)
+{
+  int status = cli_fail (error);
+
+  return g_cancellable_is_cancelled (cancellable) ? CLI_EXIT_CANCELLED
+                                                  : status;
+}
+
+static int
+convert (ConvertArgs *args, const char *source_url,
+         const char *destination_url)
+{
+  GCancellable *cancellable = cli_cancellable ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ImgxferBackend) source = NULL;
+  g_autoptr (ImgxferBackend) destination = NULL;
+  g_autoptr (ImgxferCopy) copy = NULL;
+  g_autoptr (CliProgress) progress = NULL;
+  g_autofree char *checksum = NULL;
+  gboolean direct, source_direct;
+  gint64 start;
+
+  if (!parse_cache (args->cache, "-t", &direct)
+      || !parse_cache (args->source_cache, "-T", &source_direct))
+    return CLI_EXIT_USAGE;
+
+  start = g_get_monotonic_time ();
+  source = open_source (args, source_url, source_direct, cancellable,
+                        &error);
+  if (source == NULL)
+    return fail (error, cancellable);
+
+  destination = open_destination (args, source, destination_url, direct,
+                                  cancellable, &error);
+  if (destination == NULL || !check_sizes (source, destination, &error))
+    return fail (error, cancellable);
+
+  copy = new_copy (args, source, destination);
+  if (args->progress)
+    progress = cli_progress_new (imgxfer_backend_get_size (source), NULL);
+  if (!run_copy (copy, progress, cancellable, &error))
+    return fail (error, cancellable);
+
+  if (args->checksum)
+    {
+      checksum = imgxfer_checksum_compute (destination,
+                                           args->checksum_algorithm, 0, 0,
+                                           cancellable, &error);
+      if (checksum == NULL)
+        return fail (error, cancellable);
+    }
+
+  print_summary (args, source, destination, destination_url,
+                 (g_get_monotonic_time () - start) / (double)G_USEC_PER_SEC,
+                 checksum);
+  return CLI_EXIT_OK;
+}
+
+static int
+run (int argc, char **argv)
+{
+  g_auto (ConvertArgs) args = { 0 };
+  g_autoptr (GOptionContext) context
+      = g_option_context_new ("SRC DST - copy an image");
+
+  g_option_context_set_main_group (context, option_group (&args));
+  g_option_context_set_summary (
+      context,
+      "Copy SRC to DST, keeping holes. SRC and DST are paths or URLs\n"
+      "(see `imgxfer drivers`). A local DST is created at SRC's size,\n"
+      "replacing any file there, unless -n is given.");
+  protect_optional_args (argc, argv);
+  if (!cli_parse (context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (!check_args (&args, argc))
+    return CLI_EXIT_USAGE;
+
+  return convert (&args, argv[1], argv[2]);
+}
+
+const CliCommand cli_command_convert = {
+  COMMAND, "copy an image, converting its format", run,
+};

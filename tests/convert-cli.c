@@ -1,0 +1,774 @@
+/* convert-cli.c: `imgxfer convert` on real files with real holes, real
+ * qcow2 chains made by qemu-img, and the example driver module
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test-utils.h"
+
+#define KiB 1024
+#define MiB (1024 * 1024)
+#define CLUSTER_SIZE (64 * KiB)
+
+/* The example module's pattern: byte i is i % 251. */
+#define PATTERN_PERIOD 251
+
+/* Each test gets a new folder, with the paths of a source and a
+ * destination in it (neither is created). */
+typedef struct
+{
+  char *dir;
+  char *src;
+  char *dst;
+} Paths;
+
+static void
+paths_setup (Paths *p, gconstpointer data)
+{
+  p->dir = test_tmpdir_new ();
+  p->src = g_build_filename (p->dir, "src.raw", NULL);
+  p->dst = g_build_filename (p->dir, "dst.raw", NULL);
+}
+
+static void
+paths_teardown (Paths *p, gconstpointer data)
+{
+  g_free (p->src);
+  g_free (p->dst);
+  test_tmpdir_free (p->dir);
+}
+
+/* A run of data in a file, as SEEK_DATA/SEEK_HOLE report it. */
+typedef struct
+{
+  guint64 start;
+  guint64 end;
+} DataRange;
+
+static GArray *
+data_ranges (const char *path)
+{
+  GArray *ranges = g_array_new (FALSE, FALSE, sizeof (DataRange));
+  int fd = g_open (path, O_RDONLY, 0);
+  off_t offset = 0;
+
+  g_assert_cmpint (fd, >=, 0);
+  for (;;)
+    {
+      DataRange range;
+      off_t data = lseek (fd, offset, SEEK_DATA);
+
+      if (data < 0)
+        {
+          g_assert_cmpint (errno, ==, ENXIO);
+          break;
+        }
+      range.start = data;
+      range.end = lseek (fd, data, SEEK_HOLE);
+      g_array_append_val (ranges, range);
+      offset = range.end;
+    }
+  close (fd);
+  return ranges;
+}
+
+static void
+assert_data_ranges (const char *path, const DataRange *expected, guint n)
+{
+  g_autoptr (GArray) ranges = data_ranges (path);
+
+  for (guint i = 0; i < ranges->len; i++)
+    g_test_message ("%s: data %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
+                    path, g_array_index (ranges, DataRange, i).start,
+                    g_array_index (ranges, DataRange, i).end);
+  g_assert_cmpuint (ranges->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (g_array_index (ranges, DataRange, i).start, ==,
+                        expected[i].start);
+      g_assert_cmpuint (g_array_index (ranges, DataRange, i).end, ==,
+                        expected[i].end);
+    }
+}
+
+static guint64
+file_size (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_size;
+}
+
+static void
+assert_same_bytes (const char *path1, const char *path2)
+{
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  gsize a_len, b_len;
+
+  g_assert_true (g_file_get_contents (path1, &a, &a_len, NULL));
+  g_assert_true (g_file_get_contents (path2, &b, &b_len, NULL));
+  g_assert_cmpmem (a, a_len, b, b_len);
+}
+
+/* Runs `imgxfer convert ARGS...`, asserting the exit status. */
+static void
+convert_ok (const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *err = NULL;
+  int status;
+
+  g_ptr_array_add (argv, "convert");
+  for (; *args; args++)
+    g_ptr_array_add (argv, (char *)*args);
+  g_ptr_array_add (argv, NULL);
+
+  status = test_run_cli ((const char *const *)argv->pdata, NULL, &err);
+  if (status != 0)
+    g_error ("imgxfer convert: exit %d: %s", status, err);
+}
+
+/* Runs the command line with the driver modules of @driver_path and, when
+ * @fatal_warnings is FALSE, without G_DEBUG=fatal-warnings (to see a
+ * warning instead of a crash). */
+static GSubprocess *
+spawn_cli (const char *driver_path,
+           gboolean fatal_warnings,
+           const char *const *args)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  GSubprocess *process;
+
+  g_ptr_array_add (argv, (char *)g_getenv ("IMGXFER_CLI"));
+  for (; *args; args++)
+    g_ptr_array_add (argv, (char *)*args);
+  g_ptr_array_add (argv, NULL);
+
+  g_subprocess_launcher_setenv (launcher, "IMGXFER_DRIVER_PATH",
+                                driver_path ? driver_path : "", TRUE);
+  if (!fatal_warnings)
+    g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
+  process = g_subprocess_launcher_spawnv (
+      launcher, (const char *const *)argv->pdata, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
+static int
+wait_cli (GSubprocess *process, char **out, char **err)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_if_exited (process))
+    return 128 + g_subprocess_get_term_sig (process);
+  return g_subprocess_get_exit_status (process);
+}
+
+static int
+run_cli_with_modules (const char *driver_path,
+                      gboolean fatal_warnings,
+                      const char *const *args,
+                      char **out,
+                      char **err)
+{
+  g_autoptr (GSubprocess) process
+      = spawn_cli (driver_path, fatal_warnings, args);
+
+  return wait_cli (process, out, err);
+}
+
+static char *
+example_module_dir (void)
+{
+  return g_build_filename (g_getenv ("IMGXFER_BUILD_DIR"), "docs", "examples",
+                           "driver-module", NULL);
+}
+
+/* TRUE when the library has a driver for @format (the qemu driver). */
+static gboolean
+have_format (const char *format)
+{
+  const char *const args[] = { "drivers", NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *needle = g_strdup_printf ("format=%s", format);
+
+  g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
+  return strstr (out, needle) != NULL;
+}
+
+static gboolean
+skip_without_format (const char *format)
+{
+  if (have_format (format))
+    return FALSE;
+  g_test_skip_printf ("no driver for %s", format);
+  return TRUE;
+}
+
+/* Holes are kept: the destination has data exactly where the source has. */
+static void
+test_sparse (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { p->src, p->dst, NULL };
+  const DataRange expected[] = {
+    { 2 * MiB, 3 * MiB },
+    { 6 * MiB, 6 * MiB + 64 * KiB },
+  };
+
+  test_create_sparse (p->src, 8 * MiB);
+  test_write_pattern (p->src, 2 * MiB, 1 * MiB, 'a');
+  test_write_pattern (p->src, 6 * MiB, 64 * KiB, 'b');
+  assert_data_ranges (p->src, expected, G_N_ELEMENTS (expected));
+
+  convert_ok (args);
+
+  g_assert_cmpuint (file_size (p->dst), ==, 8 * MiB);
+  test_assert_images_equal (p->src, "raw", p->dst, "raw", FALSE);
+  assert_data_ranges (p->dst, expected, G_N_ELEMENTS (expected));
+}
+
+/* Data blocks that happen to hold zeroes become holes too. */
+static void
+test_zero_data_becomes_hole (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { p->src, p->dst, NULL };
+  const DataRange src_data[] = { { 0, 2 * MiB } };
+  const DataRange dst_data[] = { { 1 * MiB, 1 * MiB + 4 * KiB } };
+
+  test_write_pattern (p->src, 0, 2 * MiB, 0);
+  test_write_pattern (p->src, 1 * MiB, 4 * KiB, 'x');
+  assert_data_ranges (p->src, src_data, G_N_ELEMENTS (src_data));
+
+  convert_ok (args);
+
+  test_assert_images_equal (p->src, "raw", p->dst, "raw", FALSE);
+  assert_data_ranges (p->dst, dst_data, G_N_ELEMENTS (dst_data));
+}
+
+/* Size 4096 * k + 100, data in the last bytes (DESIGN §8.3). */
+static void
+test_unaligned_tail (Paths *p, gconstpointer data)
+{
+  const char *cache = data;
+  const guint64 size = 4096 * 257 + 100;
+  const char *const args[] = { "-t", cache, "-T", cache, p->src, p->dst,
+                               NULL };
+
+  test_create_sparse (p->src, size);
+  test_write_pattern (p->src, 4096, 4096, 'h');
+  test_write_pattern (p->src, size - 100, 100, 't');
+
+  convert_ok (args);
+
+  g_assert_cmpuint (file_size (p->dst), ==, size);
+  assert_same_bytes (p->src, p->dst);
+}
+
+static void
+test_empty (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "-p", p->src, p->dst, NULL };
+
+  test_create_sparse (p->src, 0);
+  convert_ok (args);
+  g_assert_cmpuint (file_size (p->dst), ==, 0);
+}
+
+/* An existing destination is replaced, as qemu-img convert does. */
+static void
+test_replace_existing (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { p->src, p->dst, NULL };
+
+  test_create_sparse (p->src, 1 * MiB);
+  test_write_pattern (p->src, 4096, 4096, 's');
+  test_write_pattern (p->dst, 0, 3 * MiB, 'd');
+
+  convert_ok (args);
+
+  g_assert_cmpuint (file_size (p->dst), ==, 1 * MiB);
+  assert_same_bytes (p->src, p->dst);
+}
+
+/* -n writes into an existing image, which is not known to be zero: the
+ * source's holes must be zeroed there (DESIGN §8.6). */
+static void
+test_no_create (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "-n", p->src, p->dst, NULL };
+
+  test_create_sparse (p->src, 2 * MiB);
+  test_write_pattern (p->src, 1 * MiB, 4096, 's');
+  test_write_pattern (p->dst, 0, 2 * MiB, 'd');
+
+  convert_ok (args);
+
+  assert_same_bytes (p->src, p->dst);
+}
+
+static void
+test_no_create_too_small (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "convert", "-n", p->src, p->dst, NULL };
+  g_autofree char *err = NULL;
+
+  test_create_sparse (p->src, 2 * MiB);
+  test_create_sparse (p->dst, 1 * MiB);
+
+  g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, p->dst));
+  g_assert_cmpuint (file_size (p->dst), ==, 1 * MiB);
+}
+
+/* Creating the destination would truncate the source. */
+static void
+test_same_file (Paths *p, gconstpointer data)
+{
+  g_autofree char *other = g_build_filename (p->dir, ".", "src.raw", NULL);
+  const char *const args[] = { "convert", p->src, other, NULL };
+  g_autofree char *err = NULL;
+
+  test_write_pattern (p->src, 0, 64 * KiB, 's');
+  g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, other));
+  g_assert_cmpuint (file_size (p->src), ==, 64 * KiB);
+}
+
+/* One line naming the file, exit 1. */
+static void
+assert_one_line_error (const char *err, const char *name)
+{
+  g_assert_true (g_str_has_prefix (err, "imgxfer: "));
+  g_assert_nonnull (strstr (err, name));
+  g_assert_cmpint (strchr (err, '\n') - err, ==, strlen (err) - 1);
+}
+
+static void
+test_missing_source (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "convert", p->src, p->dst, NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 1);
+  assert_one_line_error (err, p->src);
+  g_assert_false (g_file_test (p->dst, G_FILE_TEST_EXISTS));
+}
+
+/* The tests run as root, which ignores permission bits, so an unwritable
+ * destination is made from what fails for root too: a folder that does
+ * not exist (ENOENT) and a path through a regular file (ENOTDIR). */
+static void
+test_unwritable_destination (Paths *p, gconstpointer data)
+{
+  g_autofree char *missing_dir
+      = g_build_filename (p->dir, "no-such-dir", "dst.raw", NULL);
+  g_autofree char *through_file
+      = g_build_filename (p->dir, "src.raw", "dst.raw", NULL);
+  const char *const destinations[] = { missing_dir, through_file };
+
+  test_create_sparse (p->src, 1 * MiB);
+  for (guint i = 0; i < G_N_ELEMENTS (destinations); i++)
+    {
+      const char *const args[] = { "convert", p->src, destinations[i], NULL };
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 1);
+      assert_one_line_error (err, destinations[i]);
+    }
+}
+
+static void
+test_progress (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "convert", "-p", p->src, p->dst, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  test_create_sparse (p->src, 4 * MiB);
+  test_write_pattern (p->src, 0, 1 * MiB, 'p');
+
+  g_assert_cmpint (test_run_cli (args, &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_nonnull (strstr (err, "    (0.00/100%)\r"));
+  g_assert_true (g_str_has_suffix (err, "    (100.00/100%)\r\n"));
+}
+
+static void
+test_json_summary (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "convert", "--output=json", p->src, p->dst,
+                               NULL };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  JsonObject *summary;
+
+  test_create_sparse (p->src, 3 * MiB);
+  g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
+
+  json_parser_load_from_data (parser, out, -1, &error);
+  g_assert_no_error (error);
+  summary = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (summary, "source"), ==,
+                   p->src);
+  g_assert_cmpstr (json_object_get_string_member (summary, "destination"),
+                   ==, p->dst);
+  g_assert_cmpstr (
+      json_object_get_string_member (summary, "destination-format"), ==,
+      "raw");
+  g_assert_cmpint (json_object_get_int_member (summary, "size"), ==,
+                   3 * MiB);
+  g_assert_cmpfloat (json_object_get_double_member (summary, "seconds"), >=,
+                     0);
+  g_assert_false (json_object_has_member (summary, "checksum"));
+}
+
+/* The blkhash of 3 MiB + 123 bytes of i % 251 in 4 MiB blocks (DESIGN §5). */
+static void
+test_checksum (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "convert", "--output=json", "--checksum",
+                               p->src, p->dst, NULL };
+  const gsize size = 3 * MiB + 123;
+  g_autofree guint8 *bytes = g_malloc (size);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  JsonObject *checksum;
+
+  for (gsize i = 0; i < size; i++)
+    bytes[i] = i % PATTERN_PERIOD;
+  g_assert_true (g_file_set_contents (p->src, (char *)bytes, size, NULL));
+
+  g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
+  json_parser_load_from_data (parser, out, -1, &error);
+  g_assert_no_error (error);
+  checksum = json_object_get_object_member (
+      json_node_get_object (json_parser_get_root (parser)), "checksum");
+  g_assert_cmpstr (json_object_get_string_member (checksum, "algorithm"), ==,
+                   "blake2b");
+  g_assert_cmpint (json_object_get_int_member (checksum, "block_size"), ==,
+                   4 * MiB);
+  g_assert_cmpstr (
+      json_object_get_string_member (checksum, "checksum"), ==,
+      "601b2e67649ddcf79e5b9d904b7b176c51667b275c41ea0268c366cc13c65a25");
+}
+
+static void
+test_usage_errors (void)
+{
+  const char *const *cases[] = {
+    (const char *const[]){ "convert", NULL },
+    (const char *const[]){ "convert", "src", NULL },
+    (const char *const[]){ "convert", "a", "b", "c", NULL },
+    (const char *const[]){ "convert", "--request-size=12q", "a", "b", NULL },
+    (const char *const[]){ "convert", "--request-size=0", "a", "b", NULL },
+    (const char *const[]){ "convert", "-B", "base", "a", "b", NULL },
+    (const char *const[]){ "convert", "-O", "raw", "-B", "base", "a", "b",
+                           NULL },
+    (const char *const[]){ "convert", "-F", "raw", "a", "b", NULL },
+    (const char *const[]){ "convert", "-n", "-O", "qcow2", "-B", "base", "a",
+                           "b", NULL },
+    (const char *const[]){ "convert", "--output=xml", "a", "b", NULL },
+    (const char *const[]){ "convert", "--connections=-1", "a", "b", NULL },
+    (const char *const[]){ "convert", "-t", "sometimes", "a", "b", NULL },
+    (const char *const[]){ "convert", "--checksum=crc7", "a", "b", NULL },
+    (const char *const[]){ "convert", "--no-such-option", "a", "b", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *err = NULL;
+      g_autofree char *line = g_strjoinv (" ", (char **)cases[i]);
+
+      g_test_message ("imgxfer %s", line);
+      g_assert_cmpint (test_run_cli (cases[i], NULL, &err), ==, 2);
+      g_assert_nonnull (strstr (err, "imgxfer convert --help"));
+    }
+}
+
+/* Ctrl-C: exit 4, no completion reported. The source is a large pattern
+ * image from the example module, so the copy is still running when the
+ * signal comes. */
+static void
+test_cancel (Paths *p, gconstpointer data)
+{
+  g_autofree char *modules = example_module_dir ();
+  const char *const args[] = { "convert", "-p", "--output=json",
+                               "--request-size=64k", "--connections=1",
+                               "pattern:64g", p->dst, NULL };
+  g_autoptr (GSubprocess) process = spawn_cli (modules, TRUE, args);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  /* Long enough for the copy to start, far too short to finish. */
+  g_usleep (G_USEC_PER_SEC / 2);
+  g_subprocess_send_signal (process, SIGINT);
+
+  g_assert_cmpint (wait_cli (process, &out, &err), ==, 4);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_null (strstr (err, "100.00/100%"));
+  g_assert_nonnull (strstr (err, "imgxfer: "));
+}
+
+static void
+test_to_qcow2_and_back (Paths *p, gconstpointer data)
+{
+  g_autofree char *qcow2 = g_build_filename (p->dir, "dst.qcow2", NULL);
+  g_autofree char *raw = g_build_filename (p->dir, "back.raw", NULL);
+  const char *const to_qcow2[] = { "-O", "qcow2", p->src, qcow2, NULL };
+  const char *const to_raw[] = { qcow2, raw, NULL };
+
+  if (skip_without_format ("qcow2"))
+    return;
+
+  test_create_sparse (p->src, 4 * MiB + 512);
+  test_write_pattern (p->src, 1 * MiB, 128 * KiB, 'q');
+  test_write_pattern (p->src, 4 * MiB, 512, 'e');
+
+  convert_ok (to_qcow2);
+  test_assert_images_equal (p->src, "raw", qcow2, "qcow2", FALSE);
+
+  /* The source format is probed: qcow2, written as raw. */
+  convert_ok (to_raw);
+  g_assert_cmpuint (file_size (raw), ==, 4 * MiB + 512);
+  assert_same_bytes (p->src, raw);
+}
+
+/* Writes into an image as the imageio tests do through qemu-nbd. */
+static void
+qemu_io (const char *path, const char *format, const char *command)
+{
+  const char *argv[] = { "qemu-io", "-f", format, "-c", command, path,
+                         NULL };
+
+  g_assert_cmpint (test_run (argv, NULL, NULL), ==, 0);
+}
+
+static void
+qemu_img_create (const char *path,
+                 const char *format,
+                 const char *size,
+                 const char *backing,
+                 const char *backing_format)
+{
+  const char *argv[] = { "qemu-img", "create", "-q", "-f", format, path,
+                         size, NULL };
+  const char *argv_backing[] = { "qemu-img", "create", "-q", "-f", format,
+                                 "-b", backing, "-F", backing_format, path,
+                                 NULL };
+
+  g_assert_cmpint (test_run (backing ? argv_backing : argv, NULL, NULL), ==,
+                   0);
+}
+
+/* The allocation of a qcow2 image's own layer, without its backing chain,
+ * one "start+length present data zero" line per run, as qemu-img map
+ * reports it ("present": allocated in this layer, data or zero). */
+static char *
+top_layer_map (const char *path)
+{
+  g_autofree char *filename = g_strdup_printf (
+      "json:{\"driver\":\"qcow2\",\"backing\":null,"
+      "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}",
+      path);
+  const char *argv[] = { "qemu-img", "map", "--output=json", filename,
+                         NULL };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GString) map = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  JsonArray *entries;
+
+  g_assert_cmpint (test_run (argv, &out, NULL), ==, 0);
+  json_parser_load_from_data (parser, out, -1, &error);
+  g_assert_no_error (error);
+  entries = json_node_get_array (json_parser_get_root (parser));
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonObject *e = json_array_get_object_element (entries, i);
+
+      g_string_append_printf (
+          map,
+          "%" G_GINT64_FORMAT "+%" G_GINT64_FORMAT " present=%d data=%d "
+          "zero=%d\n",
+          json_object_get_int_member (e, "start"),
+          json_object_get_int_member (e, "length"),
+          json_object_get_boolean_member (e, "present"),
+          json_object_get_boolean_member (e, "data"),
+          json_object_get_boolean_member (e, "zero"));
+    }
+  return g_string_free (g_steal_pointer (&map), FALSE);
+}
+
+/* The local half of the imageio client's test_download_shallow: copy the
+ * base, then only the top layer onto a new top whose backing file is the
+ * copied base. Data and allocation must match. */
+static void
+test_shallow_onto_backing (Paths *p, gconstpointer data)
+{
+  const char *base_format = data;
+  g_autofree char *src_base = g_strdup_printf ("%s/src_base.%s", p->dir,
+                                               base_format);
+  g_autofree char *src_top = g_build_filename (p->dir, "src_top.qcow2", NULL);
+  g_autofree char *dst_base = g_strdup_printf ("%s/dst_base.%s", p->dir,
+                                               base_format);
+  g_autofree char *dst_top = g_build_filename (p->dir, "dst_top.qcow2", NULL);
+  g_autofree char *src_map = NULL;
+  g_autofree char *dst_map = NULL;
+  const char *const copy_base[] = { "-f", base_format, "-O", base_format,
+                                    src_base, dst_base, NULL };
+  const char *const copy_top[] = { "--shallow", "-f", "qcow2", "-O",
+                                   "qcow2", "-B", dst_base, "-F",
+                                   base_format, src_top, dst_top, NULL };
+
+  if (skip_without_format ("qcow2"))
+    return;
+
+  qemu_img_create (src_base, base_format, "10M", NULL, NULL);
+  qemu_io (src_base, base_format, "write -P 0x61 0 64k");
+  qemu_io (src_base, base_format, "write -P 0x62 64k 64k");
+  qemu_io (src_base, base_format, "write -P 0x63 128k 64k");
+  qemu_img_create (src_top, "qcow2", NULL, src_base, base_format);
+  qemu_io (src_top, "qcow2", "write -P 0x42 64k 64k");
+  qemu_io (src_top, "qcow2", "write -z 128k 64k");
+
+  convert_ok (copy_base);
+  test_assert_images_equal (src_base, base_format, dst_base, base_format,
+                            FALSE);
+  if (g_str_equal (base_format, "qcow2"))
+    test_assert_images_equal (src_base, base_format, dst_base, base_format,
+                              TRUE);
+
+  convert_ok (copy_top);
+  test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", FALSE);
+  test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", TRUE);
+  /* A hole of the top layer stays a hole (the base shows through); its
+   * zeroed cluster stays zero (it hides the base's data). */
+  src_map = top_layer_map (src_top);
+  dst_map = top_layer_map (dst_top);
+  g_test_message ("top layer:\n%s", src_map);
+  g_assert_cmpstr (src_map, ==, dst_map);
+}
+
+static void
+test_module_listed (void)
+{
+  g_autofree char *modules = example_module_dir ();
+  g_autofree char *module_path
+      = g_build_filename (modules, "imgxfer-pattern.so", NULL);
+  const char *const args[] = { "drivers", NULL };
+  g_autofree char *out = NULL;
+  g_auto (GStrv) lines = NULL;
+  gboolean found = FALSE;
+
+  g_assert_cmpint (run_cli_with_modules (modules, TRUE, args, &out, NULL),
+                   ==, 0);
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    if (g_str_has_prefix (lines[i], "pattern "))
+      {
+        g_assert_true (g_str_has_suffix (lines[i], module_path));
+        found = TRUE;
+      }
+  g_assert_true (found);
+
+  /* And only when asked for. */
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli_with_modules (NULL, TRUE, args, &out, NULL), ==,
+                   0);
+  g_assert_null (strstr (out, "pattern"));
+}
+
+static void
+test_module_convert (Paths *p, gconstpointer data)
+{
+  g_autofree char *modules = example_module_dir ();
+  const gsize size = 1 * MiB + 4096 + 7;
+  g_autofree char *url = g_strdup_printf ("pattern:%" G_GSIZE_FORMAT, size);
+  const char *const args[] = { "convert", url, p->dst, NULL };
+  g_autofree char *bytes = NULL;
+  g_autofree char *err = NULL;
+  gsize length;
+
+  g_assert_cmpint (run_cli_with_modules (modules, TRUE, args, NULL, &err),
+                   ==, 0);
+  g_assert_true (g_file_get_contents (p->dst, &bytes, &length, NULL));
+  g_assert_cmpuint (length, ==, size);
+  for (gsize i = 0; i < length; i++)
+    if ((guint8)bytes[i] != i % PATTERN_PERIOD)
+      g_error ("byte %" G_GSIZE_FORMAT " is %u", i, (guint8)bytes[i]);
+}
+
+static void
+test_module_bad_abi (void)
+{
+  g_autofree char *modules = g_build_filename (
+      g_getenv ("IMGXFER_BUILD_DIR"), "tests", "bad-abi-module", NULL);
+  const char *const args[] = { "drivers", NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_true (g_file_test (modules, G_FILE_TEST_IS_DIR));
+  g_assert_cmpint (run_cli_with_modules (modules, FALSE, args, &out, &err),
+                   ==, 0);
+  g_assert_nonnull (strstr (err, "imgxfer-bad-abi.so"));
+  g_assert_nonnull (strstr (err, "driver ABI"));
+  g_assert_null (strstr (out, "bad-abi"));
+  g_assert_nonnull (strstr (out, "file "));
+}
+
+/* A test that works in a new folder (see Paths). */
+#define add_test(path, data, func)                                           \
+  g_test_add (path, Paths, data, paths_setup, func, paths_teardown)
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  add_test ("/convert/sparse/holes-kept", NULL, test_sparse);
+  add_test ("/convert/sparse/zero-data-becomes-hole", NULL,
+            test_zero_data_becomes_hole);
+  add_test ("/convert/unaligned-tail/cached", "writeback",
+            test_unaligned_tail);
+  add_test ("/convert/unaligned-tail/direct", "none", test_unaligned_tail);
+  add_test ("/convert/empty", NULL, test_empty);
+  add_test ("/convert/replace-existing", NULL, test_replace_existing);
+  add_test ("/convert/no-create/zeroes-holes", NULL, test_no_create);
+  add_test ("/convert/no-create/too-small", NULL, test_no_create_too_small);
+  add_test ("/convert/errors/same-file", NULL, test_same_file);
+  add_test ("/convert/errors/missing-source", NULL, test_missing_source);
+  add_test ("/convert/errors/unwritable-destination", NULL,
+            test_unwritable_destination);
+  g_test_add_func ("/convert/errors/usage", test_usage_errors);
+  add_test ("/convert/progress", NULL, test_progress);
+  add_test ("/convert/output/json", NULL, test_json_summary);
+  add_test ("/convert/output/checksum", NULL, test_checksum);
+  add_test ("/convert/cancel", NULL, test_cancel);
+  add_test ("/convert/qcow2/to-qcow2-and-back", NULL, test_to_qcow2_and_back);
+  add_test ("/convert/qcow2/shallow-onto-backing/raw", "raw",
+            test_shallow_onto_backing);
+  add_test ("/convert/qcow2/shallow-onto-backing/qcow2", "qcow2",
+            test_shallow_onto_backing);
+  g_test_add_func ("/convert/module/listed", test_module_listed);
+  add_test ("/convert/module/convert", NULL, test_module_convert);
+  g_test_add_func ("/convert/module/bad-abi", test_module_bad_abi);
+
+  return g_test_run ();
+}
