@@ -11,6 +11,7 @@
 #include "commands.h"
 
 static const CliCommand *const commands[] = {
+  &cli_command_checksum,
   &cli_command_convert,
   &cli_command_drivers,
   &cli_command_extents,
