@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-error.h>
@@ -83,8 +84,11 @@ byte_range_filename (const char *path, guint64 offset, guint64 size)
   return g_strconcat ("json:", text, NULL);
 }
 
+/* Whether @offset..+@size is all of @path. A block device's st_size is
+ * 0, and a range of one starting at 0 is the device itself. */
 static gboolean
-file_size (const char *path, guint64 *size, GError **error)
+is_whole_file (const char *path, guint64 offset, guint64 size,
+               gboolean *whole, GError **error)
 {
   GStatBuf st;
 
@@ -96,7 +100,8 @@ file_size (const char *path, guint64 *size, GError **error)
                    "Cannot stat %s: %s", path, g_strerror (saved_errno));
       return FALSE;
     }
-  *size = st.st_size;
+  *whole = offset == 0
+           && (!S_ISREG (st.st_mode) || size == (guint64)st.st_size);
   return TRUE;
 }
 
@@ -113,7 +118,8 @@ resolve_target (const char *url,
   g_autoptr (ImgxferOpenOptions) raw_options = NULL;
   g_autoptr (ImgxferBackend) backend = NULL;
   g_autofree char *path = NULL;
-  guint64 offset, size, whole;
+  guint64 offset, size;
+  gboolean whole;
 
   target->url = g_strdup (url);
   target->format = options ? imgxfer_open_options_get_format (options) : NULL;
@@ -144,10 +150,10 @@ resolve_target (const char *url,
       return g_steal_pointer (&target);
     }
 
-  if (!file_size (path, &whole, error))
+  if (!is_whole_file (path, offset, size, &whole, error))
     return NULL;
 
-  if (offset == 0 && size == whole)
+  if (whole)
     {
       target->filename = g_steal_pointer (&path);
       return g_steal_pointer (&target);
