@@ -791,6 +791,77 @@ test_list_bad_ovf (void)
   test_tmpdir_free (dir);
 }
 
+/* The command fails with status 1 and one line naming the archive. */
+static void
+assert_cli_fails (const char *const *args,
+                  const char *archive,
+                  const char *text)
+{
+  g_autofree char *err = NULL;
+  int status = test_run_cli (args, NULL, &err);
+
+  g_test_message ("%s", err);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_true (g_str_has_prefix (err, "imgxfer: "));
+  g_assert_nonnull (strstr (err, archive));
+  g_assert_nonnull (strstr (err, text));
+  /* One line: its only newline is the last character. */
+  g_assert_true (strchr (err, '\n') == err + strlen (err) - 1);
+}
+
+static void
+test_cli_errors (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+  g_autofree char *compressed = g_build_filename (dir, "vm.ova.gz", NULL);
+  const char *missing[] = { "info", "--member", "disk.qcow2", archive, NULL };
+  const char *gzipped[] = { "info", "--member", "one.img", compressed,
+                            NULL };
+  const char *gzip[] = { "gzip", "-k", archive, NULL };
+
+  make_archive (dir, archive, "python", "gnu", raw_members, 2);
+  run_ok (gzip);
+  assert_cli_fails (missing, archive, "\"one.img\"");
+  assert_cli_fails (gzipped, compressed, "compressed (gzip)");
+  test_tmpdir_free (dir);
+}
+
+/* imgxfer convert --member copies a raw member's bytes exactly. */
+static void
+test_cli_convert (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+  g_autofree char *target = g_build_filename (dir, "out.raw", NULL);
+  g_autofree guint8 *expected = member_bytes ("big.img", MiB + 1);
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *help[] = { "convert", "--help", NULL };
+  const char *convert[] = { "convert", "-f", "raw", "--member", "big.img",
+                            archive, target, NULL };
+  const char *missing[] = { "convert", "--member", "nope.img", archive,
+                            target, NULL };
+  gsize length;
+
+  if (test_run_cli (help, NULL, NULL) != 0)
+    {
+      g_test_skip ("no convert command yet");
+      test_tmpdir_free (dir);
+      return;
+    }
+
+  make_archive (dir, archive, "gnu-tar", "pax", raw_members,
+                G_N_ELEMENTS (raw_members));
+  g_assert_cmpint (test_run_cli (convert, NULL, NULL), ==, 0);
+  g_file_get_contents (target, &contents, &length, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (contents, length, expected, MiB + 1);
+
+  assert_cli_fails (missing, archive, "no member \"nope.img\"");
+  test_tmpdir_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -823,6 +894,8 @@ main (int argc, char **argv)
   g_test_add_func ("/tar-driver/error/writable", test_error_writable);
   g_test_add_func ("/tar-driver/list/ova", test_list_ova);
   g_test_add_func ("/tar-driver/list/bad-ovf", test_list_bad_ovf);
+  g_test_add_func ("/tar-driver/cli/errors", test_cli_errors);
+  g_test_add_func ("/tar-driver/cli/convert", test_cli_convert);
 
   return g_test_run ();
 }
