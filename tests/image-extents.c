@@ -29,6 +29,7 @@ typedef struct
   gboolean needs_tar;
   const char *member;
   const char *bitmap;
+  gboolean shallow;
   ImgxferExtent expected[8];
 } Scenario;
 
@@ -164,34 +165,49 @@ create_dirty_top (const char *dir)
 }
 
 static const Scenario scenarios[] = {
-  { "zero-raw", create_raw, FALSE, FALSE, NULL, NULL,
+  { "zero-raw", create_raw, FALSE, FALSE, NULL, NULL, FALSE,
     { { 0 * CLUSTER, CLUSTER, DATA },
       { 1 * CLUSTER, CLUSTER, ZERO },
       { 2 * CLUSTER, CLUSTER, DATA },
       { 3 * CLUSTER, BIG_SIZE - 3 * CLUSTER, ZERO } } },
-  { "zero-qcow2", create_qcow2_chain, TRUE, FALSE, NULL, NULL,
+  { "zero-qcow2", create_qcow2_chain, TRUE, FALSE, NULL, NULL, FALSE,
     { { 0 * CLUSTER, CLUSTER, DATA },
       { 1 * CLUSTER, CLUSTER, ZERO },
       { 2 * CLUSTER, CLUSTER, ZERO | HOLE },
       { 3 * CLUSTER, CLUSTER, DATA },
       { 4 * CLUSTER, CLUSTER, ZERO },
       { 5 * CLUSTER, BIG_SIZE - 5 * CLUSTER, ZERO | HOLE } } },
-  { "zero-from-ova", create_ova, TRUE, TRUE, "disk.qcow2", NULL,
+  /* Only the top layer: what the base holds is a hole too. */
+  { "zero-qcow2-shallow", create_qcow2_chain, TRUE, FALSE, NULL, NULL, TRUE,
+    { { 0 * CLUSTER, 3 * CLUSTER, ZERO | HOLE },
+      { 3 * CLUSTER, CLUSTER, DATA },
+      { 4 * CLUSTER, CLUSTER, ZERO },
+      { 5 * CLUSTER, BIG_SIZE - 5 * CLUSTER, ZERO | HOLE } } },
+  { "zero-from-ova", create_ova, TRUE, TRUE, "disk.qcow2", NULL, FALSE,
     { { 0 * CLUSTER, CLUSTER, DATA },
       { 1 * CLUSTER, CLUSTER, ZERO },
       { 2 * CLUSTER, BIG_SIZE - 2 * CLUSTER, ZERO | HOLE } } },
-  { "dirty-base", create_dirty_base, TRUE, FALSE, NULL, "b0",
+  { "dirty-base", create_dirty_base, TRUE, FALSE, NULL, "b0", FALSE,
     { { 0 * CLUSTER, CLUSTER, DIRTY },
       { 1 * CLUSTER, CLUSTER, DIRTY | ZERO },
       { 2 * CLUSTER, SMALL_SIZE - 2 * CLUSTER, ZERO } } },
   /* qemu-nbd reports the top's bitmap, and zeroes through the chain. */
-  { "dirty-top", create_dirty_top, TRUE, FALSE, NULL, "b0",
+  { "dirty-top", create_dirty_top, TRUE, FALSE, NULL, "b0", FALSE,
     { { 0 * CLUSTER, CLUSTER, DATA },
       { 1 * CLUSTER, 2 * CLUSTER, ZERO },
       { 3 * CLUSTER, CLUSTER, DIRTY },
       { 4 * CLUSTER, CLUSTER, DIRTY | ZERO },
       { 5 * CLUSTER, SMALL_SIZE - 5 * CLUSTER, ZERO } } },
 };
+
+static const Scenario *
+find_scenario (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (scenarios); i++)
+    if (g_str_equal (scenarios[i].name, name))
+      return &scenarios[i];
+  g_assert_not_reached ();
+}
 
 static guint
 n_expected (const Scenario *scenario)
@@ -270,6 +286,7 @@ test_library (gconstpointer data)
   path = scenario->create (dir);
   imgxfer_open_options_set_member (options, scenario->member);
   imgxfer_open_options_set_bitmap (options, scenario->bitmap);
+  imgxfer_open_options_set_shallow (options, scenario->shallow);
   source = imgxfer_open (path, options, NULL, &error);
   g_assert_no_error (error);
 
@@ -331,6 +348,8 @@ run_cli_extents (const Scenario *scenario, const char *path, gboolean json)
       g_ptr_array_add (args, "--bitmap");
       g_ptr_array_add (args, (char *)scenario->bitmap);
     }
+  if (scenario->shallow)
+    g_ptr_array_add (args, "--shallow");
   g_ptr_array_add (args, (char *)path);
   g_ptr_array_add (args, NULL);
 
@@ -383,7 +402,8 @@ test_cli_table (void)
 {
   char *dir = test_tmpdir_new ();
   g_autofree char *path = create_raw (dir);
-  g_autofree char *out = run_cli_extents (&scenarios[0], path, FALSE);
+  g_autofree char *out = run_cli_extents (find_scenario ("zero-raw"), path,
+                                          FALSE);
 
   g_assert_cmpstr (out, ==,
                    "Offset               Length               Type\n"
@@ -398,7 +418,7 @@ test_cli_table (void)
 static void
 test_cli_table_dirty (void)
 {
-  const Scenario *scenario = &scenarios[4];
+  const Scenario *scenario = find_scenario ("dirty-top");
   char *dir = NULL;
   g_autofree char *path = NULL;
   g_autofree char *out = NULL;
@@ -455,7 +475,7 @@ test_cli_errors (void)
 static void
 test_cli_missing_bitmap (void)
 {
-  const Scenario *scenario = &scenarios[3];
+  const Scenario *scenario = find_scenario ("dirty-base");
   char *dir = NULL;
   g_autofree char *path = NULL;
 
