@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
+#include <locale.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -275,20 +277,34 @@ test_offsets_gnu_tar_pax (void)
   check_offsets ("gnu-tar", "pax");
 }
 
-/* A UTF-8 name in a pax header, which libarchive cannot convert in the C
- * locale (ARCHIVE_WARN): still found, still at the right offset. */
+/* A UTF-8 name, in a pax header or as raw header bytes (GNU format), is
+ * found at the right offset whatever the locale: libarchive converts
+ * names through it, and cannot in the C locale (ARCHIVE_WARN). */
 static void
 test_offsets_utf8_name (void)
 {
-  char *dir = test_tmpdir_new ();
-  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
   static const Member members[] = { { "disque-\xc3\xa9t\xc3\xa9.img", 700 },
                                     { "after.img", 1500 } };
+  static const char *const formats[] = { "pax", "gnu" };
+  static const char *const locales[] = { "C", "C.UTF-8" };
+  g_autofree char *saved = g_strdup (setlocale (LC_ALL, NULL));
 
-  make_archive (dir, archive, "python", "pax", members,
-                G_N_ELEMENTS (members));
-  assert_members_match_python (archive, members, G_N_ELEMENTS (members));
-  test_tmpdir_free (dir);
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++)
+    {
+      char *dir = test_tmpdir_new ();
+      g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+
+      make_archive (dir, archive, "python", formats[f], members,
+                    G_N_ELEMENTS (members));
+      for (guint l = 0; l < G_N_ELEMENTS (locales); l++)
+        {
+          g_assert_nonnull (setlocale (LC_ALL, locales[l]));
+          assert_members_match_python (archive, members,
+                                       G_N_ELEMENTS (members));
+        }
+      setlocale (LC_ALL, saved);
+      test_tmpdir_free (dir);
+    }
 }
 
 /* Partial reads land on the right bytes, and a clone reads the same. */
@@ -324,6 +340,26 @@ test_read_ranges_and_clone (void)
                                         MiB, NULL, &error));
   g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
 
+  test_tmpdir_free (dir);
+}
+
+/* GNU tar names members "./disk.img" when given "./disk.img". */
+static void
+test_dot_slash_name (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+  g_autofree char *source = g_build_filename (dir, "src", NULL);
+  const char *argv[] = { "tar", "-cf", archive, "-C", source, "./disk.img",
+                         NULL };
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  write_member (source, "disk.img", 2000);
+  run_ok (argv);
+  backend = open_member (archive, "disk.img", &error);
+  g_assert_no_error (error);
+  assert_reads_bytes (backend, "disk.img", 2000);
   test_tmpdir_free (dir);
 }
 
@@ -443,6 +479,35 @@ test_error_member_not_found (void)
   assert_open_fails (archive, "m99.img", FALSE, IMGXFER_ERROR_NOT_FOUND,
                      "\"m09.img\" and 15 more)");
 
+  test_tmpdir_free (dir);
+}
+
+/* Directories and links are members but not images. */
+static void
+test_error_not_regular (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+  g_autofree char *source = g_build_filename (dir, "src", NULL);
+  g_autofree char *target = g_build_filename (source, "disk.img", NULL);
+  g_autofree char *hard = g_build_filename (source, "hard.img", NULL);
+  g_autofree char *soft = g_build_filename (source, "soft.img", NULL);
+  const char *argv[] = { "tar", "-cf", archive, "-C", source, "disk.img",
+                         "hard.img", "soft.img", "sub", NULL };
+  g_autofree char *sub = g_build_filename (source, "sub", NULL);
+
+  write_member (source, "disk.img", 1024);
+  g_assert_cmpint (link (target, hard), ==, 0);
+  g_assert_cmpint (symlink ("disk.img", soft), ==, 0);
+  g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
+  run_ok (argv);
+
+  assert_open_fails (archive, "hard.img", FALSE, IMGXFER_ERROR_NOT_SUPPORTED,
+                     "link to \"disk.img\"");
+  assert_open_fails (archive, "soft.img", FALSE, IMGXFER_ERROR_NOT_SUPPORTED,
+                     "link to \"disk.img\"");
+  assert_open_fails (archive, "sub", FALSE, IMGXFER_ERROR_NOT_SUPPORTED,
+                     "not a regular file");
   test_tmpdir_free (dir);
 }
 
@@ -881,9 +946,11 @@ main (int argc, char **argv)
   g_test_add_func ("/tar-driver/read/ranges-and-clone",
                    test_read_ranges_and_clone);
   g_test_add_func ("/tar-driver/read/tar-url", test_tar_url);
+  g_test_add_func ("/tar-driver/read/dot-slash-name", test_dot_slash_name);
   g_test_add_func ("/tar-driver/read/qcow2-member", test_qcow2_member);
   g_test_add_func ("/tar-driver/error/member-not-found",
                    test_error_member_not_found);
+  g_test_add_func ("/tar-driver/error/not-regular", test_error_not_regular);
   g_test_add_func ("/tar-driver/error/not-tar", test_error_not_tar);
   g_test_add_func ("/tar-driver/error/zip", test_error_zip);
   g_test_add_func ("/tar-driver/error/gzip", test_error_gzip);

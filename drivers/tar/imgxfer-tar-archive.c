@@ -39,6 +39,7 @@ member_free (ImgxferTarMember *member)
 {
   g_free (member->name);
   g_free (member->raw_name);
+  g_free (member->link);
   g_free (member);
 }
 
@@ -159,6 +160,10 @@ add_member (ImgxferTarArchive *archive,
   member->regular = archive_entry_filetype (entry) == AE_IFREG
                     && archive_entry_hardlink (entry) == NULL;
   member->sparse = archive_entry_sparse_count (entry) > 0;
+  if (archive_entry_hardlink (entry) != NULL)
+    member->link = g_strdup (archive_entry_hardlink (entry));
+  else if (archive_entry_symlink (entry) != NULL)
+    member->link = g_strdup (archive_entry_symlink (entry));
 
   g_ptr_array_add (archive->members, member);
 }
@@ -294,23 +299,30 @@ _imgxfer_tar_archive_open (const char *path,
   return ok ? g_steal_pointer (&archive) : NULL;
 }
 
-/* "./disk.img" and "disk.img" name the same member: GNU tar writes the
- * former when given "." or "./disk.img". */
-static const char *
-strip_dot_slash (const char *name)
+/* "./disk.img" and "disk.img" name the same member (GNU tar writes the
+ * former when given "." or "./disk.img"), and "dir/" and "dir" the same
+ * directory. */
+static gboolean
+same_name (const char *a, const char *b)
 {
-  while (name[0] == '.' && name[1] == '/')
-    name += 2;
-  return name;
+  gsize a_len, b_len;
+
+  while (a[0] == '.' && a[1] == '/')
+    a += 2;
+  while (b[0] == '.' && b[1] == '/')
+    b += 2;
+  for (a_len = strlen (a); a_len > 1 && a[a_len - 1] == '/'; a_len--)
+    ;
+  for (b_len = strlen (b); b_len > 1 && b[b_len - 1] == '/'; b_len--)
+    ;
+  return a_len == b_len && memcmp (a, b, a_len) == 0;
 }
 
 static gboolean
 member_has_name (const ImgxferTarMember *member, const char *name)
 {
-  name = strip_dot_slash (name);
-  return g_str_equal (strip_dot_slash (member->name), name)
-         || (member->raw_name != NULL
-             && g_str_equal (strip_dot_slash (member->raw_name), name));
+  return same_name (member->name, name)
+         || (member->raw_name != NULL && same_name (member->raw_name, name));
 }
 
 static char *
@@ -370,6 +382,14 @@ _imgxfer_tar_archive_find (ImgxferTarArchive *archive,
       g_autofree char *list = list_regular_members (archive);
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_FOUND,
                    "%s: no member \"%s\" (%s)", archive->path, name, list);
+      return NULL;
+    }
+  if (!found->regular && found->link != NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: member \"%s\" is not a regular file but a link to "
+                   "\"%s\"; name that member instead",
+                   archive->path, found->name, found->link);
       return NULL;
     }
   if (!found->regular)

@@ -17,6 +17,7 @@ typedef struct
   guint64 offset;
   guint64 size;
   gboolean regular; /* a regular file (not a directory, link, ...) */
+  char *link;       /* the target of a hard or symbolic link */
   gboolean sparse;  /* stored sparse: its data is not one byte range */
 } ImgxferTarMember;
 
