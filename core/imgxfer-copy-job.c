@@ -1,0 +1,501 @@
+/* imgxfer-copy-job.c: the workers of one copy
+ *
+ * The image is cut in large units (128 MiB by default) that the workers
+ * claim one at a time from an atomic counter; each worker has its own
+ * connections (clones) to the source and the destination and its own
+ * buffer, so nothing is shared on the hot path but two counters. A worker
+ * asks the source's extents for its unit only, then per extent:
+ *
+ *   data  read, then write, in requests of at most the request size; when
+ *         sparse, blocks of zeroes in what was read become zero requests
+ *   zero  one zero request (the destination splits it at its maximum), or
+ *         nothing when the destination is known to read as zeroes
+ *   hole  like zero in a full copy; left alone in a shallow copy, so that
+ *         a backing file keeps showing through
+ *   clean (dirty-only copies) left alone; dirty ranges are copied as above
+ *
+ * Every destination connection is flushed at the end. The first error is
+ * kept, cancels the other workers (through a cancellable chained to the
+ * caller's) and is the one reported; nothing is flushed after it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <imgxfer/imgxfer-backend.h>
+#include <imgxfer/imgxfer-destination.h>
+#include <imgxfer/imgxfer-error.h>
+#include <imgxfer/imgxfer-source.h>
+
+#include "imgxfer-copy-private.h"
+
+#define DEFAULT_CONNECTIONS 4
+#define DEFAULT_REQUEST_SIZE (4 * 1024 * 1024)
+#define DEFAULT_UNIT_SIZE (128 * 1024 * 1024)
+#define BUFFER_ALIGNMENT 4096
+
+/* What the workers of one run share. */
+typedef struct
+{
+  const ImgxferCopyJob *job;
+  guint64 size;
+  guint64 unit_size;
+  guint64 n_units;
+  guint64 next_unit; /* atomic */
+  gsize request_size;
+  gboolean destination_is_zero;
+  ImgxferExtentContext context;
+
+  GCancellable *caller;      /* the caller's, may be NULL */
+  GCancellable *cancellable; /* cancelled by the first error or the caller */
+  GMutex lock;
+  GError *error; /* the first error */
+} Run;
+
+typedef struct
+{
+  Run *run;
+  ImgxferBackend *source;
+  ImgxferBackend *destination;
+  guint8 *buffer;
+  GThread *thread;
+} Worker;
+
+/* Keeps the first error and stops everybody. Later errors are most often
+ * the cancellation that the first one caused. */
+static void
+run_fail (Run *run, GError *error)
+{
+  g_mutex_lock (&run->lock);
+  if (run->error == NULL)
+    run->error = g_steal_pointer (&error);
+  g_mutex_unlock (&run->lock);
+  g_clear_error (&error);
+
+  g_cancellable_cancel (run->cancellable);
+}
+
+/* The caller's cancellation reaches run->cancellable through a signal
+ * handler that may run a little later, in the thread that cancelled:
+ * checking both before each request stops every worker at once. */
+static gboolean
+run_check_cancelled (Run *run, GError **error)
+{
+  return g_cancellable_set_error_if_cancelled (run->caller, error)
+         || g_cancellable_set_error_if_cancelled (run->cancellable, error);
+}
+
+static void
+report (Worker *w, guint64 length)
+{
+  const ImgxferCopyJob *job = w->run->job;
+
+  __atomic_add_fetch (job->done, length, __ATOMIC_RELAXED);
+  if (job->progress_func)
+    job->progress_func (length, job->progress_data);
+}
+
+static void
+observe (Worker *w,
+         guint64 offset,
+         guint64 length,
+         const void *data,
+         ImgxferExtentFlags flags)
+{
+  const ImgxferCopyJob *job = w->run->job;
+
+  if (job->observer_func)
+    job->observer_func (offset, length, data, flags, job->observer_data);
+}
+
+/* One zero request, or none when the destination already reads as
+ * zeroes. Deallocating is allowed only when the copy is sparse. */
+static gboolean
+zero_range (Worker *w, guint64 offset, guint64 length, GError **error)
+{
+  Run *run = w->run;
+  ImgxferZeroFlags flags = run->job->sparse ? IMGXFER_ZERO_MAY_TRIM
+                                            : IMGXFER_ZERO_NONE;
+
+  if (run_check_cancelled (run, error))
+    return FALSE;
+  if (!run->destination_is_zero
+      && !imgxfer_destination_zero (IMGXFER_DESTINATION (w->destination),
+                                    offset, length, flags, run->cancellable,
+                                    error))
+    return FALSE;
+
+  report (w, length);
+  return TRUE;
+}
+
+static gboolean
+write_range (Worker *w,
+             const guint8 *data,
+             guint64 offset,
+             gsize length,
+             GError **error)
+{
+  if (run_check_cancelled (w->run, error)
+      || !imgxfer_destination_pwrite (IMGXFER_DESTINATION (w->destination),
+                                   data, length, offset, w->run->cancellable,
+                                   error))
+    return FALSE;
+
+  report (w, length);
+  return TRUE;
+}
+
+/* Writes what was read, as data and zero requests. */
+static gboolean
+write_sparse (Worker *w, guint64 offset, gsize length, GError **error)
+{
+  gsize done = 0;
+
+  while (done < length)
+    {
+      gboolean is_zero;
+      gsize n = _imgxfer_copy_zero_run (w->buffer + done, length - done,
+                                        offset + done, &is_zero);
+
+      if (is_zero ? !zero_range (w, offset + done, n, error)
+                  : !write_range (w, w->buffer + done, offset + done, n,
+                                  error))
+        return FALSE;
+      done += n;
+    }
+  return TRUE;
+}
+
+static gboolean
+copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
+{
+  Run *run = w->run;
+
+  while (length > 0)
+    {
+      gsize n = MIN (length, run->request_size);
+
+      if (run_check_cancelled (run, error)
+          || !imgxfer_source_pread (IMGXFER_SOURCE (w->source), w->buffer, n,
+                                 offset, run->cancellable, error))
+        return FALSE;
+
+      observe (w, offset, n, w->buffer, IMGXFER_EXTENT_DATA);
+
+      if (run->job->sparse ? !write_sparse (w, offset, n, error)
+                           : !write_range (w, w->buffer, offset, n, error))
+        return FALSE;
+
+      offset += n;
+      length -= n;
+    }
+  return TRUE;
+}
+
+/* A range the copy leaves as it is on the destination. */
+static void
+skip_range (Worker *w, const ImgxferExtent *e)
+{
+  observe (w, e->start, e->length, NULL, e->flags);
+  report (w, e->length);
+}
+
+static gboolean
+copy_extent (Worker *w, const ImgxferExtent *e, GError **error)
+{
+  const ImgxferCopyJob *job = w->run->job;
+
+  if (job->dirty_only && !(e->flags & IMGXFER_EXTENT_DIRTY))
+    {
+      skip_range (w, e);
+      return TRUE;
+    }
+
+  if (e->flags & IMGXFER_EXTENT_HOLE)
+    {
+      if (job->shallow)
+        {
+          skip_range (w, e);
+          return TRUE;
+        }
+      observe (w, e->start, e->length, NULL, e->flags);
+      return zero_range (w, e->start, e->length, error);
+    }
+
+  if (e->flags & IMGXFER_EXTENT_ZERO)
+    {
+      observe (w, e->start, e->length, NULL, e->flags);
+      return zero_range (w, e->start, e->length, error);
+    }
+
+  return copy_data (w, e->start, e->length, error);
+}
+
+static gboolean
+copy_unit (Worker *w, guint64 unit, GError **error)
+{
+  Run *run = w->run;
+  guint64 offset = unit * run->unit_size;
+  guint64 end = MIN (offset + run->unit_size, run->size);
+
+  while (offset < end)
+    {
+      g_autoptr (GArray) extents = imgxfer_source_extents (
+          IMGXFER_SOURCE (w->source), run->context, offset, end - offset,
+          run->cancellable, error);
+
+      if (extents == NULL)
+        return FALSE;
+
+      for (guint i = 0; i < extents->len; i++)
+        {
+          const ImgxferExtent *e = &g_array_index (extents, ImgxferExtent, i);
+
+          if (!copy_extent (w, e, error))
+            return FALSE;
+          offset = e->start + e->length;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+worker_copy (Worker *w, GError **error)
+{
+  Run *run = w->run;
+
+  for (;;)
+    {
+      guint64 unit
+          = __atomic_fetch_add (&run->next_unit, 1, __ATOMIC_RELAXED);
+
+      if (unit >= run->n_units)
+        break;
+      if (run_check_cancelled (run, error))
+        return FALSE;
+      if (!copy_unit (w, unit, error))
+        return FALSE;
+    }
+
+  /* This connection's writes are all done: make them durable, unless the
+   * copy failed meanwhile. */
+  if (run_check_cancelled (run, error))
+    return FALSE;
+  return imgxfer_destination_flush (IMGXFER_DESTINATION (w->destination),
+                                    run->cancellable, error);
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  Worker *w = data;
+  GError *error = NULL;
+
+  w->buffer = g_aligned_alloc (1, w->run->request_size, BUFFER_ALIGNMENT);
+  if (!worker_copy (w, &error))
+    run_fail (w->run, error);
+  g_clear_pointer (&w->buffer, g_aligned_free);
+  return NULL;
+}
+
+static gboolean
+check_backends (const ImgxferCopyJob *job, GError **error)
+{
+  const char *src_url = imgxfer_backend_get_url (job->source);
+  const char *dst_url = imgxfer_backend_get_url (job->destination);
+  guint64 src_size = imgxfer_backend_get_size (job->source);
+  guint64 dst_size = imgxfer_backend_get_size (job->destination);
+
+  if (!(imgxfer_backend_get_caps (job->destination)
+        & IMGXFER_BACKEND_CAN_WRITE))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: the destination is not open for writing", dst_url);
+      return FALSE;
+    }
+
+  /* A bigger destination keeps its bytes past the source's size, like
+   * qemu-img convert -n; a smaller one cannot hold the image. */
+  if (dst_size < src_size)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: the destination (%" G_GUINT64_FORMAT
+                   " bytes) is smaller than the source %s (%" G_GUINT64_FORMAT
+                   " bytes)",
+                   dst_url, dst_size, src_url, src_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gsize
+request_size (const ImgxferCopyJob *job)
+{
+  gsize size = job->request_size ? job->request_size : DEFAULT_REQUEST_SIZE;
+  guint32 src_max, dst_max;
+
+  imgxfer_backend_get_block_sizes (job->source, NULL, NULL, &src_max);
+  imgxfer_backend_get_block_sizes (job->destination, NULL, NULL, &dst_max);
+  size = MIN (size, MIN (src_max, dst_max));
+
+  /* Whole blocks keep requests aligned for the storage underneath. */
+  if (size > IMGXFER_COPY_ZERO_BLOCK)
+    size -= size % IMGXFER_COPY_ZERO_BLOCK;
+  return size;
+}
+
+static guint
+count_workers (const ImgxferCopyJob *job, guint64 n_units)
+{
+  guint64 n = job->connections ? job->connections : DEFAULT_CONNECTIONS;
+
+  n = MIN (n, imgxfer_backend_get_max_connections (job->source));
+  n = MIN (n, imgxfer_backend_get_max_connections (job->destination));
+  n = MIN (n, n_units);
+  /* A 0-byte image still gets one worker, which flushes. */
+  return MAX (n, 1);
+}
+
+static void
+run_init (Run *run, const ImgxferCopyJob *job, GCancellable *caller)
+{
+  run->job = job;
+  run->caller = caller;
+  run->size = imgxfer_backend_get_size (job->source);
+  run->unit_size = job->unit_size ? job->unit_size : DEFAULT_UNIT_SIZE;
+  run->n_units = (run->size + run->unit_size - 1) / run->unit_size;
+  run->request_size = request_size (job);
+  run->destination_is_zero
+      = job->target_is_zero
+        || (imgxfer_backend_get_caps (job->destination)
+            & IMGXFER_BACKEND_IS_ZERO);
+  run->context = job->dirty_only ? IMGXFER_EXTENT_CONTEXT_DIRTY
+                                 : IMGXFER_EXTENT_CONTEXT_ZERO;
+  run->cancellable = g_cancellable_new ();
+  g_mutex_init (&run->lock);
+}
+
+static void
+run_clear (Run *run)
+{
+  g_clear_object (&run->cancellable);
+  g_mutex_clear (&run->lock);
+  g_clear_error (&run->error);
+}
+
+/* Worker 0 uses the caller's connections; the others get clones. */
+static gboolean
+workers_open (Run *run, Worker *workers, guint n_workers, GError **error)
+{
+  const ImgxferCopyJob *job = run->job;
+
+  for (guint i = 0; i < n_workers; i++)
+    {
+      workers[i].run = run;
+      if (i == 0)
+        {
+          workers[i].source = g_object_ref (job->source);
+          workers[i].destination = g_object_ref (job->destination);
+          continue;
+        }
+
+      workers[i].source
+          = imgxfer_backend_clone (job->source, run->cancellable, error);
+      if (workers[i].source == NULL)
+        return FALSE;
+      workers[i].destination
+          = imgxfer_backend_clone (job->destination, run->cancellable, error);
+      if (workers[i].destination == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+workers_close (Worker *workers, guint n_workers)
+{
+  for (guint i = 0; i < n_workers; i++)
+    {
+      g_clear_object (&workers[i].source);
+      g_clear_object (&workers[i].destination);
+    }
+}
+
+/* Starts workers 1..n-1 in threads, runs worker 0 here, and waits. */
+static void
+workers_run (Run *run, Worker *workers, guint n_workers)
+{
+  for (guint i = 1; i < n_workers; i++)
+    {
+      GError *error = NULL;
+
+      workers[i].thread = g_thread_try_new ("imgxfer-copy", worker_thread,
+                                            &workers[i], &error);
+      if (workers[i].thread == NULL)
+        {
+          run_fail (run, error);
+          break;
+        }
+    }
+
+  worker_thread (&workers[0]);
+
+  for (guint i = 1; i < n_workers; i++)
+    {
+      if (workers[i].thread)
+        g_thread_join (workers[i].thread);
+    }
+}
+
+static void
+cancel_run (GCancellable *caller, gpointer data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+}
+
+gboolean
+_imgxfer_copy_job_run (const ImgxferCopyJob *job,
+                       GCancellable *cancellable,
+                       GError **error)
+{
+  Run run = { 0 };
+  g_autofree Worker *workers = NULL;
+  guint n_workers;
+  gulong handler = 0;
+  GError *local_error = NULL;
+
+  if (!check_backends (job, error))
+    return FALSE;
+
+  run_init (&run, job, cancellable);
+  if (cancellable)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (cancel_run),
+                                     g_object_ref (run.cancellable),
+                                     g_object_unref);
+
+  n_workers = count_workers (job, run.n_units);
+  workers = g_new0 (Worker, n_workers);
+  if (workers_open (&run, workers, n_workers, &local_error))
+    workers_run (&run, workers, n_workers);
+  else
+    run_fail (&run, local_error);
+  workers_close (workers, n_workers);
+
+  if (cancellable)
+    g_cancellable_disconnect (cancellable, handler);
+
+  /* A worker that saw the cancellation between two requests stops
+   * without an error of its own. */
+  if (run.error == NULL)
+    run_check_cancelled (&run, &run.error);
+
+  if (run.error)
+    {
+      g_propagate_error (error, g_steal_pointer (&run.error));
+      run_clear (&run);
+      return FALSE;
+    }
+  run_clear (&run);
+  return TRUE;
+}

@@ -1,0 +1,91 @@
+/* imgxfer-copy-private.h: the copy engine's internal interfaces
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer-copy.h>
+#include <imgxfer/imgxfer-extent.h>
+
+G_BEGIN_DECLS
+
+/**
+ * ImgxferCopyObserverFunc:
+ * @offset: where the range starts in the source
+ * @length: its length
+ * @data: (nullable): the bytes read from the source, or %NULL when the
+ *   range was not read
+ * @flags: the source's extent flags for the range: %IMGXFER_EXTENT_DATA
+ *   when @data is set; otherwise %IMGXFER_EXTENT_ZERO (reads as zeroes),
+ *   %IMGXFER_EXTENT_HOLE (reads as zeroes in this layer; left untouched by
+ *   a shallow copy), or, in a dirty-only copy, a range without
+ *   %IMGXFER_EXTENT_DIRTY, which was not read and whose bytes are unknown
+ * @user_data: user data
+ *
+ * Sees every byte range of the source exactly once during a copy, from
+ * the worker threads, in no particular order, before the range is written.
+ * Meant for computing a checksum of the copied data in the same pass
+ * (imgxfer_checksum_update() for data, imgxfer_checksum_update_zero() for
+ * zero and hole ranges). Must be thread safe and quick.
+ */
+typedef void (*ImgxferCopyObserverFunc) (guint64 offset,
+                                         guint64 length,
+                                         const void *data,
+                                         ImgxferExtentFlags flags,
+                                         gpointer user_data);
+
+/* Attaches the observer for the next runs; %NULL removes it. */
+void _imgxfer_copy_set_observer (ImgxferCopy *self,
+                                 ImgxferCopyObserverFunc func,
+                                 gpointer user_data);
+
+/* Work is claimed by the workers in units of this size (default 128 MiB);
+ * tests make it small to spread a small image over several workers. */
+void _imgxfer_copy_set_unit_size (ImgxferCopy *self, guint64 unit_size);
+
+/* Everything one run needs, fixed for its duration. */
+typedef struct
+{
+  ImgxferBackend *source;
+  ImgxferBackend *destination;
+  guint connections;
+  gsize request_size;
+  guint64 unit_size;
+  gboolean target_is_zero;
+  gboolean shallow;
+  gboolean dirty_only;
+  gboolean sparse;
+
+  ImgxferCopyProgressFunc progress_func;
+  gpointer progress_data;
+  ImgxferCopyObserverFunc observer_func;
+  gpointer observer_data;
+
+  /* Bytes completed, added to atomically by the workers. */
+  guint64 *done;
+} ImgxferCopyJob;
+
+/* Runs the copy described by @job in this thread and in worker threads,
+ * returning when they are all finished. Defined in imgxfer-copy-job.c. */
+gboolean _imgxfer_copy_job_run (const ImgxferCopyJob *job,
+                                GCancellable *cancellable,
+                                GError **error);
+
+/* Zero detection, in imgxfer-copy-zero.c. */
+
+/* Granularity of zero detection in data buffers. */
+#define IMGXFER_COPY_ZERO_BLOCK 4096
+
+/* Measures the run at the start of @buffer (@length bytes, holding the
+ * image's bytes from @offset) made of blocks that are all zero or all
+ * not zero; blocks are IMGXFER_COPY_ZERO_BLOCK bytes aligned to image
+ * offsets, clipped to the buffer. Sets *@is_zero and returns the length. */
+gsize _imgxfer_copy_zero_run (const guint8 *buffer,
+                              gsize length,
+                              guint64 offset,
+                              gboolean *is_zero);
+
+/* Whether all @length bytes of @buffer are zero. */
+gboolean _imgxfer_copy_is_zero (const guint8 *buffer, gsize length);
+
+G_END_DECLS

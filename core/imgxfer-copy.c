@@ -1,0 +1,580 @@
+/* imgxfer-copy.c: the copy engine's object: settings, runs, progress
+ *
+ * The copying itself is in imgxfer-copy-job.c; this file holds what a
+ * caller sees: the settings, the synchronous and asynchronous runs, and
+ * progress reported on the caller's main context.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <imgxfer/imgxfer-copy.h>
+#include <imgxfer/imgxfer-destination.h>
+#include <imgxfer/imgxfer-source.h>
+
+#include "imgxfer-copy-private.h"
+
+/* At most this often "progress" is emitted while copying. */
+#define PROGRESS_INTERVAL_MS 100
+
+struct _ImgxferCopy
+{
+  GObject parent_instance;
+
+  ImgxferBackend *source;
+  ImgxferBackend *destination;
+  guint connections;
+  gsize request_size;
+  guint64 unit_size;
+  gboolean target_is_zero;
+  gboolean shallow;
+  gboolean dirty_only;
+  gboolean sparse;
+
+  ImgxferCopyProgressFunc progress_func;
+  gpointer progress_data;
+  GDestroyNotify progress_notify;
+  ImgxferCopyObserverFunc observer_func;
+  gpointer observer_data;
+
+  guint64 done; /* atomic */
+  gboolean running;
+  GSource *progress_source;
+  guint64 last_emitted;
+  ImgxferCopyJob job; /* of the current run */
+};
+
+enum
+{
+  PROP_0,
+  PROP_SOURCE,
+  PROP_DESTINATION,
+  N_PROPS
+};
+
+enum
+{
+  SIGNAL_PROGRESS,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (ImgxferCopy, imgxfer_copy, G_TYPE_OBJECT)
+
+static void
+imgxfer_copy_finalize (GObject *object)
+{
+  ImgxferCopy *self = IMGXFER_COPY (object);
+
+  if (self->progress_notify)
+    self->progress_notify (self->progress_data);
+  g_clear_object (&self->source);
+  g_clear_object (&self->destination);
+
+  G_OBJECT_CLASS (imgxfer_copy_parent_class)->finalize (object);
+}
+
+static void
+imgxfer_copy_get_property (GObject *object,
+                           guint prop_id,
+                           GValue *value,
+                           GParamSpec *pspec)
+{
+  ImgxferCopy *self = IMGXFER_COPY (object);
+
+  switch (prop_id)
+    {
+    case PROP_SOURCE:
+      g_value_set_object (value, self->source);
+      break;
+    case PROP_DESTINATION:
+      g_value_set_object (value, self->destination);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+imgxfer_copy_set_property (GObject *object,
+                           guint prop_id,
+                           const GValue *value,
+                           GParamSpec *pspec)
+{
+  ImgxferCopy *self = IMGXFER_COPY (object);
+
+  switch (prop_id)
+    {
+    case PROP_SOURCE:
+      self->source = g_value_dup_object (value);
+      break;
+    case PROP_DESTINATION:
+      self->destination = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+imgxfer_copy_class_init (ImgxferCopyClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = imgxfer_copy_finalize;
+  object_class->get_property = imgxfer_copy_get_property;
+  object_class->set_property = imgxfer_copy_set_property;
+
+  /**
+   * ImgxferCopy:source:
+   *
+   * The image copied from: an open #ImgxferSource.
+   */
+  properties[PROP_SOURCE] = g_param_spec_object (
+      "source", NULL, NULL, IMGXFER_TYPE_SOURCE,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ImgxferCopy:destination:
+   *
+   * The image copied to: an #ImgxferDestination open for writing.
+   */
+  properties[PROP_DESTINATION] = g_param_spec_object (
+      "destination", NULL, NULL, IMGXFER_TYPE_DESTINATION,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * ImgxferCopy::progress:
+   * @copy: the copy
+   * @done: bytes copied so far
+   * @total: bytes to copy, the size of the source
+   *
+   * Emitted on the thread-default main context of the thread that started
+   * the run, at most every 100 ms while bytes are being copied, and once
+   * more when the run ends (before the run returns or its callback is
+   * called). While imgxfer_copy_run() waits it iterates that context, so
+   * the signal arrives with the synchronous call too.
+   *
+   * Since: 0.1
+   */
+  signals[SIGNAL_PROGRESS] = g_signal_new (
+      "progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+}
+
+static void
+imgxfer_copy_init (ImgxferCopy *self)
+{
+  self->sparse = TRUE;
+}
+
+/**
+ * imgxfer_copy_new:
+ * @source: an open source
+ * @destination: a destination open for writing, at least as large as
+ *   @source
+ *
+ * Creates a copy of @source to @destination, to be started with
+ * imgxfer_copy_run() or imgxfer_copy_run_async(). The copy uses @source
+ * and @destination in its first worker and clones of them in the others;
+ * do not use them while the copy runs.
+ *
+ * Returns: (transfer full): a new copy
+ */
+ImgxferCopy *
+imgxfer_copy_new (ImgxferBackend *source, ImgxferBackend *destination)
+{
+  g_return_val_if_fail (IMGXFER_IS_SOURCE (source), NULL);
+  g_return_val_if_fail (IMGXFER_IS_DESTINATION (destination), NULL);
+
+  return g_object_new (IMGXFER_TYPE_COPY,
+                       "source", source,
+                       "destination", destination,
+                       NULL);
+}
+
+/**
+ * imgxfer_copy_set_connections:
+ * @self: a copy
+ * @connections: how many workers, each with its own connections; 0 for
+ *   the default (4)
+ *
+ * Never more workers are used than either backend allows, nor more than
+ * there are units of work (128 MiB each).
+ */
+void
+imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  self->connections = connections;
+}
+
+/**
+ * imgxfer_copy_set_request_size:
+ * @self: a copy
+ * @request_size: the largest read or write, 0 for the default (4 MiB)
+ *
+ * Requests are also bounded by both backends' maximum block sizes. Each
+ * worker holds one buffer of this size.
+ */
+void
+imgxfer_copy_set_request_size (ImgxferCopy *self, gsize request_size)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  self->request_size = request_size;
+}
+
+/**
+ * imgxfer_copy_set_target_is_zero:
+ * @self: a copy
+ * @is_zero: whether the destination already reads as zeroes
+ *
+ * When set, zero ranges are not written at all. Set it only when it is
+ * true (a new sparse file, a new volume known to be zeroed): otherwise the
+ * old contents show through. A destination that declares
+ * %IMGXFER_BACKEND_IS_ZERO is treated the same way.
+ */
+void
+imgxfer_copy_set_target_is_zero (ImgxferCopy *self, gboolean is_zero)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  self->target_is_zero = is_zero;
+}
+
+/**
+ * imgxfer_copy_set_shallow:
+ * @self: a copy
+ * @shallow: whether holes are left untouched
+ *
+ * A shallow copy copies the top layer of a backing chain: the source's
+ * holes (%IMGXFER_EXTENT_HOLE) are not written, so that the destination's
+ * backing file shows through them. A full copy writes them as zeroes.
+ */
+void
+imgxfer_copy_set_shallow (ImgxferCopy *self, gboolean shallow)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  self->shallow = shallow;
+}
+
+/**
+ * imgxfer_copy_set_dirty_only:
+ * @self: a copy
+ * @dirty_only: whether only dirty ranges are copied
+ *
+ * An incremental copy: the source's extents are asked in the dirty
+ * context (the source must have a bitmap) and only the ranges marked
+ * %IMGXFER_EXTENT_DIRTY are copied; dirty zero ranges are zeroed.
+ */
+void
+imgxfer_copy_set_dirty_only (ImgxferCopy *self, gboolean dirty_only)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  self->dirty_only = dirty_only;
+}
+
+/**
+ * imgxfer_copy_set_sparse:
+ * @self: a copy
+ * @sparse: whether the destination may be left sparse (default %TRUE)
+ *
+ * A sparse copy finds blocks of zeroes (4 KiB) in the data it reads and
+ * zeroes them instead of writing them, and lets zeroing deallocate
+ * (%IMGXFER_ZERO_MAY_TRIM). A copy that is not sparse writes all data and
+ * keeps zeroed ranges allocated.
+ */
+void
+imgxfer_copy_set_sparse (ImgxferCopy *self, gboolean sparse)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  self->sparse = sparse;
+}
+
+/**
+ * imgxfer_copy_set_progress_func:
+ * @self: a copy
+ * @func: (nullable) (scope notified): called with the length of each
+ *   completed request
+ * @user_data: (closure func): data for @func
+ * @notify: (nullable) (destroy user_data): frees @user_data
+ *
+ * @func is called from the worker threads, for every request as it
+ * completes: read and written, zeroed, or skipped. On success the lengths
+ * add up to imgxfer_copy_get_total(). For progress on the caller's thread
+ * connect to #ImgxferCopy::progress instead.
+ */
+void
+imgxfer_copy_set_progress_func (ImgxferCopy *self,
+                                ImgxferCopyProgressFunc func,
+                                gpointer user_data,
+                                GDestroyNotify notify)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  g_return_if_fail (!self->running);
+
+  if (self->progress_notify)
+    self->progress_notify (self->progress_data);
+  self->progress_func = func;
+  self->progress_data = user_data;
+  self->progress_notify = notify;
+}
+
+void
+_imgxfer_copy_set_observer (ImgxferCopy *self,
+                            ImgxferCopyObserverFunc func,
+                            gpointer user_data)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  g_return_if_fail (!self->running);
+
+  self->observer_func = func;
+  self->observer_data = user_data;
+}
+
+void
+_imgxfer_copy_set_unit_size (ImgxferCopy *self, guint64 unit_size)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  self->unit_size = unit_size;
+}
+
+/**
+ * imgxfer_copy_get_total:
+ * @self: a copy
+ *
+ * Returns: the number of bytes a run goes through: the source's size
+ */
+guint64
+imgxfer_copy_get_total (ImgxferCopy *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_COPY (self), 0);
+  return imgxfer_backend_get_size (self->source);
+}
+
+/**
+ * imgxfer_copy_get_done:
+ * @self: a copy
+ *
+ * May be called from any thread.
+ *
+ * Returns: the bytes completed by the current or last run
+ */
+guint64
+imgxfer_copy_get_done (ImgxferCopy *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_COPY (self), 0);
+  return __atomic_load_n (&self->done, __ATOMIC_RELAXED);
+}
+
+static void
+emit_progress (ImgxferCopy *self)
+{
+  guint64 done = imgxfer_copy_get_done (self);
+
+  self->last_emitted = done;
+  g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, done,
+                 imgxfer_copy_get_total (self));
+}
+
+static gboolean
+on_progress_timeout (gpointer data)
+{
+  ImgxferCopy *self = data;
+
+  if (imgxfer_copy_get_done (self) != self->last_emitted)
+    emit_progress (self);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Fixes the settings for the run and starts reporting progress on the
+ * thread-default context of the calling thread. */
+static void
+run_begin (ImgxferCopy *self, GMainContext *context)
+{
+  self->running = TRUE;
+  __atomic_store_n (&self->done, 0, __ATOMIC_RELAXED);
+  self->last_emitted = 0;
+
+  self->job = (ImgxferCopyJob){
+    .source = self->source,
+    .destination = self->destination,
+    .connections = self->connections,
+    .request_size = self->request_size,
+    .unit_size = self->unit_size,
+    .target_is_zero = self->target_is_zero,
+    .shallow = self->shallow,
+    .dirty_only = self->dirty_only,
+    .sparse = self->sparse,
+    .progress_func = self->progress_func,
+    .progress_data = self->progress_data,
+    .observer_func = self->observer_func,
+    .observer_data = self->observer_data,
+    .done = &self->done,
+  };
+
+  if (context)
+    {
+      self->progress_source = g_timeout_source_new (PROGRESS_INTERVAL_MS);
+      g_source_set_callback (self->progress_source, on_progress_timeout, self,
+                             NULL);
+      g_source_set_static_name (self->progress_source, "imgxfer-copy-progress");
+      g_source_attach (self->progress_source, context);
+    }
+}
+
+static void
+run_end (ImgxferCopy *self)
+{
+  if (self->progress_source)
+    {
+      g_source_destroy (self->progress_source);
+      g_clear_pointer (&self->progress_source, g_source_unref);
+      emit_progress (self);
+    }
+  self->running = FALSE;
+}
+
+static void
+run_in_thread (GTask *task,
+               gpointer source_object,
+               gpointer task_data,
+               GCancellable *cancellable)
+{
+  ImgxferCopy *self = source_object;
+  GError *error = NULL;
+
+  if (_imgxfer_copy_job_run (&self->job, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/* Back on the caller's context: the last progress, then the result. */
+static void
+on_run_done (GObject *object, GAsyncResult *result, gpointer data)
+{
+  ImgxferCopy *self = IMGXFER_COPY (object);
+  g_autoptr (GTask) task = data;
+  GError *error = NULL;
+
+  run_end (self);
+
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * imgxfer_copy_run_async:
+ * @self: a copy that is not running
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the copy is finished
+ * @user_data: data for @callback
+ *
+ * Starts the copy in worker threads. @callback and the
+ * #ImgxferCopy::progress signal come on the thread-default main context
+ * of the calling thread.
+ */
+void
+imgxfer_copy_run_async (ImgxferCopy *self,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
+  g_autoptr (GTask) inner = NULL;
+  GTask *task;
+
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  g_return_if_fail (!self->running);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, imgxfer_copy_run_async);
+
+  run_begin (self, context);
+
+  /* The inner task runs the workers; its callback, on this context, ends
+   * the run before the caller hears of it. */
+  inner = g_task_new (self, cancellable, on_run_done, task);
+  g_task_set_check_cancellable (inner, FALSE);
+  g_task_run_in_thread (inner, run_in_thread);
+}
+
+/**
+ * imgxfer_copy_run_finish:
+ * @self: a copy
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when all of the source was copied and every destination
+ *   connection flushed
+ */
+gboolean
+imgxfer_copy_run_finish (ImgxferCopy *self,
+                         GAsyncResult *result,
+                         GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+on_sync_run_done (GObject *object, GAsyncResult *result, gpointer data)
+{
+  GAsyncResult **out = data;
+
+  *out = g_object_ref (result);
+}
+
+/**
+ * imgxfer_copy_run:
+ * @self: a copy that is not running
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Copies the source to the destination and waits for the end. While it
+ * waits it iterates the thread-default main context of the calling thread
+ * (when no other thread owns it), so that #ImgxferCopy::progress and the
+ * context's other sources (a signal handler that cancels) are dispatched.
+ *
+ * The first error stops the copy and is the one returned: a failed read,
+ * write, zero or flush, a short read, or %G_IO_ERROR_CANCELLED.
+ *
+ * Returns: %TRUE when all of the source was copied and every destination
+ *   connection flushed
+ */
+gboolean
+imgxfer_copy_run (ImgxferCopy *self,
+                  GCancellable *cancellable,
+                  GError **error)
+{
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
+  g_autoptr (GAsyncResult) result = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (IMGXFER_IS_COPY (self), FALSE);
+  g_return_val_if_fail (!self->running, FALSE);
+
+  /* Another thread iterates the context: run here, without signals,
+   * since they could not be delivered before returning. */
+  if (!g_main_context_acquire (context))
+    {
+      run_begin (self, NULL);
+      ok = _imgxfer_copy_job_run (&self->job, cancellable, error);
+      run_end (self);
+      return ok;
+    }
+
+  imgxfer_copy_run_async (self, cancellable, on_sync_run_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_release (context);
+
+  return imgxfer_copy_run_finish (self, result, error);
+}

@@ -1,0 +1,496 @@
+/* imgxfer-memory-backend.c: sparse images in memory, for tests
+ *
+ * The glue between the backend API and a shared ImgxferMemoryStore: URL
+ * parsing, capabilities, and clones that share the store. See
+ * imgxfer-memory-backend.h for the URL syntax.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "imgxfer-memory-backend.h"
+#include "imgxfer-memory-store.h"
+
+#define DEFAULT_MAX_CONNECTIONS 16
+
+struct _ImgxferMemoryBackend
+{
+  ImgxferBackend parent_instance;
+
+  ImgxferMemoryStore *store;
+};
+
+static void
+imgxfer_memory_backend_source_init (ImgxferSourceInterface *iface);
+static void
+imgxfer_memory_backend_destination_init (ImgxferDestinationInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (
+    ImgxferMemoryBackend, imgxfer_memory_backend, IMGXFER_TYPE_BACKEND,
+    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
+                           imgxfer_memory_backend_source_init)
+        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
+                               imgxfer_memory_backend_destination_init))
+
+/* What the URL asked for. */
+typedef struct
+{
+  char *name;
+  guint64 size; /* G_MAXUINT64 when not given */
+  guint max_connections;
+  guint64 max_block;
+  ImgxferBackendCaps caps_off;
+  ImgxferBackendCaps caps_on;
+} MemoryUrl;
+
+static void
+memory_url_clear (MemoryUrl *mu)
+{
+  g_free (mu->name);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MemoryUrl, memory_url_clear)
+
+static gboolean
+bad_parameter (GError **error,
+               const char *url,
+               const char *key,
+               const char *value)
+{
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+               "%s: invalid parameter %s=%s", url, key, value);
+  return FALSE;
+}
+
+/* "64k", "10M", "1g": powers of 1024. */
+static gboolean
+parse_size (const char *text, guint64 *size)
+{
+  char *end = NULL;
+  guint64 value;
+  guint shift = 0;
+
+  errno = 0;
+  value = g_ascii_strtoull (text, &end, 10);
+  if (errno != 0 || end == text)
+    return FALSE;
+
+  switch (g_ascii_tolower (*end))
+    {
+    case '\0':
+      break;
+    case 'k':
+      shift = 10;
+      break;
+    case 'm':
+      shift = 20;
+      break;
+    case 'g':
+      shift = 30;
+      break;
+    case 't':
+      shift = 40;
+      break;
+    default:
+      return FALSE;
+    }
+  if (*end && end[1] != '\0')
+    return FALSE;
+  if (value > (G_MAXUINT64 >> shift))
+    return FALSE;
+
+  *size = value << shift;
+  return TRUE;
+}
+
+static gboolean
+parse_switch (const char *text, gboolean *on)
+{
+  if (g_strv_contains ((const char *const[]){ "yes", "on", "true", "1", NULL },
+                       text))
+    *on = TRUE;
+  else if (g_strv_contains (
+               (const char *const[]){ "no", "off", "false", "0", NULL }, text))
+    *on = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+parse_switch_param (MemoryUrl *mu,
+                    const char *key,
+                    const char *value,
+                    ImgxferBackendCaps cap,
+                    gboolean on_adds)
+{
+  gboolean on;
+
+  if (!parse_switch (value, &on))
+    return FALSE;
+  if (on && on_adds)
+    mu->caps_on |= cap;
+  else if (!on && !on_adds)
+    mu->caps_off |= cap;
+  return TRUE;
+}
+
+static gboolean
+parse_param (MemoryUrl *mu, const char *key, const char *value)
+{
+  guint64 number;
+
+  if (g_str_equal (key, "size"))
+    return parse_size (value, &mu->size);
+  if (g_str_equal (key, "max-block"))
+    return parse_size (value, &mu->max_block) && mu->max_block > 0
+           && mu->max_block <= G_MAXUINT32;
+  if (g_str_equal (key, "max-connections"))
+    {
+      if (!parse_size (value, &number) || number == 0 || number > 1024)
+        return FALSE;
+      mu->max_connections = number;
+      return TRUE;
+    }
+  if (g_str_equal (key, "extents"))
+    return parse_switch_param (mu, key, value,
+                               IMGXFER_BACKEND_CAN_EXTENTS
+                                   | IMGXFER_BACKEND_CAN_DIRTY,
+                               FALSE);
+  if (g_str_equal (key, "zero"))
+    return parse_switch_param (mu, key, value,
+                               IMGXFER_BACKEND_CAN_ZERO
+                                   | IMGXFER_BACKEND_CAN_FAST_ZERO
+                                   | IMGXFER_BACKEND_CAN_PUNCH_HOLE,
+                               FALSE);
+  if (g_str_equal (key, "flush"))
+    return parse_switch_param (mu, key, value, IMGXFER_BACKEND_CAN_FLUSH,
+                               FALSE);
+  if (g_str_equal (key, "is-zero"))
+    return parse_switch_param (mu, key, value, IMGXFER_BACKEND_IS_ZERO, TRUE);
+  return FALSE;
+}
+
+static gboolean
+parse_url (const char *url, MemoryUrl *mu, GError **error)
+{
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (GHashTable) params = NULL;
+  g_autoptr (GError) local_error = NULL;
+  GHashTableIter iter;
+  const char *key, *value;
+
+  mu->size = G_MAXUINT64;
+  mu->max_connections = DEFAULT_MAX_CONNECTIONS;
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, &local_error);
+  if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri), "memory") != 0
+      || g_uri_get_host (uri) != NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: not a memory URL (memory:[NAME][?size=SIZE])", url);
+      return FALSE;
+    }
+  mu->name = g_strdup (g_uri_get_path (uri));
+
+  if (g_uri_get_query (uri) == NULL)
+    return TRUE;
+
+  params = g_uri_parse_params (g_uri_get_query (uri), -1, "&",
+                               G_URI_PARAMS_NONE, &local_error);
+  if (params == NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: %s", url, local_error->message);
+      return FALSE;
+    }
+
+  g_hash_table_iter_init (&iter, params);
+  while (g_hash_table_iter_next (&iter, (gpointer *)&key, (gpointer *)&value))
+    {
+      if (!parse_param (mu, key, value))
+        return bad_parameter (error, url, key, value);
+    }
+  return TRUE;
+}
+
+static void
+declare (ImgxferBackend *backend,
+         guint64 size,
+         ImgxferBackendCaps caps,
+         guint32 max_block,
+         guint max_connections)
+{
+  imgxfer_backend_set_size (backend, size);
+  imgxfer_backend_set_caps (backend, caps);
+  imgxfer_backend_set_block_sizes (backend, 1, 4096, max_block);
+  imgxfer_backend_set_max_connections (backend, max_connections);
+}
+
+static gboolean
+imgxfer_memory_backend_open (ImgxferBackend *backend,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
+  const char *url = imgxfer_backend_get_url (backend);
+  g_auto (MemoryUrl) mu = { 0 };
+  ImgxferBackendCaps caps
+      = IMGXFER_BACKEND_CAN_ZERO | IMGXFER_BACKEND_CAN_FAST_ZERO
+        | IMGXFER_BACKEND_CAN_PUNCH_HOLE | IMGXFER_BACKEND_CAN_FLUSH
+        | IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_DIRTY;
+
+  if (!parse_url (url, &mu, error))
+    return FALSE;
+
+  self->store = _imgxfer_memory_store_open (url, mu.name, mu.size, error);
+  if (self->store == NULL)
+    return FALSE;
+  _imgxfer_memory_store_connection_opened (self->store);
+
+  if (imgxfer_open_options_get_writable (imgxfer_backend_get_options (backend)))
+    caps |= IMGXFER_BACKEND_CAN_WRITE;
+  caps = (caps & ~mu.caps_off) | mu.caps_on;
+
+  declare (backend, _imgxfer_memory_store_get_size (self->store), caps,
+           mu.max_block, mu.max_connections);
+  return TRUE;
+}
+
+/* A clone shares the store, which reopening the URL would not do for an
+ * anonymous image. */
+static ImgxferBackend *
+imgxfer_memory_backend_clone (ImgxferBackend *backend,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
+  ImgxferMemoryBackend *clone;
+  guint32 max_block;
+
+  clone = g_object_new (IMGXFER_TYPE_MEMORY_BACKEND,
+                        "url", imgxfer_backend_get_url (backend),
+                        "options", imgxfer_backend_get_options (backend),
+                        NULL);
+  clone->store = _imgxfer_memory_store_ref (self->store);
+  _imgxfer_memory_store_connection_opened (clone->store);
+
+  imgxfer_backend_get_block_sizes (backend, NULL, NULL, &max_block);
+  declare (IMGXFER_BACKEND (clone), imgxfer_backend_get_size (backend),
+           imgxfer_backend_get_caps (backend), max_block,
+           imgxfer_backend_get_max_connections (backend));
+  return IMGXFER_BACKEND (clone);
+}
+
+static gboolean
+imgxfer_memory_backend_pread (ImgxferSource *source,
+                              void *buffer,
+                              gsize length,
+                              guint64 offset,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (source);
+
+  return _imgxfer_memory_store_read (self->store, buffer, length, offset,
+                                     error);
+}
+
+static gboolean
+imgxfer_memory_backend_extents (ImgxferSource *source,
+                                ImgxferExtentContext context,
+                                guint64 offset,
+                                guint64 length,
+                                GArray *extents,
+                                GCancellable *cancellable,
+                                GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (source);
+
+  return _imgxfer_memory_store_extents (self->store, context, offset, length,
+                                        extents, error);
+}
+
+static void
+imgxfer_memory_backend_source_init (ImgxferSourceInterface *iface)
+{
+  iface->pread = imgxfer_memory_backend_pread;
+  iface->extents = imgxfer_memory_backend_extents;
+}
+
+static gboolean
+imgxfer_memory_backend_pwrite (ImgxferDestination *destination,
+                               const void *buffer,
+                               gsize length,
+                               guint64 offset,
+                               GCancellable *cancellable,
+                               GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (destination);
+
+  return _imgxfer_memory_store_write (self->store, buffer, length, offset,
+                                      error);
+}
+
+static gboolean
+imgxfer_memory_backend_zero (ImgxferDestination *destination,
+                             guint64 offset,
+                             guint64 length,
+                             ImgxferZeroFlags flags,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (destination);
+
+  return _imgxfer_memory_store_zero (self->store, offset, length,
+                                     (flags & IMGXFER_ZERO_MAY_TRIM) != 0,
+                                     error);
+}
+
+static gboolean
+imgxfer_memory_backend_flush (ImgxferDestination *destination,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (destination);
+
+  return _imgxfer_memory_store_flush (self->store, error);
+}
+
+static void
+imgxfer_memory_backend_destination_init (ImgxferDestinationInterface *iface)
+{
+  iface->pwrite = imgxfer_memory_backend_pwrite;
+  iface->zero = imgxfer_memory_backend_zero;
+  iface->flush = imgxfer_memory_backend_flush;
+}
+
+static void
+imgxfer_memory_backend_finalize (GObject *object)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (object);
+
+  if (self->store)
+    {
+      _imgxfer_memory_store_connection_closed (self->store);
+      _imgxfer_memory_store_unref (self->store);
+    }
+
+  G_OBJECT_CLASS (imgxfer_memory_backend_parent_class)->finalize (object);
+}
+
+static const char *const memory_schemes[] = { "memory", NULL };
+
+static void
+imgxfer_memory_backend_class_init (ImgxferMemoryBackendClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+
+  object_class->finalize = imgxfer_memory_backend_finalize;
+
+  backend_class->name = "memory";
+  backend_class->description = "Sparse images in memory, for tests";
+  backend_class->schemes = memory_schemes;
+  backend_class->open = imgxfer_memory_backend_open;
+  backend_class->clone = imgxfer_memory_backend_clone;
+}
+
+static void
+imgxfer_memory_backend_init (ImgxferMemoryBackend *self)
+{
+}
+
+/* Test helpers: thin forwards to the store. */
+
+void
+imgxfer_memory_backend_fail_nth (ImgxferMemoryBackend *self,
+                                 ImgxferMemoryOp op,
+                                 guint n)
+{
+  g_return_if_fail (IMGXFER_IS_MEMORY_BACKEND (self));
+  g_return_if_fail (op < IMGXFER_MEMORY_N_OPS);
+  _imgxfer_memory_store_fail_nth (self->store, op, n);
+}
+
+void
+imgxfer_memory_backend_short_read_nth (ImgxferMemoryBackend *self, guint n)
+{
+  g_return_if_fail (IMGXFER_IS_MEMORY_BACKEND (self));
+  _imgxfer_memory_store_short_read_nth (self->store, n);
+}
+
+void
+imgxfer_memory_backend_mark (ImgxferMemoryBackend *self,
+                             guint64 offset,
+                             guint64 length,
+                             ImgxferExtentFlags flags)
+{
+  g_return_if_fail (IMGXFER_IS_MEMORY_BACKEND (self));
+  _imgxfer_memory_store_mark (self->store, offset, length, flags);
+}
+
+guint64
+imgxfer_memory_backend_get_count (ImgxferMemoryBackend *self,
+                                  ImgxferMemoryOp op)
+{
+  g_return_val_if_fail (IMGXFER_IS_MEMORY_BACKEND (self), 0);
+  return _imgxfer_memory_store_get_stat (self->store, op,
+                                         IMGXFER_MEMORY_STAT_COUNT);
+}
+
+guint64
+imgxfer_memory_backend_get_bytes (ImgxferMemoryBackend *self,
+                                  ImgxferMemoryOp op)
+{
+  g_return_val_if_fail (IMGXFER_IS_MEMORY_BACKEND (self), 0);
+  return _imgxfer_memory_store_get_stat (self->store, op,
+                                         IMGXFER_MEMORY_STAT_BYTES);
+}
+
+guint64
+imgxfer_memory_backend_get_largest (ImgxferMemoryBackend *self,
+                                    ImgxferMemoryOp op)
+{
+  g_return_val_if_fail (IMGXFER_IS_MEMORY_BACKEND (self), 0);
+  return _imgxfer_memory_store_get_stat (self->store, op,
+                                         IMGXFER_MEMORY_STAT_LARGEST);
+}
+
+guint64
+imgxfer_memory_backend_get_trim_count (ImgxferMemoryBackend *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_MEMORY_BACKEND (self), 0);
+  return _imgxfer_memory_store_get_trim_count (self->store);
+}
+
+guint
+imgxfer_memory_backend_get_connections (ImgxferMemoryBackend *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_MEMORY_BACKEND (self), 0);
+  return _imgxfer_memory_store_get_connections (self->store, FALSE);
+}
+
+guint
+imgxfer_memory_backend_get_peak_connections (ImgxferMemoryBackend *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_MEMORY_BACKEND (self), 0);
+  return _imgxfer_memory_store_get_connections (self->store, TRUE);
+}
+
+void
+imgxfer_memory_backend_reset_counters (ImgxferMemoryBackend *self)
+{
+  g_return_if_fail (IMGXFER_IS_MEMORY_BACKEND (self));
+  _imgxfer_memory_store_reset_counters (self->store);
+}
+
+guint
+imgxfer_memory_backend_get_stored_chunks (ImgxferMemoryBackend *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_MEMORY_BACKEND (self), 0);
+  return _imgxfer_memory_store_get_stored_chunks (self->store);
+}
