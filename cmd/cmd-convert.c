@@ -306,6 +306,15 @@ open_destination (ConvertArgs *args,
 
   imgxfer_open_options_set_direct (options, direct);
 
+  /* Before anything is created or replaced. */
+  if (!is_raw (args->target_format)
+      && imgxfer_driver_lookup_format (args->target_format) == G_TYPE_INVALID)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: no driver for image format \"%s\" (see `imgxfer "
+                   "drivers`)", url, args->target_format);
+      return NULL;
+    }
   if (path != NULL && !check_not_source (source, path, error))
     return NULL;
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test-servers.h"
 #include "test-utils.h"
 
 #define KiB 1024
@@ -666,6 +667,71 @@ test_shallow_onto_backing (Paths *p, gconstpointer data)
   g_assert_cmpstr (src_map, ==, dst_map);
 }
 
+/* An existing block device is written in place, never truncated, and
+ * zeroed where the source has holes (a device is not known to be zero). */
+static void
+test_block_device (Paths *p, gconstpointer data)
+{
+  g_autofree char *backing = g_build_filename (p->dir, "device.raw", NULL);
+  const char *attach[] = { "losetup", "--find", "--show", backing, NULL };
+  g_autofree char *device = NULL;
+  g_autofree char *err = NULL;
+
+  test_create_sparse (p->src, 4 * MiB);
+  test_write_pattern (p->src, 2 * MiB, 64 * KiB, 'b');
+  test_write_pattern (backing, 0, 4 * MiB, 'g');
+  if (test_run (attach, &device, &err) != 0)
+    {
+      g_test_skip_printf ("no loop device: %s", err);
+      return;
+    }
+  g_strstrip (device);
+
+  {
+    const char *const args[] = { p->src, device, NULL };
+    const char *detach[] = { "losetup", "--detach", device, NULL };
+
+    convert_ok (args);
+    g_assert_cmpint (test_run (detach, NULL, NULL), ==, 0);
+  }
+  assert_same_bytes (p->src, backing);
+}
+
+/* To and from an NBD server (nbdkit's file plugin over a unix socket): a
+ * URL destination is opened, not created, and since it is not known to be
+ * zero the source's holes are zeroed there; a download keeps the holes. */
+static void
+test_nbd (Paths *p, gconstpointer data)
+{
+  g_autofree char *served = g_build_filename (p->dir, "served.raw", NULL);
+  g_autofree char *back = g_build_filename (p->dir, "back.raw", NULL);
+  g_autofree char *socket_path = g_build_filename (p->dir, "sock", NULL);
+  const char *const server_argv[] = { "nbdkit", "-f", "-U", socket_path,
+                                      "file", served, NULL };
+  const DataRange expected[] = { { 1 * MiB, 1 * MiB + 192 * KiB } };
+  g_autoptr (TestServer) server = NULL;
+
+  test_create_sparse (p->src, 4 * MiB);
+  test_write_pattern (p->src, 1 * MiB, 192 * KiB, 'n');
+  test_write_pattern (served, 0, 4 * MiB, 'g');
+
+  server = test_server_start (server_argv, socket_path);
+  {
+    const char *const upload[] = { "-p", p->src, test_server_get_uri (server),
+                                   NULL };
+    const char *const download[] = { test_server_get_uri (server), back,
+                                     NULL };
+
+    convert_ok (upload);
+    convert_ok (download);
+  }
+  g_clear_pointer (&server, test_server_stop);
+
+  assert_same_bytes (p->src, served);
+  assert_same_bytes (p->src, back);
+  assert_data_ranges (back, expected, G_N_ELEMENTS (expected));
+}
+
 static void
 test_module_listed (void)
 {
@@ -766,6 +832,8 @@ main (int argc, char **argv)
             test_shallow_onto_backing);
   add_test ("/convert/qcow2/shallow-onto-backing/qcow2", "qcow2",
             test_shallow_onto_backing);
+  add_test ("/convert/block-device", NULL, test_block_device);
+  add_test ("/convert/nbd/upload-download", NULL, test_nbd);
   g_test_add_func ("/convert/module/listed", test_module_listed);
   add_test ("/convert/module/convert", NULL, test_module_convert);
   g_test_add_func ("/convert/module/bad-abi", test_module_bad_abi);
