@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh: helpers shared by the benchmark scripts (source it).
 #
 # A benchmark builds imgxfer (bench_build), makes its images in scratch
@@ -24,6 +25,7 @@ bench_build() {
     meson setup "$build" "$BENCH_ROOT" --buildtype=release \
       -Dintrospection=disabled -Dtests=false >/dev/null
   ninja -C "$build" >/dev/null
+  # shellcheck disable=SC2034  # used by the scripts that source this
   IMGXFER=$build/cmd/imgxfer
 }
 
