@@ -168,6 +168,17 @@ python_offsets (const char *archive)
   return offsets;
 }
 
+/* Where Python's tarfile says the data of @member starts. */
+static guint64
+python_offset (const char *archive, const char *member)
+{
+  g_autoptr (GHashTable) offsets = python_offsets (archive);
+  const char *entry = g_hash_table_lookup (offsets, member);
+
+  g_assert_nonnull (entry);
+  return g_ascii_strtoull (entry, NULL, 10);
+}
+
 static ImgxferBackend *
 open_member (const char *archive, const char *member, GError **error)
 {
@@ -339,6 +350,54 @@ test_read_ranges_and_clone (void)
   g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, 2,
                                         MiB, NULL, &error));
   g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
+
+  test_tmpdir_free (dir);
+}
+
+/* With the direct option (O_DIRECT) the bytes are the same, also for a
+ * member ending at the very end of the file, where the aligned read
+ * comes short. */
+static void
+test_read_direct (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+  static const Member members[] = { { "big.img", MiB + 1 },
+                                    { "block.img", 512 } };
+  g_autofree guint8 *expected = member_bytes ("big.img", MiB + 1);
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 buffer[3000];
+
+  make_archive (dir, archive, "python", "ustar", members,
+                G_N_ELEMENTS (members));
+  g_assert_cmpint (truncate (archive,
+                             python_offset (archive, "block.img") + 512),
+                   ==, 0);
+
+  imgxfer_open_options_set_direct (options, TRUE);
+  imgxfer_open_options_set_format (options, "raw");
+  imgxfer_open_options_set_member (options, "big.img");
+  backend = imgxfer_open (archive, options, NULL, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    {
+      g_test_skip (error->message);
+      test_tmpdir_free (dir);
+      return;
+    }
+  g_assert_no_error (error);
+  assert_reads_bytes (backend, "big.img", MiB + 1);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer,
+                                       sizeof buffer, 4095, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (buffer, sizeof buffer, expected + 4095, sizeof buffer);
+  g_clear_object (&backend);
+
+  imgxfer_open_options_set_member (options, "block.img");
+  backend = imgxfer_open (archive, options, NULL, &error);
+  g_assert_no_error (error);
+  assert_reads_bytes (backend, "block.img", 512);
 
   test_tmpdir_free (dir);
 }
@@ -638,16 +697,13 @@ test_error_truncated (void)
 {
   char *dir = test_tmpdir_new ();
   g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
-  g_autoptr (GHashTable) offsets = NULL;
   g_autoptr (ImgxferBackend) backend = NULL;
   g_autoptr (GError) error = NULL;
   guint64 offset;
 
   make_archive (dir, archive, "python", "gnu", raw_members,
                 G_N_ELEMENTS (raw_members) - 1); /* big.img last */
-  offsets = python_offsets (archive);
-  offset = g_ascii_strtoull (g_hash_table_lookup (offsets, "big.img"), NULL,
-                             10);
+  offset = python_offset (archive, "big.img");
   g_assert_cmpint (truncate (archive, offset + 1000), ==, 0);
 
   assert_open_fails (archive, "big.img", TRUE, IMGXFER_ERROR_BAD_IMAGE,
@@ -946,6 +1002,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tar-driver/read/ranges-and-clone",
                    test_read_ranges_and_clone);
   g_test_add_func ("/tar-driver/read/tar-url", test_tar_url);
+  g_test_add_func ("/tar-driver/read/direct", test_read_direct);
   g_test_add_func ("/tar-driver/read/dot-slash-name", test_dot_slash_name);
   g_test_add_func ("/tar-driver/read/qcow2-member", test_qcow2_member);
   g_test_add_func ("/tar-driver/error/member-not-found",
