@@ -126,8 +126,8 @@ option_group (ConvertArgs *args)
       "URL to use when the image's own cannot be reached", "URL" },
     { "checksum", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
       on_checksum,
-      "Print the checksum of DST's data after the copy (default blake2b)",
-      "ALG" },
+      "Print the checksum of the data copied, computed in the same pass "
+      "(default blake2b)", "ALG" },
     { "output", 0, 0, G_OPTION_ARG_STRING, &args->source.output,
       "human (default) or json: a summary on stdout", "FORMAT" },
     { NULL },
@@ -222,6 +222,12 @@ check_args (ConvertArgs *args, int argc)
   if (args->backing && args->no_create)
     {
       cli_usage_error (COMMAND, "-B creates DST; it cannot be used with -n");
+      return FALSE;
+    }
+  if (args->checksum && args->source.bitmap)
+    {
+      cli_usage_error (COMMAND, "--checksum needs all of SRC; it cannot be "
+                                "used with --bitmap");
       return FALSE;
     }
   return args->checksum ? check_checksum_algorithm (args->checksum_algorithm)
@@ -412,15 +418,16 @@ print_summary (ConvertArgs *args,
                ImgxferBackend *destination,
                const char *destination_url,
                double seconds,
-               const char *checksum)
+               ImgxferChecksum *checksum,
+               const char *digest)
 {
   g_autoptr (JsonNode) root = NULL;
   JsonObject *summary;
 
   if (!cli_image_args_json (&args->source))
     {
-      if (checksum)
-        g_print ("%s  %s\n", checksum, destination_url);
+      if (digest)
+        g_print ("%s  %s\n", digest, destination_url);
       return;
     }
 
@@ -435,18 +442,16 @@ print_summary (ConvertArgs *args,
   json_object_set_int_member (summary, "size",
                               imgxfer_backend_get_size (source));
   json_object_set_double_member (summary, "seconds", seconds);
-  if (checksum)
+  if (digest)
     {
       /* In the form of the imageio checksum API. */
       JsonObject *object = json_object_new ();
 
       json_object_set_string_member (object, "algorithm",
-                                     args->checksum_algorithm
-                                         ? args->checksum_algorithm
-                                         : IMGXFER_CHECKSUM_DEFAULT_ALGORITHM);
+                                     imgxfer_checksum_get_algorithm (checksum));
       json_object_set_int_member (object, "block_size",
-                                  IMGXFER_CHECKSUM_DEFAULT_BLOCK_SIZE);
-      json_object_set_string_member (object, "checksum", checksum);
+                                  imgxfer_checksum_get_block_size (checksum));
+      json_object_set_string_member (object, "checksum", digest);
       json_object_set_object_member (summary, "checksum", object);
     }
 
@@ -492,7 +497,8 @@ convert (ConvertArgs *args, const char *source_url,
   g_autoptr (ImgxferBackend) destination = NULL;
   g_autoptr (ImgxferCopy) copy = NULL;
   g_autoptr (CliProgress) progress = NULL;
-  g_autofree char *checksum = NULL;
+  g_autoptr (ImgxferChecksum) checksum = NULL;
+  g_autofree char *digest = NULL;
   gboolean direct, source_direct;
   gint64 start;
 
@@ -512,23 +518,30 @@ convert (ConvertArgs *args, const char *source_url,
     return fail (error, cancellable);
 
   copy = new_copy (args, source, destination);
+  if (args->checksum)
+    {
+      checksum = imgxfer_checksum_new (args->checksum_algorithm, 0,
+                                       imgxfer_backend_get_size (source),
+                                       &error);
+      if (checksum == NULL)
+        return fail (error, cancellable);
+      imgxfer_copy_set_checksum (copy, checksum);
+    }
   if (args->progress)
     progress = cli_progress_new (imgxfer_backend_get_size (source), NULL);
   if (!run_copy (copy, progress, cancellable, &error))
     return fail (error, cancellable);
 
-  if (args->checksum)
+  if (checksum)
     {
-      checksum = imgxfer_checksum_compute (destination,
-                                           args->checksum_algorithm, 0, 0,
-                                           cancellable, &error);
-      if (checksum == NULL)
+      digest = imgxfer_checksum_finish (checksum, &error);
+      if (digest == NULL)
         return fail (error, cancellable);
     }
 
   print_summary (args, source, destination, destination_url,
                  (g_get_monotonic_time () - start) / (double)G_USEC_PER_SEC,
-                 checksum);
+                 checksum, digest);
   return CLI_EXIT_OK;
 }
 

@@ -470,6 +470,23 @@ test_checksum (Paths *p, gconstpointer data)
       "601b2e67649ddcf79e5b9d904b7b176c51667b275c41ea0268c366cc13c65a25");
 }
 
+/* A sparse source (zero extents are hashed without being read), another
+ * algorithm, the human output: "CHECKSUM  DST". */
+static void
+test_checksum_sparse (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "convert", "--checksum=sha1", p->src, p->dst,
+                               NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *expected = g_strconcat (
+      "d3936edd8e3a8ff10e8257a9f460d8da67838549  ", p->dst, "\n", NULL);
+
+  g_assert_true (g_file_set_contents (p->src, "data", 4, NULL));
+  g_assert_cmpint (truncate (p->src, 5 * MiB), ==, 0);
+  g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, expected);
+}
+
 static void
 test_usage_errors (void)
 {
@@ -489,6 +506,8 @@ test_usage_errors (void)
     (const char *const[]){ "convert", "--connections=-1", "a", "b", NULL },
     (const char *const[]){ "convert", "-t", "sometimes", "a", "b", NULL },
     (const char *const[]){ "convert", "--checksum=crc7", "a", "b", NULL },
+    (const char *const[]){ "convert", "--checksum", "--bitmap", "b0", "a",
+                           "b", NULL },
     (const char *const[]){ "convert", "--no-such-option", "a", "b", NULL },
   };
 
@@ -667,6 +686,48 @@ test_shallow_onto_backing (Paths *p, gconstpointer data)
   g_assert_cmpstr (src_map, ==, dst_map);
 }
 
+/* An incremental backup: after a full copy, -n --bitmap copies only what
+ * the bitmap marks dirty (data and zeroed clusters), and leaves clean
+ * ranges of the destination untouched. */
+static void
+test_dirty_bitmap (Paths *p, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (p->dir, "image.qcow2", NULL);
+  const char *const full[] = { image, p->dst, NULL };
+  const char *const incremental[] = { "-n", "--bitmap", "b0", image, p->dst,
+                                      NULL };
+  const char *add_bitmap[] = { "qemu-img", "bitmap", "--add", image, "b0",
+                               NULL };
+  const gsize size = 8 * CLUSTER_SIZE;
+  g_autofree guint8 *expected = g_malloc0 (size);
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  if (skip_without_format ("qcow2"))
+    return;
+
+  qemu_img_create (image, "qcow2", "512k", NULL, NULL);
+  qemu_io (image, "qcow2", "write -P 0x61 0 256k");
+  convert_ok (full);
+
+  g_assert_cmpint (test_run (add_bitmap, NULL, NULL), ==, 0);
+  qemu_io (image, "qcow2", "write -P 0x42 64k 64k");
+  qemu_io (image, "qcow2", "write -z 128k 64k");
+  qemu_io (image, "qcow2", "write -P 0x43 384k 64k");
+  /* A clean cluster changed in the backup only: must stay as it is. */
+  test_write_pattern (p->dst, 3 * CLUSTER_SIZE, CLUSTER_SIZE, 'X');
+
+  convert_ok (incremental);
+
+  memset (expected, 'a', 4 * CLUSTER_SIZE);
+  memset (expected + 1 * CLUSTER_SIZE, 'B', CLUSTER_SIZE);
+  memset (expected + 2 * CLUSTER_SIZE, 0, CLUSTER_SIZE);
+  memset (expected + 3 * CLUSTER_SIZE, 'X', CLUSTER_SIZE);
+  memset (expected + 6 * CLUSTER_SIZE, 'C', CLUSTER_SIZE);
+  g_assert_true (g_file_get_contents (p->dst, &contents, &length, NULL));
+  g_assert_cmpmem (contents, length, expected, size);
+}
+
 /* An existing block device is written in place, never truncated, and
  * zeroed where the source has holes (a device is not known to be zero). */
 static void
@@ -826,12 +887,14 @@ main (int argc, char **argv)
   add_test ("/convert/progress", NULL, test_progress);
   add_test ("/convert/output/json", NULL, test_json_summary);
   add_test ("/convert/output/checksum", NULL, test_checksum);
+  add_test ("/convert/output/checksum-sparse", NULL, test_checksum_sparse);
   add_test ("/convert/cancel", NULL, test_cancel);
   add_test ("/convert/qcow2/to-qcow2-and-back", NULL, test_to_qcow2_and_back);
   add_test ("/convert/qcow2/shallow-onto-backing/raw", "raw",
             test_shallow_onto_backing);
   add_test ("/convert/qcow2/shallow-onto-backing/qcow2", "qcow2",
             test_shallow_onto_backing);
+  add_test ("/convert/qcow2/dirty-bitmap", NULL, test_dirty_bitmap);
   add_test ("/convert/block-device", NULL, test_block_device);
   add_test ("/convert/nbd/upload-download", NULL, test_nbd);
   g_test_add_func ("/convert/module/listed", test_module_listed);
