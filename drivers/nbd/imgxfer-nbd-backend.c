@@ -56,19 +56,15 @@ url_of (gpointer self)
 
 /* libnbd keeps the last error per thread. */
 static gboolean
-set_nbd_error (GError **error,
-               gpointer self,
-               const char *what,
-               guint64 offset)
+set_nbd_error (GError **error, gpointer self, const char *what, guint64 offset)
 {
   int err = nbd_get_errno ();
   const char *message = nbd_get_error ();
 
-  g_set_error (error, G_IO_ERROR,
-               err ? g_io_error_from_errno (err) : G_IO_ERROR_FAILED,
-               "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s",
-               url_of (self), what, offset,
-               message ? message : "unknown NBD error");
+  g_set_error (
+      error, G_IO_ERROR, err ? g_io_error_from_errno (err) : G_IO_ERROR_FAILED,
+      "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s", url_of (self), what,
+      offset, message ? message : "unknown NBD error");
   return FALSE;
 }
 
@@ -79,8 +75,8 @@ legacy_url_to_uri (const char *url, GError **error)
 {
   const char *rest = url + strlen ("nbd:");
   const char *export_part = strstr (rest, ":exportname=");
-  g_autofree char *address = export_part ? g_strndup (rest, export_part - rest)
-                                         : g_strdup (rest);
+  g_autofree char *address
+      = export_part ? g_strndup (rest, export_part - rest) : g_strdup (rest);
   g_autofree char *export_name = NULL;
   const char *colon;
 
@@ -113,7 +109,8 @@ char *
 _imgxfer_nbd_backend_uri (const char *url, GError **error)
 {
   /* A URI has "//" after the scheme; the legacy form never does. */
-  if (g_ascii_strncasecmp (url, "nbd:", 4) == 0 && !g_str_has_prefix (url + 4, "//"))
+  if (g_ascii_strncasecmp (url, "nbd:", 4) == 0
+      && !g_str_has_prefix (url + 4, "//"))
     return legacy_url_to_uri (url, error);
   return g_strdup (url);
 }
@@ -143,8 +140,7 @@ request_meta_contexts (ImgxferNbdBackend *self, GError **error)
 }
 
 static gboolean
-check_meta_contexts (ImgxferNbdBackend *self,
-                     ImgxferBackendCaps *caps,
+check_meta_contexts (ImgxferNbdBackend *self, ImgxferBackendCaps *caps,
                      GError **error)
 {
   ImgxferNbdBackendPrivate *priv
@@ -186,8 +182,8 @@ declare_export (ImgxferNbdBackend *self, GError **error)
   ImgxferBackend *backend = IMGXFER_BACKEND (self);
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
-  gboolean writable
-      = imgxfer_open_options_get_writable (imgxfer_backend_get_options (backend));
+  gboolean writable = imgxfer_open_options_get_writable (
+      imgxfer_backend_get_options (backend));
   ImgxferBackendCaps caps = 0;
   int64_t size = nbd_get_size (priv->nbd);
 
@@ -228,8 +224,8 @@ declare_export (ImgxferNbdBackend *self, GError **error)
   /* Without multi-conn, writes on one connection may not be seen (or
    * flushed) by another, and qemu-nbd serves one client by default. */
   imgxfer_backend_set_max_connections (
-      backend, nbd_can_multi_conn (priv->nbd) == 1 ? MULTI_CONN_CONNECTIONS
-                                                   : 1);
+      backend,
+      nbd_can_multi_conn (priv->nbd) == 1 ? MULTI_CONN_CONNECTIONS : 1);
   return TRUE;
 }
 
@@ -249,8 +245,7 @@ configure_tls (ImgxferNbdBackend *self, GError **error)
 }
 
 gboolean
-_imgxfer_nbd_backend_connect (ImgxferNbdBackend *self,
-                              const char *uri,
+_imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
                               GError **error)
 {
   ImgxferNbdBackendPrivate *priv
@@ -275,8 +270,7 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self,
       g_set_error (error, G_IO_ERROR,
                    nbd_get_errno () ? g_io_error_from_errno (nbd_get_errno ())
                                     : G_IO_ERROR_FAILED,
-                   "Cannot connect to %s: %s", url_of (self),
-                   nbd_get_error ());
+                   "Cannot connect to %s: %s", url_of (self), nbd_get_error ());
       return FALSE;
     }
 
@@ -299,33 +293,28 @@ _imgxfer_nbd_backend_disconnect (ImgxferNbdBackend *self)
 }
 
 static gboolean
-imgxfer_nbd_backend_open (ImgxferBackend *backend,
-                          GCancellable *cancellable,
+imgxfer_nbd_backend_open (ImgxferBackend *backend, GCancellable *cancellable,
                           GError **error)
 {
-  return _imgxfer_nbd_backend_connect (IMGXFER_NBD_BACKEND (backend),
-                                       imgxfer_backend_get_url (backend),
-                                       error);
+  return _imgxfer_nbd_backend_connect (
+      IMGXFER_NBD_BACKEND (backend), imgxfer_backend_get_url (backend), error);
 }
 
 static gboolean
-imgxfer_nbd_backend_pread (ImgxferSource *source,
-                           void *buffer,
-                           gsize length,
-                           guint64 offset,
-                           GCancellable *cancellable,
+imgxfer_nbd_backend_pread (ImgxferSource *source, void *buffer, gsize length,
+                           guint64 offset, GCancellable *cancellable,
                            GError **error)
 {
-  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
-      IMGXFER_NBD_BACKEND (source));
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (IMGXFER_NBD_BACKEND (source));
 
   if (nbd_pread (priv->nbd, buffer, length, offset, 0) < 0)
     return set_nbd_error (error, source, "read", offset);
   return TRUE;
 }
 
-/* The replies of one block status command: for each context, pairs of
- * (length, flags) as the server sent them. */
+/* The replies of one block status command: for each context, the
+ * (length, flags) pairs the server sent, flattened. */
 typedef struct
 {
   const char *names[2];
@@ -333,18 +322,15 @@ typedef struct
 } BlockStatus;
 
 static int
-block_status_reply (void *user_data,
-                    const char *context,
-                    uint64_t offset,
-                    uint32_t *entries,
-                    size_t n_entries,
-                    int *error)
+block_status_reply (void *user_data, const char *context, uint64_t offset,
+                    uint32_t *entries, size_t n_entries, int *error)
 {
   BlockStatus *status = user_data;
 
   for (guint i = 0; i < G_N_ELEMENTS (status->names); i++)
     if (status->names[i] != NULL && strcmp (context, status->names[i]) == 0)
-      g_array_append_vals (status->runs[i], entries, n_entries * 2);
+      /* @n_entries counts array elements, two per extent. */
+      g_array_append_vals (status->runs[i], entries, n_entries & ~(size_t)1);
   return 0;
 }
 
@@ -391,10 +377,8 @@ extent_flags (ImgxferExtentContext context, guint32 allocation, guint32 other,
 /* Combines the answers of the two contexts into runs where both are
  * constant, up to where the shorter answer ends. */
 static void
-merge_block_status (BlockStatus *status,
-                    ImgxferExtentContext context,
-                    guint64 offset,
-                    GArray *extents)
+merge_block_status (BlockStatus *status, ImgxferExtentContext context,
+                    guint64 offset, GArray *extents)
 {
   RunCursor cursors[2] = { { status->runs[0] }, { status->runs[1] } };
   gboolean has_other = status->names[1] != NULL;
@@ -418,15 +402,12 @@ merge_block_status (BlockStatus *status,
 
 static gboolean
 imgxfer_nbd_backend_extents (ImgxferSource *source,
-                             ImgxferExtentContext context,
-                             guint64 offset,
-                             guint64 length,
-                             GArray *extents,
-                             GCancellable *cancellable,
-                             GError **error)
+                             ImgxferExtentContext context, guint64 offset,
+                             guint64 length, GArray *extents,
+                             GCancellable *cancellable, GError **error)
 {
-  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
-      IMGXFER_NBD_BACKEND (source));
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (IMGXFER_NBD_BACKEND (source));
   g_autoptr (GArray) allocation = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr (GArray) other = g_array_new (FALSE, FALSE, sizeof (guint32));
   BlockStatus status = {
@@ -447,9 +428,10 @@ imgxfer_nbd_backend_extents (ImgxferSource *source,
   merge_block_status (&status, context, offset, extents);
   if (extents->len == first)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: the NBD server sent no extents at offset %"
-                   G_GUINT64_FORMAT, url_of (source), offset);
+      g_set_error (
+          error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+          "%s: the NBD server sent no extents at offset %" G_GUINT64_FORMAT,
+          url_of (source), offset);
       return FALSE;
     }
   return TRUE;
@@ -463,12 +445,9 @@ imgxfer_nbd_backend_source_init (ImgxferSourceInterface *iface)
 }
 
 static gboolean
-imgxfer_nbd_backend_pwrite (ImgxferDestination *destination,
-                            const void *buffer,
-                            gsize length,
-                            guint64 offset,
-                            GCancellable *cancellable,
-                            GError **error)
+imgxfer_nbd_backend_pwrite (ImgxferDestination *destination, const void *buffer,
+                            gsize length, guint64 offset,
+                            GCancellable *cancellable, GError **error)
 {
   ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
       IMGXFER_NBD_BACKEND (destination));
@@ -479,19 +458,16 @@ imgxfer_nbd_backend_pwrite (ImgxferDestination *destination,
 }
 
 static gboolean
-imgxfer_nbd_backend_zero (ImgxferDestination *destination,
-                          guint64 offset,
-                          guint64 length,
-                          ImgxferZeroFlags flags,
-                          GCancellable *cancellable,
-                          GError **error)
+imgxfer_nbd_backend_zero (ImgxferDestination *destination, guint64 offset,
+                          guint64 length, ImgxferZeroFlags flags,
+                          GCancellable *cancellable, GError **error)
 {
   ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
       IMGXFER_NBD_BACKEND (destination));
   /* WRITE_ZEROES, never TRIM: a trimmed range may read back old data.
    * NO_HOLE keeps the range allocated unless the caller allows a hole. */
-  guint32 nbd_flags = (flags & IMGXFER_ZERO_MAY_TRIM) ? 0
-                                                      : LIBNBD_CMD_FLAG_NO_HOLE;
+  guint32 nbd_flags
+      = (flags & IMGXFER_ZERO_MAY_TRIM) ? 0 : LIBNBD_CMD_FLAG_NO_HOLE;
 
   if (nbd_zero (priv->nbd, length, offset, nbd_flags) < 0)
     return set_nbd_error (error, destination, "zero", offset);
@@ -500,8 +476,7 @@ imgxfer_nbd_backend_zero (ImgxferDestination *destination,
 
 static gboolean
 imgxfer_nbd_backend_flush (ImgxferDestination *destination,
-                           GCancellable *cancellable,
-                           GError **error)
+                           GCancellable *cancellable, GError **error)
 {
   ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
       IMGXFER_NBD_BACKEND (destination));
@@ -535,9 +510,9 @@ imgxfer_nbd_backend_finalize (GObject *object)
   G_OBJECT_CLASS (imgxfer_nbd_backend_parent_class)->finalize (object);
 }
 
-static const char *const nbd_schemes[]
-    = { "nbd", "nbds", "nbd+unix", "nbds+unix", "nbd+vsock", "nbds+vsock",
-        NULL };
+static const char *const nbd_schemes[] = {
+  "nbd", "nbds", "nbd+unix", "nbds+unix", "nbd+vsock", "nbds+vsock", NULL
+};
 
 static void
 imgxfer_nbd_backend_class_init (ImgxferNbdBackendClass *klass)

@@ -30,8 +30,7 @@ struct _ImgxferNbdBackendClass
 /* For subclasses, from their open vfunc: connects to @uri (any form the
  * nbd driver accepts) and declares size, capabilities, block sizes and
  * connections. Errors name the backend's own URL, not @uri. */
-gboolean _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self,
-                                       const char *uri,
+gboolean _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
                                        GError **error);
 
 /* Disconnects now; for subclasses that must stop their server after the

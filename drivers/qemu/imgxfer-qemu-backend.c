@@ -31,11 +31,8 @@ G_DEFINE_FINAL_TYPE (ImgxferQemuBackend, imgxfer_qemu_backend,
                      IMGXFER_TYPE_NBD_BACKEND)
 
 static void
-json_add_file (JsonBuilder *builder,
-               const char *path,
-               guint64 offset,
-               guint64 size,
-               guint64 file_size)
+json_add_file (JsonBuilder *builder, const char *path, guint64 offset,
+               guint64 size, guint64 file_size)
 {
   gboolean whole = offset == 0 && size == file_size;
 
@@ -64,11 +61,8 @@ json_add_file (JsonBuilder *builder,
 /* Always a json: filename, even for a whole file: qemu would take a plain
  * name such as "nbd:x" or "http:y" for a protocol. */
 char *
-_imgxfer_qemu_image_filename (const char *format,
-                              const char *path,
-                              guint64 offset,
-                              guint64 size,
-                              guint64 file_size,
+_imgxfer_qemu_image_filename (const char *format, const char *path,
+                              guint64 offset, guint64 size, guint64 file_size,
                               gboolean shallow)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
@@ -97,8 +91,7 @@ _imgxfer_qemu_image_filename (const char *format,
 
 /* Where the format's bytes are: the protocol driver's local file. */
 static char *
-find_image_bytes (ImgxferBackend *backend,
-                  GCancellable *cancellable,
+find_image_bytes (ImgxferBackend *backend, GCancellable *cancellable,
                   GError **error)
 {
   const char *url = imgxfer_backend_get_url (backend);
@@ -132,8 +125,8 @@ find_image_bytes (ImgxferBackend *backend,
     }
 
   return _imgxfer_qemu_image_filename (
-      imgxfer_open_options_get_format (options), path, offset, size,
-      st.st_size, imgxfer_open_options_get_shallow (options));
+      imgxfer_open_options_get_format (options), path, offset, size, st.st_size,
+      imgxfer_open_options_get_shallow (options));
 }
 
 static guint
@@ -145,13 +138,11 @@ connections (ImgxferOpenOptions *options)
 }
 
 static ImgxferQemuNbdServer *
-start_server (ImgxferBackend *backend,
-              GCancellable *cancellable,
+start_server (ImgxferBackend *backend, GCancellable *cancellable,
               GError **error)
 {
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
-  g_autofree char *filename
-      = find_image_bytes (backend, cancellable, error);
+  g_autofree char *filename = find_image_bytes (backend, cancellable, error);
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_autofree char *shared = NULL;
   g_auto (GStrv) args = NULL;
@@ -175,13 +166,12 @@ start_server (ImgxferBackend *backend,
   args = g_strv_builder_end (builder);
 
   return imgxfer_qemu_nbd_server_start (imgxfer_backend_get_url (backend),
-                                        (const char *const *)args,
-                                        cancellable, error);
+                                        (const char *const *)args, cancellable,
+                                        error);
 }
 
 static gboolean
-imgxfer_qemu_backend_open (ImgxferBackend *backend,
-                           GCancellable *cancellable,
+imgxfer_qemu_backend_open (ImgxferBackend *backend, GCancellable *cancellable,
                            GError **error)
 {
   ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
@@ -209,17 +199,15 @@ imgxfer_qemu_backend_open (ImgxferBackend *backend,
 }
 
 static ImgxferBackend *
-imgxfer_qemu_backend_clone (ImgxferBackend *backend,
-                            GCancellable *cancellable,
+imgxfer_qemu_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
                             GError **error)
 {
   ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
   g_autoptr (ImgxferQemuBackend) clone = NULL;
 
-  clone = g_object_new (IMGXFER_TYPE_QEMU_BACKEND,
-                        "url", imgxfer_backend_get_url (backend),
-                        "options", imgxfer_backend_get_options (backend),
-                        NULL);
+  clone = g_object_new (IMGXFER_TYPE_QEMU_BACKEND, "url",
+                        imgxfer_backend_get_url (backend), "options",
+                        imgxfer_backend_get_options (backend), NULL);
   clone->server = g_object_ref (self->server);
   if (!g_initable_init (G_INITABLE (clone), cancellable, error))
     return NULL;
@@ -240,9 +228,9 @@ imgxfer_qemu_backend_finalize (GObject *object)
 
 /* The formats qemu-img reads and writes without extra secrets (luks
  * needs a key) or stacking (raw is the file and tar drivers' job). */
-static const char *const qemu_formats[]
-    = { "qcow2", "qcow", "qed", "vmdk", "vhdx", "vdi", "vpc", "parallels",
-        NULL };
+static const char *const qemu_formats[] = { "qcow2", "qcow",      "qed",
+                                            "vmdk",  "vhdx",      "vdi",
+                                            "vpc",   "parallels", NULL };
 static const char *const qemu_schemes[] = { NULL };
 
 static void

@@ -24,8 +24,8 @@
 #define QEMU_NBD "qemu-nbd"
 /* Each large request buffer was otherwise mmap'ed and munmap'ed, which
  * made requests of 1 MiB or more 5-7 times slower (measured, qemu 7.2). */
-#define QEMU_NBD_TUNABLES                                                    \
-  "glibc.malloc.mmap_threshold=33554432:"                                    \
+#define QEMU_NBD_TUNABLES                                                      \
+  "glibc.malloc.mmap_threshold=33554432:"                                      \
   "glibc.malloc.trim_threshold=268435456"
 #define START_TIMEOUT_US (10 * G_USEC_PER_SEC)
 #define STOP_TIMEOUT_US (10 * G_USEC_PER_SEC)
@@ -83,8 +83,7 @@ spawner_thread (gpointer data)
 
 static GSubprocess *
 spawn_from_lasting_thread (GSubprocessLauncher *launcher,
-                           const char *const *argv,
-                           GError **error)
+                           const char *const *argv, GError **error)
 {
   static GAsyncQueue *queue;
   SpawnRequest request = { .launcher = launcher, .argv = argv };
@@ -177,8 +176,7 @@ process_running (GSubprocess *process)
 }
 
 static gboolean
-wait_until_ready (ImgxferQemuNbdServer *self,
-                  GCancellable *cancellable,
+wait_until_ready (ImgxferQemuNbdServer *self, GCancellable *cancellable,
                   GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
@@ -221,8 +219,7 @@ spawn (ImgxferQemuNbdServer *self, const char *const *args, GError **error)
   g_auto (GStrv) argv = NULL;
   g_autoptr (GError) local_error = NULL;
 
-  g_strv_builder_add_many (builder, QEMU_NBD, socket_arg, "--persistent",
-                           NULL);
+  g_strv_builder_add_many (builder, QEMU_NBD, socket_arg, "--persistent", NULL);
   g_strv_builder_addv (builder, (const char **)args);
   argv = g_strv_builder_end (builder);
 
@@ -231,8 +228,8 @@ spawn (ImgxferQemuNbdServer *self, const char *const *args, GError **error)
   /* A tuning the user chose wins over ours. */
   g_subprocess_launcher_setenv (launcher, "GLIBC_TUNABLES", QEMU_NBD_TUNABLES,
                                 FALSE);
-  g_subprocess_launcher_set_child_setup (
-      launcher, child_setup, GINT_TO_POINTER (getpid ()), NULL);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup,
+                                         GINT_TO_POINTER (getpid ()), NULL);
 
   self->process = spawn_from_lasting_thread (
       launcher, (const char *const *)argv, &local_error);
@@ -247,10 +244,8 @@ spawn (ImgxferQemuNbdServer *self, const char *const *args, GError **error)
 }
 
 ImgxferQemuNbdServer *
-imgxfer_qemu_nbd_server_start (const char *name,
-                               const char *const *args,
-                               GCancellable *cancellable,
-                               GError **error)
+imgxfer_qemu_nbd_server_start (const char *name, const char *const *args,
+                               GCancellable *cancellable, GError **error)
 {
   g_autoptr (ImgxferQemuNbdServer) self
       = g_object_new (IMGXFER_TYPE_QEMU_NBD_SERVER, NULL);
@@ -294,8 +289,7 @@ stop_process (ImgxferQemuNbdServer *self)
     return;
 
   g_subprocess_send_signal (self->process, SIGTERM);
-  while (process_running (self->process)
-         && g_get_monotonic_time () < deadline)
+  while (process_running (self->process) && g_get_monotonic_time () < deadline)
     g_usleep (POLL_INTERVAL_US);
 
   if (process_running (self->process))

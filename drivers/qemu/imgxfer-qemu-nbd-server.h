@@ -9,8 +9,8 @@
 G_BEGIN_DECLS
 
 #define IMGXFER_TYPE_QEMU_NBD_SERVER (imgxfer_qemu_nbd_server_get_type ())
-G_DECLARE_FINAL_TYPE (ImgxferQemuNbdServer, imgxfer_qemu_nbd_server,
-                      IMGXFER, QEMU_NBD_SERVER, GObject)
+G_DECLARE_FINAL_TYPE (ImgxferQemuNbdServer, imgxfer_qemu_nbd_server, IMGXFER,
+                      QEMU_NBD_SERVER, GObject)
 
 /* Starts qemu-nbd with @args (what to serve and how; the socket is added
  * here) on a unix socket in a new private directory, and waits until it

@@ -1,0 +1,379 @@
+/* nbd-driver.c: the nbd driver against real qemu-nbd and nbdkit servers
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "drivers/nbd/imgxfer-nbd-backend.h"
+#include "test-servers.h"
+#include "test-utils.h"
+
+#define KiB 1024
+#define MiB (1024 * 1024)
+#define CLUSTER (64 * KiB)
+
+typedef struct
+{
+  char *dir;
+  char *socket;
+  TestServer *server;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer data)
+{
+  fixture->dir = test_tmpdir_new ();
+  fixture->socket = g_build_filename (fixture->dir, "nbd.sock", NULL);
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer data)
+{
+  g_clear_pointer (&fixture->server, test_server_stop);
+  g_free (fixture->socket);
+  test_tmpdir_free (fixture->dir);
+}
+
+/* nbdkit's memory plugin: sparse, multi-conn, reports holes as
+ * NBD_STATE_HOLE | NBD_STATE_ZERO. @extra: more nbdkit arguments. */
+static void
+start_nbdkit (Fixture *fixture, const char *const *extra)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) argv = NULL;
+
+  g_strv_builder_add_many (builder, "nbdkit", "--foreground",
+                           "--exit-with-parent", "--unix", fixture->socket,
+                           NULL);
+  if (extra != NULL)
+    g_strv_builder_addv (builder, (const char **)extra);
+  else
+    g_strv_builder_add_many (builder, "memory", "10M", NULL);
+  argv = g_strv_builder_end (builder);
+  fixture->server
+      = test_server_start ((const char *const *)argv, fixture->socket);
+}
+
+static ImgxferBackend *
+open_nbd (const char *url, gboolean writable, GError **error)
+{
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+
+  imgxfer_open_options_set_writable (options, writable);
+  return imgxfer_open (url, options, NULL, error);
+}
+
+static GArray *
+all_extents (ImgxferBackend *backend, ImgxferExtentContext context)
+{
+  g_autoptr (GError) error = NULL;
+  GArray *extents = imgxfer_image_extents (backend, context, NULL, &error);
+
+  g_assert_no_error (error);
+  return extents;
+}
+
+static void
+write_pattern (ImgxferBackend *backend, guint64 offset, gsize length,
+               guint8 byte)
+{
+  g_autofree guint8 *buffer = g_malloc (length);
+  g_autoptr (GError) error = NULL;
+
+  memset (buffer, byte, length);
+  imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend), buffer, length,
+                              offset, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+assert_reads (ImgxferBackend *backend, guint64 offset, gsize length,
+              guint8 byte)
+{
+  g_autofree guint8 *buffer = g_malloc (length);
+  g_autoptr (GError) error = NULL;
+
+  imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, length, offset, NULL,
+                        &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i < length; i++)
+    if (buffer[i] != byte)
+      g_error ("byte %" G_GUINT64_FORMAT " is 0x%02x, not 0x%02x", offset + i,
+               buffer[i], byte);
+}
+
+/* The seed's test_zero_extents_raw: written through a qemu-nbd raw export
+ * the way the seed's client does, then asked for extents. A hole in a
+ * raw image is zero, never a hole. */
+static void
+test_extents_raw (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "image.raw", NULL);
+  const char *argv[] = { "qemu-nbd",        "--persistent", "--format=raw",
+                         "--discard=unmap", "--shared=4",   "--socket",
+                         fixture->socket,   image,          NULL };
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GArray) extents = NULL;
+  g_autoptr (GError) error = NULL;
+  const ImgxferExtent expected[] = {
+    { 0 * CLUSTER, CLUSTER, IMGXFER_EXTENT_DATA },
+    { 1 * CLUSTER, CLUSTER, IMGXFER_EXTENT_ZERO },
+    { 2 * CLUSTER, CLUSTER, IMGXFER_EXTENT_DATA },
+    { 3 * CLUSTER, 10 * MiB - 3 * CLUSTER, IMGXFER_EXTENT_ZERO },
+  };
+
+  test_create_sparse (image, 10 * MiB);
+  fixture->server = test_server_start (argv, fixture->socket);
+
+  backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
+  g_assert_no_error (error);
+  write_pattern (backend, 0 * CLUSTER, CLUSTER, 'A');
+  imgxfer_destination_zero (IMGXFER_DESTINATION (backend), 1 * CLUSTER, CLUSTER,
+                            IMGXFER_ZERO_MAY_TRIM, NULL, &error);
+  g_assert_no_error (error);
+  write_pattern (backend, 2 * CLUSTER, CLUSTER, 'B');
+  imgxfer_destination_flush (IMGXFER_DESTINATION (backend), NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&backend);
+
+  backend = open_nbd (test_server_get_uri (fixture->server), FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_backend_get_caps (backend)
+                 & IMGXFER_BACKEND_CAN_EXTENTS);
+  extents = all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
+  test_assert_extents (extents, expected, G_N_ELEMENTS (expected));
+}
+
+/* nbdkit reports its unallocated memory as NBD_STATE_HOLE: that is no
+ * reason to call it a hole (DESIGN §8.5), only zero. */
+static void
+test_extents_state_hole_is_zero (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GArray) extents = NULL;
+  g_autoptr (GError) error = NULL;
+  const ImgxferExtent expected[] = {
+    { 0, 1 * MiB, IMGXFER_EXTENT_ZERO },
+    { 1 * MiB, 1 * MiB, IMGXFER_EXTENT_DATA },
+    { 2 * MiB, 8 * MiB, IMGXFER_EXTENT_ZERO },
+  };
+
+  start_nbdkit (fixture, NULL);
+  backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
+  g_assert_no_error (error);
+  write_pattern (backend, 1 * MiB, 1 * MiB, 'x');
+
+  extents = all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
+  test_assert_extents (extents, expected, G_N_ELEMENTS (expected));
+}
+
+static void
+test_read_write_zero (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (ImgxferBackend) clone = NULL;
+  g_autoptr (GError) error = NULL;
+  ImgxferDestination *destination;
+  guint32 minimum, preferred, maximum;
+
+  start_nbdkit (fixture, NULL);
+  backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
+  g_assert_no_error (error);
+  destination = IMGXFER_DESTINATION (backend);
+
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 10 * MiB);
+  g_assert_cmpuint (imgxfer_backend_get_caps (backend)
+                        & (IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_CAN_ZERO
+                           | IMGXFER_BACKEND_CAN_FLUSH),
+                    ==,
+                    IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_CAN_ZERO
+                        | IMGXFER_BACKEND_CAN_FLUSH);
+  imgxfer_backend_get_block_sizes (backend, &minimum, &preferred, &maximum);
+  g_assert_cmpuint (maximum, <=, 32 * MiB);
+  /* nbdkit's memory plugin allows multi-conn. */
+  g_assert_cmpuint (imgxfer_backend_get_max_connections (backend), >, 1);
+
+  write_pattern (backend, 0, 3 * MiB, 'a');
+  imgxfer_destination_zero (destination, 1 * MiB, 512 * KiB, IMGXFER_ZERO_NONE,
+                            NULL, &error);
+  g_assert_no_error (error);
+  imgxfer_destination_zero (destination, 2 * MiB, 512 * KiB,
+                            IMGXFER_ZERO_MAY_TRIM, NULL, &error);
+  g_assert_no_error (error);
+  imgxfer_destination_flush (destination, NULL, &error);
+  g_assert_no_error (error);
+
+  /* A clone is another connection to the same export. */
+  clone = imgxfer_backend_clone (backend, NULL, &error);
+  g_assert_no_error (error);
+  assert_reads (clone, 0, 1 * MiB, 'a');
+  assert_reads (clone, 1 * MiB, 512 * KiB, 0);
+  assert_reads (clone, 1 * MiB + 512 * KiB, 512 * KiB, 'a');
+  assert_reads (clone, 2 * MiB, 512 * KiB, 0);
+  assert_reads (clone, 2 * MiB + 512 * KiB, 512 * KiB, 'a');
+}
+
+/* The imageio ticket forms of a unix socket URL, and the URI form. */
+static void
+test_url_forms (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *legacy = g_strconcat ("nbd:unix:", fixture->socket, NULL);
+  g_autofree char *legacy_export
+      = g_strconcat ("nbd:unix:", fixture->socket, ":exportname=disk", NULL);
+  g_autofree char *uri_export = NULL;
+  g_autofree char *escaped = NULL;
+  const char *urls[3];
+
+  start_nbdkit (fixture, NULL);
+  escaped = g_uri_escape_string (fixture->socket, "/", FALSE);
+  uri_export = g_strconcat ("nbd+unix:///disk?socket=", escaped, NULL);
+  urls[0] = legacy;
+  urls[1] = legacy_export;
+  urls[2] = uri_export;
+
+  for (guint i = 0; i < G_N_ELEMENTS (urls); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ImgxferBackend) backend = open_nbd (urls[i], FALSE, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (G_OBJECT_TYPE_NAME (backend), ==, "ImgxferNbdBackend");
+      g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 10 * MiB);
+      g_assert_false (imgxfer_backend_get_caps (backend)
+                      & IMGXFER_BACKEND_CAN_WRITE);
+    }
+}
+
+static void
+test_url_translation (void)
+{
+  static const struct
+  {
+    const char *url;
+    const char *uri;
+  } cases[] = {
+    { "nbd:unix:/run/x.sock", "nbd+unix:///?socket=/run/x.sock" },
+    { "nbd:unix:/run/x.sock:exportname=a b",
+      "nbd+unix:///a%20b?socket=/run/x.sock" },
+    { "nbd:localhost:10809", "nbd://localhost:10809/" },
+    { "nbd:localhost:10809:exportname=sda", "nbd://localhost:10809/sda" },
+    { "nbd://host/export", "nbd://host/export" },
+    { "nbds+unix:///e?socket=/s", "nbds+unix:///e?socket=/s" },
+  };
+  static const char *const invalid[] = { "nbd:unix:", "nbd:localhost", "nbd:" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *uri = _imgxfer_nbd_backend_uri (cases[i].url, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (uri, ==, cases[i].uri);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (invalid); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *uri = _imgxfer_nbd_backend_uri (invalid[i], &error);
+
+      g_assert_null (uri);
+      g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
+    }
+}
+
+/* Every read fails on the server: the error names the URL and offset. */
+static void
+test_read_error (Fixture *fixture, gconstpointer data)
+{
+  const char *const extra[]
+      = { "--filter=error",        "memory", "10M", "error-pread=EIO",
+          "error-pread-rate=100%", NULL };
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *expected_offset = NULL;
+  char buffer[4096];
+
+  start_nbdkit (fixture, extra);
+  backend = open_nbd (test_server_get_uri (fixture->server), FALSE, &error);
+  g_assert_no_error (error);
+
+  g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer,
+                                        sizeof buffer, 65536, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (
+      strstr (error->message, test_server_get_uri (fixture->server)));
+  g_assert_nonnull (strstr (error->message, "read at offset 65536"));
+  g_assert_nonnull (strstr (error->message, "Input/output error"));
+}
+
+static void
+test_connect_error (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *url = g_strconcat ("nbd:unix:", fixture->socket, NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* Nobody listens on the socket. */
+  backend = open_nbd (url, FALSE, &error);
+  g_assert_null (backend);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, url));
+}
+
+static void
+test_read_only_server (Fixture *fixture, gconstpointer data)
+{
+  const char *const extra[] = { "--readonly", "memory", "1M", NULL };
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  start_nbdkit (fixture, extra);
+  backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
+  g_assert_null (backend);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+}
+
+static void
+test_missing_bitmap (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  start_nbdkit (fixture, NULL);
+  imgxfer_open_options_set_bitmap (options, "b0");
+  backend = imgxfer_open (test_server_get_uri (fixture->server), options, NULL,
+                          &error);
+  g_assert_null (backend);
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "\"b0\""));
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func)                                                        \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/nbd-driver/extents/raw-qemu-nbd", test_extents_raw);
+  ADD ("/nbd-driver/extents/state-hole-is-zero",
+       test_extents_state_hole_is_zero);
+  ADD ("/nbd-driver/io/read-write-zero", test_read_write_zero);
+  ADD ("/nbd-driver/url/forms", test_url_forms);
+  g_test_add_func ("/nbd-driver/url/translation", test_url_translation);
+  ADD ("/nbd-driver/errors/read", test_read_error);
+  ADD ("/nbd-driver/errors/connect", test_connect_error);
+  ADD ("/nbd-driver/errors/read-only-server", test_read_only_server);
+  ADD ("/nbd-driver/errors/missing-bitmap", test_missing_bitmap);
+
+  status = g_test_run ();
+
+  /* Every server was stopped by its test. */
+  g_assert_cmpuint (test_count_children ("nbdkit"), ==, 0);
+  g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 0);
+  return status;
+}

@@ -1,0 +1,473 @@
+/* qemu-driver.c: qemu image formats through a private qemu-nbd
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "test-servers.h"
+#include "test-utils.h"
+
+#define KiB 1024
+#define MiB (1024 * 1024)
+#define CLUSTER (64 * KiB)
+
+typedef struct
+{
+  char *dir;
+  char *base;
+  char *top;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer data)
+{
+  fixture->dir = test_tmpdir_new ();
+  fixture->base = g_build_filename (fixture->dir, "base.qcow2", NULL);
+  fixture->top = g_build_filename (fixture->dir, "top.qcow2", NULL);
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer data)
+{
+  g_free (fixture->base);
+  g_free (fixture->top);
+  test_tmpdir_free (fixture->dir);
+}
+
+static void
+run_ok (const char *const *argv)
+{
+  g_autofree char *err = NULL;
+  int status = test_run (argv, NULL, &err);
+
+  if (status != 0)
+    g_error ("%s failed with %d: %s", argv[0], status, err);
+}
+
+static void
+qemu_img_create (const char *path, const char *size, const char *backing)
+{
+  const char *plain[]
+      = { "qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL };
+  const char *chained[] = { "qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                            backing,    "-F",     "qcow2", path, NULL };
+
+  run_ok (backing ? chained : plain);
+}
+
+/* Writes as the seed's qemu_nbd.open() client does: data, then zero. */
+static void
+qemu_io_write_and_zero (const char *path, guint64 data_offset,
+                        guint64 zero_offset)
+{
+  g_autofree char *write = g_strdup_printf (
+      "write -P 0x41 %" G_GUINT64_FORMAT " 64k", data_offset);
+  g_autofree char *zero
+      = g_strdup_printf ("write -z %" G_GUINT64_FORMAT " 64k", zero_offset);
+  const char *argv[]
+      = { "qemu-io", "-f", "qcow2", "-c", write, "-c", zero, path, NULL };
+
+  run_ok (argv);
+}
+
+static ImgxferBackend *
+open_image (const char *path, const char *format, gboolean writable,
+            gboolean shallow, const char *bitmap, GError **error)
+{
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+
+  imgxfer_open_options_set_format (options, format);
+  imgxfer_open_options_set_writable (options, writable);
+  imgxfer_open_options_set_shallow (options, shallow);
+  imgxfer_open_options_set_bitmap (options, bitmap);
+  return imgxfer_open (path, options, NULL, error);
+}
+
+static GArray *
+all_extents (ImgxferBackend *backend, ImgxferExtentContext context)
+{
+  g_autoptr (GError) error = NULL;
+  GArray *extents = imgxfer_image_extents (backend, context, NULL, &error);
+
+  g_assert_no_error (error);
+  return extents;
+}
+
+/* Opens @path (probing its format when @format is %NULL) and asserts
+ * all its extents in @context. */
+static void
+assert_image_extents (const char *path, const char *format, gboolean shallow,
+                      const char *bitmap, ImgxferExtentContext context,
+                      const ImgxferExtent *expected, guint n_expected)
+{
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GArray) extents = NULL;
+  g_autoptr (GError) error = NULL;
+
+  backend = open_image (path, format, FALSE, shallow, bitmap, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (G_OBJECT_TYPE_NAME (backend), ==, "ImgxferQemuBackend");
+  extents = all_extents (backend, context);
+  test_assert_extents (extents, expected, n_expected);
+}
+
+/* The seed's two-layer chain: base has data in cluster 0 and zero in
+ * cluster 1; top has data in cluster 3 and zero in cluster 4. */
+static void
+make_chain (const char *base, const char *top, gboolean with_bitmap)
+{
+  const char *add_bitmap_base[]
+      = { "qemu-img", "bitmap", "--add", base, "b0", NULL };
+  const char *add_bitmap_top[]
+      = { "qemu-img", "bitmap", "--add", top, "b0", NULL };
+
+  qemu_img_create (base, with_bitmap ? "1M" : "10M", NULL);
+  if (with_bitmap)
+    run_ok (add_bitmap_base);
+  qemu_io_write_and_zero (base, 0 * CLUSTER, 1 * CLUSTER);
+
+  qemu_img_create (top, NULL, base);
+  if (with_bitmap)
+    run_ok (add_bitmap_top);
+  qemu_io_write_and_zero (top, 3 * CLUSTER, 4 * CLUSTER);
+}
+
+#define ZERO IMGXFER_EXTENT_ZERO
+#define HOLE IMGXFER_EXTENT_HOLE
+#define DIRTY IMGXFER_EXTENT_DIRTY
+
+/* The seed's test_zero_extents_qcow2: holes only where the chain has no
+ * allocation (allocation-depth 0), zero from base:allocation. */
+static void
+test_extents_qcow2_chain (Fixture *fixture, gconstpointer data)
+{
+  const ImgxferExtent expected[] = {
+    { 0 * CLUSTER, CLUSTER, 0 },
+    { 1 * CLUSTER, CLUSTER, ZERO },
+    { 2 * CLUSTER, CLUSTER, ZERO | HOLE },
+    { 3 * CLUSTER, CLUSTER, 0 },
+    { 4 * CLUSTER, CLUSTER, ZERO },
+    { 5 * CLUSTER, 10 * MiB - 5 * CLUSTER, ZERO | HOLE },
+  };
+
+  make_chain (fixture->base, fixture->top, FALSE);
+  /* Probed, as the seed's client.extents(top) does. */
+  assert_image_extents (fixture->top, NULL, FALSE, NULL,
+                        IMGXFER_EXTENT_CONTEXT_ZERO, expected,
+                        G_N_ELEMENTS (expected));
+}
+
+/* The seed's test_dirty_extents: dirty from the image's own bitmap, zero
+ * from the whole chain, merged into runs where both agree. */
+static void
+test_extents_dirty (Fixture *fixture, gconstpointer data)
+{
+  const ImgxferExtent expected_base[] = {
+    { 0 * CLUSTER, CLUSTER, DIRTY },
+    { 1 * CLUSTER, CLUSTER, DIRTY | ZERO },
+    { 2 * CLUSTER, 1 * MiB - 2 * CLUSTER, ZERO },
+  };
+  const ImgxferExtent expected_top[] = {
+    { 0 * CLUSTER, CLUSTER, 0 },
+    { 1 * CLUSTER, 2 * CLUSTER, ZERO },
+    { 3 * CLUSTER, CLUSTER, DIRTY },
+    { 4 * CLUSTER, CLUSTER, DIRTY | ZERO },
+    { 5 * CLUSTER, 1 * MiB - 5 * CLUSTER, ZERO },
+  };
+
+  make_chain (fixture->base, fixture->top, TRUE);
+  assert_image_extents (fixture->base, "qcow2", FALSE, "b0",
+                        IMGXFER_EXTENT_CONTEXT_DIRTY, expected_base,
+                        G_N_ELEMENTS (expected_base));
+  assert_image_extents (fixture->top, "qcow2", FALSE, "b0",
+                        IMGXFER_EXTENT_CONTEXT_DIRTY, expected_top,
+                        G_N_ELEMENTS (expected_top));
+}
+
+/* A shallow opening shows only the top layer: the rest is holes. */
+static void
+test_shallow_holes (Fixture *fixture, gconstpointer data)
+{
+  const ImgxferExtent expected[] = {
+    { 0, 3 * CLUSTER, ZERO | HOLE },
+    { 3 * CLUSTER, CLUSTER, 0 },
+    { 4 * CLUSTER, CLUSTER, ZERO },
+    { 5 * CLUSTER, 10 * MiB - 5 * CLUSTER, ZERO | HOLE },
+  };
+
+  make_chain (fixture->base, fixture->top, FALSE);
+  assert_image_extents (fixture->top, "qcow2", TRUE, NULL,
+                        IMGXFER_EXTENT_CONTEXT_ZERO, expected,
+                        G_N_ELEMENTS (expected));
+}
+
+static void
+write_both (ImgxferBackend *backend, const char *reference, guint64 offset,
+            gsize length, guint8 byte)
+{
+  g_autofree guint8 *buffer = g_malloc (length);
+  g_autoptr (GError) error = NULL;
+
+  memset (buffer, byte, length);
+  imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend), buffer, length,
+                              offset, NULL, &error);
+  g_assert_no_error (error);
+  test_write_pattern (reference, offset, length, byte);
+}
+
+static void
+zero_both (ImgxferBackend *backend, const char *reference, guint64 offset,
+           gsize length, ImgxferZeroFlags flags)
+{
+  g_autoptr (GError) error = NULL;
+
+  imgxfer_destination_zero (IMGXFER_DESTINATION (backend), offset, length,
+                            flags, NULL, &error);
+  g_assert_no_error (error);
+  test_write_pattern (reference, offset, length, 0);
+}
+
+static void
+assert_same_bytes (ImgxferBackend *backend, const char *reference)
+{
+  g_autofree char *expected = NULL;
+  g_autofree char *actual = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize size;
+
+  g_file_get_contents (reference, &expected, &size, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, size);
+
+  actual = g_malloc (size);
+  for (gsize offset = 0; offset < size; offset += 1 * MiB)
+    {
+      imgxfer_source_pread (IMGXFER_SOURCE (backend), actual + offset,
+                            MIN (1 * MiB, size - offset), offset, NULL, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_true (memcmp (actual, expected, size) == 0);
+}
+
+/* Writes and zeroes through a created qcow2 land where a raw file puts
+ * them, per qemu-img compare and per reading back. */
+static void
+test_read_write_qcow2 (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "disk.qcow2", NULL);
+  g_autofree char *reference
+      = g_build_filename (fixture->dir, "disk.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (ImgxferBackend) clone = NULL;
+  g_autoptr (GError) error = NULL;
+  guint32 preferred;
+
+  backend = imgxfer_create (image, "qcow2", 8 * MiB, NULL, NULL, NULL, NULL,
+                            &error);
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_backend_get_caps (backend)
+                 & IMGXFER_BACKEND_CAN_WRITE);
+  imgxfer_backend_get_block_sizes (backend, NULL, &preferred, NULL);
+  g_assert_cmpuint (preferred, ==, 256 * KiB);
+  g_assert_cmpuint (imgxfer_backend_get_max_connections (backend), ==, 4);
+  test_create_sparse (reference, 8 * MiB);
+
+  write_both (backend, reference, 0, 3 * MiB, 'a');
+  /* A clone writes through the same qemu-nbd. */
+  clone = imgxfer_backend_clone (backend, NULL, &error);
+  g_assert_no_error (error);
+  write_both (clone, reference, 5 * MiB + 123, 4096, 'b');
+  zero_both (backend, reference, 1 * MiB, 64 * KiB, IMGXFER_ZERO_NONE);
+  zero_both (clone, reference, 2 * MiB, 512 * KiB, IMGXFER_ZERO_MAY_TRIM);
+  write_both (backend, reference, 8 * MiB - 100, 100, 'c');
+
+  imgxfer_destination_flush (IMGXFER_DESTINATION (backend), NULL, &error);
+  g_assert_no_error (error);
+  imgxfer_destination_flush (IMGXFER_DESTINATION (clone), NULL, &error);
+  g_assert_no_error (error);
+  assert_same_bytes (clone, reference);
+  g_clear_object (&backend);
+  g_clear_object (&clone);
+
+  test_assert_images_equal (image, "qcow2", reference, "raw", FALSE);
+
+  backend = imgxfer_open (image, NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_bytes (backend, reference);
+
+  g_clear_object (&backend);
+}
+
+/* Zeroing a cluster of the top layer hides the base's data there (a zero
+ * cluster, not a hole), even when trimming is allowed. */
+static void
+test_zero_hides_backing (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GArray) extents = NULL;
+  g_autoptr (GError) error = NULL;
+  char buffer[4096];
+  /* Cluster 0 (zeroed in top) and 1 (zero in base) read alike. */
+  const ImgxferExtent expected[] = {
+    { 0, 2 * CLUSTER, ZERO },
+    { 2 * CLUSTER, CLUSTER, ZERO | HOLE },
+    { 3 * CLUSTER, CLUSTER, 0 },
+    { 4 * CLUSTER, CLUSTER, ZERO },
+    { 5 * CLUSTER, 10 * MiB - 5 * CLUSTER, ZERO | HOLE },
+  };
+
+  make_chain (fixture->base, fixture->top, FALSE);
+  backend = open_image (fixture->top, "qcow2", TRUE, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  imgxfer_destination_zero (IMGXFER_DESTINATION (backend), 0, CLUSTER,
+                            IMGXFER_ZERO_MAY_TRIM, NULL, &error);
+  g_assert_no_error (error);
+  imgxfer_destination_flush (IMGXFER_DESTINATION (backend), NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&backend);
+
+  backend = open_image (fixture->top, "qcow2", FALSE, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, sizeof buffer, 0,
+                        NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (buffer[0], ==, 0);
+  g_assert_cmpint (buffer[sizeof buffer - 1], ==, 0);
+  extents = all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
+  test_assert_extents (extents, expected, G_N_ELEMENTS (expected));
+
+  g_clear_object (&backend);
+}
+
+/* The seed's test_zero_extents_from_ova: a qcow2 member of a tar,
+ * served from its byte range inside the archive. */
+static void
+test_extents_tar_member (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *disk = g_build_filename (fixture->dir, "disk.qcow2", NULL);
+  g_autofree char *ova = g_build_filename (fixture->dir, "vm.ova", NULL);
+  const char *tar[]
+      = { "tar", "-C", fixture->dir, "-cf", ova, "disk.qcow2", NULL };
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GArray) extents = NULL;
+  g_autoptr (GError) error = NULL;
+  const ImgxferExtent expected[] = {
+    { 0, CLUSTER, 0 },
+    { CLUSTER, CLUSTER, ZERO },
+    { 2 * CLUSTER, 10 * MiB - 2 * CLUSTER, ZERO | HOLE },
+  };
+
+  if (imgxfer_driver_lookup_name ("tar") == G_TYPE_INVALID)
+    {
+      g_test_skip ("no tar driver");
+      return;
+    }
+
+  qemu_img_create (disk, "10M", NULL);
+  qemu_io_write_and_zero (disk, 0, CLUSTER);
+  run_ok (tar);
+
+  imgxfer_open_options_set_member (options, "disk.qcow2");
+  backend = imgxfer_open (ova, options, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (G_OBJECT_TYPE_NAME (backend), ==, "ImgxferQemuBackend");
+  extents = all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
+  test_assert_extents (extents, expected, G_N_ELEMENTS (expected));
+
+  g_clear_object (&backend);
+}
+
+/* qemu-nbd's own complaint reaches the caller. */
+static void
+test_error_not_this_format (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "disk.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  test_write_pattern (image, 0, 1 * MiB, 'x');
+  backend = open_image (image, "qcow2", FALSE, FALSE, NULL, &error);
+  g_assert_null (backend);
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, image));
+  g_assert_nonnull (strstr (error->message, "qemu-nbd"));
+  g_assert_nonnull (strstr (error->message, "qcow2"));
+  g_assert_null (strchr (error->message, '\n'));
+}
+
+static void
+test_error_missing_backing (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  make_chain (fixture->base, fixture->top, FALSE);
+  g_assert_cmpint (g_unlink (fixture->base), ==, 0);
+
+  backend = imgxfer_open (fixture->top, NULL, NULL, &error);
+  g_assert_null (backend);
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, fixture->base));
+  g_assert_nonnull (strstr (error->message, "No such file or directory"));
+}
+
+/* One qemu-nbd serves a backend and its clones; it is gone with the last
+ * of them. */
+static void
+test_clones_share_server (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "disk.qcow2", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GPtrArray) clones
+      = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GError) error = NULL;
+
+  qemu_img_create (image, "1M", NULL);
+  backend = open_image (image, "qcow2", FALSE, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < imgxfer_backend_get_max_connections (backend); i++)
+    {
+      ImgxferBackend *clone = imgxfer_backend_clone (backend, NULL, &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (clones, clone);
+    }
+  g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 1);
+
+  g_clear_object (&backend);
+  g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 1);
+  g_ptr_array_set_size (clones, 0);
+  g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func)                                                        \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/qemu-driver/extents/qcow2-chain", test_extents_qcow2_chain);
+  ADD ("/qemu-driver/extents/dirty", test_extents_dirty);
+  ADD ("/qemu-driver/extents/shallow-holes", test_shallow_holes);
+  ADD ("/qemu-driver/extents/tar-member", test_extents_tar_member);
+  ADD ("/qemu-driver/io/read-write-qcow2", test_read_write_qcow2);
+  ADD ("/qemu-driver/io/zero-hides-backing", test_zero_hides_backing);
+  ADD ("/qemu-driver/errors/not-this-format", test_error_not_this_format);
+  ADD ("/qemu-driver/errors/missing-backing", test_error_missing_backing);
+  ADD ("/qemu-driver/server/clones-share-it", test_clones_share_server);
+
+  status = g_test_run ();
+
+  /* Every backend stopped its qemu-nbd. */
+  g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 0);
+  return status;
+}

@@ -1,0 +1,169 @@
+/* test-servers.c: NBD servers started by tests, and extent assertions
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <libnbd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test-servers.h"
+
+#define START_TIMEOUT_US (10 * G_USEC_PER_SEC)
+#define STOP_TIMEOUT_US (10 * G_USEC_PER_SEC)
+#define POLL_US (10 * 1000)
+
+struct _TestServer
+{
+  GSubprocess *process;
+  char *uri;
+};
+
+/* A complete handshake, ended with NBD_OPT_ABORT so the server logs
+ * nothing. */
+static gboolean
+accepts_nbd (const char *socket_path)
+{
+  struct nbd_handle *nbd = nbd_create ();
+  gboolean ok;
+
+  g_assert_nonnull (nbd);
+  ok = nbd_set_opt_mode (nbd, true) == 0
+       && nbd_connect_unix (nbd, socket_path) == 0;
+  if (ok)
+    nbd_opt_abort (nbd);
+  nbd_close (nbd);
+  return ok;
+}
+
+TestServer *
+test_server_start (const char *const *argv, const char *socket_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *escaped = g_uri_escape_string (socket_path, "/", FALSE);
+  TestServer *server = g_new0 (TestServer, 1);
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
+
+  server->uri = g_strconcat ("nbd+unix:///?socket=", escaped, NULL);
+  server->process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+
+  while (!accepts_nbd (socket_path))
+    {
+      if (g_subprocess_get_identifier (server->process) == NULL)
+        g_error ("%s exited before accepting connections", argv[0]);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("%s did not accept connections in time", argv[0]);
+      g_usleep (POLL_US);
+    }
+  return server;
+}
+
+const char *
+test_server_get_uri (TestServer *server)
+{
+  return server->uri;
+}
+
+void
+test_server_stop (TestServer *server)
+{
+  gint64 deadline = g_get_monotonic_time () + STOP_TIMEOUT_US;
+
+  if (server == NULL)
+    return;
+
+  g_subprocess_send_signal (server->process, SIGTERM);
+  while (g_subprocess_get_identifier (server->process) != NULL
+         && g_get_monotonic_time () < deadline)
+    g_usleep (POLL_US);
+  if (g_subprocess_get_identifier (server->process) != NULL)
+    g_subprocess_force_exit (server->process);
+  g_subprocess_wait (server->process, NULL, NULL);
+
+  g_object_unref (server->process);
+  g_free (server->uri);
+  g_free (server);
+}
+
+/* /proc/PID/stat is "PID (COMM) STATE PPID ..."; COMM may hold spaces
+ * and parentheses, so it ends at the last ')'. */
+static gboolean
+is_child_named (const char *pid, const char *name)
+{
+  g_autofree char *path = g_build_filename ("/proc", pid, "stat", NULL);
+  g_autofree char *stat = NULL;
+  const char *open, *close;
+  g_autofree char *comm = NULL;
+  char state;
+  int ppid;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  open = strchr (stat, '(');
+  close = strrchr (stat, ')');
+  if (open == NULL || close == NULL || close < open)
+    return FALSE;
+  comm = g_strndup (open + 1, close - open - 1);
+  if (sscanf (close + 1, " %c %d", &state, &ppid) != 2)
+    return FALSE;
+  /* A zombie is gone already, only not reaped. */
+  return ppid == getpid () && state != 'Z' && g_str_equal (comm, name);
+}
+
+guint
+test_count_children (const char *name)
+{
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *entry;
+  guint count = 0;
+
+  g_assert_nonnull (proc);
+  while ((entry = g_dir_read_name (proc)) != NULL)
+    if (g_ascii_isdigit (entry[0]) && is_child_named (entry, name))
+      count++;
+  return count;
+}
+
+static char *
+extents_to_string (const ImgxferExtent *extents, guint n)
+{
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (
+        text, "  {%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "%s%s%s}\n",
+        extents[i].start, extents[i].length,
+        extents[i].flags & IMGXFER_EXTENT_ZERO ? " zero" : "",
+        extents[i].flags & IMGXFER_EXTENT_HOLE ? " hole" : "",
+        extents[i].flags & IMGXFER_EXTENT_DIRTY ? " dirty" : "");
+  return g_string_free (text, FALSE);
+}
+
+void
+test_assert_extents (GArray *extents, const ImgxferExtent *expected,
+                     guint n_expected)
+{
+  gboolean same = extents->len == n_expected;
+
+  for (guint i = 0; same && i < n_expected; i++)
+    {
+      const ImgxferExtent *e = &g_array_index (extents, ImgxferExtent, i);
+
+      same = e->start == expected[i].start && e->length == expected[i].length
+             && e->flags == expected[i].flags;
+    }
+
+  if (!same)
+    {
+      g_autofree char *got = extents_to_string (
+          (const ImgxferExtent *)extents->data, extents->len);
+      g_autofree char *want = extents_to_string (expected, n_expected);
+
+      g_error ("extents differ:\ngot:\n%swant:\n%s", got, want);
+    }
+}

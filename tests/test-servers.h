@@ -1,0 +1,34 @@
+/* test-servers.h: NBD servers (qemu-nbd, nbdkit) started by tests, and
+ * extent assertions
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer.h>
+
+G_BEGIN_DECLS
+
+typedef struct _TestServer TestServer;
+
+/* Starts @argv (a server that listens on the unix socket @socket_path,
+ * in the foreground) and waits up to 10 s until it completes an NBD
+ * handshake; fails the test if it exits or times out. */
+TestServer *test_server_start (const char *const *argv,
+                               const char *socket_path);
+/* "nbd+unix:///?socket=PATH" */
+const char *test_server_get_uri (TestServer *server);
+/* SIGTERM, then SIGKILL after 10 s; waits for the process. */
+void test_server_stop (TestServer *server);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestServer, test_server_stop)
+
+/* How many child processes of this test program are named @name. */
+guint test_count_children (const char *name);
+
+/* Asserts that @extents are exactly @expected, printing both on a
+ * mismatch. */
+void test_assert_extents (GArray *extents, const ImgxferExtent *expected,
+                          guint n_expected);
+
+G_END_DECLS
