@@ -97,12 +97,13 @@ partial_unref (gpointer data)
  * byte of the image exactly once; imgxfer_checksum_finish() then gives
  * the same checksum as imgxfer_checksum_compute() of the same image.
  *
- * Updates that cover whole blocks are hashed in the calling thread
- * without copying or locking. A block given in several pieces is hashed
- * as its pieces arrive in order; a piece that arrives ahead of its turn
- * is copied until the bytes before it come, so a producer should give the
- * pieces of one block in order (a copy engine whose work units are
- * aligned to the block size does so naturally) to keep memory small.
+ * Updates that cover whole blocks are hashed in the calling thread,
+ * without copying, in parallel with other threads. A block given in
+ * several pieces is hashed as its pieces arrive in order; a piece that
+ * arrives ahead of its turn is copied until the bytes before it come, so
+ * a producer should give the pieces of one block in order (a copy engine
+ * whose work units are aligned to the block size does so naturally) to
+ * keep memory small.
  *
  * Returns: (transfer full): a new checksum, or %NULL if the algorithm or
  *   the block size is not accepted

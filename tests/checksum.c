@@ -9,14 +9,9 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "drivers/memory/imgxfer-memory-backend.h"
 #include "imgxfer-blkhash-private.h"
 #include "test-utils.h"
-
-/* The memory driver's fault injection, when the driver is built. */
-#if __has_include("drivers/memory/imgxfer-memory-backend.h")
-#include "drivers/memory/imgxfer-memory-backend.h"
-#define HAVE_MEMORY_DRIVER 1
-#endif
 
 #define KiB 1024
 #define MiB (1024 * 1024)
@@ -579,6 +574,17 @@ check_seed_checksum (const char *fmt, gboolean compressed, gboolean ova)
   /* The format is probed, as the seed's client does. */
   actual = checksum_url (url, options, NULL, MiB, 0);
   g_assert_cmpstr (actual, ==, expected);
+
+  /* The same through the command line. */
+  {
+    const char *args[] = { "checksum", "--block-size=1M", url,
+                           ova ? "--member" : NULL, "img", NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *line = g_strdup_printf ("%s  %s\n", expected, url);
+
+    g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
+    g_assert_cmpstr (out, ==, line);
+  }
   test_tmpdir_free (dir);
 }
 
@@ -647,7 +653,6 @@ test_seed_algorithm (void)
 
 /* Through the memory driver: one connection shared by several threads,
  * no extents and small requests; then a read error fails the checksum. */
-#ifdef HAVE_MEMORY_DRIVER
 static void
 test_memory_one_connection (void)
 {
@@ -660,9 +665,6 @@ test_memory_one_connection (void)
   g_autoptr (GError) error = NULL;
   const char *queries[] = { "max-connections=1&max-block=64k",
                             "extents=no", "max-connections=2&extents=no" };
-
-  if (!have_driver ("memory"))
-    return;
 
   for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
     {
@@ -701,7 +703,6 @@ test_memory_one_connection (void)
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
   }
 }
-#endif
 
 static char *
 cli_checksum (const char *const *args, int expected_status)
@@ -832,10 +833,8 @@ main (int argc, char **argv)
   g_test_add_func ("/checksum/seed/ova-qcow2-compressed",
                    test_seed_ova_qcow2_compressed);
   g_test_add_func ("/checksum/seed/algorithm", test_seed_algorithm);
-#ifdef HAVE_MEMORY_DRIVER
   g_test_add_func ("/checksum/memory/one-connection",
                    test_memory_one_connection);
-#endif
   g_test_add_func ("/checksum/cli", test_cli);
 
   return g_test_run ();
