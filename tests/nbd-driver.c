@@ -63,45 +63,6 @@ open_nbd (const char *url, gboolean writable, GError **error)
   return imgxfer_open (url, options, NULL, error);
 }
 
-static GArray *
-all_extents (ImgxferBackend *backend, ImgxferExtentContext context)
-{
-  g_autoptr (GError) error = NULL;
-  GArray *extents = imgxfer_image_extents (backend, context, NULL, &error);
-
-  g_assert_no_error (error);
-  return extents;
-}
-
-static void
-write_pattern (ImgxferBackend *backend, guint64 offset, gsize length,
-               guint8 byte)
-{
-  g_autofree guint8 *buffer = g_malloc (length);
-  g_autoptr (GError) error = NULL;
-
-  memset (buffer, byte, length);
-  imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend), buffer, length,
-                              offset, NULL, &error);
-  g_assert_no_error (error);
-}
-
-static void
-assert_reads (ImgxferBackend *backend, guint64 offset, gsize length,
-              guint8 byte)
-{
-  g_autofree guint8 *buffer = g_malloc (length);
-  g_autoptr (GError) error = NULL;
-
-  imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, length, offset, NULL,
-                        &error);
-  g_assert_no_error (error);
-  for (gsize i = 0; i < length; i++)
-    if (buffer[i] != byte)
-      g_error ("byte %" G_GUINT64_FORMAT " is 0x%02x, not 0x%02x", offset + i,
-               buffer[i], byte);
-}
-
 /* The seed's test_zero_extents_raw: written through a qemu-nbd raw export
  * the way the seed's client does, then asked for extents. A hole in a
  * raw image is zero, never a hole. */
@@ -127,11 +88,11 @@ test_extents_raw (Fixture *fixture, gconstpointer data)
 
   backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
   g_assert_no_error (error);
-  write_pattern (backend, 0 * CLUSTER, CLUSTER, 'A');
+  test_backend_fill (backend, 0 * CLUSTER, CLUSTER, 'A');
   imgxfer_destination_zero (IMGXFER_DESTINATION (backend), 1 * CLUSTER, CLUSTER,
                             IMGXFER_ZERO_MAY_TRIM, NULL, &error);
   g_assert_no_error (error);
-  write_pattern (backend, 2 * CLUSTER, CLUSTER, 'B');
+  test_backend_fill (backend, 2 * CLUSTER, CLUSTER, 'B');
   imgxfer_destination_flush (IMGXFER_DESTINATION (backend), NULL, &error);
   g_assert_no_error (error);
   g_clear_object (&backend);
@@ -140,7 +101,7 @@ test_extents_raw (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   g_assert_true (imgxfer_backend_get_caps (backend)
                  & IMGXFER_BACKEND_CAN_EXTENTS);
-  extents = all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
+  extents = test_all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
   test_assert_extents (extents, expected, G_N_ELEMENTS (expected));
 }
 
@@ -161,9 +122,9 @@ test_extents_state_hole_is_zero (Fixture *fixture, gconstpointer data)
   start_nbdkit (fixture, NULL);
   backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
   g_assert_no_error (error);
-  write_pattern (backend, 1 * MiB, 1 * MiB, 'x');
+  test_backend_fill (backend, 1 * MiB, 1 * MiB, 'x');
 
-  extents = all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
+  extents = test_all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
   test_assert_extents (extents, expected, G_N_ELEMENTS (expected));
 }
 
@@ -193,7 +154,7 @@ test_read_write_zero (Fixture *fixture, gconstpointer data)
   /* nbdkit's memory plugin allows multi-conn. */
   g_assert_cmpuint (imgxfer_backend_get_max_connections (backend), >, 1);
 
-  write_pattern (backend, 0, 3 * MiB, 'a');
+  test_backend_fill (backend, 0, 3 * MiB, 'a');
   imgxfer_destination_zero (destination, 1 * MiB, 512 * KiB, IMGXFER_ZERO_NONE,
                             NULL, &error);
   g_assert_no_error (error);
@@ -206,11 +167,11 @@ test_read_write_zero (Fixture *fixture, gconstpointer data)
   /* A clone is another connection to the same export. */
   clone = imgxfer_backend_clone (backend, NULL, &error);
   g_assert_no_error (error);
-  assert_reads (clone, 0, 1 * MiB, 'a');
-  assert_reads (clone, 1 * MiB, 512 * KiB, 0);
-  assert_reads (clone, 1 * MiB + 512 * KiB, 512 * KiB, 'a');
-  assert_reads (clone, 2 * MiB, 512 * KiB, 0);
-  assert_reads (clone, 2 * MiB + 512 * KiB, 512 * KiB, 'a');
+  test_backend_assert_bytes (clone, 0, 1 * MiB, 'a');
+  test_backend_assert_bytes (clone, 1 * MiB, 512 * KiB, 0);
+  test_backend_assert_bytes (clone, 1 * MiB + 512 * KiB, 512 * KiB, 'a');
+  test_backend_assert_bytes (clone, 2 * MiB, 512 * KiB, 0);
+  test_backend_assert_bytes (clone, 2 * MiB + 512 * KiB, 512 * KiB, 'a');
 }
 
 /* The imageio ticket forms of a unix socket URL, and the URI form. */

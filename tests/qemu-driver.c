@@ -85,16 +85,6 @@ open_image (const char *path, const char *format, gboolean writable,
   return imgxfer_open (path, options, NULL, error);
 }
 
-static GArray *
-all_extents (ImgxferBackend *backend, ImgxferExtentContext context)
-{
-  g_autoptr (GError) error = NULL;
-  GArray *extents = imgxfer_image_extents (backend, context, NULL, &error);
-
-  g_assert_no_error (error);
-  return extents;
-}
-
 /* Opens @path (probing its format when @format is %NULL) and asserts
  * all its extents in @context. */
 static void
@@ -109,7 +99,7 @@ assert_image_extents (const char *path, const char *format, gboolean shallow,
   backend = open_image (path, format, FALSE, shallow, bitmap, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (G_OBJECT_TYPE_NAME (backend), ==, "ImgxferQemuBackend");
-  extents = all_extents (backend, context);
+  extents = test_all_extents (backend, context);
   test_assert_extents (extents, expected, n_expected);
 }
 
@@ -207,13 +197,7 @@ static void
 write_both (ImgxferBackend *backend, const char *reference, guint64 offset,
             gsize length, guint8 byte)
 {
-  g_autofree guint8 *buffer = g_malloc (length);
-  g_autoptr (GError) error = NULL;
-
-  memset (buffer, byte, length);
-  imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend), buffer, length,
-                              offset, NULL, &error);
-  g_assert_no_error (error);
+  test_backend_fill (backend, offset, length, byte);
   test_write_pattern (reference, offset, length, byte);
 }
 
@@ -335,7 +319,7 @@ test_zero_hides_backing (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (buffer[0], ==, 0);
   g_assert_cmpint (buffer[sizeof buffer - 1], ==, 0);
-  extents = all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
+  extents = test_all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
   test_assert_extents (extents, expected, G_N_ELEMENTS (expected));
 
   g_clear_object (&backend);
@@ -374,7 +358,7 @@ test_extents_tar_member (Fixture *fixture, gconstpointer data)
   backend = imgxfer_open (ova, options, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (G_OBJECT_TYPE_NAME (backend), ==, "ImgxferQemuBackend");
-  extents = all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
+  extents = test_all_extents (backend, IMGXFER_EXTENT_CONTEXT_ZERO);
   test_assert_extents (extents, expected, G_N_ELEMENTS (expected));
 
   g_clear_object (&backend);

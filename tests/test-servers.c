@@ -167,3 +167,42 @@ test_assert_extents (GArray *extents, const ImgxferExtent *expected,
       g_error ("extents differ:\ngot:\n%swant:\n%s", got, want);
     }
 }
+
+GArray *
+test_all_extents (ImgxferBackend *backend, ImgxferExtentContext context)
+{
+  g_autoptr (GError) error = NULL;
+  GArray *extents = imgxfer_image_extents (backend, context, NULL, &error);
+
+  g_assert_no_error (error);
+  return extents;
+}
+
+void
+test_backend_fill (ImgxferBackend *backend, guint64 offset, gsize length,
+                   guint8 byte)
+{
+  g_autofree guint8 *buffer = g_malloc (length);
+  g_autoptr (GError) error = NULL;
+
+  memset (buffer, byte, length);
+  imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend), buffer, length,
+                              offset, NULL, &error);
+  g_assert_no_error (error);
+}
+
+void
+test_backend_assert_bytes (ImgxferBackend *backend, guint64 offset,
+                           gsize length, guint8 byte)
+{
+  g_autofree guint8 *buffer = g_malloc (length);
+  g_autoptr (GError) error = NULL;
+
+  imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, length, offset, NULL,
+                        &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i < length; i++)
+    if (buffer[i] != byte)
+      g_error ("byte %" G_GUINT64_FORMAT " is 0x%02x, not 0x%02x", offset + i,
+               buffer[i], byte);
+}

@@ -1,5 +1,5 @@
 /* test-servers.h: NBD servers (qemu-nbd, nbdkit) started by tests, and
- * extent assertions
+ * helpers that read, write and check backends
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -30,5 +30,15 @@ guint test_count_children (const char *name);
  * mismatch. */
 void test_assert_extents (GArray *extents, const ImgxferExtent *expected,
                           guint n_expected);
+
+/* All extents of @backend, merged; fails the test on an error. */
+GArray *test_all_extents (ImgxferBackend *backend,
+                          ImgxferExtentContext context);
+/* Writes @length bytes of @byte at @offset of a destination. */
+void test_backend_fill (ImgxferBackend *backend, guint64 offset, gsize length,
+                        guint8 byte);
+/* Asserts that @length bytes at @offset of a source all are @byte. */
+void test_backend_assert_bytes (ImgxferBackend *backend, guint64 offset,
+                                gsize length, guint8 byte);
 
 G_END_DECLS
