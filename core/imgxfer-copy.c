@@ -10,6 +10,7 @@
 
 #include <imgxfer/imgxfer-copy.h>
 #include <imgxfer/imgxfer-destination.h>
+#include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-source.h>
 
 #include "imgxfer-copy-private.h"
@@ -21,27 +22,16 @@ struct _ImgxferCopy
 {
   GObject parent_instance;
 
-  ImgxferBackend *source;
-  ImgxferBackend *destination;
-  guint connections;
-  gsize request_size;
-  guint64 unit_size;
-  gboolean target_is_zero;
-  gboolean shallow;
-  gboolean dirty_only;
-  gboolean sparse;
-
-  ImgxferCopyProgressFunc progress_func;
-  gpointer progress_data;
+  /* The settings, which the workers read while a run goes on. The job
+   * holds references to the backends. */
+  ImgxferCopyJob job;
   GDestroyNotify progress_notify;
-  ImgxferCopyObserverFunc observer_func;
-  gpointer observer_data;
+  ImgxferChecksum *checksum;
 
   guint64 done; /* atomic */
   gboolean running;
   GSource *progress_source;
   guint64 last_emitted;
-  ImgxferCopyJob job; /* of the current run */
 };
 
 enum
@@ -69,9 +59,10 @@ imgxfer_copy_finalize (GObject *object)
   ImgxferCopy *self = IMGXFER_COPY (object);
 
   if (self->progress_notify)
-    self->progress_notify (self->progress_data);
-  g_clear_object (&self->source);
-  g_clear_object (&self->destination);
+    self->progress_notify (self->job.progress_data);
+  g_clear_pointer (&self->checksum, imgxfer_checksum_unref);
+  g_clear_object (&self->job.source);
+  g_clear_object (&self->job.destination);
 
   G_OBJECT_CLASS (imgxfer_copy_parent_class)->finalize (object);
 }
@@ -87,10 +78,10 @@ imgxfer_copy_get_property (GObject *object,
   switch (prop_id)
     {
     case PROP_SOURCE:
-      g_value_set_object (value, self->source);
+      g_value_set_object (value, self->job.source);
       break;
     case PROP_DESTINATION:
-      g_value_set_object (value, self->destination);
+      g_value_set_object (value, self->job.destination);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -108,10 +99,10 @@ imgxfer_copy_set_property (GObject *object,
   switch (prop_id)
     {
     case PROP_SOURCE:
-      self->source = g_value_dup_object (value);
+      self->job.source = g_value_dup_object (value);
       break;
     case PROP_DESTINATION:
-      self->destination = g_value_dup_object (value);
+      self->job.destination = g_value_dup_object (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -169,7 +160,8 @@ imgxfer_copy_class_init (ImgxferCopyClass *klass)
 static void
 imgxfer_copy_init (ImgxferCopy *self)
 {
-  self->sparse = TRUE;
+  self->job.sparse = TRUE;
+  self->job.done = &self->done;
 }
 
 /**
@@ -210,7 +202,8 @@ void
 imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
 {
   g_return_if_fail (IMGXFER_IS_COPY (self));
-  self->connections = connections;
+  g_return_if_fail (!self->running);
+  self->job.connections = connections;
 }
 
 /**
@@ -225,7 +218,8 @@ void
 imgxfer_copy_set_request_size (ImgxferCopy *self, gsize request_size)
 {
   g_return_if_fail (IMGXFER_IS_COPY (self));
-  self->request_size = request_size;
+  g_return_if_fail (!self->running);
+  self->job.request_size = request_size;
 }
 
 /**
@@ -242,7 +236,8 @@ void
 imgxfer_copy_set_target_is_zero (ImgxferCopy *self, gboolean is_zero)
 {
   g_return_if_fail (IMGXFER_IS_COPY (self));
-  self->target_is_zero = is_zero;
+  g_return_if_fail (!self->running);
+  self->job.target_is_zero = is_zero;
 }
 
 /**
@@ -258,7 +253,8 @@ void
 imgxfer_copy_set_shallow (ImgxferCopy *self, gboolean shallow)
 {
   g_return_if_fail (IMGXFER_IS_COPY (self));
-  self->shallow = shallow;
+  g_return_if_fail (!self->running);
+  self->job.shallow = shallow;
 }
 
 /**
@@ -274,7 +270,8 @@ void
 imgxfer_copy_set_dirty_only (ImgxferCopy *self, gboolean dirty_only)
 {
   g_return_if_fail (IMGXFER_IS_COPY (self));
-  self->dirty_only = dirty_only;
+  g_return_if_fail (!self->running);
+  self->job.dirty_only = dirty_only;
 }
 
 /**
@@ -291,7 +288,8 @@ void
 imgxfer_copy_set_sparse (ImgxferCopy *self, gboolean sparse)
 {
   g_return_if_fail (IMGXFER_IS_COPY (self));
-  self->sparse = sparse;
+  g_return_if_fail (!self->running);
+  self->job.sparse = sparse;
 }
 
 /**
@@ -317,12 +315,60 @@ imgxfer_copy_set_progress_func (ImgxferCopy *self,
   g_return_if_fail (!self->running);
 
   if (self->progress_notify)
-    self->progress_notify (self->progress_data);
-  self->progress_func = func;
-  self->progress_data = user_data;
+    self->progress_notify (self->job.progress_data);
+  self->job.progress_func = func;
+  self->job.progress_data = user_data;
   self->progress_notify = notify;
 }
 
+static void
+feed_checksum (guint64 offset,
+               guint64 length,
+               const void *data,
+               ImgxferExtentFlags flags,
+               gpointer user_data)
+{
+  ImgxferChecksum *checksum = user_data;
+
+  /* Without data the range reads as zeroes: a zero range, or a hole of
+   * the layer being copied. */
+  if (data)
+    imgxfer_checksum_update (checksum, offset, data, length);
+  else
+    imgxfer_checksum_update_zero (checksum, offset, length);
+}
+
+/**
+ * imgxfer_copy_set_checksum:
+ * @self: a copy
+ * @checksum: (nullable): a new checksum for the source's size, or %NULL
+ *
+ * Feeds every byte of the source to @checksum as the copy reads it (zero
+ * ranges and holes as zeroes, without reading them), so that after a
+ * successful run imgxfer_checksum_finish() gives the source's checksum
+ * without a second pass. Not possible with a dirty-only copy, which does
+ * not see all of the source. The copy keeps a reference to @checksum.
+ *
+ * Since: 0.1
+ */
+void
+imgxfer_copy_set_checksum (ImgxferCopy *self, ImgxferChecksum *checksum)
+{
+  g_return_if_fail (IMGXFER_IS_COPY (self));
+  g_return_if_fail (!self->running);
+
+  g_clear_pointer (&self->checksum, imgxfer_checksum_unref);
+  self->job.observer_func = NULL;
+  self->job.observer_data = NULL;
+  if (checksum == NULL)
+    return;
+
+  self->checksum = imgxfer_checksum_ref (checksum);
+  self->job.observer_func = feed_checksum;
+  self->job.observer_data = self->checksum;
+}
+
+/* Replaces a checksum set with imgxfer_copy_set_checksum(). */
 void
 _imgxfer_copy_set_observer (ImgxferCopy *self,
                             ImgxferCopyObserverFunc func,
@@ -331,15 +377,17 @@ _imgxfer_copy_set_observer (ImgxferCopy *self,
   g_return_if_fail (IMGXFER_IS_COPY (self));
   g_return_if_fail (!self->running);
 
-  self->observer_func = func;
-  self->observer_data = user_data;
+  g_clear_pointer (&self->checksum, imgxfer_checksum_unref);
+  self->job.observer_func = func;
+  self->job.observer_data = user_data;
 }
 
 void
 _imgxfer_copy_set_unit_size (ImgxferCopy *self, guint64 unit_size)
 {
   g_return_if_fail (IMGXFER_IS_COPY (self));
-  self->unit_size = unit_size;
+  g_return_if_fail (!self->running);
+  self->job.unit_size = unit_size;
 }
 
 /**
@@ -352,7 +400,7 @@ guint64
 imgxfer_copy_get_total (ImgxferCopy *self)
 {
   g_return_val_if_fail (IMGXFER_IS_COPY (self), 0);
-  return imgxfer_backend_get_size (self->source);
+  return imgxfer_backend_get_size (self->job.source);
 }
 
 /**
@@ -368,6 +416,35 @@ imgxfer_copy_get_done (ImgxferCopy *self)
 {
   g_return_val_if_fail (IMGXFER_IS_COPY (self), 0);
   return __atomic_load_n (&self->done, __ATOMIC_RELAXED);
+}
+
+/* What cannot be checked when each setting is made. */
+static gboolean
+check_settings (ImgxferCopy *self, GError **error)
+{
+  const char *url = imgxfer_backend_get_url (self->job.source);
+  guint64 size = imgxfer_copy_get_total (self);
+
+  if (self->checksum == NULL)
+    return TRUE;
+
+  if (self->job.dirty_only)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: a checksum needs all of the source, not only its "
+                   "dirty ranges",
+                   url);
+      return FALSE;
+    }
+  if (imgxfer_checksum_get_size (self->checksum) != size)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: the checksum is for %" G_GUINT64_FORMAT
+                   " bytes but the source has %" G_GUINT64_FORMAT,
+                   url, imgxfer_checksum_get_size (self->checksum), size);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -398,23 +475,6 @@ run_begin (ImgxferCopy *self, GMainContext *context)
   self->running = TRUE;
   __atomic_store_n (&self->done, 0, __ATOMIC_RELAXED);
   self->last_emitted = 0;
-
-  self->job = (ImgxferCopyJob){
-    .source = self->source,
-    .destination = self->destination,
-    .connections = self->connections,
-    .request_size = self->request_size,
-    .unit_size = self->unit_size,
-    .target_is_zero = self->target_is_zero,
-    .shallow = self->shallow,
-    .dirty_only = self->dirty_only,
-    .sparse = self->sparse,
-    .progress_func = self->progress_func,
-    .progress_data = self->progress_data,
-    .observer_func = self->observer_func,
-    .observer_data = self->observer_data,
-    .done = &self->done,
-  };
 
   if (context)
     {
@@ -488,10 +548,18 @@ imgxfer_copy_run_async (ImgxferCopy *self,
 {
   g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
   g_autoptr (GTask) inner = NULL;
+  GError *error = NULL;
   GTask *task;
 
   g_return_if_fail (IMGXFER_IS_COPY (self));
   g_return_if_fail (!self->running);
+
+  if (!check_settings (self, &error))
+    {
+      g_task_report_error (self, callback, user_data, imgxfer_copy_run_async,
+                           error);
+      return;
+    }
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, imgxfer_copy_run_async);
@@ -560,6 +628,9 @@ imgxfer_copy_run (ImgxferCopy *self,
 
   g_return_val_if_fail (IMGXFER_IS_COPY (self), FALSE);
   g_return_val_if_fail (!self->running, FALSE);
+
+  if (!check_settings (self, error))
+    return FALSE;
 
   /* Another thread iterates the context: run here, without signals,
    * since they could not be delivered before returning. */

@@ -171,6 +171,43 @@ watch_progress (ImgxferCopy *copy)
   return p;
 }
 
+/* A copy between two memory: images, with its progress watched. */
+typedef struct
+{
+  ImgxferBackend *src;
+  ImgxferBackend *dst;
+  ImgxferCopy *copy;
+  Progress *progress;
+} Pair;
+
+static Pair
+pair_open (const char *src_url, const char *dst_url)
+{
+  Pair pair = { open_memory (src_url), open_memory (dst_url), NULL, NULL };
+
+  return pair;
+}
+
+/* Creates the copy once the images are prepared; the counters of both
+ * images start from here. */
+static void
+pair_copy (Pair *pair)
+{
+  reset (pair->src, pair->dst);
+  pair->copy = imgxfer_copy_new (pair->src, pair->dst);
+  pair->progress = watch_progress (pair->copy);
+}
+
+static void
+pair_clear (Pair *pair)
+{
+  g_clear_object (&pair->copy);
+  g_clear_object (&pair->src);
+  g_clear_object (&pair->dst);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pair, pair_clear)
+
 static int
 compare_lengths (gconstpointer a, gconstpointer b)
 {
@@ -206,51 +243,45 @@ run_ok (ImgxferCopy *copy)
 static void
 test_data_and_zero (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M");
 
-  fill (src, 0, 1 * MiB, 'a');
-  fill (src, 2 * MiB, 4096 + 17, 'b');
-  fill (dst, 0, 4 * MiB, 'x');
-  reset (src, dst);
+  fill (t.src, 0, 1 * MiB, 'a');
+  fill (t.src, 2 * MiB, 4096 + 17, 'b');
+  fill (t.dst, 0, 4 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  g_assert_cmpuint (imgxfer_copy_get_total (copy), ==, 4 * MiB);
-  run_ok (copy);
+  pair_copy (&t);
+  g_assert_cmpuint (imgxfer_copy_get_total (t.copy), ==, 4 * MiB);
+  run_ok (t.copy);
 
   /* Only data is read and written; the rest is zeroed. */
-  g_assert_cmpuint (bytes (src, IMGXFER_MEMORY_OP_READ), ==, 1 * MiB + 8192);
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_WRITE), ==,
+  g_assert_cmpuint (bytes (t.src, IMGXFER_MEMORY_OP_READ), ==, 1 * MiB + 8192);
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_WRITE), ==,
                     1 * MiB + 8192);
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_ZERO), ==,
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_ZERO), ==,
                     4 * MiB - 1 * MiB - 8192);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_FLUSH), ==, 1);
-  assert_same (src, dst, 4 * MiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_FLUSH), ==, 1);
+  assert_same (t.src, t.dst, 4 * MiB);
 }
 
 static void
 test_zero_runs_merged (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=16M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=16M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=16M", "memory:?size=16M");
 
-  fill (src, 0, 4096, 'a');
-  fill (dst, 0, 16 * MiB, 'x');
-  reset (src, dst);
+  fill (t.src, 0, 4096, 'a');
+  fill (t.dst, 0, 16 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 16 * MiB);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), ==, 1);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 1);
-  g_assert_cmpuint (largest (dst, IMGXFER_MEMORY_OP_ZERO), ==,
+  assert_same (t.src, t.dst, 16 * MiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 1);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 1);
+  g_assert_cmpuint (largest (t.dst, IMGXFER_MEMORY_OP_ZERO), ==,
                     16 * MiB - 4096);
   /* Sparse by default: zeroing may deallocate. */
-  g_assert_cmpuint (imgxfer_memory_backend_get_trim_count (MEM (dst)), ==, 1);
-  g_assert_cmpuint (imgxfer_memory_backend_get_stored_chunks (MEM (dst)), ==,
+  g_assert_cmpuint (imgxfer_memory_backend_get_trim_count (MEM (t.dst)), ==, 1);
+  g_assert_cmpuint (imgxfer_memory_backend_get_stored_chunks (MEM (t.dst)), ==,
                     1);
 }
 
@@ -259,92 +290,79 @@ test_zero_runs_merged (void)
 static void
 test_zero_detection (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=1M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=1M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=1M", "memory:?size=1M");
 
   /* Written zeroes are data to the source's extents. */
-  fill (src, 0, 1 * MiB, 0);
-  fill (src, 8192, 1, 'a');
-  fill (src, 512 * KiB - 1, 2, 'b');
-  fill (dst, 0, 1 * MiB, 'x');
-  reset (src, dst);
+  fill (t.src, 0, 1 * MiB, 0);
+  fill (t.src, 8192, 1, 'a');
+  fill (t.src, 512 * KiB - 1, 2, 'b');
+  fill (t.dst, 0, 1 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  g_assert_cmpuint (bytes (src, IMGXFER_MEMORY_OP_READ), ==, 1 * MiB);
+  g_assert_cmpuint (bytes (t.src, IMGXFER_MEMORY_OP_READ), ==, 1 * MiB);
   /* One block at 8192, two around 512 KiB. */
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_WRITE), ==, 3 * 4096);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), ==, 2);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 3);
-  assert_same (src, dst, 1 * MiB);
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 3 * 4096);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 2);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 3);
+  assert_same (t.src, t.dst, 1 * MiB);
 }
 
 static void
 test_not_sparse (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=2M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=2M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=2M", "memory:?size=2M");
 
-  fill (src, 0, 1 * MiB, 0);
-  fill (src, 4096, 100, 'a');
-  fill (dst, 0, 2 * MiB, 'x');
-  reset (src, dst);
+  fill (t.src, 0, 1 * MiB, 0);
+  fill (t.src, 4096, 100, 'a');
+  fill (t.dst, 0, 2 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_sparse (copy, FALSE);
-  run_ok (copy);
+  pair_copy (&t);
+  imgxfer_copy_set_sparse (t.copy, FALSE);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 2 * MiB);
+  assert_same (t.src, t.dst, 2 * MiB);
   /* All data is written as it is, and zeroing keeps allocation. */
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_WRITE), ==, 1 * MiB);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 1);
-  g_assert_cmpuint (imgxfer_memory_backend_get_trim_count (MEM (dst)), ==, 0);
-  g_assert_cmpuint (imgxfer_memory_backend_get_stored_chunks (MEM (dst)), ==,
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 1 * MiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 1);
+  g_assert_cmpuint (imgxfer_memory_backend_get_trim_count (MEM (t.dst)), ==, 0);
+  g_assert_cmpuint (imgxfer_memory_backend_get_stored_chunks (MEM (t.dst)), ==,
                     2 * MiB / 4096);
 }
 
 static void
 test_target_is_zero (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = NULL;
-  Progress *p;
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
 
-  fill (src, 1 * MiB, 1 * MiB, 0);   /* data extent of zeroes */
-  fill (src, 3 * MiB, 4096, 'a');
-  reset (src, dst);
+  fill (t.src, 1 * MiB, 1 * MiB, 0);   /* data extent of zeroes */
+  fill (t.src, 3 * MiB, 4096, 'a');
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_target_is_zero (copy, TRUE);
-  p = watch_progress (copy);
-  run_ok (copy);
+  pair_copy (&t);
+  imgxfer_copy_set_target_is_zero (t.copy, TRUE);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 8 * MiB);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), ==, 1);
+  assert_same (t.src, t.dst, 8 * MiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 1);
   /* Skipped ranges are progress too. */
-  g_assert_cmpuint (p->sum, ==, 8 * MiB);
+  g_assert_cmpuint (t.progress->sum, ==, 8 * MiB);
 }
 
 static void
 test_destination_declares_zero (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M&is-zero=yes");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t
+      = pair_open ("memory:?size=8M", "memory:?size=8M&is-zero=yes");
 
-  fill (src, 3 * MiB, 4096, 'a');
-  reset (src, dst);
+  fill (t.src, 3 * MiB, 4096, 'a');
 
-  copy = imgxfer_copy_new (src, dst);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 8 * MiB);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
+  assert_same (t.src, t.dst, 8 * MiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
 }
 
 /* A full copy zeroes holes; a shallow one leaves the destination's bytes
@@ -352,31 +370,26 @@ test_destination_declares_zero (void)
 static void
 check_holes (gboolean shallow)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = NULL;
-  Progress *p;
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M");
 
-  fill (src, 0, 1 * MiB, 'a');
-  fill (src, 3 * MiB, 1 * MiB, 'c');
-  imgxfer_memory_backend_mark (MEM (src), 1 * MiB, 1 * MiB,
+  fill (t.src, 0, 1 * MiB, 'a');
+  fill (t.src, 3 * MiB, 1 * MiB, 'c');
+  imgxfer_memory_backend_mark (MEM (t.src), 1 * MiB, 1 * MiB,
                                IMGXFER_EXTENT_HOLE);
-  fill (dst, 0, 4 * MiB, 'x');
-  reset (src, dst);
+  fill (t.dst, 0, 4 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_shallow (copy, shallow);
-  p = watch_progress (copy);
-  run_ok (copy);
+  pair_copy (&t);
+  imgxfer_copy_set_shallow (t.copy, shallow);
+  run_ok (t.copy);
 
-  assert_bytes (dst, 0, 1 * MiB, 'a');
-  assert_bytes (dst, 1 * MiB, 1 * MiB, shallow ? 'x' : 0);
+  assert_bytes (t.dst, 0, 1 * MiB, 'a');
+  assert_bytes (t.dst, 1 * MiB, 1 * MiB, shallow ? 'x' : 0);
   /* A zero range that is not a hole is zeroed either way. */
-  assert_bytes (dst, 2 * MiB, 1 * MiB, 0);
-  assert_bytes (dst, 3 * MiB, 1 * MiB, 'c');
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_ZERO), ==,
+  assert_bytes (t.dst, 2 * MiB, 1 * MiB, 0);
+  assert_bytes (t.dst, 3 * MiB, 1 * MiB, 'c');
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_ZERO), ==,
                     shallow ? 1 * MiB : 2 * MiB);
-  g_assert_cmpuint (p->sum, ==, 4 * MiB);
+  g_assert_cmpuint (t.progress->sum, ==, 4 * MiB);
 }
 
 static void
@@ -394,112 +407,97 @@ test_hole_shallow (void)
 static void
 test_dirty_only (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = NULL;
-  Progress *p;
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M");
 
-  fill (src, 0, 3 * MiB, 'a');
+  fill (t.src, 0, 3 * MiB, 'a');
   /* Dirty data, then a dirty range that reads as zeroes (never written),
    * then data and zeroes that are clean. */
-  imgxfer_memory_backend_mark (MEM (src), 1 * MiB, 1 * MiB,
+  imgxfer_memory_backend_mark (MEM (t.src), 1 * MiB, 1 * MiB,
                                IMGXFER_EXTENT_DIRTY);
-  imgxfer_memory_backend_mark (MEM (src), 3 * MiB, 64 * KiB,
+  imgxfer_memory_backend_mark (MEM (t.src), 3 * MiB, 64 * KiB,
                                IMGXFER_EXTENT_DIRTY);
-  fill (dst, 0, 4 * MiB, 'x');
-  reset (src, dst);
+  fill (t.dst, 0, 4 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_dirty_only (copy, TRUE);
-  p = watch_progress (copy);
-  run_ok (copy);
+  pair_copy (&t);
+  imgxfer_copy_set_dirty_only (t.copy, TRUE);
+  run_ok (t.copy);
 
-  assert_bytes (dst, 0, 1 * MiB, 'x');
-  assert_bytes (dst, 1 * MiB, 1 * MiB, 'a');
-  assert_bytes (dst, 2 * MiB, 1 * MiB, 'x');
-  assert_bytes (dst, 3 * MiB, 64 * KiB, 0);
-  assert_bytes (dst, 3 * MiB + 64 * KiB, 1 * MiB - 64 * KiB, 'x');
-  g_assert_cmpuint (bytes (src, IMGXFER_MEMORY_OP_READ), ==, 1 * MiB);
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_WRITE), ==, 1 * MiB);
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_ZERO), ==, 64 * KiB);
-  g_assert_cmpuint (p->sum, ==, 4 * MiB);
+  assert_bytes (t.dst, 0, 1 * MiB, 'x');
+  assert_bytes (t.dst, 1 * MiB, 1 * MiB, 'a');
+  assert_bytes (t.dst, 2 * MiB, 1 * MiB, 'x');
+  assert_bytes (t.dst, 3 * MiB, 64 * KiB, 0);
+  assert_bytes (t.dst, 3 * MiB + 64 * KiB, 1 * MiB - 64 * KiB, 'x');
+  g_assert_cmpuint (bytes (t.src, IMGXFER_MEMORY_OP_READ), ==, 1 * MiB);
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 1 * MiB);
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 64 * KiB);
+  g_assert_cmpuint (t.progress->sum, ==, 4 * MiB);
 }
 
 static void
 test_dirty_without_bitmap (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M&extents=no");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
+  g_auto (Pair) t = pair_open ("memory:?size=4M&extents=no", "memory:?size=4M");
   g_autoptr (GError) error = NULL;
 
-  imgxfer_copy_set_dirty_only (copy, TRUE);
-  g_assert_false (imgxfer_copy_run (copy, NULL, &error));
+  pair_copy (&t);
+  imgxfer_copy_set_dirty_only (t.copy, TRUE);
+  g_assert_false (imgxfer_copy_run (t.copy, NULL, &error));
   g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), ==, 0);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 0);
 }
 
 /* No request is larger than the destination takes, zeroes included. */
 static void
 test_request_split (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=3M");
-  g_autoptr (ImgxferBackend) dst
-      = open_memory ("memory:?size=3M&max-block=64k");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t
+      = pair_open ("memory:?size=3M", "memory:?size=3M&max-block=64k");
 
-  fill (src, 0, 1 * MiB, 'a');
-  fill (src, 2 * MiB, 1 * MiB, 'b');
-  fill (dst, 0, 3 * MiB, 'x');
-  reset (src, dst);
+  fill (t.src, 0, 1 * MiB, 'a');
+  fill (t.src, 2 * MiB, 1 * MiB, 'b');
+  fill (t.dst, 0, 3 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 3 * MiB);
-  g_assert_cmpuint (largest (src, IMGXFER_MEMORY_OP_READ), ==, 64 * KiB);
-  g_assert_cmpuint (largest (dst, IMGXFER_MEMORY_OP_WRITE), ==, 64 * KiB);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), ==, 32);
-  g_assert_cmpuint (largest (dst, IMGXFER_MEMORY_OP_ZERO), ==, 64 * KiB);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 16);
+  assert_same (t.src, t.dst, 3 * MiB);
+  g_assert_cmpuint (largest (t.src, IMGXFER_MEMORY_OP_READ), ==, 64 * KiB);
+  g_assert_cmpuint (largest (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 64 * KiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 32);
+  g_assert_cmpuint (largest (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 64 * KiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 16);
 }
 
 static void
 test_request_size (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=2M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=2M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=2M", "memory:?size=2M");
 
-  fill (src, 0, 2 * MiB, 'a');
-  reset (src, dst);
+  fill (t.src, 0, 2 * MiB, 'a');
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_request_size (copy, 256 * KiB);
-  run_ok (copy);
+  pair_copy (&t);
+  imgxfer_copy_set_request_size (t.copy, 256 * KiB);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 2 * MiB);
-  g_assert_cmpuint (largest (src, IMGXFER_MEMORY_OP_READ), ==, 256 * KiB);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), ==, 8);
+  assert_same (t.src, t.dst, 2 * MiB);
+  g_assert_cmpuint (largest (t.src, IMGXFER_MEMORY_OP_READ), ==, 256 * KiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 8);
 }
 
 /* The source's own maximum bounds reads as well. */
 static void
 test_request_source_max (void)
 {
-  g_autoptr (ImgxferBackend) src
-      = open_memory ("memory:?size=1M&max-block=16k");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=1M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t
+      = pair_open ("memory:?size=1M&max-block=16k", "memory:?size=1M");
 
-  fill (src, 0, 1 * MiB, 'a');
-  reset (src, dst);
+  fill (t.src, 0, 1 * MiB, 'a');
 
-  copy = imgxfer_copy_new (src, dst);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 1 * MiB);
-  g_assert_cmpuint (largest (src, IMGXFER_MEMORY_OP_READ), ==, 16 * KiB);
+  assert_same (t.src, t.dst, 1 * MiB);
+  g_assert_cmpuint (largest (t.src, IMGXFER_MEMORY_OP_READ), ==, 16 * KiB);
 }
 
 /* The ovirt-imageio client's expectation for an image with a block of data
@@ -508,22 +506,18 @@ static void
 test_progress_lengths (void)
 {
   const guint64 size = 8 * MiB;
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
   const guint64 expected[]
       = { 4096, size / 2 - 4096, 4096, size / 2 - 4096 };
-  Progress *p;
 
-  fill (src, 0, 4096, 'b');
-  fill (src, size / 2, 4096, 'b');
+  fill (t.src, 0, 4096, 'b');
+  fill (t.src, size / 2, 4096, 'b');
 
-  copy = imgxfer_copy_new (src, dst);
-  p = watch_progress (copy);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  g_assert_cmpuint (p->sum, ==, size);
-  assert_lengths (p, expected, G_N_ELEMENTS (expected));
+  g_assert_cmpuint (t.progress->sum, ==, size);
+  assert_lengths (t.progress, expected, G_N_ELEMENTS (expected));
 }
 
 /* The same with real files, whose holes come from SEEK_DATA. */
@@ -566,14 +560,12 @@ test_progress_lengths_file (void)
 static void
 test_progress_empty_image (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
   const guint64 expected[] = { 8 * MiB };
-  Progress *p = watch_progress (copy);
 
-  run_ok (copy);
-  assert_lengths (p, expected, G_N_ELEMENTS (expected));
+  pair_copy (&t);
+  run_ok (t.copy);
+  assert_lengths (t.progress, expected, G_N_ELEMENTS (expected));
 }
 
 typedef struct
@@ -619,18 +611,16 @@ on_copy_done (GObject *object, GAsyncResult *result, gpointer data)
 static void
 test_async (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   SignalWatch watch = { .loop = loop };
 
-  fill (src, 1 * MiB, 3 * MiB, 'a');
-  copy = imgxfer_copy_new (src, dst);
-  g_signal_connect (copy, "progress", G_CALLBACK (on_progress_signal),
+  fill (t.src, 1 * MiB, 3 * MiB, 'a');
+  pair_copy (&t);
+  g_signal_connect (t.copy, "progress", G_CALLBACK (on_progress_signal),
                     &watch);
 
-  imgxfer_copy_run_async (copy, NULL, on_copy_done, &watch);
+  imgxfer_copy_run_async (t.copy, NULL, on_copy_done, &watch);
   g_main_loop_run (loop);
 
   g_assert_no_error (watch.error);
@@ -638,21 +628,20 @@ test_async (void)
   g_assert_cmpuint (watch.emissions, >=, 1);
   g_assert_cmpuint (watch.last_done, ==, 8 * MiB);
   g_assert_cmpuint (watch.last_total, ==, 8 * MiB);
-  assert_same (src, dst, 8 * MiB);
+  assert_same (t.src, t.dst, 8 * MiB);
 }
 
 /* The synchronous run delivers the signal too, before it returns. */
 static void
 test_sync_signal (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M");
   SignalWatch watch = { 0 };
 
-  g_signal_connect (copy, "progress", G_CALLBACK (on_progress_signal),
+  pair_copy (&t);
+  g_signal_connect (t.copy, "progress", G_CALLBACK (on_progress_signal),
                     &watch);
-  run_ok (copy);
+  run_ok (t.copy);
   g_assert_cmpuint (watch.emissions, >=, 1);
   g_assert_cmpuint (watch.last_done, ==, 4 * MiB);
 }
@@ -672,178 +661,149 @@ assert_fails (ImgxferCopy *copy, GQuark domain, int code)
 static void
 test_write_error (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = NULL;
-  Progress *p;
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
 
-  fill (src, 0, 8 * MiB, 'a');
-  reset (src, dst);
-  imgxfer_memory_backend_fail_nth (MEM (dst), IMGXFER_MEMORY_OP_WRITE, 3);
+  fill (t.src, 0, 8 * MiB, 'a');
+  imgxfer_memory_backend_fail_nth (MEM (t.dst), IMGXFER_MEMORY_OP_WRITE, 3);
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_request_size (copy, 256 * KiB);
-  _imgxfer_copy_set_unit_size (copy, 1 * MiB);
-  p = watch_progress (copy);
-  assert_fails (copy, G_IO_ERROR, G_IO_ERROR_FAILED);
+  pair_copy (&t);
+  imgxfer_copy_set_request_size (t.copy, 256 * KiB);
+  _imgxfer_copy_set_unit_size (t.copy, 1 * MiB);
+  assert_fails (t.copy, G_IO_ERROR, G_IO_ERROR_FAILED);
 
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
-  g_assert_cmpuint (p->sum, <, 8 * MiB);
-  g_assert_cmpuint (imgxfer_copy_get_done (copy), <, 8 * MiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
+  g_assert_cmpuint (t.progress->sum, <, 8 * MiB);
+  g_assert_cmpuint (imgxfer_copy_get_done (t.copy), <, 8 * MiB);
 }
 
 static void
 test_zero_error (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
 
-  imgxfer_memory_backend_fail_nth (MEM (dst), IMGXFER_MEMORY_OP_ZERO, 1);
-  assert_fails (copy, G_IO_ERROR, G_IO_ERROR_FAILED);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
+  pair_copy (&t);
+  imgxfer_memory_backend_fail_nth (MEM (t.dst), IMGXFER_MEMORY_OP_ZERO, 1);
+  assert_fails (t.copy, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
 }
 
 static void
 test_read_error (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
 
-  fill (src, 0, 8 * MiB, 'a');
-  reset (src, dst);
-  imgxfer_memory_backend_fail_nth (MEM (src), IMGXFER_MEMORY_OP_READ, 2);
+  fill (t.src, 0, 8 * MiB, 'a');
+  imgxfer_memory_backend_fail_nth (MEM (t.src), IMGXFER_MEMORY_OP_READ, 2);
 
-  copy = imgxfer_copy_new (src, dst);
-  assert_fails (copy, G_IO_ERROR, G_IO_ERROR_FAILED);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
+  pair_copy (&t);
+  assert_fails (t.copy, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
 }
 
 static void
 test_short_read (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
 
-  fill (src, 0, 8 * MiB, 'a');
-  reset (src, dst);
-  imgxfer_memory_backend_short_read_nth (MEM (src), 1);
+  fill (t.src, 0, 8 * MiB, 'a');
+  imgxfer_memory_backend_short_read_nth (MEM (t.src), 1);
 
-  copy = imgxfer_copy_new (src, dst);
-  assert_fails (copy, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ);
+  pair_copy (&t);
+  assert_fails (t.copy, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ);
   /* What was read short is never written. */
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), ==, 0);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 0);
 }
 
 static void
 test_extents_error (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
 
-  imgxfer_memory_backend_fail_nth (MEM (src), IMGXFER_MEMORY_OP_EXTENTS, 1);
-  assert_fails (copy, G_IO_ERROR, G_IO_ERROR_FAILED);
+  pair_copy (&t);
+  imgxfer_memory_backend_fail_nth (MEM (t.src), IMGXFER_MEMORY_OP_EXTENTS, 1);
+  assert_fails (t.copy, G_IO_ERROR, G_IO_ERROR_FAILED);
 }
 
 /* A failed flush fails the copy, even after every byte was written. */
 static void
 test_flush_error (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M");
 
-  fill (src, 0, 4 * MiB, 'a');
-  reset (src, dst);
-  imgxfer_memory_backend_fail_nth (MEM (dst), IMGXFER_MEMORY_OP_FLUSH, 1);
+  fill (t.src, 0, 4 * MiB, 'a');
+  imgxfer_memory_backend_fail_nth (MEM (t.dst), IMGXFER_MEMORY_OP_FLUSH, 1);
 
-  copy = imgxfer_copy_new (src, dst);
-  assert_fails (copy, G_IO_ERROR, G_IO_ERROR_FAILED);
-  assert_same (src, dst, 4 * MiB);
+  pair_copy (&t);
+  assert_fails (t.copy, G_IO_ERROR, G_IO_ERROR_FAILED);
+  assert_same (t.src, t.dst, 4 * MiB);
 }
 
 /* With several connections, one failing flush fails the copy too. */
 static void
 test_flush_error_connections (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M");
 
-  fill (src, 0, 4 * MiB, 'a');
-  reset (src, dst);
-  imgxfer_memory_backend_fail_nth (MEM (dst), IMGXFER_MEMORY_OP_FLUSH, 2);
+  fill (t.src, 0, 4 * MiB, 'a');
+  imgxfer_memory_backend_fail_nth (MEM (t.dst), IMGXFER_MEMORY_OP_FLUSH, 2);
 
-  copy = imgxfer_copy_new (src, dst);
-  _imgxfer_copy_set_unit_size (copy, 1 * MiB);
-  imgxfer_copy_set_connections (copy, 4);
-  assert_fails (copy, G_IO_ERROR, G_IO_ERROR_FAILED);
+  pair_copy (&t);
+  _imgxfer_copy_set_unit_size (t.copy, 1 * MiB);
+  imgxfer_copy_set_connections (t.copy, 4);
+  assert_fails (t.copy, G_IO_ERROR, G_IO_ERROR_FAILED);
 }
 
 static void
 test_cancel (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=16M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=16M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=16M", "memory:?size=16M");
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GError) error = NULL;
-  Progress *p;
 
-  fill (src, 0, 16 * MiB, 'a');
-  reset (src, dst);
+  fill (t.src, 0, 16 * MiB, 'a');
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_request_size (copy, 64 * KiB);
-  _imgxfer_copy_set_unit_size (copy, 1 * MiB);
-  p = watch_progress (copy);
-  p->cancel_after_first = cancellable;
+  pair_copy (&t);
+  imgxfer_copy_set_request_size (t.copy, 64 * KiB);
+  _imgxfer_copy_set_unit_size (t.copy, 1 * MiB);
+  t.progress->cancel_after_first = cancellable;
 
-  g_assert_false (imgxfer_copy_run (copy, cancellable, &error));
+  g_assert_false (imgxfer_copy_run (t.copy, cancellable, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   /* Each worker finishes at most the request it was doing. */
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), <=, 4);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
-  g_assert_cmpuint (imgxfer_copy_get_done (copy), <, 16 * MiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), <=, 4);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
+  g_assert_cmpuint (imgxfer_copy_get_done (t.copy), <, 16 * MiB);
 }
 
 static void
 test_cancel_before (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M");
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GError) error = NULL;
 
+  pair_copy (&t);
   g_cancellable_cancel (cancellable);
-  g_assert_false (imgxfer_copy_run (copy, cancellable, &error));
+  g_assert_false (imgxfer_copy_run (t.copy, cancellable, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_FLUSH), ==, 0);
 }
 
 static void
 test_cancel_async (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=16M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=16M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=16M", "memory:?size=16M");
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   SignalWatch watch = { .loop = loop };
-  Progress *p;
 
-  fill (src, 0, 16 * MiB, 'a');
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_request_size (copy, 64 * KiB);
-  p = watch_progress (copy);
-  p->cancel_after_first = cancellable;
+  fill (t.src, 0, 16 * MiB, 'a');
+  pair_copy (&t);
+  imgxfer_copy_set_request_size (t.copy, 64 * KiB);
+  t.progress->cancel_after_first = cancellable;
 
-  imgxfer_copy_run_async (copy, cancellable, on_copy_done, &watch);
+  imgxfer_copy_run_async (t.copy, cancellable, on_copy_done, &watch);
   g_main_loop_run (loop);
 
   g_assert_false (watch.ok);
@@ -855,31 +815,26 @@ test_cancel_async (void)
 static void
 check_connections (const char *dst_url, guint want, guint expected)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory (dst_url);
-  g_autoptr (ImgxferCopy) copy = NULL;
-  Progress *p;
+  g_auto (Pair) t = pair_open ("memory:?size=8M", dst_url);
 
-  fill (src, 0, 8 * MiB, 'a');
-  fill (src, 5 * MiB, 1 * MiB, 0);
-  reset (src, dst);
+  fill (t.src, 0, 8 * MiB, 'a');
+  fill (t.src, 5 * MiB, 1 * MiB, 0);
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_connections (copy, want);
-  imgxfer_copy_set_request_size (copy, 256 * KiB);
-  _imgxfer_copy_set_unit_size (copy, 1 * MiB);
-  p = watch_progress (copy);
-  run_ok (copy);
+  pair_copy (&t);
+  imgxfer_copy_set_connections (t.copy, want);
+  imgxfer_copy_set_request_size (t.copy, 256 * KiB);
+  _imgxfer_copy_set_unit_size (t.copy, 1 * MiB);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 8 * MiB);
-  g_assert_cmpuint (p->sum, ==, 8 * MiB);
-  g_assert_cmpuint (imgxfer_memory_backend_get_peak_connections (MEM (dst)),
+  assert_same (t.src, t.dst, 8 * MiB);
+  g_assert_cmpuint (t.progress->sum, ==, 8 * MiB);
+  g_assert_cmpuint (imgxfer_memory_backend_get_peak_connections (MEM (t.dst)),
                     ==, expected);
-  g_assert_cmpuint (imgxfer_memory_backend_get_peak_connections (MEM (src)),
+  g_assert_cmpuint (imgxfer_memory_backend_get_peak_connections (MEM (t.src)),
                     ==, expected);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_FLUSH), ==, expected);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_FLUSH), ==, expected);
   /* The clones are gone with the run. */
-  g_assert_cmpuint (imgxfer_memory_backend_get_connections (MEM (dst)), ==,
+  g_assert_cmpuint (imgxfer_memory_backend_get_connections (MEM (t.dst)), ==,
                     expected);
 }
 
@@ -900,13 +855,12 @@ static void
 test_connections_units (void)
 {
   /* Never more workers than units of work: one 128 MiB unit here. */
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
 
-  imgxfer_copy_set_connections (copy, 4);
-  run_ok (copy);
-  g_assert_cmpuint (imgxfer_memory_backend_get_peak_connections (MEM (dst)),
+  pair_copy (&t);
+  imgxfer_copy_set_connections (t.copy, 4);
+  run_ok (t.copy);
+  g_assert_cmpuint (imgxfer_memory_backend_get_peak_connections (MEM (t.dst)),
                     ==, 1);
 }
 
@@ -915,23 +869,20 @@ static void
 test_unaligned_tail (void)
 {
   const guint64 size = 4096 * 100 + 100;
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=409700");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=409700");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=409700", "memory:?size=409700");
 
-  g_assert_cmpuint (imgxfer_backend_get_size (src), ==, size);
-  fill (src, 0, size, 0);
-  fill (src, size - 1, 1, 'z');
-  fill (dst, 0, size, 'x');
-  reset (src, dst);
+  g_assert_cmpuint (imgxfer_backend_get_size (t.src), ==, size);
+  fill (t.src, 0, size, 0);
+  fill (t.src, size - 1, 1, 'z');
+  fill (t.dst, 0, size, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_request_size (copy, 64 * KiB);
-  run_ok (copy);
+  pair_copy (&t);
+  imgxfer_copy_set_request_size (t.copy, 64 * KiB);
+  run_ok (t.copy);
 
-  assert_same (src, dst, size);
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_WRITE), ==, 100);
-  g_assert_cmpuint (largest (dst, IMGXFER_MEMORY_OP_WRITE), ==, 100);
+  assert_same (t.src, t.dst, size);
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 100);
+  g_assert_cmpuint (largest (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 100);
 }
 
 static void
@@ -1017,36 +968,32 @@ test_file_sparse (void)
 static void
 test_empty_source (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=0");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=1M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
-  Progress *p = watch_progress (copy);
+  g_auto (Pair) t = pair_open ("memory:?size=0", "memory:?size=1M");
 
-  fill (dst, 0, 1 * MiB, 'x');
-  reset (src, dst);
-  run_ok (copy);
+  fill (t.dst, 0, 1 * MiB, 'x');
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  g_assert_cmpuint (imgxfer_copy_get_total (copy), ==, 0);
-  g_assert_cmpuint (p->lengths->len, ==, 0);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE), ==, 0);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
-  assert_bytes (dst, 0, 1 * MiB, 'x');
+  g_assert_cmpuint (imgxfer_copy_get_total (t.copy), ==, 0);
+  g_assert_cmpuint (t.progress->lengths->len, ==, 0);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 0);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
+  assert_bytes (t.dst, 0, 1 * MiB, 'x');
 }
 
 static void
 test_smaller_destination (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=3M");
-  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (src, dst);
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=3M");
   g_autoptr (GError) error = NULL;
 
-  g_assert_false (imgxfer_copy_run (copy, NULL, &error));
+  pair_copy (&t);
+  g_assert_false (imgxfer_copy_run (t.copy, NULL, &error));
   g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "smaller"));
-  g_assert_cmpuint (count (src, IMGXFER_MEMORY_OP_READ), ==, 0);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_WRITE)
-                        + count (dst, IMGXFER_MEMORY_OP_ZERO),
+  g_assert_cmpuint (count (t.src, IMGXFER_MEMORY_OP_READ), ==, 0);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE)
+                        + count (t.dst, IMGXFER_MEMORY_OP_ZERO),
                     ==, 0);
 }
 
@@ -1054,21 +1001,17 @@ test_smaller_destination (void)
 static void
 test_bigger_destination (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=2M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=3M");
-  g_autoptr (ImgxferCopy) copy = NULL;
-  Progress *p;
+  g_auto (Pair) t = pair_open ("memory:?size=2M", "memory:?size=3M");
 
-  fill (src, 0, 1 * MiB, 'a');
-  fill (dst, 0, 3 * MiB, 'x');
+  fill (t.src, 0, 1 * MiB, 'a');
+  fill (t.dst, 0, 3 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  p = watch_progress (copy);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 2 * MiB);
-  assert_bytes (dst, 2 * MiB, 1 * MiB, 'x');
-  g_assert_cmpuint (p->sum, ==, 2 * MiB);
+  assert_same (t.src, t.dst, 2 * MiB);
+  assert_bytes (t.dst, 2 * MiB, 1 * MiB, 'x');
+  g_assert_cmpuint (t.progress->sum, ==, 2 * MiB);
 }
 
 static void
@@ -1086,40 +1029,34 @@ test_read_only_destination (void)
 static void
 test_source_without_extents (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M&extents=no");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=4M&extents=no", "memory:?size=4M");
 
-  fill (src, 1 * MiB, 4096, 'a');
-  fill (dst, 0, 4 * MiB, 'x');
-  reset (src, dst);
+  fill (t.src, 1 * MiB, 4096, 'a');
+  fill (t.dst, 0, 4 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  g_assert_cmpuint (bytes (src, IMGXFER_MEMORY_OP_READ), ==, 4 * MiB);
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_WRITE), ==, 4096);
-  assert_same (src, dst, 4 * MiB);
+  g_assert_cmpuint (bytes (t.src, IMGXFER_MEMORY_OP_READ), ==, 4 * MiB);
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 4096);
+  assert_same (t.src, t.dst, 4 * MiB);
 }
 
 /* A destination without efficient zeroing gets zeroes written. */
 static void
 test_destination_without_zero (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=4M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=4M&zero=no");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M&zero=no");
 
-  fill (src, 0, 4096, 'a');
-  fill (dst, 0, 4 * MiB, 'x');
-  reset (src, dst);
+  fill (t.src, 0, 4096, 'a');
+  fill (t.dst, 0, 4 * MiB, 'x');
 
-  copy = imgxfer_copy_new (src, dst);
-  run_ok (copy);
+  pair_copy (&t);
+  run_ok (t.copy);
 
-  assert_same (src, dst, 4 * MiB);
-  g_assert_cmpuint (count (dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
-  g_assert_cmpuint (bytes (dst, IMGXFER_MEMORY_OP_WRITE), ==, 4 * MiB);
+  assert_same (t.src, t.dst, 4 * MiB);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
+  g_assert_cmpuint (bytes (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 4 * MiB);
 }
 
 /* The observer sees each range once; data comes with its bytes. */
@@ -1162,21 +1099,19 @@ on_observe (guint64 offset,
 static void
 test_observer (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=8M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=8M", "memory:?size=8M");
   Observed o = { 0 };
 
-  fill (src, 0, 2 * MiB, 'a');
-  imgxfer_memory_backend_mark (MEM (src), 4 * MiB, 1 * MiB,
+  fill (t.src, 0, 2 * MiB, 'a');
+  imgxfer_memory_backend_mark (MEM (t.src), 4 * MiB, 1 * MiB,
                                IMGXFER_EXTENT_HOLE);
 
-  copy = imgxfer_copy_new (src, dst);
-  imgxfer_copy_set_request_size (copy, 256 * KiB);
-  _imgxfer_copy_set_unit_size (copy, 1 * MiB);
-  imgxfer_copy_set_shallow (copy, TRUE);
-  _imgxfer_copy_set_observer (copy, on_observe, &o);
-  run_ok (copy);
+  pair_copy (&t);
+  imgxfer_copy_set_request_size (t.copy, 256 * KiB);
+  _imgxfer_copy_set_unit_size (t.copy, 1 * MiB);
+  imgxfer_copy_set_shallow (t.copy, TRUE);
+  _imgxfer_copy_set_observer (t.copy, on_observe, &o);
+  run_ok (t.copy);
 
   g_assert_cmpuint (o.covered, ==, 8 * MiB);
   g_assert_cmpuint (o.data, ==, 2 * MiB);
@@ -1184,20 +1119,76 @@ test_observer (void)
   g_assert_cmpuint (o.zero, ==, 5 * MiB);
 }
 
+/* A checksum fed by the copy equals the one computed by reading the
+ * source, with data split over units, zero extents and holes. */
+static void
+test_checksum (void)
+{
+  g_auto (Pair) t = pair_open ("memory:?size=9M", "memory:?size=9M");
+  g_autoptr (ImgxferChecksum) checksum = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *actual = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fill (t.src, 0, 3 * MiB + 123, 'a');
+  fill (t.src, 5 * MiB - 10, 20, 'b');
+  fill (t.src, 8 * MiB, 1 * MiB, 0);
+  imgxfer_memory_backend_mark (MEM (t.src), 6 * MiB, 1 * MiB,
+                               IMGXFER_EXTENT_HOLE);
+  expected = imgxfer_checksum_compute (t.src, NULL, 1 * MiB, 1, NULL, &error);
+  g_assert_no_error (error);
+
+  checksum = imgxfer_checksum_new (NULL, 1 * MiB, 9 * MiB, &error);
+  g_assert_no_error (error);
+  pair_copy (&t);
+  _imgxfer_copy_set_unit_size (t.copy, 2 * MiB);
+  imgxfer_copy_set_request_size (t.copy, 768 * KiB);
+  imgxfer_copy_set_shallow (t.copy, TRUE);
+  imgxfer_copy_set_checksum (t.copy, checksum);
+  run_ok (t.copy);
+
+  actual = imgxfer_checksum_finish (checksum, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (actual, ==, expected);
+}
+
+static void
+test_checksum_refused (void)
+{
+  g_auto (Pair) t = pair_open ("memory:?size=4M", "memory:?size=4M");
+  g_autoptr (ImgxferChecksum) checksum = NULL;
+  g_autoptr (ImgxferChecksum) wrong_size = NULL;
+  g_autoptr (GError) error = NULL;
+
+  checksum = imgxfer_checksum_new (NULL, 0, 4 * MiB, &error);
+  g_assert_no_error (error);
+  wrong_size = imgxfer_checksum_new (NULL, 0, 3 * MiB, &error);
+  g_assert_no_error (error);
+  pair_copy (&t);
+
+  /* A dirty-only copy does not see the clean ranges. */
+  imgxfer_copy_set_dirty_only (t.copy, TRUE);
+  imgxfer_copy_set_checksum (t.copy, checksum);
+  assert_fails (t.copy, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
+
+  imgxfer_copy_set_dirty_only (t.copy, FALSE);
+  imgxfer_copy_set_checksum (t.copy, wrong_size);
+  assert_fails (t.copy, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_ZERO), ==, 0);
+}
+
 /* A copy can run again, and copies everything again. */
 static void
 test_run_twice (void)
 {
-  g_autoptr (ImgxferBackend) src = open_memory ("memory:?size=2M");
-  g_autoptr (ImgxferBackend) dst = open_memory ("memory:?size=2M");
-  g_autoptr (ImgxferCopy) copy = NULL;
+  g_auto (Pair) t = pair_open ("memory:?size=2M", "memory:?size=2M");
 
-  fill (src, 0, 1 * MiB, 'a');
-  copy = imgxfer_copy_new (src, dst);
-  run_ok (copy);
-  fill (dst, 0, 2 * MiB, 'x');
-  run_ok (copy);
-  assert_same (src, dst, 2 * MiB);
+  fill (t.src, 0, 1 * MiB, 'a');
+  pair_copy (&t);
+  run_ok (t.copy);
+  fill (t.dst, 0, 2 * MiB, 'x');
+  run_ok (t.copy);
+  assert_same (t.src, t.dst, 2 * MiB);
 }
 
 int
@@ -1234,6 +1225,8 @@ main (int argc, char **argv)
   g_test_add_func ("/copy/progress/empty-image", test_progress_empty_image);
   g_test_add_func ("/copy/progress/signal-sync", test_sync_signal);
   g_test_add_func ("/copy/progress/observer", test_observer);
+  g_test_add_func ("/copy/checksum/same-pass", test_checksum);
+  g_test_add_func ("/copy/checksum/refused", test_checksum_refused);
   g_test_add_func ("/copy/async/run", test_async);
   g_test_add_func ("/copy/async/cancel", test_cancel_async);
   g_test_add_func ("/copy/error/write", test_write_error);

@@ -17,9 +17,9 @@ typedef struct _ImgxferMemoryStore ImgxferMemoryStore;
  * creating it with @size bytes if needed; @size is G_MAXUINT64 when the URL
  * gave none. */
 ImgxferMemoryStore *_imgxfer_memory_store_open (const char *url,
-                                const char *name,
-                                guint64 size,
-                                GError **error);
+                                                const char *name,
+                                                guint64 size,
+                                                GError **error);
 ImgxferMemoryStore *_imgxfer_memory_store_ref (ImgxferMemoryStore *store);
 void _imgxfer_memory_store_unref (ImgxferMemoryStore *store);
 
@@ -28,34 +28,37 @@ void _imgxfer_memory_store_connection_opened (ImgxferMemoryStore *store);
 void _imgxfer_memory_store_connection_closed (ImgxferMemoryStore *store);
 
 gboolean _imgxfer_memory_store_read (ImgxferMemoryStore *store,
-                            void *buffer,
-                            gsize length,
-                            guint64 offset,
-                            GError **error);
+                                     void *buffer,
+                                     gsize length,
+                                     guint64 offset,
+                                     GError **error);
 gboolean _imgxfer_memory_store_write (ImgxferMemoryStore *store,
-                             const void *buffer,
-                             gsize length,
-                             guint64 offset,
-                             GError **error);
+                                      const void *buffer,
+                                      gsize length,
+                                      guint64 offset,
+                                      GError **error);
 gboolean _imgxfer_memory_store_zero (ImgxferMemoryStore *store,
-                            guint64 offset,
-                            guint64 length,
-                            gboolean may_trim,
-                            GError **error);
-gboolean _imgxfer_memory_store_flush (ImgxferMemoryStore *store, GError **error);
+                                     guint64 offset,
+                                     guint64 length,
+                                     gboolean may_trim,
+                                     GError **error);
+gboolean _imgxfer_memory_store_flush (ImgxferMemoryStore *store,
+                                      GError **error);
 gboolean _imgxfer_memory_store_extents (ImgxferMemoryStore *store,
-                               ImgxferExtentContext context,
-                               guint64 offset,
-                               guint64 length,
-                               GArray *extents,
-                               GError **error);
+                                        ImgxferExtentContext context,
+                                        guint64 offset,
+                                        guint64 length,
+                                        GArray *extents,
+                                        GError **error);
 
-void _imgxfer_memory_store_fail_nth (ImgxferMemoryStore *store, ImgxferMemoryOp op, guint n);
+void _imgxfer_memory_store_fail_nth (ImgxferMemoryStore *store,
+                                     ImgxferMemoryOp op,
+                                     guint n);
 void _imgxfer_memory_store_short_read_nth (ImgxferMemoryStore *store, guint n);
 void _imgxfer_memory_store_mark (ImgxferMemoryStore *store,
-                        guint64 offset,
-                        guint64 length,
-                        ImgxferExtentFlags flags);
+                                 guint64 offset,
+                                 guint64 length,
+                                 ImgxferExtentFlags flags);
 
 typedef enum
 {
@@ -65,10 +68,11 @@ typedef enum
 } ImgxferMemoryStat;
 
 guint64 _imgxfer_memory_store_get_stat (ImgxferMemoryStore *store,
-                               ImgxferMemoryOp op,
-                               ImgxferMemoryStat stat);
+                                        ImgxferMemoryOp op,
+                                        ImgxferMemoryStat stat);
 guint64 _imgxfer_memory_store_get_trim_count (ImgxferMemoryStore *store);
-guint _imgxfer_memory_store_get_connections (ImgxferMemoryStore *store, gboolean peak);
+guint _imgxfer_memory_store_get_connections (ImgxferMemoryStore *store,
+                                             gboolean peak);
 void _imgxfer_memory_store_reset_counters (ImgxferMemoryStore *store);
 guint _imgxfer_memory_store_get_stored_chunks (ImgxferMemoryStore *store);
 

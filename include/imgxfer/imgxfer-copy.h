@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 #include <imgxfer/imgxfer-backend.h>
+#include <imgxfer/imgxfer-checksum.h>
 #include <imgxfer/imgxfer-version.h>
 
 G_BEGIN_DECLS
@@ -53,6 +54,14 @@ void imgxfer_copy_set_progress_func (ImgxferCopy *self,
                                      gpointer user_data,
                                      GDestroyNotify notify);
 
+/* Computes the source's checksum in the same pass. */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_copy_set_checksum (ImgxferCopy *self,
+                                ImgxferChecksum *checksum);
+
+/* Progress is also emitted on the caller's main context, throttled, as
+ * the "progress" signal: void (*) (ImgxferCopy *, guint64 done,
+ * guint64 total, gpointer user_data). */
 IMGXFER_AVAILABLE_IN_ALL
 guint64 imgxfer_copy_get_total (ImgxferCopy *self);
 IMGXFER_AVAILABLE_IN_ALL
