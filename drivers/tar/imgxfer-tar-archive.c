@@ -169,16 +169,20 @@ add_member (ImgxferTarArchive *archive,
 }
 
 /* A member whose data runs past the end of the file still has its header
- * returned: only the sizes tell. A sparse member's size is its expanded
- * size, not what is stored, so it cannot be checked this way (it is
- * refused when asked for anyway). */
+ * returned: only the sizes tell. Its padding to the next 512-byte block
+ * must be there too: qemu reads a byte range only in whole 512-byte
+ * sectors, so a format driver stacked on a member extends the range over
+ * the padding (see _IMGXFER_TAR_PADDED_SIZE). A sparse member's size is
+ * its expanded size, not what is stored, so it cannot be checked this way
+ * (it is refused when asked for anyway). */
 static gboolean
 check_member_complete (ImgxferTarArchive *archive,
                        const ImgxferTarMember *member,
                        GError **error)
 {
   if (!member->regular || member->sparse
-      || member->offset + member->size <= archive->file_size)
+      || member->offset + _IMGXFER_TAR_PADDED_SIZE (member->size)
+             <= archive->file_size)
     return TRUE;
 
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_BAD_IMAGE,

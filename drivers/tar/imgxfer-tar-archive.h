@@ -8,6 +8,14 @@
 
 G_BEGIN_DECLS
 
+/* Tar stores a member's data in 512-byte blocks, the last one padded with
+ * zeroes; a scanned archive has been checked to hold the padding of every
+ * regular member, so offset..+PADDED_SIZE (size) can be read. */
+#define _IMGXFER_TAR_BLOCK_SIZE 512
+#define _IMGXFER_TAR_PADDED_SIZE(size)                                        \
+  (((size) + _IMGXFER_TAR_BLOCK_SIZE - 1)                                     \
+   & ~(guint64)(_IMGXFER_TAR_BLOCK_SIZE - 1))
+
 /* One entry of the archive. @offset and @size locate its data in the
  * archive file; @size is meaningful for regular members only. */
 typedef struct

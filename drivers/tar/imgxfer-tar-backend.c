@@ -323,6 +323,10 @@ imgxfer_tar_backend_clone (ImgxferBackend *backend,
                               cancellable, error);
 }
 
+/* The member's exact range. Its padding to the next 512-byte boundary
+ * is checked to be in the file too (tar pads with zeroes), so a format
+ * driver may round @size up to 512 where qemu insists on whole sectors;
+ * a raw member's size stays exact. */
 static gboolean
 imgxfer_tar_backend_get_local_file (ImgxferBackend *backend,
                                     char **path,
