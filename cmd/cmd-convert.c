@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include "cli-progress.h"
@@ -558,6 +559,9 @@ run (int argc, char **argv)
       "Copy SRC to DST, keeping holes. SRC and DST are paths or URLs\n"
       "(see `imgxfer drivers`). A local DST is created at SRC's size,\n"
       "replacing any file there, unless -n is given.");
+  /* A pipe destination whose reader went away gives EPIPE, reported
+   * like any write error, instead of killing the command silently. */
+  signal (SIGPIPE, SIG_IGN);
   protect_optional_args (argc, argv);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;

@@ -758,6 +758,68 @@ test_block_device (Paths *p, gconstpointer data)
   assert_same_bytes (p->src, backing);
 }
 
+/* Starts `cat FIFO` (or `head -c 1000 FIFO`) writing to @out. */
+static GSubprocess *
+start_reader (const char *fifo, const char *out, gboolean whole)
+{
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *reader;
+
+  g_subprocess_launcher_set_stdout_file_path (launcher, out);
+  if (whole)
+    reader = g_subprocess_launcher_spawn (launcher, &error, "cat", fifo,
+                                          NULL);
+  else
+    reader = g_subprocess_launcher_spawn (launcher, &error, "head", "-c",
+                                          "1000", fifo, NULL);
+  g_assert_no_error (error);
+  return reader;
+}
+
+/* A pipe destination is written in order and not truncated or seeked
+ * (DESIGN §8.12); holes arrive as zeroes. */
+static void
+test_pipe (Paths *p, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename (p->dir, "fifo", NULL);
+  const char *const args[] = { "-p", p->src, fifo, NULL };
+  g_autoptr (GSubprocess) reader = NULL;
+  g_autoptr (GError) error = NULL;
+
+  test_create_sparse (p->src, 9 * MiB + 100);
+  test_write_pattern (p->src, 1 * MiB, 3 * MiB, 'p');
+  test_write_pattern (p->src, 9 * MiB, 100, 't');
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+
+  reader = start_reader (fifo, p->dst, TRUE);
+  convert_ok (args);
+  g_assert_true (g_subprocess_wait_check (reader, NULL, &error));
+  g_assert_no_error (error);
+
+  assert_same_bytes (p->src, p->dst);
+}
+
+/* The reader leaves early: a write error naming the pipe, exit 1. */
+static void
+test_pipe_reader_gone (Paths *p, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename (p->dir, "fifo", NULL);
+  const char *const args[] = { "convert", p->src, fifo, NULL };
+  g_autoptr (GSubprocess) reader = NULL;
+  g_autofree char *err = NULL;
+
+  test_write_pattern (p->src, 0, 16 * MiB, 'p');
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+
+  reader = start_reader (fifo, p->dst, FALSE);
+  g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 1);
+  g_assert_true (g_subprocess_wait_check (reader, NULL, NULL));
+  g_assert_nonnull (strstr (err, fifo));
+  g_assert_cmpuint (file_size (p->dst), ==, 1000);
+}
+
 /* To and from an NBD server (nbdkit's file plugin over a unix socket): a
  * URL destination is opened, not created, and since it is not known to be
  * zero the source's holes are zeroed there; a download keeps the holes. */
@@ -896,6 +958,8 @@ main (int argc, char **argv)
             test_shallow_onto_backing);
   add_test ("/convert/qcow2/dirty-bitmap", NULL, test_dirty_bitmap);
   add_test ("/convert/block-device", NULL, test_block_device);
+  add_test ("/convert/pipe/in-order", NULL, test_pipe);
+  add_test ("/convert/pipe/reader-gone", NULL, test_pipe_reader_gone);
   add_test ("/convert/nbd/upload-download", NULL, test_nbd);
   g_test_add_func ("/convert/module/listed", test_module_listed);
   add_test ("/convert/module/convert", NULL, test_module_convert);

@@ -371,6 +371,39 @@ test_block_device (void)
   test_tmpdir_free (dir);
 }
 
+/* A character device (or a pipe) opened for writing is a stream: written
+ * in order only, never read back, nothing but writes. */
+static void
+test_stream (void)
+{
+  g_autoptr (ImgxferBackend) backend = test_open ("/dev/null", TRUE);
+  g_autoptr (GError) error = NULL;
+  char buffer[100] = { 0 };
+
+  g_assert_cmpuint (imgxfer_backend_get_caps (backend), ==,
+                    IMGXFER_BACKEND_CAN_WRITE);
+  g_assert_cmpuint (imgxfer_backend_get_max_connections (backend), ==, 1);
+  g_assert_false (imgxfer_backend_get_local_file (backend, NULL, NULL, NULL));
+
+  g_assert_true (imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend),
+                                             buffer, 100, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_destination_zero (IMGXFER_DESTINATION (backend),
+                                           100, 1 * MiB, IMGXFER_ZERO_NONE,
+                                           NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend),
+                                              buffer, 100, 0, NULL, &error));
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "/dev/null"));
+  g_clear_error (&error);
+
+  g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, 10,
+                                        0, NULL, &error));
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -381,6 +414,7 @@ main (int argc, char **argv)
   g_test_add_func ("/file-driver/read/beyond-end", test_read_beyond_end);
   g_test_add_func ("/file-driver/write/read-only", test_read_only);
   g_test_add_func ("/file-driver/open/not-a-file", test_not_a_file);
+  g_test_add_func ("/file-driver/stream/in-order-only", test_stream);
   g_test_add_func ("/file-driver/direct/unaligned", test_direct_io);
   g_test_add_func ("/file-driver/direct/off-by-default",
                    test_without_direct_io);

@@ -13,6 +13,11 @@
  * with O_DIRECT turned off for that request, as dd does: writing a whole
  * aligned block there would grow the file.
  *
+ * A pipe or a character device (/dev/null) can be a destination, written
+ * strictly in order with write(): it has no size, cannot seek, and is
+ * never truncated. A write out of order is an error, never a silent
+ * reordering.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -44,6 +49,8 @@ struct _ImgxferFileBackend
   char *path;
   int fd;
   gboolean is_block_device;
+  gboolean is_stream;     /* a pipe or a character device */
+  guint64 stream_offset;  /* where the next write must start */
 
   /* Direct I/O only: offsets, lengths and buffers must be multiples of
    * this; 0 when the page cache is used. */
@@ -113,9 +120,29 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
       return TRUE;
     }
 
+  if (self->is_stream)
+    {
+      /* Any source fits: the reader decides where the stream ends. */
+      *size = G_MAXINT64;
+      return TRUE;
+    }
+
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-               "%s: not a regular file or a block device", self->path);
+               "%s: not a regular file or a block device%s", self->path,
+               S_ISFIFO (st.st_mode) || S_ISCHR (st.st_mode)
+                   ? " (a pipe can only be written to)"
+                   : "");
   return FALSE;
+}
+
+/* Opened for writing, a pipe or a character device is a stream. */
+static gboolean
+is_stream_path (const char *path, gboolean writable)
+{
+  struct stat st;
+
+  return writable && stat (path, &st) == 0
+         && (S_ISFIFO (st.st_mode) || S_ISCHR (st.st_mode));
 }
 
 static gboolean
@@ -126,6 +153,15 @@ open_fd (ImgxferFileBackend *self,
 {
   int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
   int saved_errno;
+
+  /* Write only, so that a pipe without a reader fails (EPIPE) instead of
+   * filling up; opening waits for a reader, like a shell redirection. */
+  self->is_stream = is_stream_path (self->path, writable);
+  if (self->is_stream)
+    {
+      flags = O_WRONLY | O_CLOEXEC;
+      direct = FALSE;
+    }
 
   self->fd = open (self->path, flags | (direct ? O_DIRECT : 0));
   if (self->fd >= 0)
@@ -177,14 +213,17 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
     caps |= IMGXFER_BACKEND_CAN_WRITE;
   if (!self->is_block_device)
     caps |= IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_PUNCH_HOLE;
+  if (self->is_stream)
+    caps = IMGXFER_BACKEND_CAN_WRITE; /* zeroes are written as data */
 
   imgxfer_backend_set_size (backend, size);
   imgxfer_backend_set_caps (backend, caps);
   /* Unaligned requests still work in direct mode, only slower. */
   imgxfer_backend_set_block_sizes (backend, 1,
                                    MAX (self->alignment, 4096), 0);
-  /* Every clone has its own descriptor; the kernel takes them all. */
-  imgxfer_backend_set_max_connections (backend, 16);
+  /* Every clone has its own descriptor; the kernel takes them all. A
+   * stream has one writer, in order. */
+  imgxfer_backend_set_max_connections (backend, self->is_stream ? 1 : 16);
   return TRUE;
 }
 
@@ -196,6 +235,8 @@ imgxfer_file_backend_get_local_file (ImgxferBackend *backend,
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
 
+  if (self->is_stream)
+    return FALSE;
   if (path)
     *path = g_strdup (self->path);
   if (offset)
@@ -311,6 +352,48 @@ do_direct_io (ImgxferFileBackend *self,
   return TRUE;
 }
 
+/* A stream has no offsets: each write continues the previous one. */
+static gboolean
+stream_io (ImgxferFileBackend *self,
+           IoFunc io,
+           const guint8 *buffer,
+           gsize length,
+           guint64 offset,
+           GError **error)
+{
+  if (io == pread_func)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: a pipe or character device cannot be read back",
+                   self->path);
+      return FALSE;
+    }
+  if (offset != self->stream_offset)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: a pipe or character device is written in order: "
+                   "write at offset %" G_GUINT64_FORMAT ", expected %"
+                   G_GUINT64_FORMAT, self->path, offset,
+                   self->stream_offset);
+      return FALSE;
+    }
+
+  while (length > 0)
+    {
+      ssize_t n = write (self->fd, buffer, length);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return set_errno_error (error, errno, self->path, "write",
+                                self->stream_offset);
+      buffer += n;
+      length -= n;
+      self->stream_offset += n;
+    }
+  return TRUE;
+}
+
 static gboolean
 file_io (ImgxferFileBackend *self,
          IoFunc io,
@@ -319,6 +402,8 @@ file_io (ImgxferFileBackend *self,
          guint64 offset,
          GError **error)
 {
+  if (self->is_stream)
+    return stream_io (self, io, buffer, length, offset, error);
   if (self->alignment)
     return do_direct_io (self, io, buffer, length, offset, error);
   return do_io (self, io, buffer, length, offset, error);
