@@ -8,6 +8,7 @@
 
 #include <glib/gstdio.h>
 
+#include "test-servers.h"
 #include "test-utils.h"
 
 #define KiB 1024
@@ -335,35 +336,6 @@ test_info_missing_member (void)
   g_assert_nonnull (strstr (error->message, "nosuch.qcow2"));
 }
 
-/* Spawns qemu-nbd serving @img read-only on the unix socket @socket, and
- * waits (at most 10 s) until it listens. */
-static GSubprocess *
-start_qemu_nbd (const char *img, const char *format, const char *socket)
-{
-  g_autoptr (GError) error = NULL;
-  GSubprocess *process;
-
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "qemu-nbd",
-                              "-r", "-t", "-f", format, "-k", socket, img,
-                              NULL);
-  g_assert_no_error (error);
-  for (int i = 0; i < 1000 && !g_file_test (socket, G_FILE_TEST_EXISTS); i++)
-    g_usleep (10000);
-  g_assert_true (g_file_test (socket, G_FILE_TEST_EXISTS));
-  return process;
-}
-
-static void
-stop_process (GSubprocess *process)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_subprocess_force_exit (process);
-  g_subprocess_wait (process, NULL, &error);
-  g_assert_no_error (error);
-  g_object_unref (process);
-}
-
 /* An NBD export is guest data: described as raw unless a format is
  * given. */
 static void
@@ -372,11 +344,13 @@ test_info_nbd (void)
   g_autoptr (Fixture) fixture = fixture_new (&qcow2_image, FALSE);
   g_autofree char *socket = g_build_filename (fixture->dir, "nbd.sock",
                                               NULL);
-  g_autofree char *url = g_strdup_printf ("nbd+unix:///?socket=%s", socket);
+  const char *argv[] = { "qemu-nbd", "-r", "-t", "-f", "qcow2", "-k", socket,
+                         fixture->img, NULL };
+  TestServer *server = test_server_start (argv, socket);
+  const char *url = test_server_get_uri (server);
   g_autoptr (JsonNode) info = NULL;
   g_autoptr (JsonNode) measure = NULL;
   g_autoptr (GError) error = NULL;
-  GSubprocess *server = start_qemu_nbd (fixture->img, "qcow2", socket);
 
   info = imgxfer_image_info (url, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -387,7 +361,8 @@ test_info_nbd (void)
   g_assert_no_error (error);
   assert_int_member (measure, "required", 393216);
 
-  stop_process (server);
+  test_server_stop (server);
+  g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 0);
 }
 
 /* The command line, with --output=json, prints what the library returns. */
