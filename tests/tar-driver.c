@@ -318,6 +318,86 @@ test_offsets_utf8_name (void)
     }
 }
 
+/* Writes ARCHIVE in FORMAT with a member "huge.img" of SIZE bytes whose
+ * data is left a hole, then a member "after.img" holding DATA: sizes and
+ * offsets past 8 GiB (base-256 numbers in GNU headers, pax "size")
+ * without writing gigabytes. */
+static const char huge_tar_py[]
+    = "import sys, tarfile\n"
+      "archive, fmt, size, data = sys.argv[1], sys.argv[2], "
+      "int(sys.argv[3]), sys.argv[4].encode()\n"
+      "formats = {'gnu': tarfile.GNU_FORMAT, 'pax': tarfile.PAX_FORMAT}\n"
+      "def header(name, n):\n"
+      "    info = tarfile.TarInfo(name)\n"
+      "    info.size = n\n"
+      "    return info.tobuf(formats[fmt], 'utf-8', 'surrogateescape')\n"
+      "with open(archive, 'wb') as f:\n"
+      "    f.write(header('huge.img', size))\n"
+      "    f.seek(size + (-size % 512), 1)\n"
+      "    f.write(header('after.img', len(data)))\n"
+      "    f.write(data + bytes(-len(data) % 512 + 1024))\n";
+
+static void
+check_huge_member (const char *format)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+  g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                           (guint64)9 * 1024 * MiB + 100);
+  const char *argv[] = { PYTHON, "-c", huge_tar_py, archive, format, size,
+                         "bytes after nine gigabytes", NULL };
+  static const guint8 zeroes[4096] = { 0 };
+  g_autoptr (GHashTable) offsets = NULL;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ours = NULL;
+  guint64 offset, length;
+  guint8 buffer[4096];
+
+  run_ok (argv);
+  offsets = python_offsets (archive);
+
+  backend = open_member (archive, "huge.img", &error);
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_backend_get_local_file (backend, NULL, &offset,
+                                                 &length));
+  ours = g_strdup_printf ("%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, offset,
+                          length);
+  g_assert_cmpstr (ours, ==, g_hash_table_lookup (offsets, "huge.img"));
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer,
+                                       4096, length - 4096, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (buffer, 4096, zeroes, 4096);
+  g_clear_object (&backend);
+
+  backend = open_member (archive, "after.img", &error);
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_backend_get_local_file (backend, NULL, &offset,
+                                                 &length));
+  g_free (ours);
+  ours = g_strdup_printf ("%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, offset,
+                          length);
+  g_assert_cmpstr (ours, ==, g_hash_table_lookup (offsets, "after.img"));
+  g_assert_cmpuint (offset, >, (guint64)9 * 1024 * MiB);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer,
+                                       length, 0, NULL, &error));
+  g_assert_cmpmem (buffer, length, argv[6], strlen (argv[6]));
+
+  test_tmpdir_free (dir);
+}
+
+static void
+test_offsets_huge_gnu (void)
+{
+  check_huge_member ("gnu");
+}
+
+static void
+test_offsets_huge_pax (void)
+{
+  check_huge_member ("pax");
+}
+
 /* Partial reads land on the right bytes, and a clone reads the same. */
 static void
 test_read_ranges_and_clone (void)
@@ -1051,6 +1131,8 @@ main (int argc, char **argv)
   g_test_add_func ("/tar-driver/offsets/gnu-tar-pax",
                    test_offsets_gnu_tar_pax);
   g_test_add_func ("/tar-driver/offsets/utf8-name", test_offsets_utf8_name);
+  g_test_add_func ("/tar-driver/offsets/huge-gnu", test_offsets_huge_gnu);
+  g_test_add_func ("/tar-driver/offsets/huge-pax", test_offsets_huge_pax);
   g_test_add_func ("/tar-driver/read/ranges-and-clone",
                    test_read_ranges_and_clone);
   g_test_add_func ("/tar-driver/read/tar-url", test_tar_url);
