@@ -322,6 +322,14 @@ open_destination (ConvertArgs *args,
                    "drivers`)", url, args->target_format);
       return NULL;
     }
+  /* A remote image takes guest data; a format would be silently lost. */
+  if (path == NULL && !is_raw (args->target_format))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: -O %s needs a local destination (a URL receives "
+                   "the guest data itself)", url, args->target_format);
+      return NULL;
+    }
   if (path != NULL && !check_not_source (source, path, error))
     return NULL;
 

@@ -844,6 +844,17 @@ test_nbd (Paths *p, gconstpointer data)
                                    NULL };
     const char *const download[] = { test_server_get_uri (server), back,
                                      NULL };
+    const char *const as_qcow2[] = { "convert", "-O", "qcow2", p->src,
+                                     test_server_get_uri (server), NULL };
+    g_autofree char *err = NULL;
+    g_autofree char *contents = NULL;
+    gsize length;
+
+    /* A format cannot be written to a URL: refused before any write. */
+    g_assert_cmpint (test_run_cli (as_qcow2, NULL, &err), ==, 1);
+    g_assert_nonnull (strstr (err, test_server_get_uri (server)));
+    g_assert_true (g_file_get_contents (served, &contents, &length, NULL));
+    g_assert_cmpint (contents[1 * MiB], ==, 'g');
 
     convert_ok (upload);
     convert_ok (download);
