@@ -188,6 +188,7 @@ parse_ovf (ImgxferTarArchive *archive,
                                                = ovf_start_element };
   g_autoptr (GMarkupParseContext) context = NULL;
   g_autofree char *text = NULL;
+  const char *start;
 
   if (member->size > MAX_OVF_SIZE)
     {
@@ -203,8 +204,15 @@ parse_ovf (ImgxferTarArchive *archive,
     return FALSE;
   text[member->size] = '\0';
 
+  /* Some producers start the file with a UTF-8 byte order mark, which
+   * GMarkup refuses. */
+  start = text;
+  if (g_str_has_prefix (start, "\xef\xbb\xbf"))
+    start += 3;
+
   context = g_markup_parse_context_new (&markup_parser, 0, parser, NULL);
-  return g_markup_parse_context_parse (context, text, member->size, error)
+  return g_markup_parse_context_parse (context, start,
+                                       member->size - (start - text), error)
          && g_markup_parse_context_end_parse (context, error);
 }
 
