@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
 
 #include "test-servers.h"
 #include "test-utils.h"
@@ -429,6 +431,55 @@ test_clones_share_server (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 0);
 }
 
+/* If imgxfer is killed outright, its qemu-nbd does not outlive it. */
+static void
+test_server_dies_with_parent (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "disk.qcow2", NULL);
+  g_autofree char *pid_file = g_build_filename (fixture->dir, "pid", NULL);
+  g_autofree char *pid_text = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 deadline;
+  int pid;
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr (ImgxferBackend) backend = NULL;
+
+      backend = open_image (g_getenv ("IMGXFER_TEST_IMAGE"), "qcow2", FALSE,
+                            FALSE, NULL, &error);
+      g_assert_no_error (error);
+      pid_text = g_strdup_printf ("%d", test_find_child ("qemu-nbd"));
+      g_file_set_contents (g_getenv ("IMGXFER_TEST_PID_FILE"), pid_text, -1,
+                           &error);
+      g_assert_no_error (error);
+      raise (SIGKILL);
+    }
+
+  qemu_img_create (image, "1M", NULL);
+  /* The child's directories (its own and qemu-nbd's, which nobody
+   * removes after a SIGKILL) land in ours, removed after the test. */
+  g_setenv ("TMPDIR", fixture->dir, TRUE);
+  g_setenv ("IMGXFER_TEST_IMAGE", image, TRUE);
+  g_setenv ("IMGXFER_TEST_PID_FILE", pid_file, TRUE);
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC,
+                          G_TEST_SUBPROCESS_INHERIT_STDOUT
+                              | G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_unsetenv ("IMGXFER_TEST_PID_FILE");
+  g_unsetenv ("IMGXFER_TEST_IMAGE");
+  g_unsetenv ("TMPDIR");
+  g_test_trap_assert_failed ();
+
+  g_file_get_contents (pid_file, &pid_text, NULL, &error);
+  g_assert_no_error (error);
+  pid = atoi (pid_text);
+  g_assert_cmpint (pid, >, 0);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!test_process_gone (pid) && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  g_assert_true (test_process_gone (pid));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -448,6 +499,7 @@ main (int argc, char **argv)
   ADD ("/qemu-driver/errors/not-this-format", test_error_not_this_format);
   ADD ("/qemu-driver/errors/missing-backing", test_error_missing_backing);
   ADD ("/qemu-driver/server/clones-share-it", test_clones_share_server);
+  ADD ("/qemu-driver/server/dies-with-parent", test_server_dies_with_parent);
 
   status = g_test_run ();
 

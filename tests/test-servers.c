@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "test-servers.h"
@@ -40,16 +41,27 @@ accepts_nbd (const char *socket_path)
   return ok;
 }
 
+/* A test that fails aborts without stopping its servers: they must not
+ * outlive it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 TestServer *
 test_server_start (const char *const *argv, const char *socket_path)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *escaped = g_uri_escape_string (socket_path, "/", FALSE);
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   TestServer *server = g_new0 (TestServer, 1);
   gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
 
   server->uri = g_strconcat ("nbd+unix:///?socket=", escaped, NULL);
-  server->process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  server->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
 
   while (!accepts_nbd (socket_path))
@@ -93,40 +105,74 @@ test_server_stop (TestServer *server)
 /* /proc/PID/stat is "PID (COMM) STATE PPID ..."; COMM may hold spaces
  * and parentheses, so it ends at the last ')'. */
 static gboolean
-is_child_named (const char *pid, const char *name)
+read_proc_stat (int pid, char **comm, char *state, int *ppid)
 {
-  g_autofree char *path = g_build_filename ("/proc", pid, "stat", NULL);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
   g_autofree char *stat = NULL;
   const char *open, *close;
-  g_autofree char *comm = NULL;
-  char state;
-  int ppid;
 
   if (!g_file_get_contents (path, &stat, NULL, NULL))
     return FALSE;
   open = strchr (stat, '(');
   close = strrchr (stat, ')');
-  if (open == NULL || close == NULL || close < open)
+  if (open == NULL || close == NULL || close < open
+      || sscanf (close + 1, " %c %d", state, ppid) != 2)
     return FALSE;
-  comm = g_strndup (open + 1, close - open - 1);
-  if (sscanf (close + 1, " %c %d", &state, &ppid) != 2)
-    return FALSE;
-  /* A zombie is gone already, only not reaped. */
-  return ppid == getpid () && state != 'Z' && g_str_equal (comm, name);
+  *comm = g_strndup (open + 1, close - open - 1);
+  return TRUE;
 }
 
-guint
-test_count_children (const char *name)
+/* Live children of this program named @name: how many, and the first. */
+static guint
+find_children (const char *name, int *first)
 {
   g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
   const char *entry;
   guint count = 0;
 
   g_assert_nonnull (proc);
+  *first = 0;
   while ((entry = g_dir_read_name (proc)) != NULL)
-    if (g_ascii_isdigit (entry[0]) && is_child_named (entry, name))
-      count++;
+    {
+      g_autofree char *comm = NULL;
+      char state;
+      int ppid;
+
+      /* A zombie is gone already, only not reaped. */
+      if (g_ascii_isdigit (entry[0])
+          && read_proc_stat (atoi (entry), &comm, &state, &ppid)
+          && ppid == getpid () && state != 'Z' && g_str_equal (comm, name)
+          && count++ == 0)
+        *first = atoi (entry);
+    }
   return count;
+}
+
+guint
+test_count_children (const char *name)
+{
+  int first;
+
+  return find_children (name, &first);
+}
+
+int
+test_find_child (const char *name)
+{
+  int first;
+
+  find_children (name, &first);
+  return first;
+}
+
+gboolean
+test_process_gone (int pid)
+{
+  g_autofree char *comm = NULL;
+  char state;
+  int ppid;
+
+  return !read_proc_stat (pid, &comm, &state, &ppid) || state == 'Z';
 }
 
 static char *

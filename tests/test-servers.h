@@ -25,6 +25,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestServer, test_server_stop)
 
 /* How many child processes of this test program are named @name. */
 guint test_count_children (const char *name);
+/* The pid of a child of this test program named @name, 0 if none. */
+int test_find_child (const char *name);
+/* Whether @pid has exited (a zombie counts: a container's init may never
+ * reap it). */
+gboolean test_process_gone (int pid);
 
 /* Asserts that @extents are exactly @expected, printing both on a
  * mismatch. */
