@@ -324,8 +324,10 @@ add_member (JsonBuilder *builder,
  * "format" is probed from its first bytes (as imgxfer_probe_format()
  * does). A member stored sparse has `"sparse": true` and no format: it
  * cannot be read. "ovf", "disks" and, when the descriptor cannot be
- * parsed, "ovf-error" appear only when the archive holds a .ovf member;
- * "capacity" (bytes) only when it can be worked out.
+ * parsed, "ovf-error" appear only when the archive holds a .ovf member
+ * (the first one). A disk is "in-archive" when its href names a member
+ * that can be read; its "capacity" (bytes) appears only when it can be
+ * worked out from the OVF's capacity and allocation units.
  *
  * Fails, with a message naming @path, on a file that is not a complete,
  * uncompressed tar archive.
