@@ -11,6 +11,7 @@
 
 #include "drivers/memory/imgxfer-memory-backend.h"
 #include "imgxfer-blkhash-private.h"
+#include "imgxfer-copy-private.h"
 #include "test-utils.h"
 
 #define KiB 1024
@@ -704,6 +705,95 @@ test_memory_one_connection (void)
   }
 }
 
+/* The checksum a copy computes as it goes is the checksum of what it
+ * wrote: pieces of blocks come from several workers, out of order, when
+ * the work units are not aligned to the checksum's blocks. */
+static void
+check_copy_checksum (const char *source_format, guint64 unit_size)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *raw = g_build_filename (dir, "src.raw", NULL);
+  g_autofree char *src = g_build_filename (dir, "src.img", NULL);
+  g_autofree char *dst = g_build_filename (dir, "dst.raw", NULL);
+  const guint64 size = 9 * MiB + 100;
+  guint64 virtual_size;
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) source = NULL;
+  g_autoptr (ImgxferBackend) destination = NULL;
+  g_autoptr (ImgxferCopy) copy = NULL;
+  g_autoptr (ImgxferChecksum) checksum = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *during = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *of_source = NULL;
+
+  /* Data across block boundaries, a zero block, data in the tail. */
+  test_create_sparse (raw, size);
+  test_write_pattern (raw, 100 * KiB, 1 * MiB + 3 * KiB, 'a');
+  test_write_pattern (raw, 3 * MiB - 4 * KiB, 12 * KiB, 'b');
+  test_write_pattern (raw, 5 * MiB, 1 * MiB, 0);
+  test_write_pattern (raw, 7 * MiB + 512 * KiB, 1 * MiB, 'c');
+  test_write_pattern (raw, size - 50, 50, 'd');
+  if (g_str_equal (source_format, "raw"))
+    {
+      g_free (src);
+      src = g_strdup (raw);
+    }
+  else
+    {
+      const char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O",
+                             source_format, raw, src, NULL };
+      run_ok (argv);
+    }
+
+  imgxfer_open_options_set_format (options, source_format);
+  source = imgxfer_open (src, options, NULL, &error);
+  g_assert_no_error (error);
+  /* qemu rounds the virtual size up to 512 bytes. */
+  virtual_size = imgxfer_backend_get_size (source);
+  destination = imgxfer_create (dst, "raw", virtual_size, NULL, NULL, NULL,
+                                NULL, &error);
+  g_assert_no_error (error);
+  checksum = imgxfer_checksum_new ("blake2b", MiB, virtual_size, &error);
+  g_assert_no_error (error);
+
+  copy = imgxfer_copy_new (source, destination);
+  imgxfer_copy_set_connections (copy, 4);
+  imgxfer_copy_set_request_size (copy, 64 * KiB);
+  _imgxfer_copy_set_unit_size (copy, unit_size);
+  imgxfer_copy_set_checksum (copy, checksum);
+  imgxfer_copy_run (copy, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&copy);
+  g_clear_object (&destination);
+
+  during = imgxfer_checksum_finish (checksum, &error);
+  g_assert_no_error (error);
+  after = checksum_raw (dst, "blake2b", MiB, 0);
+  of_source = imgxfer_checksum_compute (source, "blake2b", MiB, 1, NULL,
+                                        &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (during, ==, after);
+  g_assert_cmpstr (during, ==, of_source);
+  test_tmpdir_free (dir);
+}
+
+static void
+test_copy_raw (void)
+{
+  check_copy_checksum ("raw", 1 * MiB);
+  check_copy_checksum ("raw", 192 * KiB);
+}
+
+static void
+test_copy_qcow2 (void)
+{
+  if (!have_format_driver ("qcow2"))
+    return;
+  check_copy_checksum ("qcow2", 1 * MiB);
+  check_copy_checksum ("qcow2", 192 * KiB);
+}
+
 static char *
 cli_checksum (const char *const *args, int expected_status)
 {
@@ -835,6 +925,8 @@ main (int argc, char **argv)
   g_test_add_func ("/checksum/seed/algorithm", test_seed_algorithm);
   g_test_add_func ("/checksum/memory/one-connection",
                    test_memory_one_connection);
+  g_test_add_func ("/checksum/copy/raw", test_copy_raw);
+  g_test_add_func ("/checksum/copy/qcow2", test_copy_qcow2);
   g_test_add_func ("/checksum/cli", test_cli);
 
   return g_test_run ();
