@@ -36,6 +36,16 @@ is_local_path (const char *url)
   return scheme[0] == '\0' || g_str_equal (scheme, "file");
 }
 
+/* A tar: URL names a member of a local archive: a format driver stacks
+ * on it as on a local file. */
+static gboolean
+is_archive_url (const char *url)
+{
+  g_autofree char *scheme = _imgxfer_url_scheme (url);
+
+  return g_str_equal (scheme, "tar");
+}
+
 /* A member of an archive is opened by the driver named "tar". */
 static GType
 protocol_driver (const char *url,
@@ -157,7 +167,7 @@ imgxfer_open (const char *url,
     options = default_options = imgxfer_open_options_new ();
   format = imgxfer_open_options_get_format (options);
 
-  if (!is_raw (format) && is_local_path (url))
+  if (!is_raw (format) && (is_local_path (url) || is_archive_url (url)))
     return open_format (url, options, format, cancellable, error);
 
   type = protocol_driver (url, options, error);

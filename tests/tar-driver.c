@@ -857,6 +857,7 @@ test_qcow2_member (void)
   g_autoptr (ImgxferBackend) raw = NULL;
   g_autoptr (ImgxferBackend) image = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
   guint8 buffer[4096], expected[4096];
 
   run_ok (argv);
@@ -880,6 +881,16 @@ test_qcow2_member (void)
   g_assert_no_error (error);
   memset (expected, 0x5a, sizeof expected);
   g_assert_cmpmem (buffer, 4096, expected, 4096);
+  g_clear_object (&image);
+
+  /* A tar: URL with the format given stacks the same way. */
+  url = g_strdup_printf ("tar://%s?member=disk.qcow2", archive);
+  g_clear_object (&options);
+  options = imgxfer_open_options_new ();
+  imgxfer_open_options_set_format (options, "qcow2");
+  image = imgxfer_open (url, options, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (imgxfer_backend_get_size (image), ==, MiB);
 
   test_tmpdir_free (dir);
 }

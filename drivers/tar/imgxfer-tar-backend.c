@@ -171,9 +171,9 @@ member_name (ImgxferBackend *backend, GError **error)
   return member;
 }
 
-/* The core stacks a format driver only over local paths; a tar: URL with
- * a format reaches this driver directly, and serving a qcow2 member's
- * bytes as guest data would be wrong data. */
+/* imgxfer_open() stacks the format driver over a member and opens this
+ * driver as "raw" below it; a backend made here directly with another
+ * format would serve a qcow2 member's bytes as guest data: wrong data. */
 static gboolean
 check_format (ImgxferBackend *backend, GError **error)
 {
