@@ -563,6 +563,9 @@ imgxfer_copy_run_async (ImgxferCopy *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, imgxfer_copy_run_async);
+  /* The first error is the one reported, even when the caller cancels
+   * after it. */
+  g_task_set_check_cancellable (task, FALSE);
 
   run_begin (self, context);
 

@@ -647,6 +647,42 @@ test_sync_signal (void)
 }
 
 static void
+slow_progress (guint64 length, gpointer data)
+{
+  g_usleep (2000);
+}
+
+/* While a copy goes on, "progress" comes now and then, never more than
+ * ten times a second. */
+static void
+test_signal_throttled (void)
+{
+  g_auto (Pair) t = pair_open ("memory:?size=16M", "memory:?size=16M");
+  SignalWatch watch = { 0 };
+  gint64 start, elapsed_ms;
+
+  fill (t.src, 0, 16 * MiB, 'a');
+  pair_copy (&t);
+  imgxfer_copy_set_connections (t.copy, 1);
+  imgxfer_copy_set_request_size (t.copy, 64 * KiB);
+  imgxfer_copy_set_progress_func (t.copy, slow_progress, NULL, NULL);
+  g_signal_connect (t.copy, "progress", G_CALLBACK (on_progress_signal),
+                    &watch);
+
+  start = g_get_monotonic_time ();
+  run_ok (t.copy);
+  elapsed_ms = (g_get_monotonic_time () - start) / 1000;
+
+  g_test_message ("%u emissions in %" G_GINT64_FORMAT " ms", watch.emissions,
+                  elapsed_ms);
+  g_assert_cmpint (elapsed_ms, >=, 256 * 2);
+  g_assert_cmpuint (watch.emissions, >=, 2);
+  /* One per 100 ms at most, and the final one. */
+  g_assert_cmpuint (watch.emissions, <=, elapsed_ms / 100 + 2);
+  g_assert_cmpuint (watch.last_done, ==, 16 * MiB);
+}
+
+static void
 assert_fails (ImgxferCopy *copy, GQuark domain, int code)
 {
   g_autoptr (GError) error = NULL;
@@ -1224,6 +1260,7 @@ main (int argc, char **argv)
   g_test_add_func ("/copy/progress/lengths-file", test_progress_lengths_file);
   g_test_add_func ("/copy/progress/empty-image", test_progress_empty_image);
   g_test_add_func ("/copy/progress/signal-sync", test_sync_signal);
+  g_test_add_func ("/copy/progress/signal-throttled", test_signal_throttled);
   g_test_add_func ("/copy/progress/observer", test_observer);
   g_test_add_func ("/copy/checksum/same-pass", test_checksum);
   g_test_add_func ("/copy/checksum/refused", test_checksum_refused);
