@@ -138,8 +138,8 @@ write_range (Worker *w,
 {
   if (run_check_cancelled (w->run, error)
       || !imgxfer_destination_pwrite (IMGXFER_DESTINATION (w->destination),
-                                   data, length, offset, w->run->cancellable,
-                                   error))
+                                      data, length, offset,
+                                      w->run->cancellable, error))
     return FALSE;
 
   report (w, length);
@@ -178,7 +178,7 @@ copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
 
       if (run_check_cancelled (run, error)
           || !imgxfer_source_pread (IMGXFER_SOURCE (w->source), w->buffer, n,
-                                 offset, run->cancellable, error))
+                                    offset, run->cancellable, error))
         return FALSE;
 
       observe (w, offset, n, w->buffer, IMGXFER_EXTENT_DATA);
