@@ -322,6 +322,30 @@ test_no_create (Paths *p, gconstpointer data)
   assert_same_bytes (p->src, p->dst);
 }
 
+/* --target-is-zero is believed: the source's holes are not zeroed, so
+ * what the destination held there stays (the user's promise was false
+ * here, which is what makes the skip visible). */
+static void
+test_target_is_zero (Paths *p, gconstpointer data)
+{
+  const char *const args[] = { "-n", "--target-is-zero", p->src, p->dst,
+                               NULL };
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  test_create_sparse (p->src, 2 * MiB);
+  test_write_pattern (p->src, 1 * MiB, 4096, 's');
+  test_write_pattern (p->dst, 0, 2 * MiB, 'd');
+
+  convert_ok (args);
+
+  g_assert_true (g_file_get_contents (p->dst, &contents, &length, NULL));
+  g_assert_cmpuint (length, ==, 2 * MiB);
+  g_assert_cmpint (contents[0], ==, 'd');
+  g_assert_cmpint (contents[1 * MiB], ==, 's');
+  g_assert_cmpint (contents[2 * MiB - 1], ==, 'd');
+}
+
 static void
 test_no_create_too_small (Paths *p, gconstpointer data)
 {
@@ -952,6 +976,7 @@ main (int argc, char **argv)
   add_test ("/convert/replace-existing", NULL, test_replace_existing);
   add_test ("/convert/no-create/zeroes-holes", NULL, test_no_create);
   add_test ("/convert/no-create/too-small", NULL, test_no_create_too_small);
+  add_test ("/convert/no-create/target-is-zero", NULL, test_target_is_zero);
   add_test ("/convert/errors/same-file", NULL, test_same_file);
   add_test ("/convert/errors/missing-source", NULL, test_missing_source);
   add_test ("/convert/errors/unwritable-destination", NULL,
