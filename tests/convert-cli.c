@@ -546,28 +546,65 @@ test_usage_errors (void)
     }
 }
 
-/* Ctrl-C: exit 4, no completion reported. The source is a large pattern
- * image from the example module, so the copy is still running when the
- * signal comes. */
+/* Reads the command's stderr until the progress indicator first shows:
+ * the copy has started. */
+static void
+wait_for_progress (GSubprocess *process)
+{
+  GInputStream *err = g_subprocess_get_stderr_pipe (process);
+  g_autoptr (GString) seen = g_string_new (NULL);
+  char c;
+
+  while (!g_str_has_suffix (seen->str, "/100%)"))
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_input_stream_read (err, &c, 1, NULL, &error);
+
+      g_assert_no_error (error);
+      if (n == 0)
+        g_error ("the command ended before its copy started: %s", seen->str);
+      g_string_append_c (seen, c);
+    }
+}
+
+/* Ctrl-C once the copy runs: exit 4, nothing reported complete, and no
+ * helper process (qemu-nbd) left behind. */
 static void
 test_cancel (Paths *p, gconstpointer data)
 {
+  const char *source = data;
   g_autofree char *modules = example_module_dir ();
+  g_autofree char *qcow2 = g_build_filename (p->dir, "src.qcow2", NULL);
   const char *const args[] = { "convert", "-p", "--output=json",
                                "--request-size=64k", "--connections=1",
-                               "pattern:64g", p->dst, NULL };
-  g_autoptr (GSubprocess) process = spawn_cli (modules, TRUE, args);
+                               source ? qcow2 : "pattern:64g", p->dst,
+                               NULL };
+  const char *pgrep[] = { "pgrep", "-f", p->dir, NULL };
+  g_autoptr (GSubprocess) process = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
 
-  /* Long enough for the copy to start, far too short to finish. */
-  g_usleep (G_USEC_PER_SEC / 2);
+  if (source)
+    {
+      const char *const create[] = { "convert", "-O", "qcow2", source, qcow2,
+                                     NULL };
+
+      if (skip_without_format ("qcow2"))
+        return;
+      g_assert_cmpint (run_cli_with_modules (modules, TRUE, create, NULL,
+                                             NULL),
+                       ==, 0);
+    }
+
+  process = spawn_cli (modules, TRUE, args);
+  wait_for_progress (process);
   g_subprocess_send_signal (process, SIGINT);
 
   g_assert_cmpint (wait_cli (process, &out, &err), ==, 4);
   g_assert_cmpstr (out, ==, "");
   g_assert_null (strstr (err, "100.00/100%"));
   g_assert_nonnull (strstr (err, "imgxfer: "));
+  g_assert_cmpint (test_run (pgrep, NULL, NULL), ==, 1);
 }
 
 static void
@@ -986,7 +1023,8 @@ main (int argc, char **argv)
   add_test ("/convert/output/json", NULL, test_json_summary);
   add_test ("/convert/output/checksum", NULL, test_checksum);
   add_test ("/convert/output/checksum-sparse", NULL, test_checksum_sparse);
-  add_test ("/convert/cancel", NULL, test_cancel);
+  add_test ("/convert/cancel/pattern", NULL, test_cancel);
+  add_test ("/convert/cancel/qcow2", "pattern:512m", test_cancel);
   add_test ("/convert/qcow2/to-qcow2-and-back", NULL, test_to_qcow2_and_back);
   add_test ("/convert/qcow2/shallow-onto-backing/raw", "raw",
             test_shallow_onto_backing);
