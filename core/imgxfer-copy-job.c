@@ -43,6 +43,7 @@ typedef struct
   guint64 n_units;
   guint64 next_unit; /* atomic */
   gsize request_size;
+  gsize zero_block; /* granularity of zero detection */
   gboolean destination_is_zero;
   ImgxferExtentContext context;
 
@@ -156,7 +157,8 @@ write_sparse (Worker *w, guint64 offset, gsize length, GError **error)
     {
       gboolean is_zero;
       gsize n = _imgxfer_copy_zero_run (w->buffer + done, length - done,
-                                        offset + done, &is_zero);
+                                        offset + done, w->run->zero_block,
+                                        &is_zero);
 
       if (is_zero ? !zero_range (w, offset + done, n, error)
                   : !write_range (w, w->buffer + done, offset + done, n,
@@ -329,8 +331,22 @@ check_backends (const ImgxferCopyJob *job, GError **error)
   return TRUE;
 }
 
+/* Zero blocks are found at the destination's preferred block size when
+ * it is larger than 4 KiB (a compressed qcow2 target wants whole 64 KiB
+ * clusters), so that data writes are never split below it. */
 static gsize
-request_size (const ImgxferCopyJob *job)
+zero_block (const ImgxferCopyJob *job)
+{
+  guint32 preferred;
+
+  imgxfer_backend_get_block_sizes (job->destination, NULL, &preferred, NULL);
+  if (preferred > IMGXFER_COPY_ZERO_BLOCK && (preferred & (preferred - 1)) == 0)
+    return preferred;
+  return IMGXFER_COPY_ZERO_BLOCK;
+}
+
+static gsize
+request_size (const ImgxferCopyJob *job, gsize block)
 {
   gsize size = job->request_size ? job->request_size : DEFAULT_REQUEST_SIZE;
   guint32 src_max, dst_max;
@@ -340,8 +356,8 @@ request_size (const ImgxferCopyJob *job)
   size = MIN (size, MIN (src_max, dst_max));
 
   /* Whole blocks keep requests aligned for the storage underneath. */
-  if (size > IMGXFER_COPY_ZERO_BLOCK)
-    size -= size % IMGXFER_COPY_ZERO_BLOCK;
+  if (size > block)
+    size -= size % block;
   return size;
 }
 
@@ -365,7 +381,8 @@ run_init (Run *run, const ImgxferCopyJob *job, GCancellable *caller)
   run->size = imgxfer_backend_get_size (job->source);
   run->unit_size = job->unit_size ? job->unit_size : DEFAULT_UNIT_SIZE;
   run->n_units = (run->size + run->unit_size - 1) / run->unit_size;
-  run->request_size = request_size (job);
+  run->zero_block = zero_block (job);
+  run->request_size = request_size (job, run->zero_block);
   run->destination_is_zero
       = job->target_is_zero
         || (imgxfer_backend_get_caps (job->destination)

@@ -73,16 +73,18 @@ gboolean _imgxfer_copy_job_run (const ImgxferCopyJob *job,
 
 /* Zero detection, in imgxfer-copy-zero.c. */
 
-/* Granularity of zero detection in data buffers. */
+/* Smallest granularity of zero detection in data buffers; a destination
+ * that prefers larger blocks gets its preferred size. */
 #define IMGXFER_COPY_ZERO_BLOCK 4096
 
 /* Measures the run at the start of @buffer (@length bytes, holding the
  * image's bytes from @offset) made of blocks that are all zero or all
- * not zero; blocks are IMGXFER_COPY_ZERO_BLOCK bytes aligned to image
+ * not zero; blocks are @block bytes (a power of two) aligned to image
  * offsets, clipped to the buffer. Sets *@is_zero and returns the length. */
 gsize _imgxfer_copy_zero_run (const guint8 *buffer,
                               gsize length,
                               guint64 offset,
+                              gsize block,
                               gboolean *is_zero);
 
 /* Whether all @length bytes of @buffer are zero. */

@@ -30,29 +30,28 @@ _imgxfer_copy_is_zero (const guint8 *buffer, gsize length)
 
 /* Length of the block at @offset, clipped to @length. */
 static gsize
-block_at (guint64 offset, gsize length)
+block_at (guint64 offset, gsize length, gsize block)
 {
-  gsize block = IMGXFER_COPY_ZERO_BLOCK - offset % IMGXFER_COPY_ZERO_BLOCK;
-
-  return MIN (block, length);
+  return MIN (block - offset % block, length);
 }
 
 gsize
 _imgxfer_copy_zero_run (const guint8 *buffer,
                         gsize length,
                         guint64 offset,
+                        gsize block,
                         gboolean *is_zero)
 {
   gsize run;
 
   g_return_val_if_fail (length > 0, 0);
 
-  run = block_at (offset, length);
+  run = block_at (offset, length, block);
   *is_zero = _imgxfer_copy_is_zero (buffer, run);
 
   while (run < length)
     {
-      gsize n = block_at (offset + run, length - run);
+      gsize n = block_at (offset + run, length - run, block);
 
       if (_imgxfer_copy_is_zero (buffer + run, n) != *is_zero)
         break;

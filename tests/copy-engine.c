@@ -309,6 +309,29 @@ test_zero_detection (void)
   assert_same (t.src, t.dst, 1 * MiB);
 }
 
+/* A destination preferring 64 KiB blocks gets data writes of whole
+ * blocks: a zero 4 KiB block inside one is written, not zeroed. */
+static void
+test_zero_detection_preferred_block (void)
+{
+  g_auto (Pair) t
+      = pair_open ("memory:?size=1M", "memory:?size=1M&preferred-block=64k");
+
+  fill (t.src, 0, 1 * MiB, 0);
+  fill (t.src, 64 * KiB + 4096, 1, 'a');
+  fill (t.dst, 0, 1 * MiB, 'x');
+
+  pair_copy (&t);
+  imgxfer_copy_set_request_size (t.copy, 100 * KiB);
+  run_ok (t.copy);
+
+  g_assert_cmpuint (count (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 1);
+  g_assert_cmpuint (largest (t.dst, IMGXFER_MEMORY_OP_WRITE), ==, 64 * KiB);
+  /* Requests are whole blocks too: 100 KiB became 64 KiB. */
+  g_assert_cmpuint (largest (t.src, IMGXFER_MEMORY_OP_READ), ==, 64 * KiB);
+  assert_same (t.src, t.dst, 1 * MiB);
+}
+
 static void
 test_not_sparse (void)
 {
@@ -1241,6 +1264,8 @@ main (int argc, char **argv)
   g_test_add_func ("/copy/data/run-twice", test_run_twice);
   g_test_add_func ("/copy/sparse/zero-runs-merged", test_zero_runs_merged);
   g_test_add_func ("/copy/sparse/zero-detection", test_zero_detection);
+  g_test_add_func ("/copy/sparse/zero-detection-preferred-block",
+                   test_zero_detection_preferred_block);
   g_test_add_func ("/copy/sparse/not-sparse", test_not_sparse);
   g_test_add_func ("/copy/sparse/file", test_file_sparse);
   g_test_add_func ("/copy/sparse/destination-without-zero",

@@ -133,13 +133,14 @@ test_url_parameters (void)
 {
   g_autoptr (ImgxferBackend) backend = test_open (
       "memory:?size=1g&max-block=64k&max-connections=3&extents=no&flush=off"
-      "&is-zero=yes",
+      "&is-zero=yes&preferred-block=16k",
       TRUE);
   ImgxferBackendCaps caps = imgxfer_backend_get_caps (backend);
-  guint32 maximum;
+  guint32 preferred, maximum;
 
   g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 1024 * MiB);
-  imgxfer_backend_get_block_sizes (backend, NULL, NULL, &maximum);
+  imgxfer_backend_get_block_sizes (backend, NULL, &preferred, &maximum);
+  g_assert_cmpuint (preferred, ==, 16 * KiB);
   g_assert_cmpuint (maximum, ==, 64 * KiB);
   g_assert_cmpuint (imgxfer_backend_get_max_connections (backend), ==, 3);
   g_assert_false (caps & IMGXFER_BACKEND_CAN_EXTENTS);

@@ -41,6 +41,7 @@ typedef struct
   char *name;
   guint64 size; /* G_MAXUINT64 when not given */
   guint max_connections;
+  guint64 preferred_block;
   guint64 max_block;
   ImgxferBackendCaps caps_off;
   ImgxferBackendCaps caps_on;
@@ -145,6 +146,9 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
 
   if (g_str_equal (key, "size"))
     return parse_size (value, &mu->size);
+  if (g_str_equal (key, "preferred-block"))
+    return parse_size (value, &mu->preferred_block)
+           && mu->preferred_block <= G_MAXUINT32;
   if (g_str_equal (key, "max-block"))
     return parse_size (value, &mu->max_block) && mu->max_block > 0
            && mu->max_block <= G_MAXUINT32;
@@ -185,6 +189,7 @@ parse_url (const char *url, MemoryUrl *mu, GError **error)
 
   mu->size = G_MAXUINT64;
   mu->max_connections = DEFAULT_MAX_CONNECTIONS;
+  mu->preferred_block = 4096;
 
   uri = g_uri_parse (url, G_URI_FLAGS_NONE, &local_error);
   if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri), "memory") != 0
@@ -221,12 +226,13 @@ static void
 declare (ImgxferBackend *backend,
          guint64 size,
          ImgxferBackendCaps caps,
+         guint32 preferred_block,
          guint32 max_block,
          guint max_connections)
 {
   imgxfer_backend_set_size (backend, size);
   imgxfer_backend_set_caps (backend, caps);
-  imgxfer_backend_set_block_sizes (backend, 1, 4096, max_block);
+  imgxfer_backend_set_block_sizes (backend, 1, preferred_block, max_block);
   imgxfer_backend_set_max_connections (backend, max_connections);
 }
 
@@ -256,7 +262,7 @@ imgxfer_memory_backend_open (ImgxferBackend *backend,
   caps = (caps & ~mu.caps_off) | mu.caps_on;
 
   declare (backend, _imgxfer_memory_store_get_size (self->store), caps,
-           mu.max_block, mu.max_connections);
+           mu.preferred_block, mu.max_block, mu.max_connections);
   return TRUE;
 }
 
@@ -269,7 +275,7 @@ imgxfer_memory_backend_clone (ImgxferBackend *backend,
 {
   ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
   ImgxferMemoryBackend *clone;
-  guint32 max_block;
+  guint32 preferred_block, max_block;
 
   clone = g_object_new (IMGXFER_TYPE_MEMORY_BACKEND,
                         "url", imgxfer_backend_get_url (backend),
@@ -278,9 +284,10 @@ imgxfer_memory_backend_clone (ImgxferBackend *backend,
   clone->store = _imgxfer_memory_store_ref (self->store);
   _imgxfer_memory_store_connection_opened (clone->store);
 
-  imgxfer_backend_get_block_sizes (backend, NULL, NULL, &max_block);
+  imgxfer_backend_get_block_sizes (backend, NULL, &preferred_block,
+                                   &max_block);
   declare (IMGXFER_BACKEND (clone), imgxfer_backend_get_size (backend),
-           imgxfer_backend_get_caps (backend), max_block,
+           imgxfer_backend_get_caps (backend), preferred_block, max_block,
            imgxfer_backend_get_max_connections (backend));
   return IMGXFER_BACKEND (clone);
 }

@@ -7,12 +7,13 @@
  * opened separately can share one. Sizes take k/m/g suffixes (powers of
  * 1024). More query parameters shape the backend, for tests:
  *
- *   max-connections=N   how many connections the image allows (default 16)
- *   max-block=SIZE      largest request (default and at most 32 MiB)
- *   extents=no          no extents: callers see all data
- *   zero=no             no efficient zero: callers write zeroes
- *   flush=no            flush does nothing (not counted)
- *   is-zero=yes         declare IMGXFER_BACKEND_IS_ZERO
+ *   max-connections=N     how many connections the image allows (default 16)
+ *   preferred-block=SIZE  declared preferred request size (default 4k)
+ *   max-block=SIZE        largest request (default and at most 32 MiB)
+ *   extents=no            no extents: callers see all data
+ *   zero=no               no efficient zero: callers write zeroes
+ *   flush=no              flush does nothing (not counted)
+ *   is-zero=yes           declare IMGXFER_BACKEND_IS_ZERO
  *
  * Data is kept in 4 KiB chunks; chunks never written (or zeroed with
  * IMGXFER_ZERO_MAY_TRIM) are not stored and report as zero extents.
