@@ -286,6 +286,41 @@ test_read_write_qcow2 (Fixture *fixture, gconstpointer data)
   g_clear_object (&backend);
 }
 
+/* Every format the driver claims reads back what qemu-img wrote. */
+static void
+test_read_formats (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *reference = g_build_filename (fixture->dir, "a.raw", NULL);
+  g_autoptr (GTypeClass) klass
+      = g_type_class_ref (imgxfer_driver_lookup_name ("qemu"));
+  const char *const *formats = IMGXFER_BACKEND_CLASS (klass)->formats;
+
+  test_create_sparse (reference, 4 * MiB);
+  test_write_pattern (reference, 0, 1 * MiB, 'a');
+  test_write_pattern (reference, 3 * MiB - 100, 100, 'b');
+
+  for (; *formats != NULL; formats++)
+    {
+      g_autofree char *image = g_build_filename (fixture->dir, *formats, NULL);
+      /* Without force_size, vpc rounds the size up to a disk geometry. */
+      gboolean is_vpc = g_str_equal (*formats, "vpc");
+      const char *convert[]
+          = { "qemu-img",      "convert", "-f",
+              "raw",           "-O",      *formats,
+              reference,       image,     is_vpc ? "-o" : NULL,
+              "force_size=on", NULL };
+      g_autoptr (ImgxferBackend) backend = NULL;
+      g_autoptr (GError) error = NULL;
+
+      run_ok (convert);
+      backend = open_image (image, *formats, FALSE, FALSE, NULL, &error);
+      g_assert_no_error (error);
+      g_test_message ("%s: %" G_GUINT64_FORMAT " bytes", *formats,
+                      imgxfer_backend_get_size (backend));
+      assert_same_bytes (backend, reference);
+    }
+}
+
 /* Zeroing a cluster of the top layer hides the base's data there (a zero
  * cluster, not a hole), even when trimming is allowed. */
 static void
@@ -495,6 +530,7 @@ main (int argc, char **argv)
   ADD ("/qemu-driver/extents/shallow-holes", test_shallow_holes);
   ADD ("/qemu-driver/extents/tar-member", test_extents_tar_member);
   ADD ("/qemu-driver/io/read-write-qcow2", test_read_write_qcow2);
+  ADD ("/qemu-driver/io/read-formats", test_read_formats);
   ADD ("/qemu-driver/io/zero-hides-backing", test_zero_hides_backing);
   ADD ("/qemu-driver/errors/not-this-format", test_error_not_this_format);
   ADD ("/qemu-driver/errors/missing-backing", test_error_missing_backing);
