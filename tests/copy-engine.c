@@ -1024,6 +1024,42 @@ test_file_sparse (void)
   test_tmpdir_free (dir);
 }
 
+/* Real files with several connections: each worker its own descriptors. */
+static void
+test_file_connections (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *src_path = g_build_filename (dir, "src.raw", NULL);
+  g_autofree char *dst_path = g_build_filename (dir, "dst.raw", NULL);
+  g_autoptr (ImgxferBackend) src = NULL;
+  g_autoptr (ImgxferBackend) dst = NULL;
+  g_autoptr (ImgxferCopy) copy = NULL;
+  Progress *p;
+
+  test_create_sparse (src_path, 16 * MiB + 4096 + 7);
+  for (guint i = 0; i < 16; i += 3)
+    test_write_pattern (src_path, i * MiB + 512, 600 * KiB, 'a' + i);
+  test_write_pattern (src_path, 16 * MiB + 4096, 7, 'z');
+  test_write_pattern (dst_path, 0, 16 * MiB + 4096 + 7, 'x');
+
+  src = test_open (src_path, FALSE);
+  dst = test_open (dst_path, TRUE);
+  copy = imgxfer_copy_new (src, dst);
+  imgxfer_copy_set_connections (copy, 4);
+  imgxfer_copy_set_request_size (copy, 256 * KiB);
+  _imgxfer_copy_set_unit_size (copy, 1 * MiB);
+  p = watch_progress (copy);
+  run_ok (copy);
+
+  g_assert_cmpuint (p->sum, ==, 16 * MiB + 4096 + 7);
+  test_assert_images_equal (src_path, "raw", dst_path, "raw", FALSE);
+
+  g_clear_object (&copy);
+  g_clear_object (&src);
+  g_clear_object (&dst);
+  test_tmpdir_free (dir);
+}
+
 static void
 test_empty_source (void)
 {
@@ -1306,6 +1342,7 @@ main (int argc, char **argv)
   g_test_add_func ("/copy/connections/several", test_connections);
   g_test_add_func ("/copy/connections/limited", test_connections_limited);
   g_test_add_func ("/copy/connections/units", test_connections_units);
+  g_test_add_func ("/copy/connections/files", test_file_connections);
   g_test_add_func ("/copy/size/empty-source", test_empty_source);
   g_test_add_func ("/copy/size/smaller-destination",
                    test_smaller_destination);
