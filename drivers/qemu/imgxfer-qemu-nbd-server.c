@@ -114,6 +114,9 @@ child_setup (gpointer data)
 {
   pid_t parent = GPOINTER_TO_INT (data);
 
+  /* Out of the terminal's process group: a Ctrl-C is for imgxfer, which
+   * cancels its copy cleanly and then stops qemu-nbd itself. */
+  setsid ();
   prctl (PR_SET_PDEATHSIG, SIGTERM);
   /* The parent may have died before prctl. */
   if (getppid () != parent)
