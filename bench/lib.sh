@@ -6,15 +6,19 @@
 # tool and bench_table to print seconds, the ratio to imgxfer and peak RSS.
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH_SCRATCH=()
 BENCH_REPEAT=${BENCH_REPEAT:-1}
+# The scratch folders to remove at exit, one per line: a file, because
+# bench_scratch is called in a $(...) subshell.
+BENCH_SCRATCH_LIST=$(mktemp /tmp/imgxfer-bench-scratch.XXXXXX)
 
 bench_cleanup() {
   local d
-  for d in "${BENCH_SCRATCH[@]}"; do
+  while read -r d; do
     rm -rf "$d"
-  done
+  done < "$BENCH_SCRATCH_LIST"
+  rm -f "$BENCH_SCRATCH_LIST"
 }
+# A script that needs its own EXIT trap must call bench_cleanup from it.
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -33,7 +37,7 @@ bench_build() {
 bench_scratch() {
   local d
   d=$(mktemp -d "$1/imgxfer-bench.XXXXXX")
-  BENCH_SCRATCH+=("$d")
+  echo "$d" >> "$BENCH_SCRATCH_LIST"
   echo "$d"
 }
 
