@@ -102,20 +102,28 @@ on_signal (gpointer data)
 static gpointer
 signal_thread (gpointer data)
 {
+  g_main_loop_run (data);
+  return NULL;
+}
+
+/* Creating a source installs its handler, so the sources are made here,
+ * before cli_cancellable() returns: a signal that comes before the thread
+ * first runs is then held for it instead of killing the process. */
+static GMainLoop *
+watch_signals (GCancellable *cancellable)
+{
   GMainContext *context = g_main_context_new ();
-  GMainLoop *loop = g_main_loop_new (context, FALSE);
   int signals[] = { SIGINT, SIGTERM };
 
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
     {
       GSource *source = g_unix_signal_source_new (signals[i]);
 
-      g_source_set_callback (source, on_signal, data, NULL);
+      g_source_set_callback (source, on_signal, cancellable, NULL);
       g_source_attach (source, context);
       g_source_unref (source);
     }
-  g_main_loop_run (loop);
-  return NULL;
+  return g_main_loop_new (context, FALSE);
 }
 
 GCancellable *
@@ -129,7 +137,8 @@ cli_cancellable (void)
 
       /* g_unix_signal_source_new() blocks nothing by itself; creating the
        * sources before the thread starts makes sure no signal is lost. */
-      g_thread_unref (g_thread_new ("signals", signal_thread, c));
+      g_thread_unref (g_thread_new ("signals", signal_thread,
+                                    watch_signals (c)));
       g_once_init_leave (&cancellable, c);
     }
   return cancellable;

@@ -368,19 +368,22 @@ check_sizes (ImgxferBackend *source, ImgxferBackend *destination,
 
 typedef struct
 {
-  gboolean done;
+  ImgxferCopy *copy;
+  GCancellable *cancellable;
   gboolean ok;
   GError *error;
-} CopyResult;
+  int done; /* atomic */
+} CopyRun;
 
-static void
-on_copy_done (GObject *object, GAsyncResult *result, gpointer data)
+static gpointer
+copy_thread (gpointer data)
 {
-  CopyResult *copy_result = data;
+  CopyRun *run = data;
 
-  copy_result->ok = imgxfer_copy_run_finish (IMGXFER_COPY (object), result,
-                                             &copy_result->error);
-  copy_result->done = TRUE;
+  run->ok = imgxfer_copy_run (run->copy, run->cancellable, &run->error);
+  g_atomic_int_set (&run->done, 1);
+  g_main_context_wakeup (NULL);
+  return NULL;
 }
 
 static void
@@ -389,27 +392,37 @@ on_progress (guint64 length, gpointer data)
   cli_progress_add (data, length);
 }
 
-/* Runs the copy on the main context, where the progress timer draws. */
+/* Runs the copy in a thread of ours while this one iterates the main
+ * context, where the progress timer draws. Holding the context makes
+ * imgxfer_copy_run() work in the calling thread, with no GTask that could
+ * keep the last reference to the backends (and their qemu-nbd) in a
+ * thread-pool thread after we return; joining the thread then means the
+ * copy is over. */
 static gboolean
 run_copy (ImgxferCopy *copy,
           CliProgress *progress,
           GCancellable *cancellable,
           GError **error)
 {
-  CopyResult result = { FALSE, FALSE, NULL };
+  CopyRun run = { copy, cancellable, FALSE, NULL, 0 };
+  gboolean owner = g_main_context_acquire (NULL);
+  GThread *thread;
 
   if (progress)
     imgxfer_copy_set_progress_func (copy, on_progress, progress, NULL);
 
-  imgxfer_copy_run_async (copy, cancellable, on_copy_done, &result);
-  while (!result.done)
+  thread = g_thread_new ("copy", copy_thread, &run);
+  while (!g_atomic_int_get (&run.done))
     g_main_context_iteration (NULL, TRUE);
+  g_thread_join (thread);
+  if (owner)
+    g_main_context_release (NULL);
 
   if (progress)
-    cli_progress_finish (progress, result.ok);
-  if (!result.ok)
-    g_propagate_error (error, result.error);
-  return result.ok;
+    cli_progress_finish (progress, run.ok);
+  if (!run.ok)
+    g_propagate_error (error, run.error);
+  return run.ok;
 }
 
 static const char *
