@@ -437,6 +437,40 @@ test_error_missing_backing (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "No such file or directory"));
 }
 
+/* Without qemu-nbd the error says so. */
+static void
+test_error_no_qemu_nbd (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "disk.qcow2", NULL);
+  g_autofree char *path = g_strdup (g_getenv ("PATH"));
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr (ImgxferBackend) backend = NULL;
+      g_autoptr (GError) error = NULL;
+
+      backend = open_image (g_getenv ("IMGXFER_TEST_IMAGE"), "qcow2", FALSE,
+                            FALSE, NULL, &error);
+      g_assert_null (backend);
+      g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER);
+      g_printerr ("%s\n", error->message);
+      /* The fixture's teardown runs rm. */
+      g_setenv ("PATH", g_getenv ("IMGXFER_TEST_PATH"), TRUE);
+      return;
+    }
+
+  qemu_img_create (image, "1M", NULL);
+  g_setenv ("IMGXFER_TEST_IMAGE", image, TRUE);
+  g_setenv ("IMGXFER_TEST_PATH", path, TRUE);
+  g_setenv ("PATH", fixture->dir, TRUE);
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, 0);
+  g_setenv ("PATH", path, TRUE);
+  g_unsetenv ("IMGXFER_TEST_PATH");
+  g_unsetenv ("IMGXFER_TEST_IMAGE");
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*cannot start qemu-nbd*qemu-nbd*");
+}
+
 /* One qemu-nbd serves a backend and its clones; it is gone with the last
  * of them. */
 static void
@@ -534,6 +568,7 @@ main (int argc, char **argv)
   ADD ("/qemu-driver/io/zero-hides-backing", test_zero_hides_backing);
   ADD ("/qemu-driver/errors/not-this-format", test_error_not_this_format);
   ADD ("/qemu-driver/errors/missing-backing", test_error_missing_backing);
+  ADD ("/qemu-driver/errors/no-qemu-nbd", test_error_no_qemu_nbd);
   ADD ("/qemu-driver/server/clones-share-it", test_clones_share_server);
   ADD ("/qemu-driver/server/dies-with-parent", test_server_dies_with_parent);
 
