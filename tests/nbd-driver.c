@@ -310,6 +310,52 @@ test_missing_bitmap (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "\"b0\""));
 }
 
+/* nbds:// speaks TLS to a server that requires it; plain nbd:// is
+ * refused with a message naming the URL. */
+static void
+test_tls (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *key
+      = g_build_filename (fixture->dir, "server-key.pem", NULL);
+  g_autofree char *cert
+      = g_build_filename (fixture->dir, "server-cert.pem", NULL);
+  g_autofree char *certificates
+      = g_strconcat ("--tls-certificates=", fixture->dir, NULL);
+  const char *openssl[]
+      = { "openssl", "req",     "-x509", "-newkey",       "rsa:2048",
+          "-nodes",  "-keyout", key,     "-out",          cert,
+          "-days",   "2",       "-subj", "/CN=localhost", NULL };
+  const char *const extra[]
+      = { "--tls=require", certificates, "memory", "1M", NULL };
+  g_autofree char *escaped = g_uri_escape_string (fixture->socket, "/", FALSE);
+  g_autofree char *tls_url
+      = g_strconcat ("nbds+unix:///?socket=", escaped, NULL);
+  g_autofree char *ca = g_build_filename (fixture->dir, "ca-cert.pem", NULL);
+  g_autofree char *pem = NULL;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* nbdkit wants a CA certificate beside its own: self-signed, it is one. */
+  g_assert_cmpint (test_run (openssl, NULL, NULL), ==, 0);
+  g_file_get_contents (cert, &pem, NULL, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (ca, pem, -1, &error);
+  g_assert_no_error (error);
+  start_nbdkit (fixture, extra);
+
+  backend = open_nbd (tls_url, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 1 * MiB);
+  g_clear_object (&backend);
+
+  backend = open_nbd (test_server_get_uri (fixture->server), FALSE, &error);
+  g_assert_null (backend);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (
+      strstr (error->message, test_server_get_uri (fixture->server)));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -326,6 +372,7 @@ main (int argc, char **argv)
   ADD ("/nbd-driver/io/read-write-zero", test_read_write_zero);
   ADD ("/nbd-driver/url/forms", test_url_forms);
   g_test_add_func ("/nbd-driver/url/translation", test_url_translation);
+  ADD ("/nbd-driver/url/tls", test_tls);
   ADD ("/nbd-driver/errors/read", test_read_error);
   ADD ("/nbd-driver/errors/connect", test_connect_error);
   ADD ("/nbd-driver/errors/read-only-server", test_read_only_server);
