@@ -705,6 +705,52 @@ test_memory_one_connection (void)
   }
 }
 
+/* Zero extents are never read: a 1 TiB image with one 4 KiB piece of
+ * data costs one read, and its checksum is the one the incremental API
+ * gives for the same content. */
+static void
+test_zero_extents_not_read (void)
+{
+  const guint64 size = G_GUINT64_CONSTANT (1) << 40;
+  const guint64 offset = (G_GUINT64_CONSTANT (512) << 30) + 8 * KiB;
+  g_autofree guint8 *data = make_input (INPUT_PATTERN, 4 * KiB);
+  g_autofree char *url = g_strdup_printf ("memory:?size=%" G_GUINT64_FORMAT,
+                                          size);
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) image = NULL;
+  g_autoptr (ImgxferChecksum) expected = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *sum = NULL;
+  g_autofree char *expected_sum = NULL;
+  guint64 reads;
+
+  imgxfer_open_options_set_writable (options, TRUE);
+  image = imgxfer_open (url, options, NULL, &error);
+  g_assert_no_error (error);
+  imgxfer_destination_pwrite (IMGXFER_DESTINATION (image), data, 4 * KiB,
+                              offset, NULL, &error);
+  g_assert_no_error (error);
+
+  reads = imgxfer_memory_backend_get_count (IMGXFER_MEMORY_BACKEND (image),
+                                            IMGXFER_MEMORY_OP_READ);
+  sum = imgxfer_checksum_compute (image, NULL, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (imgxfer_memory_backend_get_count (
+                        IMGXFER_MEMORY_BACKEND (image), IMGXFER_MEMORY_OP_READ)
+                        - reads,
+                    ==, 1);
+
+  expected = imgxfer_checksum_new (NULL, 0, size, &error);
+  g_assert_no_error (error);
+  imgxfer_checksum_update_zero (expected, 0, offset);
+  imgxfer_checksum_update (expected, offset, data, 4 * KiB);
+  imgxfer_checksum_update_zero (expected, offset + 4 * KiB,
+                                size - offset - 4 * KiB);
+  expected_sum = imgxfer_checksum_finish (expected, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (sum, ==, expected_sum);
+}
+
 /* The checksum a copy computes as it goes is the checksum of what it
  * wrote: pieces of blocks come from several workers, out of order, when
  * the work units are not aligned to the checksum's blocks. */
@@ -925,6 +971,8 @@ main (int argc, char **argv)
   g_test_add_func ("/checksum/seed/algorithm", test_seed_algorithm);
   g_test_add_func ("/checksum/memory/one-connection",
                    test_memory_one_connection);
+  g_test_add_func ("/checksum/memory/zero-extents-not-read",
+                   test_zero_extents_not_read);
   g_test_add_func ("/checksum/copy/raw", test_copy_raw);
   g_test_add_func ("/checksum/copy/qcow2", test_copy_qcow2);
   g_test_add_func ("/checksum/cli", test_cli);
