@@ -12,6 +12,7 @@
 #include "drivers/memory/imgxfer-memory-backend.h"
 #include "imgxfer-blkhash-private.h"
 #include "imgxfer-copy-private.h"
+#include "test-servers.h"
 #include "test-utils.h"
 
 #define KiB 1024
@@ -630,6 +631,42 @@ test_seed_ova_qcow2_compressed (void)
     check_seed_checksum ("qcow2", TRUE, TRUE);
 }
 
+/* The seed's image served by qemu-nbd as qcow2, read over NBD with
+ * several connections: the checksum of the guest data, as from the raw
+ * file. */
+static void
+test_seed_nbd (void)
+{
+  char *dir = NULL;
+  g_autofree char *raw = NULL;
+  g_autofree char *img = NULL;
+  g_autofree char *socket = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr (TestServer) server = NULL;
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+
+  if (!have_driver ("nbd"))
+    return;
+
+  dir = test_tmpdir_new ();
+  img = make_seed_image (dir, "qcow2", FALSE, &raw);
+  socket = g_build_filename (dir, "nbd.sock", NULL);
+  expected = checksum_raw (raw, NULL, MiB, 1);
+  {
+    const char *argv[] = { "qemu-nbd", "--read-only", "--persistent",
+                           "--format=qcow2", "--shared=4", "--socket",
+                           socket, img, NULL };
+    g_autofree char *actual = NULL;
+
+    server = test_server_start (argv, socket);
+    actual = checksum_url (test_server_get_uri (server), options, NULL, MiB,
+                           4);
+    g_assert_cmpstr (actual, ==, expected);
+  }
+  g_clear_pointer (&server, test_server_stop);
+  test_tmpdir_free (dir);
+}
+
 /* The seed's test_checksum_algorithm: an empty 2 MiB raw image made by
  * qemu-img, blake2b/32 and sha1, against the reference. */
 static void
@@ -950,6 +987,8 @@ test_cli (void)
 int
 main (int argc, char **argv)
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/checksum/vectors/files", test_vectors_files);
@@ -968,6 +1007,7 @@ main (int argc, char **argv)
   g_test_add_func ("/checksum/seed/ova-qcow2", test_seed_ova_qcow2);
   g_test_add_func ("/checksum/seed/ova-qcow2-compressed",
                    test_seed_ova_qcow2_compressed);
+  g_test_add_func ("/checksum/seed/nbd", test_seed_nbd);
   g_test_add_func ("/checksum/seed/algorithm", test_seed_algorithm);
   g_test_add_func ("/checksum/memory/one-connection",
                    test_memory_one_connection);
@@ -977,5 +1017,9 @@ main (int argc, char **argv)
   g_test_add_func ("/checksum/copy/qcow2", test_copy_qcow2);
   g_test_add_func ("/checksum/cli", test_cli);
 
-  return g_test_run ();
+  status = g_test_run ();
+
+  /* Every qemu-nbd (our own server, and the qemu driver's) is gone. */
+  g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 0);
+  return status;
 }
