@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include "drivers/nbd/imgxfer-nbd-backend.h"
 #include "test-servers.h"
 #include "test-utils.h"
@@ -55,11 +57,13 @@ start_nbdkit (Fixture *fixture, const char *const *extra)
 }
 
 static ImgxferBackend *
-open_nbd (const char *url, gboolean writable, GError **error)
+open_nbd (const char *url, gboolean writable, const char *ca_file,
+          GError **error)
 {
   g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
 
   imgxfer_open_options_set_writable (options, writable);
+  imgxfer_open_options_set_ca_file (options, ca_file);
   return imgxfer_open (url, options, NULL, error);
 }
 
@@ -86,7 +90,8 @@ test_extents_raw (Fixture *fixture, gconstpointer data)
   test_create_sparse (image, 10 * MiB);
   fixture->server = test_server_start (argv, fixture->socket);
 
-  backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
+  backend
+      = open_nbd (test_server_get_uri (fixture->server), TRUE, NULL, &error);
   g_assert_no_error (error);
   test_backend_fill (backend, 0 * CLUSTER, CLUSTER, 'A');
   imgxfer_destination_zero (IMGXFER_DESTINATION (backend), 1 * CLUSTER, CLUSTER,
@@ -97,7 +102,8 @@ test_extents_raw (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   g_clear_object (&backend);
 
-  backend = open_nbd (test_server_get_uri (fixture->server), FALSE, &error);
+  backend
+      = open_nbd (test_server_get_uri (fixture->server), FALSE, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (imgxfer_backend_get_caps (backend)
                  & IMGXFER_BACKEND_CAN_EXTENTS);
@@ -120,7 +126,8 @@ test_extents_state_hole_is_zero (Fixture *fixture, gconstpointer data)
   };
 
   start_nbdkit (fixture, NULL);
-  backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
+  backend
+      = open_nbd (test_server_get_uri (fixture->server), TRUE, NULL, &error);
   g_assert_no_error (error);
   test_backend_fill (backend, 1 * MiB, 1 * MiB, 'x');
 
@@ -138,7 +145,8 @@ test_read_write_zero (Fixture *fixture, gconstpointer data)
   guint32 minimum, preferred, maximum;
 
   start_nbdkit (fixture, NULL);
-  backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
+  backend
+      = open_nbd (test_server_get_uri (fixture->server), TRUE, NULL, &error);
   g_assert_no_error (error);
   destination = IMGXFER_DESTINATION (backend);
 
@@ -195,7 +203,8 @@ test_url_forms (Fixture *fixture, gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (urls); i++)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (ImgxferBackend) backend = open_nbd (urls[i], FALSE, &error);
+      g_autoptr (ImgxferBackend) backend
+          = open_nbd (urls[i], FALSE, NULL, &error);
 
       g_assert_no_error (error);
       g_assert_cmpstr (G_OBJECT_TYPE_NAME (backend), ==, "ImgxferNbdBackend");
@@ -254,7 +263,8 @@ test_read_error (Fixture *fixture, gconstpointer data)
   char buffer[4096];
 
   start_nbdkit (fixture, extra);
-  backend = open_nbd (test_server_get_uri (fixture->server), FALSE, &error);
+  backend
+      = open_nbd (test_server_get_uri (fixture->server), FALSE, NULL, &error);
   g_assert_no_error (error);
 
   g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer,
@@ -275,7 +285,7 @@ test_connect_error (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   /* Nobody listens on the socket. */
-  backend = open_nbd (url, FALSE, &error);
+  backend = open_nbd (url, FALSE, NULL, &error);
   g_assert_null (backend);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_nonnull (strstr (error->message, url));
@@ -289,7 +299,8 @@ test_read_only_server (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   start_nbdkit (fixture, extra);
-  backend = open_nbd (test_server_get_uri (fixture->server), TRUE, &error);
+  backend
+      = open_nbd (test_server_get_uri (fixture->server), TRUE, NULL, &error);
   g_assert_null (backend);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
 }
@@ -310,50 +321,98 @@ test_missing_bitmap (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "\"b0\""));
 }
 
-/* nbds:// speaks TLS to a server that requires it; plain nbd:// is
- * refused with a message naming the URL. */
+/* A self-signed certificate for "localhost" in @dir, named as nbdkit
+ * wants: it is its own CA certificate too. */
 static void
-test_tls (Fixture *fixture, gconstpointer data)
+make_certificate (const char *dir)
 {
-  g_autofree char *key
-      = g_build_filename (fixture->dir, "server-key.pem", NULL);
-  g_autofree char *cert
-      = g_build_filename (fixture->dir, "server-cert.pem", NULL);
-  g_autofree char *certificates
-      = g_strconcat ("--tls-certificates=", fixture->dir, NULL);
+  g_autofree char *key = g_build_filename (dir, "server-key.pem", NULL);
+  g_autofree char *cert = g_build_filename (dir, "server-cert.pem", NULL);
+  g_autofree char *ca = g_build_filename (dir, "ca-cert.pem", NULL);
   const char *openssl[]
       = { "openssl", "req",     "-x509", "-newkey",       "rsa:2048",
           "-nodes",  "-keyout", key,     "-out",          cert,
           "-days",   "2",       "-subj", "/CN=localhost", NULL };
-  const char *const extra[]
-      = { "--tls=require", certificates, "memory", "1M", NULL };
-  g_autofree char *escaped = g_uri_escape_string (fixture->socket, "/", FALSE);
-  g_autofree char *tls_url
-      = g_strconcat ("nbds+unix:///?socket=", escaped, NULL);
-  g_autofree char *ca = g_build_filename (fixture->dir, "ca-cert.pem", NULL);
   g_autofree char *pem = NULL;
-  g_autoptr (ImgxferBackend) backend = NULL;
   g_autoptr (GError) error = NULL;
 
-  /* nbdkit wants a CA certificate beside its own: self-signed, it is one. */
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   g_assert_cmpint (test_run (openssl, NULL, NULL), ==, 0);
   g_file_get_contents (cert, &pem, NULL, &error);
   g_assert_no_error (error);
   g_file_set_contents (ca, pem, -1, &error);
   g_assert_no_error (error);
+}
+
+/* nbds:// speaks TLS to a server that requires it; plain nbd:// is
+ * refused with a message naming the URL. */
+static void
+test_tls (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *certificates
+      = g_strconcat ("--tls-certificates=", fixture->dir, NULL);
+  const char *const extra[]
+      = { "--tls=require", certificates, "memory", "1M", NULL };
+  g_autofree char *escaped = g_uri_escape_string (fixture->socket, "/", FALSE);
+  g_autofree char *tls_url
+      = g_strconcat ("nbds+unix:///?socket=", escaped, NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  make_certificate (fixture->dir);
   start_nbdkit (fixture, extra);
 
-  backend = open_nbd (tls_url, FALSE, &error);
+  backend = open_nbd (tls_url, FALSE, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 1 * MiB);
   g_clear_object (&backend);
 
-  backend = open_nbd (test_server_get_uri (fixture->server), FALSE, &error);
+  backend
+      = open_nbd (test_server_get_uri (fixture->server), FALSE, NULL, &error);
   g_assert_null (backend);
   g_assert_nonnull (error);
   g_test_message ("%s", error->message);
   g_assert_nonnull (
       strstr (error->message, test_server_get_uri (fixture->server)));
+}
+
+/* The CA file option decides whom to trust (over TCP, where libnbd checks
+ * the host name and the chain). */
+static void
+test_tls_ca_file (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *server_dir = g_build_filename (fixture->dir, "srv", NULL);
+  g_autofree char *other_dir = g_build_filename (fixture->dir, "other", NULL);
+  g_autofree char *server_ca
+      = g_build_filename (server_dir, "ca-cert.pem", NULL);
+  g_autofree char *other_ca = g_build_filename (other_dir, "ca-cert.pem", NULL);
+  g_autofree char *certificates
+      = g_strconcat ("--tls-certificates=", server_dir, NULL);
+  g_autofree char *port = g_strdup_printf ("%u", test_free_tcp_port ());
+  const char *argv[] = { "nbdkit",        "--foreground", "--exit-with-parent",
+                         "--tls=require", certificates,   "--ipaddr",
+                         "127.0.0.1",     "--port",       port,
+                         "memory",        "1M",           NULL };
+  g_autofree char *plain_url = g_strdup_printf ("nbd://127.0.0.1:%s/", port);
+  g_autofree char *url = g_strdup_printf ("nbds://localhost:%s/", port);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  make_certificate (server_dir);
+  make_certificate (other_dir);
+  fixture->server = test_server_start_uri (argv, plain_url);
+
+  backend = open_nbd (url, FALSE, server_ca, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 1 * MiB);
+  g_clear_object (&backend);
+
+  backend = open_nbd (url, FALSE, other_ca, &error);
+  g_assert_null (backend);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, url));
+  g_assert_nonnull (strstr (error->message, "certificate"));
 }
 
 int
@@ -373,6 +432,7 @@ main (int argc, char **argv)
   ADD ("/nbd-driver/url/forms", test_url_forms);
   g_test_add_func ("/nbd-driver/url/translation", test_url_translation);
   ADD ("/nbd-driver/url/tls", test_tls);
+  ADD ("/nbd-driver/url/tls-ca-file", test_tls_ca_file);
   ADD ("/nbd-driver/errors/read", test_read_error);
   ADD ("/nbd-driver/errors/connect", test_connect_error);
   ADD ("/nbd-driver/errors/read-only-server", test_read_only_server);

@@ -25,16 +25,16 @@ struct _TestServer
 };
 
 /* A complete handshake, ended with NBD_OPT_ABORT so the server logs
- * nothing. */
+ * nothing. Only options are negotiated, so a server that requires TLS
+ * answers a plain probe too. */
 static gboolean
-accepts_nbd (const char *socket_path)
+accepts_nbd (const char *uri)
 {
   struct nbd_handle *nbd = nbd_create ();
   gboolean ok;
 
   g_assert_nonnull (nbd);
-  ok = nbd_set_opt_mode (nbd, true) == 0
-       && nbd_connect_unix (nbd, socket_path) == 0;
+  ok = nbd_set_opt_mode (nbd, true) == 0 && nbd_connect_uri (nbd, uri) == 0;
   if (ok)
     nbd_opt_abort (nbd);
   nbd_close (nbd);
@@ -50,21 +50,20 @@ die_with_parent (gpointer data)
 }
 
 TestServer *
-test_server_start (const char *const *argv, const char *socket_path)
+test_server_start_uri (const char *const *argv, const char *uri)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *escaped = g_uri_escape_string (socket_path, "/", FALSE);
   g_autoptr (GSubprocessLauncher) launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   TestServer *server = g_new0 (TestServer, 1);
   gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
 
-  server->uri = g_strconcat ("nbd+unix:///?socket=", escaped, NULL);
+  server->uri = g_strdup (uri);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   server->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
 
-  while (!accepts_nbd (socket_path))
+  while (!accepts_nbd (uri))
     {
       if (g_subprocess_get_identifier (server->process) == NULL)
         g_error ("%s exited before accepting connections", argv[0]);
@@ -73,6 +72,28 @@ test_server_start (const char *const *argv, const char *socket_path)
       g_usleep (POLL_US);
     }
   return server;
+}
+
+TestServer *
+test_server_start (const char *const *argv, const char *socket_path)
+{
+  g_autofree char *escaped = g_uri_escape_string (socket_path, "/", FALSE);
+  g_autofree char *uri = g_strconcat ("nbd+unix:///?socket=", escaped, NULL);
+
+  return test_server_start_uri (argv, uri);
+}
+
+guint16
+test_free_tcp_port (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+
+  /* Free again when the listener goes; a race with another program is
+   * possible but unlikely on loopback test ports. */
+  g_assert_no_error (error);
+  return port;
 }
 
 const char *

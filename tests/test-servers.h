@@ -16,7 +16,11 @@ typedef struct _TestServer TestServer;
  * handshake; fails the test if it exits or times out. */
 TestServer *test_server_start (const char *const *argv,
                                const char *socket_path);
-/* "nbd+unix:///?socket=PATH" */
+/* The same for a server reached at @uri (loopback TCP, for instance). */
+TestServer *test_server_start_uri (const char *const *argv, const char *uri);
+/* A TCP port nobody listens on now. */
+guint16 test_free_tcp_port (void);
+/* "nbd+unix:///?socket=PATH", or the URI given */
 const char *test_server_get_uri (TestServer *server);
 /* SIGTERM, then SIGKILL after 10 s; waits for the process. */
 void test_server_stop (TestServer *server);

@@ -12,8 +12,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <libnbd.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imgxfer-nbd-backend.h"
 
@@ -27,6 +29,9 @@
 #define MAX_EXTENTS_REQUEST (1024 * 1024 * 1024)
 /* Connections used when the server allows several (multi-conn). */
 #define MULTI_CONN_CONNECTIONS 8
+
+/* A temporary directory, removed with its content by g_autoptr. */
+typedef char CaDirectory;
 
 typedef struct
 {
@@ -229,17 +234,70 @@ declare_export (ImgxferNbdBackend *self, GError **error)
   return TRUE;
 }
 
+/* libnbd takes a directory holding "ca-cert.pem", not a CA file: a
+ * private directory with a link to the file stands in for the time of the
+ * handshake. */
+static char *
+make_ca_directory (ImgxferNbdBackend *self, const char *ca_file, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *absolute = g_canonicalize_filename (ca_file, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("imgxfer-ca-XXXXXX", &local_error);
+  g_autofree char *link = NULL;
+
+  if (dir == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, local_error->code,
+                   "%s: cannot use CA file %s: %s", url_of (self), ca_file,
+                   local_error->message);
+      return NULL;
+    }
+  link = g_build_filename (dir, "ca-cert.pem", NULL);
+  if (symlink (absolute, link) < 0)
+    {
+      int saved_errno = errno;
+
+      g_rmdir (dir);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: cannot use CA file %s: %s", url_of (self), ca_file,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
+static void
+remove_ca_directory (char *dir)
+{
+  g_autofree char *link = g_build_filename (dir, "ca-cert.pem", NULL);
+
+  g_unlink (link);
+  g_rmdir (dir);
+  g_free (dir);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CaDirectory, remove_ca_directory)
+
+/* nbds:// URIs turn TLS on by themselves; trust is ours to set. */
 static gboolean
-configure_tls (ImgxferNbdBackend *self, GError **error)
+configure_tls (ImgxferNbdBackend *self, CaDirectory **ca_dir, GError **error)
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
   ImgxferOpenOptions *options
       = imgxfer_backend_get_options (IMGXFER_BACKEND (self));
+  const char *ca_file = imgxfer_open_options_get_ca_file (options);
 
-  /* nbds:// URIs turn TLS on by themselves; only verification is ours. */
   if (imgxfer_open_options_get_insecure (options)
       && nbd_set_tls_verify_peer (priv->nbd, false) < 0)
+    return set_nbd_error (error, self, "TLS setup", 0);
+
+  if (ca_file == NULL)
+    return TRUE;
+  *ca_dir = make_ca_directory (self, ca_file, error);
+  if (*ca_dir == NULL)
+    return FALSE;
+  if (nbd_set_tls_certificates (priv->nbd, *ca_dir) < 0)
     return set_nbd_error (error, self, "TLS setup", 0);
   return TRUE;
 }
@@ -251,6 +309,7 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
   g_autofree char *libnbd_uri = NULL;
+  g_autoptr (CaDirectory) ca_dir = NULL;
 
   g_return_val_if_fail (priv->nbd == NULL, FALSE);
 
@@ -262,7 +321,8 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
   if (priv->nbd == NULL)
     return set_nbd_error (error, self, "connect", 0);
 
-  if (!request_meta_contexts (self, error) || !configure_tls (self, error))
+  if (!request_meta_contexts (self, error)
+      || !configure_tls (self, &ca_dir, error))
     return FALSE;
 
   if (nbd_connect_uri (priv->nbd, libnbd_uri) < 0)
