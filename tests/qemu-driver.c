@@ -4,9 +4,11 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "test-servers.h"
 #include "test-utils.h"
@@ -437,6 +439,56 @@ test_error_missing_backing (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "No such file or directory"));
 }
 
+static guint64
+read_be64 (int fd, guint64 offset)
+{
+  guint64 value;
+
+  g_assert_cmpint (pread (fd, &value, sizeof value, offset), ==, sizeof value);
+  return GUINT64_FROM_BE (value);
+}
+
+/* Moves the first data cluster's L2 entry off the cluster alignment, as
+ * a damaged image might have it: qemu finds out only when reading. */
+static void
+corrupt_first_l2_entry (const char *path)
+{
+  const guint64 offset_mask = G_GUINT64_CONSTANT (0x00fffffffffffe00);
+  int fd = g_open (path, O_RDWR, 0);
+  guint64 l1, l2, entry;
+
+  g_assert_cmpint (fd, >=, 0);
+  l1 = read_be64 (fd, 40); /* l1_table_offset in the header */
+  l2 = read_be64 (fd, l1) & offset_mask;
+  entry = GUINT64_TO_BE (read_be64 (fd, l2) + 0x200);
+  g_assert_cmpint (pwrite (fd, &entry, sizeof entry, l2), ==, sizeof entry);
+  g_assert_cmpint (close (fd), ==, 0);
+}
+
+/* An I/O error inside qemu-nbd comes with qemu-nbd's explanation. */
+static void
+test_error_corrupt_image (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "disk.qcow2", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  char buffer[4096];
+
+  qemu_img_create (image, "1M", NULL);
+  qemu_io_write_and_zero (image, 0, CLUSTER);
+  corrupt_first_l2_entry (image);
+
+  backend = open_image (image, "qcow2", FALSE, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer,
+                                        sizeof buffer, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, image));
+  g_assert_nonnull (strstr (error->message, "read at offset 0"));
+  g_assert_nonnull (strstr (error->message, "Image is corrupt"));
+}
+
 /* Without qemu-nbd the error says so. */
 static void
 test_error_no_qemu_nbd (Fixture *fixture, gconstpointer data)
@@ -568,6 +620,7 @@ main (int argc, char **argv)
   ADD ("/qemu-driver/io/zero-hides-backing", test_zero_hides_backing);
   ADD ("/qemu-driver/errors/not-this-format", test_error_not_this_format);
   ADD ("/qemu-driver/errors/missing-backing", test_error_missing_backing);
+  ADD ("/qemu-driver/errors/corrupt-image", test_error_corrupt_image);
   ADD ("/qemu-driver/errors/no-qemu-nbd", test_error_no_qemu_nbd);
   ADD ("/qemu-driver/server/clones-share-it", test_clones_share_server);
   ADD ("/qemu-driver/server/dies-with-parent", test_server_dies_with_parent);

@@ -59,17 +59,23 @@ url_of (gpointer self)
   return imgxfer_backend_get_url (IMGXFER_BACKEND (self));
 }
 
-/* libnbd keeps the last error per thread. */
+/* libnbd keeps the last error per thread. A server of our own may say
+ * why (qemu-nbd: "Image is corrupt"). */
 static gboolean
 set_nbd_error (GError **error, gpointer self, const char *what, guint64 offset)
 {
+  ImgxferNbdBackendClass *klass = IMGXFER_NBD_BACKEND_GET_CLASS (self);
   int err = nbd_get_errno ();
-  const char *message = nbd_get_error ();
+  g_autofree char *message = g_strdup (nbd_get_error ());
+  g_autofree char *server
+      = klass->get_server_messages ? klass->get_server_messages (self) : NULL;
 
   g_set_error (
       error, G_IO_ERROR, err ? g_io_error_from_errno (err) : G_IO_ERROR_FAILED,
-      "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s", url_of (self), what,
-      offset, message ? message : "unknown NBD error");
+      "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s%s%s%s", url_of (self),
+      what, offset, message ? message : "unknown NBD error",
+      server && *server ? " (" : "", server ? server : "",
+      server && *server ? ")" : "");
   return FALSE;
 }
 

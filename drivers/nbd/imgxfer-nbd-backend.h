@@ -15,6 +15,7 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferNbdBackend, imgxfer_nbd_backend, IMGXFER,
 /**
  * ImgxferNbdBackendClass:
  * @parent_class: the parent class
+ * @get_server_messages: optional; see the field's comment
  *
  * Derivable so that drivers which start their own NBD server (qemu) keep
  * only the server's lifetime and reuse the whole NBD client.
@@ -23,8 +24,12 @@ struct _ImgxferNbdBackendClass
 {
   ImgxferBackendClass parent_class;
 
+  /* What the server reported lately (a child's stderr), appended to I/O
+   * error messages; %NULL or "" when there is nothing to add. */
+  char *(*get_server_messages) (ImgxferNbdBackend *self);
+
   /*< private >*/
-  gpointer padding[4];
+  gpointer padding[3];
 };
 
 /* For subclasses, from their open vfunc: connects to @uri (any form the

@@ -214,6 +214,14 @@ imgxfer_qemu_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
   return IMGXFER_BACKEND (g_steal_pointer (&clone));
 }
 
+static char *
+imgxfer_qemu_backend_get_server_messages (ImgxferNbdBackend *backend)
+{
+  ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
+
+  return imgxfer_qemu_nbd_server_get_messages (self->server);
+}
+
 static void
 imgxfer_qemu_backend_finalize (GObject *object)
 {
@@ -247,6 +255,8 @@ imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
   backend_class->formats = qemu_formats;
   backend_class->open = imgxfer_qemu_backend_open;
   backend_class->clone = imgxfer_qemu_backend_clone;
+  IMGXFER_NBD_BACKEND_CLASS (klass)->get_server_messages
+      = imgxfer_qemu_backend_get_server_messages;
 }
 
 static void

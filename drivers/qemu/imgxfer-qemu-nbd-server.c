@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <libnbd.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -123,23 +124,40 @@ child_setup (gpointer data)
     _exit (1);
 }
 
-/* qemu-nbd's messages, on one line. */
+/* qemu-nbd's last @max_lines messages (0: all), on one line. Notes about
+ * clients that went away say nothing about the image. */
 static char *
-read_log (ImgxferQemuNbdServer *self)
+read_log (ImgxferQemuNbdServer *self, guint max_lines)
 {
   g_autofree char *text = NULL;
   g_auto (GStrv) lines = NULL;
+  g_autoptr (GPtrArray) kept = g_ptr_array_new ();
+  guint first;
 
   if (!g_file_get_contents (self->log_path, &text, NULL, NULL))
     return g_strdup ("");
   lines = g_strsplit (g_strstrip (text), "\n", -1);
-  return g_strjoinv ("; ", lines);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], "Disconnect client") == NULL)
+      g_ptr_array_add (kept, lines[i]);
+
+  first = max_lines && kept->len > max_lines ? kept->len - max_lines : 0;
+  g_ptr_array_remove_range (kept, 0, first);
+  g_ptr_array_add (kept, NULL);
+  return g_strjoinv ("; ", (char **)kept->pdata);
+}
+
+char *
+imgxfer_qemu_nbd_server_get_messages (ImgxferQemuNbdServer *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_QEMU_NBD_SERVER (self), NULL);
+  return read_log (self, 3);
 }
 
 static void
 set_exited_error (ImgxferQemuNbdServer *self, GError **error)
 {
-  g_autofree char *log = read_log (self);
+  g_autofree char *log = read_log (self, 0);
   GSubprocess *process = self->process;
 
   if (g_subprocess_get_if_exited (process))
@@ -198,7 +216,7 @@ wait_until_ready (ImgxferQemuNbdServer *self, GCancellable *cancellable,
         return FALSE;
       if (g_get_monotonic_time () > deadline)
         {
-          g_autofree char *log = read_log (self);
+          g_autofree char *log = read_log (self, 0);
 
           g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
                        "%s: qemu-nbd did not accept connections within "

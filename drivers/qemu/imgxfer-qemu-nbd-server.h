@@ -22,6 +22,9 @@ ImgxferQemuNbdServer *imgxfer_qemu_nbd_server_start (const char *name,
                                                      GCancellable *cancellable,
                                                      GError **error);
 
+/* qemu-nbd's latest messages (its stderr), on one line; "" if none. */
+char *imgxfer_qemu_nbd_server_get_messages (ImgxferQemuNbdServer *self);
+
 /* "nbd+unix:///?socket=PATH" */
 const char *imgxfer_qemu_nbd_server_get_uri (ImgxferQemuNbdServer *self);
 
