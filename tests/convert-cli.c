@@ -789,6 +789,131 @@ test_dirty_bitmap (Paths *p, gconstpointer data)
   g_assert_cmpmem (contents, length, expected, size);
 }
 
+/* Serves @image in @format with qemu-nbd on a unix socket in @dir, with
+ * its backing chain, writable, for several connections. */
+static TestServer *
+start_qemu_nbd (const char *dir, const char *image, const char *format)
+{
+  g_autofree char *socket_path = g_build_filename (dir, "nbd.sock", NULL);
+  const char *const argv[] = { "qemu-nbd", "--persistent", "--shared=8",
+                               "--format", format, "--socket", socket_path,
+                               image, NULL };
+
+  return test_server_start (argv, socket_path);
+}
+
+/* Uploads @src to an NBD server serving @dst, the way the imageio client
+ * tests do it (test_upload_nbd, test_upload_nbd_shallow): a URL
+ * destination, optionally --shallow and --target-is-zero. */
+static void
+upload_to_qemu_nbd (const char *dir,
+                    const char *src,
+                    const char *dst,
+                    const char *dst_format,
+                    gboolean shallow,
+                    gboolean target_is_zero)
+{
+  g_autoptr (TestServer) server = start_qemu_nbd (dir, dst, dst_format);
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+
+  if (shallow)
+    g_ptr_array_add (args, "--shallow");
+  if (target_is_zero)
+    g_ptr_array_add (args, "--target-is-zero");
+  g_ptr_array_add (args, (char *)src);
+  g_ptr_array_add (args, (char *)test_server_get_uri (server));
+  g_ptr_array_add (args, NULL);
+
+  convert_ok ((const char *const *)args->pdata);
+}
+
+typedef struct
+{
+  const char *src_format;
+  const char *dst_format;
+  gboolean target_is_zero;
+} UploadCase;
+
+static const UploadCase upload_cases[] = {
+  { "raw", "raw", FALSE },   { "raw", "raw", TRUE },
+  { "raw", "qcow2", FALSE }, { "raw", "qcow2", TRUE },
+  { "qcow2", "raw", FALSE }, { "qcow2", "raw", TRUE },
+  { "qcow2", "qcow2", FALSE }, { "qcow2", "qcow2", TRUE },
+};
+
+/* Every kind of extent: data, zeroes written as data, a zeroed cluster
+ * that may be deallocated (a hole in raw), one that stays allocated, and
+ * an unallocated one. */
+static void
+test_upload_nbd (Paths *p, gconstpointer data)
+{
+  const UploadCase *c = data;
+  g_autofree char *src = g_strdup_printf ("%s/src.%s", p->dir,
+                                          c->src_format);
+  g_autofree char *dst = g_strdup_printf ("%s/dst.%s", p->dir,
+                                          c->dst_format);
+
+  if (skip_without_format ("qcow2"))
+    return;
+
+  qemu_img_create (src, c->src_format, "320k", NULL, NULL);
+  qemu_io (src, c->src_format, "write -P 0x41 0 64k");
+  qemu_io (src, c->src_format, "write -P 0 64k 64k");
+  qemu_io (src, c->src_format, "write -z -u 128k 64k");
+  qemu_io (src, c->src_format, "write -z 192k 64k");
+  qemu_img_create (dst, c->dst_format, "320k", NULL, NULL);
+
+  upload_to_qemu_nbd (p->dir, src, dst, c->dst_format, FALSE,
+                      c->target_is_zero);
+
+  test_assert_images_equal (src, c->src_format, dst, c->dst_format, FALSE);
+}
+
+/* The base, then only the top layer onto an existing top whose backing
+ * file is the uploaded base: the top's holes stay holes. */
+static void
+test_upload_nbd_shallow (Paths *p, gconstpointer data)
+{
+  const UploadCase *c = data;
+  const char *base_format = c->src_format;
+  g_autofree char *src_base = g_strdup_printf ("%s/src_base.%s", p->dir,
+                                               base_format);
+  g_autofree char *src_top = g_build_filename (p->dir, "src_top.qcow2", NULL);
+  g_autofree char *dst_base = g_strdup_printf ("%s/dst_base.%s", p->dir,
+                                               base_format);
+  g_autofree char *dst_top = g_build_filename (p->dir, "dst_top.qcow2", NULL);
+  g_autofree char *src_map = NULL;
+  g_autofree char *dst_map = NULL;
+
+  if (skip_without_format ("qcow2"))
+    return;
+
+  qemu_img_create (src_base, base_format, "10M", NULL, NULL);
+  qemu_io (src_base, base_format, "write -P 0x61 0 64k");
+  qemu_io (src_base, base_format, "write -P 0x62 64k 64k");
+  qemu_io (src_base, base_format, "write -P 0x63 128k 64k");
+  qemu_img_create (src_top, "qcow2", NULL, src_base, base_format);
+  qemu_io (src_top, "qcow2", "write -P 0x42 64k 64k");
+  qemu_io (src_top, "qcow2", "write -z 128k 64k");
+  qemu_img_create (dst_base, base_format, "10M", NULL, NULL);
+  qemu_img_create (dst_top, "qcow2", NULL, dst_base, base_format);
+
+  upload_to_qemu_nbd (p->dir, src_base, dst_base, base_format, TRUE,
+                      c->target_is_zero);
+  test_assert_images_equal (src_base, base_format, dst_base, base_format,
+                            FALSE);
+  if (g_str_equal (base_format, "qcow2"))
+    test_assert_images_equal (src_base, base_format, dst_base, base_format,
+                              TRUE);
+
+  upload_to_qemu_nbd (p->dir, src_top, dst_top, "qcow2", TRUE,
+                      c->target_is_zero);
+  test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", FALSE);
+  src_map = top_layer_map (src_top);
+  dst_map = top_layer_map (dst_top);
+  g_assert_cmpstr (src_map, ==, dst_map);
+}
+
 /* An existing block device is written in place, never truncated, and
  * zeroed where the source has holes (a device is not known to be zero). */
 static void
@@ -1035,6 +1160,23 @@ main (int argc, char **argv)
   add_test ("/convert/pipe/in-order", NULL, test_pipe);
   add_test ("/convert/pipe/reader-gone", NULL, test_pipe_reader_gone);
   add_test ("/convert/nbd/upload-download", NULL, test_nbd);
+  for (guint i = 0; i < G_N_ELEMENTS (upload_cases); i++)
+    {
+      const UploadCase *c = &upload_cases[i];
+      g_autofree char *path = g_strdup_printf (
+          "/convert/nbd/upload/%s-to-%s%s", c->src_format, c->dst_format,
+          c->target_is_zero ? "/target-is-zero" : "");
+
+      add_test (path, c, test_upload_nbd);
+      if (g_str_equal (c->src_format, c->dst_format))
+        {
+          g_autofree char *shallow = g_strdup_printf (
+              "/convert/nbd/upload-shallow/%s%s", c->src_format,
+              c->target_is_zero ? "/target-is-zero" : "");
+
+          add_test (shallow, c, test_upload_nbd_shallow);
+        }
+    }
   g_test_add_func ("/convert/module/listed", test_module_listed);
   add_test ("/convert/module/convert", NULL, test_module_convert);
   g_test_add_func ("/convert/module/bad-abi", test_module_bad_abi);
