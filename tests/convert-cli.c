@@ -697,6 +697,35 @@ top_layer_map (const char *path)
   return g_string_free (g_steal_pointer (&map), FALSE);
 }
 
+/* The chain of the imageio client's shallow tests: a 10 MiB base with
+ * clusters of "a", "b" and "c", and a qcow2 top over it with "B" in the
+ * second cluster and zeroes in the third (hiding the base's "c"). */
+static void
+create_chain (const char *base, const char *base_format, const char *top)
+{
+  qemu_img_create (base, base_format, "10M", NULL, NULL);
+  qemu_io (base, base_format, "write -P 0x61 0 64k");
+  qemu_io (base, base_format, "write -P 0x62 64k 64k");
+  qemu_io (base, base_format, "write -P 0x63 128k 64k");
+  qemu_img_create (top, "qcow2", NULL, base, base_format);
+  qemu_io (top, "qcow2", "write -P 0x42 64k 64k");
+  qemu_io (top, "qcow2", "write -z 128k 64k");
+}
+
+/* Same data through the chains, and the same allocation in the top
+ * layers alone: a hole of the top layer stays a hole (the base shows
+ * through); its zeroed cluster stays zero (it hides the base's data). */
+static void
+assert_same_top (const char *src_top, const char *dst_top)
+{
+  g_autofree char *src_map = top_layer_map (src_top);
+  g_autofree char *dst_map = top_layer_map (dst_top);
+
+  test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", FALSE);
+  g_test_message ("top layer:\n%s", src_map);
+  g_assert_cmpstr (src_map, ==, dst_map);
+}
+
 /* The local half of the imageio client's test_download_shallow: copy the
  * base, then only the top layer onto a new top whose backing file is the
  * copied base. Data and allocation must match. */
@@ -710,8 +739,6 @@ test_shallow_onto_backing (Paths *p, gconstpointer data)
   g_autofree char *dst_base = g_strdup_printf ("%s/dst_base.%s", p->dir,
                                                base_format);
   g_autofree char *dst_top = g_build_filename (p->dir, "dst_top.qcow2", NULL);
-  g_autofree char *src_map = NULL;
-  g_autofree char *dst_map = NULL;
   const char *const copy_base[] = { "-f", base_format, "-O", base_format,
                                     src_base, dst_base, NULL };
   const char *const copy_top[] = { "--shallow", "-f", "qcow2", "-O",
@@ -721,13 +748,7 @@ test_shallow_onto_backing (Paths *p, gconstpointer data)
   if (skip_without_format ("qcow2"))
     return;
 
-  qemu_img_create (src_base, base_format, "10M", NULL, NULL);
-  qemu_io (src_base, base_format, "write -P 0x61 0 64k");
-  qemu_io (src_base, base_format, "write -P 0x62 64k 64k");
-  qemu_io (src_base, base_format, "write -P 0x63 128k 64k");
-  qemu_img_create (src_top, "qcow2", NULL, src_base, base_format);
-  qemu_io (src_top, "qcow2", "write -P 0x42 64k 64k");
-  qemu_io (src_top, "qcow2", "write -z 128k 64k");
+  create_chain (src_base, base_format, src_top);
 
   convert_ok (copy_base);
   test_assert_images_equal (src_base, base_format, dst_base, base_format,
@@ -737,14 +758,8 @@ test_shallow_onto_backing (Paths *p, gconstpointer data)
                               TRUE);
 
   convert_ok (copy_top);
-  test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", FALSE);
   test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", TRUE);
-  /* A hole of the top layer stays a hole (the base shows through); its
-   * zeroed cluster stays zero (it hides the base's data). */
-  src_map = top_layer_map (src_top);
-  dst_map = top_layer_map (dst_top);
-  g_test_message ("top layer:\n%s", src_map);
-  g_assert_cmpstr (src_map, ==, dst_map);
+  assert_same_top (src_top, dst_top);
 }
 
 /* An incremental backup: after a full copy, -n --bitmap copies only what
@@ -882,19 +897,11 @@ test_upload_nbd_shallow (Paths *p, gconstpointer data)
   g_autofree char *dst_base = g_strdup_printf ("%s/dst_base.%s", p->dir,
                                                base_format);
   g_autofree char *dst_top = g_build_filename (p->dir, "dst_top.qcow2", NULL);
-  g_autofree char *src_map = NULL;
-  g_autofree char *dst_map = NULL;
 
   if (skip_without_format ("qcow2"))
     return;
 
-  qemu_img_create (src_base, base_format, "10M", NULL, NULL);
-  qemu_io (src_base, base_format, "write -P 0x61 0 64k");
-  qemu_io (src_base, base_format, "write -P 0x62 64k 64k");
-  qemu_io (src_base, base_format, "write -P 0x63 128k 64k");
-  qemu_img_create (src_top, "qcow2", NULL, src_base, base_format);
-  qemu_io (src_top, "qcow2", "write -P 0x42 64k 64k");
-  qemu_io (src_top, "qcow2", "write -z 128k 64k");
+  create_chain (src_base, base_format, src_top);
   qemu_img_create (dst_base, base_format, "10M", NULL, NULL);
   qemu_img_create (dst_top, "qcow2", NULL, dst_base, base_format);
 
@@ -908,10 +915,7 @@ test_upload_nbd_shallow (Paths *p, gconstpointer data)
 
   upload_to_qemu_nbd (p->dir, src_top, dst_top, "qcow2", TRUE,
                       c->target_is_zero);
-  test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", FALSE);
-  src_map = top_layer_map (src_top);
-  dst_map = top_layer_map (dst_top);
-  g_assert_cmpstr (src_map, ==, dst_map);
+  assert_same_top (src_top, dst_top);
 }
 
 /* An existing block device is written in place, never truncated, and
