@@ -206,7 +206,7 @@ check_args (ConvertArgs *args, int argc)
     }
   if (args->connections < 0)
     {
-      cli_usage_error (COMMAND, "--connections must be positive");
+      cli_usage_error (COMMAND, "--connections must not be negative");
       return FALSE;
     }
   if (args->backing_format && !args->backing)
