@@ -250,15 +250,15 @@ test_read_write_qcow2 (Fixture *fixture, gconstpointer data)
   g_autoptr (ImgxferBackend) backend = NULL;
   g_autoptr (ImgxferBackend) clone = NULL;
   g_autoptr (GError) error = NULL;
-  guint32 preferred;
+  guint32 maximum;
 
   backend = imgxfer_create (image, "qcow2", 8 * MiB, NULL, NULL, NULL, NULL,
                             &error);
   g_assert_no_error (error);
   g_assert_true (imgxfer_backend_get_caps (backend)
                  & IMGXFER_BACKEND_CAN_WRITE);
-  imgxfer_backend_get_block_sizes (backend, NULL, &preferred, NULL);
-  g_assert_cmpuint (preferred, ==, 256 * KiB);
+  imgxfer_backend_get_block_sizes (backend, NULL, NULL, &maximum);
+  g_assert_cmpuint (maximum, ==, 32 * MiB);
   g_assert_cmpuint (imgxfer_backend_get_max_connections (backend), ==, 4);
   test_create_sparse (reference, 8 * MiB);
 
