@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 
 #include "drivers/nbd/imgxfer-nbd-backend.h"
@@ -415,6 +416,44 @@ test_tls_ca_file (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "certificate"));
 }
 
+static gpointer
+cancel_later (gpointer cancellable)
+{
+  g_usleep (200 * 1000);
+  g_cancellable_cancel (cancellable);
+  return NULL;
+}
+
+/* A server that takes the connection and never answers (qemu-nbd beyond
+ * its --shared limit does that) must not hang the open: it can be
+ * cancelled. */
+static void
+test_silent_server (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr (GSocketAddress) address
+      = g_unix_socket_address_new (fixture->socket);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = g_strconcat ("nbd:unix:", fixture->socket, NULL);
+  GThread *canceller;
+  gint64 start = g_get_monotonic_time ();
+
+  /* Listening without accepting: the kernel completes the connection. */
+  g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  canceller = g_thread_new ("cancel", cancel_later, cancellable);
+  backend = imgxfer_open (url, NULL, cancellable, &error);
+  g_thread_join (canceller);
+
+  g_assert_null (backend);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -435,6 +474,7 @@ main (int argc, char **argv)
   ADD ("/nbd-driver/url/tls-ca-file", test_tls_ca_file);
   ADD ("/nbd-driver/errors/read", test_read_error);
   ADD ("/nbd-driver/errors/connect", test_connect_error);
+  ADD ("/nbd-driver/errors/silent-server", test_silent_server);
   ADD ("/nbd-driver/errors/read-only-server", test_read_only_server);
   ADD ("/nbd-driver/errors/missing-bitmap", test_missing_bitmap);
 

@@ -27,6 +27,10 @@
 #define NBD_MAX_REQUEST (32 * 1024 * 1024)
 /* One block status request: the length field is 32 bits. */
 #define MAX_EXTENTS_REQUEST (1024 * 1024 * 1024)
+/* How long a server may take to answer the handshake, and how often a
+ * waiting connect looks at its cancellable. */
+#define HANDSHAKE_TIMEOUT_US (30 * G_USEC_PER_SEC)
+#define POLL_INTERVAL_MS 100
 /* Connections used when the server allows several (multi-conn). */
 #define MULTI_CONN_CONNECTIONS 8
 
@@ -308,9 +312,55 @@ configure_tls (ImgxferNbdBackend *self, CaDirectory **ca_dir, GError **error)
   return TRUE;
 }
 
+static gboolean
+set_connect_error (GError **error, gpointer self)
+{
+  int err = nbd_get_errno ();
+
+  g_set_error (error, G_IO_ERROR,
+               err ? g_io_error_from_errno (err) : G_IO_ERROR_FAILED,
+               "Cannot connect to %s: %s", url_of (self), nbd_get_error ());
+  return FALSE;
+}
+
+/* The handshake, bounded in time and cancellable: a server may accept
+ * the socket and never answer, as qemu-nbd does with more clients than
+ * its --shared limit. */
+static gboolean
+connect_uri (ImgxferNbdBackend *self, const char *uri,
+             GCancellable *cancellable, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+  gint64 deadline = g_get_monotonic_time () + HANDSHAKE_TIMEOUT_US;
+
+  if (nbd_aio_connect_uri (priv->nbd, uri) < 0)
+    return set_connect_error (error, self);
+
+  while (nbd_aio_is_connecting (priv->nbd) == 1)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       "Cannot connect to %s: no NBD handshake within %d s",
+                       url_of (self),
+                       (int)(HANDSHAKE_TIMEOUT_US / G_USEC_PER_SEC));
+          return FALSE;
+        }
+      if (nbd_poll (priv->nbd, POLL_INTERVAL_MS) < 0)
+        return set_connect_error (error, self);
+    }
+
+  if (nbd_aio_is_ready (priv->nbd) != 1)
+    return set_connect_error (error, self);
+  return TRUE;
+}
+
 gboolean
 _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
-                              GError **error)
+                              GCancellable *cancellable, GError **error)
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
@@ -331,14 +381,8 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
       || !configure_tls (self, &ca_dir, error))
     return FALSE;
 
-  if (nbd_connect_uri (priv->nbd, libnbd_uri) < 0)
-    {
-      g_set_error (error, G_IO_ERROR,
-                   nbd_get_errno () ? g_io_error_from_errno (nbd_get_errno ())
-                                    : G_IO_ERROR_FAILED,
-                   "Cannot connect to %s: %s", url_of (self), nbd_get_error ());
-      return FALSE;
-    }
+  if (!connect_uri (self, libnbd_uri, cancellable, error))
+    return FALSE;
 
   return declare_export (self, error);
 }
@@ -362,8 +406,9 @@ static gboolean
 imgxfer_nbd_backend_open (ImgxferBackend *backend, GCancellable *cancellable,
                           GError **error)
 {
-  return _imgxfer_nbd_backend_connect (
-      IMGXFER_NBD_BACKEND (backend), imgxfer_backend_get_url (backend), error);
+  return _imgxfer_nbd_backend_connect (IMGXFER_NBD_BACKEND (backend),
+                                       imgxfer_backend_get_url (backend),
+                                       cancellable, error);
 }
 
 static gboolean

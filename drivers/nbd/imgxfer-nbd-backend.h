@@ -34,8 +34,10 @@ struct _ImgxferNbdBackendClass
 
 /* For subclasses, from their open vfunc: connects to @uri (any form the
  * nbd driver accepts) and declares size, capabilities, block sizes and
- * connections. Errors name the backend's own URL, not @uri. */
+ * connections. Errors name the backend's own URL, not @uri. The
+ * handshake is cancellable and fails after 30 s without an answer. */
 gboolean _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
+                                       GCancellable *cancellable,
                                        GError **error);
 
 /* Disconnects now; for subclasses that must stop their server after the

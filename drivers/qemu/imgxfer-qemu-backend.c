@@ -185,7 +185,7 @@ imgxfer_qemu_backend_open (ImgxferBackend *backend, GCancellable *cancellable,
 
   if (!_imgxfer_nbd_backend_connect (
           IMGXFER_NBD_BACKEND (self),
-          imgxfer_qemu_nbd_server_get_uri (self->server), error))
+          imgxfer_qemu_nbd_server_get_uri (self->server), cancellable, error))
     return FALSE;
 
   /* All connections reach one qemu block layer, so writes on one are
