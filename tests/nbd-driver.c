@@ -454,6 +454,44 @@ test_silent_server (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
 }
 
+/* A request the server sits on can be cancelled; the connection is
+ * given up, since the reply could still come. */
+static void
+test_cancel_request (Fixture *fixture, gconstpointer data)
+{
+  const char *const extra[]
+      = { "--filter=delay", "memory", "1M", "delay-read=60", NULL };
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *buffer = g_malloc (4096);
+  gint64 start;
+  GThread *canceller;
+
+  start_nbdkit (fixture, extra);
+  backend
+      = open_nbd (test_server_get_uri (fixture->server), FALSE, NULL, &error);
+  g_assert_no_error (error);
+
+  start = g_get_monotonic_time ();
+  canceller = g_thread_new ("cancel", cancel_later, cancellable);
+  g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, 4096,
+                                        0, cancellable, &error));
+  g_thread_join (canceller);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_clear_error (&error);
+
+  /* The buffer may go: nothing reads into it any more. */
+  g_clear_pointer (&buffer, g_free);
+  buffer = g_malloc (4096);
+  g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, 4096,
+                                        0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_object (&backend);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -475,6 +513,7 @@ main (int argc, char **argv)
   ADD ("/nbd-driver/errors/read", test_read_error);
   ADD ("/nbd-driver/errors/connect", test_connect_error);
   ADD ("/nbd-driver/errors/silent-server", test_silent_server);
+  ADD ("/nbd-driver/errors/cancel-request", test_cancel_request);
   ADD ("/nbd-driver/errors/read-only-server", test_read_only_server);
   ADD ("/nbd-driver/errors/missing-bitmap", test_missing_bitmap);
 

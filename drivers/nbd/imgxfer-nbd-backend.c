@@ -28,7 +28,7 @@
 /* One block status request: the length field is 32 bits. */
 #define MAX_EXTENTS_REQUEST (1024 * 1024 * 1024)
 /* How long a server may take to answer the handshake, and how often a
- * waiting connect looks at its cancellable. */
+ * waiting connect or request looks at its cancellable. */
 #define HANDSHAKE_TIMEOUT_US (30 * G_USEC_PER_SEC)
 #define POLL_INTERVAL_MS 100
 /* Connections used when the server allows several (multi-conn). */
@@ -43,6 +43,9 @@ typedef struct
   /* Negotiated meta contexts; NULL when the server does not offer them. */
   const char *depth_context;
   char *dirty_context;
+  /* A cancelled request was left in flight: its reply would land in a
+   * buffer the caller has freed, so the handle is never polled again. */
+  gboolean abandoned;
 } ImgxferNbdBackendPrivate;
 
 static void imgxfer_nbd_backend_source_init (ImgxferSourceInterface *iface);
@@ -397,7 +400,7 @@ _imgxfer_nbd_backend_disconnect (ImgxferNbdBackend *self)
     return;
   /* A polite NBD_CMD_DISC after in-flight commands; errors no longer
    * matter here: data was flushed, or the copy failed already. */
-  if (nbd_aio_is_ready (priv->nbd))
+  if (!priv->abandoned && nbd_aio_is_ready (priv->nbd))
     nbd_shutdown (priv->nbd, 0);
   g_clear_pointer (&priv->nbd, nbd_close);
 }
@@ -411,6 +414,52 @@ imgxfer_nbd_backend_open (ImgxferBackend *backend, GCancellable *cancellable,
                                        cancellable, error);
 }
 
+/* Waits for the command @cookie, or gives it up when @cancellable fires
+ * (the sync libnbd calls cannot be interrupted: a stalled server would
+ * hold a cancelled copy for a TCP timeout). */
+static gboolean
+wait_for_command (gpointer self, int64_t cookie, const char *what,
+                  guint64 offset, GCancellable *cancellable, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (IMGXFER_NBD_BACKEND (self));
+
+  if (cookie < 0)
+    return set_nbd_error (error, self, what, offset);
+
+  for (;;)
+    {
+      int done = nbd_aio_command_completed (priv->nbd, cookie);
+
+      if (done == 1)
+        return TRUE;
+      if (done < 0)
+        return set_nbd_error (error, self, what, offset);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          priv->abandoned = TRUE;
+          return FALSE;
+        }
+      if (nbd_poll (priv->nbd, POLL_INTERVAL_MS) < 0)
+        return set_nbd_error (error, self, what, offset);
+    }
+}
+
+/* After a cancelled request nothing more goes through this connection. */
+static gboolean
+check_usable (gpointer self, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (IMGXFER_NBD_BACKEND (self));
+
+  if (!priv->abandoned)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+               "%s: the connection was given up after a cancelled request",
+               url_of (self));
+  return FALSE;
+}
+
 static gboolean
 imgxfer_nbd_backend_pread (ImgxferSource *source, void *buffer, gsize length,
                            guint64 offset, GCancellable *cancellable,
@@ -419,9 +468,11 @@ imgxfer_nbd_backend_pread (ImgxferSource *source, void *buffer, gsize length,
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (IMGXFER_NBD_BACKEND (source));
 
-  if (nbd_pread (priv->nbd, buffer, length, offset, 0) < 0)
-    return set_nbd_error (error, source, "read", offset);
-  return TRUE;
+  return check_usable (source, error)
+         && wait_for_command (source,
+                              nbd_aio_pread (priv->nbd, buffer, length, offset,
+                                             NBD_NULL_COMPLETION, 0),
+                              "read", offset, cancellable, error);
 }
 
 /* The replies of one block status command: for each context, the
@@ -529,12 +580,16 @@ imgxfer_nbd_backend_extents (ImgxferSource *source,
   };
   guint first = extents->len;
 
-  if (nbd_block_status (priv->nbd, MIN (length, MAX_EXTENTS_REQUEST), offset,
-                        (nbd_extent_callback){ .callback = block_status_reply,
-                                               .user_data = &status },
-                        0)
-      < 0)
-    return set_nbd_error (error, source, "block status", offset);
+  if (!check_usable (source, error)
+      || !wait_for_command (
+          source,
+          nbd_aio_block_status (
+              priv->nbd, MIN (length, MAX_EXTENTS_REQUEST), offset,
+              (nbd_extent_callback){ .callback = block_status_reply,
+                                     .user_data = &status },
+              NBD_NULL_COMPLETION, 0),
+          "block status", offset, cancellable, error))
+    return FALSE;
 
   merge_block_status (&status, context, offset, extents);
   if (extents->len == first)
@@ -563,9 +618,11 @@ imgxfer_nbd_backend_pwrite (ImgxferDestination *destination, const void *buffer,
   ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
       IMGXFER_NBD_BACKEND (destination));
 
-  if (nbd_pwrite (priv->nbd, buffer, length, offset, 0) < 0)
-    return set_nbd_error (error, destination, "write", offset);
-  return TRUE;
+  return check_usable (destination, error)
+         && wait_for_command (destination,
+                              nbd_aio_pwrite (priv->nbd, buffer, length, offset,
+                                              NBD_NULL_COMPLETION, 0),
+                              "write", offset, cancellable, error);
 }
 
 static gboolean
@@ -580,9 +637,11 @@ imgxfer_nbd_backend_zero (ImgxferDestination *destination, guint64 offset,
   guint32 nbd_flags
       = (flags & IMGXFER_ZERO_MAY_TRIM) ? 0 : LIBNBD_CMD_FLAG_NO_HOLE;
 
-  if (nbd_zero (priv->nbd, length, offset, nbd_flags) < 0)
-    return set_nbd_error (error, destination, "zero", offset);
-  return TRUE;
+  return check_usable (destination, error)
+         && wait_for_command (destination,
+                              nbd_aio_zero (priv->nbd, length, offset,
+                                            NBD_NULL_COMPLETION, nbd_flags),
+                              "zero", offset, cancellable, error);
 }
 
 static gboolean
@@ -595,9 +654,10 @@ imgxfer_nbd_backend_flush (ImgxferDestination *destination,
   if (!(imgxfer_backend_get_caps (IMGXFER_BACKEND (destination))
         & IMGXFER_BACKEND_CAN_FLUSH))
     return TRUE;
-  if (nbd_flush (priv->nbd, 0) < 0)
-    return set_nbd_error (error, destination, "flush", 0);
-  return TRUE;
+  return check_usable (destination, error)
+         && wait_for_command (destination,
+                              nbd_aio_flush (priv->nbd, NBD_NULL_COMPLETION, 0),
+                              "flush", 0, cancellable, error);
 }
 
 static void
