@@ -62,10 +62,14 @@ BENCH_NAMES=()
 BENCH_SECONDS=()
 BENCH_RSS=()
 
-bench_case() {
+bench_reset() {
   BENCH_NAMES=()
   BENCH_SECONDS=()
   BENCH_RSS=()
+}
+
+bench_case() {
+  bench_reset
   printf '\n%s\n' "$*"
 }
 
@@ -74,18 +78,23 @@ bench_case() {
 # COMMAND; BENCH_REPEAT runs, the fastest counts. A failing command is
 # recorded as "failed" and the benchmark goes on.
 bench_run() {
-  local name=$1 prepare=$2 i out best="" rss="" secs kib
+  local name=$1 prepare=$2 i out best="" rss="" secs kib t0 t1
   shift 3
   out=$(mktemp)
   for ((i = 0; i < BENCH_REPEAT; i++)); do
     eval "$prepare"
     bench_drop_caches
-    if ! /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$out.err"; then
+    # Wall clock from bash (microseconds; time's %e has 10 ms steps),
+    # peak RSS from /usr/bin/time.
+    t0=$EPOCHREALTIME
+    if ! /usr/bin/time -f '%M' -o "$out" "$@" >/dev/null 2>"$out.err"; then
       echo "  $name failed: $(tail -n 3 "$out.err" | tr '\n' ' ')" >&2
       best=failed rss=""
       break
     fi
-    read -r secs kib < <(tail -n 1 "$out")
+    t1=$EPOCHREALTIME
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    kib=$(tail -n 1 "$out")
     if [ -z "$best" ] || awk -v a="$secs" -v b="$best" 'BEGIN { exit !(a < b) }'; then
       best=$secs rss=$kib
     fi
@@ -112,4 +121,39 @@ bench_table() {
     printf '  %-44s %8s %7s %9s\n' "${BENCH_NAMES[$i]}" \
       "${BENCH_SECONDS[$i]}" "$ratio" "$rss"
   done
+}
+
+# Rounds: on a shared machine the load changes from one minute to the
+# next, and the first run to touch memory pays for faulting it in. A
+# script can run all the tools of a case once per round (bench_case, the
+# bench_run calls, then bench_keep_best) and print each tool's fastest
+# round with bench_best_table. The rows must come in the same order in
+# every round.
+BENCH_BEST_SECONDS=()
+BENCH_BEST_RSS=()
+
+bench_rounds_begin() {
+  BENCH_BEST_SECONDS=()
+  BENCH_BEST_RSS=()
+}
+
+# A tool that failed in any round stays "failed".
+bench_keep_best() {
+  local i s b
+  for i in "${!BENCH_NAMES[@]}"; do
+    s=${BENCH_SECONDS[$i]} b=${BENCH_BEST_SECONDS[$i]:-}
+    if [ "$b" = failed ]; then
+      continue
+    elif [ -z "$b" ] || [ "$s" = failed ] ||
+      awk -v a="$s" -v b="$b" 'BEGIN { exit !(a < b) }'; then
+      BENCH_BEST_SECONDS[i]=$s
+      BENCH_BEST_RSS[i]=${BENCH_RSS[$i]}
+    fi
+  done
+}
+
+bench_best_table() {
+  BENCH_SECONDS=("${BENCH_BEST_SECONDS[@]}")
+  BENCH_RSS=("${BENCH_BEST_RSS[@]}")
+  bench_table
 }
