@@ -4,18 +4,23 @@
  * runs with --persistent, so the first backend closing does not end it
  * while clones still connect; the last reference ends it with SIGTERM
  * (qemu-nbd then closes the image cleanly) and waits for it. If imgxfer
- * itself dies, PR_SET_PDEATHSIG takes qemu-nbd with it.
+ * itself dies, PR_SET_PDEATHSIG takes qemu-nbd with it. Its stderr goes to
+ * a memfd, read for error messages, so at worst an empty directory stays
+ * behind a process that never released its backends.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <libnbd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <imgxfer/imgxfer-error.h>
@@ -39,7 +44,7 @@ struct _ImgxferQemuNbdServer
   char *name;
   char *dir;
   char *socket_path;
-  char *log_path;
+  int log_fd; /* qemu-nbd's stderr: a memfd, so nothing is left behind */
   char *uri;
   GSubprocess *process;
 };
@@ -124,6 +129,21 @@ child_setup (gpointer data)
     _exit (1);
 }
 
+static char *
+read_all (int fd)
+{
+  struct stat st;
+  char *text;
+  ssize_t n;
+
+  if (fstat (fd, &st) < 0)
+    return g_strdup ("");
+  text = g_malloc (st.st_size + 1);
+  n = pread (fd, text, st.st_size, 0);
+  text[MAX (n, 0)] = '\0';
+  return text;
+}
+
 /* qemu-nbd's last @max_lines messages (0: all), on one line. Notes about
  * clients that went away say nothing about the image. */
 static char *
@@ -134,8 +154,7 @@ read_log (ImgxferQemuNbdServer *self, guint max_lines)
   g_autoptr (GPtrArray) kept = g_ptr_array_new ();
   guint first;
 
-  if (!g_file_get_contents (self->log_path, &text, NULL, NULL))
-    return g_strdup ("");
+  text = read_all (self->log_fd);
   lines = g_strsplit (g_strstrip (text), "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
     if (strstr (lines[i], "Disconnect client") == NULL)
@@ -245,7 +264,8 @@ spawn (ImgxferQemuNbdServer *self, const char *const *args, GError **error)
   argv = g_strv_builder_end (builder);
 
   g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
-  g_subprocess_launcher_set_stderr_file_path (launcher, self->log_path);
+  g_subprocess_launcher_take_stderr_fd (
+      launcher, fcntl (self->log_fd, F_DUPFD_CLOEXEC, 3));
   /* A tuning the user chose wins over ours. */
   g_subprocess_launcher_setenv (launcher, "GLIBC_TUNABLES", QEMU_NBD_TUNABLES,
                                 FALSE);
@@ -283,7 +303,16 @@ imgxfer_qemu_nbd_server_start (const char *name, const char *const *args,
       return NULL;
     }
   self->socket_path = g_build_filename (self->dir, "nbd.sock", NULL);
-  self->log_path = g_build_filename (self->dir, "qemu-nbd.log", NULL);
+  self->log_fd = memfd_create ("qemu-nbd-stderr", MFD_CLOEXEC);
+  if (self->log_fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: cannot make a log for qemu-nbd: %s", name,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
   escaped = g_uri_escape_string (self->socket_path, "/", FALSE);
   self->uri = g_strconcat ("nbd+unix:///?socket=", escaped, NULL);
 
@@ -329,7 +358,6 @@ remove_directory (ImgxferQemuNbdServer *self)
     return;
   /* qemu-nbd removes its socket when it exits; not when it was killed. */
   g_unlink (self->socket_path);
-  g_unlink (self->log_path);
   if (g_rmdir (self->dir) < 0)
     g_warning ("Cannot remove %s: %s", self->dir, g_strerror (errno));
 }
@@ -344,7 +372,8 @@ imgxfer_qemu_nbd_server_finalize (GObject *object)
   g_free (self->name);
   g_free (self->dir);
   g_free (self->socket_path);
-  g_free (self->log_path);
+  if (self->log_fd >= 0)
+    close (self->log_fd);
   g_free (self->uri);
 
   G_OBJECT_CLASS (imgxfer_qemu_nbd_server_parent_class)->finalize (object);
@@ -359,4 +388,5 @@ imgxfer_qemu_nbd_server_class_init (ImgxferQemuNbdServerClass *klass)
 static void
 imgxfer_qemu_nbd_server_init (ImgxferQemuNbdServer *self)
 {
+  self->log_fd = -1;
 }
