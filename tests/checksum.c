@@ -57,6 +57,33 @@ static const Vector vectors[] = {
     "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8" },
 };
 
+/* The other algorithms, computed with Python's hashlib as ovirt-imageio's
+ * blkhash module does: 3 MiB + 123 bytes of the pattern, 1 MiB blocks. */
+#define PATTERN_VECTOR(algorithm, checksum)                                   \
+  { INPUT_PATTERN, 3 * MiB + 123, 1 * MiB, algorithm, checksum }
+static const Vector python_vectors[] = {
+  PATTERN_VECTOR ("blake2s", "1375e61aa82e51917c8b533b9e44d033887915b5f38959b9"
+                             "b782fc96b87d5385"),
+  PATTERN_VECTOR ("md5", "3b9e317ce4ff6f7bccf846df142c3d0d"),
+  PATTERN_VECTOR ("sha224", "c3052fce4dd9d0262351c80afa304c7c6484b5792f037b03"
+                            "f98a4829"),
+  PATTERN_VECTOR ("sha384", "4f58b2dddd5895a32c38fc382e75db3efbc342e06cffb4d0"
+                            "00116e9fc2c8e9f81c6bd3406ff0636d5af2affd6a64a14f"),
+  PATTERN_VECTOR ("sha512", "7acb64c38cb941b9e7f0675c1340236c073cb73ce0588058"
+                            "47fcd107620b8954d43f4946a042dd8dff1f7eed29a808db"
+                            "49e7e7648a2ee133d98afb54c9fbddc3"),
+  PATTERN_VECTOR ("sha3_224", "9e958b99ae1b98da76f5115a0cbfb7f052c27124b4c40c8"
+                              "72f43c82e"),
+  PATTERN_VECTOR ("sha3_256", "f37bb43f48b3a12598bfbf5fb100f090d3ac5d3910a019d"
+                              "214dd7e6edfecaf66"),
+  PATTERN_VECTOR ("sha3_384", "94351d6773792c7595adab4662a7c357725d9f1622b977e"
+                              "5c113a947f2890e7a0fc55d3c4f29119c9ebd76504d5654"
+                              "23"),
+  PATTERN_VECTOR ("sha3_512", "97e30cb2b20dac8f80504469dfbee9788b2f501f3964dd0"
+                              "45412022e577fadd03a2448bb46b7da401553c76bc4ce89"
+                              "f6bf6e30319ed0da706e9a59a99c721162"),
+};
+
 static guint8 *
 make_input (InputKind kind, gsize size)
 {
@@ -164,6 +191,26 @@ test_vectors_files (void)
               g_assert_cmpstr (sum, ==, v->checksum);
             }
         }
+    }
+  test_tmpdir_free (dir);
+}
+
+static void
+test_vectors_python (void)
+{
+  char *dir = test_tmpdir_new ();
+  const Vector *first = &python_vectors[0];
+  g_autofree guint8 *data = make_input (first->kind, first->size);
+  g_autofree char *path = write_image (dir, "img", data, first->size, FALSE);
+
+  for (guint i = 0; i < G_N_ELEMENTS (python_vectors); i++)
+    {
+      const Vector *v = &python_vectors[i];
+      g_autofree char *sum = checksum_raw (path, v->algorithm, v->block_size,
+                                           2);
+
+      g_test_message ("%s", v->algorithm);
+      g_assert_cmpstr (sum, ==, v->checksum);
     }
   test_tmpdir_free (dir);
 }
@@ -993,6 +1040,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/checksum/vectors/files", test_vectors_files);
   g_test_add_func ("/checksum/vectors/incremental", test_vectors_incremental);
+  g_test_add_func ("/checksum/vectors/python", test_vectors_python);
   g_test_add_func ("/checksum/defaults", test_defaults);
   g_test_add_func ("/checksum/incremental/threads", test_incremental_threads);
   g_test_add_func ("/checksum/incremental/misuse", test_incremental_misuse);
