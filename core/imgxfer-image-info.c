@@ -14,6 +14,7 @@
 #include <imgxfer/imgxfer-image.h>
 
 #include "imgxfer-driver-private.h"
+#include "imgxfer-local-bytes-private.h"
 #include "imgxfer-qemu-img-private.h"
 
 /* Where qemu-img finds the image, and what to add to its answer. */
@@ -49,62 +50,6 @@ is_qemu_nbd_url (const char *url)
   return g_strv_contains (schemes, scheme);
 }
 
-/* The json: filename for the byte range of @path without a top-level
- * "driver", so that qemu probes the format inside the range. */
-static char *
-byte_range_filename (const char *path, guint64 offset, guint64 size)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "file");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "driver");
-  json_builder_add_string_value (builder, "raw");
-  json_builder_set_member_name (builder, "offset");
-  json_builder_add_int_value (builder, offset);
-  json_builder_set_member_name (builder, "size");
-  json_builder_add_int_value (builder, size);
-  json_builder_set_member_name (builder, "file");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "driver");
-  json_builder_add_string_value (builder, "file");
-  json_builder_set_member_name (builder, "filename");
-  json_builder_add_string_value (builder, path);
-  json_builder_end_object (builder);
-  json_builder_end_object (builder);
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, NULL);
-  return g_strconcat ("json:", text, NULL);
-}
-
-/* Whether @offset..+@size is all of @path. A block device's st_size is
- * 0, and a range of one starting at 0 is the device itself. */
-static gboolean
-is_whole_file (const char *path, guint64 offset, guint64 size,
-               gboolean *whole, GError **error)
-{
-  GStatBuf st;
-
-  if (g_stat (path, &st) < 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot stat %s: %s", path, g_strerror (saved_errno));
-      return FALSE;
-    }
-  *whole = offset == 0
-           && (!S_ISREG (st.st_mode) || size == (guint64)st.st_size);
-  return TRUE;
-}
-
 /* Finds what qemu-img must open for @url. The protocol level is opened
  * as raw, through the same drivers imgxfer_open() uses, so a tar member
  * (whatever way it is named) resolves to its byte range in the archive. */
@@ -115,11 +60,7 @@ resolve_target (const char *url,
                 GError **error)
 {
   g_autoptr (QemuTarget) target = g_new0 (QemuTarget, 1);
-  g_autoptr (ImgxferOpenOptions) raw_options = NULL;
-  g_autoptr (ImgxferBackend) backend = NULL;
-  g_autofree char *path = NULL;
-  guint64 offset, size;
-  gboolean whole;
+  g_auto (ImgxferLocalBytes) bytes = { 0 };
 
   target->url = g_strdup (url);
   target->format = options ? imgxfer_open_options_get_format (options) : NULL;
@@ -134,35 +75,28 @@ resolve_target (const char *url,
       return g_steal_pointer (&target);
     }
 
-  raw_options = options ? imgxfer_open_options_copy (options)
-                        : imgxfer_open_options_new ();
-  imgxfer_open_options_set_writable (raw_options, FALSE);
-  imgxfer_open_options_set_format (raw_options, "raw");
-  backend = imgxfer_open (url, raw_options, cancellable, error);
-  if (backend == NULL)
+  if (!_imgxfer_local_bytes_find (url, options, &bytes, &target->virtual_size,
+                                  cancellable, error))
     return NULL;
 
-  if (!imgxfer_backend_get_local_file (backend, &path, &offset, &size))
+  if (bytes.path == NULL)
     {
       /* Only the size is known; it is raw guest data. */
       target->format = "raw";
-      target->virtual_size = imgxfer_backend_get_size (backend);
       return g_steal_pointer (&target);
     }
 
-  if (!is_whole_file (path, offset, size, &whole, error))
-    return NULL;
-
-  if (whole)
+  if (bytes.whole)
     {
-      target->filename = g_steal_pointer (&path);
+      target->filename = g_steal_pointer (&bytes.path);
       return g_steal_pointer (&target);
     }
 
-  target->filename = byte_range_filename (path, offset, size);
+  /* No format in the filename: with -f absent, qemu-img probes. */
+  target->filename = _imgxfer_local_bytes_qemu_filename (&bytes, NULL, FALSE);
   target->is_member = TRUE;
-  target->member_offset = offset;
-  target->member_size = size;
+  target->member_offset = bytes.offset;
+  target->member_size = bytes.size;
   return g_steal_pointer (&target);
 }
 

@@ -13,6 +13,8 @@
 #include <glib/gstdio.h>
 
 #include "imgxfer-qemu-backend.h"
+
+#include "core/imgxfer-local-bytes-private.h"
 #include "imgxfer-qemu-nbd-server.h"
 
 #define DEFAULT_CONNECTIONS 4
@@ -31,65 +33,6 @@ struct _ImgxferQemuBackend
 G_DEFINE_FINAL_TYPE (ImgxferQemuBackend, imgxfer_qemu_backend,
                      IMGXFER_TYPE_NBD_BACKEND)
 
-static void
-json_add_file (JsonBuilder *builder, const char *path, guint64 offset,
-               guint64 size, guint64 file_size)
-{
-  gboolean whole = offset == 0 && size == file_size;
-
-  json_builder_begin_object (builder);
-  if (!whole)
-    {
-      /* A raw node restricts the format to a byte range (a tar member). */
-      json_builder_set_member_name (builder, "driver");
-      json_builder_add_string_value (builder, "raw");
-      json_builder_set_member_name (builder, "offset");
-      json_builder_add_int_value (builder, offset);
-      json_builder_set_member_name (builder, "size");
-      json_builder_add_int_value (builder, size);
-      json_builder_set_member_name (builder, "file");
-      json_builder_begin_object (builder);
-    }
-  json_builder_set_member_name (builder, "driver");
-  json_builder_add_string_value (builder, "file");
-  json_builder_set_member_name (builder, "filename");
-  json_builder_add_string_value (builder, path);
-  if (!whole)
-    json_builder_end_object (builder);
-  json_builder_end_object (builder);
-}
-
-/* Always a json: filename, even for a whole file: qemu would take a plain
- * name such as "nbd:x" or "http:y" for a protocol. */
-char *
-_imgxfer_qemu_image_filename (const char *format, const char *path,
-                              guint64 offset, guint64 size, guint64 file_size,
-                              gboolean shallow)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *json = NULL;
-
-  json_builder_begin_object (builder);
-  if (format != NULL)
-    {
-      json_builder_set_member_name (builder, "driver");
-      json_builder_add_string_value (builder, format);
-    }
-  if (shallow)
-    {
-      json_builder_set_member_name (builder, "backing");
-      json_builder_add_null_value (builder);
-    }
-  json_builder_set_member_name (builder, "file");
-  json_add_file (builder, path, offset, size, file_size);
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  json = json_to_string (root, FALSE);
-  return g_strconcat ("json:", json, NULL);
-}
-
 /* Where the format's bytes are: the protocol driver's local file. */
 static char *
 find_image_bytes (ImgxferBackend *backend, GCancellable *cancellable,
@@ -97,19 +40,13 @@ find_image_bytes (ImgxferBackend *backend, GCancellable *cancellable,
 {
   const char *url = imgxfer_backend_get_url (backend);
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
-  g_autoptr (ImgxferOpenOptions) raw_options
-      = imgxfer_open_options_copy (options);
-  g_autoptr (ImgxferBackend) bytes = NULL;
-  g_autofree char *path = NULL;
-  guint64 offset, size;
-  GStatBuf st;
+  g_auto (ImgxferLocalBytes) bytes = { 0 };
 
-  imgxfer_open_options_set_format (raw_options, "raw");
-  bytes = imgxfer_open (url, raw_options, cancellable, error);
-  if (bytes == NULL)
+  if (!_imgxfer_local_bytes_find (url, options, &bytes, NULL, cancellable,
+                                  error))
     return NULL;
 
-  if (!imgxfer_backend_get_local_file (bytes, &path, &offset, &size))
+  if (bytes.path == NULL)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                    "%s: qemu can open %s images only in local files", url,
@@ -117,16 +54,8 @@ find_image_bytes (ImgxferBackend *backend, GCancellable *cancellable,
       return NULL;
     }
 
-  if (g_stat (path, &st) < 0)
-    {
-      int saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot stat %s: %s", path, g_strerror (saved_errno));
-      return NULL;
-    }
-
-  return _imgxfer_qemu_image_filename (
-      imgxfer_open_options_get_format (options), path, offset, size, st.st_size,
+  return _imgxfer_local_bytes_qemu_filename (
+      &bytes, imgxfer_open_options_get_format (options),
       imgxfer_open_options_get_shallow (options));
 }
 
