@@ -493,12 +493,7 @@ new_copy (ConvertArgs *args,
     imgxfer_copy_set_connections (copy, args->connections);
   if (args->request_size > 0)
     imgxfer_copy_set_request_size (copy, args->request_size);
-  /* A shallow copy goes onto an image whose unallocated ranges show its
-   * backing file, so it never reads as zeroes: a zeroed range of the top
-   * layer must be written to hide the base (DESIGN §8.4), whatever the
-   * user says. */
-  imgxfer_copy_set_target_is_zero (copy, args->target_is_zero
-                                             && !args->source.shallow);
+  imgxfer_copy_set_target_is_zero (copy, args->target_is_zero);
   imgxfer_copy_set_shallow (copy, args->source.shallow);
   imgxfer_copy_set_dirty_only (copy, args->source.bitmap != NULL);
   return copy;

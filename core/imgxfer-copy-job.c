@@ -383,10 +383,14 @@ run_init (Run *run, const ImgxferCopyJob *job, GCancellable *caller)
   run->n_units = (run->size + run->unit_size - 1) / run->unit_size;
   run->zero_block = zero_block (job);
   run->request_size = request_size (job, run->zero_block);
+  /* A shallow copy goes onto a layer whose unallocated ranges show its
+   * backing file, so whatever the caller says it does not read as zeroes:
+   * a zeroed range of the top layer must be written to hide the base. */
   run->destination_is_zero
-      = job->target_is_zero
-        || (imgxfer_backend_get_caps (job->destination)
-            & IMGXFER_BACKEND_IS_ZERO);
+      = !job->shallow
+        && (job->target_is_zero
+            || (imgxfer_backend_get_caps (job->destination)
+                & IMGXFER_BACKEND_IS_ZERO));
   run->context = job->dirty_only ? IMGXFER_EXTENT_CONTEXT_DIRTY
                                  : IMGXFER_EXTENT_CONTEXT_ZERO;
   run->cancellable = g_cancellable_new ();

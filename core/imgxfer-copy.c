@@ -504,7 +504,7 @@ run_in_thread (GTask *task,
                gpointer task_data,
                GCancellable *cancellable)
 {
-  ImgxferCopy *self = source_object;
+  ImgxferCopy *self = task_data;
   GError *error = NULL;
 
   if (_imgxfer_copy_job_run (&self->job, cancellable, &error))
@@ -517,8 +517,8 @@ run_in_thread (GTask *task,
 static void
 on_run_done (GObject *object, GAsyncResult *result, gpointer data)
 {
-  ImgxferCopy *self = IMGXFER_COPY (object);
   g_autoptr (GTask) task = data;
+  ImgxferCopy *self = g_task_get_source_object (task);
   GError *error = NULL;
 
   run_end (self);
@@ -570,8 +570,12 @@ imgxfer_copy_run_async (ImgxferCopy *self,
   run_begin (self, context);
 
   /* The inner task runs the workers; its callback, on this context, ends
-   * the run before the caller hears of it. */
-  inner = g_task_new (self, cancellable, on_run_done, task);
+   * the run before the caller hears of it. It holds no reference to the
+   * copy (the outer task does): the worker thread drops the inner task
+   * last, and must not be where the copy and its backends (qemu-nbd
+   * children) are finalized, racing with the caller's exit. */
+  inner = g_task_new (NULL, cancellable, on_run_done, task);
+  g_task_set_task_data (inner, self, NULL);
   g_task_set_check_cancellable (inner, FALSE);
   g_task_run_in_thread (inner, run_in_thread);
 }

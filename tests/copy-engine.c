@@ -427,6 +427,30 @@ test_hole_shallow (void)
   check_holes (TRUE);
 }
 
+/* A zeroed range of a top layer hides its base: a shallow copy writes it
+ * even onto a destination said to be zero, which with a backing file it
+ * never is. */
+static void
+test_hole_shallow_target_is_zero (void)
+{
+  g_auto (Pair) t = pair_open ("memory:?size=2M", "memory:?size=2M");
+
+  fill (t.src, 0, 1 * MiB, 'a');
+  imgxfer_memory_backend_mark (MEM (t.src), 1 * MiB, 512 * KiB,
+                               IMGXFER_EXTENT_HOLE);
+  fill (t.dst, 0, 2 * MiB, 'x');
+
+  pair_copy (&t);
+  imgxfer_copy_set_shallow (t.copy, TRUE);
+  imgxfer_copy_set_target_is_zero (t.copy, TRUE);
+  run_ok (t.copy);
+
+  assert_bytes (t.dst, 0, 1 * MiB, 'a');
+  assert_bytes (t.dst, 1 * MiB, 512 * KiB, 'x');
+  assert_bytes (t.dst, 1 * MiB + 512 * KiB, 512 * KiB, 0);
+  g_assert_cmpuint (t.progress->sum, ==, 2 * MiB);
+}
+
 static void
 test_dirty_only (void)
 {
@@ -1311,6 +1335,8 @@ main (int argc, char **argv)
                    test_destination_declares_zero);
   g_test_add_func ("/copy/hole/full", test_hole_full);
   g_test_add_func ("/copy/hole/shallow", test_hole_shallow);
+  g_test_add_func ("/copy/hole/shallow-target-is-zero",
+                   test_hole_shallow_target_is_zero);
   g_test_add_func ("/copy/dirty/only-dirty", test_dirty_only);
   g_test_add_func ("/copy/dirty/no-bitmap", test_dirty_without_bitmap);
   g_test_add_func ("/copy/request/split-at-destination-max",
