@@ -23,7 +23,7 @@ imgxfer_extent_copy (const ImgxferExtent *extent)
 
 /**
  * imgxfer_extent_free:
- * @extent: an extent from imgxfer_extent_copy()
+ * @extent: (transfer full): an extent from imgxfer_extent_copy()
  */
 void
 imgxfer_extent_free (ImgxferExtent *extent)
@@ -34,7 +34,7 @@ imgxfer_extent_free (ImgxferExtent *extent)
 /**
  * imgxfer_extents_new:
  *
- * Returns: (transfer full) (element-type ImgxferExtent): an empty array
+ * Returns: (transfer container) (element-type ImgxferExtent): an empty array
  */
 GArray *
 imgxfer_extents_new (void)

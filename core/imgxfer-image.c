@@ -338,8 +338,8 @@ imgxfer_create (const char *url,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Returns: (transfer full) (element-type ImgxferExtent): every extent of
- *   the image, merged
+ * Returns: (transfer container) (element-type ImgxferExtent): every
+ *   extent of the image, merged
  */
 GArray *
 imgxfer_image_extents (ImgxferBackend *source,

@@ -113,6 +113,126 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
     return self->name;                                                       \
   }
 
+/* The accessors are generated; their documentation comes first. */
+
+/**
+ * imgxfer_open_options_set_writable:
+ * @self: options
+ * @writable: whether to open for writing (a destination)
+ */
+/**
+ * imgxfer_open_options_get_writable:
+ * @self: options
+ *
+ * Returns: whether the image is opened for writing
+ */
+/**
+ * imgxfer_open_options_set_format:
+ * @self: options
+ * @format: (nullable): the image format ("raw", "qcow2"), or %NULL to probe a
+ *   source and use raw for a destination
+ */
+/**
+ * imgxfer_open_options_get_format:
+ * @self: options
+ *
+ * Returns: (nullable): the image format, or %NULL when it is probed
+ */
+/**
+ * imgxfer_open_options_set_member:
+ * @self: options
+ * @member: (nullable): the member of a tar/OVA archive holding the image, or
+ *   %NULL for a plain image
+ */
+/**
+ * imgxfer_open_options_get_member:
+ * @self: options
+ *
+ * Returns: (nullable): the archive member, or %NULL
+ */
+/**
+ * imgxfer_open_options_set_bitmap:
+ * @self: options
+ * @bitmap: (nullable): the dirty bitmap read in the
+ *   %IMGXFER_EXTENT_CONTEXT_DIRTY context, or %NULL
+ */
+/**
+ * imgxfer_open_options_get_bitmap:
+ * @self: options
+ *
+ * Returns: (nullable): the dirty bitmap, or %NULL
+ */
+/**
+ * imgxfer_open_options_set_shallow:
+ * @self: options
+ * @shallow: whether to open only the top layer of a backing chain, reporting
+ *   its unallocated ranges as holes
+ */
+/**
+ * imgxfer_open_options_get_shallow:
+ * @self: options
+ *
+ * Returns: whether only the top layer is opened
+ */
+/**
+ * imgxfer_open_options_set_ca_file:
+ * @self: options
+ * @ca_file: (nullable): the CA certificates that TLS trusts, or %NULL for the
+ *   system ones
+ */
+/**
+ * imgxfer_open_options_get_ca_file:
+ * @self: options
+ *
+ * Returns: (nullable): the CA file, or %NULL
+ */
+/**
+ * imgxfer_open_options_set_insecure:
+ * @self: options
+ * @insecure: whether to skip TLS certificate verification
+ */
+/**
+ * imgxfer_open_options_get_insecure:
+ * @self: options
+ *
+ * Returns: whether TLS certificates go unchecked
+ */
+/**
+ * imgxfer_open_options_set_proxy_url:
+ * @self: options
+ * @proxy_url: (nullable): a second URL used when the first cannot be reached,
+ *   or %NULL
+ */
+/**
+ * imgxfer_open_options_get_proxy_url:
+ * @self: options
+ *
+ * Returns: (nullable): the proxy URL, or %NULL
+ */
+/**
+ * imgxfer_open_options_set_connections:
+ * @self: options
+ * @connections: how many connections the caller means to clone (0: the driver's
+ *   default)
+ */
+/**
+ * imgxfer_open_options_get_connections:
+ * @self: options
+ *
+ * Returns: the connections the caller means to clone
+ */
+/**
+ * imgxfer_open_options_set_direct:
+ * @self: options
+ * @direct: whether to bypass the page cache (O_DIRECT) where the driver can
+ */
+/**
+ * imgxfer_open_options_get_direct:
+ * @self: options
+ *
+ * Returns: whether the page cache is bypassed
+ */
+
 DEFINE_VALUE_OPTION (gboolean, writable)
 DEFINE_STRING_OPTION (format)
 DEFINE_STRING_OPTION (member)

@@ -21,7 +21,7 @@ imgxfer_source_default_init (ImgxferSourceInterface *iface)
 }
 
 /**
- * imgxfer_source_pread:
+ * imgxfer_source_pread: (skip)
  * @self: a source
  * @buffer: (out caller-allocates) (array length=length) (element-type guint8):
  *   where to read into
@@ -30,7 +30,8 @@ imgxfer_source_default_init (ImgxferSourceInterface *iface)
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Reads exactly @length bytes.
+ * Reads exactly @length bytes. Language bindings, which cannot lend a
+ * buffer of a given size, call imgxfer_source_read_bytes() instead.
  *
  * Returns: %TRUE on success
  */
@@ -130,8 +131,8 @@ clip_extents (ImgxferSource *self,
  * end early, in which case the caller asks again. A backend without
  * extents reports one data extent (clean and data in the dirty context).
  *
- * Returns: (transfer full) (element-type ImgxferExtent): the extents, or
- *   %NULL on error
+ * Returns: (transfer container) (element-type ImgxferExtent): the
+ *   extents, or %NULL on error
  */
 GArray *
 imgxfer_source_extents (ImgxferSource *self,
