@@ -157,3 +157,45 @@ bench_best_table() {
   BENCH_RSS=("${BENCH_BEST_RSS[@]}")
   bench_table
 }
+
+# A queue of runs for one round, started in a rotated order: the tool
+# that runs first in a round changes from round to round, so that no tool
+# always pays for coming first (after an image was made, after the caches
+# were dropped). Results land in the order the runs were queued.
+#   bench_queue NAME PREPARE CHECK -- COMMAND...   (CHECK: a shell snippet
+#       run untimed after a successful run in round 1, e.g. a comparison)
+#   bench_queue_run ROUND
+BENCH_Q_NAMES=()
+BENCH_Q_PREPARE=()
+BENCH_Q_CHECK=()
+BENCH_Q_COMMAND=()
+
+bench_queue() {
+  BENCH_Q_NAMES+=("$1")
+  BENCH_Q_PREPARE+=("$2")
+  BENCH_Q_CHECK+=("$3")
+  shift 4
+  BENCH_Q_COMMAND+=("$(printf '%q ' "$@")")
+}
+
+bench_queue_run() {
+  local round=$1 n=${#BENCH_Q_NAMES[@]} k i secs=() rss=()
+  for ((k = 0; k < n; k++)); do
+    i=$(((k + round - 1) % n))
+    bench_reset
+    eval "bench_run \"\${BENCH_Q_NAMES[$i]}\" \"\${BENCH_Q_PREPARE[$i]}\" -- ${BENCH_Q_COMMAND[$i]}"
+    secs[i]=${BENCH_SECONDS[0]}
+    rss[i]=${BENCH_RSS[0]}
+    if [ "$round" -eq 1 ] && [ "${secs[$i]}" != failed ] &&
+      [ -n "${BENCH_Q_CHECK[$i]}" ]; then
+      eval "${BENCH_Q_CHECK[$i]}"
+    fi
+  done
+  BENCH_NAMES=("${BENCH_Q_NAMES[@]}")
+  BENCH_SECONDS=("${secs[@]}")
+  BENCH_RSS=("${rss[@]}")
+  BENCH_Q_NAMES=()
+  BENCH_Q_PREPARE=()
+  BENCH_Q_CHECK=()
+  BENCH_Q_COMMAND=()
+}
