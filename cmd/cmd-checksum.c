@@ -135,7 +135,7 @@ run (int argc, char **argv)
       "Block size, 1M to 16M (default 4M)", "SIZE" },
     { "format", 'f', 0, G_OPTION_ARG_STRING, &args.format,
       "Image format (default: probed)", "FMT" },
-    { "member", 0, 0, G_OPTION_ARG_STRING, &args.member,
+    { "member", 0, 0, G_OPTION_ARG_FILENAME, &args.member,
       "Checksum this member of an OVA/tar archive", "NAME" },
     { "output", 0, 0, G_OPTION_ARG_STRING, &args.output,
       "Output format: human (default) or json", "FORMAT" },

@@ -105,7 +105,7 @@ option_group (ConvertArgs *args)
       "Create DST with this backing file (needs -O qcow2)", "FILE" },
     { "backing-format", 'F', 0, G_OPTION_ARG_STRING, &args->backing_format,
       "Format of the backing file", "FMT" },
-    { "member", 0, 0, G_OPTION_ARG_STRING, &args->source.member,
+    { "member", 0, 0, G_OPTION_ARG_FILENAME, &args->source.member,
       "SRC is an OVA/tar archive: copy this member", "NAME" },
     { "bitmap", 0, 0, G_OPTION_ARG_STRING, &args->source.bitmap,
       "Copy only the ranges dirty in this bitmap of SRC", "NAME" },

@@ -12,7 +12,7 @@ add_entries (GOptionContext *context, CliImageArgs *args)
   const GOptionEntry entries[] = {
     { "format", 'f', 0, G_OPTION_ARG_STRING, &args->format,
       "The image's format (default: probed)", "FMT" },
-    { "member", 0, 0, G_OPTION_ARG_STRING, &args->member,
+    { "member", 0, 0, G_OPTION_ARG_FILENAME, &args->member,
       "The image is this member of the tar/OVA archive IMAGE", "NAME" },
     { "output", 0, 0, G_OPTION_ARG_STRING, &args->output,
       "Output format: human (default) or json", "FORMAT" },

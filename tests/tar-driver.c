@@ -1121,6 +1121,34 @@ test_cli_convert (void)
   test_tmpdir_free (dir);
 }
 
+/* A member name is bytes, as a file name is: a UTF-8 name given on the
+ * command line is found in the C locale too, not refused as text that
+ * the locale cannot convert. */
+static void
+test_cli_utf8_member_c_locale (void)
+{
+  static const Member members[] = { { "disque-\xc3\xa9t\xc3\xa9.img", 700 } };
+  char *dir = test_tmpdir_new ();
+  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+  g_autofree char *target = g_build_filename (dir, "out.raw", NULL);
+  g_autofree guint8 *expected = member_bytes (members[0].name, 700);
+  g_autofree char *contents = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *convert[] = { "env", "LC_ALL=C", g_getenv ("IMGXFER_CLI"),
+                            "convert", "-f", "raw", "--member",
+                            members[0].name, archive, target, NULL };
+  gsize length;
+
+  g_assert_nonnull (convert[2]);
+  make_archive (dir, archive, "python", "pax", members, 1);
+  g_assert_cmpint (test_run (convert, NULL, &err), ==, 0);
+  g_file_get_contents (target, &contents, &length, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (contents, length, expected, 700);
+  test_tmpdir_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1162,6 +1190,8 @@ main (int argc, char **argv)
   g_test_add_func ("/tar-driver/list/bad-ovf", test_list_bad_ovf);
   g_test_add_func ("/tar-driver/cli/errors", test_cli_errors);
   g_test_add_func ("/tar-driver/cli/convert", test_cli_convert);
+  g_test_add_func ("/tar-driver/cli/utf8-member-c-locale",
+                   test_cli_utf8_member_c_locale);
 
   return g_test_run ();
 }
