@@ -209,7 +209,7 @@ imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
 /**
  * imgxfer_copy_set_request_size:
  * @self: a copy
- * @request_size: the largest read or write, 0 for the default (4 MiB)
+ * @request_size: the largest read or write, 0 for the default (1 MiB)
  *
  * Requests are also bounded by both backends' maximum block sizes. Each
  * worker holds one buffer of this size.
