@@ -48,6 +48,66 @@ test_extents_of_sparse_file (void)
   test_tmpdir_free (dir);
 }
 
+/* Asserts that the extents of [offset, offset + length) are @expected,
+ * given as (start, length, flags) triples ending with a 0 length. */
+static void
+assert_extents (ImgxferBackend *backend, guint64 offset, guint64 length,
+                const guint64 *expected)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) extents = NULL;
+  guint n = 0;
+
+  extents = imgxfer_source_extents (IMGXFER_SOURCE (backend),
+                                    IMGXFER_EXTENT_CONTEXT_ZERO, offset,
+                                    length, NULL, &error);
+  g_assert_no_error (error);
+  for (; expected[3 * n + 1] != 0; n++)
+    {
+      const ImgxferExtent *e = &g_array_index (extents, ImgxferExtent, n);
+
+      g_assert_cmpuint (n, <, extents->len);
+      g_assert_cmpuint (e->start, ==, expected[3 * n]);
+      g_assert_cmpuint (e->length, ==, expected[3 * n + 1]);
+      g_assert_cmpuint (e->flags, ==, expected[3 * n + 2]);
+    }
+  g_assert_cmpuint (extents->len, ==, n);
+}
+
+/* A read-only file keeps the data range it found last: asking again from
+ * inside it, past it, or before it must still find every hole. */
+static void
+test_extents_asked_again (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "sparse.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  const guint64 D = IMGXFER_EXTENT_DATA, Z = IMGXFER_EXTENT_ZERO;
+
+  test_create_sparse (path, 8 * MiB);
+  test_write_pattern (path, 1 * MiB, 2 * MiB, 'a');
+  test_write_pattern (path, 5 * MiB, 1 * MiB, 'b');
+  backend = test_open (path, FALSE);
+
+  assert_extents (backend, 1 * MiB, 512 * KiB,
+                  (const guint64[]){ 1 * MiB, 512 * KiB, D, 0, 0, 0 });
+  assert_extents (backend, 2 * MiB, 5 * MiB,
+                  (const guint64[]){ 2 * MiB, 1 * MiB, D, 3 * MiB, 2 * MiB, Z,
+                                     5 * MiB, 1 * MiB, D, 6 * MiB, 1 * MiB, Z,
+                                     0, 0, 0 });
+  assert_extents (backend, 0, 8 * MiB,
+                  (const guint64[]){ 0, 1 * MiB, Z, 1 * MiB, 2 * MiB, D,
+                                     3 * MiB, 2 * MiB, Z, 5 * MiB, 1 * MiB, D,
+                                     6 * MiB, 2 * MiB, Z, 0, 0, 0 });
+  assert_extents (backend, 5 * MiB + 4 * KiB, 4 * KiB,
+                  (const guint64[]){ 5 * MiB + 4 * KiB, 4 * KiB, D, 0, 0, 0 });
+  assert_extents (backend, 2 * MiB, 2 * MiB,
+                  (const guint64[]){ 2 * MiB, 1 * MiB, D, 3 * MiB, 1 * MiB, Z,
+                                     0, 0, 0 });
+
+  test_tmpdir_free (dir);
+}
+
 static void
 test_missing_file (void)
 {
@@ -410,6 +470,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/file-driver/extents/sparse", test_extents_of_sparse_file);
+  g_test_add_func ("/file-driver/extents/asked-again",
+                   test_extents_asked_again);
   g_test_add_func ("/file-driver/open/missing", test_missing_file);
   g_test_add_func ("/file-driver/read/beyond-end", test_read_beyond_end);
   g_test_add_func ("/file-driver/write/read-only", test_read_only);

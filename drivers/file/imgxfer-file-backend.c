@@ -56,6 +56,10 @@ struct _ImgxferFileBackend
    * this; 0 when the page cache is used. */
   guint32 alignment;
   void *bounce; /* BOUNCE_SIZE bytes, aligned, allocated on first use */
+
+  /* Read-only files: the last data range SEEK_HOLE found, whole. */
+  guint64 data_start;
+  guint64 data_end;
 };
 
 static void imgxfer_file_backend_source_init (ImgxferSourceInterface *iface);
@@ -434,12 +438,28 @@ imgxfer_file_backend_extents (ImgxferSource *source,
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (source);
   guint64 end = offset + length;
+  /* SEEK_HOLE on tmpfs walks the page cache up to the next hole, the end
+   * of a fully allocated file: asked again for each unit of the copy, that
+   * made 10% of a 2 GiB raw copy's time. The data range found is kept and
+   * reused when the file cannot change through this backend; a range
+   * reported as data stays correct even if it became a hole since. */
+  gboolean keep = !(imgxfer_backend_get_caps (IMGXFER_BACKEND (self))
+                    & IMGXFER_BACKEND_CAN_WRITE);
 
   while (offset < end && extents->len < MAX_EXTENTS_PER_CALL)
     {
-      off_t data = lseek (self->fd, offset, SEEK_DATA);
-      off_t hole;
+      off_t data, hole;
 
+      if (keep && offset >= self->data_start && offset < self->data_end)
+        {
+          hole = MIN (self->data_end, end);
+          imgxfer_extents_append (extents, offset, hole - offset,
+                                  IMGXFER_EXTENT_DATA);
+          offset = hole;
+          continue;
+        }
+
+      data = lseek (self->fd, offset, SEEK_DATA);
       if (data < 0 && errno == ENXIO)
         data = end; /* Only a hole until the end of the file. */
       else if (data < 0)
@@ -455,6 +475,8 @@ imgxfer_file_backend_extents (ImgxferSource *source,
       if (hole < 0)
         return set_errno_error (error, errno, self->path, "SEEK_HOLE", data);
 
+      self->data_start = data;
+      self->data_end = hole;
       hole = MIN ((guint64)hole, end);
       imgxfer_extents_append (extents, data, hole - data,
                               IMGXFER_EXTENT_DATA);
