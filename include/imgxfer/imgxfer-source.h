@@ -69,4 +69,13 @@ GArray *imgxfer_source_extents (ImgxferSource *self,
                                 GCancellable *cancellable,
                                 GError **error);
 
+/* The same read into a new buffer: the form language bindings, which
+ * cannot lend a buffer, call. */
+IMGXFER_AVAILABLE_IN_ALL
+GBytes *imgxfer_source_read_bytes (ImgxferSource *self,
+                                   gsize length,
+                                   guint64 offset,
+                                   GCancellable *cancellable,
+                                   GError **error);
+
 G_END_DECLS

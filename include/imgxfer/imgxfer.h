@@ -13,7 +13,6 @@
 #include <imgxfer/imgxfer-open-options.h>
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-source.h>
-#include <imgxfer/imgxfer-bindings.h>
 #include <imgxfer/imgxfer-destination.h>
 #include <imgxfer/imgxfer-driver.h>
 #include <imgxfer/imgxfer-image.h>
