@@ -35,7 +35,7 @@ typedef struct
   const char *checksum;
 } Vector;
 
-/* DESIGN.md section 5, computed with ovirt-imageio's algorithm. */
+/* The blkhash test vectors, as ovirt-imageio's algorithm computes them. */
 static const Vector vectors[] = {
   { INPUT_ZEROES, 2 * MiB, 1 * MiB, "blake2b",
     "1ef6e64709c8dcf9a2bdb63de33335dcd64febdc6657a3c14ce7bd3ad50af011" },
@@ -573,10 +573,10 @@ run_ok (const char *const *argv)
     g_error ("%s: exit %d: %s", argv[0], status, err);
 }
 
-/* The seed's test_checksum image: 2 MiB with one 64 KiB cluster of "x";
+/* imageio's test_checksum image: 2 MiB with one 64 KiB cluster of "x";
  * converted to @fmt. Returns the raw file's path in @raw_path. */
 static char *
-make_seed_image (const char *dir,
+make_imageio_image (const char *dir,
                  const char *fmt,
                  gboolean compressed,
                  char **raw_path)
@@ -594,11 +594,11 @@ make_seed_image (const char *dir,
 }
 
 static void
-check_seed_checksum (const char *fmt, gboolean compressed, gboolean ova)
+check_imageio_checksum (const char *fmt, gboolean compressed, gboolean ova)
 {
   char *dir = test_tmpdir_new ();
   g_autofree char *raw = NULL;
-  g_autofree char *img = make_seed_image (dir, fmt, compressed, &raw);
+  g_autofree char *img = make_imageio_image (dir, fmt, compressed, &raw);
   g_autofree char *expected = checksum_raw (raw, NULL, MiB, 1);
   g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
   g_autofree char *actual = NULL;
@@ -620,7 +620,7 @@ check_seed_checksum (const char *fmt, gboolean compressed, gboolean ova)
   else
     url = g_strdup (img);
 
-  /* The format is probed, as the seed's client does. */
+  /* The format is probed, as ovirt-imageio's client does. */
   actual = checksum_url (url, options, NULL, MiB, 0);
   g_assert_cmpstr (actual, ==, expected);
 
@@ -638,51 +638,51 @@ check_seed_checksum (const char *fmt, gboolean compressed, gboolean ova)
 }
 
 static void
-test_seed_raw (void)
+test_imageio_raw (void)
 {
-  check_seed_checksum ("raw", FALSE, FALSE);
+  check_imageio_checksum ("raw", FALSE, FALSE);
 }
 
 static void
-test_seed_qcow2 (void)
-{
-  if (have_format_driver ("qcow2"))
-    check_seed_checksum ("qcow2", FALSE, FALSE);
-}
-
-static void
-test_seed_qcow2_compressed (void)
+test_imageio_qcow2 (void)
 {
   if (have_format_driver ("qcow2"))
-    check_seed_checksum ("qcow2", TRUE, FALSE);
+    check_imageio_checksum ("qcow2", FALSE, FALSE);
 }
 
 static void
-test_seed_ova_raw (void)
+test_imageio_qcow2_compressed (void)
+{
+  if (have_format_driver ("qcow2"))
+    check_imageio_checksum ("qcow2", TRUE, FALSE);
+}
+
+static void
+test_imageio_ova_raw (void)
 {
   if (have_driver ("tar"))
-    check_seed_checksum ("raw", FALSE, TRUE);
+    check_imageio_checksum ("raw", FALSE, TRUE);
 }
 
 static void
-test_seed_ova_qcow2 (void)
+test_imageio_ova_qcow2 (void)
 {
   if (have_driver ("tar") && have_format_driver ("qcow2"))
-    check_seed_checksum ("qcow2", FALSE, TRUE);
+    check_imageio_checksum ("qcow2", FALSE, TRUE);
 }
 
 static void
-test_seed_ova_qcow2_compressed (void)
+test_imageio_ova_qcow2_compressed (void)
 {
   if (have_driver ("tar") && have_format_driver ("qcow2"))
-    check_seed_checksum ("qcow2", TRUE, TRUE);
+    check_imageio_checksum ("qcow2", TRUE, TRUE);
 }
 
-/* The seed's image served by qemu-nbd as qcow2, read over NBD with
+/* imageio's test_checksum image served as qcow2 by qemu-nbd, read over NBD with
  * several connections: the checksum of the guest data, as from the raw
  * file. */
 static void
-test_seed_nbd (void)
+test_imageio_nbd (void)
 {
   char *dir = NULL;
   g_autofree char *raw = NULL;
@@ -696,7 +696,7 @@ test_seed_nbd (void)
     return;
 
   dir = test_tmpdir_new ();
-  img = make_seed_image (dir, "qcow2", FALSE, &raw);
+  img = make_imageio_image (dir, "qcow2", FALSE, &raw);
   socket = g_build_filename (dir, "nbd.sock", NULL);
   expected = checksum_raw (raw, NULL, MiB, 1);
   {
@@ -714,10 +714,10 @@ test_seed_nbd (void)
   test_tmpdir_free (dir);
 }
 
-/* The seed's test_checksum_algorithm: an empty 2 MiB raw image made by
+/* imageio's test_checksum_algorithm: an empty 2 MiB raw image made by
  * qemu-img, blake2b/32 and sha1, against the reference. */
 static void
-test_seed_algorithm (void)
+test_imageio_algorithm (void)
 {
   char *dir = test_tmpdir_new ();
   g_autofree char *img = g_build_filename (dir, "img", NULL);
@@ -1047,16 +1047,16 @@ main (int argc, char **argv)
   g_test_add_func ("/checksum/algorithms", test_algorithms);
   g_test_add_func ("/checksum/bad-arguments", test_bad_arguments);
   g_test_add_func ("/checksum/cancelled", test_cancelled);
-  g_test_add_func ("/checksum/seed/raw", test_seed_raw);
-  g_test_add_func ("/checksum/seed/qcow2", test_seed_qcow2);
-  g_test_add_func ("/checksum/seed/qcow2-compressed",
-                   test_seed_qcow2_compressed);
-  g_test_add_func ("/checksum/seed/ova-raw", test_seed_ova_raw);
-  g_test_add_func ("/checksum/seed/ova-qcow2", test_seed_ova_qcow2);
-  g_test_add_func ("/checksum/seed/ova-qcow2-compressed",
-                   test_seed_ova_qcow2_compressed);
-  g_test_add_func ("/checksum/seed/nbd", test_seed_nbd);
-  g_test_add_func ("/checksum/seed/algorithm", test_seed_algorithm);
+  g_test_add_func ("/checksum/imageio/raw", test_imageio_raw);
+  g_test_add_func ("/checksum/imageio/qcow2", test_imageio_qcow2);
+  g_test_add_func ("/checksum/imageio/qcow2-compressed",
+                   test_imageio_qcow2_compressed);
+  g_test_add_func ("/checksum/imageio/ova-raw", test_imageio_ova_raw);
+  g_test_add_func ("/checksum/imageio/ova-qcow2", test_imageio_ova_qcow2);
+  g_test_add_func ("/checksum/imageio/ova-qcow2-compressed",
+                   test_imageio_ova_qcow2_compressed);
+  g_test_add_func ("/checksum/imageio/nbd", test_imageio_nbd);
+  g_test_add_func ("/checksum/imageio/algorithm", test_imageio_algorithm);
   g_test_add_func ("/checksum/memory/one-connection",
                    test_memory_one_connection);
   g_test_add_func ("/checksum/memory/zero-extents-not-read",

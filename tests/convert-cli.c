@@ -261,7 +261,7 @@ test_zero_data_becomes_hole (Paths *p, gconstpointer data)
   assert_data_ranges (p->dst, dst_data, G_N_ELEMENTS (dst_data));
 }
 
-/* Size 4096 * k + 100, data in the last bytes (DESIGN §8.3). */
+/* Size 4096 * k + 100, data in the last bytes. */
 static void
 test_unaligned_tail (Paths *p, gconstpointer data)
 {
@@ -307,7 +307,7 @@ test_replace_existing (Paths *p, gconstpointer data)
 }
 
 /* -n writes into an existing image, which is not known to be zero: the
- * source's holes must be zeroed there (DESIGN §8.6). */
+ * source's holes must be zeroed there. */
 static void
 test_no_create (Paths *p, gconstpointer data)
 {
@@ -463,7 +463,7 @@ test_json_summary (Paths *p, gconstpointer data)
   g_assert_false (json_object_has_member (summary, "checksum"));
 }
 
-/* The blkhash of 3 MiB + 123 bytes of i % 251 in 4 MiB blocks (DESIGN §5). */
+/* The blkhash of 3 MiB + 123 bytes of i % 251 in 4 MiB blocks */
 static void
 test_checksum (Paths *p, gconstpointer data)
 {
@@ -969,7 +969,7 @@ start_reader (const char *fifo, const char *out, gboolean whole)
 }
 
 /* A pipe destination is written in order and not truncated or seeked
- * (DESIGN §8.12); holes arrive as zeroes. */
+ *; holes arrive as zeroes. */
 static void
 test_pipe (Paths *p, gconstpointer data)
 {

@@ -68,8 +68,8 @@ open_nbd (const char *url, gboolean writable, const char *ca_file,
   return imgxfer_open (url, options, NULL, error);
 }
 
-/* The seed's test_zero_extents_raw: written through a qemu-nbd raw export
- * the way the seed's client does, then asked for extents. A hole in a
+/* imageio's test_zero_extents_raw: written through a qemu-nbd raw export
+ * the way ovirt-imageio's client does, then asked for extents. A hole in a
  * raw image is zero, never a hole. */
 static void
 test_extents_raw (Fixture *fixture, gconstpointer data)
@@ -113,7 +113,7 @@ test_extents_raw (Fixture *fixture, gconstpointer data)
 }
 
 /* nbdkit reports its unallocated memory as NBD_STATE_HOLE: that is no
- * reason to call it a hole (DESIGN §8.5), only zero. */
+ * reason to call it a hole, only zero. */
 static void
 test_extents_state_hole_is_zero (Fixture *fixture, gconstpointer data)
 {

@@ -61,7 +61,7 @@ qemu_img_create (const char *path, const char *size, const char *backing)
   run_ok (backing ? chained : plain);
 }
 
-/* Writes as the seed's qemu_nbd.open() client does: data, then zero. */
+/* Writes as imageio's tests do through qemu_nbd.open(): data, then zero. */
 static void
 qemu_io_write_and_zero (const char *path, guint64 data_offset,
                         guint64 zero_offset)
@@ -107,7 +107,7 @@ assert_image_extents (const char *path, const char *format, gboolean shallow,
   test_assert_extents (extents, expected, n_expected);
 }
 
-/* The seed's two-layer chain: base has data in cluster 0 and zero in
+/* ovirt-imageio's two-layer test chain: base has data in cluster 0 and zero in
  * cluster 1; top has data in cluster 3 and zero in cluster 4. */
 static void
 make_chain (const char *base, const char *top, gboolean with_bitmap)
@@ -132,7 +132,7 @@ make_chain (const char *base, const char *top, gboolean with_bitmap)
 #define HOLE IMGXFER_EXTENT_HOLE
 #define DIRTY IMGXFER_EXTENT_DIRTY
 
-/* The seed's test_zero_extents_qcow2: holes only where the chain has no
+/* ovirt-imageio's client test_zero_extents_qcow2: holes only where the chain has no
  * allocation (allocation-depth 0), zero from base:allocation. */
 static void
 test_extents_qcow2_chain (Fixture *fixture, gconstpointer data)
@@ -147,13 +147,13 @@ test_extents_qcow2_chain (Fixture *fixture, gconstpointer data)
   };
 
   make_chain (fixture->base, fixture->top, FALSE);
-  /* Probed, as the seed's client.extents(top) does. */
+  /* Probed, as ovirt-imageio's client.extents(top) does. */
   assert_image_extents (fixture->top, NULL, FALSE, NULL,
                         IMGXFER_EXTENT_CONTEXT_ZERO, expected,
                         G_N_ELEMENTS (expected));
 }
 
-/* The seed's test_dirty_extents: dirty from the image's own bitmap, zero
+/* imageio's test_dirty_extents: dirty from the image's own bitmap, zero
  * from the whole chain, merged into runs where both agree. */
 static void
 test_extents_dirty (Fixture *fixture, gconstpointer data)
@@ -364,7 +364,7 @@ test_zero_hides_backing (Fixture *fixture, gconstpointer data)
   g_clear_object (&backend);
 }
 
-/* The seed's test_zero_extents_from_ova: a qcow2 member of a tar,
+/* imageio's test_zero_extents_from_ova: a qcow2 member of a tar,
  * served from its byte range inside the archive. */
 static void
 test_extents_tar_member (Fixture *fixture, gconstpointer data)

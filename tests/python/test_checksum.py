@@ -1,5 +1,5 @@
 # test_checksum.py: blkhash checksums from Python, against the vectors
-# of DESIGN.md section 5 (compatible with ovirt-imageio)
+# of the blkhash test vectors (compatible with ovirt-imageio)
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
