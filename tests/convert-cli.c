@@ -463,7 +463,7 @@ test_json_summary (Paths *p, gconstpointer data)
   g_assert_false (json_object_has_member (summary, "checksum"));
 }
 
-/* The blkhash of 3 MiB + 123 bytes of i % 251 in 4 MiB blocks */
+/* The blkhash of 3 MiB + 123 bytes of i % 251 in 4 MiB blocks. */
 static void
 test_checksum (Paths *p, gconstpointer data)
 {

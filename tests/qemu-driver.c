@@ -132,7 +132,7 @@ make_chain (const char *base, const char *top, gboolean with_bitmap)
 #define HOLE IMGXFER_EXTENT_HOLE
 #define DIRTY IMGXFER_EXTENT_DIRTY
 
-/* ovirt-imageio's client test_zero_extents_qcow2: holes only where the chain has no
+/* imageio's test_zero_extents_qcow2: holes only where the chain has no
  * allocation (allocation-depth 0), zero from base:allocation. */
 static void
 test_extents_qcow2_chain (Fixture *fixture, gconstpointer data)
