@@ -16,9 +16,6 @@ G_BEGIN_DECLS
 /* The largest digest of any algorithm (sha512, blake2b). */
 #define IMGXFER_BLKHASH_MAX_DIGEST 64
 
-#define IMGXFER_BLKHASH_MIN_BLOCK_SIZE (1024 * 1024)
-#define IMGXFER_BLKHASH_MAX_BLOCK_SIZE (16 * 1024 * 1024)
-
 typedef struct _ImgxferBlkhashAlgorithm ImgxferBlkhashAlgorithm;
 
 const char *const *_imgxfer_blkhash_algorithm_names (void);
@@ -27,11 +24,6 @@ const ImgxferBlkhashAlgorithm *_imgxfer_blkhash_algorithm_lookup (
     const char *name, GError **error);
 const char *_imgxfer_blkhash_algorithm_get_name (
     const ImgxferBlkhashAlgorithm *algorithm);
-gsize _imgxfer_blkhash_algorithm_get_digest_size (
-    const ImgxferBlkhashAlgorithm *algorithm);
-
-/* 1–16 MiB, a multiple of 4096. */
-gboolean _imgxfer_blkhash_check_block_size (gsize block_size, GError **error);
 
 /* A streaming hash; after final() it can be started again. */
 typedef struct _ImgxferHasher ImgxferHasher;
@@ -54,6 +46,8 @@ gboolean _imgxfer_blkhash_is_zero (const void *data, gsize length);
  * finish() combines them in order. */
 typedef struct _ImgxferBlkhash ImgxferBlkhash;
 
+/* %NULL @algorithm and 0 @block_size take the defaults of
+ * imgxfer-checksum.h; the block size is 1–16 MiB, a multiple of 4096. */
 ImgxferBlkhash *_imgxfer_blkhash_new (const char *algorithm,
                                       gsize block_size,
                                       guint64 size,
@@ -96,10 +90,6 @@ void _imgxfer_block_stream_update (ImgxferBlockStream *self,
 void _imgxfer_blkhash_set_stream (ImgxferBlkhash *self,
                                   guint64 block,
                                   ImgxferBlockStream *stream);
-/* A digest computed elsewhere (a streamed block). */
-void _imgxfer_blkhash_set_digest (ImgxferBlkhash *self,
-                                  guint64 block,
-                                  const guint8 *digest);
 
 /* The root digest as lowercase hex. Every block must have been set. */
 char *_imgxfer_blkhash_finish (ImgxferBlkhash *self);

@@ -14,9 +14,13 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include <imgxfer/imgxfer-checksum.h>
 #include <imgxfer/imgxfer-error.h>
 
 #include "imgxfer-blkhash-private.h"
+
+#define MIN_BLOCK_SIZE (1024 * 1024)
+#define MAX_BLOCK_SIZE (16 * 1024 * 1024)
 
 /* libb2 0.98.1 (Debian 12) picks an SSE/AVX implementation at run time
  * that was 2-2.5x slower on this project's AVX-512 test machines than the
@@ -121,18 +125,10 @@ _imgxfer_blkhash_algorithm_get_name (const ImgxferBlkhashAlgorithm *algorithm)
   return algorithm->name;
 }
 
-gsize
-_imgxfer_blkhash_algorithm_get_digest_size (
-    const ImgxferBlkhashAlgorithm *algorithm)
+static gboolean
+check_block_size (gsize block_size, GError **error)
 {
-  return algorithm->digest_size;
-}
-
-gboolean
-_imgxfer_blkhash_check_block_size (gsize block_size, GError **error)
-{
-  if (block_size >= IMGXFER_BLKHASH_MIN_BLOCK_SIZE
-      && block_size <= IMGXFER_BLKHASH_MAX_BLOCK_SIZE
+  if (block_size >= MIN_BLOCK_SIZE && block_size <= MAX_BLOCK_SIZE
       && block_size % 4096 == 0)
     return TRUE;
 
@@ -317,8 +313,13 @@ _imgxfer_blkhash_new (const char *algorithm,
   const ImgxferBlkhashAlgorithm *alg;
   ImgxferBlkhash *self;
 
+  if (algorithm == NULL)
+    algorithm = IMGXFER_CHECKSUM_DEFAULT_ALGORITHM;
+  if (block_size == 0)
+    block_size = IMGXFER_CHECKSUM_DEFAULT_BLOCK_SIZE;
+
   alg = _imgxfer_blkhash_algorithm_lookup (algorithm, error);
-  if (alg == NULL || !_imgxfer_blkhash_check_block_size (block_size, error))
+  if (alg == NULL || !check_block_size (block_size, error))
     return NULL;
 
   self = g_new0 (ImgxferBlkhash, 1);
@@ -458,14 +459,6 @@ _imgxfer_blkhash_set_stream (ImgxferBlkhash *self,
     _imgxfer_blkhash_set_zero (self, block, 1);
   stream->started = FALSE;
   stream->length = 0;
-}
-
-void
-_imgxfer_blkhash_set_digest (ImgxferBlkhash *self,
-                             guint64 block,
-                             const guint8 *digest)
-{
-  memcpy (digest_slot (self, block), digest, self->digest_size);
 }
 
 char *

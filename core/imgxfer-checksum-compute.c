@@ -425,10 +425,8 @@ imgxfer_checksum_compute (ImgxferBackend *source,
 
   g_return_val_if_fail (IMGXFER_IS_SOURCE (source), NULL);
 
-  blkhash = _imgxfer_blkhash_new (
-      algorithm ? algorithm : IMGXFER_CHECKSUM_DEFAULT_ALGORITHM,
-      block_size ? block_size : IMGXFER_CHECKSUM_DEFAULT_BLOCK_SIZE,
-      imgxfer_backend_get_size (source), error);
+  blkhash = _imgxfer_blkhash_new (algorithm, block_size,
+                                  imgxfer_backend_get_size (source), error);
   if (blkhash == NULL)
     return NULL;
 

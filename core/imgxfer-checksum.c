@@ -117,10 +117,7 @@ imgxfer_checksum_new (const char *algorithm,
   g_autoptr (ImgxferBlkhash) blkhash = NULL;
   ImgxferChecksum *self;
 
-  blkhash = _imgxfer_blkhash_new (
-      algorithm ? algorithm : IMGXFER_CHECKSUM_DEFAULT_ALGORITHM,
-      block_size ? block_size : IMGXFER_CHECKSUM_DEFAULT_BLOCK_SIZE, size,
-      error);
+  blkhash = _imgxfer_blkhash_new (algorithm, block_size, size, error);
   if (blkhash == NULL)
     return NULL;
 
