@@ -563,16 +563,6 @@ have_format_driver (const char *format)
   return FALSE;
 }
 
-static void
-run_ok (const char *const *argv)
-{
-  g_autofree char *err = NULL;
-  int status = test_run (argv, NULL, &err);
-
-  if (status != 0)
-    g_error ("%s: exit %d: %s", argv[0], status, err);
-}
-
 /* imageio's test_checksum image: 2 MiB with one 64 KiB cluster of "x";
  * converted to @fmt. Returns the raw file's path in @raw_path. */
 static char *
@@ -588,7 +578,7 @@ make_imageio_image (const char *dir,
 
   test_create_sparse (tmp, 2 * MiB);
   test_write_pattern (tmp, 0, 64 * KiB, 'x');
-  run_ok (argv);
+  test_run_ok (argv);
   *raw_path = g_steal_pointer (&tmp);
   return img;
 }
@@ -613,7 +603,7 @@ check_imageio_checksum (const char *fmt, gboolean compressed, gboolean ova)
           dir, img);
       const char *argv[] = { "/usr/bin/python3", "-c", script, NULL };
 
-      run_ok (argv);
+      test_run_ok (argv);
       url = g_build_filename (dir, "vm.ova", NULL);
       imgxfer_open_options_set_member (options, "img");
     }
@@ -728,7 +718,7 @@ test_imageio_algorithm (void)
       = reference_checksum (G_CHECKSUM_SHA1, zeroes, 2 * MiB, MiB);
   g_autofree char *blake2b = NULL;
 
-  run_ok (argv);
+  test_run_ok (argv);
   blake2b = checksum_raw (img, "blake2b", MiB, 0);
   g_assert_cmpstr (blake2b, ==, vectors[0].checksum);
   sha1 = checksum_raw (img, "sha1", MiB, 0);
@@ -873,7 +863,7 @@ check_copy_checksum (const char *source_format, guint64 unit_size)
     {
       const char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O",
                              source_format, raw, src, NULL };
-      run_ok (argv);
+      test_run_ok (argv);
     }
 
   imgxfer_open_options_set_format (options, source_format);

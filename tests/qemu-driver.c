@@ -41,16 +41,6 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
 }
 
 static void
-run_ok (const char *const *argv)
-{
-  g_autofree char *err = NULL;
-  int status = test_run (argv, NULL, &err);
-
-  if (status != 0)
-    g_error ("%s failed with %d: %s", argv[0], status, err);
-}
-
-static void
 qemu_img_create (const char *path, const char *size, const char *backing)
 {
   const char *plain[]
@@ -58,7 +48,7 @@ qemu_img_create (const char *path, const char *size, const char *backing)
   const char *chained[] = { "qemu-img", "create", "-q",    "-f", "qcow2", "-b",
                             backing,    "-F",     "qcow2", path, NULL };
 
-  run_ok (backing ? chained : plain);
+  test_run_ok (backing ? chained : plain);
 }
 
 /* Writes as imageio's tests do through qemu_nbd.open(): data, then zero. */
@@ -73,7 +63,7 @@ qemu_io_write_and_zero (const char *path, guint64 data_offset,
   const char *argv[]
       = { "qemu-io", "-f", "qcow2", "-c", write, "-c", zero, path, NULL };
 
-  run_ok (argv);
+  test_run_ok (argv);
 }
 
 static ImgxferBackend *
@@ -119,12 +109,12 @@ make_chain (const char *base, const char *top, gboolean with_bitmap)
 
   qemu_img_create (base, with_bitmap ? "1M" : "10M", NULL);
   if (with_bitmap)
-    run_ok (add_bitmap_base);
+    test_run_ok (add_bitmap_base);
   qemu_io_write_and_zero (base, 0 * CLUSTER, 1 * CLUSTER);
 
   qemu_img_create (top, NULL, base);
   if (with_bitmap)
-    run_ok (add_bitmap_top);
+    test_run_ok (add_bitmap_top);
   qemu_io_write_and_zero (top, 3 * CLUSTER, 4 * CLUSTER);
 }
 
@@ -314,7 +304,7 @@ test_read_formats (Fixture *fixture, gconstpointer data)
       g_autoptr (ImgxferBackend) backend = NULL;
       g_autoptr (GError) error = NULL;
 
-      run_ok (convert);
+      test_run_ok (convert);
       backend = open_image (image, *formats, FALSE, FALSE, NULL, &error);
       g_assert_no_error (error);
       g_test_message ("%s: %" G_GUINT64_FORMAT " bytes", *formats,
@@ -391,7 +381,7 @@ test_extents_tar_member (Fixture *fixture, gconstpointer data)
 
   qemu_img_create (disk, "10M", NULL);
   qemu_io_write_and_zero (disk, 0, CLUSTER);
-  run_ok (tar);
+  test_run_ok (tar);
 
   imgxfer_open_options_set_member (options, "disk.qcow2");
   backend = imgxfer_open (ova, options, NULL, &error);

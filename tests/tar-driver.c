@@ -65,16 +65,6 @@ static const Member raw_members[] = {
   { long_path, 1000 },
 };
 
-static void
-run_ok (const char *const *argv)
-{
-  g_autofree char *err = NULL;
-  int status = test_run (argv, NULL, &err);
-
-  if (status != 0)
-    g_error ("%s %s: exit %d: %s", argv[0], argv[1], status, err);
-}
-
 /* Byte i of a member is a function of i and of the member's name, so a
  * range read from the wrong place cannot match. */
 static guint8 *
@@ -142,7 +132,7 @@ make_archive (const char *dir,
     g_ptr_array_add (argv, g_strdup (members[i].name));
   g_ptr_array_add (argv, NULL);
 
-  run_ok ((const char *const *)argv->pdata);
+  test_run_ok ((const char *const *)argv->pdata);
 }
 
 /* Python's view of @archive: name => "offset size". */
@@ -354,7 +344,7 @@ check_huge_member (const char *format)
   guint64 offset, length;
   guint8 buffer[4096];
 
-  run_ok (argv);
+  test_run_ok (argv);
   offsets = python_offsets (archive);
 
   backend = open_member (archive, "huge.img", &error);
@@ -495,7 +485,7 @@ test_dot_slash_name (void)
   g_autoptr (GError) error = NULL;
 
   write_member (source, "disk.img", 2000);
-  run_ok (argv);
+  test_run_ok (argv);
   backend = open_member (archive, "disk.img", &error);
   g_assert_no_error (error);
   assert_reads_bytes (backend, "disk.img", 2000);
@@ -639,7 +629,7 @@ test_error_not_regular (void)
   g_assert_cmpint (link (target, hard), ==, 0);
   g_assert_cmpint (symlink ("disk.img", soft), ==, 0);
   g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
-  run_ok (argv);
+  test_run_ok (argv);
 
   assert_open_fails (archive, "hard.img", FALSE, IMGXFER_ERROR_NOT_SUPPORTED,
                      "link to \"disk.img\"");
@@ -682,7 +672,7 @@ test_error_zip (void)
                          "    z.writestr('disk.img', b'x' * 4096)\n",
                          zip, NULL };
 
-  run_ok (argv);
+  test_run_ok (argv);
   assert_open_fails (zip, "disk.img", TRUE, IMGXFER_ERROR_BAD_IMAGE,
                      "not a tar archive");
   test_tmpdir_free (dir);
@@ -702,7 +692,7 @@ check_compressed (const char *mode, const char *filter)
   const char *argv[] = { PYTHON, "-c", script, archive, source, NULL };
 
   write_member (source, "disk.img", 100000);
-  run_ok (argv);
+  test_run_ok (argv);
   assert_open_fails (archive, "disk.img", TRUE, IMGXFER_ERROR_BAD_IMAGE,
                      filter);
   test_tmpdir_free (dir);
@@ -740,7 +730,7 @@ check_sparse (const char *format)
   write_member (source, "after.img", 3000);
   test_create_sparse (sparse, 4 * MiB);
   test_write_pattern (sparse, MiB, 8192, 'd');
-  run_ok (argv);
+  test_run_ok (argv);
 
   assert_open_fails (archive, "sparse.img", FALSE, IMGXFER_ERROR_BAD_IMAGE,
                      "sparse");
@@ -838,8 +828,8 @@ make_qcow2 (const char *dir, const char *name)
   const char *write[] = { "qemu-io", "-f", "qcow2", "-c",
                           "write -q -P 0x5a 65536 4096", path, NULL };
 
-  run_ok (create);
-  run_ok (write);
+  test_run_ok (create);
+  test_run_ok (write);
   return path;
 }
 
@@ -860,7 +850,7 @@ test_qcow2_member (void)
   g_autofree char *url = NULL;
   guint8 buffer[4096], expected[4096];
 
-  run_ok (argv);
+  test_run_ok (argv);
   raw = open_member (archive, "disk.qcow2", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (imgxfer_probe_format (raw, NULL, &error), ==, "qcow2");
@@ -920,8 +910,8 @@ test_qcow2_member_unaligned (void)
       return;
     }
 
-  run_ok (create);
-  run_ok (tar);
+  test_run_ok (create);
+  test_run_ok (tar);
   imgxfer_open_options_set_member (options, "empty.qcow2");
   image = imgxfer_open (archive, options, NULL, &error);
   g_assert_no_error (error);
@@ -980,7 +970,7 @@ test_list_ova (void)
   /* With a byte order mark, as some producers write. */
   g_file_set_contents (ovf, bom_ovf, -1, &error);
   g_assert_no_error (error);
-  run_ok (argv);
+  test_run_ok (argv);
   offsets = python_offsets (archive);
 
   list = imgxfer_archive_list (archive, NULL, &error);
@@ -1038,7 +1028,7 @@ test_list_bad_ovf (void)
 
   g_file_set_contents (ovf, "<Envelope><References><File", -1, &error);
   g_assert_no_error (error);
-  run_ok (argv);
+  test_run_ok (argv);
 
   list = imgxfer_archive_list (archive, NULL, &error);
   g_assert_no_error (error);
@@ -1080,7 +1070,7 @@ test_cli_errors (void)
   const char *gzip[] = { "gzip", "-k", archive, NULL };
 
   make_archive (dir, archive, "python", "gnu", raw_members, 2);
-  run_ok (gzip);
+  test_run_ok (gzip);
   assert_cli_fails (missing, archive, "\"one.img\"");
   assert_cli_fails (gzipped, compressed, "compressed (gzip)");
   test_tmpdir_free (dir);

@@ -82,6 +82,16 @@ test_run (const char *const *argv, char **out, char **err)
              : 128 + g_subprocess_get_term_sig (process);
 }
 
+void
+test_run_ok (const char *const *argv)
+{
+  g_autofree char *err = NULL;
+  int status = test_run (argv, NULL, &err);
+
+  if (status != 0)
+    g_error ("%s %s: exit %d: %s", argv[0], argv[1], status, err);
+}
+
 int
 test_run_cli (const char *const *args, char **out, char **err)
 {

@@ -23,6 +23,9 @@ void test_create_sparse (const char *path, guint64 size);
 
 /* Runs a command; returns its exit status and, optionally, its output. */
 int test_run (const char *const *argv, char **out, char **err);
+/* Runs a command that must succeed; stops the test with its stderr if
+ * it does not. */
+void test_run_ok (const char *const *argv);
 /* Runs the imgxfer command line built with the tests. */
 int test_run_cli (const char *const *args, char **out, char **err);
 
