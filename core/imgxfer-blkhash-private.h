@@ -38,7 +38,8 @@ void _imgxfer_hasher_final (ImgxferHasher *self, guint8 *digest);
 void _imgxfer_hasher_free (ImgxferHasher *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferHasher, _imgxfer_hasher_free)
 
-/* TRUE when all @length bytes of @data are zero. */
+/* TRUE when all @length bytes of @data are zero. The copy engine finds
+ * zero blocks with it too. */
 gboolean _imgxfer_blkhash_is_zero (const void *data, gsize length);
 
 /* The block digests of one image of a known size. Each block's digest is

@@ -87,7 +87,4 @@ gsize _imgxfer_copy_zero_run (const guint8 *buffer,
                               gsize block,
                               gboolean *is_zero);
 
-/* Whether all @length bytes of @buffer are zero. */
-gboolean _imgxfer_copy_is_zero (const guint8 *buffer, gsize length);
-
 G_END_DECLS

@@ -11,22 +11,8 @@
  */
 #include "config.h"
 
-#include <string.h>
-
+#include "imgxfer-blkhash-private.h"
 #include "imgxfer-copy-private.h"
-
-gboolean
-_imgxfer_copy_is_zero (const guint8 *buffer, gsize length)
-{
-  static const guint8 zeroes[16] = { 0 };
-  gsize head = MIN (length, sizeof zeroes);
-
-  /* Once the head is known to be zero, comparing the buffer with itself
-   * shifted by the head's length checks the rest at memcmp speed. */
-  if (memcmp (buffer, zeroes, head) != 0)
-    return FALSE;
-  return memcmp (buffer, buffer + head, length - head) == 0;
-}
 
 /* Length of the block at @offset, clipped to @length. */
 static gsize
@@ -47,13 +33,13 @@ _imgxfer_copy_zero_run (const guint8 *buffer,
   g_return_val_if_fail (length > 0, 0);
 
   run = block_at (offset, length, block);
-  *is_zero = _imgxfer_copy_is_zero (buffer, run);
+  *is_zero = _imgxfer_blkhash_is_zero (buffer, run);
 
   while (run < length)
     {
       gsize n = block_at (offset + run, length - run, block);
 
-      if (_imgxfer_copy_is_zero (buffer + run, n) != *is_zero)
+      if (_imgxfer_blkhash_is_zero (buffer + run, n) != *is_zero)
         break;
       run += n;
     }
