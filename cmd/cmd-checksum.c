@@ -6,14 +6,13 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "image-args.h"
 
 typedef struct
 {
   char *algorithm;
   char *block_size;
-  char *format;
-  char *member;
-  char *output;
+  CliImageArgs image; /* -f, --member, --output */
   int threads;
   gboolean list;
 } Args;
@@ -23,9 +22,7 @@ args_clear (Args *args)
 {
   g_free (args->algorithm);
   g_free (args->block_size);
-  g_free (args->format);
-  g_free (args->member);
-  g_free (args->output);
+  cli_image_args_clear (&args->image);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Args, args_clear)
@@ -81,9 +78,8 @@ check_args (Args *args, int argc, gsize *block_size)
 {
   g_autoptr (GError) error = NULL;
 
-  if (args->output && !g_str_equal (args->output, "json")
-      && !g_str_equal (args->output, "human"))
-    return cli_usage_error ("checksum", "--output must be human or json");
+  if (!cli_image_args_check (&args->image, "checksum"))
+    return CLI_EXIT_USAGE;
   if (args->list)
     return argc == 1 ? CLI_EXIT_OK
                      : cli_usage_error ("checksum",
@@ -133,12 +129,6 @@ run (int argc, char **argv)
       "Digest algorithm (default blake2b)", "ALG" },
     { "block-size", 'b', 0, G_OPTION_ARG_STRING, &args.block_size,
       "Block size, 1M to 16M (default 4M)", "SIZE" },
-    { "format", 'f', 0, G_OPTION_ARG_STRING, &args.format,
-      "Image format (default: probed)", "FMT" },
-    { "member", 0, 0, G_OPTION_ARG_FILENAME, &args.member,
-      "Checksum this member of an OVA/tar archive", "NAME" },
-    { "output", 0, 0, G_OPTION_ARG_STRING, &args.output,
-      "Output format: human (default) or json", "FORMAT" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &args.threads,
       "Hashing threads (default: one per core)", "N" },
     { "list-algorithms", 0, 0, G_OPTION_ARG_NONE, &args.list,
@@ -146,7 +136,7 @@ run (int argc, char **argv)
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("IMAGE");
-  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferOpenOptions) options = NULL;
   g_autoptr (ImgxferBackend) source = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *checksum = NULL;
@@ -156,6 +146,7 @@ run (int argc, char **argv)
   int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
+  cli_image_args_add_entries (&args.image, context);
   g_option_context_set_summary (
       context, "Print the blkhash checksum of an image's guest-visible data, "
                "as ovirt-imageio computes it: the same for a raw file, a "
@@ -166,14 +157,13 @@ run (int argc, char **argv)
   status = check_args (&args, argc, &block_size);
   if (status != CLI_EXIT_OK)
     return status;
-  json = g_strcmp0 (args.output, "json") == 0;
+  json = cli_image_args_json (&args.image);
   if (args.list)
     return list_algorithms (json);
 
   algorithm = args.algorithm ? args.algorithm
                              : IMGXFER_CHECKSUM_DEFAULT_ALGORITHM;
-  imgxfer_open_options_set_format (options, args.format);
-  imgxfer_open_options_set_member (options, args.member);
+  options = cli_image_args_to_options (&args.image);
   /* A driver that starts a server sizes it for the threads. */
   imgxfer_open_options_set_connections (
       options, args.threads ? (guint)args.threads : g_get_num_processors ());

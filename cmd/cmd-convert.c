@@ -188,13 +188,8 @@ check_args (ConvertArgs *args, int argc)
                                          : "too many arguments");
       return FALSE;
     }
-  if (args->source.output && !g_str_equal (args->source.output, "human")
-      && !cli_image_args_json (&args->source))
-    {
-      cli_usage_error (COMMAND, "--output must be human or json, not \"%s\"",
-                       args->source.output);
-      return FALSE;
-    }
+  if (!cli_image_args_check (&args->source, COMMAND))
+    return FALSE;
   if (args->request_size_text
       && (!cli_parse_size (args->request_size_text, &args->request_size,
                            &error)

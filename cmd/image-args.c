@@ -6,8 +6,8 @@
 
 #include "image-args.h"
 
-static void
-add_entries (GOptionContext *context, CliImageArgs *args)
+void
+cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
 {
   const GOptionEntry entries[] = {
     { "format", 'f', 0, G_OPTION_ARG_STRING, &args->format,
@@ -22,8 +22,8 @@ add_entries (GOptionContext *context, CliImageArgs *args)
   g_option_context_add_main_entries (context, entries, NULL);
 }
 
-static gboolean
-check (CliImageArgs *args, const char *command)
+gboolean
+cli_image_args_check (CliImageArgs *args, const char *command)
 {
   if (args->output != NULL && !g_str_equal (args->output, "human")
       && !g_str_equal (args->output, "json"))
@@ -57,8 +57,9 @@ cli_image_args_parse (CliImageArgs *args,
                       int *argc,
                       char ***argv)
 {
-  add_entries (context, args);
-  if (!cli_parse (context, argc, argv) || !check (args, command))
+  cli_image_args_add_entries (args, context);
+  if (!cli_parse (context, argc, argv)
+      || !cli_image_args_check (args, command))
     return FALSE;
   if (*argc != 2)
     {

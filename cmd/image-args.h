@@ -1,5 +1,5 @@
 /* image-args.h: the options that name an image, shared by the commands
- * that describe one (info, measure, extents)
+ * that read one (info, measure, extents, checksum, convert)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -26,6 +26,14 @@ gboolean cli_image_args_parse (CliImageArgs *args,
                                const char *command,
                                int *argc,
                                char ***argv);
+
+/* Adds -f, --member and --output to @context, for a command that checks
+ * its arguments itself with cli_image_args_check(). */
+void cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context);
+
+/* Checks the values given; on a usage error prints it and returns FALSE
+ * (exit with CLI_EXIT_USAGE). */
+gboolean cli_image_args_check (CliImageArgs *args, const char *command);
 
 /* TRUE for --output=json. */
 gboolean cli_image_args_json (CliImageArgs *args);
