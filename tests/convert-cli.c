@@ -641,23 +641,6 @@ qemu_io (const char *path, const char *format, const char *command)
   g_assert_cmpint (test_run (argv, NULL, NULL), ==, 0);
 }
 
-static void
-qemu_img_create (const char *path,
-                 const char *format,
-                 const char *size,
-                 const char *backing,
-                 const char *backing_format)
-{
-  const char *argv[] = { "qemu-img", "create", "-q", "-f", format, path,
-                         size, NULL };
-  const char *argv_backing[] = { "qemu-img", "create", "-q", "-f", format,
-                                 "-b", backing, "-F", backing_format, path,
-                                 NULL };
-
-  g_assert_cmpint (test_run (backing ? argv_backing : argv, NULL, NULL), ==,
-                   0);
-}
-
 /* The allocation of a qcow2 image's own layer, without its backing chain,
  * one "start+length present data zero" line per run, as qemu-img map
  * reports it ("present": allocated in this layer, data or zero). */
@@ -703,11 +686,11 @@ top_layer_map (const char *path)
 static void
 create_chain (const char *base, const char *base_format, const char *top)
 {
-  qemu_img_create (base, base_format, "10M", NULL, NULL);
+  test_qemu_img_create (base, base_format, "10M", NULL, NULL);
   qemu_io (base, base_format, "write -P 0x61 0 64k");
   qemu_io (base, base_format, "write -P 0x62 64k 64k");
   qemu_io (base, base_format, "write -P 0x63 128k 64k");
-  qemu_img_create (top, "qcow2", NULL, base, base_format);
+  test_qemu_img_create (top, "qcow2", NULL, base, base_format);
   qemu_io (top, "qcow2", "write -P 0x42 64k 64k");
   qemu_io (top, "qcow2", "write -z 128k 64k");
 }
@@ -782,7 +765,7 @@ test_dirty_bitmap (Paths *p, gconstpointer data)
   if (skip_without_format ("qcow2"))
     return;
 
-  qemu_img_create (image, "qcow2", "512k", NULL, NULL);
+  test_qemu_img_create (image, "qcow2", "512k", NULL, NULL);
   qemu_io (image, "qcow2", "write -P 0x61 0 256k");
   convert_ok (full);
 
@@ -871,12 +854,12 @@ test_upload_nbd (Paths *p, gconstpointer data)
   if (skip_without_format ("qcow2"))
     return;
 
-  qemu_img_create (src, c->src_format, "320k", NULL, NULL);
+  test_qemu_img_create (src, c->src_format, "320k", NULL, NULL);
   qemu_io (src, c->src_format, "write -P 0x41 0 64k");
   qemu_io (src, c->src_format, "write -P 0 64k 64k");
   qemu_io (src, c->src_format, "write -z -u 128k 64k");
   qemu_io (src, c->src_format, "write -z 192k 64k");
-  qemu_img_create (dst, c->dst_format, "320k", NULL, NULL);
+  test_qemu_img_create (dst, c->dst_format, "320k", NULL, NULL);
 
   upload_to_qemu_nbd (p->dir, src, dst, c->dst_format, FALSE,
                       c->target_is_zero);
@@ -902,8 +885,8 @@ test_upload_nbd_shallow (Paths *p, gconstpointer data)
     return;
 
   create_chain (src_base, base_format, src_top);
-  qemu_img_create (dst_base, base_format, "10M", NULL, NULL);
-  qemu_img_create (dst_top, "qcow2", NULL, dst_base, base_format);
+  test_qemu_img_create (dst_base, base_format, "10M", NULL, NULL);
+  test_qemu_img_create (dst_top, "qcow2", NULL, dst_base, base_format);
 
   upload_to_qemu_nbd (p->dir, src_base, dst_base, base_format, TRUE,
                       c->target_is_zero);

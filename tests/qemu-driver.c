@@ -40,17 +40,6 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
   test_tmpdir_free (fixture->dir);
 }
 
-static void
-qemu_img_create (const char *path, const char *size, const char *backing)
-{
-  const char *plain[]
-      = { "qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL };
-  const char *chained[] = { "qemu-img", "create", "-q",    "-f", "qcow2", "-b",
-                            backing,    "-F",     "qcow2", path, NULL };
-
-  test_run_ok (backing ? chained : plain);
-}
-
 /* Writes as imageio's tests do through qemu_nbd.open(): data, then zero. */
 static void
 qemu_io_write_and_zero (const char *path, guint64 data_offset,
@@ -107,12 +96,13 @@ make_chain (const char *base, const char *top, gboolean with_bitmap)
   const char *add_bitmap_top[]
       = { "qemu-img", "bitmap", "--add", top, "b0", NULL };
 
-  qemu_img_create (base, with_bitmap ? "1M" : "10M", NULL);
+  test_qemu_img_create (base, "qcow2", with_bitmap ? "1M" : "10M", NULL,
+                        NULL);
   if (with_bitmap)
     test_run_ok (add_bitmap_base);
   qemu_io_write_and_zero (base, 0 * CLUSTER, 1 * CLUSTER);
 
-  qemu_img_create (top, NULL, base);
+  test_qemu_img_create (top, "qcow2", NULL, base, "qcow2");
   if (with_bitmap)
     test_run_ok (add_bitmap_top);
   qemu_io_write_and_zero (top, 3 * CLUSTER, 4 * CLUSTER);
@@ -379,7 +369,7 @@ test_extents_tar_member (Fixture *fixture, gconstpointer data)
       return;
     }
 
-  qemu_img_create (disk, "10M", NULL);
+  test_qemu_img_create (disk, "qcow2", "10M", NULL, NULL);
   qemu_io_write_and_zero (disk, 0, CLUSTER);
   test_run_ok (tar);
 
@@ -464,7 +454,7 @@ test_error_corrupt_image (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
   char buffer[4096];
 
-  qemu_img_create (image, "1M", NULL);
+  test_qemu_img_create (image, "qcow2", "1M", NULL, NULL);
   qemu_io_write_and_zero (image, 0, CLUSTER);
   corrupt_first_l2_entry (image);
 
@@ -501,7 +491,7 @@ test_error_no_qemu_nbd (Fixture *fixture, gconstpointer data)
       return;
     }
 
-  qemu_img_create (image, "1M", NULL);
+  test_qemu_img_create (image, "qcow2", "1M", NULL, NULL);
   g_setenv ("IMGXFER_TEST_IMAGE", image, TRUE);
   g_setenv ("IMGXFER_TEST_PATH", path, TRUE);
   g_setenv ("PATH", fixture->dir, TRUE);
@@ -524,7 +514,7 @@ test_clones_share_server (Fixture *fixture, gconstpointer data)
       = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr (GError) error = NULL;
 
-  qemu_img_create (image, "1M", NULL);
+  test_qemu_img_create (image, "qcow2", "1M", NULL, NULL);
   backend = open_image (image, "qcow2", FALSE, FALSE, NULL, &error);
   g_assert_no_error (error);
   for (guint i = 0; i < imgxfer_backend_get_max_connections (backend); i++)
@@ -567,7 +557,7 @@ test_server_dies_with_parent (Fixture *fixture, gconstpointer data)
       raise (SIGKILL);
     }
 
-  qemu_img_create (image, "1M", NULL);
+  test_qemu_img_create (image, "qcow2", "1M", NULL, NULL);
   /* The child's directories (its own and qemu-nbd's, which nobody
    * removes after a SIGKILL) land in ours, removed after the test. */
   g_setenv ("TMPDIR", fixture->dir, TRUE);

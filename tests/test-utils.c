@@ -92,6 +92,22 @@ test_run_ok (const char *const *argv)
     g_error ("%s %s: exit %d: %s", argv[0], argv[1], status, err);
 }
 
+void
+test_qemu_img_create (const char *path,
+                      const char *format,
+                      const char *size,
+                      const char *backing,
+                      const char *backing_format)
+{
+  const char *plain[] = { "qemu-img", "create", "-q", "-f", format, path,
+                          size, NULL };
+  const char *chained[] = { "qemu-img", "create", "-q", "-f", format,
+                            "-b", backing, "-F", backing_format, path,
+                            NULL };
+
+  test_run_ok (backing ? chained : plain);
+}
+
 int
 test_run_cli (const char *const *args, char **out, char **err)
 {

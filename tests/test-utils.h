@@ -26,6 +26,13 @@ int test_run (const char *const *argv, char **out, char **err);
 /* Runs a command that must succeed; stops the test with its stderr if
  * it does not. */
 void test_run_ok (const char *const *argv);
+/* Creates @path with `qemu-img create -f @format`: of @size, or on top of
+ * @backing (of @backing_format) when it is not NULL. */
+void test_qemu_img_create (const char *path,
+                           const char *format,
+                           const char *size,
+                           const char *backing,
+                           const char *backing_format);
 /* Runs the imgxfer command line built with the tests. */
 int test_run_cli (const char *const *args, char **out, char **err);
 
