@@ -254,14 +254,14 @@ create_with_qemu_img (const char *path,
                             error);
 }
 
-static const char *
-local_path (const char *url)
+/* The file the file driver opens for @url: a file: URL is decoded the
+ * same way, so that the image created is the one opened afterwards. */
+static char *
+local_path (const char *url, GError **error)
 {
-  if (g_str_has_prefix (url, "file://"))
-    return url + strlen ("file://");
-  if (g_str_has_prefix (url, "file:"))
-    return url + strlen ("file:");
-  return url;
+  if (g_ascii_strncasecmp (url, "file:", 5) == 0)
+    return g_filename_from_uri (url, NULL, error);
+  return g_strdup (url);
 }
 
 /**
@@ -292,7 +292,7 @@ imgxfer_create (const char *url,
                 GError **error)
 {
   g_autoptr (ImgxferOpenOptions) open_options = NULL;
-  const char *path;
+  g_autofree char *path = NULL;
   ImgxferBackend *backend;
 
   g_return_val_if_fail (url != NULL, NULL);
@@ -303,7 +303,9 @@ imgxfer_create (const char *url,
                    "%s: only local images can be created", url);
       return NULL;
     }
-  path = local_path (url);
+  path = local_path (url, error);
+  if (path == NULL)
+    return NULL;
 
   if (is_raw (format) && backing_file != NULL)
     {
