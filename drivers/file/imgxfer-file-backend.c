@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-file-backend.h"
 
 /* Extents found per call; the caller asks again for the rest. */
@@ -39,8 +40,6 @@
  * system, and the size of the bounce buffer for unaligned memory. */
 #define DIRECT_ALIGNMENT 4096
 #define BOUNCE_SIZE (1024 * 1024)
-
-typedef ssize_t (*IoFunc) (int fd, void *buffer, size_t length, off_t offset);
 
 struct _ImgxferFileBackend
 {
@@ -73,19 +72,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (
         G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
                                imgxfer_file_backend_destination_init))
 
-static gboolean
-set_errno_error (GError **error,
-                 int saved_errno,
-                 const char *path,
-                 const char *what,
-                 guint64 offset)
-{
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s", path,
-               what, offset, g_strerror (saved_errno));
-  return FALSE;
-}
-
 /* "file:///a/b" and "/a/b" both name /a/b. */
 static char *
 path_from_url (const char *url, GError **error)
@@ -101,7 +87,7 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
   struct stat st;
 
   if (fstat (self->fd, &st) < 0)
-    return set_errno_error (error, errno, self->path, "stat", 0);
+    return _imgxfer_set_errno_error (error, errno, self->path, "stat", 0);
 
   if (S_ISREG (st.st_mode))
     {
@@ -115,7 +101,8 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
 
       self->is_block_device = TRUE;
       if (ioctl (self->fd, BLKGETSIZE64, size) < 0)
-        return set_errno_error (error, errno, self->path, "BLKGETSIZE64", 0);
+        return _imgxfer_set_errno_error (error, errno, self->path,
+                                         "BLKGETSIZE64", 0);
       /* A device with large logical sectors needs larger alignment. */
       if (self->alignment
           && ioctl (self->fd, BLKSSZGET, &sector_size) == 0
@@ -156,7 +143,6 @@ open_fd (ImgxferFileBackend *self,
          GError **error)
 {
   int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
-  int saved_errno;
 
   /* Write only, so that a pipe without a reader fails (EPIPE) instead of
    * filling up; opening waits for a reader, like a shell redirection. */
@@ -167,27 +153,12 @@ open_fd (ImgxferFileBackend *self,
       direct = FALSE;
     }
 
-  self->fd = open (self->path, flags | (direct ? O_DIRECT : 0));
-  if (self->fd >= 0)
-    {
-      self->alignment = direct ? DIRECT_ALIGNMENT : 0;
-      return TRUE;
-    }
-
-  saved_errno = errno;
-  /* Some file systems (tmpfs before Linux 6.6, FUSE) refuse O_DIRECT at
-   * open time with EINVAL; say so rather than "Invalid argument". */
-  if (direct && saved_errno == EINVAL
-      && access (self->path, writable ? W_OK : R_OK) == 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   "Cannot open %s: direct I/O is not supported there",
-                   self->path);
-      return FALSE;
-    }
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "Cannot open %s: %s", self->path, g_strerror (saved_errno));
-  return FALSE;
+  self->fd = _imgxfer_local_open (self->path,
+                                  flags | (direct ? O_DIRECT : 0), error);
+  if (self->fd < 0)
+    return FALSE;
+  self->alignment = direct ? DIRECT_ALIGNMENT : 0;
+  return TRUE;
 }
 
 static gboolean
@@ -250,53 +221,17 @@ imgxfer_file_backend_get_local_file (ImgxferBackend *backend,
   return TRUE;
 }
 
-static ssize_t
-pread_func (int fd, void *buffer, size_t length, off_t offset)
-{
-  return pread (fd, buffer, length, offset);
-}
-
-static ssize_t
-pwrite_func (int fd, void *buffer, size_t length, off_t offset)
-{
-  return pwrite (fd, buffer, length, offset);
-}
-
 /* Reads or writes all of @length bytes at @offset. */
 static gboolean
 do_io (ImgxferFileBackend *self,
-       IoFunc io,
+       gboolean writing,
        void *buffer,
        gsize length,
        guint64 offset,
        GError **error)
 {
-  const char *what = io == pread_func ? "read" : "write";
-  guint8 *p = buffer;
-
-  while (length > 0)
-    {
-      ssize_t n = io (self->fd, p, length, offset);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return set_errno_error (error, errno, self->path, what, offset);
-      if (n == 0 && io == pread_func)
-        {
-          /* The file shrank under us. */
-          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
-                       "%s: unexpected end of file at offset %"
-                       G_GUINT64_FORMAT, self->path, offset);
-          return FALSE;
-        }
-      if (n == 0)
-        return set_errno_error (error, ENOSPC, self->path, what, offset);
-      p += n;
-      offset += n;
-      length -= n;
-    }
-  return TRUE;
+  return _imgxfer_local_pio (self->fd, self->path, writing, buffer, length,
+                             offset, error);
 }
 
 static gboolean
@@ -307,14 +242,15 @@ set_direct (ImgxferFileBackend *self, gboolean direct, GError **error)
   if (flags < 0
       || fcntl (self->fd, F_SETFL,
                 direct ? flags | O_DIRECT : flags & ~O_DIRECT) < 0)
-    return set_errno_error (error, errno, self->path, "fcntl O_DIRECT", 0);
+    return _imgxfer_set_errno_error (error, errno, self->path,
+                                     "fcntl O_DIRECT", 0);
   return TRUE;
 }
 
 /* The page cache is bypassed whenever the request allows it. */
 static gboolean
 do_direct_io (ImgxferFileBackend *self,
-              IoFunc io,
+              gboolean writing,
               void *buffer,
               gsize length,
               guint64 offset,
@@ -329,12 +265,12 @@ do_direct_io (ImgxferFileBackend *self,
 
       if (!set_direct (self, FALSE, error))
         return FALSE;
-      ok = do_io (self, io, buffer, length, offset, error);
+      ok = do_io (self, writing, buffer, length, offset, error);
       return set_direct (self, TRUE, ok ? error : NULL) && ok;
     }
 
   if (((guintptr)buffer & mask) == 0)
-    return do_io (self, io, buffer, length, offset, error);
+    return do_io (self, writing, buffer, length, offset, error);
 
   if (self->bounce == NULL)
     self->bounce = g_aligned_alloc (1, BOUNCE_SIZE, self->alignment);
@@ -343,11 +279,11 @@ do_direct_io (ImgxferFileBackend *self,
     {
       gsize n = MIN (length, BOUNCE_SIZE);
 
-      if (io == pwrite_func)
+      if (writing)
         memcpy (self->bounce, p, n);
-      if (!do_io (self, io, self->bounce, n, offset, error))
+      if (!do_io (self, writing, self->bounce, n, offset, error))
         return FALSE;
-      if (io == pread_func)
+      if (!writing)
         memcpy (p, self->bounce, n);
       p += n;
       offset += n;
@@ -359,13 +295,13 @@ do_direct_io (ImgxferFileBackend *self,
 /* A stream has no offsets: each write continues the previous one. */
 static gboolean
 stream_io (ImgxferFileBackend *self,
-           IoFunc io,
+           gboolean writing,
            const guint8 *buffer,
            gsize length,
            guint64 offset,
            GError **error)
 {
-  if (io == pread_func)
+  if (!writing)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                    "%s: a pipe or character device cannot be read back",
@@ -389,7 +325,7 @@ stream_io (ImgxferFileBackend *self,
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        return set_errno_error (error, errno, self->path, "write",
+        return _imgxfer_set_errno_error (error, errno, self->path, "write",
                                 self->stream_offset);
       buffer += n;
       length -= n;
@@ -400,17 +336,17 @@ stream_io (ImgxferFileBackend *self,
 
 static gboolean
 file_io (ImgxferFileBackend *self,
-         IoFunc io,
+         gboolean writing,
          void *buffer,
          gsize length,
          guint64 offset,
          GError **error)
 {
   if (self->is_stream)
-    return stream_io (self, io, buffer, length, offset, error);
+    return stream_io (self, writing, buffer, length, offset, error);
   if (self->alignment)
-    return do_direct_io (self, io, buffer, length, offset, error);
-  return do_io (self, io, buffer, length, offset, error);
+    return do_direct_io (self, writing, buffer, length, offset, error);
+  return do_io (self, writing, buffer, length, offset, error);
 }
 
 static gboolean
@@ -421,7 +357,7 @@ imgxfer_file_backend_pread (ImgxferSource *source,
                             GCancellable *cancellable,
                             GError **error)
 {
-  return file_io (IMGXFER_FILE_BACKEND (source), pread_func, buffer, length,
+  return file_io (IMGXFER_FILE_BACKEND (source), FALSE, buffer, length,
                   offset, error);
 }
 
@@ -463,7 +399,8 @@ imgxfer_file_backend_extents (ImgxferSource *source,
       if (data < 0 && errno == ENXIO)
         data = end; /* Only a hole until the end of the file. */
       else if (data < 0)
-        return set_errno_error (error, errno, self->path, "SEEK_DATA", offset);
+        return _imgxfer_set_errno_error (error, errno, self->path, "SEEK_DATA",
+                                         offset);
 
       data = MIN ((guint64)data, end);
       imgxfer_extents_append (extents, offset, data - offset,
@@ -473,7 +410,8 @@ imgxfer_file_backend_extents (ImgxferSource *source,
 
       hole = lseek (self->fd, data, SEEK_HOLE);
       if (hole < 0)
-        return set_errno_error (error, errno, self->path, "SEEK_HOLE", data);
+        return _imgxfer_set_errno_error (error, errno, self->path, "SEEK_HOLE",
+                                         data);
 
       self->data_start = data;
       self->data_end = hole;
@@ -500,8 +438,8 @@ imgxfer_file_backend_pwrite (ImgxferDestination *destination,
                              GCancellable *cancellable,
                              GError **error)
 {
-  /* pwrite_func only reads the buffer. */
-  return file_io (IMGXFER_FILE_BACKEND (destination), pwrite_func,
+  /* A write only reads the buffer. */
+  return file_io (IMGXFER_FILE_BACKEND (destination), TRUE,
                   (void *)buffer, length, offset, error);
 }
 
@@ -527,7 +465,8 @@ zero_block_device (ImgxferFileBackend *self,
                    "%s: BLKZEROOUT not supported", self->path);
       return FALSE;
     }
-  return set_errno_error (error, errno, self->path, "BLKZEROOUT", offset);
+  return _imgxfer_set_errno_error (error, errno, self->path, "BLKZEROOUT",
+                                   offset);
 }
 
 /* Punching a hole reads back as zeroes; allocating it again afterwards
@@ -581,7 +520,7 @@ imgxfer_file_backend_zero (ImgxferDestination *destination,
                    "%s: the file system cannot zero ranges", self->path);
       return FALSE;
     }
-  return set_errno_error (error, errno, self->path, "zero", offset);
+  return _imgxfer_set_errno_error (error, errno, self->path, "zero", offset);
 }
 
 static gboolean
@@ -592,7 +531,7 @@ imgxfer_file_backend_flush (ImgxferDestination *destination,
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (destination);
 
   if (fdatasync (self->fd) < 0)
-    return set_errno_error (error, errno, self->path, "flush", 0);
+    return _imgxfer_set_errno_error (error, errno, self->path, "flush", 0);
   return TRUE;
 }
 

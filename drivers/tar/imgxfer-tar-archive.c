@@ -27,6 +27,7 @@
 
 #include <imgxfer/imgxfer-error.h>
 
+#include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-tar-archive.h"
 
 #define READ_BLOCK_SIZE (64 * 1024)
@@ -83,15 +84,10 @@ open_file (ImgxferTarArchive *archive, GError **error)
   struct stat st;
   int saved_errno;
 
-  archive->fd = open (archive->path, O_RDONLY | O_CLOEXEC);
+  archive->fd = _imgxfer_local_open (archive->path, O_RDONLY | O_CLOEXEC,
+                                     error);
   if (archive->fd < 0)
-    {
-      saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot open %s: %s", archive->path,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
+    return FALSE;
 
   if (fstat (archive->fd, &st) < 0)
     {
@@ -423,33 +419,7 @@ _imgxfer_tar_archive_pread (ImgxferTarArchive *archive,
                             guint64 offset,
                             GError **error)
 {
-  guint8 *p = buffer;
-
-  while (length > 0)
-    {
-      ssize_t n = pread (archive->fd, p, length, offset);
-      int saved_errno = errno;
-
-      if (n < 0 && saved_errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                       "%s: read at offset %" G_GUINT64_FORMAT " failed: %s",
-                       archive->path, offset, g_strerror (saved_errno));
-          return FALSE;
-        }
-      if (n == 0)
-        {
-          /* The archive shrank after it was scanned. */
-          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
-                       "%s: unexpected end of file at offset %"
-                       G_GUINT64_FORMAT, archive->path, offset);
-          return FALSE;
-        }
-      p += n;
-      offset += n;
-      length -= n;
-    }
-  return TRUE;
+  /* A short read means the archive shrank after it was scanned. */
+  return _imgxfer_local_pio (archive->fd, archive->path, FALSE, buffer,
+                             length, offset, error);
 }

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-tar-backend.h"
 
 /* Direct I/O: the alignment that suits every common device and file
@@ -216,34 +217,14 @@ find_member (ImgxferTarBackend *self,
 }
 
 static gboolean
-open_direct (ImgxferTarBackend *self, GError **error)
-{
-  const char *path = self->archive->path;
-  int saved_errno;
-
-  self->direct_fd = open (path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-  if (self->direct_fd >= 0)
-    return TRUE;
-
-  /* Some file systems (tmpfs before Linux 6.6, FUSE) refuse O_DIRECT. */
-  saved_errno = errno;
-  if (saved_errno == EINVAL)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                 "Cannot open %s: direct I/O is not supported there", path);
-  else
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                 "Cannot open %s: %s", path, g_strerror (saved_errno));
-  return FALSE;
-}
-
-static gboolean
 imgxfer_tar_backend_open (ImgxferBackend *backend,
                           GCancellable *cancellable,
                           GError **error)
 {
   ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (backend);
+  ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
 
-  if (imgxfer_open_options_get_writable (imgxfer_backend_get_options (backend)))
+  if (imgxfer_open_options_get_writable (options))
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                    "%s: archive members are read only",
@@ -256,9 +237,13 @@ imgxfer_tar_backend_open (ImgxferBackend *backend,
   /* A clone or a listing hands over an archive already scanned. */
   if (self->archive == NULL && !find_member (self, cancellable, error))
     return FALSE;
-  if (imgxfer_open_options_get_direct (imgxfer_backend_get_options (backend))
-      && !open_direct (self, error))
-    return FALSE;
+  if (imgxfer_open_options_get_direct (options))
+    {
+      self->direct_fd = _imgxfer_local_open (
+          self->archive->path, O_RDONLY | O_DIRECT | O_CLOEXEC, error);
+      if (self->direct_fd < 0)
+        return FALSE;
+    }
 
   imgxfer_backend_set_size (backend, self->member->size);
   /* No extents: a member is plain bytes in the archive, and SEEK_DATA on
@@ -374,13 +359,7 @@ pread_direct (ImgxferTarBackend *self,
       while (got < 0 && errno == EINTR);
 
       if (got < 0)
-        {
-          int saved_errno = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                       "%s: read at offset %" G_GUINT64_FORMAT " failed: %s",
-                       path, offset, g_strerror (saved_errno));
-          return FALSE;
-        }
+        return _imgxfer_set_errno_error (error, errno, path, "read", offset);
       if ((gsize)got < skip + n)
         {
           g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,

@@ -1,0 +1,87 @@
+/* imgxfer-local-io.c: opening, reading and writing local files, for the
+ * drivers that serve bytes of local files (file, tar)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <imgxfer/imgxfer-error.h>
+
+#include "imgxfer-local-io.h"
+
+gboolean
+_imgxfer_set_errno_error (GError **error,
+                          int saved_errno,
+                          const char *path,
+                          const char *what,
+                          guint64 offset)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s", path,
+               what, offset, g_strerror (saved_errno));
+  return FALSE;
+}
+
+int
+_imgxfer_local_open (const char *path, int flags, GError **error)
+{
+  int fd = open (path, flags);
+  int saved_errno;
+
+  if (fd >= 0)
+    return fd;
+
+  saved_errno = errno;
+  /* Some file systems (tmpfs before Linux 6.6, FUSE) refuse O_DIRECT at
+   * open time with EINVAL; say so rather than "Invalid argument". */
+  if ((flags & O_DIRECT) && saved_errno == EINVAL
+      && access (path, (flags & O_ACCMODE) == O_RDONLY ? R_OK : W_OK) == 0)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "Cannot open %s: direct I/O is not supported there", path);
+  else
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                 "Cannot open %s: %s", path, g_strerror (saved_errno));
+  return -1;
+}
+
+gboolean
+_imgxfer_local_pio (int fd,
+                    const char *path,
+                    gboolean writing,
+                    void *buffer,
+                    gsize length,
+                    guint64 offset,
+                    GError **error)
+{
+  const char *what = writing ? "write" : "read";
+  guint8 *p = buffer;
+
+  while (length > 0)
+    {
+      ssize_t n = writing ? pwrite (fd, p, length, offset)
+                        : pread (fd, p, length, offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return _imgxfer_set_errno_error (error, errno, path, what, offset);
+      if (n == 0 && !writing)
+        {
+          /* The file shrank under us. */
+          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
+                       "%s: unexpected end of file at offset %"
+                       G_GUINT64_FORMAT, path, offset);
+          return FALSE;
+        }
+      if (n == 0)
+        return _imgxfer_set_errno_error (error, ENOSPC, path, what, offset);
+      p += n;
+      offset += n;
+      length -= n;
+    }
+  return TRUE;
+}

@@ -1,0 +1,35 @@
+/* imgxfer-local-io.h: opening, reading and writing local files, for the
+ * drivers that serve bytes of local files (file, tar)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Sets @error to "PATH: WHAT at offset N failed: STRERROR" with the
+ * G_IO_ERROR code of @saved_errno. Returns FALSE. */
+gboolean _imgxfer_set_errno_error (GError **error,
+                                   int saved_errno,
+                                   const char *path,
+                                   const char *what,
+                                   guint64 offset);
+
+/* open (@path, @flags), or -1 with an error naming @path; with O_DIRECT
+ * in @flags the error says when the file system refuses direct I/O. */
+int _imgxfer_local_open (const char *path, int flags, GError **error);
+
+/* Reads (or, when @writing, writes) all of @length bytes at @offset of
+ * @fd, going on after interrupted or partial transfers. Reading past the
+ * end of the file is IMGXFER_ERROR_SHORT_READ. */
+gboolean _imgxfer_local_pio (int fd,
+                             const char *path,
+                             gboolean writing,
+                             void *buffer,
+                             gsize length,
+                             guint64 offset,
+                             GError **error);
+
+G_END_DECLS
