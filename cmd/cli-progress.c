@@ -58,7 +58,7 @@ on_timer (gpointer data)
 }
 
 CliProgress *
-cli_progress_new (guint64 total, GMainContext *context)
+cli_progress_new (guint64 total)
 {
   CliProgress *self = g_new0 (CliProgress, 1);
 
@@ -69,7 +69,7 @@ cli_progress_new (guint64 total, GMainContext *context)
   draw (self, 0);
   self->timer = g_timeout_source_new (REDRAW_INTERVAL_MS);
   g_source_set_callback (self->timer, on_timer, self, NULL);
-  g_source_attach (self->timer, context);
+  g_source_attach (self->timer, NULL);
   return self;
 }
 

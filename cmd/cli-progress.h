@@ -12,9 +12,8 @@ typedef struct _CliProgress CliProgress;
 
 /* A progress indicator for @total bytes, printed on stderr in the form
  * qemu-img uses ("    (42.00/100%)"), redrawn at most every 100 ms from
- * a timer on @context (NULL: the thread-default main context) while that
- * context runs. */
-CliProgress *cli_progress_new (guint64 total, GMainContext *context);
+ * a timer on the global default main context while that context runs. */
+CliProgress *cli_progress_new (guint64 total);
 
 /* Counts @length more bytes done. Thread safe and cheap: it is called from
  * the copy workers once per request. */

@@ -545,7 +545,7 @@ convert (ConvertArgs *args, const char *source_url,
       imgxfer_copy_set_checksum (copy, checksum);
     }
   if (args->progress)
-    progress = cli_progress_new (imgxfer_backend_get_size (source), NULL);
+    progress = cli_progress_new (imgxfer_backend_get_size (source));
   if (!run_copy (copy, progress, cancellable, &error))
     return fail (error, cancellable);
 
