@@ -4,12 +4,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <glib/gstdio.h>
-#include <string.h>
-#include <sys/stat.h>
-
-#include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-image.h>
 
