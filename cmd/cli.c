@@ -52,6 +52,21 @@ cli_usage_error (const char *command, const char *format, ...)
 }
 
 gboolean
+cli_check_checksum_algorithm (const char *command, const char *algorithm)
+{
+  const char *const *names = imgxfer_checksum_list_algorithms ();
+  g_autofree char *accepted = NULL;
+
+  if (algorithm == NULL || g_strv_contains (names, algorithm))
+    return TRUE;
+
+  accepted = g_strjoinv (", ", (char **)names);
+  cli_usage_error (command, "unknown checksum algorithm \"%s\" (accepted: "
+                            "%s)", algorithm, accepted);
+  return FALSE;
+}
+
+gboolean
 cli_parse_size (const char *text, guint64 *size, GError **error)
 {
   static const char units[] = "bkmgtp";

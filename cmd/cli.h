@@ -37,6 +37,12 @@ int cli_fail (const GError *error);
 int cli_usage_error (const char *command, const char *format, ...)
     G_GNUC_PRINTF (2, 3);
 
+/* TRUE when @algorithm is NULL (the default) or one that
+ * imgxfer_checksum_list_algorithms() lists; otherwise prints a usage error
+ * naming the accepted ones and returns FALSE (exit with CLI_EXIT_USAGE). */
+gboolean cli_check_checksum_algorithm (const char *command,
+                                       const char *algorithm);
+
 /* "4096", "64k", "1M", "2g" (powers of 1024). */
 gboolean cli_parse_size (const char *text, guint64 *size, GError **error);
 

@@ -86,16 +86,8 @@ check_args (Args *args, int argc, gsize *block_size)
                                         "--list-algorithms takes no image");
   if (argc != 2)
     return cli_usage_error ("checksum", "expected one image");
-  if (args->algorithm
-      && !g_strv_contains (imgxfer_checksum_list_algorithms (),
-                           args->algorithm))
-    {
-      g_autofree char *accepted = g_strjoinv (
-          ", ", (char **)imgxfer_checksum_list_algorithms ());
-      return cli_usage_error ("checksum",
-                              "unknown algorithm \"%s\" (accepted: %s)",
-                              args->algorithm, accepted);
-    }
+  if (!cli_check_checksum_algorithm ("checksum", args->algorithm))
+    return CLI_EXIT_USAGE;
   if (args->threads < 0)
     return cli_usage_error ("checksum", "--threads must not be negative");
 

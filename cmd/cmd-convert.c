@@ -161,21 +161,6 @@ parse_cache (const char *mode, const char *option, gboolean *direct)
   return TRUE;
 }
 
-static gboolean
-check_checksum_algorithm (const char *algorithm)
-{
-  const char *const *names = imgxfer_checksum_list_algorithms ();
-  g_autofree char *list = NULL;
-
-  if (algorithm == NULL || g_strv_contains (names, algorithm))
-    return TRUE;
-
-  list = g_strjoinv (", ", (char **)names);
-  cli_usage_error (COMMAND, "unknown checksum algorithm \"%s\" (use one of "
-                            "%s)", algorithm, list);
-  return FALSE;
-}
-
 /* Everything that can be wrong with the command line alone. */
 static gboolean
 check_args (ConvertArgs *args, int argc)
@@ -226,8 +211,8 @@ check_args (ConvertArgs *args, int argc)
                                 "used with --bitmap");
       return FALSE;
     }
-  return args->checksum ? check_checksum_algorithm (args->checksum_algorithm)
-                        : TRUE;
+  return !args->checksum
+         || cli_check_checksum_algorithm (COMMAND, args->checksum_algorithm);
 }
 
 /* Adds what both sides share to @options and returns them. */
