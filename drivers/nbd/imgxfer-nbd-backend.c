@@ -651,9 +651,6 @@ imgxfer_nbd_backend_flush (ImgxferDestination *destination,
   ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
       IMGXFER_NBD_BACKEND (destination));
 
-  if (!(imgxfer_backend_get_caps (IMGXFER_BACKEND (destination))
-        & IMGXFER_BACKEND_CAN_FLUSH))
-    return TRUE;
   return check_usable (destination, error)
          && wait_for_command (destination,
                               nbd_aio_flush (priv->nbd, NBD_NULL_COMPLETION, 0),
