@@ -123,7 +123,6 @@ parse_switch (const char *text, gboolean *on)
 
 static gboolean
 parse_switch_param (MemoryUrl *mu,
-                    const char *key,
                     const char *value,
                     ImgxferBackendCaps cap,
                     gboolean on_adds)
@@ -160,21 +159,20 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
       return TRUE;
     }
   if (g_str_equal (key, "extents"))
-    return parse_switch_param (mu, key, value,
+    return parse_switch_param (mu, value,
                                IMGXFER_BACKEND_CAN_EXTENTS
                                    | IMGXFER_BACKEND_CAN_DIRTY,
                                FALSE);
   if (g_str_equal (key, "zero"))
-    return parse_switch_param (mu, key, value,
+    return parse_switch_param (mu, value,
                                IMGXFER_BACKEND_CAN_ZERO
                                    | IMGXFER_BACKEND_CAN_FAST_ZERO
                                    | IMGXFER_BACKEND_CAN_PUNCH_HOLE,
                                FALSE);
   if (g_str_equal (key, "flush"))
-    return parse_switch_param (mu, key, value, IMGXFER_BACKEND_CAN_FLUSH,
-                               FALSE);
+    return parse_switch_param (mu, value, IMGXFER_BACKEND_CAN_FLUSH, FALSE);
   if (g_str_equal (key, "is-zero"))
-    return parse_switch_param (mu, key, value, IMGXFER_BACKEND_IS_ZERO, TRUE);
+    return parse_switch_param (mu, value, IMGXFER_BACKEND_IS_ZERO, TRUE);
   return FALSE;
 }
 

@@ -9,9 +9,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <glib/gstdio.h>
-
 #include "imgxfer-qemu-backend.h"
 
 #include "core/imgxfer-local-bytes-private.h"
