@@ -1,9 +1,9 @@
 /* imgxfer-blkhash-private.h: the block hash shared by checksum users
  *
  * root = H (H (block 0) || H (block 1) || ...), as ovirt-imageio computes
- * it. This file holds the pieces: the digest algorithms, a streaming
- * hasher, the digest of one block (with the zero shortcut) and the table
- * of block digests that is combined into the root.
+ * it. This file holds the pieces: the digest algorithms, the digest of
+ * one block (with the zero shortcut) and the table of block digests that
+ * is combined into the root.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -25,18 +25,8 @@ const ImgxferBlkhashAlgorithm *_imgxfer_blkhash_algorithm_lookup (
 const char *_imgxfer_blkhash_algorithm_get_name (
     const ImgxferBlkhashAlgorithm *algorithm);
 
-/* A streaming hash; after final() it can be started again. */
+/* A streaming hash, private to imgxfer-blkhash.c. */
 typedef struct _ImgxferHasher ImgxferHasher;
-
-ImgxferHasher *_imgxfer_hasher_new (const ImgxferBlkhashAlgorithm *algorithm);
-void _imgxfer_hasher_update (ImgxferHasher *self, const void *data,
-                             gsize length);
-/* Feeds @length zero bytes. */
-void _imgxfer_hasher_update_zero (ImgxferHasher *self, guint64 length);
-/* Writes the digest to @digest and restarts the hasher. */
-void _imgxfer_hasher_final (ImgxferHasher *self, guint8 *digest);
-void _imgxfer_hasher_free (ImgxferHasher *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferHasher, _imgxfer_hasher_free)
 
 /* TRUE when all @length bytes of @data are zero. The copy engine finds
  * zero blocks with it too. */

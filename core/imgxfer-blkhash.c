@@ -139,7 +139,7 @@ check_block_size (gsize block_size, GError **error)
   return FALSE;
 }
 
-/* Hasher */
+/* Hasher: a streaming hash; after final() it can be started again. */
 
 struct _ImgxferHasher
 {
@@ -170,8 +170,8 @@ hasher_start (ImgxferHasher *self)
     }
 }
 
-ImgxferHasher *
-_imgxfer_hasher_new (const ImgxferBlkhashAlgorithm *algorithm)
+static ImgxferHasher *
+hasher_new (const ImgxferBlkhashAlgorithm *algorithm)
 {
   ImgxferHasher *self = g_new0 (ImgxferHasher, 1);
 
@@ -182,8 +182,8 @@ _imgxfer_hasher_new (const ImgxferBlkhashAlgorithm *algorithm)
   return self;
 }
 
-void
-_imgxfer_hasher_update (ImgxferHasher *self, const void *data, gsize length)
+static void
+hasher_update (ImgxferHasher *self, const void *data, gsize length)
 {
   switch (self->algorithm->kind)
     {
@@ -199,20 +199,22 @@ _imgxfer_hasher_update (ImgxferHasher *self, const void *data, gsize length)
     }
 }
 
-void
-_imgxfer_hasher_update_zero (ImgxferHasher *self, guint64 length)
+/* Feeds @length zero bytes. */
+static void
+hasher_update_zero (ImgxferHasher *self, guint64 length)
 {
   while (length > 0)
     {
       gsize n = MIN (length, sizeof zero_buffer);
 
-      _imgxfer_hasher_update (self, zero_buffer, n);
+      hasher_update (self, zero_buffer, n);
       length -= n;
     }
 }
 
-void
-_imgxfer_hasher_final (ImgxferHasher *self, guint8 *digest)
+/* Writes the digest to @digest and restarts the hasher. */
+static void
+hasher_final (ImgxferHasher *self, guint8 *digest)
 {
   switch (self->algorithm->kind)
     {
@@ -229,8 +231,8 @@ _imgxfer_hasher_final (ImgxferHasher *self, guint8 *digest)
   hasher_start (self);
 }
 
-void
-_imgxfer_hasher_free (ImgxferHasher *self)
+static void
+hasher_free (ImgxferHasher *self)
 {
   if (self == NULL)
     return;
@@ -238,6 +240,8 @@ _imgxfer_hasher_free (ImgxferHasher *self)
     EVP_MD_CTX_free (self->u.evp);
   g_free (self);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferHasher, hasher_free)
 
 gboolean
 _imgxfer_blkhash_is_zero (const void *data, gsize length)
@@ -279,9 +283,9 @@ zero_digest (const ImgxferBlkhashAlgorithm *algorithm,
   if (cached)
     return;
 
-  hasher = _imgxfer_hasher_new (algorithm);
-  _imgxfer_hasher_update_zero (hasher, length);
-  _imgxfer_hasher_final (hasher, digest);
+  hasher = hasher_new (algorithm);
+  hasher_update_zero (hasher, length);
+  hasher_final (hasher, digest);
 
   g_mutex_lock (&lock);
   /* Another thread may have filled it meanwhile, with the same digest. */
@@ -416,7 +420,7 @@ _imgxfer_block_stream_init (ImgxferBlockStream *self,
 void
 _imgxfer_block_stream_clear (ImgxferBlockStream *self)
 {
-  g_clear_pointer (&self->hasher, _imgxfer_hasher_free);
+  g_clear_pointer (&self->hasher, hasher_free);
 }
 
 void
@@ -433,15 +437,15 @@ _imgxfer_block_stream_update (ImgxferBlockStream *self,
         }
       /* The first non-zero byte: the zeroes before it count after all. */
       if (self->hasher == NULL)
-        self->hasher = _imgxfer_hasher_new (self->algorithm);
-      _imgxfer_hasher_update_zero (self->hasher, self->length);
+        self->hasher = hasher_new (self->algorithm);
+      hasher_update_zero (self->hasher, self->length);
       self->started = TRUE;
     }
 
   if (data)
-    _imgxfer_hasher_update (self->hasher, data, length);
+    hasher_update (self->hasher, data, length);
   else
-    _imgxfer_hasher_update_zero (self->hasher, length);
+    hasher_update_zero (self->hasher, length);
   self->length += length;
 }
 
@@ -454,7 +458,7 @@ _imgxfer_blkhash_set_stream (ImgxferBlkhash *self,
   g_assert (stream->length == _imgxfer_blkhash_block_length (self, block));
 
   if (stream->started)
-    _imgxfer_hasher_final (stream->hasher, digest_slot (self, block));
+    hasher_final (stream->hasher, digest_slot (self, block));
   else
     _imgxfer_blkhash_set_zero (self, block, 1);
   stream->started = FALSE;
@@ -464,15 +468,15 @@ _imgxfer_blkhash_set_stream (ImgxferBlkhash *self,
 char *
 _imgxfer_blkhash_finish (ImgxferBlkhash *self)
 {
-  g_autoptr (ImgxferHasher) hasher = _imgxfer_hasher_new (self->algorithm);
+  g_autoptr (ImgxferHasher) hasher = hasher_new (self->algorithm);
   guint8 root[IMGXFER_BLKHASH_MAX_DIGEST];
   static const char hex[] = "0123456789abcdef";
   char *text = g_malloc (self->digest_size * 2 + 1);
 
   if (self->n_blocks > 0)
-    _imgxfer_hasher_update (hasher, self->digests,
+    hasher_update (hasher, self->digests,
                             self->n_blocks * self->digest_size);
-  _imgxfer_hasher_final (hasher, root);
+  hasher_final (hasher, root);
 
   for (gsize i = 0; i < self->digest_size; i++)
     {
