@@ -41,6 +41,17 @@ bench_scratch() {
   echo "$d"
 }
 
+# bench_random_file PATH SIZE: SIZE bytes (rounded up to 64 MiB) of random
+# data with no zero blocks: one 64 MiB piece of /dev/urandom repeated, as
+# making it all from /dev/urandom would take longer than what is measured.
+bench_random_file() {
+  local path=$1 size=$2 piece=$((64 * 1024 * 1024)) off
+  head -c "$piece" /dev/urandom > "$path.piece"
+  for ((off = 0; off < size; off += piece)); do cat "$path.piece"; done \
+    > "$path"
+  rm -f "$path.piece"
+}
+
 # bench_free_gib DIR: GiB available in DIR's file system.
 bench_free_gib() {
   df -P -BG "$1" | awk 'NR == 2 { sub("G", "", $4); print $4 }'
