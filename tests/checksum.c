@@ -708,14 +708,13 @@ test_imageio_algorithm (void)
 {
   char *dir = test_tmpdir_new ();
   g_autofree char *img = g_build_filename (dir, "img", NULL);
-  const char *argv[] = { "qemu-img", "create", "-f", "raw", img, "2m", NULL };
   g_autofree guint8 *zeroes = g_malloc0 (2 * MiB);
   g_autofree char *sha1 = NULL;
   g_autofree char *expected_sha1
       = reference_checksum (G_CHECKSUM_SHA1, zeroes, 2 * MiB, MiB);
   g_autofree char *blake2b = NULL;
 
-  test_run_ok (argv);
+  test_qemu_img_create (img, "raw", "2m", NULL, NULL);
   blake2b = checksum_raw (img, "blake2b", MiB, 0);
   g_assert_cmpstr (blake2b, ==, vectors[0].checksum);
   sha1 = checksum_raw (img, "sha1", MiB, 0);

@@ -823,12 +823,10 @@ static char *
 make_qcow2 (const char *dir, const char *name)
 {
   char *path = g_build_filename (dir, name, NULL);
-  const char *create[] = { "qemu-img", "create", "-q", "-f", "qcow2",
-                           path, "1M", NULL };
   const char *write[] = { "qemu-io", "-f", "qcow2", "-c",
                           "write -q -P 0x5a 65536 4096", path, NULL };
 
-  test_run_ok (create);
+  test_qemu_img_create (path, "qcow2", "1M", NULL, NULL);
   test_run_ok (write);
   return path;
 }
@@ -894,8 +892,6 @@ test_qcow2_member_unaligned (void)
   char *dir = test_tmpdir_new ();
   g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
   g_autofree char *qcow2 = g_build_filename (dir, "empty.qcow2", NULL);
-  const char *create[] = { "qemu-img", "create", "-q", "-f", "qcow2", qcow2,
-                           "1G", NULL };
   const char *tar[] = { "tar", "--format=ustar", "-cf", archive, "-C", dir,
                         "empty.qcow2", NULL };
   g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
@@ -910,7 +906,7 @@ test_qcow2_member_unaligned (void)
       return;
     }
 
-  test_run_ok (create);
+  test_qemu_img_create (qcow2, "qcow2", "1G", NULL, NULL);
   test_run_ok (tar);
   imgxfer_open_options_set_member (options, "empty.qcow2");
   image = imgxfer_open (archive, options, NULL, &error);
