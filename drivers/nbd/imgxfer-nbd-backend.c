@@ -30,6 +30,13 @@
 /* How long a server may take to answer the handshake, and how often a
  * waiting connect or request looks at its cancellable. */
 #define HANDSHAKE_TIMEOUT_US (30 * G_USEC_PER_SEC)
+/* How long a clone waits for the server's greeting, which a server sends
+ * as soon as it accepts a client. The server has just greeted the first
+ * connection, so silence means that it does not serve this one: qemu-nbd
+ * beyond its --shared limit leaves the client in the listen backlog until
+ * another one leaves. The copy goes on with the connections it has, so
+ * waiting longer would only delay it. Long enough for two lost SYNs. */
+#define CLONE_GREETING_TIMEOUT_US (5 * G_USEC_PER_SEC)
 #define POLL_INTERVAL_MS 100
 /* Connections used when the server allows several (multi-conn). */
 #define MULTI_CONN_CONNECTIONS 8
@@ -46,6 +53,8 @@ typedef struct
   /* A cancelled request was left in flight: its reply would land in a
    * buffer the caller has freed, so the handle is never polled again. */
   gboolean abandoned;
+  /* How long connecting waits for the server's greeting. */
+  gint64 greeting_timeout_us;
 } ImgxferNbdBackendPrivate;
 
 static void imgxfer_nbd_backend_source_init (ImgxferSourceInterface *iface);
@@ -326,38 +335,75 @@ set_connect_error (GError **error, gpointer self)
   return FALSE;
 }
 
+/* Polls while libnbd is connecting, up to @timeout_us after @start. */
+static gboolean
+wait_while_connecting (ImgxferNbdBackend *self, gint64 start, gint64 timeout_us,
+                       const char *awaited, GCancellable *cancellable,
+                       GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  while (nbd_aio_is_connecting (priv->nbd) == 1)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      if (g_get_monotonic_time () - start > timeout_us)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       "Cannot connect to %s: no NBD %s within %d s",
+                       url_of (self), awaited,
+                       (int)(timeout_us / G_USEC_PER_SEC));
+          return FALSE;
+        }
+      if (nbd_poll (priv->nbd, POLL_INTERVAL_MS) < 0)
+        return set_connect_error (error, self);
+    }
+  return TRUE;
+}
+
 /* The handshake, bounded in time and cancellable: a server may accept
  * the socket and never answer, as qemu-nbd does with more clients than
- * its --shared limit. */
+ * its --shared limit. In option mode libnbd stops once the server has
+ * greeted (after TLS), so the wait for the greeting, which tells whether
+ * the server serves this client at all, has its own bound; the rest
+ * (opening the export, which may take a plugin seconds) has the whole
+ * handshake's. An oldstyle server goes straight to ready. */
 static gboolean
 connect_uri (ImgxferNbdBackend *self, const char *uri,
              GCancellable *cancellable, GError **error)
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
-  gint64 deadline = g_get_monotonic_time () + HANDSHAKE_TIMEOUT_US;
+  gint64 start = g_get_monotonic_time ();
 
-  if (nbd_aio_connect_uri (priv->nbd, uri) < 0)
+  if (nbd_set_opt_mode (priv->nbd, true) < 0
+      || nbd_aio_connect_uri (priv->nbd, uri) < 0)
     return set_connect_error (error, self);
 
-  while (nbd_aio_is_connecting (priv->nbd) == 1)
+  if (!wait_while_connecting (self, start, priv->greeting_timeout_us,
+                              "greeting", cancellable, error))
+    return FALSE;
+
+  if (nbd_aio_is_negotiating (priv->nbd) == 1)
     {
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return FALSE;
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                       "Cannot connect to %s: no NBD handshake within %d s",
-                       url_of (self),
-                       (int)(HANDSHAKE_TIMEOUT_US / G_USEC_PER_SEC));
-          return FALSE;
-        }
-      if (nbd_poll (priv->nbd, POLL_INTERVAL_MS) < 0)
+      if (nbd_aio_opt_go (priv->nbd, NBD_NULL_COMPLETION) < 0)
         return set_connect_error (error, self);
+      if (!wait_while_connecting (self, start, HANDSHAKE_TIMEOUT_US,
+                                  "handshake", cancellable, error))
+        return FALSE;
     }
 
   if (nbd_aio_is_ready (priv->nbd) != 1)
-    return set_connect_error (error, self);
+    {
+      /* libnbd said why in this thread's error while polling. A refused
+       * NBD_OPT_GO leaves the handle negotiating: say goodbye, as libnbd
+       * does by itself outside option mode. */
+      set_connect_error (error, self);
+      if (nbd_aio_is_negotiating (priv->nbd) == 1)
+        nbd_opt_abort (priv->nbd);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -412,6 +458,27 @@ imgxfer_nbd_backend_open (ImgxferBackend *backend, GCancellable *cancellable,
   return _imgxfer_nbd_backend_connect (IMGXFER_NBD_BACKEND (backend),
                                        imgxfer_backend_get_url (backend),
                                        cancellable, error);
+}
+
+/* A clone waits only briefly for the server to greet it (see
+ * CLONE_GREETING_TIMEOUT_US): a copy asks for clones, and takes fewer
+ * connections than it asked for when the server serves fewer. */
+static ImgxferBackend *
+imgxfer_nbd_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
+                           GError **error)
+{
+  g_autoptr (ImgxferBackend) clone = NULL;
+  ImgxferNbdBackendPrivate *clone_priv;
+
+  clone = g_object_new (G_OBJECT_TYPE (backend), "url",
+                        imgxfer_backend_get_url (backend), "options",
+                        imgxfer_backend_get_options (backend), NULL);
+  clone_priv
+      = imgxfer_nbd_backend_get_instance_private (IMGXFER_NBD_BACKEND (clone));
+  clone_priv->greeting_timeout_us = CLONE_GREETING_TIMEOUT_US;
+  if (!g_initable_init (G_INITABLE (clone), cancellable, error))
+    return NULL;
+  return g_steal_pointer (&clone);
 }
 
 /* Waits for the command @cookie, or gives it up when @cancellable fires
@@ -694,9 +761,14 @@ imgxfer_nbd_backend_class_init (ImgxferNbdBackendClass *klass)
   backend_class->description = "Images on NBD servers (libnbd)";
   backend_class->schemes = nbd_schemes;
   backend_class->open = imgxfer_nbd_backend_open;
+  backend_class->clone = imgxfer_nbd_backend_clone;
 }
 
 static void
 imgxfer_nbd_backend_init (ImgxferNbdBackend *self)
 {
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  priv->greeting_timeout_us = HANDSHAKE_TIMEOUT_US;
 }

@@ -35,7 +35,9 @@ struct _ImgxferNbdBackendClass
 /* For subclasses, from their open vfunc: connects to @uri (any form the
  * nbd driver accepts) and declares size, capabilities, block sizes and
  * connections. Errors name the backend's own URL, not @uri. The
- * handshake is cancellable and fails after 30 s without an answer. */
+ * handshake is cancellable and fails after 30 s without an answer, or
+ * after 5 s without the server's greeting on a clone made by the nbd
+ * driver's clone vfunc. */
 gboolean _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
                                        GCancellable *cancellable,
                                        GError **error);
