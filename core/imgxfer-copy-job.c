@@ -3,8 +3,9 @@
  * The image is cut in large units (128 MiB by default) that the workers
  * claim one at a time from an atomic counter; each worker has its own
  * connections (clones) to the source and the destination and its own
- * buffer, so nothing is shared on the hot path but two counters. A worker
- * asks the source's extents for its unit only, then per extent:
+ * buffer, so nothing is shared on the hot path but two counters. When
+ * fewer clones can be had than asked for, fewer workers do the copy. A
+ * worker asks the source's extents for its unit only, then per extent:
  *
  *   data  read, then write, in requests of at most the request size; when
  *         sparse, blocks of zeroes in what was read become zero requests
@@ -411,32 +412,54 @@ run_clear (Run *run)
   g_clear_error (&run->error);
 }
 
-/* Worker 0 uses the caller's connections; the others get clones. */
+/* Opens a worker's two clones, or neither. */
 static gboolean
-workers_open (Run *run, Worker *workers, guint n_workers, GError **error)
+worker_open (Run *run, Worker *w, GError **error)
 {
   const ImgxferCopyJob *job = run->job;
 
-  for (guint i = 0; i < n_workers; i++)
+  w->source = imgxfer_backend_clone (job->source, run->cancellable, error);
+  if (w->source == NULL)
+    return FALSE;
+  w->destination
+      = imgxfer_backend_clone (job->destination, run->cancellable, error);
+  if (w->destination == NULL)
     {
-      workers[i].run = run;
-      if (i == 0)
-        {
-          workers[i].source = g_object_ref (job->source);
-          workers[i].destination = g_object_ref (job->destination);
-          continue;
-        }
-
-      workers[i].source
-          = imgxfer_backend_clone (job->source, run->cancellable, error);
-      if (workers[i].source == NULL)
-        return FALSE;
-      workers[i].destination
-          = imgxfer_backend_clone (job->destination, run->cancellable, error);
-      if (workers[i].destination == NULL)
-        return FALSE;
+      g_clear_object (&w->source);
+      return FALSE;
     }
   return TRUE;
+}
+
+/* Worker 0 uses the caller's connections; the others get clones, as many
+ * as can be had: a server may serve fewer clients than it lets us open
+ * (qemu-nbd beyond its --shared limit never answers), and since the
+ * workers claim units from a shared counter, fewer workers copy the same
+ * image. After the first clone that fails no more are tried: they would
+ * most likely fail the same way, each after the same wait. Returns how
+ * many workers are ready, 0 when the copy was cancelled meanwhile. */
+static guint
+workers_open (Run *run, Worker *workers, guint n_workers, GError **error)
+{
+  g_autoptr (GError) clone_error = NULL;
+  guint n = 1;
+
+  for (guint i = 0; i < n_workers; i++)
+    workers[i].run = run;
+  workers[0].source = g_object_ref (run->job->source);
+  workers[0].destination = g_object_ref (run->job->destination);
+
+  while (n < n_workers && worker_open (run, &workers[n], &clone_error))
+    n++;
+
+  if (n < n_workers)
+    {
+      if (run_check_cancelled (run, error))
+        return 0;
+      g_message ("Copying with %u connections instead of %u: %s", n, n_workers,
+                 clone_error->message);
+    }
+  return n;
 }
 
 static void
@@ -488,7 +511,7 @@ _imgxfer_copy_job_run (const ImgxferCopyJob *job,
 {
   Run run = { 0 };
   g_autofree Worker *workers = NULL;
-  guint n_workers;
+  guint n_workers, n_open;
   gulong handler = 0;
   GError *local_error = NULL;
 
@@ -503,8 +526,9 @@ _imgxfer_copy_job_run (const ImgxferCopyJob *job,
 
   n_workers = count_workers (job, run.n_units);
   workers = g_new0 (Worker, n_workers);
-  if (workers_open (&run, workers, n_workers, &local_error))
-    workers_run (&run, workers, n_workers);
+  n_open = workers_open (&run, workers, n_workers, &local_error);
+  if (n_open > 0)
+    workers_run (&run, workers, n_open);
   else
     run_fail (&run, local_error);
   workers_close (workers, n_workers);

@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 
 #include "drivers/nbd/imgxfer-nbd-backend.h"
+#include "imgxfer-copy-private.h"
 #include "test-servers.h"
 #include "test-utils.h"
 
@@ -492,12 +493,184 @@ test_cancel_request (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
 }
 
+/* The last message the library logged at G_LOG_LEVEL_MESSAGE: structured
+ * logging bypasses g_test_expect_message(). */
+static GMutex message_lock;
+static char *last_message;
+
+static GLogWriterOutput
+record_message (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                gpointer user_data)
+{
+  for (gsize i = 0; (level & G_LOG_LEVEL_MESSAGE) && i < n_fields; i++)
+    if (strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
+      {
+        g_mutex_lock (&message_lock);
+        g_free (last_message);
+        last_message = g_strdup (fields[i].value);
+        g_mutex_unlock (&message_lock);
+      }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/* Copies @source to @destination asking for 4 connections, in 1 MiB
+ * units so that an 8 MiB image keeps them busy, and expects the copy to
+ * note that it got only @expected. Returns how long the copy took. */
+static gint64
+copy_with_fewer_connections (ImgxferBackend *source,
+                             ImgxferBackend *destination, guint expected)
+{
+  g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (source, destination);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *note = g_strdup_printf (
+      "Copying with %u connections instead of 4: *", expected);
+  gint64 start = g_get_monotonic_time ();
+  gint64 elapsed;
+
+  imgxfer_copy_set_connections (copy, 4);
+  _imgxfer_copy_set_unit_size (copy, 1 * MiB);
+  g_clear_pointer (&last_message, g_free);
+  imgxfer_copy_run (copy, NULL, &error);
+  elapsed = g_get_monotonic_time () - start;
+  g_assert_no_error (error);
+
+  g_assert_nonnull (last_message);
+  if (!g_pattern_match_simple (note, last_message))
+    g_error ("expected the note \"%s\", got \"%s\"", note, last_message);
+  g_clear_pointer (&last_message, g_free);
+  return elapsed;
+}
+
+/* qemu-nbd --shared=2 serving @image: it allows multi-conn but leaves a
+ * third client in its listen backlog. */
+static void
+start_qemu_nbd_two_clients (Fixture *fixture, const char *image)
+{
+  const char *argv[]
+      = { "qemu-nbd", "--persistent",  "--format=raw", "--shared=2",
+          "--socket", fixture->socket, image,          NULL };
+
+  fixture->server = test_server_start (argv, fixture->socket);
+}
+
+/* qemu-nbd --shared=2 allows multi-conn but leaves a third client in its
+ * listen backlog without a word: a copy asking for 4 connections to it,
+ * either way, goes on with 2 and does not wait out the 30 s handshake
+ * timeout for the others. */
+static void
+test_copy_server_serves_fewer (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *source_path
+      = g_build_filename (fixture->dir, "source.raw", NULL);
+  g_autofree char *export_path
+      = g_build_filename (fixture->dir, "export.raw", NULL);
+  g_autofree char *copy_path
+      = g_build_filename (fixture->dir, "copy.raw", NULL);
+  g_autoptr (ImgxferBackend) source = NULL;
+  g_autoptr (ImgxferBackend) export = NULL;
+  g_autoptr (ImgxferBackend) copy = NULL;
+  g_autoptr (GError) error = NULL;
+
+  test_write_pattern (source_path, 0, 1 * MiB, 'a');
+  test_write_pattern (source_path, 3 * MiB, 1536 * KiB, 'b');
+  test_write_pattern (source_path, 7 * MiB + 512 * KiB, 512 * KiB, 'c');
+  /* Data where the source has zeroes, which the copy must overwrite. */
+  test_create_sparse (export_path, 8 * MiB);
+  test_write_pattern (export_path, 1 * MiB, 2 * MiB, 'x');
+  test_create_sparse (copy_path, 8 * MiB);
+  test_write_pattern (copy_path, 5 * MiB, 1 * MiB, 'y');
+  start_qemu_nbd_two_clients (fixture, export_path);
+
+  source = test_open (source_path, FALSE);
+  export = open_nbd (test_server_get_uri (fixture->server), TRUE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (imgxfer_backend_get_max_connections (export), >=, 4);
+  g_assert_cmpint (copy_with_fewer_connections (source, export, 2), <,
+                   20 * G_USEC_PER_SEC);
+  g_clear_object (&export);
+
+  export
+      = open_nbd (test_server_get_uri (fixture->server), FALSE, NULL, &error);
+  g_assert_no_error (error);
+  copy = test_open (copy_path, TRUE);
+  g_assert_cmpint (copy_with_fewer_connections (export, copy, 2), <,
+                   20 * G_USEC_PER_SEC);
+  g_clear_object (&export);
+  g_clear_object (&copy);
+
+  g_clear_pointer (&fixture->server, test_server_stop);
+  test_assert_images_equal (source_path, "raw", export_path, "raw", FALSE);
+  test_assert_images_equal (source_path, "raw", copy_path, "raw", FALSE);
+}
+
+/* Cancelling the copy while a clone waits for its greeting stops the
+ * copy: that failed clone is no reason to go on with fewer. */
+static void
+test_copy_cancel_while_connecting (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *export_path
+      = g_build_filename (fixture->dir, "export.raw", NULL);
+  g_autoptr (ImgxferBackend) source = test_open ("memory:?size=8M", FALSE);
+  g_autoptr (ImgxferBackend) export = NULL;
+  g_autoptr (ImgxferCopy) copy = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  GThread *canceller;
+  gint64 start;
+
+  test_create_sparse (export_path, 8 * MiB);
+  start_qemu_nbd_two_clients (fixture, export_path);
+  export = open_nbd (test_server_get_uri (fixture->server), TRUE, NULL, &error);
+  g_assert_no_error (error);
+  copy = imgxfer_copy_new (source, export);
+  imgxfer_copy_set_connections (copy, 4);
+  _imgxfer_copy_set_unit_size (copy, 1 * MiB);
+
+  g_clear_pointer (&last_message, g_free);
+  start = g_get_monotonic_time ();
+  canceller = g_thread_new ("cancel", cancel_later, cancellable);
+  g_assert_false (imgxfer_copy_run (copy, cancellable, &error));
+  g_thread_join (canceller);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  /* Less than a clone's wait for its greeting. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 4 * G_USEC_PER_SEC);
+  /* No note about copying with fewer connections. */
+  g_assert_null (last_message);
+}
+
+/* nbdkit's limit filter hangs up on clients beyond its limit: the copy
+ * goes on with the connections it has. */
+static void
+test_copy_server_refuses_clients (Fixture *fixture, gconstpointer data)
+{
+  const char *const extra[]
+      = { "--filter=limit", "memory", "8M", "limit=2", NULL };
+  g_autoptr (ImgxferBackend) source = NULL;
+  g_autoptr (ImgxferBackend) destination = NULL;
+
+  start_nbdkit (fixture, extra);
+  source = test_open (test_server_get_uri (fixture->server), TRUE);
+  test_backend_fill (source, 1 * MiB, 2 * MiB, 'd');
+  test_backend_fill (source, 6 * MiB, 1 * MiB, 'e');
+  destination = test_open ("memory:?size=8M", TRUE);
+  test_backend_fill (destination, 4 * MiB, 1 * MiB, 'z');
+
+  g_assert_cmpint (copy_with_fewer_connections (source, destination, 2), <,
+                   20 * G_USEC_PER_SEC);
+  test_backend_assert_bytes (destination, 0, 1 * MiB, 0);
+  test_backend_assert_bytes (destination, 1 * MiB, 2 * MiB, 'd');
+  test_backend_assert_bytes (destination, 3 * MiB, 3 * MiB, 0);
+  test_backend_assert_bytes (destination, 6 * MiB, 1 * MiB, 'e');
+  test_backend_assert_bytes (destination, 7 * MiB, 1 * MiB, 0);
+}
+
 int
 main (int argc, char **argv)
 {
   int status;
 
   g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (record_message, NULL, NULL);
 
 #define ADD(path, func)                                                        \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
@@ -516,6 +689,12 @@ main (int argc, char **argv)
   ADD ("/nbd-driver/errors/cancel-request", test_cancel_request);
   ADD ("/nbd-driver/errors/read-only-server", test_read_only_server);
   ADD ("/nbd-driver/errors/missing-bitmap", test_missing_bitmap);
+  ADD ("/nbd-driver/copy/server-serves-fewer-clients",
+       test_copy_server_serves_fewer);
+  ADD ("/nbd-driver/copy/cancel-while-connecting",
+       test_copy_cancel_while_connecting);
+  ADD ("/nbd-driver/copy/server-refuses-clients",
+       test_copy_server_refuses_clients);
 
   status = g_test_run ();
 

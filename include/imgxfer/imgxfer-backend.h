@@ -59,7 +59,10 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  * @clone: open another connection to the same image, with the same options,
  *   for another worker. The default creates a new instance with the same
  *   construct properties and opens it; a driver overrides it when a clone
- *   must share state (a child process, an in-memory store).
+ *   must share state (a child process, an in-memory store). A copy goes on
+ *   with the connections it has when a clone fails, so a driver should
+ *   fail fast rather than wait long for a server that may never serve
+ *   another client.
  * @get_local_file: if the image's bytes are the byte range @offset..+@size
  *   of a local file, return its path; used to stack a format driver (qemu)
  *   on top of a protocol driver (file, tar). Returning %FALSE means no.
