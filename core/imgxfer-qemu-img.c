@@ -8,17 +8,12 @@
 
 #include "imgxfer-qemu-img-private.h"
 
-gboolean
-_imgxfer_qemu_img (const char *const *argv,
-                   char **standard_output,
-                   GCancellable *cancellable,
-                   GError **error)
+static GSubprocess *
+spawn (const char *const *argv, GError **error)
 {
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) full_argv = NULL;
-  g_autoptr (GSubprocess) process = NULL;
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
+  GSubprocess *process;
 
   g_strv_builder_add (builder, "qemu-img");
   g_strv_builder_addv (builder, (const char **)argv);
@@ -29,10 +24,18 @@ _imgxfer_qemu_img (const char *const *argv,
                                    | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                                error);
   if (process == NULL)
-    {
-      g_prefix_error (error, "Cannot run qemu-img: ");
-      return FALSE;
-    }
+    g_prefix_error (error, "Cannot run qemu-img: ");
+  return process;
+}
+
+/* Reads what is left of @process's output and waits for it; its stderr
+ * becomes the error if it failed. */
+static gboolean
+finish (GSubprocess *process, const char *const *argv, char **standard_output,
+        GCancellable *cancellable, GError **error)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
 
   if (!g_subprocess_communicate_utf8 (process, NULL, cancellable, &out, &err,
                                       error))
@@ -51,4 +54,66 @@ _imgxfer_qemu_img (const char *const *argv,
   if (standard_output)
     *standard_output = g_steal_pointer (&out);
   return TRUE;
+}
+
+gboolean
+_imgxfer_qemu_img (const char *const *argv,
+                   char **standard_output,
+                   GCancellable *cancellable,
+                   GError **error)
+{
+  g_autoptr (GSubprocess) process = spawn (argv, error);
+
+  return process != NULL
+         && finish (process, argv, standard_output, cancellable, error);
+}
+
+gboolean
+_imgxfer_qemu_img_lines (const char *const *argv,
+                         ImgxferQemuImgLineFunc line_func,
+                         gpointer user_data,
+                         GCancellable *cancellable,
+                         GError **error)
+{
+  g_autoptr (GSubprocess) process = spawn (argv, error);
+  g_autoptr (GDataInputStream) lines = NULL;
+
+  if (process == NULL)
+    return FALSE;
+
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (lines),
+                                               FALSE);
+  for (;;)
+    {
+      g_autoptr (GError) local_error = NULL;
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (
+          lines, NULL, cancellable, &local_error);
+
+      if (local_error != NULL)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "Cannot read qemu-img's output: ");
+          break;
+        }
+      if (line == NULL)
+        /* The end of the output. */
+        return finish (process, argv, NULL, cancellable, error);
+      if (!line_func (line, user_data, &local_error))
+        {
+          if (local_error == NULL)
+            {
+              /* The caller has heard enough. */
+              g_subprocess_force_exit (process);
+              g_subprocess_wait (process, NULL, NULL);
+              return TRUE;
+            }
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          break;
+        }
+    }
+
+  g_subprocess_force_exit (process);
+  g_subprocess_wait (process, NULL, NULL);
+  return FALSE;
 }

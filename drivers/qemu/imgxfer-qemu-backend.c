@@ -3,7 +3,9 @@
  * The image's bytes are found through the protocol drivers (a local file
  * or a tar member: a byte range of a local file); a private qemu-nbd
  * serves the guest data from them, and the NBD driver, which this backend
- * extends, does the rest. Clones share the qemu-nbd process.
+ * extends, does the rest. A qcow2 source reads its data clusters straight
+ * from the image file where `qemu-img map` found them (imgxfer-qemu-map.c).
+ * Clones share the qemu-nbd process and the map.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -12,6 +14,7 @@
 #include "imgxfer-qemu-backend.h"
 
 #include "core/imgxfer-local-bytes-private.h"
+#include "imgxfer-qemu-map.h"
 #include "imgxfer-qemu-nbd-server.h"
 
 #define DEFAULT_CONNECTIONS 4
@@ -25,25 +28,33 @@ struct _ImgxferQemuBackend
   ImgxferNbdBackend parent_instance;
 
   ImgxferQemuNbdServer *server;
+  ImgxferQemuMap *map; /* NULL: everything through qemu-nbd */
 };
 
-G_DEFINE_FINAL_TYPE (ImgxferQemuBackend, imgxfer_qemu_backend,
-                     IMGXFER_TYPE_NBD_BACKEND)
+static void imgxfer_qemu_backend_source_init (ImgxferSourceInterface *iface);
 
-/* Where the format's bytes are: the protocol driver's local file. */
+G_DEFINE_FINAL_TYPE_WITH_CODE (
+    ImgxferQemuBackend, imgxfer_qemu_backend, IMGXFER_TYPE_NBD_BACKEND,
+    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
+                           imgxfer_qemu_backend_source_init))
+
+/* The nbd driver's implementation, which ours extends. */
+static ImgxferSourceInterface *nbd_source_iface;
+
+/* Where the format's bytes are: the protocol driver's local file. Returns
+ * qemu's name for the image in them. */
 static char *
-find_image_bytes (ImgxferBackend *backend, GCancellable *cancellable,
-                  GError **error)
+find_image_bytes (ImgxferBackend *backend, ImgxferLocalBytes *bytes,
+                  GCancellable *cancellable, GError **error)
 {
   const char *url = imgxfer_backend_get_url (backend);
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
-  g_auto (ImgxferLocalBytes) bytes = { 0 };
 
-  if (!_imgxfer_local_bytes_find (url, options, &bytes, NULL, cancellable,
+  if (!_imgxfer_local_bytes_find (url, options, bytes, NULL, cancellable,
                                   error))
     return NULL;
 
-  if (bytes.path == NULL)
+  if (bytes->path == NULL)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                    "%s: qemu can open %s images only in local files", url,
@@ -52,7 +63,7 @@ find_image_bytes (ImgxferBackend *backend, GCancellable *cancellable,
     }
 
   return _imgxfer_local_bytes_qemu_filename (
-      &bytes, imgxfer_open_options_get_format (options),
+      bytes, imgxfer_open_options_get_format (options),
       imgxfer_open_options_get_shallow (options));
 }
 
@@ -65,17 +76,13 @@ connections (ImgxferOpenOptions *options)
 }
 
 static ImgxferQemuNbdServer *
-start_server (ImgxferBackend *backend, GCancellable *cancellable,
-              GError **error)
+start_server (ImgxferBackend *backend, const char *filename,
+              GCancellable *cancellable, GError **error)
 {
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
-  g_autofree char *filename = find_image_bytes (backend, cancellable, error);
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_autofree char *shared = NULL;
   g_auto (GStrv) args = NULL;
-
-  if (filename == NULL)
-    return NULL;
 
   /* This connection and one per worker clone. */
   shared = g_strdup_printf ("--shared=%u", connections (options) + 1);
@@ -97,16 +104,55 @@ start_server (ImgxferBackend *backend, GCancellable *cancellable,
                                         error);
 }
 
+/* Only a read-only qcow2 reads from the image file: the image must stay
+ * as qemu-img map saw it (qemu-nbd --read-only keeps writers away), direct
+ * I/O would need aligned ranges, and other formats may keep their data in
+ * other files (vmdk extents). */
+static ImgxferQemuMap *
+load_map (ImgxferBackend *backend, const ImgxferLocalBytes *bytes,
+          const char *filename, GCancellable *cancellable)
+{
+  ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
+  g_autoptr (GError) error = NULL;
+  ImgxferQemuMap *map;
+
+  if (imgxfer_open_options_get_writable (options)
+      || imgxfer_open_options_get_direct (options)
+      || g_strcmp0 (imgxfer_open_options_get_format (options), "qcow2") != 0)
+    return NULL;
+
+  map = imgxfer_qemu_map_new (bytes, filename, cancellable, &error);
+  if (map == NULL)
+    g_debug ("%s: every read goes through qemu-nbd: %s",
+             imgxfer_backend_get_url (backend), error->message);
+  return map;
+}
+
+static gboolean
+start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
+{
+  ImgxferBackend *backend = IMGXFER_BACKEND (self);
+  g_auto (ImgxferLocalBytes) bytes = { 0 };
+  g_autofree char *filename
+      = find_image_bytes (backend, &bytes, cancellable, error);
+
+  if (filename == NULL)
+    return FALSE;
+  self->server = start_server (backend, filename, cancellable, error);
+  if (self->server == NULL)
+    return FALSE;
+  self->map = load_map (backend, &bytes, filename, cancellable);
+  return TRUE;
+}
+
 static gboolean
 imgxfer_qemu_backend_open (ImgxferBackend *backend, GCancellable *cancellable,
                            GError **error)
 {
   ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
 
-  /* A clone arrives with its parent's server. */
-  if (self->server == NULL)
-    self->server = start_server (backend, cancellable, error);
-  if (self->server == NULL)
+  /* A clone arrives with its parent's server and map. */
+  if (self->server == NULL && !start (self, cancellable, error))
     return FALSE;
 
   if (!_imgxfer_nbd_backend_connect (
@@ -132,9 +178,49 @@ imgxfer_qemu_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
                         imgxfer_backend_get_url (backend), "options",
                         imgxfer_backend_get_options (backend), NULL);
   clone->server = g_object_ref (self->server);
+  clone->map = self->map ? g_object_ref (self->map) : NULL;
   if (!g_initable_init (G_INITABLE (clone), cancellable, error))
     return NULL;
   return IMGXFER_BACKEND (g_steal_pointer (&clone));
+}
+
+/* Splits the range into the runs the map reads from the image file and
+ * those qemu-nbd serves. */
+static gboolean
+imgxfer_qemu_backend_pread (ImgxferSource *source, void *buffer, gsize length,
+                            guint64 offset, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (source);
+  guint8 *p = buffer;
+
+  if (self->map == NULL)
+    return nbd_source_iface->pread (source, buffer, length, offset, cancellable,
+                                    error);
+
+  while (length > 0)
+    {
+      gboolean direct;
+      gsize run
+          = imgxfer_qemu_map_next_run (self->map, offset, length, &direct);
+
+      if (direct ? !imgxfer_qemu_map_pread (self->map, p, run, offset, error)
+                 : !nbd_source_iface->pread (source, p, run, offset,
+                                             cancellable, error))
+        return FALSE;
+      p += run;
+      offset += run;
+      length -= run;
+    }
+  return TRUE;
+}
+
+static void
+imgxfer_qemu_backend_source_init (ImgxferSourceInterface *iface)
+{
+  nbd_source_iface = g_type_interface_peek_parent (iface);
+  /* The extents stay the nbd driver's (the copied vtable has them). */
+  iface->pread = imgxfer_qemu_backend_pread;
 }
 
 static char *
@@ -153,6 +239,7 @@ imgxfer_qemu_backend_finalize (GObject *object)
   /* Disconnect before the server may stop under the connection. */
   _imgxfer_nbd_backend_disconnect (IMGXFER_NBD_BACKEND (self));
   g_clear_object (&self->server);
+  g_clear_object (&self->map);
 
   G_OBJECT_CLASS (imgxfer_qemu_backend_parent_class)->finalize (object);
 }
