@@ -356,25 +356,36 @@ compute_clear (Compute *c)
   g_mutex_clear (&c->lock);
 }
 
+/* The first connection is the caller's; the others are clones, as many as
+ * can be had: a server may serve fewer clients than it lets us open, and
+ * the threads share the connections there are (see the copy engine). */
 static gboolean
 open_connections (Compute *c,
                   ImgxferBackend *source,
                   guint n,
                   GError **error)
 {
+  g_autoptr (GError) clone_error = NULL;
+
   c->connections = g_new0 (Connection, n);
   for (guint i = 0; i < n; i++)
     {
-      g_mutex_init (&c->connections[i].lock);
       c->connections[i].backend
           = i == 0 ? g_object_ref (source)
-                   : imgxfer_backend_clone (source, c->cancellable, error);
+                   : imgxfer_backend_clone (source, c->cancellable,
+                                            &clone_error);
       if (c->connections[i].backend == NULL)
-        {
-          g_mutex_clear (&c->connections[i].lock);
-          return FALSE;
-        }
+        break;
+      g_mutex_init (&c->connections[i].lock);
       c->n_connections = i + 1;
+    }
+
+  if (c->n_connections < n)
+    {
+      if (g_cancellable_set_error_if_cancelled (c->cancellable, error))
+        return FALSE;
+      g_message ("Reading with %u connections instead of %u: %s",
+                 c->n_connections, n, clone_error->message);
     }
   return TRUE;
 }

@@ -664,6 +664,39 @@ test_copy_server_refuses_clients (Fixture *fixture, gconstpointer data)
   test_backend_assert_bytes (destination, 7 * MiB, 1 * MiB, 0);
 }
 
+/* A checksum read with 4 threads (the image has 4 units of work) from a
+ * server that takes 2 clients uses the 2 connections it gets, and sums
+ * the same bytes as one connection. */
+static void
+test_checksum_server_refuses_clients (Fixture *fixture, gconstpointer data)
+{
+  const char *const extra[]
+      = { "--filter=limit", "memory", "200M", "limit=2", NULL };
+  g_autoptr (ImgxferBackend) source = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *with_one = NULL;
+  g_autofree char *with_four = NULL;
+
+  start_nbdkit (fixture, extra);
+  source = test_open (test_server_get_uri (fixture->server), TRUE);
+  test_backend_fill (source, 1 * MiB, 2 * MiB, 'd');
+  test_backend_fill (source, 150 * MiB, 1 * MiB, 'e');
+
+  with_one = imgxfer_checksum_compute (source, NULL, 1 * MiB, 1, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&last_message, g_free);
+  with_four
+      = imgxfer_checksum_compute (source, NULL, 1 * MiB, 4, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (with_four, ==, with_one);
+
+  g_assert_nonnull (last_message);
+  if (!g_pattern_match_simple ("Reading with 2 connections instead of 4: *",
+                               last_message))
+    g_error ("unexpected note \"%s\"", last_message);
+  g_clear_pointer (&last_message, g_free);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -695,6 +728,8 @@ main (int argc, char **argv)
        test_copy_cancel_while_connecting);
   ADD ("/nbd-driver/copy/server-refuses-clients",
        test_copy_server_refuses_clients);
+  ADD ("/nbd-driver/checksum/server-refuses-clients",
+       test_checksum_server_refuses_clients);
 
   status = g_test_run ();
 
