@@ -196,7 +196,9 @@ imgxfer_copy_new (ImgxferBackend *source, ImgxferBackend *destination)
  *   the default (4)
  *
  * Never more workers are used than either backend allows, nor more than
- * there are units of work (128 MiB each).
+ * there are units of work (128 MiB each). When a server takes fewer
+ * clients than it lets us open, the copy goes on with the connections it
+ * got, and says so with g_message().
  */
 void
 imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
