@@ -17,6 +17,9 @@
 #define SIZE (8 * MiB)
 /* Inside the top layer's data written by make_chain(): direct. */
 #define DIRECT_OFFSET (3 * MiB + 20000)
+/* A hole in the top layer over the backing file's data, and that data. */
+#define BACKING_OFFSET (5 * MiB + 1000)
+#define BACKING_BYTE 0x11
 /* The compressed cluster: qemu's to read. */
 #define COMPRESSED_OFFSET (1 * MiB)
 /* A read size that puts request boundaries anywhere in a cluster. */
@@ -181,8 +184,20 @@ kill_qemu_nbd (void)
   g_assert_true (test_process_gone (pid));
 }
 
-/* The top layer's data comes from the image file, the compressed cluster
- * from qemu-nbd. */
+static void
+assert_direct_read (ImgxferBackend *backend, guint64 offset, guint8 byte)
+{
+  guint8 buffer[4096];
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (read_range (backend, offset, buffer, sizeof buffer, &error));
+  g_assert_no_error (error);
+  for (gsize i = 0; i < sizeof buffer; i++)
+    g_assert_cmpuint (buffer[i], ==, byte);
+}
+
+/* The data of the top layer and of the backing file come from the image
+ * files, the compressed cluster from qemu-nbd. */
 static void
 assert_direct_reads (ImgxferBackend *backend)
 {
@@ -191,11 +206,8 @@ assert_direct_reads (ImgxferBackend *backend)
 
   kill_qemu_nbd ();
 
-  g_assert_true (
-      read_range (backend, DIRECT_OFFSET, buffer, sizeof buffer, &error));
-  g_assert_no_error (error);
-  for (gsize i = 0; i < sizeof buffer; i++)
-    g_assert_cmpuint (buffer[i], ==, 0x45);
+  assert_direct_read (backend, DIRECT_OFFSET, 0x45);
+  assert_direct_read (backend, BACKING_OFFSET, BACKING_BYTE);
 
   g_assert_false (
       read_range (backend, COMPRESSED_OFFSET, buffer, sizeof buffer, &error));
@@ -238,19 +250,43 @@ assert_cli_convert_matches (Fixture *fixture, const char *const *args,
   test_assert_images_equal (fixture->reference, "raw", target, "raw", FALSE);
 }
 
+/* What imgxfer reads in the qcow2 @url (the top layer, or an archive
+ * holding it as @member), converted or read in odd requests, is what
+ * qemu-img reads. Returns the image, opened. */
+static ImgxferBackend *
+assert_reads_match (Fixture *fixture, const char *url, const char *member)
+{
+  const char *const args[] = { url, member ? "--member" : NULL, member, NULL };
+  ImgxferBackend *backend;
+
+  assert_cli_convert_matches (fixture, args, fixture->top);
+  backend = open_qcow2 (url, member, FALSE);
+  assert_odd_reads_match (fixture, backend);
+  return backend;
+}
+
+/* Creates the qcow2 @path keeping its data in another file. */
+static void
+create_with_data_file (Fixture *fixture, const char *path)
+{
+  g_autofree char *data_file
+      = g_build_filename (fixture->dir, "data.raw", NULL);
+  g_autofree char *option = g_strconcat ("data_file=", data_file, NULL);
+  const char *const create[]
+      = { "qemu-img", "create", "-f", "qcow2", "-o", option, path, "8M", NULL };
+
+  test_run_ok (create);
+}
+
 /* Every byte of a chain with every kind of cluster, read partly direct
  * and partly through qemu-nbd, is what qemu reads. */
 static void
 test_chain (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (ImgxferBackend) backend = NULL;
-  const char *const args[] = { fixture->top, NULL };
 
   make_chain (fixture);
-  assert_cli_convert_matches (fixture, args, fixture->top);
-
-  backend = open_qcow2 (fixture->top, NULL, FALSE);
-  assert_odd_reads_match (fixture, backend);
+  backend = assert_reads_match (fixture, fixture->top, NULL);
   assert_direct_reads (backend);
 }
 
@@ -263,7 +299,6 @@ test_tar_member (Fixture *fixture, gconstpointer data)
   g_autofree char *ova = g_build_filename (fixture->dir, "vm.ova", NULL);
   const char *const paths[] = { ovf, fixture->top, NULL };
   const char *const names[] = { "vm.ovf", "disk.qcow2", NULL };
-  const char *const args[] = { "--member", "disk.qcow2", ova, NULL };
   g_autoptr (ImgxferBackend) backend = NULL;
   guint64 offset, size;
 
@@ -278,9 +313,24 @@ test_tar_member (Fixture *fixture, gconstpointer data)
   test_write_pattern (ovf, 0, 1234, 'o');
   test_create_ova (ova, paths, names, &offset, &size);
 
-  assert_cli_convert_matches (fixture, args, fixture->top);
-  backend = open_qcow2 (ova, "disk.qcow2", FALSE);
-  assert_odd_reads_match (fixture, backend);
+  backend = assert_reads_match (fixture, ova, "disk.qcow2");
+  assert_direct_reads (backend);
+}
+
+/* A raw backing file, partly sparse, is read directly too. */
+static void
+test_raw_backing (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *base = g_build_filename (fixture->dir, "base.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+
+  test_create_sparse (base, SIZE);
+  test_write_pattern (base, 12345, 6 * MiB, BACKING_BYTE);
+  test_qemu_img_create (fixture->top, "qcow2", NULL, base, "raw");
+  write_clusters (fixture->top);
+  convert_reference (fixture, fixture->top);
+
+  backend = assert_reads_match (fixture, fixture->top, NULL);
   assert_direct_reads (backend);
 }
 
@@ -289,26 +339,39 @@ test_tar_member (Fixture *fixture, gconstpointer data)
 static void
 test_external_data_file (Fixture *fixture, gconstpointer data)
 {
-  g_autofree char *data_file
-      = g_build_filename (fixture->dir, "data.raw", NULL);
-  g_autofree char *option = g_strconcat ("data_file=", data_file, NULL);
-  const char *const create[] = { "qemu-img", "create",     "-f", "qcow2", "-o",
-                                 option,     fixture->top, "8M", NULL };
   /* Data only where the qcow2 file has metadata: read from there, it
    * would show. qcow2 cannot compress into a data file. */
   const char *const commands[]
       = { "write -P 0x41 1000 100000", "write -z 128k 64k", NULL };
-  const char *const args[] = { fixture->top, NULL };
   g_autoptr (ImgxferBackend) backend = NULL;
 
-  test_run_ok (create);
+  create_with_data_file (fixture, fixture->top);
   qemu_io (fixture->top, commands);
   convert_reference (fixture, fixture->top);
 
-  assert_cli_convert_matches (fixture, args, fixture->top);
-  backend = open_qcow2 (fixture->top, NULL, FALSE);
-  assert_odd_reads_match (fixture, backend);
+  backend = assert_reads_match (fixture, fixture->top, NULL);
   assert_no_direct_reads (backend, 2000);
+}
+
+/* A backing file with an external data file is read through qemu-nbd,
+ * the top layer still directly. */
+static void
+test_backing_data_file (Fixture *fixture, gconstpointer data)
+{
+  /* As in test_external_data_file(). */
+  const char *const base_data[] = { "write -P 0x11 0 192k", NULL };
+  const char *const top_data[] = { "write -P 0x45 3157000 1000000", NULL };
+  g_autoptr (ImgxferBackend) backend = NULL;
+
+  create_with_data_file (fixture, fixture->base);
+  qemu_io (fixture->base, base_data);
+  test_qemu_img_create (fixture->top, "qcow2", NULL, fixture->base, "qcow2");
+  qemu_io (fixture->top, top_data);
+  convert_reference (fixture, fixture->top);
+
+  backend = assert_reads_match (fixture, fixture->top, NULL);
+  assert_no_direct_reads (backend, 1000);
+  assert_direct_read (backend, DIRECT_OFFSET, 0x45);
 }
 
 /* A writable image may change under a map: qemu-nbd reads it all (and
@@ -336,7 +399,9 @@ main (int argc, char **argv)
 
   ADD ("/qemu-direct-read/chain", test_chain);
   ADD ("/qemu-direct-read/tar-member", test_tar_member);
+  ADD ("/qemu-direct-read/raw-backing", test_raw_backing);
   ADD ("/qemu-direct-read/not/external-data-file", test_external_data_file);
+  ADD ("/qemu-direct-read/not/backing-data-file", test_backing_data_file);
   ADD ("/qemu-direct-read/not/writable", test_writable);
 
   status = g_test_run ();

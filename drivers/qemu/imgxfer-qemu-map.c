@@ -4,14 +4,16 @@
  * Reading a qcow2 through qemu-nbd costs a copy through a socket for
  * every byte. Most clusters of a qcow2 are guest bytes stored as they are
  * in the image file, and `qemu-img map` says where, so those are read
- * from the file directly. Compressed and encrypted clusters, zero
- * clusters, holes and the backing files' clusters stay qemu's to read:
- * the map keeps only data of the top layer at a known offset.
+ * from the file directly; so are those of backing files that are local
+ * qcow2 or raw files. Compressed and encrypted clusters, zero clusters,
+ * holes and the data of other layers stay qemu's to read: the map keeps
+ * only data at a known offset of a layer it can read.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -23,7 +25,7 @@
 #include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-qemu-map.h"
 
-/* 24 bytes each: 6 MiB at most. A 1 TiB image fragmented down to single
+/* 32 bytes each: 8 MiB at most. A 1 TiB image fragmented down to single
  * 64 KiB clusters would need 16M; the ranges past the last one kept are
  * read through qemu. */
 #define MAX_RUNS (256 * 1024)
@@ -31,59 +33,86 @@
 /* The qcow2 header fields read here (docs/interop/qcow2.txt in qemu). */
 #define QCOW2_MAGIC 0x514649fb /* "QFI\xfb" */
 #define QCOW2_HEADER_V3_SIZE 104
+#define QCOW2_BACKING_FILE_OFFSET_OFFSET 8
 #define QCOW2_INCOMPATIBLE_FEATURES_OFFSET 72
 #define QCOW2_INCOMPAT_DATA_FILE (1 << 2)
 
-/* Guest bytes [start, start + length) are at @host in the image's bytes
- * (from the start of ImgxferLocalBytes's range). */
+/* A layer of the backing chain, at its depth below the top: its bytes
+ * are [base, base + limit) of @path (a tar member for the top). fd -1:
+ * qemu reads its data. */
+typedef struct
+{
+  char *path;
+  int fd;
+  guint64 base;
+  guint64 limit;
+} MapLayer;
+
+/* Guest bytes [start, start + length) are at @host in the bytes of
+ * @layer. */
 typedef struct
 {
   guint64 start;
   guint64 length;
   guint64 host;
+  guint layer;
 } MapRun;
 
 struct _ImgxferQemuMap
 {
   GObject parent_instance;
 
-  char *path;
-  int fd;
-  guint64 base;  /* where the image's bytes start in @path */
-  guint64 limit; /* their size */
-  GArray *runs;  /* of MapRun, sorted, not overlapping */
+  GArray *layers; /* of MapLayer, the top first */
+  GArray *runs;   /* of MapRun, sorted, not overlapping */
 };
 
 G_DEFINE_FINAL_TYPE (ImgxferQemuMap, imgxfer_qemu_map, G_TYPE_OBJECT)
 
-/* qemu reads the data of an image with an external data file from that
- * file, and `qemu-img map` gives offsets in it. */
+static void
+map_layer_clear (MapLayer *layer)
+{
+  if (layer->fd >= 0)
+    close (layer->fd);
+  g_free (layer->path);
+}
+
+static MapLayer *
+get_layer (ImgxferQemuMap *self, guint depth)
+{
+  return &g_array_index (self->layers, MapLayer, depth);
+}
+
+/* Whether @layer's own file holds its data: qemu reads the data of an
+ * image with an external data file from that file, and `qemu-img map`
+ * gives offsets in it. Says too whether @layer names a backing file. */
 static gboolean
-check_data_in_image (ImgxferQemuMap *self, GError **error)
+check_qcow2_layer (MapLayer *layer, gboolean *has_backing, GError **error)
 {
   guint8 header[QCOW2_HEADER_V3_SIZE];
   guint32 magic, version;
-  guint64 incompatible;
+  guint64 backing, incompatible;
 
-  if (self->limit < sizeof header)
+  if (layer->limit < sizeof header)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: too small for a qcow2 v3 header", self->path);
+                   "%s: too small for a qcow2 v3 header", layer->path);
       return FALSE;
     }
-  if (!_imgxfer_local_pio (self->fd, self->path, FALSE, header, sizeof header,
-                           self->base, error))
+  if (!_imgxfer_local_pio (layer->fd, layer->path, FALSE, header, sizeof header,
+                           layer->base, error))
     return FALSE;
 
   memcpy (&magic, header, sizeof magic);
   memcpy (&version, header + 4, sizeof version);
+  memcpy (&backing, header + QCOW2_BACKING_FILE_OFFSET_OFFSET, sizeof backing);
   if (GUINT32_FROM_BE (magic) != QCOW2_MAGIC)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                    "%s: no qcow2 header at offset %" G_GUINT64_FORMAT,
-                   self->path, self->base);
+                   layer->path, layer->base);
       return FALSE;
     }
+  *has_backing = backing != 0;
   /* Version 2 has no feature bits, and no external data file. */
   if (GUINT32_FROM_BE (version) < 3)
     return TRUE;
@@ -94,8 +123,103 @@ check_data_in_image (ImgxferQemuMap *self, GError **error)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                    "%s: the qcow2 image keeps its data in an external file",
-                   self->path);
+                   layer->path);
       return FALSE;
+    }
+  return TRUE;
+}
+
+/* qemu takes "nbd:...", "http://..." or "json:{...}" (a colon before any
+ * slash) for a protocol, not a file name. */
+static gboolean
+is_local_path (const char *path)
+{
+  const char *colon = strchr (path, ':');
+  const char *slash = strchr (path, '/');
+
+  return colon == NULL || (slash != NULL && slash < colon);
+}
+
+/* A backing file whose data qemu-img map points into: a local qcow2 or
+ * raw file, whole. */
+static gboolean
+open_backing_layer (MapLayer *layer, const char *format, GError **error)
+{
+  gboolean has_backing;
+  off_t size;
+
+  if (!is_local_path (layer->path)
+      || (g_strcmp0 (format, "qcow2") != 0 && g_strcmp0 (format, "raw") != 0))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: not a local qcow2 or raw file", layer->path);
+      return FALSE;
+    }
+
+  layer->fd = _imgxfer_local_open (layer->path, O_RDONLY | O_CLOEXEC, error);
+  if (layer->fd < 0)
+    return FALSE;
+  /* A block device's st_size is 0. */
+  size = lseek (layer->fd, 0, SEEK_END);
+  if (size < 0)
+    return _imgxfer_set_errno_error (error, errno, layer->path, "seek", 0);
+  layer->limit = size;
+
+  return g_str_equal (format, "raw")
+         || check_qcow2_layer (layer, &has_backing, error);
+}
+
+/* The layers below the top, as qemu opens them for @filename. One that
+ * cannot be read here keeps fd -1. */
+static gboolean
+add_backing_layers (ImgxferQemuMap *self, const char *filename,
+                    GCancellable *cancellable, GError **error)
+{
+  const char *argv[]
+      = { "info", "--backing-chain", "--output=json", filename, NULL };
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autofree char *out = NULL;
+  JsonArray *chain;
+
+  if (!_imgxfer_qemu_img (argv, &out, cancellable, error)
+      || !json_parser_load_from_data (parser, out, -1, error))
+    return FALSE;
+  if (!JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+                   "qemu-img info gave no backing chain for %s", filename);
+      return FALSE;
+    }
+
+  chain = json_node_get_array (json_parser_get_root (parser));
+  for (guint i = 1; i < json_array_get_length (chain); i++)
+    {
+      JsonNode *node = json_array_get_element (chain, i);
+      g_autoptr (GError) local_error = NULL;
+      MapLayer layer = { NULL, -1, 0, 0 };
+      JsonObject *info;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        {
+          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+                       "qemu-img info gave no layer %u for %s", i, filename);
+          return FALSE;
+        }
+      info = json_node_get_object (node);
+      layer.path = g_strdup (
+          json_object_get_string_member_with_default (info, "filename", ""));
+      if (!open_backing_layer (
+              &layer,
+              json_object_get_string_member_with_default (info, "format", ""),
+              &local_error))
+        {
+          g_debug ("%s: read through qemu: %s", layer.path,
+                   local_error->message);
+          if (layer.fd >= 0)
+            close (layer.fd);
+          layer.fd = -1;
+        }
+      g_array_append_val (self->layers, layer);
     }
   return TRUE;
 }
@@ -111,7 +235,8 @@ set_bad_entry_error (GError **error, ImgxferQemuMap *self, const char *line,
                      const char *why)
 {
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
-               "%s: qemu-img map gave %s: %s", self->path, why, line);
+               "%s: qemu-img map gave %s: %s", get_layer (self, 0)->path, why,
+               line);
   return FALSE;
 }
 
@@ -122,7 +247,8 @@ add_run (ImgxferQemuMap *self, const MapRun *run)
                      ? &g_array_index (self->runs, MapRun, self->runs->len - 1)
                      : NULL;
 
-  if (last && last->start + last->length == run->start
+  if (last && last->layer == run->layer
+      && last->start + last->length == run->start
       && last->host + last->length == run->host)
     last->length += run->length;
   else
@@ -140,6 +266,8 @@ read_map_line (const char *line, gpointer user_data, GError **error)
   char *entry = text;
   gsize length = strlen (entry);
   JsonObject *object;
+  gint64 depth;
+  MapLayer *layer;
   MapRun run;
 
   if (*entry == '[')
@@ -154,19 +282,22 @@ read_map_line (const char *line, gpointer user_data, GError **error)
     return set_bad_entry_error (error, self, line, "no JSON object");
   object = json_node_get_object (json_parser_get_root (reader->parser));
 
-  /* Data of the top layer, stored as the guest sees it. */
-  if (json_object_get_int_member_with_default (object, "depth", -1) != 0
+  /* Data stored as the guest sees it, in a layer we read. */
+  depth = json_object_get_int_member_with_default (object, "depth", -1);
+  if (depth < 0 || depth >= self->layers->len || get_layer (self, depth)->fd < 0
       || !json_object_get_boolean_member_with_default (object, "data", FALSE)
       || !json_object_has_member (object, "offset"))
     return TRUE;
 
+  layer = get_layer (self, depth);
   run.start = json_object_get_int_member (object, "start");
   run.length = json_object_get_int_member (object, "length");
   run.host = json_object_get_int_member (object, "offset");
+  run.layer = depth;
   /* The offsets are in the qcow2's own bytes, also when they are a range
    * of a bigger file (qemu's raw driver with an offset): a tar member. */
-  if (run.length == 0 || run.host > self->limit
-      || run.length > self->limit - run.host)
+  if (run.length == 0 || run.host > layer->limit
+      || run.length > layer->limit - run.host)
     return set_bad_entry_error (error, self, line, "data outside of the image");
   if (self->runs->len > 0)
     {
@@ -198,15 +329,24 @@ imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename,
                       GCancellable *cancellable, GError **error)
 {
   g_autoptr (ImgxferQemuMap) self = g_object_new (IMGXFER_TYPE_QEMU_MAP, NULL);
+  MapLayer top = { g_strdup (bytes->path), -1, bytes->offset, bytes->size };
+  g_autoptr (GError) local_error = NULL;
+  gboolean has_backing;
 
   g_return_val_if_fail (bytes->path != NULL, NULL);
 
-  self->path = g_strdup (bytes->path);
-  self->base = bytes->offset;
-  self->limit = bytes->size;
-  self->fd = _imgxfer_local_open (self->path, O_RDONLY | O_CLOEXEC, error);
-  if (self->fd < 0 || !check_data_in_image (self, error)
-      || !read_map (self, filename, cancellable, error))
+  top.fd = _imgxfer_local_open (top.path, O_RDONLY | O_CLOEXEC, error);
+  g_array_append_val (self->layers, top);
+  if (top.fd < 0
+      || !check_qcow2_layer (get_layer (self, 0), &has_backing, error))
+    return NULL;
+
+  if (has_backing
+      && !add_backing_layers (self, filename, cancellable, &local_error))
+    g_debug ("%s: backing files read through qemu: %s", top.path,
+             local_error->message);
+
+  if (!read_map (self, filename, cancellable, error))
     return NULL;
 
   return g_steal_pointer (&self);
@@ -263,13 +403,15 @@ imgxfer_qemu_map_pread (ImgxferQemuMap *self, void *buffer, gsize length,
 {
   gssize index = find_run (self, offset);
   const MapRun *run;
+  const MapLayer *layer;
 
   g_return_val_if_fail (index >= 0, FALSE);
   run = &g_array_index (self->runs, MapRun, index);
   g_return_val_if_fail (offset + length <= run->start + run->length, FALSE);
+  layer = get_layer (self, run->layer);
 
-  return _imgxfer_local_pio (self->fd, self->path, FALSE, buffer, length,
-                             self->base + run->host + (offset - run->start),
+  return _imgxfer_local_pio (layer->fd, layer->path, FALSE, buffer, length,
+                             layer->base + run->host + (offset - run->start),
                              error);
 }
 
@@ -278,9 +420,7 @@ imgxfer_qemu_map_finalize (GObject *object)
 {
   ImgxferQemuMap *self = IMGXFER_QEMU_MAP (object);
 
-  if (self->fd >= 0)
-    close (self->fd);
-  g_free (self->path);
+  g_array_unref (self->layers);
   g_array_unref (self->runs);
 
   G_OBJECT_CLASS (imgxfer_qemu_map_parent_class)->finalize (object);
@@ -295,6 +435,7 @@ imgxfer_qemu_map_class_init (ImgxferQemuMapClass *klass)
 static void
 imgxfer_qemu_map_init (ImgxferQemuMap *self)
 {
-  self->fd = -1;
+  self->layers = g_array_new (FALSE, FALSE, sizeof (MapLayer));
+  g_array_set_clear_func (self->layers, (GDestroyNotify)map_layer_clear);
   self->runs = g_array_new (FALSE, FALSE, sizeof (MapRun));
 }

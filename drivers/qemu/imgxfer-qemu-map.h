@@ -15,12 +15,14 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ImgxferQemuMap, imgxfer_qemu_map, IMGXFER, QEMU_MAP,
                       GObject)
 
-/* Asks `qemu-img map` where the top layer of the qcow2 image that qemu
- * names @filename (as _imgxfer_local_bytes_qemu_filename() makes it, from
- * @bytes) stores guest data as it is, and opens @bytes->path to read it.
- * The image must not change while the map lives: it is opened read-only
- * by qemu, which keeps writers away. Fails with IMGXFER_ERROR_NOT_SUPPORTED
- * when the data lies in another file (an external data file). */
+/* Asks `qemu-img map` where the qcow2 image that qemu names @filename (as
+ * _imgxfer_local_bytes_qemu_filename() makes it, from @bytes) and its
+ * local qcow2 and raw backing files store guest data as it is, and opens
+ * them to read it. The images must not change while the map lives: qemu
+ * has them open read-only, which keeps writers away. Fails with
+ * IMGXFER_ERROR_NOT_SUPPORTED when the top's data lies in another file
+ * (an external data file); a backing file's data in another file is left
+ * to qemu. */
 ImgxferQemuMap *imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes,
                                       const char *filename,
                                       GCancellable *cancellable,
