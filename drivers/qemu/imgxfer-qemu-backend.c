@@ -109,23 +109,16 @@ start_server (ImgxferBackend *backend, const char *filename,
  * I/O would need aligned ranges, and other formats may keep their data in
  * other files (vmdk extents). */
 static ImgxferQemuMap *
-load_map (ImgxferBackend *backend, const ImgxferLocalBytes *bytes,
-          const char *filename, GCancellable *cancellable)
+new_map (ImgxferBackend *backend, const ImgxferLocalBytes *bytes,
+         const char *filename)
 {
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
-  g_autoptr (GError) error = NULL;
-  ImgxferQemuMap *map;
 
   if (imgxfer_open_options_get_writable (options)
       || imgxfer_open_options_get_direct (options)
       || g_strcmp0 (imgxfer_open_options_get_format (options), "qcow2") != 0)
     return NULL;
-
-  map = imgxfer_qemu_map_new (bytes, filename, cancellable, &error);
-  if (map == NULL)
-    g_debug ("%s: every read goes through qemu-nbd: %s",
-             imgxfer_backend_get_url (backend), error->message);
-  return map;
+  return imgxfer_qemu_map_new (bytes, filename);
 }
 
 static gboolean
@@ -141,7 +134,7 @@ start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
   self->server = start_server (backend, filename, cancellable, error);
   if (self->server == NULL)
     return FALSE;
-  self->map = load_map (backend, &bytes, filename, cancellable);
+  self->map = new_map (backend, &bytes, filename);
   return TRUE;
 }
 
@@ -185,7 +178,8 @@ imgxfer_qemu_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
 }
 
 /* Splits the range into the runs the map reads from the image file and
- * those qemu-nbd serves. */
+ * those qemu-nbd serves. The map is made on the first read, so that
+ * opening an image only to ask for its extents costs no qemu-img map. */
 static gboolean
 imgxfer_qemu_backend_pread (ImgxferSource *source, void *buffer, gsize length,
                             guint64 offset, GCancellable *cancellable,
@@ -198,6 +192,7 @@ imgxfer_qemu_backend_pread (ImgxferSource *source, void *buffer, gsize length,
     return nbd_source_iface->pread (source, buffer, length, offset, cancellable,
                                     error);
 
+  imgxfer_qemu_map_load (self->map, cancellable);
   while (length > 0)
     {
       gboolean direct;

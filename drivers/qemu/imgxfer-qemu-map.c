@@ -62,6 +62,8 @@ struct _ImgxferQemuMap
 {
   GObject parent_instance;
 
+  char *filename; /* qemu's name for the image */
+  gsize loaded;
   GArray *layers; /* of MapLayer, the top first */
   GArray *runs;   /* of MapRun, sorted, not overlapping */
 };
@@ -324,32 +326,56 @@ read_map (ImgxferQemuMap *self, const char *filename, GCancellable *cancellable,
                                   error);
 }
 
-ImgxferQemuMap *
-imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename,
-                      GCancellable *cancellable, GError **error)
+/* Where the top layer lies was set by imgxfer_qemu_map_new(). */
+static gboolean
+load (ImgxferQemuMap *self, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (ImgxferQemuMap) self = g_object_new (IMGXFER_TYPE_QEMU_MAP, NULL);
-  MapLayer top = { g_strdup (bytes->path), -1, bytes->offset, bytes->size };
+  MapLayer *top = get_layer (self, 0);
   g_autoptr (GError) local_error = NULL;
   gboolean has_backing;
 
-  g_return_val_if_fail (bytes->path != NULL, NULL);
-
-  top.fd = _imgxfer_local_open (top.path, O_RDONLY | O_CLOEXEC, error);
-  g_array_append_val (self->layers, top);
-  if (top.fd < 0
-      || !check_qcow2_layer (get_layer (self, 0), &has_backing, error))
-    return NULL;
+  top->fd = _imgxfer_local_open (top->path, O_RDONLY | O_CLOEXEC, error);
+  if (top->fd < 0 || !check_qcow2_layer (top, &has_backing, error))
+    return FALSE;
 
   if (has_backing
-      && !add_backing_layers (self, filename, cancellable, &local_error))
-    g_debug ("%s: backing files read through qemu: %s", top.path,
+      && !add_backing_layers (self, self->filename, cancellable, &local_error))
+    g_debug ("%s: backing files read through qemu: %s", top->path,
              local_error->message);
 
-  if (!read_map (self, filename, cancellable, error))
-    return NULL;
+  return read_map (self, self->filename, cancellable, error);
+}
 
-  return g_steal_pointer (&self);
+ImgxferQemuMap *
+imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename)
+{
+  ImgxferQemuMap *self;
+  MapLayer top = { NULL, -1, bytes->offset, bytes->size };
+
+  g_return_val_if_fail (bytes->path != NULL, NULL);
+
+  self = g_object_new (IMGXFER_TYPE_QEMU_MAP, NULL);
+  top.path = g_strdup (bytes->path);
+  g_array_append_val (self->layers, top);
+  self->filename = g_strdup (filename);
+  return self;
+}
+
+void
+imgxfer_qemu_map_load (ImgxferQemuMap *self, GCancellable *cancellable)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!g_once_init_enter (&self->loaded))
+    return;
+
+  if (!load (self, cancellable, &error))
+    {
+      g_debug ("%s: every read goes through qemu-nbd: %s",
+               get_layer (self, 0)->path, error->message);
+      g_array_set_size (self->runs, 0);
+    }
+  g_once_init_leave (&self->loaded, 1);
 }
 
 /* The index of the last run starting at or before @offset, or -1. */
@@ -420,6 +446,7 @@ imgxfer_qemu_map_finalize (GObject *object)
 {
   ImgxferQemuMap *self = IMGXFER_QEMU_MAP (object);
 
+  g_free (self->filename);
   g_array_unref (self->layers);
   g_array_unref (self->runs);
 

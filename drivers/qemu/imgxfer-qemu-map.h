@@ -15,18 +15,21 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ImgxferQemuMap, imgxfer_qemu_map, IMGXFER, QEMU_MAP,
                       GObject)
 
-/* Asks `qemu-img map` where the qcow2 image that qemu names @filename (as
- * _imgxfer_local_bytes_qemu_filename() makes it, from @bytes) and its
- * local qcow2 and raw backing files store guest data as it is, and opens
- * them to read it. The images must not change while the map lives: qemu
- * has them open read-only, which keeps writers away. Fails with
- * IMGXFER_ERROR_NOT_SUPPORTED when the top's data lies in another file
- * (an external data file); a backing file's data in another file is left
- * to qemu. */
+/* A map of the qcow2 image that qemu names @filename (as
+ * _imgxfer_local_bytes_qemu_filename() makes it, from @bytes), loaded by
+ * imgxfer_qemu_map_load(). Until then, and if loading fails, it sends
+ * every read to qemu. */
 ImgxferQemuMap *imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes,
-                                      const char *filename,
-                                      GCancellable *cancellable,
-                                      GError **error);
+                                      const char *filename);
+
+/* Asks `qemu-img map` where the image and its local qcow2 and raw
+ * backing files store guest data as it is, and opens them to read it, on
+ * the first call; later ones return at once, from any thread. The images
+ * must not change while the map lives: qemu has them open read-only,
+ * which keeps writers away. The data of an image with an external data
+ * file is left to qemu, and so is everything when qemu-img fails or
+ * @cancellable fires. */
+void imgxfer_qemu_map_load (ImgxferQemuMap *self, GCancellable *cancellable);
 
 /* How many bytes from guest @offset, at most @length, are read the same
  * way: from the image file with imgxfer_qemu_map_pread() when *@direct
