@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "test-utils.h"
@@ -431,6 +434,80 @@ test_block_device (void)
   test_tmpdir_free (dir);
 }
 
+/* How many of the pages of [offset, offset + length) of @path are in the
+ * page cache. */
+static gsize
+cached_pages (const char *path, guint64 offset, gsize length)
+{
+  gsize page = sysconf (_SC_PAGESIZE);
+  gsize n_pages = length / page;
+  g_autofree unsigned char *resident = g_malloc (n_pages);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  void *map;
+  gsize n = 0;
+
+  g_assert_cmpint (fd, >=, 0);
+  map = mmap (NULL, length, PROT_READ, MAP_SHARED, fd, offset);
+  g_assert_true (map != MAP_FAILED);
+  g_assert_cmpint (mincore (map, length, resident), ==, 0);
+  for (gsize i = 0; i < n_pages; i++)
+    n += resident[i] & 1;
+  munmap (map, length);
+  close (fd);
+  return n;
+}
+
+/* A file written through the page cache is written back as it goes: the
+ * pages of the requests written long enough ago are on disk and out of
+ * the cache, the latest ones still in it, and every byte reads back. */
+static void
+test_write_behind (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "written.raw", NULL);
+  g_autofree guint8 *buffer = g_malloc (1 * MiB);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+  struct statfs fs;
+
+  g_assert_cmpint (statfs (dir, &fs), ==, 0);
+  if (fs.f_type == TMPFS_MAGIC)
+    {
+      g_test_skip ("the test folder is in tmpfs, which has no disk to write to");
+      test_tmpdir_free (dir);
+      return;
+    }
+
+  test_create_sparse (path, 32 * MiB);
+  backend = test_open (path, TRUE);
+  for (guint i = 0; i < 32; i++)
+    {
+      memset (buffer, 'a' + i % 26, 1 * MiB);
+      g_assert_true (imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend),
+                                                 buffer, 1 * MiB, i * MiB,
+                                                 NULL, &error));
+      g_assert_no_error (error);
+    }
+
+  g_assert_cmpuint (cached_pages (path, 0, 8 * MiB), ==, 0);
+  g_assert_cmpuint (cached_pages (path, 31 * MiB, 1 * MiB), >, 0);
+  g_assert_true (imgxfer_destination_flush (IMGXFER_DESTINATION (backend),
+                                            NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&backend);
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  g_assert_cmpuint (length, ==, 32 * MiB);
+  for (guint i = 0; i < 32; i++)
+    {
+      memset (buffer, 'a' + i % 26, 1 * MiB);
+      g_assert_cmpmem (contents + i * MiB, 1 * MiB, buffer, 1 * MiB);
+    }
+  test_tmpdir_free (dir);
+}
+
 /* A character device (or a pipe) opened for writing is a stream: written
  * in order only, never read back, nothing but writes. */
 static void
@@ -483,6 +560,7 @@ main (int argc, char **argv)
   g_test_add_func ("/file-driver/zero/trim-only-when-allowed", test_zero);
   g_test_add_func ("/file-driver/create/raw-sparse", test_create_raw);
   g_test_add_func ("/file-driver/block-device/loop", test_block_device);
+  g_test_add_func ("/file-driver/write/behind", test_write_behind);
 
   return g_test_run ();
 }

@@ -32,6 +32,7 @@
 
 #include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-file-backend.h"
+#include "imgxfer-write-behind.h"
 
 /* Extents found per call; the caller asks again for the rest. */
 #define MAX_EXTENTS_PER_CALL 1024
@@ -59,6 +60,9 @@ struct _ImgxferFileBackend
   /* Read-only files: the last data range SEEK_HOLE found, whole. */
   guint64 data_start;
   guint64 data_end;
+
+  /* Writes through the page cache are written back as they come. */
+  ImgxferWriteBehind write_behind;
 };
 
 static void imgxfer_file_backend_source_init (ImgxferSourceInterface *iface);
@@ -180,6 +184,7 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
 
   if (!open_fd (self, writable, direct, error))
     return FALSE;
+  self->write_behind.off = self->is_stream || self->alignment;
 
   if (!file_size (self, &size, error))
     return FALSE;
@@ -438,9 +443,12 @@ imgxfer_file_backend_pwrite (ImgxferDestination *destination,
                              GCancellable *cancellable,
                              GError **error)
 {
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (destination);
+
   /* A write only reads the buffer. */
-  return file_io (IMGXFER_FILE_BACKEND (destination), TRUE,
-                  (void *)buffer, length, offset, error);
+  return file_io (self, TRUE, (void *)buffer, length, offset, error)
+         && _imgxfer_write_behind_add (&self->write_behind, self->fd,
+                                       self->path, offset, length, error);
 }
 
 static gboolean
