@@ -62,10 +62,47 @@ bench_can_drop_caches() {
   sync && { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null
 }
 
+# The tools whose programs and libraries are loaded back into the page
+# cache after it is dropped: a run times reading the data from disk, not
+# loading the tool (each tool's cold start is measured apart, see
+# bench_cold_start).
+BENCH_TOOLS=(qemu-img qemu-nbd nbdcopy cp sync b2sum sha256sum curl)
+
+bench_warm_tools() {
+  local tool
+  for tool in "${IMGXFER:-}" "${BENCH_TOOLS[@]}"; do
+    [ -n "$tool" ] && command -v "$tool" >/dev/null &&
+      "$tool" --version >/dev/null 2>&1
+  done
+  return 0
+}
+
 bench_drop_caches() {
   [ "${BENCH_DROP_CACHES:-0}" = 1 ] || return 0
   sync
   echo 3 > /proc/sys/vm/drop_caches
+  bench_warm_tools
+}
+
+# bench_cold_start TOOL...: prints how long each TOOL --version takes
+# with the page cache dropped (loading its program and libraries from
+# disk), in milliseconds. Needs root.
+bench_cold_start() {
+  local tool t0 line="cold start (--version, page cache dropped):"
+  for tool in "$@"; do
+    sync
+    echo 3 > /proc/sys/vm/drop_caches
+    t0=$EPOCHREALTIME
+    "$tool" --version >/dev/null 2>&1
+    line+=" $(basename "$tool") $(bench_ms_since "$t0") ms,"
+  done
+  echo "${line%,}"
+}
+
+# bench_ms_since T0: milliseconds since T0 (an $EPOCHREALTIME).
+bench_ms_since() {
+  local now=$EPOCHREALTIME
+  echo $(( (${now/./} - ${1/./}) / 1000 ))
 }
 
 # Results of the current case: parallel arrays.
