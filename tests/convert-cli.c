@@ -635,10 +635,9 @@ test_to_qcow2_and_back (Paths *p, gconstpointer data)
 static void
 qemu_io (const char *path, const char *format, const char *command)
 {
-  const char *argv[] = { "qemu-io", "-f", format, "-c", command, path,
-                         NULL };
+  const char *const commands[] = { command, NULL };
 
-  g_assert_cmpint (test_run (argv, NULL, NULL), ==, 0);
+  test_qemu_io (path, format, commands);
 }
 
 /* The allocation of a qcow2 image's own layer, without its backing chain,

@@ -47,27 +47,6 @@ qemu_img (const char *const *args)
                    ==, 0);
 }
 
-/* Writes through qemu-io, as the imageio tests write through qemu-nbd:
- * "write -z" is NBD_CMD_WRITE_ZEROES without NO_HOLE. */
-static void
-qemu_io (const char *path, const char *format, const char *const *commands)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-
-  g_ptr_array_add (argv, "qemu-io");
-  g_ptr_array_add (argv, "-f");
-  g_ptr_array_add (argv, (char *)format);
-  for (; *commands != NULL; commands++)
-    {
-      g_ptr_array_add (argv, "-c");
-      g_ptr_array_add (argv, (char *)*commands);
-    }
-  g_ptr_array_add (argv, (char *)path);
-  g_ptr_array_add (argv, NULL);
-  g_assert_cmpint (test_run ((const char *const *)argv->pdata, NULL, NULL),
-                   ==, 0);
-}
-
 /* test_zero_extents_raw: data, zero, data, then never written. */
 static char *
 create_raw (const char *dir)
@@ -77,7 +56,7 @@ create_raw (const char *dir)
                              "write -q -P 0x42 128k 64k", NULL };
 
   test_create_sparse (path, BIG_SIZE);
-  qemu_io (path, "raw", commands);
+  test_qemu_io (path, "raw", commands);
   return path;
 }
 
@@ -101,7 +80,7 @@ create_qcow2 (const char *path, const char *size, const char *backing,
   qemu_img (backing ? create_on : create);
   if (bitmap)
     qemu_img (add_bitmap);
-  qemu_io (path, "qcow2", commands);
+  test_qemu_io (path, "qcow2", commands);
 }
 
 /* test_zero_extents_qcow2 and test_dirty_extents: a data and a zero

@@ -51,24 +51,6 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
   test_tmpdir_free (fixture->dir);
 }
 
-static void
-qemu_io (const char *path, const char *const *commands)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-
-  g_ptr_array_add (argv, "qemu-io");
-  g_ptr_array_add (argv, "-f");
-  g_ptr_array_add (argv, "qcow2");
-  for (; *commands != NULL; commands++)
-    {
-      g_ptr_array_add (argv, "-c");
-      g_ptr_array_add (argv, (char *)*commands);
-    }
-  g_ptr_array_add (argv, (char *)path);
-  g_ptr_array_add (argv, NULL);
-  test_run_ok ((const char *const *)argv->pdata);
-}
-
 /* Writes into @path, whose clusters are 64 KiB, each kind of cluster next
  * to the others, with boundaries off the cluster alignment so that a
  * wrong offset shows: data clusters partly copied from a backing file,
@@ -88,7 +70,7 @@ write_clusters (const char *path)
     NULL,
   };
 
-  qemu_io (path, commands);
+  test_qemu_io (path, "qcow2", commands);
 }
 
 static void
@@ -109,7 +91,7 @@ make_chain (Fixture *fixture)
   const char *const base_data[] = { "write -P 0x11 0 8M", NULL };
 
   test_qemu_img_create (fixture->base, "qcow2", "8M", NULL, NULL);
-  qemu_io (fixture->base, base_data);
+  test_qemu_io (fixture->base, "qcow2", base_data);
   test_qemu_img_create (fixture->top, "qcow2", NULL, fixture->base, "qcow2");
   write_clusters (fixture->top);
   convert_reference (fixture, fixture->top);
@@ -346,7 +328,7 @@ test_external_data_file (Fixture *fixture, gconstpointer data)
   g_autoptr (ImgxferBackend) backend = NULL;
 
   create_with_data_file (fixture, fixture->top);
-  qemu_io (fixture->top, commands);
+  test_qemu_io (fixture->top, "qcow2", commands);
   convert_reference (fixture, fixture->top);
 
   backend = assert_reads_match (fixture, fixture->top, NULL);
@@ -364,9 +346,9 @@ test_backing_data_file (Fixture *fixture, gconstpointer data)
   g_autoptr (ImgxferBackend) backend = NULL;
 
   create_with_data_file (fixture, fixture->base);
-  qemu_io (fixture->base, base_data);
+  test_qemu_io (fixture->base, "qcow2", base_data);
   test_qemu_img_create (fixture->top, "qcow2", NULL, fixture->base, "qcow2");
-  qemu_io (fixture->top, top_data);
+  test_qemu_io (fixture->top, "qcow2", top_data);
   convert_reference (fixture, fixture->top);
 
   backend = assert_reads_match (fixture, fixture->top, NULL);

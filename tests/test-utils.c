@@ -108,6 +108,25 @@ test_qemu_img_create (const char *path,
   test_run_ok (backing ? chained : plain);
 }
 
+void
+test_qemu_io (const char *path, const char *format,
+              const char *const *commands)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, "qemu-io");
+  g_ptr_array_add (argv, "-f");
+  g_ptr_array_add (argv, (char *)format);
+  for (; *commands != NULL; commands++)
+    {
+      g_ptr_array_add (argv, "-c");
+      g_ptr_array_add (argv, (char *)*commands);
+    }
+  g_ptr_array_add (argv, (char *)path);
+  g_ptr_array_add (argv, NULL);
+  test_run_ok ((const char *const *)argv->pdata);
+}
+
 int
 test_run_cli (const char *const *args, char **out, char **err)
 {

@@ -33,6 +33,12 @@ void test_qemu_img_create (const char *path,
                            const char *size,
                            const char *backing,
                            const char *backing_format);
+/* Runs each of @commands (NULL-terminated) on @path with `qemu-io -f
+ * @format -c COMMAND...`, as the imageio tests write through qemu-nbd:
+ * "write -z" is NBD_CMD_WRITE_ZEROES without NO_HOLE. Must succeed. */
+void test_qemu_io (const char *path,
+                   const char *format,
+                   const char *const *commands);
 /* Runs the imgxfer command line built with the tests. */
 int test_run_cli (const char *const *args, char **out, char **err);
 
