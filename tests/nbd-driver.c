@@ -513,6 +513,17 @@ record_message (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
+/* Expects the last message logged to match @pattern, and forgets it. */
+static void
+assert_last_note (const char *pattern)
+{
+  g_assert_nonnull (last_message);
+  if (!g_pattern_match_simple (pattern, last_message))
+    g_error ("expected the note \"%s\", got \"%s\"", pattern,
+             last_message);
+  g_clear_pointer (&last_message, g_free);
+}
+
 /* Copies @source to @destination asking for 4 connections, in 1 MiB
  * units so that an 8 MiB image keeps them busy, and expects the copy to
  * note that it got only @expected. Returns how long the copy took. */
@@ -534,10 +545,7 @@ copy_with_fewer_connections (ImgxferBackend *source,
   elapsed = g_get_monotonic_time () - start;
   g_assert_no_error (error);
 
-  g_assert_nonnull (last_message);
-  if (!g_pattern_match_simple (note, last_message))
-    g_error ("expected the note \"%s\", got \"%s\"", note, last_message);
-  g_clear_pointer (&last_message, g_free);
+  assert_last_note (note);
   return elapsed;
 }
 
@@ -638,20 +646,32 @@ test_copy_cancel_while_connecting (Fixture *fixture, gconstpointer data)
   g_assert_null (last_message);
 }
 
+/* nbdkit serving @size bytes of memory to at most 2 clients at a time
+ * (its limit filter hangs up on the others), opened writable with 'd' in
+ * [1 MiB, 3 MiB) and 'e' in the MiB at @e_offset. */
+static ImgxferBackend *
+open_two_client_nbdkit (Fixture *fixture, const char *size, guint64 e_offset)
+{
+  const char *const extra[]
+      = { "--filter=limit", "memory", size, "limit=2", NULL };
+  ImgxferBackend *backend;
+
+  start_nbdkit (fixture, extra);
+  backend = test_open (test_server_get_uri (fixture->server), TRUE);
+  test_backend_fill (backend, 1 * MiB, 2 * MiB, 'd');
+  test_backend_fill (backend, e_offset, 1 * MiB, 'e');
+  return backend;
+}
+
 /* nbdkit's limit filter hangs up on clients beyond its limit: the copy
  * goes on with the connections it has. */
 static void
 test_copy_server_refuses_clients (Fixture *fixture, gconstpointer data)
 {
-  const char *const extra[]
-      = { "--filter=limit", "memory", "8M", "limit=2", NULL };
-  g_autoptr (ImgxferBackend) source = NULL;
+  g_autoptr (ImgxferBackend) source
+      = open_two_client_nbdkit (fixture, "8M", 6 * MiB);
   g_autoptr (ImgxferBackend) destination = NULL;
 
-  start_nbdkit (fixture, extra);
-  source = test_open (test_server_get_uri (fixture->server), TRUE);
-  test_backend_fill (source, 1 * MiB, 2 * MiB, 'd');
-  test_backend_fill (source, 6 * MiB, 1 * MiB, 'e');
   destination = test_open ("memory:?size=8M", TRUE);
   test_backend_fill (destination, 4 * MiB, 1 * MiB, 'z');
 
@@ -670,17 +690,11 @@ test_copy_server_refuses_clients (Fixture *fixture, gconstpointer data)
 static void
 test_checksum_server_refuses_clients (Fixture *fixture, gconstpointer data)
 {
-  const char *const extra[]
-      = { "--filter=limit", "memory", "200M", "limit=2", NULL };
-  g_autoptr (ImgxferBackend) source = NULL;
+  g_autoptr (ImgxferBackend) source
+      = open_two_client_nbdkit (fixture, "200M", 150 * MiB);
   g_autoptr (GError) error = NULL;
   g_autofree char *with_one = NULL;
   g_autofree char *with_four = NULL;
-
-  start_nbdkit (fixture, extra);
-  source = test_open (test_server_get_uri (fixture->server), TRUE);
-  test_backend_fill (source, 1 * MiB, 2 * MiB, 'd');
-  test_backend_fill (source, 150 * MiB, 1 * MiB, 'e');
 
   with_one = imgxfer_checksum_compute (source, NULL, 1 * MiB, 1, NULL, &error);
   g_assert_no_error (error);
@@ -689,12 +703,7 @@ test_checksum_server_refuses_clients (Fixture *fixture, gconstpointer data)
       = imgxfer_checksum_compute (source, NULL, 1 * MiB, 4, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (with_four, ==, with_one);
-
-  g_assert_nonnull (last_message);
-  if (!g_pattern_match_simple ("Reading with 2 connections instead of 4: *",
-                               last_message))
-    g_error ("unexpected note \"%s\"", last_message);
-  g_clear_pointer (&last_message, g_free);
+  assert_last_note ("Reading with 2 connections instead of 4: *");
 }
 
 int

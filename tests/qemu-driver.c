@@ -49,10 +49,9 @@ qemu_io_write_and_zero (const char *path, guint64 data_offset,
       "write -P 0x41 %" G_GUINT64_FORMAT " 64k", data_offset);
   g_autofree char *zero
       = g_strdup_printf ("write -z %" G_GUINT64_FORMAT " 64k", zero_offset);
-  const char *argv[]
-      = { "qemu-io", "-f", "qcow2", "-c", write, "-c", zero, path, NULL };
+  const char *const commands[] = { write, zero, NULL };
 
-  test_run_ok (argv);
+  test_qemu_io (path, "qcow2", commands);
 }
 
 static ImgxferBackend *

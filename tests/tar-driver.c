@@ -823,11 +823,10 @@ static char *
 make_qcow2 (const char *dir, const char *name)
 {
   char *path = g_build_filename (dir, name, NULL);
-  const char *write[] = { "qemu-io", "-f", "qcow2", "-c",
-                          "write -q -P 0x5a 65536 4096", path, NULL };
+  const char *const write[] = { "write -q -P 0x5a 65536 4096", NULL };
 
   test_qemu_img_create (path, "qcow2", "1M", NULL, NULL);
-  test_run_ok (write);
+  test_qemu_io (path, "qcow2", write);
   return path;
 }
 
