@@ -22,37 +22,110 @@
 #define MIN_BLOCK_SIZE (1024 * 1024)
 #define MAX_BLOCK_SIZE (16 * 1024 * 1024)
 
+/* libb2 and libcrypto are opened on the first checksum instead of being
+ * linked: loading them (and libgomp, which libb2 brings) took about
+ * 0.75 ms of every start of a program using imgxfer, and most never
+ * compute a checksum. Their headers still come from the build's
+ * dependencies, and __typeof__ gives each pointer the header's prototype. */
+#define LIBB2_FILE "libb2.so.1"
+#define LIBCRYPTO_FILE "libcrypto.so.3"
+
+static struct
+{
+  __typeof__ (blake2b_init) *b2b_init;
+  __typeof__ (blake2b_update) *b2b_update;
+  __typeof__ (blake2b_final) *b2b_final;
+  __typeof__ (blake2s_init) *b2s_init;
+  __typeof__ (blake2s_update) *b2s_update;
+  __typeof__ (blake2s_final) *b2s_final;
+} b2;
+
+static struct
+{
+  __typeof__ (EVP_MD_CTX_new) *md_ctx_new;
+  __typeof__ (EVP_MD_CTX_free) *md_ctx_free;
+  __typeof__ (EVP_DigestInit_ex) *digest_init;
+  __typeof__ (EVP_DigestUpdate) *digest_update;
+  __typeof__ (EVP_DigestFinal_ex) *digest_final;
+} crypto;
+
+/* A function to look up: @name, or @fallback if the library lacks it. */
+typedef struct
+{
+  const char *name;
+  const char *fallback;
+  gpointer *address;
+} Symbol;
+
 /* libb2 0.98.1 (Debian 12) picks an SSE/AVX implementation at run time
  * that was 2-2.5x slower on this project's AVX-512 test machines than the
  * library's own portable one (blake2b: 0.55 against 1.3 GB/s; blake2s:
- * 0.25 against 0.55 GB/s), so the portable one is used whenever the
- * library exports it. The symbols are weak because another build of
- * libb2 may not export them; the two compute the same digests. */
-#define WEAK __attribute__ ((weak))
-extern int blake2b_init_ref (blake2b_state *S, size_t outlen) WEAK;
-extern int blake2b_update_ref (blake2b_state *S, const uint8_t *in,
-                               size_t inlen) WEAK;
-extern int blake2b_final_ref (blake2b_state *S, uint8_t *out,
-                              size_t outlen) WEAK;
-extern int blake2s_init_ref (blake2s_state *S, size_t outlen) WEAK;
-extern int blake2s_update_ref (blake2s_state *S, const uint8_t *in,
-                               size_t inlen) WEAK;
-extern int blake2s_final_ref (blake2s_state *S, uint8_t *out,
-                              size_t outlen) WEAK;
+ * 0.25 against 0.55 GB/s), so the portable one (the _ref functions) is
+ * used whenever the library exports it; the two compute the same
+ * digests. */
+static const Symbol b2_symbols[] = {
+  { "blake2b_init_ref", "blake2b_init", (gpointer *)&b2.b2b_init },
+  { "blake2b_update_ref", "blake2b_update", (gpointer *)&b2.b2b_update },
+  { "blake2b_final_ref", "blake2b_final", (gpointer *)&b2.b2b_final },
+  { "blake2s_init_ref", "blake2s_init", (gpointer *)&b2.b2s_init },
+  { "blake2s_update_ref", "blake2s_update", (gpointer *)&b2.b2s_update },
+  { "blake2s_final_ref", "blake2s_final", (gpointer *)&b2.b2s_final },
+  { NULL },
+};
 
-#define B2B(f) (blake2b_have_ref () ? blake2b_##f##_ref : blake2b_##f)
-#define B2S(f) (blake2s_have_ref () ? blake2s_##f##_ref : blake2s_##f)
+static const Symbol crypto_symbols[] = {
+  { "EVP_MD_CTX_new", NULL, (gpointer *)&crypto.md_ctx_new },
+  { "EVP_MD_CTX_free", NULL, (gpointer *)&crypto.md_ctx_free },
+  { "EVP_DigestInit_ex", NULL, (gpointer *)&crypto.digest_init },
+  { "EVP_DigestUpdate", NULL, (gpointer *)&crypto.digest_update },
+  { "EVP_DigestFinal_ex", NULL, (gpointer *)&crypto.digest_final },
+  { NULL },
+};
 
-static gboolean
-blake2b_have_ref (void)
+typedef struct
 {
-  return blake2b_init_ref && blake2b_update_ref && blake2b_final_ref;
-}
+  const char *file;
+  const Symbol *symbols;
+  gsize loaded;
+  GModule *module;
+  char *error; /* why the library cannot be used */
+} Library;
 
+static Library libb2 = { LIBB2_FILE, b2_symbols };
+static Library libcrypto = { LIBCRYPTO_FILE, crypto_symbols };
+
+/* Opens @library once per process and looks its functions up. */
 static gboolean
-blake2s_have_ref (void)
+library_load (Library *library, GError **error)
 {
-  return blake2s_init_ref && blake2s_update_ref && blake2s_final_ref;
+  if (g_once_init_enter (&library->loaded))
+    {
+      library->module = g_module_open (library->file, G_MODULE_BIND_LOCAL);
+      if (library->module == NULL)
+        library->error = g_strdup (g_module_error ());
+      for (const Symbol *s = library->symbols;
+           library->module != NULL && s->name != NULL; s++)
+        if (!g_module_symbol (library->module, s->name, s->address)
+            && !(s->fallback != NULL
+                 && g_module_symbol (library->module, s->fallback,
+                                     s->address)))
+          {
+            library->error = g_strdup_printf ("%s has no %s", library->file,
+                                              s->name);
+            g_clear_pointer (&library->module, g_module_close);
+          }
+      if (library->module != NULL)
+        g_module_make_resident (library->module);
+      g_once_init_leave (&library->loaded, 1);
+    }
+
+  if (library->error != NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "checksums need %s: %s", library->file, library->error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 typedef enum
@@ -67,23 +140,23 @@ struct _ImgxferBlkhashAlgorithm
   const char *name;
   HasherKind kind;
   gsize digest_size;
-  const EVP_MD *(*evp_md) (void);
+  const char *evp_md; /* the libcrypto function returning the EVP_MD */
 };
 
 /* Sorted by name, as ovirt-imageio lists them. */
 static const ImgxferBlkhashAlgorithm algorithms[] = {
   { "blake2b", KIND_BLAKE2B, 32, NULL },
   { "blake2s", KIND_BLAKE2S, 32, NULL },
-  { "md5", KIND_EVP, 16, EVP_md5 },
-  { "sha1", KIND_EVP, 20, EVP_sha1 },
-  { "sha224", KIND_EVP, 28, EVP_sha224 },
-  { "sha256", KIND_EVP, 32, EVP_sha256 },
-  { "sha384", KIND_EVP, 48, EVP_sha384 },
-  { "sha3_224", KIND_EVP, 28, EVP_sha3_224 },
-  { "sha3_256", KIND_EVP, 32, EVP_sha3_256 },
-  { "sha3_384", KIND_EVP, 48, EVP_sha3_384 },
-  { "sha3_512", KIND_EVP, 64, EVP_sha3_512 },
-  { "sha512", KIND_EVP, 64, EVP_sha512 },
+  { "md5", KIND_EVP, 16, "EVP_md5" },
+  { "sha1", KIND_EVP, 20, "EVP_sha1" },
+  { "sha224", KIND_EVP, 28, "EVP_sha224" },
+  { "sha256", KIND_EVP, 32, "EVP_sha256" },
+  { "sha384", KIND_EVP, 48, "EVP_sha384" },
+  { "sha3_224", KIND_EVP, 28, "EVP_sha3_224" },
+  { "sha3_256", KIND_EVP, 32, "EVP_sha3_256" },
+  { "sha3_384", KIND_EVP, 48, "EVP_sha3_384" },
+  { "sha3_512", KIND_EVP, 64, "EVP_sha3_512" },
+  { "sha512", KIND_EVP, 64, "EVP_sha512" },
 };
 
 static const char *const algorithm_names[] = {
@@ -125,6 +198,28 @@ _imgxfer_blkhash_algorithm_get_name (const ImgxferBlkhashAlgorithm *algorithm)
   return algorithm->name;
 }
 
+/* Opens the library that computes @algorithm: TRUE once its hashers can
+ * be made. */
+static gboolean
+algorithm_load (const ImgxferBlkhashAlgorithm *algorithm, GError **error)
+{
+  gpointer md;
+
+  if (algorithm->kind != KIND_EVP)
+    return library_load (&libb2, error);
+
+  if (!library_load (&libcrypto, error))
+    return FALSE;
+  if (!g_module_symbol (libcrypto.module, algorithm->evp_md, &md))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "checksums need %s: it has no %s", libcrypto.file,
+                   algorithm->evp_md);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 check_block_size (gsize block_size, GError **error)
 {
@@ -150,6 +245,7 @@ struct _ImgxferHasher
     blake2s_state b2s;
     EVP_MD_CTX *evp;
   } u;
+  const EVP_MD *evp_md;
 };
 
 static void
@@ -158,13 +254,13 @@ hasher_start (ImgxferHasher *self)
   switch (self->algorithm->kind)
     {
     case KIND_BLAKE2B:
-      B2B (init) (&self->u.b2b, self->algorithm->digest_size);
+      b2.b2b_init (&self->u.b2b, self->algorithm->digest_size);
       break;
     case KIND_BLAKE2S:
-      B2S (init) (&self->u.b2s, self->algorithm->digest_size);
+      b2.b2s_init (&self->u.b2s, self->algorithm->digest_size);
       break;
     case KIND_EVP:
-      if (!EVP_DigestInit_ex (self->u.evp, self->algorithm->evp_md (), NULL))
+      if (!crypto.digest_init (self->u.evp, self->evp_md, NULL))
         g_error ("Cannot start a %s digest", self->algorithm->name);
       break;
     }
@@ -177,7 +273,14 @@ hasher_new (const ImgxferBlkhashAlgorithm *algorithm)
 
   self->algorithm = algorithm;
   if (algorithm->kind == KIND_EVP)
-    self->u.evp = EVP_MD_CTX_new ();
+    {
+      const EVP_MD *(*md) (void) = NULL;
+
+      /* algorithm_load() found it when the blkhash was made. */
+      g_module_symbol (libcrypto.module, algorithm->evp_md, (gpointer *)&md);
+      self->evp_md = md ();
+      self->u.evp = crypto.md_ctx_new ();
+    }
   hasher_start (self);
   return self;
 }
@@ -188,13 +291,13 @@ hasher_update (ImgxferHasher *self, const void *data, gsize length)
   switch (self->algorithm->kind)
     {
     case KIND_BLAKE2B:
-      B2B (update) (&self->u.b2b, data, length);
+      b2.b2b_update (&self->u.b2b, data, length);
       break;
     case KIND_BLAKE2S:
-      B2S (update) (&self->u.b2s, data, length);
+      b2.b2s_update (&self->u.b2s, data, length);
       break;
     case KIND_EVP:
-      EVP_DigestUpdate (self->u.evp, data, length);
+      crypto.digest_update (self->u.evp, data, length);
       break;
     }
 }
@@ -219,13 +322,13 @@ hasher_final (ImgxferHasher *self, guint8 *digest)
   switch (self->algorithm->kind)
     {
     case KIND_BLAKE2B:
-      B2B (final) (&self->u.b2b, digest, self->algorithm->digest_size);
+      b2.b2b_final (&self->u.b2b, digest, self->algorithm->digest_size);
       break;
     case KIND_BLAKE2S:
-      B2S (final) (&self->u.b2s, digest, self->algorithm->digest_size);
+      b2.b2s_final (&self->u.b2s, digest, self->algorithm->digest_size);
       break;
     case KIND_EVP:
-      EVP_DigestFinal_ex (self->u.evp, digest, NULL);
+      crypto.digest_final (self->u.evp, digest, NULL);
       break;
     }
   hasher_start (self);
@@ -237,7 +340,7 @@ hasher_free (ImgxferHasher *self)
   if (self == NULL)
     return;
   if (self->algorithm->kind == KIND_EVP)
-    EVP_MD_CTX_free (self->u.evp);
+    crypto.md_ctx_free (self->u.evp);
   g_free (self);
 }
 
@@ -323,7 +426,8 @@ _imgxfer_blkhash_new (const char *algorithm,
     block_size = IMGXFER_CHECKSUM_DEFAULT_BLOCK_SIZE;
 
   alg = _imgxfer_blkhash_algorithm_lookup (algorithm, error);
-  if (alg == NULL || !check_block_size (block_size, error))
+  if (alg == NULL || !check_block_size (block_size, error)
+      || !algorithm_load (alg, error))
     return NULL;
 
   self = g_new0 (ImgxferBlkhash, 1);
