@@ -25,4 +25,9 @@ _imgxfer_tar_backend_new_for_member (ImgxferTarArchive *archive,
                                      GCancellable *cancellable,
                                      GError **error);
 
+/* imgxfer_archive_list() (core/imgxfer-archive-private.h). */
+JsonNode *_imgxfer_tar_archive_list (const char *path,
+                                     GCancellable *cancellable,
+                                     GError **error);
+
 G_END_DECLS
