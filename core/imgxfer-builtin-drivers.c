@@ -9,18 +9,14 @@
 #include "imgxfer-driver-private.h"
 
 #include "drivers/file/imgxfer-file-backend.h"
-#include "drivers/tar/imgxfer-tar-backend.h"
-#include "drivers/nbd/imgxfer-nbd-backend.h"
-#include "drivers/qemu/imgxfer-qemu-backend.h"
 #include "drivers/memory/imgxfer-memory-backend.h"
 
-/* Order matters only between drivers that claim the same scheme. */
+/* Only the drivers every program needs and that need no library of their
+ * own; nbd, qemu and tar are modules (drivers/modules). Order matters
+ * only between drivers that claim the same scheme. */
 void
 _imgxfer_register_builtin_drivers (void)
 {
   imgxfer_driver_register (IMGXFER_TYPE_FILE_BACKEND);
-  imgxfer_driver_register (IMGXFER_TYPE_TAR_BACKEND);
-  imgxfer_driver_register (IMGXFER_TYPE_NBD_BACKEND);
-  imgxfer_driver_register (IMGXFER_TYPE_QEMU_BACKEND);
   imgxfer_driver_register (IMGXFER_TYPE_MEMORY_BACKEND);
 }

@@ -3,13 +3,23 @@
  * A driver is a subclass of ImgxferBackend; its class says which URL
  * schemes and formats it opens, so a URL is resolved without making an
  * instance. Built-in drivers register first, then the modules found in
- * IMGXFER_DRIVER_PATH and in the installed drivers folder, in that order.
+ * IMGXFER_DRIVER_PATH and in the drivers folder, folder by folder.
+ *
+ * A module may come with a description, a key file NAME.driver beside it
+ * that names the module, its driver's type and the schemes and formats
+ * the driver opens. Such a module is loaded by the first lookup that its
+ * description matches, so that a program pays for a driver's libraries
+ * (libnbd, libarchive and theirs: most of the start-up time) only when it
+ * uses the driver. A module without a description is loaded when the
+ * registry starts.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <gmodule.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <imgxfer/imgxfer-backend.h>
@@ -18,26 +28,87 @@
 
 #include "imgxfer-driver-private.h"
 
+#define DESCRIPTION_SUFFIX ".driver"
+#define DESCRIPTION_GROUP "Driver"
+
 typedef struct
 {
-  GType type;
-  char *module_path; /* NULL for built-in drivers */
+  GType type;        /* G_TYPE_INVALID while a described module is not
+                        loaded */
+  char *module_path; /* NULL for a driver linked into the program */
+
+  /* A described module's description; NULL for the other drivers. */
+  char *name;
+  char *type_name;
+  GStrv schemes;
+  GStrv formats;
+  gboolean unusable; /* its module failed to load */
 } Driver;
 
-static GMutex registry_lock;
-static GArray *registry; /* of Driver */
+/* Recursive: a lookup loads modules with the lock held, and a module
+ * registers its drivers as it loads. */
+static GRecMutex registry_lock;
+static GPtrArray *registry; /* of Driver *, in resolution order */
 static const char *loading_module;
+
+/* With the lock held. */
+static void
+ensure_registry_array (void)
+{
+  if (registry == NULL)
+    registry = g_ptr_array_new ();
+}
+
+/* The described driver waiting for the type called @type_name. */
+static Driver *
+find_description (const char *type_name)
+{
+  for (guint i = 0; i < registry->len; i++)
+    {
+      Driver *driver = g_ptr_array_index (registry, i);
+
+      if (driver->type == G_TYPE_INVALID
+          && g_strcmp0 (driver->type_name, type_name) == 0)
+        return driver;
+    }
+  return NULL;
+}
+
+static gboolean
+has_driver (GType type)
+{
+  for (guint i = 0; i < registry->len; i++)
+    if (((Driver *)g_ptr_array_index (registry, i))->type == type)
+      return TRUE;
+  return FALSE;
+}
 
 void
 imgxfer_driver_register (GType backend_type)
 {
-  Driver driver = { backend_type, g_strdup (loading_module) };
+  Driver *driver;
 
   g_return_if_fail (g_type_is_a (backend_type, IMGXFER_TYPE_BACKEND));
 
-  g_mutex_lock (&registry_lock);
-  g_array_append_val (registry, driver);
-  g_mutex_unlock (&registry_lock);
+  g_rec_mutex_lock (&registry_lock);
+  ensure_registry_array ();
+  driver = find_description (g_type_name (backend_type));
+  if (driver != NULL)
+    {
+      /* A described module has loaded, or a program registers a driver
+       * that it links itself; the description keeps its place. */
+      driver->type = backend_type;
+      if (loading_module == NULL)
+        g_clear_pointer (&driver->module_path, g_free);
+    }
+  else
+    {
+      driver = g_new0 (Driver, 1);
+      driver->type = backend_type;
+      driver->module_path = g_strdup (loading_module);
+      g_ptr_array_add (registry, driver);
+    }
+  g_rec_mutex_unlock (&registry_lock);
 }
 
 static void
@@ -79,35 +150,157 @@ load_module (const char *path)
   loading_module = NULL;
 }
 
+/* Gives a described driver its type, loading its module unless a program
+ * that links the driver itself (the tests) has the type already. A module
+ * may hold several described drivers: loading it for one fills in the
+ * others (imgxfer_driver_register() finds them by type name). */
+static gboolean
+load_described (Driver *driver)
+{
+  GType type;
+
+  if (driver->type != G_TYPE_INVALID)
+    return TRUE;
+  if (driver->unusable)
+    return FALSE;
+
+  type = g_type_from_name (driver->type_name);
+  if (type == G_TYPE_INVALID)
+    {
+      load_module (driver->module_path);
+      if (driver->type == G_TYPE_INVALID)
+        {
+          if (g_type_from_name (driver->type_name) != G_TYPE_INVALID)
+            g_warning ("Driver module %s did not register %s",
+                       driver->module_path, driver->type_name);
+          driver->unusable = TRUE;
+        }
+    }
+  else if (g_type_is_a (type, IMGXFER_TYPE_BACKEND) && !has_driver (type))
+    driver->type = type;
+  else
+    driver->unusable = TRUE;
+
+  return driver->type != G_TYPE_INVALID;
+}
+
 static int
 compare_names (gconstpointer a, gconstpointer b)
 {
   return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Adds the driver that @file describes; its module's file name goes into
+ * @described. */
 static void
-load_modules_in (const char *dir_path)
+add_description (const char *dir_path, const char *file, GHashTable *described)
+{
+  g_autofree char *path = g_build_filename (dir_path, file, NULL);
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *type_name = NULL;
+  g_autofree char *module = NULL;
+  Driver *driver;
+
+  if (!g_key_file_load_from_file (key_file, path, G_KEY_FILE_NONE, &error)
+      || (name = g_key_file_get_string (key_file, DESCRIPTION_GROUP, "Name",
+                                        &error))
+             == NULL
+      || (type_name = g_key_file_get_string (key_file, DESCRIPTION_GROUP,
+                                             "Type", &error))
+             == NULL
+      || (module = g_key_file_get_string (key_file, DESCRIPTION_GROUP,
+                                          "Module", &error))
+             == NULL)
+    {
+      g_warning ("Driver description %s: %s", path, error->message);
+      return;
+    }
+  if (strchr (module, '/') != NULL)
+    {
+      g_warning ("Driver description %s: Module must be a file name in the "
+                 "same folder, not %s", path, module);
+      return;
+    }
+
+  g_hash_table_add (described, g_strdup (module));
+  if (g_type_from_name (type_name) != G_TYPE_INVALID
+      && has_driver (g_type_from_name (type_name)))
+    return;
+
+  driver = g_new0 (Driver, 1);
+  driver->module_path = g_build_filename (dir_path, module, NULL);
+  driver->name = g_steal_pointer (&name);
+  driver->type_name = g_steal_pointer (&type_name);
+  driver->schemes = g_key_file_get_string_list (key_file, DESCRIPTION_GROUP,
+                                                "Schemes", NULL, NULL);
+  driver->formats = g_key_file_get_string_list (key_file, DESCRIPTION_GROUP,
+                                                "Formats", NULL, NULL);
+  g_ptr_array_add (registry, driver);
+}
+
+/* The described modules of @dir_path come first, then the others, which
+ * are loaded now; each kind in name order, so that resolution does not
+ * depend on the file system's order. */
+static void
+add_modules_in (const char *dir_path)
 {
   g_autoptr (GDir) dir = g_dir_open (dir_path, 0, NULL);
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) described
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   const char *name;
 
   if (dir == NULL)
     return;
 
   while ((name = g_dir_read_name (dir)) != NULL)
-    if (g_str_has_suffix (name, "." G_MODULE_SUFFIX))
+    if (g_str_has_suffix (name, "." G_MODULE_SUFFIX)
+        || g_str_has_suffix (name, DESCRIPTION_SUFFIX))
       g_ptr_array_add (names, g_strdup (name));
-
-  /* Load in a stable order so that resolution does not depend on the
-   * file system's. */
   g_ptr_array_sort (names, compare_names);
+
   for (guint i = 0; i < names->len; i++)
-    {
-      g_autofree char *path = g_build_filename (dir_path, names->pdata[i],
-                                                NULL);
-      load_module (path);
-    }
+    if (g_str_has_suffix (names->pdata[i], DESCRIPTION_SUFFIX))
+      add_description (dir_path, names->pdata[i], described);
+
+  for (guint i = 0; i < names->len; i++)
+    if (g_str_has_suffix (names->pdata[i], "." G_MODULE_SUFFIX)
+        && !g_hash_table_contains (described, names->pdata[i]))
+      {
+        g_autofree char *path = g_build_filename (dir_path, names->pdata[i],
+                                                  NULL);
+        load_module (path);
+      }
+}
+
+/* The installed drivers folder; or the build tree's, for the library
+ * built there or a program linking its static copy (the tests): a build
+ * runs without being installed, with the modules built beside it, and an
+ * installed library never looks into a build tree. */
+static const char *
+drivers_dir (void)
+{
+  Dl_info info;
+  g_autofree char *self = NULL;
+  g_autofree char *build_root = NULL;
+  gsize length;
+
+  /* A static variable: the address of an exported function could be a
+   * stub in the program. */
+  if (dladdr (&registry_lock, &info) == 0
+      || info.dli_fname == NULL)
+    return IMGXFER_DRIVERS_DIR;
+
+  self = realpath (info.dli_fname, NULL);
+  build_root = realpath (IMGXFER_BUILD_ROOT, NULL);
+  if (self == NULL || build_root == NULL)
+    return IMGXFER_DRIVERS_DIR;
+  length = strlen (build_root);
+  if (strncmp (self, build_root, length) == 0 && self[length] == '/')
+    return IMGXFER_BUILD_DRIVERS_DIR;
+  return IMGXFER_DRIVERS_DIR;
 }
 
 static gpointer
@@ -115,7 +308,8 @@ init_registry (gpointer data)
 {
   const char *env = g_getenv ("IMGXFER_DRIVER_PATH");
 
-  registry = g_array_new (FALSE, FALSE, sizeof (Driver));
+  g_rec_mutex_lock (&registry_lock);
+  ensure_registry_array ();
   _imgxfer_register_builtin_drivers ();
 
   if (env != NULL)
@@ -124,9 +318,10 @@ init_registry (gpointer data)
 
       for (guint i = 0; dirs[i] != NULL; i++)
         if (dirs[i][0] != '\0')
-          load_modules_in (dirs[i]);
+          add_modules_in (dirs[i]);
     }
-  load_modules_in (IMGXFER_DRIVERS_DIR);
+  add_modules_in (drivers_dir ());
+  g_rec_mutex_unlock (&registry_lock);
 
   return NULL;
 }
@@ -163,46 +358,66 @@ strv_contains_nocase (const char *const *strv, const char *str)
   return FALSE;
 }
 
-typedef gboolean (*DriverMatch) (ImgxferBackendClass *klass,
-                                 const char *key);
+typedef enum
+{
+  MATCH_SCHEME,
+  MATCH_FORMAT,
+  MATCH_NAME,
+} Match;
+
+/* The same test for a class and for a description. */
+static gboolean
+matches (Match how,
+         const char *key,
+         const char *name,
+         const char *const *schemes,
+         const char *const *formats)
+{
+  switch (how)
+    {
+    case MATCH_SCHEME:
+      return strv_contains_nocase (schemes, key);
+    case MATCH_FORMAT:
+      return strv_contains_nocase (formats, key);
+    case MATCH_NAME:
+      return g_strcmp0 (name, key) == 0;
+    }
+  g_assert_not_reached ();
+}
 
 static GType
-find_driver (DriverMatch match, const char *key)
+find_driver (Match how, const char *key)
 {
   GType found = G_TYPE_INVALID;
 
   ensure_registry ();
 
-  g_mutex_lock (&registry_lock);
+  g_rec_mutex_lock (&registry_lock);
+  /* Loading a module may add drivers, so registry->len is read anew. */
   for (guint i = 0; i < registry->len && found == G_TYPE_INVALID; i++)
     {
-      GType type = g_array_index (registry, Driver, i).type;
-      g_autoptr (GTypeClass) klass = g_type_class_ref (type);
+      Driver *driver = g_ptr_array_index (registry, i);
+      g_autoptr (GTypeClass) klass = NULL;
+      ImgxferBackendClass *backend_class;
 
-      if (match ((ImgxferBackendClass *)klass, key))
-        found = type;
+      /* The class has the last word: a description only says whether the
+       * module is worth loading. */
+      if (driver->type == G_TYPE_INVALID
+          && !(matches (how, key, driver->name,
+                        (const char *const *)driver->schemes,
+                        (const char *const *)driver->formats)
+               && load_described (driver)))
+        continue;
+
+      klass = g_type_class_ref (driver->type);
+      backend_class = (ImgxferBackendClass *)klass;
+      if (matches (how, key, backend_class->name, backend_class->schemes,
+                   backend_class->formats))
+        found = driver->type;
     }
-  g_mutex_unlock (&registry_lock);
+  g_rec_mutex_unlock (&registry_lock);
 
   return found;
-}
-
-static gboolean
-match_scheme (ImgxferBackendClass *klass, const char *scheme)
-{
-  return strv_contains_nocase (klass->schemes, scheme);
-}
-
-static gboolean
-match_format (ImgxferBackendClass *klass, const char *format)
-{
-  return strv_contains_nocase (klass->formats, format);
-}
-
-static gboolean
-match_name (ImgxferBackendClass *klass, const char *name)
-{
-  return g_strcmp0 (klass->name, name) == 0;
 }
 
 /**
@@ -222,7 +437,7 @@ imgxfer_driver_lookup_url (const char *url, GError **error)
   g_return_val_if_fail (url != NULL, G_TYPE_INVALID);
 
   scheme = _imgxfer_url_scheme (url);
-  type = find_driver (match_scheme, scheme);
+  type = find_driver (MATCH_SCHEME, scheme);
   if (type == G_TYPE_INVALID)
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_UNKNOWN_URL,
                  "%s: no driver for URL scheme \"%s\" (see `imgxfer drivers`)",
@@ -241,7 +456,7 @@ GType
 imgxfer_driver_lookup_format (const char *format)
 {
   g_return_val_if_fail (format != NULL, G_TYPE_INVALID);
-  return find_driver (match_format, format);
+  return find_driver (MATCH_FORMAT, format);
 }
 
 /**
@@ -254,7 +469,7 @@ GType
 imgxfer_driver_lookup_name (const char *name)
 {
   g_return_val_if_fail (name != NULL, G_TYPE_INVALID);
-  return find_driver (match_name, name);
+  return find_driver (MATCH_NAME, name);
 }
 
 /**
@@ -268,16 +483,25 @@ GType *
 imgxfer_driver_list (guint *n_drivers)
 {
   GType *types;
+  guint n = 0;
 
   ensure_registry ();
 
-  g_mutex_lock (&registry_lock);
+  g_rec_mutex_lock (&registry_lock);
+  /* Listing needs every class: all described modules are loaded. */
+  for (guint i = 0; i < registry->len; i++)
+    load_described (g_ptr_array_index (registry, i));
   types = g_new0 (GType, registry->len + 1);
   for (guint i = 0; i < registry->len; i++)
-    types[i] = g_array_index (registry, Driver, i).type;
+    {
+      Driver *driver = g_ptr_array_index (registry, i);
+
+      if (driver->type != G_TYPE_INVALID)
+        types[n++] = driver->type;
+    }
   if (n_drivers)
-    *n_drivers = registry->len;
-  g_mutex_unlock (&registry_lock);
+    *n_drivers = n;
+  g_rec_mutex_unlock (&registry_lock);
 
   return types;
 }
@@ -296,11 +520,15 @@ imgxfer_driver_get_module_path (GType backend_type)
 
   ensure_registry ();
 
-  g_mutex_lock (&registry_lock);
+  g_rec_mutex_lock (&registry_lock);
   for (guint i = 0; i < registry->len; i++)
-    if (g_array_index (registry, Driver, i).type == backend_type)
-      path = g_array_index (registry, Driver, i).module_path;
-  g_mutex_unlock (&registry_lock);
+    {
+      Driver *driver = g_ptr_array_index (registry, i);
+
+      if (driver->type == backend_type)
+        path = driver->module_path;
+    }
+  g_rec_mutex_unlock (&registry_lock);
 
   return path;
 }

@@ -1105,6 +1105,64 @@ test_module_bad_abi (void)
   g_assert_nonnull (strstr (out, "file "));
 }
 
+/* The files the dynamic loader opened for `imgxfer ARGS...`, from its
+ * LD_DEBUG=files report. */
+static char *
+loaded_files (const char *const *args)
+{
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                   | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  char *err = NULL;
+
+  g_ptr_array_add (argv, (char *)g_getenv ("IMGXFER_CLI"));
+  for (; *args; args++)
+    g_ptr_array_add (argv, (char *)*args);
+  g_ptr_array_add (argv, NULL);
+
+  g_subprocess_launcher_setenv (launcher, "LD_DEBUG", "files", TRUE);
+  process = g_subprocess_launcher_spawnv (
+      launcher, (const char *const *)argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (process));
+  return err;
+}
+
+/* A driver module and the libraries behind it are loaded only for an
+ * image that needs that driver; a copy between files loads none. */
+static void
+test_module_on_demand (Paths *p, gconstpointer data)
+{
+  static const char *const not_for_files[]
+      = { "imgxfer-nbd.so", "imgxfer-tar.so", "libnbd.so",
+          "libarchive.so",  "libb2.so",       "libcrypto.so" };
+  g_autofree char *qcow2 = g_build_filename (p->dir, "src.qcow2", NULL);
+  const char *const file_args[] = { "convert", p->src, p->dst, NULL };
+  const char *const qcow2_args[] = { "convert", "-f", "qcow2", qcow2,
+                                     p->dst, NULL };
+  g_autofree char *files = NULL;
+  g_autofree char *qemu = NULL;
+
+  test_write_pattern (p->src, 1 * MiB, 64 * KiB, 0x5a);
+  files = loaded_files (file_args);
+  g_assert_nonnull (strstr (files, "libimgxfer-1.so"));
+  for (guint i = 0; i < G_N_ELEMENTS (not_for_files); i++)
+    if (strstr (files, not_for_files[i]) != NULL)
+      g_error ("a copy between files loaded %s", not_for_files[i]);
+
+  test_qemu_img_create (qcow2, "qcow2", "1M", NULL, NULL);
+  qemu = loaded_files (qcow2_args);
+  /* The qemu driver shares the nbd driver's module. */
+  g_assert_nonnull (strstr (qemu, "imgxfer-nbd.so"));
+  g_assert_null (strstr (qemu, "imgxfer-tar.so"));
+  g_assert_null (strstr (qemu, "libarchive.so"));
+}
+
 /* A test that works in a new folder (see Paths). */
 #define add_test(path, data, func)                                           \
   g_test_add (path, Paths, data, paths_setup, func, paths_teardown)
@@ -1166,6 +1224,7 @@ main (int argc, char **argv)
   g_test_add_func ("/convert/module/listed", test_module_listed);
   add_test ("/convert/module/convert", NULL, test_module_convert);
   g_test_add_func ("/convert/module/bad-abi", test_module_bad_abi);
+  add_test ("/convert/module/on-demand", NULL, test_module_on_demand);
 
   return g_test_run ();
 }

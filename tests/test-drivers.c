@@ -1,0 +1,24 @@
+/* test-drivers.c: the driver modules' code, linked into the tests
+ *
+ * The tests link the library's static copy to reach its internals, so
+ * they cannot load the driver modules, which bring the shared library
+ * along (a second ImgxferBackend type). They link the drivers' code
+ * instead and register it before anything looks a driver up; the
+ * registry then takes these types in place of the described modules.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "drivers/nbd/imgxfer-nbd-backend.h"
+#include "drivers/qemu/imgxfer-qemu-backend.h"
+#include "drivers/tar/imgxfer-tar-backend.h"
+
+/* Before main(), so that no test can look a driver up first. */
+static void __attribute__ ((constructor))
+register_linked_drivers (void)
+{
+  imgxfer_driver_register (IMGXFER_TYPE_TAR_BACKEND);
+  imgxfer_driver_register (IMGXFER_TYPE_NBD_BACKEND);
+  imgxfer_driver_register (IMGXFER_TYPE_QEMU_BACKEND);
+}
