@@ -42,7 +42,8 @@ typedef struct
   char *type_name;
   GStrv schemes;
   GStrv formats;
-  gboolean unusable; /* its module failed to load */
+  gboolean unusable; /* its module failed to load, or its type is some
+                        other driver's */
 } Driver;
 
 /* Recursive: a lookup loads modules with the lock held, and a module
