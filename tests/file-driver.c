@@ -457,28 +457,39 @@ cached_pages (const char *path, guint64 offset, gsize length)
   return n;
 }
 
+/* A test folder where writeback means writing to a disk; NULL, with the
+ * test skipped, in tmpfs. */
+static char *
+tmpdir_on_disk (void)
+{
+  char *dir = test_tmpdir_new ();
+  struct statfs fs;
+
+  g_assert_cmpint (statfs (dir, &fs), ==, 0);
+  if (fs.f_type != TMPFS_MAGIC)
+    return dir;
+  g_test_skip ("the test folder is in tmpfs, which has no disk to write to");
+  test_tmpdir_free (dir);
+  return NULL;
+}
+
 /* A file written through the page cache is written back as it goes: the
  * pages of the requests written long enough ago are on disk and out of
  * the cache, the latest ones still in it, and every byte reads back. */
 static void
 test_write_behind (void)
 {
-  char *dir = test_tmpdir_new ();
-  g_autofree char *path = g_build_filename (dir, "written.raw", NULL);
+  char *dir = tmpdir_on_disk ();
+  g_autofree char *path = NULL;
   g_autofree guint8 *buffer = g_malloc (1 * MiB);
   g_autoptr (ImgxferBackend) backend = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *contents = NULL;
   gsize length;
-  struct statfs fs;
 
-  g_assert_cmpint (statfs (dir, &fs), ==, 0);
-  if (fs.f_type == TMPFS_MAGIC)
-    {
-      g_test_skip ("the test folder is in tmpfs, which has no disk to write to");
-      test_tmpdir_free (dir);
-      return;
-    }
+  if (dir == NULL)
+    return;
+  path = g_build_filename (dir, "written.raw", NULL);
 
   test_create_sparse (path, 32 * MiB);
   backend = test_open (path, TRUE);
@@ -505,6 +516,37 @@ test_write_behind (void)
       memset (buffer, 'a' + i % 26, 1 * MiB);
       g_assert_cmpmem (contents + i * MiB, 1 * MiB, buffer, 1 * MiB);
     }
+  test_tmpdir_free (dir);
+}
+
+/* Small writes apart from each other are left in the page cache for the
+ * kernel to write back: each would otherwise be a disk request waited
+ * for on its own. */
+static void
+test_write_behind_scattered (void)
+{
+  char *dir = tmpdir_on_disk ();
+  g_autofree char *path = NULL;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 buffer[4096];
+
+  if (dir == NULL)
+    return;
+  path = g_build_filename (dir, "written.raw", NULL);
+
+  test_create_sparse (path, 4 * MiB);
+  backend = test_open (path, TRUE);
+  memset (buffer, 'x', sizeof buffer);
+  for (guint i = 0; i < 64; i++)
+    {
+      g_assert_true (imgxfer_destination_pwrite (IMGXFER_DESTINATION (backend),
+                                                 buffer, sizeof buffer,
+                                                 i * 64 * 1024, NULL, &error));
+      g_assert_no_error (error);
+    }
+
+  g_assert_cmpuint (cached_pages (path, 0, 4 * MiB), ==, 64);
   test_tmpdir_free (dir);
 }
 
@@ -561,6 +603,8 @@ main (int argc, char **argv)
   g_test_add_func ("/file-driver/create/raw-sparse", test_create_raw);
   g_test_add_func ("/file-driver/block-device/loop", test_block_device);
   g_test_add_func ("/file-driver/write/behind", test_write_behind);
+  g_test_add_func ("/file-driver/write/behind-scattered",
+                   test_write_behind_scattered);
 
   return g_test_run ();
 }

@@ -11,14 +11,21 @@ G_BEGIN_DECLS
 /* With 1 MiB requests, 16 MiB per connection being written back. */
 #define IMGXFER_WRITE_BEHIND_RANGES 16
 
+/* Writes that follow one another are gathered until they make this
+ * much; smaller ranges are left to the kernel's own writeback. */
+#define IMGXFER_WRITE_BEHIND_MIN (1024 * 1024)
+
 /* The ranges written through one descriptor whose writeback was started
- * and not waited for yet, oldest first (a ring). Zero-initialized: on. */
+ * and not waited for yet, oldest first (a ring), and the range being
+ * gathered. Zero-initialized: on. */
 typedef struct
 {
   guint64 offset[IMGXFER_WRITE_BEHIND_RANGES];
   guint64 length[IMGXFER_WRITE_BEHIND_RANGES];
   guint first;
   guint count;
+  guint64 gathered_offset;
+  guint64 gathered_length;
   gboolean off; /* the file cannot do it (a pipe), or was told not to */
 } ImgxferWriteBehind;
 
