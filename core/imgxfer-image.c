@@ -17,6 +17,7 @@
 #include <imgxfer/imgxfer-source.h>
 
 #include "imgxfer-driver-private.h"
+#include "imgxfer-qcow2-writer-private.h"
 #include "imgxfer-qemu-img-private.h"
 
 #define PROBE_SIZE 512
@@ -254,6 +255,16 @@ create_with_qemu_img (const char *path,
                             error);
 }
 
+/* A new qcow2 image is written by imgxfer itself, except where qemu's
+ * qcow2 driver does more: a backing file, or direct I/O. */
+static gboolean
+writes_qcow2_itself (const char *format, const char *backing_file,
+                     ImgxferOpenOptions *options)
+{
+  return g_strcmp0 (format, "qcow2") == 0 && backing_file == NULL
+         && !imgxfer_open_options_get_direct (options);
+}
+
 /* The file the file driver opens for @url: a file: URL is decoded the
  * same way, so that the image created is the one opened afterwards. */
 static char *
@@ -314,17 +325,21 @@ imgxfer_create (const char *url,
       return NULL;
     }
 
-  if (is_raw (format) ? !create_raw (path, size, error)
-                      : !create_with_qemu_img (path, format, size,
-                                               backing_file, backing_format,
-                                               cancellable, error))
-    return NULL;
-
   open_options = options ? imgxfer_open_options_copy (options)
                          : imgxfer_open_options_new ();
   imgxfer_open_options_set_writable (open_options, TRUE);
   imgxfer_open_options_set_format (open_options, is_raw (format) ? "raw"
                                                                  : format);
+
+  if (writes_qcow2_itself (format, backing_file, open_options))
+    return _imgxfer_qcow2_writer_create (url, path, size, open_options,
+                                         cancellable, error);
+
+  if (is_raw (format) ? !create_raw (path, size, error)
+                      : !create_with_qemu_img (path, format, size,
+                                               backing_file, backing_format,
+                                               cancellable, error))
+    return NULL;
 
   backend = imgxfer_open (url, open_options, cancellable, error);
   if (backend != NULL && backing_file == NULL)

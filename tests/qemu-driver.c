@@ -218,21 +218,24 @@ assert_same_bytes (ImgxferBackend *backend, const char *reference)
   g_assert_true (memcmp (actual, expected, size) == 0);
 }
 
-/* Writes and zeroes through a created qcow2 land where a raw file puts
- * them, per qemu-img compare and per reading back. */
+/* Writes and zeroes through qemu-nbd into an existing qcow2 land where a
+ * raw file puts them, per qemu-img compare and per reading back. */
 static void
 test_read_write_qcow2 (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *image = g_build_filename (fixture->dir, "disk.qcow2", NULL);
   g_autofree char *reference
       = g_build_filename (fixture->dir, "disk.raw", NULL);
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
   g_autoptr (ImgxferBackend) backend = NULL;
   g_autoptr (ImgxferBackend) clone = NULL;
   g_autoptr (GError) error = NULL;
   guint32 maximum;
 
-  backend = imgxfer_create (image, "qcow2", 8 * MiB, NULL, NULL, NULL, NULL,
-                            &error);
+  test_qemu_img_create (image, "qcow2", "8M", NULL, NULL);
+  imgxfer_open_options_set_writable (options, TRUE);
+  imgxfer_open_options_set_format (options, "qcow2");
+  backend = imgxfer_open (image, options, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (imgxfer_backend_get_caps (backend)
                  & IMGXFER_BACKEND_CAN_WRITE);

@@ -1,0 +1,22 @@
+/* imgxfer-qcow2-writer-private.h: the destination of a new qcow2 image
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer.h>
+
+G_BEGIN_DECLS
+
+#define IMGXFER_TYPE_QCOW2_WRITER (imgxfer_qcow2_writer_get_type ())
+G_DECLARE_FINAL_TYPE (ImgxferQcow2Writer, imgxfer_qcow2_writer, IMGXFER,
+                      QCOW2_WRITER, ImgxferBackend)
+
+ImgxferBackend *_imgxfer_qcow2_writer_create (const char *url,
+                                              const char *path,
+                                              guint64 size,
+                                              ImgxferOpenOptions *options,
+                                              GCancellable *cancellable,
+                                              GError **error);
+
+G_END_DECLS
