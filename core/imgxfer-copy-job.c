@@ -1,7 +1,8 @@
 /* imgxfer-copy-job.c: the workers of one copy
  *
  * The image is cut in large units (128 MiB by default) that the workers
- * claim one at a time from an atomic counter; each worker has its own
+ * claim one at a time from an atomic counter (more at once over a range
+ * with nothing to read: see copy_empty_units()); each worker has its own
  * connections (clones) to the source and the destination and its own
  * buffer, so nothing is shared on the hot path but two counters. When
  * fewer clones can be had than asked for, fewer workers do the copy. A
@@ -39,6 +40,9 @@
  * slower. */
 #define DEFAULT_REQUEST_SIZE (1024 * 1024)
 #define DEFAULT_UNIT_SIZE (128 * 1024 * 1024)
+/* How far a worker looks past its unit for more with nothing to read, at
+ * most: 4 GiB by default, what one NBD block status request covers. */
+#define MAX_LOOK_AHEAD 32
 #define BUFFER_ALIGNMENT 4096
 
 /* What the workers of one run share. */
@@ -67,6 +71,7 @@ typedef struct
   ImgxferBackend *destination;
   guint8 *buffer;
   GThread *thread;
+  guint look_ahead; /* units, see copy_empty_units() */
 } Worker;
 
 /* Keeps the first error and stops everybody. Later errors are most often
@@ -241,12 +246,72 @@ copy_extent (Worker *w, const ImgxferExtent *e, GError **error)
   return copy_data (w, e->start, e->length, error);
 }
 
+/* Zeroes, holes, clean ranges of a dirty-only copy: at most one request
+ * to the destination, whatever their length. */
+static gboolean
+nothing_to_read (const ImgxferCopyJob *job, const ImgxferExtent *e)
+{
+  if (job->dirty_only && !(e->flags & IMGXFER_EXTENT_DIRTY))
+    return TRUE;
+  return (e->flags & (IMGXFER_EXTENT_ZERO | IMGXFER_EXTENT_HOLE)) != 0;
+}
+
+/* The units claimed so far end at @end with nothing to read. When the
+ * next unit is not claimed yet, the source is asked about the next few:
+ * the units that its first extent covers whole, with nothing to read
+ * either, are claimed at once and copied as that one extent. An empty
+ * 100 GiB image then costs a few dozen calls of extents instead of 800,
+ * while units with data are still shared one at a time. Moves @end past
+ * what was claimed; @claimed says whether anything was. */
+static gboolean
+copy_empty_units (Worker *w, guint64 *end, gboolean *claimed,
+                  GError **error)
+{
+  Run *run = w->run;
+  guint64 unit = *end / run->unit_size;
+  g_autoptr (GArray) extents = NULL;
+  ImgxferExtent e;
+  guint64 last;
+
+  *claimed = FALSE;
+  if (*end >= run->size
+      || __atomic_load_n (&run->next_unit, __ATOMIC_RELAXED) != unit)
+    return TRUE;
+
+  extents = imgxfer_source_extents (
+      IMGXFER_SOURCE (w->source), run->context, *end,
+      MIN (w->look_ahead * run->unit_size, run->size - *end),
+      run->cancellable, error);
+  if (extents == NULL)
+    return FALSE;
+  e = g_array_index (extents, ImgxferExtent, 0);
+  if (!nothing_to_read (run->job, &e))
+    return TRUE;
+
+  /* Whole units only, but for the last one of the image. */
+  last = e.start + e.length >= run->size ? run->n_units
+                                         : (e.start + e.length)
+                                               / run->unit_size;
+  if (last <= unit
+      || !__atomic_compare_exchange_n (&run->next_unit, &unit, last, FALSE,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    return TRUE;
+
+  e.length = MIN (last * run->unit_size, run->size) - e.start;
+  if (!copy_extent (w, &e, error))
+    return FALSE;
+  *end = e.start + e.length;
+  *claimed = TRUE;
+  return TRUE;
+}
+
 static gboolean
 copy_unit (Worker *w, guint64 unit, GError **error)
 {
   Run *run = w->run;
   guint64 offset = unit * run->unit_size;
   guint64 end = MIN (offset + run->unit_size, run->size);
+  gboolean empty_end = FALSE;
 
   while (offset < end)
     {
@@ -264,7 +329,17 @@ copy_unit (Worker *w, guint64 unit, GError **error)
           if (!copy_extent (w, e, error))
             return FALSE;
           offset = e->start + e->length;
+          empty_end = nothing_to_read (run->job, e);
         }
+    }
+
+  /* Looking further each time it pays. */
+  w->look_ahead = 1;
+  while (empty_end)
+    {
+      if (!copy_empty_units (w, &end, &empty_end, error))
+        return FALSE;
+      w->look_ahead = MIN (w->look_ahead * 2, MAX_LOOK_AHEAD);
     }
   return TRUE;
 }

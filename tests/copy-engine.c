@@ -947,6 +947,30 @@ test_connections_units (void)
                     ==, 1);
 }
 
+/* Units with nothing to read are claimed many at once: an empty range of
+ * a thousand units costs a few dozen calls of extents, and the data
+ * after it, and in the last unit, is still copied. */
+static void
+test_empty_units (void)
+{
+  const guint64 size = 64 * MiB;
+  g_auto (Pair) t
+      = pair_open ("memory:?size=64M", "memory:?size=64M&is-zero=yes");
+
+  fill (t.src, 0, PIECE, 'a');
+  fill (t.src, 40 * MiB + 3 * PIECE, PIECE, 'b');
+  fill (t.src, size - PIECE, PIECE, 'c');
+
+  pair_copy (&t);
+  _imgxfer_copy_set_unit_size (t.copy, 64 * KiB);
+  imgxfer_copy_set_connections (t.copy, 4);
+  run_ok (t.copy);
+
+  assert_same (t.src, t.dst, size);
+  g_assert_cmpuint (t.progress->sum, ==, size);
+  g_assert_cmpuint (count (t.src, IMGXFER_MEMORY_OP_EXTENTS), <, 100);
+}
+
 /* Data in the last, short block of an image survives zero detection. */
 static void
 test_unaligned_tail (void)
@@ -1368,6 +1392,7 @@ main (int argc, char **argv)
   g_test_add_func ("/copy/connections/several", test_connections);
   g_test_add_func ("/copy/connections/limited", test_connections_limited);
   g_test_add_func ("/copy/connections/units", test_connections_units);
+  g_test_add_func ("/copy/connections/empty-units", test_empty_units);
   g_test_add_func ("/copy/connections/files", test_file_connections);
   g_test_add_func ("/copy/size/empty-source", test_empty_source);
   g_test_add_func ("/copy/size/smaller-destination",
