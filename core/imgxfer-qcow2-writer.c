@@ -17,7 +17,7 @@
 #include "config.h"
 
 #include "drivers/common/imgxfer-local-io.h"
-#include "drivers/file/imgxfer-write-behind.h"
+#include "drivers/common/imgxfer-write-behind.h"
 #include "imgxfer-qcow2-image-private.h"
 #include "imgxfer-qcow2-writer-private.h"
 

@@ -31,8 +31,8 @@
 #include <unistd.h>
 
 #include "drivers/common/imgxfer-local-io.h"
+#include "drivers/common/imgxfer-write-behind.h"
 #include "imgxfer-file-backend.h"
-#include "imgxfer-write-behind.h"
 
 /* Extents found per call; the caller asks again for the rest. */
 #define MAX_EXTENTS_PER_CALL 1024
