@@ -607,6 +607,38 @@ test_cancel (Paths *p, gconstpointer data)
   g_assert_cmpint (test_run (pgrep, NULL, NULL), ==, 1);
 }
 
+/* Ctrl-C during a copy into a new qcow2: exit 4, and the image says that
+ * it is not consistent (qcow2's dirty bit), so that nothing takes it for
+ * a finished copy and qemu repairs it before writing to it. */
+static void
+test_cancel_to_qcow2 (Paths *p, gconstpointer data)
+{
+  g_autofree char *modules = example_module_dir ();
+  g_autofree char *qcow2 = g_build_filename (p->dir, "dst.qcow2", NULL);
+  const char *const args[] = { "convert", "-p", "-O", "qcow2",
+                               "--request-size=64k", "--connections=1",
+                               "pattern:64g", qcow2, NULL };
+  const char *info[] = { "qemu-img", "info", "--output=json", qcow2, NULL };
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+
+  if (skip_without_format ("qcow2"))
+    return;
+
+  process = spawn_cli (modules, TRUE, args);
+  wait_for_progress (process);
+  g_subprocess_send_signal (process, SIGINT);
+  g_assert_cmpint (wait_cli (process, NULL, NULL), ==, 4);
+
+  g_assert_cmpint (test_run (info, &out, NULL), ==, 0);
+  json_parser_load_from_data (parser, out, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_object_get_boolean_member (
+      json_node_get_object (json_parser_get_root (parser)), "dirty-flag"));
+}
+
 static void
 test_to_qcow2_and_back (Paths *p, gconstpointer data)
 {
@@ -1194,6 +1226,7 @@ main (int argc, char **argv)
   add_test ("/convert/output/checksum-sparse", NULL, test_checksum_sparse);
   add_test ("/convert/cancel/pattern", NULL, test_cancel);
   add_test ("/convert/cancel/qcow2", "pattern:512m", test_cancel);
+  add_test ("/convert/cancel/to-qcow2", NULL, test_cancel_to_qcow2);
   add_test ("/convert/qcow2/to-qcow2-and-back", NULL, test_to_qcow2_and_back);
   add_test ("/convert/qcow2/shallow-onto-backing/raw", "raw",
             test_shallow_onto_backing);
