@@ -4,8 +4,10 @@
  * claim one at a time from an atomic counter (more at once over a range
  * with nothing to read: see copy_empty_units()); each worker has its own
  * connections (clones) to the source and the destination and its own
- * buffer, so nothing is shared on the hot path but two counters. When
- * fewer clones can be had than asked for, fewer workers do the copy. A
+ * buffer, so nothing is shared on the hot path but two counters. The
+ * first worker runs alone until it has data to read: a copy of an empty
+ * image opens no clone and starts no thread. When fewer clones can be had
+ * than asked for, fewer workers do the copy. A
  * worker asks the source's extents for its unit only, then per extent:
  *
  *   data  read, then write, in requests of at most the request size; when
@@ -62,16 +64,21 @@ typedef struct
   GCancellable *cancellable; /* cancelled by the first error or the caller */
   GMutex lock;
   GError *error; /* the first error */
+
+  struct _Worker *workers; /* the first runs in the caller's thread */
+  guint n_workers;         /* asked for; fewer may start */
+  gboolean others_started; /* only ever touched by the first worker */
 } Run;
 
-typedef struct
+typedef struct _Worker
 {
   Run *run;
   ImgxferBackend *source;
   ImgxferBackend *destination;
   guint8 *buffer;
   GThread *thread;
-  guint look_ahead; /* units, see copy_empty_units() */
+  gboolean after_empty; /* its last unit ended with nothing to read */
+  guint look_ahead;     /* units, see copy_empty_units() */
 } Worker;
 
 /* Keeps the first error and stops everybody. Later errors are most often
@@ -97,6 +104,8 @@ run_check_cancelled (Run *run, GError **error)
   return g_cancellable_set_error_if_cancelled (run->caller, error)
          || g_cancellable_set_error_if_cancelled (run->cancellable, error);
 }
+
+static gboolean start_other_workers (Worker *w, GError **error);
 
 static void
 report (Worker *w, guint64 length)
@@ -133,9 +142,10 @@ zero_range (Worker *w, guint64 offset, guint64 length, GError **error)
   if (run_check_cancelled (run, error))
     return FALSE;
   if (!run->destination_is_zero
-      && !imgxfer_destination_zero (IMGXFER_DESTINATION (w->destination),
-                                    offset, length, flags, run->cancellable,
-                                    error))
+      && (!start_other_workers (w, error)
+          || !imgxfer_destination_zero (IMGXFER_DESTINATION (w->destination),
+                                        offset, length, flags,
+                                        run->cancellable, error)))
     return FALSE;
 
   report (w, length);
@@ -185,6 +195,9 @@ static gboolean
 copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
 {
   Run *run = w->run;
+
+  if (!start_other_workers (w, error))
+    return FALSE;
 
   while (length > 0)
     {
@@ -256,52 +269,55 @@ nothing_to_read (const ImgxferCopyJob *job, const ImgxferExtent *e)
   return (e->flags & (IMGXFER_EXTENT_ZERO | IMGXFER_EXTENT_HOLE)) != 0;
 }
 
-/* The units claimed so far end at @end with nothing to read. When the
- * next unit is not claimed yet, the source is asked about the next few:
- * the units that its first extent covers whole, with nothing to read
- * either, are claimed at once and copied as that one extent. An empty
+/* After a unit that ended with nothing to read, the next units are
+ * likely empty too: the source is asked about those from the first one
+ * nobody has claimed, and the units that its first extent covers whole,
+ * with nothing to read either, are claimed at once and copied as that one
+ * extent. Each time this pays, the worker looks twice as far. An empty
  * 100 GiB image then costs a few dozen calls of extents instead of 800,
- * while units with data are still shared one at a time. Moves @end past
- * what was claimed; @claimed says whether anything was. */
+ * while units with data are still shared one at a time. @claimed says
+ * whether anything was claimed; if not, the worker claims one unit. */
 static gboolean
-copy_empty_units (Worker *w, guint64 *end, gboolean *claimed,
-                  GError **error)
+copy_empty_units (Worker *w, gboolean *claimed, GError **error)
 {
   Run *run = w->run;
-  guint64 unit = *end / run->unit_size;
+  guint64 unit = __atomic_load_n (&run->next_unit, __ATOMIC_RELAXED);
+  guint64 start = unit * run->unit_size;
   g_autoptr (GArray) extents = NULL;
   ImgxferExtent e;
   guint64 last;
 
   *claimed = FALSE;
-  if (*end >= run->size
-      || __atomic_load_n (&run->next_unit, __ATOMIC_RELAXED) != unit)
+  if (unit >= run->n_units)
     return TRUE;
 
   extents = imgxfer_source_extents (
-      IMGXFER_SOURCE (w->source), run->context, *end,
-      MIN (w->look_ahead * run->unit_size, run->size - *end),
+      IMGXFER_SOURCE (w->source), run->context, start,
+      MIN (w->look_ahead * run->unit_size, run->size - start),
       run->cancellable, error);
   if (extents == NULL)
     return FALSE;
   e = g_array_index (extents, ImgxferExtent, 0);
-  if (!nothing_to_read (run->job, &e))
-    return TRUE;
 
   /* Whole units only, but for the last one of the image. */
   last = e.start + e.length >= run->size ? run->n_units
                                          : (e.start + e.length)
                                                / run->unit_size;
-  if (last <= unit
-      || !__atomic_compare_exchange_n (&run->next_unit, &unit, last, FALSE,
-                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+  if (!nothing_to_read (run->job, &e) || last <= unit)
+    {
+      w->after_empty = FALSE;
+      return TRUE;
+    }
+  /* Another worker claimed it meanwhile: take the next unit instead. */
+  if (!__atomic_compare_exchange_n (&run->next_unit, &unit, last, FALSE,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return TRUE;
 
   e.length = MIN (last * run->unit_size, run->size) - e.start;
   if (!copy_extent (w, &e, error))
     return FALSE;
-  *end = e.start + e.length;
   *claimed = TRUE;
+  w->look_ahead = MIN (w->look_ahead * 2, MAX_LOOK_AHEAD);
   return TRUE;
 }
 
@@ -311,7 +327,6 @@ copy_unit (Worker *w, guint64 unit, GError **error)
   Run *run = w->run;
   guint64 offset = unit * run->unit_size;
   guint64 end = MIN (offset + run->unit_size, run->size);
-  gboolean empty_end = FALSE;
 
   while (offset < end)
     {
@@ -329,18 +344,11 @@ copy_unit (Worker *w, guint64 unit, GError **error)
           if (!copy_extent (w, e, error))
             return FALSE;
           offset = e->start + e->length;
-          empty_end = nothing_to_read (run->job, e);
+          w->after_empty = nothing_to_read (run->job, e);
         }
     }
-
-  /* Looking further each time it pays. */
-  w->look_ahead = 1;
-  while (empty_end)
-    {
-      if (!copy_empty_units (w, &end, &empty_end, error))
-        return FALSE;
-      w->look_ahead = MIN (w->look_ahead * 2, MAX_LOOK_AHEAD);
-    }
+  if (!w->after_empty)
+    w->look_ahead = 1;
   return TRUE;
 }
 
@@ -349,15 +357,22 @@ worker_copy (Worker *w, GError **error)
 {
   Run *run = w->run;
 
+  w->look_ahead = 1;
   for (;;)
     {
-      guint64 unit
-          = __atomic_fetch_add (&run->next_unit, 1, __ATOMIC_RELAXED);
+      gboolean claimed = FALSE;
+      guint64 unit;
 
-      if (unit >= run->n_units)
-        break;
       if (run_check_cancelled (run, error))
         return FALSE;
+      if (w->after_empty && !copy_empty_units (w, &claimed, error))
+        return FALSE;
+      if (claimed)
+        continue;
+
+      unit = __atomic_fetch_add (&run->next_unit, 1, __ATOMIC_RELAXED);
+      if (unit >= run->n_units)
+        break;
       if (!copy_unit (w, unit, error))
         return FALSE;
     }
@@ -506,71 +521,94 @@ worker_open (Run *run, Worker *w, GError **error)
   return TRUE;
 }
 
-/* Worker 0 uses the caller's connections; the others get clones, as many
- * as can be had: a server may serve fewer clients than it lets us open
- * (qemu-nbd beyond its --shared limit never answers), and since the
- * workers claim units from a shared counter, fewer workers copy the same
- * image. After the first clone that fails no more are tried: they would
- * most likely fail the same way, each after the same wait. Returns how
- * many workers are ready, 0 when the copy was cancelled meanwhile. */
-static guint
-workers_open (Run *run, Worker *workers, guint n_workers, GError **error)
+/* Workers 1..n-1 get clones, as many as can be had: a server may serve
+ * fewer clients than it lets us open (qemu-nbd beyond its --shared limit
+ * never answers), and since the workers claim units from a shared
+ * counter, fewer workers copy the same image. After the first clone that
+ * fails no more are tried: they would most likely fail the same way, each
+ * after the same wait. Fails only when the copy was cancelled meanwhile. */
+static gboolean
+open_other_workers (Run *run, guint *n_open, GError **error)
 {
   g_autoptr (GError) clone_error = NULL;
   guint n = 1;
 
-  for (guint i = 0; i < n_workers; i++)
-    workers[i].run = run;
-  workers[0].source = g_object_ref (run->job->source);
-  workers[0].destination = g_object_ref (run->job->destination);
-
-  while (n < n_workers && worker_open (run, &workers[n], &clone_error))
+  while (n < run->n_workers
+         && worker_open (run, &run->workers[n], &clone_error))
     n++;
+  *n_open = n;
 
-  if (n < n_workers)
+  if (n < run->n_workers)
     {
       if (run_check_cancelled (run, error))
-        return 0;
-      g_message ("Copying with %u connections instead of %u: %s", n, n_workers,
-                 clone_error->message);
+        return FALSE;
+      g_message ("Copying with %u connections instead of %u: %s", n,
+                 run->n_workers, clone_error->message);
     }
-  return n;
+  return TRUE;
 }
 
-static void
-workers_close (Worker *workers, guint n_workers)
+/* The first worker starts the others when it first has a request to
+ * send: until then there may be nothing to copy at all. */
+static gboolean
+start_other_workers (Worker *w, GError **error)
 {
-  for (guint i = 0; i < n_workers; i++)
-    {
-      g_clear_object (&workers[i].source);
-      g_clear_object (&workers[i].destination);
-    }
-}
+  Run *run = w->run;
+  guint n_open;
 
-/* Starts workers 1..n-1 in threads, runs worker 0 here, and waits. */
-static void
-workers_run (Run *run, Worker *workers, guint n_workers)
-{
-  for (guint i = 1; i < n_workers; i++)
-    {
-      GError *error = NULL;
+  if (w != &run->workers[0] || run->others_started)
+    return TRUE;
+  run->others_started = TRUE;
+  if (!open_other_workers (run, &n_open, error))
+    return FALSE;
 
-      workers[i].thread = g_thread_try_new ("imgxfer-copy", worker_thread,
-                                            &workers[i], &error);
-      if (workers[i].thread == NULL)
+  for (guint i = 1; i < n_open; i++)
+    {
+      GError *thread_error = NULL;
+
+      run->workers[i].thread = g_thread_try_new (
+          "imgxfer-copy", worker_thread, &run->workers[i], &thread_error);
+      if (run->workers[i].thread == NULL)
         {
-          run_fail (run, error);
+          run_fail (run, thread_error);
           break;
         }
     }
+  return TRUE;
+}
 
-  worker_thread (&workers[0]);
+static void
+workers_init (Run *run, guint n_workers)
+{
+  run->n_workers = n_workers;
+  run->workers = g_new0 (Worker, n_workers);
+  for (guint i = 0; i < n_workers; i++)
+    run->workers[i].run = run;
+  /* The first worker uses the caller's connections. */
+  run->workers[0].source = g_object_ref (run->job->source);
+  run->workers[0].destination = g_object_ref (run->job->destination);
+}
 
-  for (guint i = 1; i < n_workers; i++)
+/* Runs the first worker here, then waits for the others. */
+static void
+workers_run (Run *run)
+{
+  worker_thread (&run->workers[0]);
+
+  for (guint i = 1; i < run->n_workers; i++)
+    if (run->workers[i].thread)
+      g_thread_join (run->workers[i].thread);
+}
+
+static void
+workers_clear (Run *run)
+{
+  for (guint i = 0; i < run->n_workers; i++)
     {
-      if (workers[i].thread)
-        g_thread_join (workers[i].thread);
+      g_clear_object (&run->workers[i].source);
+      g_clear_object (&run->workers[i].destination);
     }
+  g_clear_pointer (&run->workers, g_free);
 }
 
 static void
@@ -585,10 +623,7 @@ _imgxfer_copy_job_run (const ImgxferCopyJob *job,
                        GError **error)
 {
   Run run = { 0 };
-  g_autofree Worker *workers = NULL;
-  guint n_workers, n_open;
   gulong handler = 0;
-  GError *local_error = NULL;
 
   if (!check_backends (job, error))
     return FALSE;
@@ -599,14 +634,9 @@ _imgxfer_copy_job_run (const ImgxferCopyJob *job,
                                      g_object_ref (run.cancellable),
                                      g_object_unref);
 
-  n_workers = count_workers (job, run.n_units);
-  workers = g_new0 (Worker, n_workers);
-  n_open = workers_open (&run, workers, n_workers, &local_error);
-  if (n_open > 0)
-    workers_run (&run, workers, n_open);
-  else
-    run_fail (&run, local_error);
-  workers_close (workers, n_workers);
+  workers_init (&run, count_workers (job, run.n_units));
+  workers_run (&run);
+  workers_clear (&run);
 
   if (cancellable)
     g_cancellable_disconnect (cancellable, handler);
