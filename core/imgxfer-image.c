@@ -290,6 +290,11 @@ local_path (const char *url, GError **error)
  * writing. The backend reports %IMGXFER_BACKEND_IS_ZERO when nothing shows
  * through from a backing file.
  *
+ * A qcow2 image without a backing file, unless @options ask for direct
+ * I/O, is written by imgxfer itself rather than through qemu: the backend
+ * is then an #ImgxferDestination only, and the image is consistent once
+ * it has been flushed. Open it again with imgxfer_open() to read it.
+ *
  * Returns: (transfer full): the open destination
  */
 ImgxferBackend *
