@@ -74,9 +74,9 @@ struct _ImgxferQcow2Image
   guint64 refcount_table_offset;
   guint64 *refcount_blocks; /* host offsets; 0: none yet */
   guint64 n_refcount_blocks;
-  guint64 next_cluster;      /* the allocation mark */
+  guint64 next_cluster;       /* the allocation mark */
   guint64 committed_clusters; /* whose refcounts are on disk */
-  gboolean dirty;            /* the header's dirty bit is set */
+  gboolean dirty;             /* the header's dirty bit is set */
 };
 
 static void
@@ -97,8 +97,8 @@ static gboolean
 write_at (ImgxferQcow2Image *self, const void *buffer, gsize length,
           guint64 offset, GError **error)
 {
-  return _imgxfer_local_pio (self->fd, self->path, TRUE, (void *)buffer,
-                             length, offset, error);
+  return _imgxfer_local_pio (self->fd, self->path, TRUE, (void *)buffer, length,
+                             offset, error);
 }
 
 static gboolean
@@ -160,9 +160,10 @@ allocate_cluster (ImgxferQcow2Image *self, guint64 *offset, GError **error)
       if (block >= self->n_refcount_blocks)
         {
           /* The table was sized for every cluster the image can need. */
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                       "%s: qcow2 refcount table full at cluster %"
-                       G_GUINT64_FORMAT, self->path, cluster);
+          g_set_error (
+              error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+              "%s: qcow2 refcount table full at cluster %" G_GUINT64_FORMAT,
+              self->path, cluster);
           return FALSE;
         }
       self->next_cluster++;
@@ -220,8 +221,7 @@ map_in_l2_table (ImgxferQcow2Image *self, guint64 cluster, guint count,
         return FALSE;
     }
 
-  entries_offset
-      = self->l1[index] + (cluster % L2_ENTRIES) * sizeof (guint64);
+  entries_offset = self->l1[index] + (cluster % L2_ENTRIES) * sizeof (guint64);
   if (!_imgxfer_local_pio (self->fd, self->path, FALSE, entries,
                            count * sizeof (guint64), entries_offset, error))
     return FALSE;
@@ -294,12 +294,9 @@ emit_runs (const guint64 *hosts, guint64 offset, guint64 end,
 }
 
 gboolean
-_imgxfer_qcow2_image_map (ImgxferQcow2Image *self,
-                          guint64 offset,
-                          guint64 length,
-                          gboolean allocate,
-                          ImgxferQcow2RunFunc func,
-                          gpointer user_data,
+_imgxfer_qcow2_image_map (ImgxferQcow2Image *self, guint64 offset,
+                          guint64 length, gboolean allocate,
+                          ImgxferQcow2RunFunc func, gpointer user_data,
                           GError **error)
 {
   guint64 end = offset + length;
@@ -331,8 +328,8 @@ write_refcounts (ImgxferQcow2Image *self, guint64 from, GError **error)
   for (; block <= last; block++)
     {
       guint64 first_cluster = block * REFCOUNTS_PER_BLOCK;
-      guint64 used = MIN (REFCOUNTS_PER_BLOCK,
-                          self->next_cluster - first_cluster);
+      guint64 used
+          = MIN (REFCOUNTS_PER_BLOCK, self->next_cluster - first_cluster);
 
       for (guint64 i = 0; i < REFCOUNTS_PER_BLOCK; i++)
         counts[i] = GUINT16_TO_BE (i < used ? 1 : 0);
@@ -354,8 +351,7 @@ extend_file (ImgxferQcow2Image *self, GError **error)
   if (fstat (self->fd, &st) < 0)
     return _imgxfer_set_errno_error (error, errno, self->path, "stat", 0);
   if ((guint64)st.st_size < size && ftruncate (self->fd, size) < 0)
-    return _imgxfer_set_errno_error (error, errno, self->path, "resize",
-                                     size);
+    return _imgxfer_set_errno_error (error, errno, self->path, "resize", size);
   return TRUE;
 }
 
@@ -405,29 +401,27 @@ static gboolean
 lay_out (ImgxferQcow2Image *self, GError **error)
 {
   guint64 size = self->size;
-  guint64 l1_size = (size + CLUSTER_SIZE * L2_ENTRIES - 1)
-                    / (CLUSTER_SIZE * L2_ENTRIES);
+  guint64 l1_size
+      = (size + CLUSTER_SIZE * L2_ENTRIES - 1) / (CLUSTER_SIZE * L2_ENTRIES);
   guint64 l1_clusters, table_clusters;
 
   if (l1_size > MAX_L1_SIZE)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
                    "%s: %" G_GUINT64_FORMAT " bytes is too large for a "
-                   "qcow2 image", self->path, size);
+                   "qcow2 image",
+                   self->path, size);
       return FALSE;
     }
 
   self->l1_size = l1_size;
   /* An image of 0 bytes has no L1 table: qemu would see the cluster as
    * leaked. */
-  l1_clusters
-      = (l1_size * sizeof (guint64) + CLUSTER_SIZE - 1) / CLUSTER_SIZE;
+  l1_clusters = (l1_size * sizeof (guint64) + CLUSTER_SIZE - 1) / CLUSTER_SIZE;
   self->l1 = g_new0 (guint64, MAX (l1_size, 1));
-  self->n_refcount_blocks
-      = refcount_blocks_needed (size, l1_clusters, l1_size);
+  self->n_refcount_blocks = refcount_blocks_needed (size, l1_clusters, l1_size);
   self->refcount_blocks = g_new0 (guint64, self->n_refcount_blocks);
-  table_clusters
-      = self->n_refcount_blocks * sizeof (guint64) / CLUSTER_SIZE;
+  table_clusters = self->n_refcount_blocks * sizeof (guint64) / CLUSTER_SIZE;
 
   self->l1_offset = l1_clusters ? CLUSTER_SIZE : 0;
   self->refcount_table_offset = (1 + l1_clusters) << CLUSTER_BITS;
@@ -463,8 +457,7 @@ _imgxfer_qcow2_image_create (const char *path, guint64 size, GError **error)
   /* Dirty until committed; the first allocation is the refcount block
    * that counts the metadata. */
   self->dirty = TRUE;
-  if (!write_header (self, error)
-      || !allocate_cluster (self, &unused, error))
+  if (!write_header (self, error) || !allocate_cluster (self, &unused, error))
     return NULL;
   self->next_cluster--; /* only the block was needed */
   if (!_imgxfer_qcow2_image_commit (self, error))

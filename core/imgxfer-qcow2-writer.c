@@ -52,11 +52,10 @@ imgxfer_qcow2_writer_open (ImgxferBackend *backend, GCancellable *cancellable,
                             _imgxfer_qcow2_image_get_size (self->image));
   /* Unallocated clusters read as zeroes and cost nothing: zeroes found
    * in the data are better left unallocated, as qemu-img does. */
-  imgxfer_backend_set_caps (backend, IMGXFER_BACKEND_CAN_WRITE
-                                         | IMGXFER_BACKEND_CAN_ZERO
-                                         | IMGXFER_BACKEND_CAN_PUNCH_HOLE
-                                         | IMGXFER_BACKEND_CAN_FLUSH
-                                         | IMGXFER_BACKEND_IS_ZERO);
+  imgxfer_backend_set_caps (
+      backend, IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_CAN_ZERO
+                   | IMGXFER_BACKEND_CAN_PUNCH_HOLE | IMGXFER_BACKEND_CAN_FLUSH
+                   | IMGXFER_BACKEND_IS_ZERO);
   imgxfer_backend_set_block_sizes (backend, 1, 64 * 1024, MAX_REQUEST);
   imgxfer_backend_set_max_connections (backend, MAX_CONNECTIONS);
   return TRUE;
@@ -64,8 +63,7 @@ imgxfer_qcow2_writer_open (ImgxferBackend *backend, GCancellable *cancellable,
 
 static ImgxferBackend *
 new_writer (const char *url, ImgxferOpenOptions *options,
-            ImgxferQcow2Image *image, GCancellable *cancellable,
-            GError **error)
+            ImgxferQcow2Image *image, GCancellable *cancellable, GError **error)
 {
   g_autoptr (ImgxferQcow2Writer) self = g_object_new (
       IMGXFER_TYPE_QCOW2_WRITER, "url", url, "options", options, NULL);
@@ -107,8 +105,8 @@ write_run (guint64 guest_offset, guint64 file_offset, gsize length,
              fd, path, TRUE,
              (void *)(request->buffer + (guest_offset - request->offset)),
              length, file_offset, error)
-         && _imgxfer_write_behind_add (&request->self->write_behind, fd,
-                                       path, file_offset, length, error);
+         && _imgxfer_write_behind_add (&request->self->write_behind, fd, path,
+                                       file_offset, length, error);
 }
 
 static gboolean
@@ -119,8 +117,8 @@ imgxfer_qcow2_writer_pwrite (ImgxferDestination *destination,
   ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (destination);
   WriteRequest request = { self, buffer, offset };
 
-  return _imgxfer_qcow2_image_map (self->image, offset, length, TRUE,
-                                   write_run, &request, error);
+  return _imgxfer_qcow2_image_map (self->image, offset, length, TRUE, write_run,
+                                   &request, error);
 }
 
 /* Only clusters written before hold anything: the others read as zero
@@ -153,8 +151,8 @@ imgxfer_qcow2_writer_zero (ImgxferDestination *destination, guint64 offset,
 {
   ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (destination);
 
-  return _imgxfer_qcow2_image_map (self->image, offset, length, FALSE,
-                                   zero_run, self->image, error);
+  return _imgxfer_qcow2_image_map (self->image, offset, length, FALSE, zero_run,
+                                   self->image, error);
 }
 
 static gboolean
@@ -205,8 +203,8 @@ imgxfer_qcow2_writer_init (ImgxferQcow2Writer *self)
 /* Creates an empty qcow2 image of @size at @path, which @url names, and
  * opens it for writing. */
 ImgxferBackend *
-_imgxfer_qcow2_writer_create (const char *url, const char *path,
-                              guint64 size, ImgxferOpenOptions *options,
+_imgxfer_qcow2_writer_create (const char *url, const char *path, guint64 size,
+                              ImgxferOpenOptions *options,
                               GCancellable *cancellable, GError **error)
 {
   g_autoptr (ImgxferQcow2Image) image

@@ -50,8 +50,8 @@ assert_check_clean (const char *path)
 static JsonObject *
 qemu_img_json (const char *command, const char *path)
 {
-  const char *argv[] = { "qemu-img", command, "--output=json", "-f", "qcow2",
-                         path, NULL };
+  const char *argv[]
+      = { "qemu-img", command, "--output=json", "-f", "qcow2", path, NULL };
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) error = NULL;
   g_autofree char *out = NULL;
@@ -161,9 +161,9 @@ test_writes_anywhere (Fixture *fixture, gconstpointer data)
   pair_write (&pair, 512 * MiB - 7000, 3 * CLUSTER, 0x33);
   pair_write (&pair, 1 * MiB, 2 * MiB + 1, 0x44);
   pair_write (&pair, 1 * MiB + 4096, 100, 0x55); /* over 0x44 */
-  pair_zero (&pair, 2 * MiB - 10, 20000);          /* over 0x44 */
-  pair_zero (&pair, 900 * MiB, 10 * MiB);          /* never written */
-  pair_write (&pair, size - 3, 3, 0x66);           /* the last bytes */
+  pair_zero (&pair, 2 * MiB - 10, 20000);        /* over 0x44 */
+  pair_zero (&pair, 900 * MiB, 10 * MiB);        /* never written */
+  pair_write (&pair, size - 3, 3, 0x66);         /* the last bytes */
   pair_finish (&pair);
 
   assert_check_clean (fixture->qcow2);
@@ -208,9 +208,9 @@ write_pairs (gpointer data)
       g_autoptr (GError) error = NULL;
 
       memset (buffer, pair_byte (p), sizeof buffer);
-      imgxfer_destination_pwrite (IMGXFER_DESTINATION (writer->backend),
-                                  buffer, sizeof buffer, pair_data_offset (p),
-                                  NULL, &error);
+      imgxfer_destination_pwrite (IMGXFER_DESTINATION (writer->backend), buffer,
+                                  sizeof buffer, pair_data_offset (p), NULL,
+                                  &error);
       g_assert_no_error (error);
     }
   return NULL;
@@ -254,18 +254,18 @@ test_concurrent_allocation (Fixture *fixture, gconstpointer data)
     {
       guint64 offset = pair_data_offset (p);
 
-      g_ptr_array_add (commands, g_strdup_printf (
-          "read -P 0 %" G_GUINT64_FORMAT " %u", 2 * p * CLUSTER,
-          CLUSTER - 4096));
-      g_ptr_array_add (commands, g_strdup_printf (
-          "read -P %u %" G_GUINT64_FORMAT " 8192", pair_byte (p), offset));
-      g_ptr_array_add (commands, g_strdup_printf (
-          "read -P 0 %" G_GUINT64_FORMAT " %u", offset + 8192,
-          CLUSTER - 4096));
+      g_ptr_array_add (commands,
+                       g_strdup_printf ("read -P 0 %" G_GUINT64_FORMAT " %u",
+                                        2 * p * CLUSTER, CLUSTER - 4096));
+      g_ptr_array_add (commands,
+                       g_strdup_printf ("read -P %u %" G_GUINT64_FORMAT " 8192",
+                                        pair_byte (p), offset));
+      g_ptr_array_add (commands,
+                       g_strdup_printf ("read -P 0 %" G_GUINT64_FORMAT " %u",
+                                        offset + 8192, CLUSTER - 4096));
     }
   g_ptr_array_add (commands, NULL);
-  test_qemu_io (fixture->qcow2, "qcow2",
-                (const char *const *)commands->pdata);
+  test_qemu_io (fixture->qcow2, "qcow2", (const char *const *)commands->pdata);
 }
 
 /* An image with no data is complete at once, at any size, and costs a
@@ -299,14 +299,14 @@ test_convert_like_qemu_img (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *reference
       = g_build_filename (fixture->dir, "reference.qcow2", NULL);
-  const char *qemu_img[] = { "qemu-img", "convert", "-f", "raw", "-O",
-                             "qcow2", fixture->raw, reference, NULL };
-  const char *convert[] = { "convert", "-f", "raw", "-O", "qcow2",
-                            fixture->raw, fixture->qcow2, NULL };
-  const char *writes[] = { "write -P 0x11 0 1M", "write -P 0x22 5000 3000",
-                           "write -P 0x33 100M 70000",
-                           "write -P 0 200M 1M", /* zeroes as data */
-                           "write -P 0x44 255M 1M", NULL };
+  const char *qemu_img[] = { "qemu-img", "convert",    "-f",      "raw", "-O",
+                             "qcow2",    fixture->raw, reference, NULL };
+  const char *convert[] = { "convert", "-f",         "raw",          "-O",
+                            "qcow2",   fixture->raw, fixture->qcow2, NULL };
+  const char *writes[]
+      = { "write -P 0x11 0 1M",       "write -P 0x22 5000 3000",
+          "write -P 0x33 100M 70000", "write -P 0 200M 1M", /* zeroes as data */
+          "write -P 0x44 255M 1M",    NULL };
   g_autofree char *err = NULL;
 
   test_qemu_img_create (fixture->raw, "raw", "256M", NULL, NULL);
@@ -337,8 +337,8 @@ test_failed_copy_leaves_dirty_image (Fixture *fixture, gconstpointer data)
   memset (buffer, 0x77, 8 * MiB);
   for (guint64 offset = 0; offset < 64 * MiB; offset += 8 * MiB)
     {
-      imgxfer_destination_pwrite (IMGXFER_DESTINATION (source), buffer,
-                                  8 * MiB, offset, NULL, &error);
+      imgxfer_destination_pwrite (IMGXFER_DESTINATION (source), buffer, 8 * MiB,
+                                  offset, NULL, &error);
       g_assert_no_error (error);
     }
   imgxfer_memory_backend_fail_nth (IMGXFER_MEMORY_BACKEND (source),
@@ -361,8 +361,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func)                                                      \
-  g_test_add ("/qcow2-writer/" path, Fixture, NULL, fixture_setup, func,     \
+#define ADD(path, func)                                                        \
+  g_test_add ("/qcow2-writer/" path, Fixture, NULL, fixture_setup, func,       \
               fixture_teardown)
   ADD ("writes-anywhere", test_writes_anywhere);
   ADD ("concurrent-allocation", test_concurrent_allocation);
