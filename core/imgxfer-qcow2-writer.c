@@ -122,26 +122,18 @@ imgxfer_qcow2_writer_pwrite (ImgxferDestination *destination,
 }
 
 /* Only clusters written before hold anything: the others read as zero
- * already. Rewriting data with zeroes is rare, so plain writes do. */
+ * already. A hole in the image file inside a cluster reads as zeroes too.
+ * Where the file system cannot make one, the caller writes zeroes over
+ * the whole range instead (allocating its clusters). */
 static gboolean
 zero_run (guint64 guest_offset, guint64 file_offset, gsize length,
           gpointer user_data, GError **error)
 {
   ImgxferQcow2Image *image = user_data;
-  g_autofree void *zeroes = g_malloc0 (MIN (length, 1024 * 1024));
 
-  while (length > 0)
-    {
-      gsize n = MIN (length, 1024 * 1024);
-
-      if (!_imgxfer_local_pio (_imgxfer_qcow2_image_get_fd (image),
-                               _imgxfer_qcow2_image_get_path (image), TRUE,
-                               zeroes, n, file_offset, error))
-        return FALSE;
-      file_offset += n;
-      length -= n;
-    }
-  return TRUE;
+  return _imgxfer_local_zero (_imgxfer_qcow2_image_get_fd (image),
+                              _imgxfer_qcow2_image_get_path (image),
+                              file_offset, length, TRUE, error);
 }
 
 static gboolean

@@ -85,3 +85,58 @@ _imgxfer_local_pio (int fd,
     }
   return TRUE;
 }
+
+gboolean
+_imgxfer_errno_is_not_supported (int err)
+{
+  return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL;
+}
+
+/* Punching a hole reads back as zeroes; allocating it again afterwards
+ * keeps a preallocated file preallocated. */
+static int
+punch_hole (int fd, guint64 offset, guint64 length, gboolean keep_allocated)
+{
+  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                 length) < 0)
+    return -1;
+  if (keep_allocated)
+    return fallocate (fd, FALLOC_FL_KEEP_SIZE, offset, length);
+  return 0;
+}
+
+gboolean
+_imgxfer_local_zero (int fd,
+                     const char *path,
+                     guint64 offset,
+                     guint64 length,
+                     gboolean may_deallocate,
+                     GError **error)
+{
+  int r;
+
+  if (may_deallocate)
+    {
+      r = punch_hole (fd, offset, length, FALSE);
+      if (r < 0 && _imgxfer_errno_is_not_supported (errno))
+        r = fallocate (fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset,
+                       length);
+    }
+  else
+    {
+      r = fallocate (fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset,
+                     length);
+      if (r < 0 && _imgxfer_errno_is_not_supported (errno))
+        r = punch_hole (fd, offset, length, TRUE);
+    }
+
+  if (r == 0)
+    return TRUE;
+  if (_imgxfer_errno_is_not_supported (errno))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "%s: the file system cannot zero ranges", path);
+      return FALSE;
+    }
+  return _imgxfer_set_errno_error (error, errno, path, "zero", offset);
+}

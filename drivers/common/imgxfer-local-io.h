@@ -1,5 +1,5 @@
 /* imgxfer-local-io.h: opening, reading and writing local files, for the
- * drivers that serve bytes of local files (file, tar)
+ * drivers that serve bytes of local files (file, tar) and the qcow2 writer
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -31,5 +31,20 @@ gboolean _imgxfer_local_pio (int fd,
                              gsize length,
                              guint64 offset,
                              GError **error);
+
+/* Whether @err (of fallocate or an ioctl) says "not here" rather than
+ * "failed". */
+gboolean _imgxfer_errno_is_not_supported (int err);
+
+/* Makes @offset..+@length of the regular file @fd read as zeroes without
+ * writing them (ZERO_RANGE, or PUNCH_HOLE; deallocating only when
+ * @may_deallocate). G_IO_ERROR_NOT_SUPPORTED when the file system can do
+ * neither: the caller writes zeroes then. */
+gboolean _imgxfer_local_zero (int fd,
+                              const char *path,
+                              guint64 offset,
+                              guint64 length,
+                              gboolean may_deallocate,
+                              GError **error);
 
 G_END_DECLS

@@ -452,12 +452,6 @@ imgxfer_file_backend_pwrite (ImgxferDestination *destination,
 }
 
 static gboolean
-is_not_supported (int err)
-{
-  return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL;
-}
-
-static gboolean
 zero_block_device (ImgxferFileBackend *self,
                    guint64 offset,
                    guint64 length,
@@ -467,7 +461,7 @@ zero_block_device (ImgxferFileBackend *self,
 
   if (ioctl (self->fd, BLKZEROOUT, range) == 0)
     return TRUE;
-  if (is_not_supported (errno))
+  if (_imgxfer_errno_is_not_supported (errno))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                    "%s: BLKZEROOUT not supported", self->path);
@@ -475,19 +469,6 @@ zero_block_device (ImgxferFileBackend *self,
     }
   return _imgxfer_set_errno_error (error, errno, self->path, "BLKZEROOUT",
                                    offset);
-}
-
-/* Punching a hole reads back as zeroes; allocating it again afterwards
- * keeps a preallocated file preallocated. */
-static int
-punch_hole (int fd, guint64 offset, guint64 length, gboolean keep_allocated)
-{
-  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-                 length) < 0)
-    return -1;
-  if (keep_allocated)
-    return fallocate (fd, FALLOC_FL_KEEP_SIZE, offset, length);
-  return 0;
 }
 
 static gboolean
@@ -499,36 +480,11 @@ imgxfer_file_backend_zero (ImgxferDestination *destination,
                            GError **error)
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (destination);
-  gboolean may_trim = (flags & IMGXFER_ZERO_MAY_TRIM) != 0;
-  int r;
 
   if (self->is_block_device)
     return zero_block_device (self, offset, length, error);
-
-  if (may_trim)
-    {
-      r = punch_hole (self->fd, offset, length, FALSE);
-      if (r < 0 && is_not_supported (errno))
-        r = fallocate (self->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-                       offset, length);
-    }
-  else
-    {
-      r = fallocate (self->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-                     offset, length);
-      if (r < 0 && is_not_supported (errno))
-        r = punch_hole (self->fd, offset, length, TRUE);
-    }
-
-  if (r == 0)
-    return TRUE;
-  if (is_not_supported (errno))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   "%s: the file system cannot zero ranges", self->path);
-      return FALSE;
-    }
-  return _imgxfer_set_errno_error (error, errno, self->path, "zero", offset);
+  return _imgxfer_local_zero (self->fd, self->path, offset, length,
+                              (flags & IMGXFER_ZERO_MAY_TRIM) != 0, error);
 }
 
 static gboolean
