@@ -932,8 +932,6 @@ test_cli (void)
   g_autofree guint8 *data = make_input (v->kind, v->size);
   g_autofree char *path = write_image (dir, "img", data, v->size, FALSE);
   g_autofree char *expected = g_strdup_printf ("%s  %s\n", v->checksum, path);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
   JsonObject *object;
 
   {
@@ -946,10 +944,9 @@ test_cli (void)
     const char *args[] = { "checksum", "--algorithm=sha256", "-b", "1m",
                            "-f", "raw", "--output=json", path, NULL };
     g_autofree char *out = cli_checksum (args, 0);
+    g_autoptr (JsonNode) root = test_parse_json (out);
 
-    json_parser_load_from_data (parser, out, -1, &error);
-    g_assert_no_error (error);
-    object = json_node_get_object (json_parser_get_root (parser));
+    object = json_node_get_object (root);
     g_assert_cmpstr (json_object_get_string_member (object, "algorithm"), ==,
                      "sha256");
     g_assert_cmpint (json_object_get_int_member (object, "block_size"), ==,
@@ -960,10 +957,9 @@ test_cli (void)
   {
     const char *args[] = { "checksum", "--output=json", path, NULL };
     g_autofree char *out = cli_checksum (args, 0);
+    g_autoptr (JsonNode) root = test_parse_json (out);
 
-    json_parser_load_from_data (parser, out, -1, &error);
-    g_assert_no_error (error);
-    object = json_node_get_object (json_parser_get_root (parser));
+    object = json_node_get_object (root);
     g_assert_cmpstr (json_object_get_string_member (object, "algorithm"), ==,
                      "blake2b");
     g_assert_cmpint (json_object_get_int_member (object, "block_size"), ==,
@@ -984,10 +980,9 @@ test_cli (void)
     const char *args[] = { "checksum", "--list-algorithms", "--output=json",
                            NULL };
     g_autofree char *out = cli_checksum (args, 0);
+    g_autoptr (JsonNode) root = test_parse_json (out);
 
-    json_parser_load_from_data (parser, out, -1, &error);
-    g_assert_no_error (error);
-    object = json_node_get_object (json_parser_get_root (parser));
+    object = json_node_get_object (root);
     g_assert_cmpuint (
         json_array_get_length (json_object_get_array_member (object,
                                                              "algorithms")),

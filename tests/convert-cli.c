@@ -438,17 +438,15 @@ test_json_summary (Paths *p, gconstpointer data)
 {
   const char *const args[] = { "convert", "--output=json", p->src, p->dst,
                                NULL };
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
   g_autofree char *out = NULL;
+  g_autoptr (JsonNode) root = NULL;
   JsonObject *summary;
 
   test_create_sparse (p->src, 3 * MiB);
   g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
 
-  json_parser_load_from_data (parser, out, -1, &error);
-  g_assert_no_error (error);
-  summary = json_node_get_object (json_parser_get_root (parser));
+  root = test_parse_json (out);
+  summary = json_node_get_object (root);
   g_assert_cmpstr (json_object_get_string_member (summary, "source"), ==,
                    p->src);
   g_assert_cmpstr (json_object_get_string_member (summary, "destination"),
@@ -471,9 +469,8 @@ test_checksum (Paths *p, gconstpointer data)
                                p->src, p->dst, NULL };
   const gsize size = 3 * MiB + 123;
   g_autofree guint8 *bytes = g_malloc (size);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
   g_autofree char *out = NULL;
+  g_autoptr (JsonNode) root = NULL;
   JsonObject *checksum;
 
   for (gsize i = 0; i < size; i++)
@@ -481,10 +478,9 @@ test_checksum (Paths *p, gconstpointer data)
   g_assert_true (g_file_set_contents (p->src, (char *)bytes, size, NULL));
 
   g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
-  json_parser_load_from_data (parser, out, -1, &error);
-  g_assert_no_error (error);
-  checksum = json_object_get_object_member (
-      json_node_get_object (json_parser_get_root (parser)), "checksum");
+  root = test_parse_json (out);
+  checksum = json_object_get_object_member (json_node_get_object (root),
+                                            "checksum");
   g_assert_cmpstr (json_object_get_string_member (checksum, "algorithm"), ==,
                    "blake2b");
   g_assert_cmpint (json_object_get_int_member (checksum, "block_size"), ==,
@@ -635,9 +631,8 @@ test_cancel_to_qcow2 (Paths *p, gconstpointer data)
                                "pattern:64g", qcow2, NULL };
   const char *info[] = { "qemu-img", "info", "--output=json", qcow2, NULL };
   g_autoptr (GSubprocess) process = NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
   g_autofree char *out = NULL;
+  g_autoptr (JsonNode) root = NULL;
 
   if (skip_without_format ("qcow2"))
     return;
@@ -651,10 +646,9 @@ test_cancel_to_qcow2 (Paths *p, gconstpointer data)
   g_assert_cmpint (wait_cli (process, NULL, NULL), ==, 4);
 
   g_assert_cmpint (test_run (info, &out, NULL), ==, 0);
-  json_parser_load_from_data (parser, out, -1, &error);
-  g_assert_no_error (error);
-  g_assert_true (json_object_get_boolean_member (
-      json_node_get_object (json_parser_get_root (parser)), "dirty-flag"));
+  root = test_parse_json (out);
+  g_assert_true (json_object_get_boolean_member (json_node_get_object (root),
+                                                 "dirty-flag"));
 }
 
 static void
@@ -702,16 +696,14 @@ top_layer_map (const char *path)
       path);
   const char *argv[] = { "qemu-img", "map", "--output=json", filename,
                          NULL };
-  g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GString) map = g_string_new (NULL);
-  g_autoptr (GError) error = NULL;
   g_autofree char *out = NULL;
+  g_autoptr (JsonNode) root = NULL;
   JsonArray *entries;
 
   g_assert_cmpint (test_run (argv, &out, NULL), ==, 0);
-  json_parser_load_from_data (parser, out, -1, &error);
-  g_assert_no_error (error);
-  entries = json_node_get_array (json_parser_get_root (parser));
+  root = test_parse_json (out);
+  entries = json_node_get_array (root);
   for (guint i = 0; i < json_array_get_length (entries); i++)
     {
       JsonObject *e = json_array_get_object_element (entries, i);

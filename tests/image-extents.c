@@ -323,8 +323,7 @@ test_cli_json (gconstpointer data)
   char *dir = NULL;
   g_autofree char *path = NULL;
   g_autofree char *out = NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GArray) extents = g_array_new (FALSE, FALSE,
                                             sizeof (ImgxferExtent));
   JsonArray *array;
@@ -336,10 +335,9 @@ test_cli_json (gconstpointer data)
   path = scenario->create (dir);
   out = run_cli_extents (scenario, path, TRUE);
 
-  json_parser_load_from_data (parser, out, -1, &error);
-  g_assert_no_error (error);
-  g_assert_true (JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)));
-  array = json_node_get_array (json_parser_get_root (parser));
+  root = test_parse_json (out);
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (root));
+  array = json_node_get_array (root);
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
       ImgxferExtent extent = extent_from_json (

@@ -118,18 +118,6 @@ member_options (const char *member)
   return options;
 }
 
-static JsonNode *
-parse_json (const char *text)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-
-  json_parser_load_from_data (parser, text, -1, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (json_parser_get_root (parser));
-  return json_node_copy (json_parser_get_root (parser));
-}
-
 /* Runs `imgxfer ARGS...`, which must succeed and print a JSON object. */
 static JsonNode *
 run_cli_json (const char *const *args)
@@ -141,7 +129,7 @@ run_cli_json (const char *const *args)
   if (test_run_cli (args, &out, &err) != 0)
     g_error ("imgxfer %s failed: %s", args[0], err);
   g_assert_cmpstr (err, ==, "");
-  node = parse_json (out);
+  node = test_parse_json (out);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
   return node;
 }

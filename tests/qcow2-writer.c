@@ -52,14 +52,12 @@ qemu_img_json (const char *command, const char *path)
 {
   const char *argv[]
       = { "qemu-img", command, "--output=json", "-f", "qcow2", path, NULL };
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
   g_autofree char *out = NULL;
+  g_autoptr (JsonNode) root = NULL;
 
   test_run (argv, &out, NULL);
-  json_parser_load_from_data (parser, out, -1, &error);
-  g_assert_no_error (error);
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+  root = test_parse_json (out);
+  return json_object_ref (json_node_get_object (root));
 }
 
 static JsonObject *

@@ -142,6 +142,18 @@ test_run_cli (const char *const *args, char **out, char **err)
   return test_run ((const char *const *)argv->pdata, out, err);
 }
 
+JsonNode *
+test_parse_json (const char *text)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (json_parser_get_root (parser));
+  return json_node_copy (json_parser_get_root (parser));
+}
+
 void
 test_assert_images_equal (const char *path1, const char *format1,
                           const char *path2, const char *format2,

@@ -42,6 +42,9 @@ void test_qemu_io (const char *path,
 /* Runs the imgxfer command line built with the tests. */
 int test_run_cli (const char *const *args, char **out, char **err);
 
+/* The root of the JSON document @text, which must parse. */
+JsonNode *test_parse_json (const char *text);
+
 /* Asserts that `qemu-img compare` finds the two images identical. */
 void test_assert_images_equal (const char *path1,
                                const char *format1,
