@@ -248,7 +248,8 @@ create_with_qemu_img (const char *path,
       if (backing_format != NULL)
         g_strv_builder_add_many (builder, "-F", backing_format, NULL);
     }
-  g_strv_builder_add_many (builder, path, size_str, NULL);
+  /* A file named "-x.qcow2" is not an option. */
+  g_strv_builder_add_many (builder, "--", path, size_str, NULL);
   argv = g_strv_builder_end (builder);
 
   return _imgxfer_qemu_img ((const char *const *)argv, NULL, cancellable,
