@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include "drivers/imageio/imgxfer-imageio-backend.h"
 #include "drivers/nbd/imgxfer-nbd-backend.h"
 #include "drivers/qemu/imgxfer-qemu-backend.h"
 #include "drivers/tar/imgxfer-tar-backend.h"
@@ -21,4 +22,5 @@ register_linked_drivers (void)
   imgxfer_driver_register (IMGXFER_TYPE_TAR_BACKEND);
   imgxfer_driver_register (IMGXFER_TYPE_NBD_BACKEND);
   imgxfer_driver_register (IMGXFER_TYPE_QEMU_BACKEND);
+  imgxfer_driver_register (IMGXFER_TYPE_IMAGEIO_BACKEND);
 }
