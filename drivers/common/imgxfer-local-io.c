@@ -26,6 +26,20 @@ _imgxfer_set_errno_error (GError **error,
   return FALSE;
 }
 
+char *
+_imgxfer_local_path_for_create (const char *url, GError **error)
+{
+  g_autofree char *scheme = g_uri_parse_scheme (url);
+
+  if (scheme == NULL)
+    return g_strdup (url);
+  if (g_ascii_strcasecmp (scheme, "file") == 0)
+    return g_filename_from_uri (url, NULL, error);
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+               "%s: only local images can be created", url);
+  return NULL;
+}
+
 int
 _imgxfer_local_open (const char *path, int flags, GError **error)
 {
