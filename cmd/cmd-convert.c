@@ -240,24 +240,14 @@ open_source (ConvertArgs *args,
   return imgxfer_open (url, options, cancellable, error);
 }
 
-/* A plain path or a file: URL, as a path; NULL for other URLs. */
+/* A plain path or a file: URL, as a path; NULL for other URLs (opening
+ * them says what is wrong with them). */
 static char *
 local_path (const char *url)
 {
-  const char *p = url;
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, NULL);
 
-  if (g_str_has_prefix (url, "file:"))
-    return g_filename_from_uri (url, NULL, NULL);
-
-  /* "scheme:" starts with a letter and holds no '/' before the colon. */
-  if (g_ascii_isalpha (*p))
-    {
-      while (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.')
-        p++;
-      if (*p == ':')
-        return NULL;
-    }
-  return g_strdup (url);
+  return parsed ? imgxfer_url_get_local_path (parsed, NULL) : NULL;
 }
 
 /* Creating replaces the file, so creating the source would destroy it. */
