@@ -45,20 +45,6 @@ make_image (const char *dir, const char *raw, const char *format)
 }
 
 static guint64
-virtual_size (const char *path, const char *format)
-{
-  const char *argv[]
-      = { "qemu-img", "info", "--output=json", "-f", format, path, NULL };
-  g_autofree char *out = NULL;
-  g_autoptr (JsonNode) root = NULL;
-
-  g_assert_cmpint (test_run (argv, &out, NULL), ==, 0);
-  root = test_parse_json (out);
-  return json_object_get_int_member (json_node_get_object (root),
-                                     "virtual-size");
-}
-
-static guint64
 file_size (const char *path)
 {
   GStatBuf st;
@@ -118,7 +104,7 @@ test_probe (gconstpointer data)
   const char *checksum[] = { "checksum", image, NULL };
   const char *expected_checksum[] = { "checksum", expected, NULL };
   const char *extents[] = { "extents", "--output=json", image, NULL };
-  guint64 size = virtual_size (image, format);
+  guint64 size = test_qemu_img_json_int ("info", image, "virtual-size");
   g_autofree char *err = NULL;
   g_autofree char *digest = NULL;
   g_autofree char *expected_digest = NULL;
