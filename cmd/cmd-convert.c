@@ -393,6 +393,30 @@ new_copy (ConvertArgs *args,
   return copy;
 }
 
+/* As qemu-img convert -B does: the new backing file is taken to hold what
+ * SRC's backing chain holds, so when SRC has one, only SRC's top layer is
+ * copied (a shallow copy) and the ranges it does not allocate show the
+ * new backing file. Without a backing file, those ranges are SRC's own
+ * zeroes and are written as such. */
+static gboolean
+source_has_backing (ConvertArgs *args,
+                    const char *url,
+                    GCancellable *cancellable,
+                    gboolean *has_backing,
+                    GError **error)
+{
+  g_autoptr (ImgxferOpenOptions) options
+      = cli_image_args_to_options (&args->source);
+  g_autoptr (JsonNode) info
+      = imgxfer_image_info (url, options, cancellable, error);
+
+  if (info == NULL)
+    return FALSE;
+  *has_backing = json_object_has_member (json_node_get_object (info),
+                                         "backing-filename");
+  return TRUE;
+}
+
 /* A failure after Ctrl-C is reported as the cancellation it comes from. */
 static int
 fail (const GError *error, GCancellable *cancellable)
@@ -421,6 +445,10 @@ convert (ConvertArgs *args, const char *source_url,
   if (!parse_cache (args->cache, "-t", &direct)
       || !parse_cache (args->source_cache, "-T", &source_direct))
     return CLI_EXIT_USAGE;
+  if (args->backing && !args->source.shallow
+      && !source_has_backing (args, source_url, cancellable,
+                              &args->source.shallow, &error))
+    return fail (error, cancellable);
 
   start = g_get_monotonic_time ();
   source = open_source (args, source_url, source_direct, cancellable,

@@ -15,6 +15,7 @@
 #include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-image.h>
 #include <imgxfer/imgxfer-source.h>
+#include <imgxfer/imgxfer-url.h>
 
 #include "imgxfer-driver-private.h"
 #include "imgxfer-qcow2-writer-private.h"
@@ -103,6 +104,11 @@ imgxfer_probe_format (ImgxferBackend *source,
     return "qed";
   if (memcmp (head + 0x40, vdi_signature, 4) == 0)
     return "vdi";
+  /* Both of Parallels' signatures, as qemu probes them (version 2). */
+  if ((memcmp (head, "WithoutFreeSpace", 16) == 0
+       || memcmp (head, "WithouFreSpacExt", 16) == 0)
+      && memcmp (head + 16, "\2\0\0\0", 4) == 0)
+    return "parallels";
   if (memcmp (head, "LUKS\xba\xbe", 6) == 0)
     return "luks";
   return "raw";
@@ -270,9 +276,9 @@ writes_qcow2_itself (const char *format, const char *backing_file,
 static char *
 local_path (const char *url, GError **error)
 {
-  if (g_ascii_strncasecmp (url, "file:", 5) == 0)
-    return g_filename_from_uri (url, NULL, error);
-  return g_strdup (url);
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, error);
+
+  return parsed ? imgxfer_url_get_local_path (parsed, error) : NULL;
 }
 
 /**

@@ -19,8 +19,8 @@
 #include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-image.h>
 #include <imgxfer/imgxfer-open-destination.h>
+#include <imgxfer/imgxfer-url.h>
 
-#include "imgxfer-driver-private.h"
 #include "imgxfer-open-destination-private.h"
 
 static gboolean
@@ -29,17 +29,14 @@ is_raw (const char *format)
   return format == NULL || g_ascii_strcasecmp (format, "raw") == 0;
 }
 
-/* The path of a plain path or file: URL; NULL for any other URL. */
+/* The path of a plain path or file: URL; NULL for any other URL (opening
+ * it says what is wrong with it). */
 static char *
 local_path (const char *url)
 {
-  g_autofree char *scheme = _imgxfer_url_scheme (url);
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, NULL);
 
-  if (g_str_equal (scheme, "file"))
-    return g_filename_from_uri (url, NULL, NULL);
-  if (scheme[0] == '\0')
-    return g_strdup (url);
-  return NULL;
+  return parsed ? imgxfer_url_get_local_path (parsed, NULL) : NULL;
 }
 
 /* Two names of one file: the same inode, or the same block device
