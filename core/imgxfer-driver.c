@@ -25,6 +25,7 @@
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-driver.h>
 #include <imgxfer/imgxfer-error.h>
+#include <imgxfer/imgxfer-url.h>
 
 #include "imgxfer-driver-private.h"
 
@@ -335,21 +336,6 @@ ensure_registry (void)
   g_once (&once, init_registry, NULL);
 }
 
-/* "nbd+unix:///x" -> "nbd+unix"; "/path", "./x", "x" -> "" */
-char *
-_imgxfer_url_scheme (const char *url)
-{
-  const char *p = url;
-
-  if (!g_ascii_isalpha (*p))
-    return g_strdup ("");
-  while (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.')
-    p++;
-  if (*p != ':')
-    return g_strdup ("");
-  return g_ascii_strdown (url, p - url);
-}
-
 static gboolean
 strv_contains_nocase (const char *const *strv, const char *str)
 {
@@ -444,17 +430,19 @@ find_driver (Match how, const char *key)
 GType
 imgxfer_driver_lookup_url (const char *url, GError **error)
 {
-  g_autofree char *scheme = NULL;
+  g_autoptr (ImgxferUrl) parsed = NULL;
   GType type;
 
   g_return_val_if_fail (url != NULL, G_TYPE_INVALID);
 
-  scheme = _imgxfer_url_scheme (url);
-  type = find_driver (MATCH_SCHEME, scheme);
+  parsed = imgxfer_url_parse (url, error);
+  if (parsed == NULL)
+    return G_TYPE_INVALID;
+  type = find_driver (MATCH_SCHEME, imgxfer_url_get_scheme (parsed));
   if (type == G_TYPE_INVALID)
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_UNKNOWN_URL,
                  "%s: no driver for URL scheme \"%s\" (see `imgxfer drivers`)",
-                 url, scheme);
+                 url, imgxfer_url_get_scheme (parsed));
   return type;
 }
 

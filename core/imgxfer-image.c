@@ -11,6 +11,7 @@
 #include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-image.h>
 #include <imgxfer/imgxfer-source.h>
+#include <imgxfer/imgxfer-url.h>
 
 #include "imgxfer-driver-private.h"
 
@@ -97,6 +98,11 @@ imgxfer_probe_format (ImgxferBackend *source,
     return "qed";
   if (memcmp (head + 0x40, vdi_signature, 4) == 0)
     return "vdi";
+  /* Both of Parallels' signatures, as qemu probes them (version 2). */
+  if ((memcmp (head, "WithoutFreeSpace", 16) == 0
+       || memcmp (head, "WithouFreSpacExt", 16) == 0)
+      && memcmp (head + 16, "\2\0\0\0", 4) == 0)
+    return "parallels";
   if (memcmp (head, "LUKS\xba\xbe", 6) == 0)
     return "luks";
   return "raw";

@@ -40,12 +40,10 @@ static gboolean
 is_qemu_nbd_url (const char *url)
 {
   static const char *const schemes[] = { "nbd", "nbd+unix", "nbd+tcp", NULL };
-  g_autofree char *scheme = g_uri_parse_scheme (url);
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, NULL);
 
-  for (guint i = 0; scheme != NULL && schemes[i] != NULL; i++)
-    if (g_ascii_strcasecmp (scheme, schemes[i]) == 0)
-      return TRUE;
-  return FALSE;
+  return parsed != NULL
+         && g_strv_contains (schemes, imgxfer_url_get_scheme (parsed));
 }
 
 /* Finds what qemu-img must open for @url. The protocol level is opened

@@ -67,6 +67,12 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  * @get_local_file: if the image's bytes are the byte range @offset..+@size
  *   of a local file, return its path; used to stack a format driver (qemu)
  *   on top of a protocol driver (file, tar). Returning %FALSE means no.
+ * @get_local_files: add to @files the path of every local file reading
+ *   this image reads (the image file, each file of its backing chain, an
+ *   external data file, the archive holding a member), so that none of
+ *   them is taken as a destination. Paths may use any spelling; the caller
+ *   compares devices and inodes. The default adds the file of
+ *   @get_local_file, if any. Since: 0.1
  * @create: a class method: make a new image at @url, of @format (a format
  *   the class lists; for a protocol driver, raw guest data) and virtual
  *   @size, on top of @backing_file (of @backing_format) when that is not
@@ -124,6 +130,8 @@ struct _ImgxferBackendClass
                               char **path,
                               guint64 *offset,
                               guint64 *size);
+  gboolean (*get_local_files) (ImgxferBackend *self, GPtrArray *files,
+                               GCancellable *cancellable, GError **error);
 
   ImgxferBackend *(*create) (ImgxferBackendClass *klass, const char *url,
                              const char *format, guint64 size,
@@ -144,7 +152,7 @@ struct _ImgxferBackendClass
                              GCancellable *cancellable, GError **error);
 
   /*< private >*/
-  gpointer padding[11];
+  gpointer padding[10];
 };
 
 /* What the backend was opened with. A driver reads the options that
@@ -190,5 +198,9 @@ gboolean imgxfer_backend_get_local_file (ImgxferBackend *self,
                                          char **path,
                                          guint64 *offset,
                                          guint64 *size);
+IMGXFER_AVAILABLE_IN_ALL
+char **imgxfer_backend_get_local_files (ImgxferBackend *self,
+                                        GCancellable *cancellable,
+                                        GError **error);
 
 G_END_DECLS
