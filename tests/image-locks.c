@@ -81,6 +81,20 @@ test_busy_destination (void)
       g_assert_cmpstr (after, ==, before);
     }
 
+  /* Creating the image through the library refuses it too, before
+   * truncating it. */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ImgxferBackend) created = imgxfer_create (
+          busy, i ? "qcow2" : "raw", 8 * MiB, NULL, NULL, NULL, NULL, &error);
+      g_autofree char *after = test_file_digest (busy);
+
+      g_assert_null (created);
+      g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_IN_USE);
+      g_assert_cmpstr (after, ==, before);
+    }
+
   g_clear_pointer (&server, test_server_stop);
   /* Once qemu-nbd is gone, the same copy goes through. */
   g_assert_cmpint (test_run_cli (create, NULL, NULL), ==, 0);
