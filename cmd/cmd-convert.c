@@ -10,9 +10,7 @@
  */
 #include "config.h"
 
-#include <glib/gstdio.h>
 #include <signal.h>
-#include <sys/stat.h>
 
 #include "cli-progress.h"
 #include "cli.h"
@@ -37,9 +35,6 @@ typedef struct
   guint64 request_size;
   char *cache;        /* -t: destination cache mode */
   char *source_cache; /* -T */
-  char *ca_file;
-  gboolean insecure;
-  char *proxy_url;
   gboolean checksum;
   char *checksum_algorithm; /* NULL: the default */
 } ConvertArgs;
@@ -54,8 +49,6 @@ convert_args_clear (ConvertArgs *args)
   g_free (args->request_size_text);
   g_free (args->cache);
   g_free (args->source_cache);
-  g_free (args->ca_file);
-  g_free (args->proxy_url);
   g_free (args->checksum_algorithm);
 }
 
@@ -120,12 +113,6 @@ option_group (ConvertArgs *args)
       "DST cache mode: writeback (default) or none (direct I/O)", "MODE" },
     { "source-cache", 'T', 0, G_OPTION_ARG_STRING, &args->source_cache,
       "SRC cache mode: writeback (default) or none (direct I/O)", "MODE" },
-    { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
-      "CA certificates to trust for TLS", "FILE" },
-    { "insecure", 0, 0, G_OPTION_ARG_NONE, &args->insecure,
-      "Do not verify TLS certificates", NULL },
-    { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
-      "URL to use when the image's own cannot be reached", "URL" },
     { "checksum", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
       on_checksum,
       "Print the checksum of the data copied, computed in the same pass "
@@ -137,6 +124,7 @@ option_group (ConvertArgs *args)
   GOptionGroup *group = g_option_group_new (COMMAND, NULL, NULL, args, NULL);
 
   g_option_group_add_entries (group, entries);
+  cli_image_args_add_remote_entries (&args->source, group);
   return group;
 }
 
@@ -232,9 +220,9 @@ static ImgxferOpenOptions *
 common_options (ConvertArgs *args, ImgxferOpenOptions *options)
 {
   imgxfer_open_options_set_connections (options, args->connections);
-  imgxfer_open_options_set_ca_file (options, args->ca_file);
-  imgxfer_open_options_set_insecure (options, args->insecure);
-  imgxfer_open_options_set_proxy_url (options, args->proxy_url);
+  imgxfer_open_options_set_ca_file (options, args->source.ca_file);
+  imgxfer_open_options_set_insecure (options, args->source.insecure);
+  imgxfer_open_options_set_proxy_url (options, args->source.proxy_url);
   return options;
 }
 
@@ -252,43 +240,8 @@ open_source (ConvertArgs *args,
   return imgxfer_open (url, options, cancellable, error);
 }
 
-/* A plain path or a file: URL, as a path; NULL for other URLs. */
-static char *
-local_path (const char *url)
-{
-  const char *p = url;
-
-  if (g_str_has_prefix (url, "file:"))
-    return g_filename_from_uri (url, NULL, NULL);
-
-  /* "scheme:" starts with a letter and holds no '/' before the colon. */
-  if (g_ascii_isalpha (*p))
-    {
-      while (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.')
-        p++;
-      if (*p == ':')
-        return NULL;
-    }
-  return g_strdup (url);
-}
-
-/* Creating replaces the file, so creating the source would destroy it. */
-static gboolean
-check_not_source (ImgxferBackend *source, const char *path, GError **error)
-{
-  g_autofree char *source_path = NULL;
-  GStatBuf a, b;
-
-  if (!imgxfer_backend_get_local_file (source, &source_path, NULL, NULL)
-      || g_stat (source_path, &a) < 0 || g_stat (path, &b) < 0
-      || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-    return TRUE;
-
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: the destination is the source image", path);
-  return FALSE;
-}
-
+/* The library's destination policy: create or open, and refuse what
+ * would destroy the source or a running machine's disk. */
 static ImgxferBackend *
 open_destination (ConvertArgs *args,
                   ImgxferBackend *source,
@@ -299,63 +252,14 @@ open_destination (ConvertArgs *args,
 {
   g_autoptr (ImgxferOpenOptions) options
       = common_options (args, imgxfer_open_options_new ());
-  g_autofree char *path = local_path (url);
-  guint64 size = imgxfer_backend_get_size (source);
-  GStatBuf st;
 
   imgxfer_open_options_set_direct (options, direct);
-
-  /* Before anything is created or replaced. */
-  if (!is_raw (args->target_format)
-      && imgxfer_driver_lookup_format (args->target_format) == G_TYPE_INVALID)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: no driver for image format \"%s\" (see `imgxfer "
-                   "drivers`)", url, args->target_format);
-      return NULL;
-    }
-  /* A remote image takes guest data; a format would be silently lost. */
-  if (path == NULL && !is_raw (args->target_format))
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: -O %s needs a local destination (a URL receives "
-                   "the guest data itself)", url, args->target_format);
-      return NULL;
-    }
-  if (path != NULL && !check_not_source (source, path, error))
-    return NULL;
-
-  /* A device or a pipe cannot be created or resized: write into it. */
-  if (path != NULL && !args->no_create
-      && (g_stat (path, &st) < 0 || S_ISREG (st.st_mode)))
-    return imgxfer_create (url, args->target_format, size, args->backing,
-                           args->backing_format, options, cancellable,
-                           error);
-
-  imgxfer_open_options_set_writable (options, TRUE);
-  imgxfer_open_options_set_format (options, args->target_format
-                                                ? args->target_format
-                                                : "raw");
-  return imgxfer_open (url, options, cancellable, error);
-}
-
-static gboolean
-check_sizes (ImgxferBackend *source, ImgxferBackend *destination,
-             GError **error)
-{
-  guint64 source_size = imgxfer_backend_get_size (source);
-  guint64 destination_size = imgxfer_backend_get_size (destination);
-
-  if (destination_size >= source_size)
-    return TRUE;
-
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: the destination (%" G_GUINT64_FORMAT
-               " bytes) is smaller than the source %s (%" G_GUINT64_FORMAT
-               " bytes)",
-               imgxfer_backend_get_url (destination), destination_size,
-               imgxfer_backend_get_url (source), source_size);
-  return FALSE;
+  imgxfer_open_options_set_format (options, args->target_format);
+  return imgxfer_open_destination (
+      url, options, imgxfer_backend_get_size (source), source, args->backing,
+      args->backing_format,
+      args->no_create ? IMGXFER_DESTINATION_EXISTING : IMGXFER_DESTINATION_NONE,
+      cancellable, error);
 }
 
 typedef struct
@@ -491,6 +395,30 @@ new_copy (ConvertArgs *args,
   return copy;
 }
 
+/* As qemu-img convert -B does: the new backing file is taken to hold what
+ * SRC's backing chain holds, so when SRC has one, only SRC's top layer is
+ * copied (a shallow copy) and the ranges it does not allocate show the
+ * new backing file. Without a backing file, those ranges are SRC's own
+ * zeroes and are written as such. */
+static gboolean
+source_has_backing (ConvertArgs *args,
+                    const char *url,
+                    GCancellable *cancellable,
+                    gboolean *has_backing,
+                    GError **error)
+{
+  g_autoptr (ImgxferOpenOptions) options
+      = cli_image_args_to_options (&args->source);
+  g_autoptr (JsonNode) info
+      = imgxfer_image_info (url, options, cancellable, error);
+
+  if (info == NULL)
+    return FALSE;
+  *has_backing = json_object_has_member (json_node_get_object (info),
+                                         "backing-filename");
+  return TRUE;
+}
+
 /* A failure after Ctrl-C is reported as the cancellation it comes from,
  * naming what was being copied. */
 static int
@@ -523,6 +451,10 @@ convert (ConvertArgs *args, const char *source_url,
   if (!parse_cache (args->cache, "-t", &direct)
       || !parse_cache (args->source_cache, "-T", &source_direct))
     return CLI_EXIT_USAGE;
+  if (args->backing && !args->source.shallow
+      && !source_has_backing (args, source_url, cancellable,
+                              &args->source.shallow, &error))
+    return fail (error, cancellable, source_url, destination_url);
 
   start = g_get_monotonic_time ();
   source = open_source (args, source_url, source_direct, cancellable,
@@ -532,7 +464,7 @@ convert (ConvertArgs *args, const char *source_url,
 
   destination = open_destination (args, source, destination_url, direct,
                                   cancellable, &error);
-  if (destination == NULL || !check_sizes (source, destination, &error))
+  if (destination == NULL)
     return fail (error, cancellable, source_url, destination_url);
 
   copy = new_copy (args, source, destination);

@@ -663,43 +663,6 @@ qemu_io (const char *path, const char *format, const char *command)
   test_qemu_io (path, format, commands);
 }
 
-/* The allocation of a qcow2 image's own layer, without its backing chain,
- * one "start+length present data zero" line per run, as qemu-img map
- * reports it ("present": allocated in this layer, data or zero). */
-static char *
-top_layer_map (const char *path)
-{
-  g_autofree char *filename = g_strdup_printf (
-      "json:{\"driver\":\"qcow2\",\"backing\":null,"
-      "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}",
-      path);
-  const char *argv[] = { "qemu-img", "map", "--output=json", filename,
-                         NULL };
-  g_autoptr (GString) map = g_string_new (NULL);
-  g_autofree char *out = NULL;
-  g_autoptr (JsonNode) root = NULL;
-  JsonArray *entries;
-
-  g_assert_cmpint (test_run (argv, &out, NULL), ==, 0);
-  root = test_parse_json (out);
-  entries = json_node_get_array (root);
-  for (guint i = 0; i < json_array_get_length (entries); i++)
-    {
-      JsonObject *e = json_array_get_object_element (entries, i);
-
-      g_string_append_printf (
-          map,
-          "%" G_GINT64_FORMAT "+%" G_GINT64_FORMAT " present=%d data=%d "
-          "zero=%d\n",
-          json_object_get_int_member (e, "start"),
-          json_object_get_int_member (e, "length"),
-          json_object_get_boolean_member (e, "present"),
-          json_object_get_boolean_member (e, "data"),
-          json_object_get_boolean_member (e, "zero"));
-    }
-  return g_string_free (g_steal_pointer (&map), FALSE);
-}
-
 /* The chain of the imageio client's shallow tests: a 10 MiB base with
  * clusters of "a", "b" and "c", and a qcow2 top over it with "B" in the
  * second cluster and zeroes in the third (hiding the base's "c"). */
@@ -721,8 +684,8 @@ create_chain (const char *base, const char *base_format, const char *top)
 static void
 assert_same_top (const char *src_top, const char *dst_top)
 {
-  g_autofree char *src_map = top_layer_map (src_top);
-  g_autofree char *dst_map = top_layer_map (dst_top);
+  g_autofree char *src_map = test_top_layer_map (src_top);
+  g_autofree char *dst_map = test_top_layer_map (dst_top);
 
   test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", FALSE);
   g_test_message ("top layer:\n%s", src_map);
