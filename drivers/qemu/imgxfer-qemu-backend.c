@@ -219,6 +219,15 @@ imgxfer_qemu_backend_source_init (ImgxferSourceInterface *iface)
   iface->pread = imgxfer_qemu_backend_pread;
 }
 
+static gboolean
+imgxfer_qemu_backend_get_local_files (ImgxferBackend *backend, GPtrArray *files,
+                                      GCancellable *cancellable, GError **error)
+{
+  ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
+
+  return imgxfer_qemu_nbd_server_add_open_files (self->server, files, error);
+}
+
 static char *
 imgxfer_qemu_backend_get_server_messages (ImgxferNbdBackend *backend)
 {
@@ -283,6 +292,7 @@ imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
   backend_class->formats = qemu_formats;
   backend_class->open = imgxfer_qemu_backend_open;
   backend_class->clone = imgxfer_qemu_backend_clone;
+  backend_class->get_local_files = imgxfer_qemu_backend_get_local_files;
   backend_class->close = imgxfer_qemu_backend_close;
   IMGXFER_NBD_BACKEND_CLASS (klass)->get_server_messages
       = imgxfer_qemu_backend_get_server_messages;

@@ -85,6 +85,12 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  * @get_local_file: if the image's bytes are the byte range @offset..+@size
  *   of a local file, return its path; used to stack a format driver (qemu)
  *   on top of a protocol driver (file, tar). Returning %FALSE means no.
+ * @get_local_files: add to @files the path of every local file reading
+ *   this image reads (the image file, each file of its backing chain, an
+ *   external data file, the archive holding a member), so that none of
+ *   them is taken as a destination. Paths may use any spelling; the caller
+ *   compares devices and inodes. The default adds the file of
+ *   @get_local_file, if any. Since: 0.1
  * @close: end the connection: stop helper processes (a qemu-nbd the
  *   driver started), close descriptors and sockets, and return what went
  *   wrong that was not reported yet (a write-back error, a helper that
@@ -118,12 +124,14 @@ struct _ImgxferBackendClass
                               char **path,
                               guint64 *offset,
                               guint64 *size);
+  gboolean (*get_local_files) (ImgxferBackend *self, GPtrArray *files,
+                               GCancellable *cancellable, GError **error);
   gboolean (*close) (ImgxferBackend *self,
                      GCancellable *cancellable,
                      GError **error);
 
   /*< private >*/
-  gpointer padding[15];
+  gpointer padding[14];
 };
 
 /* What the backend was opened with. A driver reads the options that
@@ -176,5 +184,9 @@ gboolean imgxfer_backend_get_local_file (ImgxferBackend *self,
                                          char **path,
                                          guint64 *offset,
                                          guint64 *size);
+IMGXFER_AVAILABLE_IN_ALL
+char **imgxfer_backend_get_local_files (ImgxferBackend *self,
+                                        GCancellable *cancellable,
+                                        GError **error);
 
 G_END_DECLS

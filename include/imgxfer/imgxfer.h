@@ -17,6 +17,7 @@
 #include <imgxfer/imgxfer-destination.h>
 #include <imgxfer/imgxfer-driver.h>
 #include <imgxfer/imgxfer-image.h>
+#include <imgxfer/imgxfer-open-destination.h>
 #include <imgxfer/imgxfer-archive.h>
 #include <imgxfer/imgxfer-copy.h>
 #include <imgxfer/imgxfer-checksum.h>
