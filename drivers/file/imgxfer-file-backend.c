@@ -548,6 +548,8 @@ imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
   backend_class->open = imgxfer_file_backend_open;
   backend_class->get_local_file = imgxfer_file_backend_get_local_file;
   backend_class->close = imgxfer_file_backend_close;
+  backend_class->create = _imgxfer_file_create;
+  backend_class->info = _imgxfer_file_info;
 }
 
 static void

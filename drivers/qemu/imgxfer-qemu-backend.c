@@ -13,7 +13,7 @@
 
 #include "imgxfer-qemu-backend.h"
 
-#include "core/imgxfer-local-bytes-private.h"
+#include "imgxfer-qemu-bytes.h"
 #include "imgxfer-qemu-map.h"
 #include "imgxfer-qemu-nbd-server.h"
 
@@ -294,6 +294,9 @@ imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
   backend_class->clone = imgxfer_qemu_backend_clone;
   backend_class->get_local_files = imgxfer_qemu_backend_get_local_files;
   backend_class->close = imgxfer_qemu_backend_close;
+  backend_class->create = _imgxfer_qemu_create;
+  backend_class->info = _imgxfer_qemu_info;
+  backend_class->measure = _imgxfer_qemu_measure;
   IMGXFER_NBD_BACKEND_CLASS (klass)->get_server_messages
       = imgxfer_qemu_backend_get_server_messages;
 }
