@@ -32,17 +32,22 @@ is_local_path (const char *url)
   return scheme[0] == '\0' || g_str_equal (scheme, "file");
 }
 
-/* A tar: URL names a member of a local archive: a format driver stacks
- * on it as on a local file. */
+/* Format drivers read the bytes of an image where its protocol driver
+ * says they are: a byte range of a local file (a file, a member of an
+ * archive). Such a driver's class has get_local_file. */
 static gboolean
-is_archive_url (const char *url)
+stacks_formats (const char *url)
 {
-  g_autofree char *scheme = _imgxfer_url_scheme (url);
+  GType type = imgxfer_driver_lookup_url (url, NULL);
+  g_autoptr (GTypeClass) klass = NULL;
 
-  return g_str_equal (scheme, "tar");
+  if (type == G_TYPE_INVALID)
+    return FALSE;
+  klass = g_type_class_ref (type);
+  return ((ImgxferBackendClass *)klass)->get_local_file != NULL;
 }
 
-/* A member of an archive is opened by the driver named "tar". */
+/* A member of a local archive is opened by the driver of archives. */
 static GType
 protocol_driver (const char *url,
                  ImgxferOpenOptions *options,
@@ -54,7 +59,7 @@ protocol_driver (const char *url,
       || !is_local_path (url))
     return imgxfer_driver_lookup_url (url, error);
 
-  type = imgxfer_driver_lookup_name ("tar");
+  type = _imgxfer_driver_lookup_members ();
   if (type == G_TYPE_INVALID)
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                  "%s: no driver can read archive members", url);
@@ -176,7 +181,7 @@ imgxfer_open (const char *url,
     options = default_options = imgxfer_open_options_new ();
   format = imgxfer_open_options_get_format (options);
 
-  if (!is_raw (format) && (is_local_path (url) || is_archive_url (url)))
+  if (!is_raw (format) && stacks_formats (url))
     return open_format (url, options, format, cancellable, error);
 
   protocol = _imgxfer_open_protocol (url, options, &format, cancellable, error);
