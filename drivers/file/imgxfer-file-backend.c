@@ -545,6 +545,8 @@ imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
   int fd = self->fd;
 
   self->fd = -1;
+  /* qemu may use the image again once the last connection is closed. */
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
   if (fd >= 0 && close (fd) < 0 && errno != EINTR)
     return _imgxfer_set_errno_error (error, errno, self->path, "close", 0);
   return TRUE;
