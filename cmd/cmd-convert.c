@@ -479,7 +479,13 @@ convert (ConvertArgs *args, const char *source_url,
     }
   if (args->progress)
     progress = cli_progress_new (imgxfer_backend_get_size (source));
-  if (!run_copy (copy, progress, cancellable, &error))
+  /* The copy flushed every connection; closing says whether the rest
+   * ended well (qemu-nbd stopped cleanly, nothing failed on close). */
+  if (!run_copy (copy, progress, cancellable, &error)
+      || !imgxfer_backend_close (destination, IMGXFER_CLOSE_NONE, cancellable,
+                                 &error)
+      || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
+                                 &error))
     return fail (error, cancellable, source_url, destination_url);
 
   if (checksum)

@@ -538,13 +538,27 @@ imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_file_backend_flush;
 }
 
+/* close() can report a write-back error (NFS) that nothing else would. */
+static gboolean
+imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  int fd = self->fd;
+
+  self->fd = -1;
+  /* qemu may use the image again once the last connection is closed. */
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
+  if (fd >= 0 && close (fd) < 0 && errno != EINTR)
+    return _imgxfer_set_errno_error (error, errno, self->path, "close", 0);
+  return TRUE;
+}
+
 static void
 imgxfer_file_backend_finalize (GObject *object)
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (object);
 
-  if (self->fd >= 0)
-    close (self->fd);
   g_free (self->path);
   g_aligned_free (self->bounce);
   g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
@@ -568,6 +582,7 @@ imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
   backend_class->open = imgxfer_file_backend_open;
   backend_class->clone = imgxfer_file_backend_clone;
   backend_class->get_local_file = imgxfer_file_backend_get_local_file;
+  backend_class->close = imgxfer_file_backend_close;
   backend_class->create = _imgxfer_file_create;
   backend_class->info = _imgxfer_file_info;
 }
