@@ -16,6 +16,9 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
       "The image is this member of the tar/OVA archive IMAGE", "NAME" },
     { "output", 0, 0, G_OPTION_ARG_STRING, &args->output,
       "Output format: human (default) or json", "FORMAT" },
+    { "allow-external-files", 0, 0, G_OPTION_ARG_NONE,
+      &args->allow_external_files,
+      "Let an image in an archive read host files it names", NULL },
     { NULL },
   };
 
@@ -84,6 +87,8 @@ cli_image_args_to_options (CliImageArgs *args)
   imgxfer_open_options_set_member (options, args->member);
   imgxfer_open_options_set_bitmap (options, args->bitmap);
   imgxfer_open_options_set_shallow (options, args->shallow);
+  imgxfer_open_options_set_allow_external_files (options,
+                                                 args->allow_external_files);
   return options;
 }
 

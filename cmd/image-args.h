@@ -16,6 +16,7 @@ typedef struct
   char *output;   /* --output=human|json */
   char *bitmap;   /* --bitmap NAME (extents only) */
   gboolean shallow; /* --shallow (extents only) */
+  gboolean allow_external_files; /* --allow-external-files */
 } CliImageArgs;
 
 /* Adds -f, --member and --output to @context, parses the command line of
