@@ -4,7 +4,26 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "image-args.h"
+
+/* --cafile, --insecure and --proxy-url, for images behind servers. */
+static void
+remote_entries (CliImageArgs *args, GOptionEntry entries[4])
+{
+  const GOptionEntry remote[] = {
+    { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
+      "CA certificates to trust for TLS", "FILE" },
+    { "insecure", 0, 0, G_OPTION_ARG_NONE, &args->insecure,
+      "Do not verify TLS certificates", NULL },
+    { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
+      "URL to use when the image's own cannot be reached", "URL" },
+    { NULL },
+  };
+
+  memcpy (entries, remote, sizeof remote);
+}
 
 void
 cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
@@ -21,8 +40,20 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
       "Let an image in an archive read host files it names", NULL },
     { NULL },
   };
+  GOptionEntry remote[4];
 
   g_option_context_add_main_entries (context, entries, NULL);
+  remote_entries (args, remote);
+  g_option_context_add_main_entries (context, remote, NULL);
+}
+
+void
+cli_image_args_add_remote_entries (CliImageArgs *args, GOptionGroup *group)
+{
+  GOptionEntry remote[4];
+
+  remote_entries (args, remote);
+  g_option_group_add_entries (group, remote);
 }
 
 gboolean
@@ -54,22 +85,18 @@ cli_image_args_check (CliImageArgs *args, const char *command)
 }
 
 gboolean
-cli_image_args_parse (CliImageArgs *args,
-                      GOptionContext *context,
-                      const char *command,
-                      int *argc,
-                      char ***argv)
+cli_image_args_parse (CliImageArgs *args, GOptionContext *context,
+                      const char *command, int *argc, char ***argv)
 {
   cli_image_args_add_entries (args, context);
-  if (!cli_parse (context, argc, argv)
-      || !cli_image_args_check (args, command))
+  if (!cli_parse (context, argc, argv) || !cli_image_args_check (args, command))
     return FALSE;
   if (*argc != 2)
     {
       cli_usage_error (command, "expected one image, got %d", *argc - 1);
       return FALSE;
     }
-  return TRUE;
+  return cli_check_image_names (command, *argc, *argv);
 }
 
 gboolean
@@ -87,6 +114,9 @@ cli_image_args_to_options (CliImageArgs *args)
   imgxfer_open_options_set_member (options, args->member);
   imgxfer_open_options_set_bitmap (options, args->bitmap);
   imgxfer_open_options_set_shallow (options, args->shallow);
+  imgxfer_open_options_set_ca_file (options, args->ca_file);
+  imgxfer_open_options_set_insecure (options, args->insecure);
+  imgxfer_open_options_set_proxy_url (options, args->proxy_url);
   imgxfer_open_options_set_allow_external_files (options,
                                                  args->allow_external_files);
   return options;
@@ -99,4 +129,6 @@ cli_image_args_clear (CliImageArgs *args)
   g_clear_pointer (&args->member, g_free);
   g_clear_pointer (&args->output, g_free);
   g_clear_pointer (&args->bitmap, g_free);
+  g_clear_pointer (&args->ca_file, g_free);
+  g_clear_pointer (&args->proxy_url, g_free);
 }

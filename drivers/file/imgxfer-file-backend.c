@@ -127,11 +127,13 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
       return TRUE;
     }
 
+  /* A source has a size to copy; a stream has none. */
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                "%s: not a regular file or a block device%s", self->path,
-               S_ISFIFO (st.st_mode) || S_ISCHR (st.st_mode)
-                   ? " (a pipe can only be written to)"
-                   : "");
+               S_ISFIFO (st.st_mode)  ? " (a pipe can only be written to)"
+               : S_ISCHR (st.st_mode) ? " (a character device can only be "
+                                        "written to)"
+                                      : "");
   return FALSE;
 }
 
@@ -536,13 +538,27 @@ imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_file_backend_flush;
 }
 
+/* close() can report a write-back error (NFS) that nothing else would. */
+static gboolean
+imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  int fd = self->fd;
+
+  self->fd = -1;
+  /* qemu may use the image again once the last connection is closed. */
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
+  if (fd >= 0 && close (fd) < 0 && errno != EINTR)
+    return _imgxfer_set_errno_error (error, errno, self->path, "close", 0);
+  return TRUE;
+}
+
 static void
 imgxfer_file_backend_finalize (GObject *object)
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (object);
 
-  if (self->fd >= 0)
-    close (self->fd);
   g_free (self->path);
   g_aligned_free (self->bounce);
   g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
@@ -566,6 +582,7 @@ imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
   backend_class->open = imgxfer_file_backend_open;
   backend_class->clone = imgxfer_file_backend_clone;
   backend_class->get_local_file = imgxfer_file_backend_get_local_file;
+  backend_class->close = imgxfer_file_backend_close;
   backend_class->create = _imgxfer_file_create;
   backend_class->info = _imgxfer_file_info;
 }
