@@ -18,6 +18,7 @@
 #include "image-args.h"
 
 #define COMMAND "convert"
+#define MIN_REQUEST_SIZE 4096
 
 typedef struct
 {
@@ -151,7 +152,7 @@ parse_cache (const char *mode, const char *option, gboolean *direct)
 
 /* Everything that can be wrong with the command line alone. */
 static gboolean
-check_args (ConvertArgs *args, int argc)
+check_args (ConvertArgs *args, int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
 
@@ -161,15 +162,26 @@ check_args (ConvertArgs *args, int argc)
                                          : "too many arguments");
       return FALSE;
     }
+  if (!cli_check_image_names (COMMAND, argc, argv))
+    return FALSE;
   if (!cli_image_args_check (&args->source, COMMAND))
     return FALSE;
   if (args->request_size_text
-      && (!cli_parse_size (args->request_size_text, &args->request_size,
-                           &error)
-          || args->request_size == 0 || args->request_size > G_MAXSIZE))
+      && !cli_parse_size (args->request_size_text, &args->request_size, &error))
     {
-      cli_usage_error (COMMAND, "--request-size: %s",
-                       error ? error->message : "must not be 0");
+      cli_usage_error (COMMAND, "--request-size: %s", error->message);
+      return FALSE;
+    }
+  /* The library would raise it to a block (see
+   * imgxfer_copy_set_request_size()); asking for less is a mistake. */
+  if (args->request_size_text
+      && (args->request_size < MIN_REQUEST_SIZE
+          || args->request_size > G_MAXSIZE))
+    {
+      cli_usage_error (COMMAND,
+                       "--request-size must be at least 4k, not "
+                       "\"%s\"",
+                       args->request_size_text);
       return FALSE;
     }
   if (args->connections < 0)
@@ -407,14 +419,18 @@ source_has_backing (ConvertArgs *args,
   return TRUE;
 }
 
-/* A failure after Ctrl-C is reported as the cancellation it comes from. */
+/* A failure after Ctrl-C is reported as the cancellation it comes from,
+ * naming what was being copied. */
 static int
-fail (const GError *error, GCancellable *cancellable)
+fail (const GError *error, GCancellable *cancellable, const char *source_url,
+      const char *destination_url)
 {
-  int status = cli_fail (error);
+  if (!g_cancellable_is_cancelled (cancellable))
+    return cli_fail (error);
 
-  return g_cancellable_is_cancelled (cancellable) ? CLI_EXIT_CANCELLED
-                                                  : status;
+  g_printerr ("imgxfer: copy of %s to %s cancelled\n", source_url,
+              destination_url);
+  return CLI_EXIT_CANCELLED;
 }
 
 static int
@@ -438,18 +454,18 @@ convert (ConvertArgs *args, const char *source_url,
   if (args->backing && !args->source.shallow
       && !source_has_backing (args, source_url, cancellable,
                               &args->source.shallow, &error))
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   start = g_get_monotonic_time ();
   source = open_source (args, source_url, source_direct, cancellable,
                         &error);
   if (source == NULL)
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   destination = open_destination (args, source, destination_url, direct,
                                   cancellable, &error);
   if (destination == NULL)
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   copy = new_copy (args, source, destination);
   if (args->checksum)
@@ -458,7 +474,7 @@ convert (ConvertArgs *args, const char *source_url,
                                        imgxfer_backend_get_size (source),
                                        &error);
       if (checksum == NULL)
-        return fail (error, cancellable);
+        return fail (error, cancellable, source_url, destination_url);
       imgxfer_copy_set_checksum (copy, checksum);
     }
   if (args->progress)
@@ -470,13 +486,13 @@ convert (ConvertArgs *args, const char *source_url,
                                  &error)
       || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
                                  &error))
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   if (checksum)
     {
       digest = imgxfer_checksum_finish (checksum, &error);
       if (digest == NULL)
-        return fail (error, cancellable);
+        return fail (error, cancellable, source_url, destination_url);
     }
 
   print_summary (args, source, destination, destination_url,
@@ -504,7 +520,7 @@ run (int argc, char **argv)
   protect_optional_args (argc, argv);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (!check_args (&args, argc))
+  if (!check_args (&args, argc, argv))
     return CLI_EXIT_USAGE;
 
   return convert (&args, argv[1], argv[2]);

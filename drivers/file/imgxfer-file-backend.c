@@ -127,11 +127,13 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
       return TRUE;
     }
 
+  /* A source has a size to copy; a stream has none. */
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                "%s: not a regular file or a block device%s", self->path,
-               S_ISFIFO (st.st_mode) || S_ISCHR (st.st_mode)
-                   ? " (a pipe can only be written to)"
-                   : "");
+               S_ISFIFO (st.st_mode)  ? " (a pipe can only be written to)"
+               : S_ISCHR (st.st_mode) ? " (a character device can only be "
+                                        "written to)"
+                                      : "");
   return FALSE;
 }
 
