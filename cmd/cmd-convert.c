@@ -26,6 +26,7 @@ typedef struct
   CliImageArgs source;
   char *target_format;  /* -O */
   gboolean progress;    /* -p */
+  gboolean progress_json; /* --progress=json */
   gboolean no_create;   /* -n */
   gboolean target_is_zero;
   char *backing;        /* -B */
@@ -70,15 +71,36 @@ on_checksum (const char *name,
   return TRUE;
 }
 
+/* -p, or --progress=json for the tools that drive imgxfer. */
+static gboolean
+on_progress_option (const char *name,
+                    const char *value,
+                    gpointer data,
+                    GError **error)
+{
+  ConvertArgs *args = data;
+
+  args->progress = TRUE;
+  args->progress_json = value != NULL && g_str_equal (value, "json");
+  if (value == NULL || *value == '\0' || args->progress_json)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "--progress takes json or nothing, not \"%s\"", value);
+  return FALSE;
+}
+
 /* GOption takes the word after an option with an optional argument as its
  * value ("--checksum SRC DST" would checksum with algorithm SRC), so a
- * bare --checksum is made "--checksum=" before parsing. */
+ * bare --checksum is made "--checksum=" before parsing, and -p
+ * "--progress=". */
 static void
 protect_optional_args (int argc, char **argv)
 {
   for (int i = 1; i < argc && !g_str_equal (argv[i], "--"); i++)
     if (g_str_equal (argv[i], "--checksum"))
       argv[i] = (char *)"--checksum=";
+    else if (g_str_equal (argv[i], "--progress") || g_str_equal (argv[i], "-p"))
+      argv[i] = (char *)"--progress=";
 }
 
 static GOptionGroup *
@@ -89,8 +111,10 @@ option_group (ConvertArgs *args)
       "Format of SRC (probed when not given)", "FMT" },
     { "target-format", 'O', 0, G_OPTION_ARG_STRING, &args->target_format,
       "Format of DST (default raw; never probed)", "FMT" },
-    { "progress", 'p', 0, G_OPTION_ARG_NONE, &args->progress,
-      "Show progress on stderr", NULL },
+    { "progress", 'p', G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+      on_progress_option,
+      "Show progress on stderr; with json, one JSON object per line on "
+      "stdout", "json" },
     { "no-create", 'n', 0, G_OPTION_ARG_NONE, &args->no_create,
       "DST exists: write into it instead of creating it", NULL },
     { "target-is-zero", 0, 0, G_OPTION_ARG_NONE, &args->target_is_zero,
@@ -105,6 +129,11 @@ option_group (ConvertArgs *args)
       "Copy only the ranges dirty in this bitmap of SRC", "NAME" },
     { "shallow", 0, 0, G_OPTION_ARG_NONE, &args->source.shallow,
       "Copy only the top layer of SRC's backing chain", NULL },
+    { "allow-external-files", 0, 0, G_OPTION_ARG_NONE,
+      &args->source.allow_external_files,
+      "Let an image in an archive read host files it names (backing file, "
+      "extents)",
+      NULL },
     { "connections", 0, 0, G_OPTION_ARG_INT, &args->connections,
       "Parallel connections (default 4)", "N" },
     { "request-size", 0, 0, G_OPTION_ARG_STRING, &args->request_size_text,
@@ -116,7 +145,8 @@ option_group (ConvertArgs *args)
     { "checksum", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
       on_checksum,
       "Print the checksum of the data copied, computed in the same pass "
-      "(default blake2b)", "ALG" },
+      "(default blake2b)",
+      "ALG" },
     { "output", 0, 0, G_OPTION_ARG_STRING, &args->source.output,
       "human (default) or json: a summary on stdout", "FORMAT" },
     { NULL },
@@ -478,7 +508,8 @@ convert (ConvertArgs *args, const char *source_url,
       imgxfer_copy_set_checksum (copy, checksum);
     }
   if (args->progress)
-    progress = cli_progress_new (imgxfer_backend_get_size (source));
+    progress = cli_progress_new (imgxfer_backend_get_size (source),
+                                 args->progress_json);
   /* The copy flushed every connection; closing says whether the rest
    * ended well (qemu-nbd stopped cleanly, nothing failed on close). */
   if (!run_copy (copy, progress, cancellable, &error)

@@ -11,9 +11,15 @@
 #include "commands.h"
 
 static const CliCommand *const commands[] = {
-  &cli_command_checksum, &cli_command_compare, &cli_command_convert,
-  &cli_command_drivers,  &cli_command_extents, &cli_command_info,
+  /* clang-format off: one a line, in order */
+  &cli_command_checksum,
+  &cli_command_compare,
+  &cli_command_convert,
+  &cli_command_drivers,
+  &cli_command_extents,
+  &cli_command_info,
   &cli_command_measure,
+  /* clang-format on */
 };
 
 static void
