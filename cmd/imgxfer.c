@@ -11,7 +11,7 @@
 #include "commands.h"
 
 static const CliCommand *const commands[] = {
-  /* clang-format off: one a line, in order */
+  /* clang-format off */
   &cli_command_checksum,
   &cli_command_compare,
   &cli_command_convert,
