@@ -437,10 +437,13 @@ static gsize
 request_size (const ImgxferCopyJob *job, gsize block)
 {
   gsize size = job->request_size ? job->request_size : DEFAULT_REQUEST_SIZE;
-  guint32 src_max, dst_max;
+  guint32 src_min, src_max, dst_min, dst_max;
 
-  imgxfer_backend_get_block_sizes (job->source, NULL, NULL, &src_max);
-  imgxfer_backend_get_block_sizes (job->destination, NULL, NULL, &dst_max);
+  imgxfer_backend_get_block_sizes (job->source, &src_min, NULL, &src_max);
+  imgxfer_backend_get_block_sizes (job->destination, &dst_min, NULL, &dst_max);
+  /* Never less than a block: smaller requests would be unaligned, and
+   * each costs a call (1-byte requests took minutes for megabytes). */
+  size = MAX (size, MAX (block, MAX (src_min, dst_min)));
   size = MIN (size, MIN (src_max, dst_max));
 
   /* Whole blocks keep requests aligned for the storage underneath. */
@@ -591,11 +594,29 @@ workers_run (Run *run)
       g_thread_join (run->workers[i].thread);
 }
 
+/* A clone is closed here, where an error found only then (a write-back
+ * error, a helper that did not end well) can still fail the copy. */
+static void
+close_clone (Run *run, ImgxferBackend *clone)
+{
+  GError *error = NULL;
+
+  if (clone != NULL
+      && !imgxfer_backend_close (clone, IMGXFER_CLOSE_NONE, NULL, &error))
+    run_fail (run, error);
+}
+
+/* The first worker's backends are the caller's, to close when it likes. */
 static void
 workers_clear (Run *run)
 {
   for (guint i = 0; i < run->n_workers; i++)
     {
+      if (i > 0)
+        {
+          close_clone (run, run->workers[i].source);
+          close_clone (run, run->workers[i].destination);
+        }
       g_clear_object (&run->workers[i].source);
       g_clear_object (&run->workers[i].destination);
     }

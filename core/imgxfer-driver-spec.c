@@ -40,6 +40,7 @@ imgxfer_driver_spec_init_class (const ImgxferDriverSpec *spec,
   SET_IF_GIVEN (klass, spec, clone);
   SET_IF_GIVEN (klass, spec, get_local_file);
   SET_IF_GIVEN (klass, spec, get_local_files);
+  SET_IF_GIVEN (klass, spec, close);
   SET_IF_GIVEN (klass, spec, create);
   SET_IF_GIVEN (klass, spec, info);
   SET_IF_GIVEN (klass, spec, measure);

@@ -21,6 +21,9 @@ void test_write_pattern (const char *path,
 /* Creates (or truncates) @path to a sparse file of @size bytes. */
 void test_create_sparse (const char *path, guint64 size);
 
+/* The SHA-256 of all of @path's bytes, to show a file unchanged. */
+char *test_file_digest (const char *path);
+
 /* Runs a command; returns its exit status and, optionally, its output. */
 int test_run (const char *const *argv, char **out, char **err);
 /* Runs a command that must succeed; stops the test with its stderr if
@@ -39,6 +42,13 @@ void test_qemu_img_create (const char *path,
 void test_qemu_io (const char *path,
                    const char *format,
                    const char *const *commands);
+/* Waits for @process (made with a stderr pipe, and a stdout pipe when
+ * @out is wanted) and returns its exit status, 128 + the signal that
+ * killed it. */
+int test_wait_process (GSubprocess *process, char **out, char **err);
+/* Reads the stderr pipe of an `imgxfer convert -p` until its progress
+ * first shows: the copy has started. */
+void test_wait_for_progress (GSubprocess *process);
 /* Runs the imgxfer command line built with the tests. */
 int test_run_cli (const char *const *args, char **out, char **err);
 

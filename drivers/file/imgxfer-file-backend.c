@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drivers/common/imgxfer-image-lock.h"
 #include "drivers/common/imgxfer-local-io.h"
 #include "drivers/common/imgxfer-write-behind.h"
 #include "imgxfer-file-backend.h"
@@ -63,6 +64,10 @@ struct _ImgxferFileBackend
 
   /* Writes through the page cache are written back as they come. */
   ImgxferWriteBehind write_behind;
+
+  /* Writable files and devices: qemu's locks, taken by the first
+   * connection and shared by its clones. */
+  ImgxferImageLock *lock;
 };
 
 /* "file:///a/b", "FILE:///a/b" and "/a/b" all name /a/b. */
@@ -111,11 +116,13 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
       return TRUE;
     }
 
+  /* A source has a size to copy; a stream has none. */
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                "%s: not a regular file or a block device%s", self->path,
-               S_ISFIFO (st.st_mode) || S_ISCHR (st.st_mode)
-                   ? " (a pipe can only be written to)"
-                   : "");
+               S_ISFIFO (st.st_mode)  ? " (a pipe can only be written to)"
+               : S_ISCHR (st.st_mode) ? " (a character device can only be "
+                                        "written to)"
+                                      : "");
   return FALSE;
 }
 
@@ -177,11 +184,17 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
 
   if (!file_size (self, &size, error))
     return FALSE;
+  if (writable && !self->is_stream && self->lock == NULL)
+    {
+      self->lock = _imgxfer_image_lock_for_write (self->fd, self->path, error);
+      if (self->lock == NULL)
+        return FALSE;
+    }
 
   if (writable)
     caps |= IMGXFER_BACKEND_CAN_WRITE;
   if (!self->is_block_device)
-    caps |= IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_PUNCH_HOLE;
+    caps |= IMGXFER_BACKEND_CAN_EXTENTS;
   if (self->is_stream)
     caps = IMGXFER_BACKEND_CAN_WRITE; /* zeroes are written as data */
 
@@ -194,6 +207,24 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
    * stream has one writer, in order. */
   imgxfer_backend_set_max_connections (backend, self->is_stream ? 1 : 16);
   return TRUE;
+}
+
+/* A clone is another descriptor under the locks of the first: taking
+ * them again would find the first's and refuse. */
+static ImgxferBackend *
+imgxfer_file_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  g_autoptr (ImgxferFileBackend) clone = NULL;
+
+  clone = g_object_new (IMGXFER_TYPE_FILE_BACKEND, "url",
+                        imgxfer_backend_get_url (backend), "options",
+                        imgxfer_backend_get_options (backend), NULL);
+  clone->lock = self->lock ? _imgxfer_image_lock_ref (self->lock) : NULL;
+  if (!g_initable_init (G_INITABLE (clone), cancellable, error))
+    return NULL;
+  return IMGXFER_BACKEND (g_steal_pointer (&clone));
 }
 
 static gboolean
@@ -481,15 +512,30 @@ imgxfer_file_backend_flush (ImgxferDestination *destination,
   return TRUE;
 }
 
+/* close() can report a write-back error (NFS) that nothing else would. */
+static gboolean
+imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  int fd = self->fd;
+
+  self->fd = -1;
+  /* qemu may use the image again once the last connection is closed. */
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
+  if (fd >= 0 && close (fd) < 0 && errno != EINTR)
+    return _imgxfer_set_errno_error (error, errno, self->path, "close", 0);
+  return TRUE;
+}
+
 static void
 imgxfer_file_backend_release (ImgxferBackend *backend)
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
 
-  if (self->fd >= 0)
-    close (self->fd);
   g_free (self->path);
   g_aligned_free (self->bounce);
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
 }
 
 static void
@@ -509,7 +555,9 @@ static const ImgxferDriverSpec file_driver = {
   .init = imgxfer_file_backend_instance_init,
   .finalize = imgxfer_file_backend_release,
   .open = imgxfer_file_backend_open,
+  .clone = imgxfer_file_backend_clone,
   .get_local_file = imgxfer_file_backend_get_local_file,
+  .close = imgxfer_file_backend_close,
   .create = _imgxfer_file_create,
   .info = _imgxfer_file_info,
   .pread = imgxfer_file_backend_pread,
@@ -520,4 +568,3 @@ static const ImgxferDriverSpec file_driver = {
 };
 
 IMGXFER_DEFINE_DRIVER (ImgxferFileBackend, imgxfer_file_backend, &file_driver)
-

@@ -152,11 +152,7 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
                                    | IMGXFER_BACKEND_CAN_DIRTY,
                                FALSE);
   if (g_str_equal (key, "zero"))
-    return parse_switch_param (mu, value,
-                               IMGXFER_BACKEND_CAN_ZERO
-                                   | IMGXFER_BACKEND_CAN_FAST_ZERO
-                                   | IMGXFER_BACKEND_CAN_PUNCH_HOLE,
-                               FALSE);
+    return parse_switch_param (mu, value, IMGXFER_BACKEND_CAN_ZERO, FALSE);
   if (g_str_equal (key, "flush"))
     return parse_switch_param (mu, value, IMGXFER_BACKEND_CAN_FLUSH, FALSE);
   if (g_str_equal (key, "is-zero"))
@@ -223,10 +219,9 @@ imgxfer_memory_backend_open (ImgxferBackend *backend,
   ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
   const char *url = imgxfer_backend_get_url (backend);
   g_auto (MemoryUrl) mu = { 0 };
-  ImgxferBackendCaps caps
-      = IMGXFER_BACKEND_CAN_ZERO | IMGXFER_BACKEND_CAN_FAST_ZERO
-        | IMGXFER_BACKEND_CAN_PUNCH_HOLE | IMGXFER_BACKEND_CAN_FLUSH
-        | IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_DIRTY;
+  ImgxferBackendCaps caps = IMGXFER_BACKEND_CAN_ZERO | IMGXFER_BACKEND_CAN_FLUSH
+                            | IMGXFER_BACKEND_CAN_EXTENTS
+                            | IMGXFER_BACKEND_CAN_DIRTY;
 
   if (!parse_url (url, &mu, error))
     return FALSE;
@@ -339,16 +334,22 @@ imgxfer_memory_backend_flush (ImgxferDestination *destination,
   return _imgxfer_memory_store_flush (self->store, error);
 }
 
+static gboolean
+imgxfer_memory_backend_close (ImgxferBackend *backend,
+                              GCancellable *cancellable, GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
+
+  return self->store == NULL
+         || _imgxfer_memory_store_connection_closed (self->store, error);
+}
+
 static void
 imgxfer_memory_backend_release (ImgxferBackend *backend)
 {
   ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
 
-  if (self->store)
-    {
-      _imgxfer_memory_store_connection_closed (self->store);
-      _imgxfer_memory_store_unref (self->store);
-    }
+  g_clear_pointer (&self->store, _imgxfer_memory_store_unref);
 }
 
 static const char *const memory_schemes[] = { "memory", NULL };
@@ -360,6 +361,7 @@ static const ImgxferDriverSpec memory_driver = {
   .finalize = imgxfer_memory_backend_release,
   .open = imgxfer_memory_backend_open,
   .clone = imgxfer_memory_backend_clone,
+  .close = imgxfer_memory_backend_close,
   .pread = imgxfer_memory_backend_pread,
   .extents = imgxfer_memory_backend_extents,
   .pwrite = imgxfer_memory_backend_pwrite,

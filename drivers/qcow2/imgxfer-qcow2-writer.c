@@ -59,8 +59,8 @@ imgxfer_qcow2_writer_open (ImgxferBackend *backend, GCancellable *cancellable,
    * in the data are better left unallocated, as qemu-img does. */
   imgxfer_backend_set_caps (
       backend, IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_CAN_ZERO
-                   | IMGXFER_BACKEND_CAN_PUNCH_HOLE | IMGXFER_BACKEND_CAN_FLUSH
-                   | IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_IS_ZERO);
+                   | IMGXFER_BACKEND_CAN_FLUSH | IMGXFER_BACKEND_CAN_EXTENTS
+                   | IMGXFER_BACKEND_IS_ZERO);
   imgxfer_backend_set_block_sizes (backend, 1, 64 * 1024, MAX_REQUEST);
   imgxfer_backend_set_max_connections (backend, MAX_CONNECTIONS);
   return TRUE;
@@ -214,6 +214,18 @@ imgxfer_qcow2_writer_create (ImgxferBackendClass *klass, const char *url,
   return new_writer (url, options, image, cancellable, error);
 }
 
+/* The last of a writer and its clones to close closes the file and drops
+ * qemu's locks, so that qemu may open the image. */
+static gboolean
+imgxfer_qcow2_writer_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (backend);
+
+  g_clear_pointer (&self->image, _imgxfer_qcow2_image_unref);
+  return TRUE;
+}
+
 static void
 imgxfer_qcow2_writer_release (ImgxferBackend *backend)
 {
@@ -233,6 +245,7 @@ static const ImgxferDriverSpec qcow2_driver = {
   .finalize = imgxfer_qcow2_writer_release,
   .open = imgxfer_qcow2_writer_open,
   .clone = imgxfer_qcow2_writer_clone,
+  .close = imgxfer_qcow2_writer_close,
   .create = imgxfer_qcow2_writer_create,
   .pread = imgxfer_qcow2_writer_pread,
   .extents = imgxfer_qcow2_writer_extents,

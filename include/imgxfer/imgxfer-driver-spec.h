@@ -19,11 +19,13 @@ G_BEGIN_DECLS
  * @formats: #ImgxferBackendClass.formats
  * @init: called on each new instance, before open (set file descriptors
  *   to -1 there, so that @finalize can tell them from opened ones)
- * @finalize: called when an instance goes, to release what @open took
+ * @finalize: called when an instance goes, to release its memory (after
+ *   @close)
  * @open: #ImgxferBackendClass.open
  * @clone: #ImgxferBackendClass.clone
  * @get_local_file: #ImgxferBackendClass.get_local_file
  * @get_local_files: #ImgxferBackendClass.get_local_files
+ * @close: #ImgxferBackendClass.close
  * @create: #ImgxferBackendClass.create
  * @info: #ImgxferBackendClass.info
  * @measure: #ImgxferBackendClass.measure
@@ -67,6 +69,9 @@ typedef struct
                                GPtrArray *files,
                                GCancellable *cancellable,
                                GError **error);
+  gboolean (*close) (ImgxferBackend *self,
+                     GCancellable *cancellable,
+                     GError **error);
   ImgxferBackend *(*create) (ImgxferBackendClass *klass,
                              const char *url,
                              const char *format,
