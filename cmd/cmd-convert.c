@@ -10,9 +10,7 @@
  */
 #include "config.h"
 
-#include <glib/gstdio.h>
 #include <signal.h>
-#include <sys/stat.h>
 
 #include "cli-progress.h"
 #include "cli.h"
@@ -20,6 +18,7 @@
 #include "image-args.h"
 
 #define COMMAND "convert"
+#define MIN_REQUEST_SIZE 4096
 
 typedef struct
 {
@@ -27,6 +26,7 @@ typedef struct
   CliImageArgs source;
   char *target_format;  /* -O */
   gboolean progress;    /* -p */
+  gboolean progress_json; /* --progress=json */
   gboolean no_create;   /* -n */
   gboolean target_is_zero;
   char *backing;        /* -B */
@@ -36,9 +36,6 @@ typedef struct
   guint64 request_size;
   char *cache;        /* -t: destination cache mode */
   char *source_cache; /* -T */
-  char *ca_file;
-  gboolean insecure;
-  char *proxy_url;
   gboolean checksum;
   char *checksum_algorithm; /* NULL: the default */
 } ConvertArgs;
@@ -53,8 +50,6 @@ convert_args_clear (ConvertArgs *args)
   g_free (args->request_size_text);
   g_free (args->cache);
   g_free (args->source_cache);
-  g_free (args->ca_file);
-  g_free (args->proxy_url);
   g_free (args->checksum_algorithm);
 }
 
@@ -76,15 +71,36 @@ on_checksum (const char *name,
   return TRUE;
 }
 
+/* -p, or --progress=json for the tools that drive imgxfer. */
+static gboolean
+on_progress_option (const char *name,
+                    const char *value,
+                    gpointer data,
+                    GError **error)
+{
+  ConvertArgs *args = data;
+
+  args->progress = TRUE;
+  args->progress_json = value != NULL && g_str_equal (value, "json");
+  if (value == NULL || *value == '\0' || args->progress_json)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "--progress takes json or nothing, not \"%s\"", value);
+  return FALSE;
+}
+
 /* GOption takes the word after an option with an optional argument as its
  * value ("--checksum SRC DST" would checksum with algorithm SRC), so a
- * bare --checksum is made "--checksum=" before parsing. */
+ * bare --checksum is made "--checksum=" before parsing, and -p
+ * "--progress=". */
 static void
 protect_optional_args (int argc, char **argv)
 {
   for (int i = 1; i < argc && !g_str_equal (argv[i], "--"); i++)
     if (g_str_equal (argv[i], "--checksum"))
       argv[i] = (char *)"--checksum=";
+    else if (g_str_equal (argv[i], "--progress") || g_str_equal (argv[i], "-p"))
+      argv[i] = (char *)"--progress=";
 }
 
 static GOptionGroup *
@@ -95,8 +111,10 @@ option_group (ConvertArgs *args)
       "Format of SRC (probed when not given)", "FMT" },
     { "target-format", 'O', 0, G_OPTION_ARG_STRING, &args->target_format,
       "Format of DST (default raw; never probed)", "FMT" },
-    { "progress", 'p', 0, G_OPTION_ARG_NONE, &args->progress,
-      "Show progress on stderr", NULL },
+    { "progress", 'p', G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+      on_progress_option,
+      "Show progress on stderr; with json, one JSON object per line on "
+      "stdout", "json" },
     { "no-create", 'n', 0, G_OPTION_ARG_NONE, &args->no_create,
       "DST exists: write into it instead of creating it", NULL },
     { "target-is-zero", 0, 0, G_OPTION_ARG_NONE, &args->target_is_zero,
@@ -119,12 +137,6 @@ option_group (ConvertArgs *args)
       "DST cache mode: writeback (default) or none (direct I/O)", "MODE" },
     { "source-cache", 'T', 0, G_OPTION_ARG_STRING, &args->source_cache,
       "SRC cache mode: writeback (default) or none (direct I/O)", "MODE" },
-    { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
-      "CA certificates to trust for TLS", "FILE" },
-    { "insecure", 0, 0, G_OPTION_ARG_NONE, &args->insecure,
-      "Do not verify TLS certificates", NULL },
-    { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
-      "URL to use when the image's own cannot be reached", "URL" },
     { "checksum", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
       on_checksum,
       "Print the checksum of the data copied, computed in the same pass "
@@ -136,6 +148,7 @@ option_group (ConvertArgs *args)
   GOptionGroup *group = g_option_group_new (COMMAND, NULL, NULL, args, NULL);
 
   g_option_group_add_entries (group, entries);
+  cli_image_args_add_remote_entries (&args->source, group);
   return group;
 }
 
@@ -163,7 +176,7 @@ parse_cache (const char *mode, const char *option, gboolean *direct)
 
 /* Everything that can be wrong with the command line alone. */
 static gboolean
-check_args (ConvertArgs *args, int argc)
+check_args (ConvertArgs *args, int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
 
@@ -173,15 +186,26 @@ check_args (ConvertArgs *args, int argc)
                                          : "too many arguments");
       return FALSE;
     }
+  if (!cli_check_image_names (COMMAND, argc, argv))
+    return FALSE;
   if (!cli_image_args_check (&args->source, COMMAND))
     return FALSE;
   if (args->request_size_text
-      && (!cli_parse_size (args->request_size_text, &args->request_size,
-                           &error)
-          || args->request_size == 0 || args->request_size > G_MAXSIZE))
+      && !cli_parse_size (args->request_size_text, &args->request_size, &error))
     {
-      cli_usage_error (COMMAND, "--request-size: %s",
-                       error ? error->message : "must not be 0");
+      cli_usage_error (COMMAND, "--request-size: %s", error->message);
+      return FALSE;
+    }
+  /* The library would raise it to a block (see
+   * imgxfer_copy_set_request_size()); asking for less is a mistake. */
+  if (args->request_size_text
+      && (args->request_size < MIN_REQUEST_SIZE
+          || args->request_size > G_MAXSIZE))
+    {
+      cli_usage_error (COMMAND,
+                       "--request-size must be at least 4k, not "
+                       "\"%s\"",
+                       args->request_size_text);
       return FALSE;
     }
   if (args->connections < 0)
@@ -220,9 +244,9 @@ static ImgxferOpenOptions *
 common_options (ConvertArgs *args, ImgxferOpenOptions *options)
 {
   imgxfer_open_options_set_connections (options, args->connections);
-  imgxfer_open_options_set_ca_file (options, args->ca_file);
-  imgxfer_open_options_set_insecure (options, args->insecure);
-  imgxfer_open_options_set_proxy_url (options, args->proxy_url);
+  imgxfer_open_options_set_ca_file (options, args->source.ca_file);
+  imgxfer_open_options_set_insecure (options, args->source.insecure);
+  imgxfer_open_options_set_proxy_url (options, args->source.proxy_url);
   return options;
 }
 
@@ -240,43 +264,8 @@ open_source (ConvertArgs *args,
   return imgxfer_open (url, options, cancellable, error);
 }
 
-/* A plain path or a file: URL, as a path; NULL for other URLs. */
-static char *
-local_path (const char *url)
-{
-  const char *p = url;
-
-  if (g_str_has_prefix (url, "file:"))
-    return g_filename_from_uri (url, NULL, NULL);
-
-  /* "scheme:" starts with a letter and holds no '/' before the colon. */
-  if (g_ascii_isalpha (*p))
-    {
-      while (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.')
-        p++;
-      if (*p == ':')
-        return NULL;
-    }
-  return g_strdup (url);
-}
-
-/* Creating replaces the file, so creating the source would destroy it. */
-static gboolean
-check_not_source (ImgxferBackend *source, const char *path, GError **error)
-{
-  g_autofree char *source_path = NULL;
-  GStatBuf a, b;
-
-  if (!imgxfer_backend_get_local_file (source, &source_path, NULL, NULL)
-      || g_stat (source_path, &a) < 0 || g_stat (path, &b) < 0
-      || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-    return TRUE;
-
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: the destination is the source image", path);
-  return FALSE;
-}
-
+/* The library's destination policy: create or open, and refuse what
+ * would destroy the source or a running machine's disk. */
 static ImgxferBackend *
 open_destination (ConvertArgs *args,
                   ImgxferBackend *source,
@@ -287,63 +276,14 @@ open_destination (ConvertArgs *args,
 {
   g_autoptr (ImgxferOpenOptions) options
       = common_options (args, imgxfer_open_options_new ());
-  g_autofree char *path = local_path (url);
-  guint64 size = imgxfer_backend_get_size (source);
-  GStatBuf st;
 
   imgxfer_open_options_set_direct (options, direct);
-
-  /* Before anything is created or replaced. */
-  if (!is_raw (args->target_format)
-      && imgxfer_driver_lookup_format (args->target_format) == G_TYPE_INVALID)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: no driver for image format \"%s\" (see `imgxfer "
-                   "drivers`)", url, args->target_format);
-      return NULL;
-    }
-  /* A remote image takes guest data; a format would be silently lost. */
-  if (path == NULL && !is_raw (args->target_format))
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: -O %s needs a local destination (a URL receives "
-                   "the guest data itself)", url, args->target_format);
-      return NULL;
-    }
-  if (path != NULL && !check_not_source (source, path, error))
-    return NULL;
-
-  /* A device or a pipe cannot be created or resized: write into it. */
-  if (path != NULL && !args->no_create
-      && (g_stat (path, &st) < 0 || S_ISREG (st.st_mode)))
-    return imgxfer_create (url, args->target_format, size, args->backing,
-                           args->backing_format, options, cancellable,
-                           error);
-
-  imgxfer_open_options_set_writable (options, TRUE);
-  imgxfer_open_options_set_format (options, args->target_format
-                                                ? args->target_format
-                                                : "raw");
-  return imgxfer_open (url, options, cancellable, error);
-}
-
-static gboolean
-check_sizes (ImgxferBackend *source, ImgxferBackend *destination,
-             GError **error)
-{
-  guint64 source_size = imgxfer_backend_get_size (source);
-  guint64 destination_size = imgxfer_backend_get_size (destination);
-
-  if (destination_size >= source_size)
-    return TRUE;
-
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: the destination (%" G_GUINT64_FORMAT
-               " bytes) is smaller than the source %s (%" G_GUINT64_FORMAT
-               " bytes)",
-               imgxfer_backend_get_url (destination), destination_size,
-               imgxfer_backend_get_url (source), source_size);
-  return FALSE;
+  imgxfer_open_options_set_format (options, args->target_format);
+  return imgxfer_open_destination (
+      url, options, imgxfer_backend_get_size (source), source, args->backing,
+      args->backing_format,
+      args->no_create ? IMGXFER_DESTINATION_EXISTING : IMGXFER_DESTINATION_NONE,
+      cancellable, error);
 }
 
 typedef struct
@@ -479,14 +419,42 @@ new_copy (ConvertArgs *args,
   return copy;
 }
 
-/* A failure after Ctrl-C is reported as the cancellation it comes from. */
-static int
-fail (const GError *error, GCancellable *cancellable)
+/* As qemu-img convert -B does: the new backing file is taken to hold what
+ * SRC's backing chain holds, so when SRC has one, only SRC's top layer is
+ * copied (a shallow copy) and the ranges it does not allocate show the
+ * new backing file. Without a backing file, those ranges are SRC's own
+ * zeroes and are written as such. */
+static gboolean
+source_has_backing (ConvertArgs *args,
+                    const char *url,
+                    GCancellable *cancellable,
+                    gboolean *has_backing,
+                    GError **error)
 {
-  int status = cli_fail (error);
+  g_autoptr (ImgxferOpenOptions) options
+      = cli_image_args_to_options (&args->source);
+  g_autoptr (JsonNode) info
+      = imgxfer_image_info (url, options, cancellable, error);
 
-  return g_cancellable_is_cancelled (cancellable) ? CLI_EXIT_CANCELLED
-                                                  : status;
+  if (info == NULL)
+    return FALSE;
+  *has_backing = json_object_has_member (json_node_get_object (info),
+                                         "backing-filename");
+  return TRUE;
+}
+
+/* A failure after Ctrl-C is reported as the cancellation it comes from,
+ * naming what was being copied. */
+static int
+fail (const GError *error, GCancellable *cancellable, const char *source_url,
+      const char *destination_url)
+{
+  if (!g_cancellable_is_cancelled (cancellable))
+    return cli_fail (error);
+
+  g_printerr ("imgxfer: copy of %s to %s cancelled\n", source_url,
+              destination_url);
+  return CLI_EXIT_CANCELLED;
 }
 
 static int
@@ -507,17 +475,21 @@ convert (ConvertArgs *args, const char *source_url,
   if (!parse_cache (args->cache, "-t", &direct)
       || !parse_cache (args->source_cache, "-T", &source_direct))
     return CLI_EXIT_USAGE;
+  if (args->backing && !args->source.shallow
+      && !source_has_backing (args, source_url, cancellable,
+                              &args->source.shallow, &error))
+    return fail (error, cancellable, source_url, destination_url);
 
   start = g_get_monotonic_time ();
   source = open_source (args, source_url, source_direct, cancellable,
                         &error);
   if (source == NULL)
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   destination = open_destination (args, source, destination_url, direct,
                                   cancellable, &error);
-  if (destination == NULL || !check_sizes (source, destination, &error))
-    return fail (error, cancellable);
+  if (destination == NULL)
+    return fail (error, cancellable, source_url, destination_url);
 
   copy = new_copy (args, source, destination);
   if (args->checksum)
@@ -526,19 +498,26 @@ convert (ConvertArgs *args, const char *source_url,
                                        imgxfer_backend_get_size (source),
                                        &error);
       if (checksum == NULL)
-        return fail (error, cancellable);
+        return fail (error, cancellable, source_url, destination_url);
       imgxfer_copy_set_checksum (copy, checksum);
     }
   if (args->progress)
-    progress = cli_progress_new (imgxfer_backend_get_size (source));
-  if (!run_copy (copy, progress, cancellable, &error))
-    return fail (error, cancellable);
+    progress = cli_progress_new (imgxfer_backend_get_size (source),
+                                 args->progress_json);
+  /* The copy flushed every connection; closing says whether the rest
+   * ended well (qemu-nbd stopped cleanly, nothing failed on close). */
+  if (!run_copy (copy, progress, cancellable, &error)
+      || !imgxfer_backend_close (destination, IMGXFER_CLOSE_NONE, cancellable,
+                                 &error)
+      || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
+                                 &error))
+    return fail (error, cancellable, source_url, destination_url);
 
   if (checksum)
     {
       digest = imgxfer_checksum_finish (checksum, &error);
       if (digest == NULL)
-        return fail (error, cancellable);
+        return fail (error, cancellable, source_url, destination_url);
     }
 
   print_summary (args, source, destination, destination_url,
@@ -566,7 +545,7 @@ run (int argc, char **argv)
   protect_optional_args (argc, argv);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (!check_args (&args, argc))
+  if (!check_args (&args, argc, argv))
     return CLI_EXIT_USAGE;
 
   return convert (&args, argv[1], argv[2]);

@@ -5,7 +5,10 @@
 #include "config.h"
 
 #include <imgxfer/imgxfer-backend.h>
+#include <imgxfer/imgxfer-destination.h>
 #include <imgxfer/imgxfer-error.h>
+
+#include "imgxfer-range-private.h"
 
 typedef struct
 {
@@ -18,6 +21,7 @@ typedef struct
   guint32 preferred_block;
   guint32 max_block;
   guint max_connections;
+  gboolean closed;
 } ImgxferBackendPrivate;
 
 enum
@@ -47,8 +51,8 @@ imgxfer_backend_initable_init (GInitable *initable,
   ImgxferBackend *self = IMGXFER_BACKEND (initable);
   ImgxferBackendClass *klass = IMGXFER_BACKEND_GET_CLASS (self);
 
-  g_return_val_if_fail (klass->open != NULL, FALSE);
-
+  if (klass->open == NULL)
+    return _imgxfer_missing_vfunc (self, "open", error);
   return klass->open (self, cancellable, error);
 }
 
@@ -69,6 +73,32 @@ imgxfer_backend_real_clone (ImgxferBackend *self,
                          "url", priv->url,
                          "options", priv->options,
                          NULL);
+}
+
+/* A backend nobody closed is closed with its last reference, so that its
+ * helper processes stop; the error has nowhere to go but the debug log. */
+static void
+imgxfer_backend_dispose (GObject *object)
+{
+  ImgxferBackend *self = IMGXFER_BACKEND (object);
+  g_autoptr (GError) error = NULL;
+
+  if (!imgxfer_backend_close (self, IMGXFER_CLOSE_NONE, NULL, &error))
+    g_debug ("%s: closing on the last reference: %s",
+             imgxfer_backend_get_url (self), error->message);
+
+  G_OBJECT_CLASS (imgxfer_backend_parent_class)->dispose (object);
+}
+
+static gboolean
+imgxfer_backend_real_get_local_files (ImgxferBackend *self, GPtrArray *files,
+                                      GCancellable *cancellable, GError **error)
+{
+  char *path = NULL;
+
+  if (imgxfer_backend_get_local_file (self, &path, NULL, NULL))
+    g_ptr_array_add (files, path);
+  return TRUE;
 }
 
 static void
@@ -137,11 +167,13 @@ imgxfer_backend_class_init (ImgxferBackendClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->dispose = imgxfer_backend_dispose;
   object_class->finalize = imgxfer_backend_finalize;
   object_class->get_property = imgxfer_backend_get_property;
   object_class->set_property = imgxfer_backend_set_property;
 
   klass->clone = imgxfer_backend_real_clone;
+  klass->get_local_files = imgxfer_backend_real_get_local_files;
 
   /**
    * ImgxferBackend:url:
@@ -366,7 +398,79 @@ imgxfer_backend_clone (ImgxferBackend *self,
 {
   g_return_val_if_fail (IMGXFER_IS_BACKEND (self), NULL);
 
+  if (!_imgxfer_check_open (self, "clone", error))
+    return NULL;
   return IMGXFER_BACKEND_GET_CLASS (self)->clone (self, cancellable, error);
+}
+
+/**
+ * imgxfer_backend_close:
+ * @self: a backend
+ * @flags: whether to flush first
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Ends the connection and says whether it ended well: with
+ * %IMGXFER_CLOSE_FLUSH a writable backend is flushed first, then the
+ * driver stops what it started (a qemu-nbd child) and reports what failed
+ * meanwhile. The backend is closed even when an error is returned, and
+ * every later request fails with %G_IO_ERROR_CLOSED. Closing a closed
+ * backend does nothing and succeeds. A backend that is not closed is
+ * closed without flushing when its last reference goes, its errors lost:
+ * call this to learn them. Clones are closed separately.
+ *
+ * Returns: %TRUE when everything written is where it belongs (durable,
+ *   with %IMGXFER_CLOSE_FLUSH) and the helpers stopped cleanly
+ *
+ * Since: 0.1
+ */
+gboolean
+imgxfer_backend_close (ImgxferBackend *self, ImgxferCloseFlags flags,
+                       GCancellable *cancellable, GError **error)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+  ImgxferBackendClass *klass;
+  g_autoptr (GError) flush_error = NULL;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), FALSE);
+
+  if (priv->closed)
+    return TRUE;
+
+  /* The helpers stop even when the flush fails: the first error is the
+   * one returned. */
+  if ((flags & IMGXFER_CLOSE_FLUSH) && IMGXFER_IS_DESTINATION (self)
+      && (priv->caps & IMGXFER_BACKEND_CAN_WRITE))
+    ok = imgxfer_destination_flush (IMGXFER_DESTINATION (self), cancellable,
+                                    &flush_error);
+
+  klass = IMGXFER_BACKEND_GET_CLASS (self);
+  priv->closed = TRUE;
+  if (klass->close != NULL
+      && !klass->close (self, cancellable, ok ? error : NULL))
+    ok = FALSE;
+
+  if (flush_error)
+    g_propagate_error (error, g_steal_pointer (&flush_error));
+  return ok;
+}
+
+/**
+ * imgxfer_backend_is_closed:
+ * @self: a backend
+ *
+ * Returns: %TRUE once imgxfer_backend_close() was called
+ *
+ * Since: 0.1
+ */
+gboolean
+imgxfer_backend_is_closed (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), TRUE);
+  return priv->closed;
 }
 
 /**
@@ -392,4 +496,35 @@ imgxfer_backend_get_local_file (ImgxferBackend *self,
   if (klass->get_local_file == NULL)
     return FALSE;
   return klass->get_local_file (self, path, offset, size);
+}
+
+/**
+ * imgxfer_backend_get_local_files:
+ * @self: an open backend
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Lists the local files that reading the image reads: the image file,
+ * each file of its backing chain, an external data file, the archive
+ * holding a member. A destination must be none of them. Images that are
+ * not local list none.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): their paths, in any
+ *   spelling (compare devices and inodes), or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+char **
+imgxfer_backend_get_local_files (ImgxferBackend *self,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), NULL);
+
+  if (!IMGXFER_BACKEND_GET_CLASS (self)->get_local_files (self, files,
+                                                          cancellable, error))
+    return NULL;
+  g_ptr_array_add (files, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&files), FALSE);
 }

@@ -32,6 +32,7 @@
 #include <imgxfer/imgxfer-source.h>
 
 #include "imgxfer-copy-private.h"
+#include "imgxfer-open-destination-private.h"
 
 #define DEFAULT_CONNECTIONS 4
 /* 1 MiB: file to file copies as fast as with 4 MiB (the buffers stay in
@@ -401,10 +402,8 @@ worker_thread (gpointer data)
 static gboolean
 check_backends (const ImgxferCopyJob *job, GError **error)
 {
-  const char *src_url = imgxfer_backend_get_url (job->source);
   const char *dst_url = imgxfer_backend_get_url (job->destination);
   guint64 src_size = imgxfer_backend_get_size (job->source);
-  guint64 dst_size = imgxfer_backend_get_size (job->destination);
 
   if (!(imgxfer_backend_get_caps (job->destination)
         & IMGXFER_BACKEND_CAN_WRITE))
@@ -414,18 +413,10 @@ check_backends (const ImgxferCopyJob *job, GError **error)
       return FALSE;
     }
 
-  /* A bigger destination keeps its bytes past the source's size, like
-   * qemu-img convert -n; a smaller one cannot hold the image. */
-  if (dst_size < src_size)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-                   "%s: the destination (%" G_GUINT64_FORMAT
-                   " bytes) is smaller than the source %s (%" G_GUINT64_FORMAT
-                   " bytes)",
-                   dst_url, dst_size, src_url, src_size);
-      return FALSE;
-    }
-  return TRUE;
+  /* Also for callers that did not open the destination with
+   * imgxfer_open_destination(). */
+  return _imgxfer_destination_check_size (job->destination, src_size,
+                                          job->source, error);
 }
 
 /* Zero blocks are found at the destination's preferred block size when
@@ -446,10 +437,13 @@ static gsize
 request_size (const ImgxferCopyJob *job, gsize block)
 {
   gsize size = job->request_size ? job->request_size : DEFAULT_REQUEST_SIZE;
-  guint32 src_max, dst_max;
+  guint32 src_min, src_max, dst_min, dst_max;
 
-  imgxfer_backend_get_block_sizes (job->source, NULL, NULL, &src_max);
-  imgxfer_backend_get_block_sizes (job->destination, NULL, NULL, &dst_max);
+  imgxfer_backend_get_block_sizes (job->source, &src_min, NULL, &src_max);
+  imgxfer_backend_get_block_sizes (job->destination, &dst_min, NULL, &dst_max);
+  /* Never less than a block: smaller requests would be unaligned, and
+   * each costs a call (1-byte requests took minutes for megabytes). */
+  size = MAX (size, MAX (block, MAX (src_min, dst_min)));
   size = MIN (size, MIN (src_max, dst_max));
 
   /* Whole blocks keep requests aligned for the storage underneath. */
@@ -600,11 +594,29 @@ workers_run (Run *run)
       g_thread_join (run->workers[i].thread);
 }
 
+/* A clone is closed here, where an error found only then (a write-back
+ * error, a helper that did not end well) can still fail the copy. */
+static void
+close_clone (Run *run, ImgxferBackend *clone)
+{
+  GError *error = NULL;
+
+  if (clone != NULL
+      && !imgxfer_backend_close (clone, IMGXFER_CLOSE_NONE, NULL, &error))
+    run_fail (run, error);
+}
+
+/* The first worker's backends are the caller's, to close when it likes. */
 static void
 workers_clear (Run *run)
 {
   for (guint i = 0; i < run->n_workers; i++)
     {
+      if (i > 0)
+        {
+          close_clone (run, run->workers[i].source);
+          close_clone (run, run->workers[i].destination);
+        }
       g_clear_object (&run->workers[i].source);
       g_clear_object (&run->workers[i].destination);
     }

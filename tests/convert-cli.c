@@ -169,18 +169,6 @@ spawn_cli (const char *driver_path,
 }
 
 static int
-wait_cli (GSubprocess *process, char **out, char **err)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
-  g_assert_no_error (error);
-  if (!g_subprocess_get_if_exited (process))
-    return 128 + g_subprocess_get_term_sig (process);
-  return g_subprocess_get_exit_status (process);
-}
-
-static int
 run_cli_with_modules (const char *driver_path,
                       gboolean fatal_warnings,
                       const char *const *args,
@@ -190,7 +178,7 @@ run_cli_with_modules (const char *driver_path,
   g_autoptr (GSubprocess) process
       = spawn_cli (driver_path, fatal_warnings, args);
 
-  return wait_cli (process, out, err);
+  return test_wait_process (process, out, err);
 }
 
 static char *
@@ -206,10 +194,22 @@ have_format (const char *format)
 {
   const char *const args[] = { "drivers", NULL };
   g_autofree char *out = NULL;
-  g_autofree char *needle = g_strdup_printf ("format=%s", format);
+  g_auto (GStrv) lines = NULL;
 
   g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
-  return strstr (out, needle) != NULL;
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      const char *formats = strstr (lines[i], "formats: ");
+      g_auto (GStrv) names = NULL;
+
+      if (formats == NULL)
+        continue;
+      names = g_strsplit_set (formats + strlen ("formats: "), ", ", -1);
+      if (g_strv_contains ((const char *const *)names, format))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 static gboolean
@@ -542,27 +542,6 @@ test_usage_errors (void)
     }
 }
 
-/* Reads the command's stderr until the progress indicator first shows:
- * the copy has started. */
-static void
-wait_for_progress (GSubprocess *process)
-{
-  GInputStream *err = g_subprocess_get_stderr_pipe (process);
-  g_autoptr (GString) seen = g_string_new (NULL);
-  char c;
-
-  while (!g_str_has_suffix (seen->str, "/100%)"))
-    {
-      g_autoptr (GError) error = NULL;
-      gssize n = g_input_stream_read (err, &c, 1, NULL, &error);
-
-      g_assert_no_error (error);
-      if (n == 0)
-        g_error ("the command ended before its copy started: %s", seen->str);
-      g_string_append_c (seen, c);
-    }
-}
-
 /* Ctrl-C once the copy runs: exit 4, nothing reported complete, and no
  * helper process (qemu-nbd) left behind. */
 static void
@@ -593,10 +572,10 @@ test_cancel (Paths *p, gconstpointer data)
     }
 
   process = spawn_cli (modules, TRUE, args);
-  wait_for_progress (process);
+  test_wait_for_progress (process);
   g_subprocess_send_signal (process, SIGINT);
 
-  g_assert_cmpint (wait_cli (process, &out, &err), ==, 4);
+  g_assert_cmpint (test_wait_process (process, &out, &err), ==, 4);
   g_assert_cmpstr (out, ==, "");
   g_assert_null (strstr (err, "100.00/100%"));
   g_assert_nonnull (strstr (err, "imgxfer: "));
@@ -638,12 +617,12 @@ test_cancel_to_qcow2 (Paths *p, gconstpointer data)
     return;
 
   process = spawn_cli (modules, TRUE, args);
-  wait_for_progress (process);
+  test_wait_for_progress (process);
   for (guint i = 0; i < 1000 && !qcow2_is_dirty (qcow2); i++)
     g_usleep (10 * 1000);
   g_assert_true (qcow2_is_dirty (qcow2));
   g_subprocess_send_signal (process, SIGINT);
-  g_assert_cmpint (wait_cli (process, NULL, NULL), ==, 4);
+  g_assert_cmpint (test_wait_process (process, NULL, NULL), ==, 4);
 
   g_assert_cmpint (test_run (info, &out, NULL), ==, 0);
   root = test_parse_json (out);
@@ -684,43 +663,6 @@ qemu_io (const char *path, const char *format, const char *command)
   test_qemu_io (path, format, commands);
 }
 
-/* The allocation of a qcow2 image's own layer, without its backing chain,
- * one "start+length present data zero" line per run, as qemu-img map
- * reports it ("present": allocated in this layer, data or zero). */
-static char *
-top_layer_map (const char *path)
-{
-  g_autofree char *filename = g_strdup_printf (
-      "json:{\"driver\":\"qcow2\",\"backing\":null,"
-      "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}",
-      path);
-  const char *argv[] = { "qemu-img", "map", "--output=json", filename,
-                         NULL };
-  g_autoptr (GString) map = g_string_new (NULL);
-  g_autofree char *out = NULL;
-  g_autoptr (JsonNode) root = NULL;
-  JsonArray *entries;
-
-  g_assert_cmpint (test_run (argv, &out, NULL), ==, 0);
-  root = test_parse_json (out);
-  entries = json_node_get_array (root);
-  for (guint i = 0; i < json_array_get_length (entries); i++)
-    {
-      JsonObject *e = json_array_get_object_element (entries, i);
-
-      g_string_append_printf (
-          map,
-          "%" G_GINT64_FORMAT "+%" G_GINT64_FORMAT " present=%d data=%d "
-          "zero=%d\n",
-          json_object_get_int_member (e, "start"),
-          json_object_get_int_member (e, "length"),
-          json_object_get_boolean_member (e, "present"),
-          json_object_get_boolean_member (e, "data"),
-          json_object_get_boolean_member (e, "zero"));
-    }
-  return g_string_free (g_steal_pointer (&map), FALSE);
-}
-
 /* The chain of the imageio client's shallow tests: a 10 MiB base with
  * clusters of "a", "b" and "c", and a qcow2 top over it with "B" in the
  * second cluster and zeroes in the third (hiding the base's "c"). */
@@ -742,8 +684,8 @@ create_chain (const char *base, const char *base_format, const char *top)
 static void
 assert_same_top (const char *src_top, const char *dst_top)
 {
-  g_autofree char *src_map = top_layer_map (src_top);
-  g_autofree char *dst_map = top_layer_map (dst_top);
+  g_autofree char *src_map = test_top_layer_map (src_top);
+  g_autofree char *dst_map = test_top_layer_map (dst_top);
 
   test_assert_images_equal (src_top, "qcow2", dst_top, "qcow2", FALSE);
   g_test_message ("top layer:\n%s", src_map);

@@ -53,6 +53,17 @@ test_create_sparse (const char *path, guint64 size)
   g_assert_cmpint (close (fd), ==, 0);
 }
 
+char *
+test_file_digest (const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize length;
+
+  g_assert_true (g_file_get_contents (path, &data, &length, NULL));
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guint8 *)data,
+                                      length);
+}
+
 int
 test_run (const char *const *argv, char **out, char **err)
 {
@@ -142,6 +153,37 @@ test_run_cli (const char *const *args, char **out, char **err)
   return test_run ((const char *const *)argv->pdata, out, err);
 }
 
+int
+test_wait_process (GSubprocess *process, char **out, char **err)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_if_exited (process))
+    return 128 + g_subprocess_get_term_sig (process);
+  return g_subprocess_get_exit_status (process);
+}
+
+void
+test_wait_for_progress (GSubprocess *process)
+{
+  GInputStream *err = g_subprocess_get_stderr_pipe (process);
+  g_autoptr (GString) seen = g_string_new (NULL);
+  char c;
+
+  while (!g_str_has_suffix (seen->str, "/100%)"))
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_input_stream_read (err, &c, 1, NULL, &error);
+
+      g_assert_no_error (error);
+      if (n == 0)
+        g_error ("the command ended before its copy started: %s", seen->str);
+      g_string_append_c (seen, c);
+    }
+}
+
 JsonNode *
 test_parse_json (const char *text)
 {
@@ -223,4 +265,51 @@ test_create_ova (const char *archive,
   *offset = g_ascii_strtoull (fields[0], NULL, 10);
   *size = g_ascii_strtoull (fields[1], NULL, 10);
   g_assert_cmpuint (*offset, >, 0);
+}
+
+char *
+test_top_layer_map (const char *path)
+{
+  g_autofree char *filename = g_strdup_printf (
+      "json:{\"driver\":\"qcow2\",\"backing\":null,"
+      "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}",
+      path);
+  const char *argv[] = { "qemu-img", "map", "--output=json", filename,
+                         NULL };
+  g_autoptr (GString) map = g_string_new (NULL);
+  g_autofree char *out = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  JsonArray *entries;
+
+  g_assert_cmpint (test_run (argv, &out, NULL), ==, 0);
+  root = test_parse_json (out);
+  entries = json_node_get_array (root);
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonObject *e = json_array_get_object_element (entries, i);
+
+      g_string_append_printf (
+          map,
+          "%" G_GINT64_FORMAT "+%" G_GINT64_FORMAT " present=%d data=%d "
+          "zero=%d\n",
+          json_object_get_int_member (e, "start"),
+          json_object_get_int_member (e, "length"),
+          json_object_get_boolean_member (e, "present"),
+          json_object_get_boolean_member (e, "data"),
+          json_object_get_boolean_member (e, "zero"));
+    }
+  return g_string_free (g_steal_pointer (&map), FALSE);
+}
+
+gint64
+test_qemu_img_json_int (const char *command, const char *path,
+                        const char *member)
+{
+  const char *argv[] = { "qemu-img", command, "--output=json", path, NULL };
+  g_autofree char *out = NULL;
+  g_autoptr (JsonNode) root = NULL;
+
+  g_assert_cmpint (test_run (argv, &out, NULL), ==, 0);
+  root = test_parse_json (out);
+  return json_object_get_int_member (json_node_get_object (root), member);
 }

@@ -21,6 +21,9 @@ void test_write_pattern (const char *path,
 /* Creates (or truncates) @path to a sparse file of @size bytes. */
 void test_create_sparse (const char *path, guint64 size);
 
+/* The SHA-256 of all of @path's bytes, to show a file unchanged. */
+char *test_file_digest (const char *path);
+
 /* Runs a command; returns its exit status and, optionally, its output. */
 int test_run (const char *const *argv, char **out, char **err);
 /* Runs a command that must succeed; stops the test with its stderr if
@@ -39,6 +42,13 @@ void test_qemu_img_create (const char *path,
 void test_qemu_io (const char *path,
                    const char *format,
                    const char *const *commands);
+/* Waits for @process (made with a stderr pipe, and a stdout pipe when
+ * @out is wanted) and returns its exit status, 128 + the signal that
+ * killed it. */
+int test_wait_process (GSubprocess *process, char **out, char **err);
+/* Reads the stderr pipe of an `imgxfer convert -p` until its progress
+ * first shows: the copy has started. */
+void test_wait_for_progress (GSubprocess *process);
 /* Runs the imgxfer command line built with the tests. */
 int test_run_cli (const char *const *args, char **out, char **err);
 
@@ -51,6 +61,17 @@ void test_assert_images_equal (const char *path1,
                                const char *path2,
                                const char *format2,
                                gboolean strict);
+
+/* The integer @member of what `qemu-img @command --output=json @path`
+ * prints ("info" virtual-size, "check" allocated-clusters). */
+gint64 test_qemu_img_json_int (const char *command,
+                               const char *path,
+                               const char *member);
+
+/* The allocation of a qcow2 image's own layer, without its backing
+ * chain, one "start+length present data zero" line per run, as qemu-img
+ * map reports it ("present": allocated in this layer, data or zero). */
+char *test_top_layer_map (const char *path);
 
 /* Opens @url with @writable and a raw format (no probing). */
 ImgxferBackend *test_open (const char *url, gboolean writable);

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drivers/common/imgxfer-image-lock.h"
 #include "drivers/common/imgxfer-local-io.h"
 #include "drivers/common/imgxfer-write-behind.h"
 #include "imgxfer-file-backend.h"
@@ -63,6 +64,10 @@ struct _ImgxferFileBackend
 
   /* Writes through the page cache are written back as they come. */
   ImgxferWriteBehind write_behind;
+
+  /* Writable files and devices: qemu's locks, taken by the first
+   * connection and shared by its clones. */
+  ImgxferImageLock *lock;
 };
 
 static void imgxfer_file_backend_source_init (ImgxferSourceInterface *iface);
@@ -76,13 +81,13 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (
         G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
                                imgxfer_file_backend_destination_init))
 
-/* "file:///a/b" and "/a/b" both name /a/b. */
+/* "file:///a/b", "FILE:///a/b" and "/a/b" all name /a/b. */
 static char *
 path_from_url (const char *url, GError **error)
 {
-  if (g_str_has_prefix (url, "file:"))
-    return g_filename_from_uri (url, NULL, error);
-  return g_strdup (url);
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, error);
+
+  return parsed ? imgxfer_url_get_local_path (parsed, error) : NULL;
 }
 
 static gboolean
@@ -122,11 +127,13 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
       return TRUE;
     }
 
+  /* A source has a size to copy; a stream has none. */
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                "%s: not a regular file or a block device%s", self->path,
-               S_ISFIFO (st.st_mode) || S_ISCHR (st.st_mode)
-                   ? " (a pipe can only be written to)"
-                   : "");
+               S_ISFIFO (st.st_mode)  ? " (a pipe can only be written to)"
+               : S_ISCHR (st.st_mode) ? " (a character device can only be "
+                                        "written to)"
+                                      : "");
   return FALSE;
 }
 
@@ -188,11 +195,17 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
 
   if (!file_size (self, &size, error))
     return FALSE;
+  if (writable && !self->is_stream && self->lock == NULL)
+    {
+      self->lock = _imgxfer_image_lock_for_write (self->fd, self->path, error);
+      if (self->lock == NULL)
+        return FALSE;
+    }
 
   if (writable)
     caps |= IMGXFER_BACKEND_CAN_WRITE;
   if (!self->is_block_device)
-    caps |= IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_PUNCH_HOLE;
+    caps |= IMGXFER_BACKEND_CAN_EXTENTS;
   if (self->is_stream)
     caps = IMGXFER_BACKEND_CAN_WRITE; /* zeroes are written as data */
 
@@ -205,6 +218,24 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
    * stream has one writer, in order. */
   imgxfer_backend_set_max_connections (backend, self->is_stream ? 1 : 16);
   return TRUE;
+}
+
+/* A clone is another descriptor under the locks of the first: taking
+ * them again would find the first's and refuse. */
+static ImgxferBackend *
+imgxfer_file_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  g_autoptr (ImgxferFileBackend) clone = NULL;
+
+  clone = g_object_new (IMGXFER_TYPE_FILE_BACKEND, "url",
+                        imgxfer_backend_get_url (backend), "options",
+                        imgxfer_backend_get_options (backend), NULL);
+  clone->lock = self->lock ? _imgxfer_image_lock_ref (self->lock) : NULL;
+  if (!g_initable_init (G_INITABLE (clone), cancellable, error))
+    return NULL;
+  return IMGXFER_BACKEND (g_steal_pointer (&clone));
 }
 
 static gboolean
@@ -507,15 +538,30 @@ imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_file_backend_flush;
 }
 
+/* close() can report a write-back error (NFS) that nothing else would. */
+static gboolean
+imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  int fd = self->fd;
+
+  self->fd = -1;
+  /* qemu may use the image again once the last connection is closed. */
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
+  if (fd >= 0 && close (fd) < 0 && errno != EINTR)
+    return _imgxfer_set_errno_error (error, errno, self->path, "close", 0);
+  return TRUE;
+}
+
 static void
 imgxfer_file_backend_finalize (GObject *object)
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (object);
 
-  if (self->fd >= 0)
-    close (self->fd);
   g_free (self->path);
   g_aligned_free (self->bounce);
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
 
   G_OBJECT_CLASS (imgxfer_file_backend_parent_class)->finalize (object);
 }
@@ -534,7 +580,11 @@ imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
   backend_class->description = "Local files and block devices";
   backend_class->schemes = file_schemes;
   backend_class->open = imgxfer_file_backend_open;
+  backend_class->clone = imgxfer_file_backend_clone;
   backend_class->get_local_file = imgxfer_file_backend_get_local_file;
+  backend_class->close = imgxfer_file_backend_close;
+  backend_class->create = _imgxfer_file_create;
+  backend_class->info = _imgxfer_file_info;
 }
 
 static void

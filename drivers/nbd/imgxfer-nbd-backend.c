@@ -95,53 +95,6 @@ set_nbd_error (GError **error, gpointer self, const char *what, guint64 offset)
   return FALSE;
 }
 
-/* "nbd:unix:PATH[:exportname=NAME]" or "nbd:HOST:PORT[:exportname=NAME]",
- * the forms imageio tickets and qemu use, as a libnbd URI. */
-static char *
-legacy_url_to_uri (const char *url, GError **error)
-{
-  const char *rest = url + strlen ("nbd:");
-  const char *export_part = strstr (rest, ":exportname=");
-  g_autofree char *address
-      = export_part ? g_strndup (rest, export_part - rest) : g_strdup (rest);
-  g_autofree char *export_name = NULL;
-  const char *colon;
-
-  export_name = g_uri_escape_string (
-      export_part ? export_part + strlen (":exportname=") : "", "/", FALSE);
-
-  if (g_str_has_prefix (address, "unix:"))
-    {
-      const char *path = address + strlen ("unix:");
-      g_autofree char *escaped = g_uri_escape_string (path, "/", FALSE);
-
-      if (*path != '\0')
-        return g_strdup_printf ("nbd+unix:///%s?socket=%s", export_name,
-                                escaped);
-    }
-  else if ((colon = strrchr (address, ':')) != NULL && colon != address
-           && colon[1] != '\0')
-    {
-      return g_strdup_printf ("nbd://%s/%s", address, export_name);
-    }
-
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: expected nbd:unix:PATH[:exportname=NAME] or "
-               "nbd:HOST:PORT[:exportname=NAME]",
-               url);
-  return NULL;
-}
-
-char *
-_imgxfer_nbd_backend_uri (const char *url, GError **error)
-{
-  /* A URI has "//" after the scheme; the legacy form never does. */
-  if (g_ascii_strncasecmp (url, "nbd:", 4) == 0
-      && !g_str_has_prefix (url + 4, "//"))
-    return legacy_url_to_uri (url, error);
-  return g_strdup (url);
-}
-
 static gboolean
 request_meta_contexts (ImgxferNbdBackend *self, GError **error)
 {
@@ -232,12 +185,6 @@ declare_export (ImgxferNbdBackend *self, GError **error)
     caps |= IMGXFER_BACKEND_CAN_WRITE;
   if (nbd_can_zero (priv->nbd) == 1)
     caps |= IMGXFER_BACKEND_CAN_ZERO;
-  if (nbd_can_fast_zero (priv->nbd) == 1)
-    caps |= IMGXFER_BACKEND_CAN_FAST_ZERO;
-  /* A server that can trim keeps the export sparse: write zeroes without
-   * NO_HOLE may deallocate. */
-  if (nbd_can_trim (priv->nbd) == 1)
-    caps |= IMGXFER_BACKEND_CAN_PUNCH_HOLE;
   if (nbd_can_flush (priv->nbd) == 1)
     caps |= IMGXFER_BACKEND_CAN_FLUSH;
 
@@ -413,13 +360,14 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
-  g_autofree char *libnbd_uri = NULL;
+  g_autoptr (ImgxferUrl) parsed = NULL;
   g_autoptr (CaDirectory) ca_dir = NULL;
 
   g_return_val_if_fail (priv->nbd == NULL, FALSE);
 
-  libnbd_uri = _imgxfer_nbd_backend_uri (uri, error);
-  if (libnbd_uri == NULL)
+  /* libnbd knows the URI forms only, with lower-case schemes. */
+  parsed = imgxfer_url_parse (uri, error);
+  if (parsed == NULL)
     return FALSE;
 
   priv->nbd = nbd_create ();
@@ -430,25 +378,10 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
       || !configure_tls (self, &ca_dir, error))
     return FALSE;
 
-  if (!connect_uri (self, libnbd_uri, cancellable, error))
+  if (!connect_uri (self, imgxfer_url_to_string (parsed), cancellable, error))
     return FALSE;
 
   return declare_export (self, error);
-}
-
-void
-_imgxfer_nbd_backend_disconnect (ImgxferNbdBackend *self)
-{
-  ImgxferNbdBackendPrivate *priv
-      = imgxfer_nbd_backend_get_instance_private (self);
-
-  if (priv->nbd == NULL)
-    return;
-  /* A polite NBD_CMD_DISC after in-flight commands; errors no longer
-   * matter here: data was flushed, or the copy failed already. */
-  if (!priv->abandoned && nbd_aio_is_ready (priv->nbd))
-    nbd_shutdown (priv->nbd, 0);
-  g_clear_pointer (&priv->nbd, nbd_close);
 }
 
 static gboolean
@@ -732,6 +665,30 @@ imgxfer_nbd_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_nbd_backend_flush;
 }
 
+/* NBD_CMD_DISC after the commands in flight, unless one was given up
+ * (cancelled): the server may then still be busy with it. */
+static gboolean
+imgxfer_nbd_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                           GError **error)
+{
+  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
+      IMGXFER_NBD_BACKEND (backend));
+  gboolean ok = TRUE;
+
+  if (priv->nbd == NULL)
+    return TRUE;
+  if (!priv->abandoned && nbd_aio_is_ready (priv->nbd)
+      && nbd_shutdown (priv->nbd, 0) < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "%s: disconnecting failed: %s", url_of (backend),
+                   nbd_get_error ());
+      ok = FALSE;
+    }
+  g_clear_pointer (&priv->nbd, nbd_close);
+  return ok;
+}
+
 static void
 imgxfer_nbd_backend_finalize (GObject *object)
 {
@@ -739,7 +696,6 @@ imgxfer_nbd_backend_finalize (GObject *object)
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
 
-  _imgxfer_nbd_backend_disconnect (self);
   g_free (priv->dirty_context);
 
   G_OBJECT_CLASS (imgxfer_nbd_backend_parent_class)->finalize (object);
@@ -762,6 +718,7 @@ imgxfer_nbd_backend_class_init (ImgxferNbdBackendClass *klass)
   backend_class->schemes = nbd_schemes;
   backend_class->open = imgxfer_nbd_backend_open;
   backend_class->clone = imgxfer_nbd_backend_clone;
+  backend_class->close = imgxfer_nbd_backend_close;
 }
 
 static void

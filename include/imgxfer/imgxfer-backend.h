@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <imgxfer/imgxfer-open-options.h>
 #include <imgxfer/imgxfer-version.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -15,27 +16,45 @@ G_BEGIN_DECLS
  * @IMGXFER_BACKEND_CAN_WRITE: pwrite works (the backend is a writable
  *   #ImgxferDestination)
  * @IMGXFER_BACKEND_CAN_ZERO: the zero vfunc is efficient (no data sent)
- * @IMGXFER_BACKEND_CAN_FAST_ZERO: zeroing is as cheap as metadata
- * @IMGXFER_BACKEND_CAN_PUNCH_HOLE: zero may deallocate (sparse destination)
  * @IMGXFER_BACKEND_CAN_FLUSH: flush does something
  * @IMGXFER_BACKEND_CAN_EXTENTS: extents in the zero context are real
  * @IMGXFER_BACKEND_CAN_DIRTY: extents in the dirty context are available
  * @IMGXFER_BACKEND_IS_ZERO: the image is known to read as zeroes now (just
  *   created sparse), so a copy need not zero it
  *
- * What a backend can do, declared by the driver when it opens.
+ * What a backend can do, declared by the driver when it opens. Each one
+ * changes what the library does; bits 2 and 3 are unused (they once told
+ * of fast zeroing and deallocation, which nothing could act upon:
+ * %IMGXFER_ZERO_MAY_TRIM asks a driver to deallocate where it can).
  */
 typedef enum /*< flags >*/
 {
   IMGXFER_BACKEND_CAN_WRITE = 1 << 0,
   IMGXFER_BACKEND_CAN_ZERO = 1 << 1,
-  IMGXFER_BACKEND_CAN_FAST_ZERO = 1 << 2,
-  IMGXFER_BACKEND_CAN_PUNCH_HOLE = 1 << 3,
   IMGXFER_BACKEND_CAN_FLUSH = 1 << 4,
   IMGXFER_BACKEND_CAN_EXTENTS = 1 << 5,
   IMGXFER_BACKEND_CAN_DIRTY = 1 << 6,
   IMGXFER_BACKEND_IS_ZERO = 1 << 7,
 } ImgxferBackendCaps;
+
+/**
+ * ImgxferCloseFlags:
+ * @IMGXFER_CLOSE_NONE: close without flushing: what was written and not
+ *   flushed may be lost (a copy that failed: a new qcow2 image then keeps
+ *   its dirty bit)
+ * @IMGXFER_CLOSE_FLUSH: flush a writable backend first (when it declares
+ *   %IMGXFER_BACKEND_CAN_FLUSH), so that its last writes are durable or
+ *   their error is returned
+ *
+ * How imgxfer_backend_close() ends a connection.
+ *
+ * Since: 0.1
+ */
+typedef enum /*< flags >*/
+{
+  IMGXFER_CLOSE_NONE = 0,
+  IMGXFER_CLOSE_FLUSH = 1 << 0,
+} ImgxferCloseFlags;
 
 #define IMGXFER_TYPE_BACKEND (imgxfer_backend_get_type ())
 IMGXFER_AVAILABLE_IN_ALL
@@ -66,6 +85,52 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  * @get_local_file: if the image's bytes are the byte range @offset..+@size
  *   of a local file, return its path; used to stack a format driver (qemu)
  *   on top of a protocol driver (file, tar). Returning %FALSE means no.
+ * @get_local_files: add to @files the path of every local file reading
+ *   this image reads (the image file, each file of its backing chain, an
+ *   external data file, the archive holding a member), so that none of
+ *   them is taken as a destination. Paths may use any spelling; the caller
+ *   compares devices and inodes. The default adds the file of
+ *   @get_local_file, if any. Since: 0.1
+ * @close: end the connection: stop helper processes (a qemu-nbd the
+ *   driver started), close descriptors and sockets, and return what went
+ *   wrong that was not reported yet (a write-back error, a helper that
+ *   exited with an error). Called once, by imgxfer_backend_close() (which
+ *   flushed first when asked) or, if the caller never closed the backend,
+ *   when its last reference is dropped, the error then being logged at
+ *   debug level. It may find the backend half opened (its open vfunc
+ *   failed). %NULL: nothing to do; finalize releases memory only. Since: 0.1
+ * @create: a class method: make a new image at @url, of @format (a format
+ *   the class lists; for a protocol driver, raw guest data) and virtual
+ *   @size, on top of @backing_file (of @backing_format) when that is not
+ *   %NULL, replacing whatever is there, and open it with @options, which
+ *   are writable and name the format. Called by imgxfer_create(), which
+ *   has checked that a raw image gets no backing file. Returning
+ *   %G_IO_ERROR_NOT_SUPPORTED passes the request to the next driver that
+ *   claims the format (a driver may create only some images of a format).
+ *   %NULL: the driver creates nothing. Since: 0.1
+ * @info: a class method: describe the image at @url, opened with
+ *   @options (whose format is this driver's, or unset for a protocol
+ *   driver's raw data), as a JSON object in the keys of `qemu-img info
+ *   --output=json` ("filename", "format", "virtual-size", ...), for
+ *   imgxfer_image_info(). %G_IO_ERROR_NOT_SUPPORTED passes to the next
+ *   driver of the format. %NULL: the library describes the image from an
+ *   open backend (format, virtual size). Since: 0.1
+ * @measure: a class method: how much space converting the image at @url
+ *   (opened with @options) into @target_format, a format this driver
+ *   lists, would take, as `qemu-img measure --output=json` says
+ *   ("required", "fully-allocated"), for imgxfer_image_measure().
+ *   %G_IO_ERROR_NOT_SUPPORTED passes to the next driver of the format.
+ *   Since: 0.1
+ * @checksum: the blkhash checksum of the open image with @algorithm and
+ *   @block_size (both given), when the driver can have it without reading
+ *   the image through the library (a server computes it). Returns the hex
+ *   digest; %G_IO_ERROR_NOT_SUPPORTED makes imgxfer_checksum_compute()
+ *   read the image instead. %NULL: always read. Since: 0.1
+ * @list_members: a class method of drivers that open members of archive
+ *   files: list the members of the archive at @path, as
+ *   imgxfer_archive_list() documents. Such a driver also opens a plain
+ *   path with a member in the options (#ImgxferOpenOptions:member).
+ *   Since: 0.1
  *
  * Drivers subclass #ImgxferBackend and implement #ImgxferSource,
  * #ImgxferDestination or both. One instance is used by one thread at a
@@ -91,9 +156,32 @@ struct _ImgxferBackendClass
                               char **path,
                               guint64 *offset,
                               guint64 *size);
+  gboolean (*get_local_files) (ImgxferBackend *self, GPtrArray *files,
+                               GCancellable *cancellable, GError **error);
+  gboolean (*close) (ImgxferBackend *self,
+                     GCancellable *cancellable,
+                     GError **error);
+
+  ImgxferBackend *(*create) (ImgxferBackendClass *klass, const char *url,
+                             const char *format, guint64 size,
+                             const char *backing_file,
+                             const char *backing_format,
+                             ImgxferOpenOptions *options,
+                             GCancellable *cancellable, GError **error);
+  JsonNode *(*info) (ImgxferBackendClass *klass, const char *url,
+                     ImgxferOpenOptions *options, GCancellable *cancellable,
+                     GError **error);
+  JsonNode *(*measure) (ImgxferBackendClass *klass, const char *url,
+                        ImgxferOpenOptions *options, const char *target_format,
+                        GCancellable *cancellable, GError **error);
+  char *(*checksum) (ImgxferBackend *self, const char *algorithm,
+                     gsize block_size, GCancellable *cancellable,
+                     GError **error);
+  JsonNode *(*list_members) (ImgxferBackendClass *klass, const char *path,
+                             GCancellable *cancellable, GError **error);
 
   /*< private >*/
-  gpointer padding[16];
+  gpointer padding[9];
 };
 
 /* What the backend was opened with. A driver reads the options that
@@ -135,9 +223,20 @@ ImgxferBackend *imgxfer_backend_clone (ImgxferBackend *self,
                                        GCancellable *cancellable,
                                        GError **error);
 IMGXFER_AVAILABLE_IN_ALL
+gboolean imgxfer_backend_close (ImgxferBackend *self,
+                                ImgxferCloseFlags flags,
+                                GCancellable *cancellable,
+                                GError **error);
+IMGXFER_AVAILABLE_IN_ALL
+gboolean imgxfer_backend_is_closed (ImgxferBackend *self);
+IMGXFER_AVAILABLE_IN_ALL
 gboolean imgxfer_backend_get_local_file (ImgxferBackend *self,
                                          char **path,
                                          guint64 *offset,
                                          guint64 *size);
+IMGXFER_AVAILABLE_IN_ALL
+char **imgxfer_backend_get_local_files (ImgxferBackend *self,
+                                        GCancellable *cancellable,
+                                        GError **error);
 
 G_END_DECLS

@@ -1,21 +1,22 @@
-/* imgxfer-image-info.c: qemu-img info and measure on any image imgxfer opens
+/* imgxfer-qemu-info.c: qemu-img info and measure on any image imgxfer opens
+ *
+ * The qemu driver's info and measure: qemu-img reads the image where the
+ * protocol drivers find its bytes (a file, a tar member's byte range) or
+ * at the NBD URL qemu itself can open.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
-#include <imgxfer/imgxfer-error.h>
-#include <imgxfer/imgxfer-image.h>
-
-#include "imgxfer-driver-private.h"
-#include "imgxfer-local-bytes-private.h"
-#include "imgxfer-qemu-img-private.h"
+#include "imgxfer-qemu-backend.h"
+#include "imgxfer-qemu-bytes.h"
+#include "imgxfer-qemu-img.h"
 
 /* Where qemu-img finds the image, and what to add to its answer. */
 typedef struct
 {
-  char *url;         /* as the caller named it, for messages */
-  char *filename;    /* what qemu-img opens: a path, a json: or an NBD URL */
+  char *url;          /* as the caller named it, for messages */
+  char *filename;     /* what qemu-img opens: a path, a json: or an NBD URL */
   const char *format; /* -f, or NULL to let qemu-img probe */
   gboolean is_member; /* a byte range of a larger file (a tar member) */
   guint64 member_offset;
@@ -39,19 +40,18 @@ static gboolean
 is_qemu_nbd_url (const char *url)
 {
   static const char *const schemes[] = { "nbd", "nbd+unix", "nbd+tcp", NULL };
-  g_autofree char *scheme = _imgxfer_url_scheme (url);
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, NULL);
 
-  return g_strv_contains (schemes, scheme);
+  return parsed != NULL
+         && g_strv_contains (schemes, imgxfer_url_get_scheme (parsed));
 }
 
 /* Finds what qemu-img must open for @url. The protocol level is opened
  * as raw, through the same drivers imgxfer_open() uses, so a tar member
  * (whatever way it is named) resolves to its byte range in the archive. */
 static QemuTarget *
-resolve_target (const char *url,
-                ImgxferOpenOptions *options,
-                GCancellable *cancellable,
-                GError **error)
+resolve_target (const char *url, ImgxferOpenOptions *options,
+                GCancellable *cancellable, GError **error)
 {
   g_autoptr (QemuTarget) target = g_new0 (QemuTarget, 1);
   g_auto (ImgxferLocalBytes) bytes = { 0 };
@@ -110,14 +110,11 @@ rename_in_error (QemuTarget *target, GError *error)
   error->message = g_string_free (g_steal_pointer (&message), FALSE);
 }
 
-/* Runs `qemu-img COMMAND --output=json [ARGS] [-f FMT] FILENAME` and
+/* Runs `qemu-img COMMAND --output=json [ARGS] [-f FMT] -- FILENAME` and
  * parses the object it prints. */
 static JsonNode *
-run_qemu_img (QemuTarget *target,
-              const char *command,
-              const char *const *args,
-              GCancellable *cancellable,
-              GError **error)
+run_qemu_img (QemuTarget *target, const char *command, const char *const *args,
+              GCancellable *cancellable, GError **error)
 {
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -131,7 +128,8 @@ run_qemu_img (QemuTarget *target,
     g_strv_builder_addv (builder, (const char **)args);
   if (target->format != NULL)
     g_strv_builder_add_many (builder, "-f", target->format, NULL);
-  g_strv_builder_add (builder, target->filename);
+  /* A file named "-x.qcow2" is not an option. */
+  g_strv_builder_add_many (builder, "--", target->filename, NULL);
   argv = g_strv_builder_end (builder);
 
   if (!_imgxfer_qemu_img ((const char *const *)argv, &out, cancellable,
@@ -170,35 +168,19 @@ add_member_keys (QemuTarget *target, JsonObject *object)
   json_object_set_int_member (object, "member-size", target->member_size);
 }
 
-/**
- * imgxfer_image_info:
- * @url: a path or URL, as imgxfer_open() takes it
- * @options: (nullable): the format (probed by qemu-img when not given) and
- *   the archive member, if any
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Describes an image as `qemu-img info --output=json` does: "format",
- * "virtual-size", and "cluster-size", "backing-filename",
- * "format-specific"... when the format has them. For a member of an
- * archive, qemu-img reads the member's byte range in place, and the object
- * also holds "member-offset" and "member-size"; its "filename" is @url.
- * Images qemu-img cannot open (other remote drivers) are described as raw
- * data of their size.
- *
- * Returns: (transfer full): a JSON object
- */
+/* The class's info: `qemu-img info` of the image, named the way the
+ * caller named it. For a member of an archive, qemu-img reads the
+ * member's byte range in place, and the object also holds
+ * "member-offset" and "member-size". Images qemu-img cannot open (other
+ * remote drivers) are described as raw data of their size. */
 JsonNode *
-imgxfer_image_info (const char *url,
-                    ImgxferOpenOptions *options,
-                    GCancellable *cancellable,
+_imgxfer_qemu_info (ImgxferBackendClass *klass, const char *url,
+                    ImgxferOpenOptions *options, GCancellable *cancellable,
                     GError **error)
 {
   g_autoptr (QemuTarget) target = NULL;
   JsonNode *node;
   JsonObject *object;
-
-  g_return_val_if_fail (url != NULL, NULL);
 
   target = resolve_target (url, options, cancellable, error);
   if (target == NULL)
@@ -209,8 +191,7 @@ imgxfer_image_info (const char *url,
       object = json_object_new ();
       node = json_node_new (JSON_NODE_OBJECT);
       json_node_take_object (node, object);
-      json_object_set_int_member (object, "virtual-size",
-                                  target->virtual_size);
+      json_object_set_int_member (object, "virtual-size", target->virtual_size);
       json_object_set_string_member (object, "filename", url);
       json_object_set_string_member (object, "format", target->format);
       return node;
@@ -231,35 +212,16 @@ imgxfer_image_info (const char *url,
   return node;
 }
 
-/**
- * imgxfer_image_measure:
- * @url: a path or URL, as imgxfer_open() takes it
- * @options: (nullable): the format (probed when not given) and the archive
- *   member, if any
- * @target_format: the format to convert to ("raw", "qcow2")
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * How much space converting the image to @target_format takes, as
- * `qemu-img measure --output=json` says: "required" and "fully-allocated"
- * (and "bitmaps" for formats that keep them), plus "member-offset" and
- * "member-size" for a member of an archive.
- *
- * Returns: (transfer full): a JSON object
- */
+/* The class's measure: `qemu-img measure -O TARGET_FORMAT` of the image,
+ * plus "member-offset" and "member-size" for a member of an archive. */
 JsonNode *
-imgxfer_image_measure (const char *url,
-                       ImgxferOpenOptions *options,
-                       const char *target_format,
-                       GCancellable *cancellable,
-                       GError **error)
+_imgxfer_qemu_measure (ImgxferBackendClass *klass, const char *url,
+                       ImgxferOpenOptions *options, const char *target_format,
+                       GCancellable *cancellable, GError **error)
 {
   g_autoptr (QemuTarget) target = NULL;
   const char *args[] = { "-O", target_format, NULL };
   JsonNode *node;
-
-  g_return_val_if_fail (url != NULL, NULL);
-  g_return_val_if_fail (target_format != NULL, NULL);
 
   target = resolve_target (url, options, cancellable, error);
   if (target == NULL)
