@@ -460,6 +460,19 @@ imgxfer_driver_lookup_format (const char *format)
   return find_driver (MATCH_FORMAT, format);
 }
 
+GType
+_imgxfer_driver_lookup_format_for (const char *url,
+                                   const char *format,
+                                   GError **error)
+{
+  GType type = imgxfer_driver_lookup_format (format);
+
+  if (type == G_TYPE_INVALID)
+    g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                 "%s: no driver for image format \"%s\"", url, format);
+  return type;
+}
+
 /**
  * imgxfer_driver_lookup_name:
  * @name: a driver name such as "file"

@@ -21,6 +21,9 @@ typedef struct
   guint64 member_offset;
   guint64 member_size;
   guint64 virtual_size; /* for images qemu-img cannot open itself */
+  /* Raw data of a remote image: described at the size its driver reports
+   * (qemu-img would round an NBD export's size up to 512). */
+  gboolean size_only;
 } QemuTarget;
 
 static void
@@ -38,15 +41,42 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (QemuTarget, qemu_target_free)
 static gboolean
 is_qemu_nbd_url (const char *url)
 {
-  static const char *const schemes[] = { "nbd", "nbd+unix", "nbd+tcp", NULL };
+  static const char *const schemes[] = { "nbd", "nbd+unix", NULL };
   g_autofree char *scheme = _imgxfer_url_scheme (url);
 
   return g_strv_contains (schemes, scheme);
 }
 
+static gboolean
+is_raw (const char *format)
+{
+  return format == NULL || g_ascii_strcasecmp (format, "raw") == 0;
+}
+
+/* A format over a remote image that qemu-img cannot read: the driver
+ * that would read it says why. */
+static QemuTarget *
+refuse_remote_format (const char *url,
+                      ImgxferOpenOptions *options,
+                      GCancellable *cancellable,
+                      GError **error)
+{
+  g_autoptr (ImgxferBackend) backend
+      = imgxfer_open (url, options, cancellable, error);
+
+  if (backend != NULL)
+    g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                 "%s: qemu-img cannot describe a %s image over this URL",
+                 url, imgxfer_open_options_get_format (options));
+  return NULL;
+}
+
 /* Finds what qemu-img must open for @url. The protocol level is opened
  * as raw, through the same drivers imgxfer_open() uses, so a tar member
- * (whatever way it is named) resolves to its byte range in the archive. */
+ * (whatever way it is named) resolves to its byte range in the archive,
+ * and a remote image is seen at the size its driver reports. The format
+ * is checked as imgxfer_open() checks it, so that every command gives
+ * the same answer. */
 static QemuTarget *
 resolve_target (const char *url,
                 ImgxferOpenOptions *options,
@@ -55,19 +85,26 @@ resolve_target (const char *url,
 {
   g_autoptr (QemuTarget) target = g_new0 (QemuTarget, 1);
   g_auto (ImgxferLocalBytes) bytes = { 0 };
+  g_autofree char *scheme = _imgxfer_url_scheme (url);
 
   target->url = g_strdup (url);
   target->format = options ? imgxfer_open_options_get_format (options) : NULL;
 
-  /* Remote drivers give guest data: qemu-img must not guess a format
-   * imgxfer would not read either. */
-  if (is_qemu_nbd_url (url))
+  if (!is_raw (target->format)
+      && _imgxfer_driver_lookup_format_for (url, target->format,
+                                            error)
+             == G_TYPE_INVALID)
+    return NULL;
+
+  /* A format on an NBD export: qemu-img reads it through its own client,
+   * as the qemu driver does, where no TLS is needed. */
+  if (!is_raw (target->format) && is_qemu_nbd_url (url))
     {
       target->filename = g_strdup (url);
-      if (target->format == NULL)
-        target->format = "raw";
       return g_steal_pointer (&target);
     }
+  if (!is_raw (target->format) && g_str_has_prefix (scheme, "nbd"))
+    return refuse_remote_format (url, options, cancellable, error);
 
   if (!_imgxfer_local_bytes_find (url, options, &bytes, &target->virtual_size,
                                   cancellable, error))
@@ -75,8 +112,15 @@ resolve_target (const char *url,
 
   if (bytes.path == NULL)
     {
-      /* Only the size is known; it is raw guest data. */
+      /* Remote drivers give guest data: qemu-img must not guess a format
+       * imgxfer would not read either. */
+      if (!is_raw (target->format))
+        return refuse_remote_format (url, options, cancellable, error);
       target->format = "raw";
+      target->size_only = TRUE;
+      /* qemu-img measures what it can reach. */
+      if (is_qemu_nbd_url (url))
+        target->filename = g_strdup (url);
       return g_steal_pointer (&target);
     }
 
@@ -182,9 +226,12 @@ add_member_keys (QemuTarget *target, JsonObject *object)
  * "virtual-size", and "cluster-size", "backing-filename",
  * "format-specific"... when the format has them. For a member of an
  * archive, qemu-img reads the member's byte range in place, and the object
- * also holds "member-offset" and "member-size"; its "filename" is @url.
- * Images qemu-img cannot open (other remote drivers) are described as raw
- * data of their size.
+ * also holds "member-offset" and "member-size"; its "filename" is @url,
+ * its "actual-size" the whole archive's allocation (as imageio's client
+ * reports it). Raw data of a remote image (an NBD export, other remote
+ * drivers) is described at the size its driver reports; a format on an
+ * NBD export is read by qemu-img. A local raw image's "virtual-size" is
+ * its size rounded up to 512 bytes, as every command sees it.
  *
  * Returns: (transfer full): a JSON object
  */
@@ -204,7 +251,7 @@ imgxfer_image_info (const char *url,
   if (target == NULL)
     return NULL;
 
-  if (target->filename == NULL)
+  if (target->size_only)
     {
       object = json_object_new ();
       node = json_node_new (JSON_NODE_OBJECT);
@@ -221,12 +268,11 @@ imgxfer_image_info (const char *url,
     return NULL;
 
   object = json_node_get_object (node);
-  if (target->is_member)
-    {
-      json_object_set_string_member (object, "filename", url);
-      /* qemu-img measured the whole archive's allocation. */
-      json_object_remove_member (object, "actual-size");
-    }
+  /* The image as the caller named it, not as qemu-img reformats it. An
+   * archive member's "actual-size" stays the whole archive's allocation,
+   * as imageio's client reports it. */
+  if (target->is_member || is_qemu_nbd_url (url))
+    json_object_set_string_member (object, "filename", url);
   add_member_keys (target, object);
   return node;
 }

@@ -37,16 +37,6 @@ is_local_path (const char *url)
   return scheme[0] == '\0' || g_str_equal (scheme, "file");
 }
 
-/* A tar: URL names a member of a local archive: a format driver stacks
- * on it as on a local file. */
-static gboolean
-is_archive_url (const char *url)
-{
-  g_autofree char *scheme = _imgxfer_url_scheme (url);
-
-  return g_str_equal (scheme, "tar");
-}
-
 /* A member of an archive is opened by the driver named "tar". */
 static GType
 protocol_driver (const char *url,
@@ -124,14 +114,10 @@ open_format (const char *url,
 {
   g_autoptr (ImgxferOpenOptions) format_options
       = imgxfer_open_options_copy (options);
-  GType type = imgxfer_driver_lookup_format (format);
+  GType type = _imgxfer_driver_lookup_format_for (url, format, error);
 
   if (type == G_TYPE_INVALID)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: no driver for image format \"%s\"", url, format);
-      return NULL;
-    }
+    return NULL;
 
   imgxfer_open_options_set_format (format_options, format);
   return g_initable_new (type, cancellable, error,
@@ -173,7 +159,9 @@ imgxfer_open (const char *url,
     options = default_options = imgxfer_open_options_new ();
   format = imgxfer_open_options_get_format (options);
 
-  if (!is_raw (format) && (is_local_path (url) || is_archive_url (url)))
+  /* A format given is stacked on any protocol; its driver says which it
+   * can read the format over. */
+  if (!is_raw (format))
     return open_format (url, options, format, cancellable, error);
 
   type = protocol_driver (url, options, error);
@@ -206,11 +194,15 @@ imgxfer_open (const char *url,
   return g_steal_pointer (&protocol);
 }
 
+/* At @size rounded up to 512 bytes, as qemu-img create makes it: a raw
+ * file is seen at that size anyway (see the file driver). */
 static gboolean
 create_raw (const char *path, guint64 size, GError **error)
 {
   int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int saved_errno;
+
+  size = (size + 511) & ~(guint64)511;
 
   if (fd < 0)
     {
