@@ -10,9 +10,7 @@
  */
 #include "config.h"
 
-#include <glib/gstdio.h>
 #include <signal.h>
-#include <sys/stat.h>
 
 #include "cli-progress.h"
 #include "cli.h"
@@ -240,43 +238,8 @@ open_source (ConvertArgs *args,
   return imgxfer_open (url, options, cancellable, error);
 }
 
-/* A plain path or a file: URL, as a path; NULL for other URLs. */
-static char *
-local_path (const char *url)
-{
-  const char *p = url;
-
-  if (g_str_has_prefix (url, "file:"))
-    return g_filename_from_uri (url, NULL, NULL);
-
-  /* "scheme:" starts with a letter and holds no '/' before the colon. */
-  if (g_ascii_isalpha (*p))
-    {
-      while (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.')
-        p++;
-      if (*p == ':')
-        return NULL;
-    }
-  return g_strdup (url);
-}
-
-/* Creating replaces the file, so creating the source would destroy it. */
-static gboolean
-check_not_source (ImgxferBackend *source, const char *path, GError **error)
-{
-  g_autofree char *source_path = NULL;
-  GStatBuf a, b;
-
-  if (!imgxfer_backend_get_local_file (source, &source_path, NULL, NULL)
-      || g_stat (source_path, &a) < 0 || g_stat (path, &b) < 0
-      || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-    return TRUE;
-
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: the destination is the source image", path);
-  return FALSE;
-}
-
+/* The library's destination policy: create or open, and refuse what
+ * would destroy the source or a running machine's disk. */
 static ImgxferBackend *
 open_destination (ConvertArgs *args,
                   ImgxferBackend *source,
@@ -287,63 +250,14 @@ open_destination (ConvertArgs *args,
 {
   g_autoptr (ImgxferOpenOptions) options
       = common_options (args, imgxfer_open_options_new ());
-  g_autofree char *path = local_path (url);
-  guint64 size = imgxfer_backend_get_size (source);
-  GStatBuf st;
 
   imgxfer_open_options_set_direct (options, direct);
-
-  /* Before anything is created or replaced. */
-  if (!is_raw (args->target_format)
-      && imgxfer_driver_lookup_format (args->target_format) == G_TYPE_INVALID)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: no driver for image format \"%s\" (see `imgxfer "
-                   "drivers`)", url, args->target_format);
-      return NULL;
-    }
-  /* A remote image takes guest data; a format would be silently lost. */
-  if (path == NULL && !is_raw (args->target_format))
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: -O %s needs a local destination (a URL receives "
-                   "the guest data itself)", url, args->target_format);
-      return NULL;
-    }
-  if (path != NULL && !check_not_source (source, path, error))
-    return NULL;
-
-  /* A device or a pipe cannot be created or resized: write into it. */
-  if (path != NULL && !args->no_create
-      && (g_stat (path, &st) < 0 || S_ISREG (st.st_mode)))
-    return imgxfer_create (url, args->target_format, size, args->backing,
-                           args->backing_format, options, cancellable,
-                           error);
-
-  imgxfer_open_options_set_writable (options, TRUE);
-  imgxfer_open_options_set_format (options, args->target_format
-                                                ? args->target_format
-                                                : "raw");
-  return imgxfer_open (url, options, cancellable, error);
-}
-
-static gboolean
-check_sizes (ImgxferBackend *source, ImgxferBackend *destination,
-             GError **error)
-{
-  guint64 source_size = imgxfer_backend_get_size (source);
-  guint64 destination_size = imgxfer_backend_get_size (destination);
-
-  if (destination_size >= source_size)
-    return TRUE;
-
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: the destination (%" G_GUINT64_FORMAT
-               " bytes) is smaller than the source %s (%" G_GUINT64_FORMAT
-               " bytes)",
-               imgxfer_backend_get_url (destination), destination_size,
-               imgxfer_backend_get_url (source), source_size);
-  return FALSE;
+  imgxfer_open_options_set_format (options, args->target_format);
+  return imgxfer_open_destination (
+      url, options, imgxfer_backend_get_size (source), source, args->backing,
+      args->backing_format,
+      args->no_create ? IMGXFER_DESTINATION_EXISTING : IMGXFER_DESTINATION_NONE,
+      cancellable, error);
 }
 
 typedef struct
@@ -544,7 +458,7 @@ convert (ConvertArgs *args, const char *source_url,
 
   destination = open_destination (args, source, destination_url, direct,
                                   cancellable, &error);
-  if (destination == NULL || !check_sizes (source, destination, &error))
+  if (destination == NULL)
     return fail (error, cancellable);
 
   copy = new_copy (args, source, destination);

@@ -71,6 +71,17 @@ imgxfer_backend_real_clone (ImgxferBackend *self,
                          NULL);
 }
 
+static gboolean
+imgxfer_backend_real_get_local_files (ImgxferBackend *self, GPtrArray *files,
+                                      GCancellable *cancellable, GError **error)
+{
+  char *path = NULL;
+
+  if (imgxfer_backend_get_local_file (self, &path, NULL, NULL))
+    g_ptr_array_add (files, path);
+  return TRUE;
+}
+
 static void
 imgxfer_backend_finalize (GObject *object)
 {
@@ -142,6 +153,7 @@ imgxfer_backend_class_init (ImgxferBackendClass *klass)
   object_class->set_property = imgxfer_backend_set_property;
 
   klass->clone = imgxfer_backend_real_clone;
+  klass->get_local_files = imgxfer_backend_real_get_local_files;
 
   /**
    * ImgxferBackend:url:
@@ -392,4 +404,35 @@ imgxfer_backend_get_local_file (ImgxferBackend *self,
   if (klass->get_local_file == NULL)
     return FALSE;
   return klass->get_local_file (self, path, offset, size);
+}
+
+/**
+ * imgxfer_backend_get_local_files:
+ * @self: an open backend
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Lists the local files that reading the image reads: the image file,
+ * each file of its backing chain, an external data file, the archive
+ * holding a member. A destination must be none of them. Images that are
+ * not local list none.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): their paths, in any
+ *   spelling (compare devices and inodes), or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+char **
+imgxfer_backend_get_local_files (ImgxferBackend *self,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), NULL);
+
+  if (!IMGXFER_BACKEND_GET_CLASS (self)->get_local_files (self, files,
+                                                          cancellable, error))
+    return NULL;
+  g_ptr_array_add (files, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&files), FALSE);
 }

@@ -32,6 +32,7 @@
 #include <imgxfer/imgxfer-source.h>
 
 #include "imgxfer-copy-private.h"
+#include "imgxfer-open-destination-private.h"
 
 #define DEFAULT_CONNECTIONS 4
 /* 1 MiB: file to file copies as fast as with 4 MiB (the buffers stay in
@@ -401,10 +402,8 @@ worker_thread (gpointer data)
 static gboolean
 check_backends (const ImgxferCopyJob *job, GError **error)
 {
-  const char *src_url = imgxfer_backend_get_url (job->source);
   const char *dst_url = imgxfer_backend_get_url (job->destination);
   guint64 src_size = imgxfer_backend_get_size (job->source);
-  guint64 dst_size = imgxfer_backend_get_size (job->destination);
 
   if (!(imgxfer_backend_get_caps (job->destination)
         & IMGXFER_BACKEND_CAN_WRITE))
@@ -414,18 +413,10 @@ check_backends (const ImgxferCopyJob *job, GError **error)
       return FALSE;
     }
 
-  /* A bigger destination keeps its bytes past the source's size, like
-   * qemu-img convert -n; a smaller one cannot hold the image. */
-  if (dst_size < src_size)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-                   "%s: the destination (%" G_GUINT64_FORMAT
-                   " bytes) is smaller than the source %s (%" G_GUINT64_FORMAT
-                   " bytes)",
-                   dst_url, dst_size, src_url, src_size);
-      return FALSE;
-    }
-  return TRUE;
+  /* Also for callers that did not open the destination with
+   * imgxfer_open_destination(). */
+  return _imgxfer_destination_check_size (job->destination, src_size,
+                                          job->source, error);
 }
 
 /* Zero blocks are found at the destination's preferred block size when

@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <imgxfer/imgxfer-backend.h>
 
 G_BEGIN_DECLS
 
@@ -15,10 +15,29 @@ void _imgxfer_register_builtin_drivers (void);
 /* The lower-case scheme of a URL, "" for a plain path. */
 char *_imgxfer_url_scheme (const char *url);
 
-/* The driver for image format @format, or G_TYPE_INVALID with an error
- * naming @url and the format. */
-GType _imgxfer_driver_lookup_format_for (const char *url,
-                                         const char *format,
-                                         GError **error);
+/* Asked of one driver class of a format: returns the answer; %NULL with
+ * G_IO_ERROR_NOT_SUPPORTED to pass to the next driver; %NULL without an
+ * error when the class lacks the method (also the next). */
+typedef gpointer (*ImgxferFormatDriverFunc) (ImgxferBackendClass *klass,
+                                             gpointer user_data,
+                                             GError **error);
+
+/* Asks the drivers of @format in resolution order until one answers.
+ * %NULL with an error when one failed, when every driver passed (the last
+ * one's error), or when there is no driver for @format ("URL: no driver
+ * for image format"); %NULL without an error when none has the method. */
+gpointer _imgxfer_driver_ask_format (const char *format,
+                                     const char *url,
+                                     ImgxferFormatDriverFunc func,
+                                     gpointer user_data,
+                                     GError **error);
+
+/* imgxfer-image.c: the protocol level of an image, and its probed
+ * format. */
+ImgxferBackend *_imgxfer_open_protocol (const char *url,
+                                        ImgxferOpenOptions *options,
+                                        const char **probed,
+                                        GCancellable *cancellable,
+                                        GError **error);
 
 G_END_DECLS

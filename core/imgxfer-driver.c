@@ -25,6 +25,7 @@
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-driver.h>
 #include <imgxfer/imgxfer-error.h>
+#include <imgxfer/imgxfer-url.h>
 
 #include "imgxfer-driver-private.h"
 
@@ -335,21 +336,6 @@ ensure_registry (void)
   g_once (&once, init_registry, NULL);
 }
 
-/* "nbd+unix:///x" -> "nbd+unix"; "/path", "./x", "x" -> "" */
-char *
-_imgxfer_url_scheme (const char *url)
-{
-  const char *p = url;
-
-  if (!g_ascii_isalpha (*p))
-    return g_strdup ("");
-  while (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.')
-    p++;
-  if (*p != ':')
-    return g_strdup ("");
-  return g_ascii_strdown (url, p - url);
-}
-
 static gboolean
 strv_contains_nocase (const char *const *strv, const char *str)
 {
@@ -386,8 +372,10 @@ matches (Match how,
   g_assert_not_reached ();
 }
 
+/* The drivers that match, in resolution order: all of them into @all, or
+ * only the first. */
 static GType
-find_driver (Match how, const char *key)
+find_drivers (Match how, const char *key, GArray *all)
 {
   GType found = G_TYPE_INVALID;
 
@@ -395,7 +383,7 @@ find_driver (Match how, const char *key)
 
   g_rec_mutex_lock (&registry_lock);
   /* Loading a module may add drivers, so registry->len is read anew. */
-  for (guint i = 0; i < registry->len && found == G_TYPE_INVALID; i++)
+  for (guint i = 0; i < registry->len && (all || found == G_TYPE_INVALID); i++)
     {
       Driver *driver = g_ptr_array_index (registry, i);
       g_autoptr (GTypeClass) klass = NULL;
@@ -412,13 +400,23 @@ find_driver (Match how, const char *key)
 
       klass = g_type_class_ref (driver->type);
       backend_class = (ImgxferBackendClass *)klass;
-      if (matches (how, key, backend_class->name, backend_class->schemes,
-                   backend_class->formats))
+      if (!matches (how, key, backend_class->name, backend_class->schemes,
+                    backend_class->formats))
+        continue;
+      if (found == G_TYPE_INVALID)
         found = driver->type;
+      if (all)
+        g_array_append_val (all, driver->type);
     }
   g_rec_mutex_unlock (&registry_lock);
 
   return found;
+}
+
+static GType
+find_driver (Match how, const char *key)
+{
+  return find_drivers (how, key, NULL);
 }
 
 /**
@@ -432,17 +430,19 @@ find_driver (Match how, const char *key)
 GType
 imgxfer_driver_lookup_url (const char *url, GError **error)
 {
-  g_autofree char *scheme = NULL;
+  g_autoptr (ImgxferUrl) parsed = NULL;
   GType type;
 
   g_return_val_if_fail (url != NULL, G_TYPE_INVALID);
 
-  scheme = _imgxfer_url_scheme (url);
-  type = find_driver (MATCH_SCHEME, scheme);
+  parsed = imgxfer_url_parse (url, error);
+  if (parsed == NULL)
+    return G_TYPE_INVALID;
+  type = find_driver (MATCH_SCHEME, imgxfer_url_get_scheme (parsed));
   if (type == G_TYPE_INVALID)
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_UNKNOWN_URL,
                  "%s: no driver for URL scheme \"%s\" (see `imgxfer drivers`)",
-                 url, scheme);
+                 url, imgxfer_url_get_scheme (parsed));
   return type;
 }
 
@@ -460,17 +460,71 @@ imgxfer_driver_lookup_format (const char *format)
   return find_driver (MATCH_FORMAT, format);
 }
 
-GType
-_imgxfer_driver_lookup_format_for (const char *url,
-                                   const char *format,
-                                   GError **error)
+/**
+ * imgxfer_driver_list_format:
+ * @format: an image format such as "qcow2"
+ * @n_drivers: (out) (optional): the number of drivers
+ *
+ * Several drivers may claim a format, each doing part of what can be done
+ * with it (one writes new images itself, another reads any image through
+ * qemu). The library asks them in this order, passing a request on to the
+ * next when a driver answers %G_IO_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: (transfer full) (array length=n_drivers zero-terminated=1): the
+ *   backend types of the drivers for @format, in resolution order
+ *
+ * Since: 0.1
+ */
+GType *
+imgxfer_driver_list_format (const char *format, guint *n_drivers)
 {
-  GType type = imgxfer_driver_lookup_format (format);
+  GArray *types = g_array_new (TRUE, TRUE, sizeof (GType));
 
-  if (type == G_TYPE_INVALID)
-    g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                 "%s: no driver for image format \"%s\"", url, format);
-  return type;
+  g_return_val_if_fail (format != NULL, NULL);
+  find_drivers (MATCH_FORMAT, format, types);
+  if (n_drivers)
+    *n_drivers = types->len;
+  return (GType *)g_array_free (types, FALSE);
+}
+
+gpointer
+_imgxfer_driver_ask_format (const char *format,
+                            const char *url,
+                            ImgxferFormatDriverFunc func,
+                            gpointer user_data,
+                            GError **error)
+{
+  g_autofree GType *types = imgxfer_driver_list_format (format, NULL);
+  g_autoptr (GError) local_error = NULL;
+
+  if (types[0] == G_TYPE_INVALID)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: no driver for image format \"%s\"", url, format);
+      return NULL;
+    }
+
+  for (guint i = 0; types[i] != G_TYPE_INVALID; i++)
+    {
+      g_autoptr (GTypeClass) klass = g_type_class_ref (types[i]);
+      g_autoptr (GError) driver_error = NULL;
+      gpointer answer;
+
+      answer = func ((ImgxferBackendClass *)klass, user_data, &driver_error);
+      if (answer != NULL)
+        return answer;
+      if (driver_error == NULL)
+        continue;
+      g_clear_error (&local_error);
+      local_error = g_steal_pointer (&driver_error);
+      if (!g_error_matches (local_error, G_IO_ERROR,
+                            G_IO_ERROR_NOT_SUPPORTED))
+        break;
+    }
+
+  if (local_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
 }
 
 /**

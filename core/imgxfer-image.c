@@ -4,21 +4,16 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <glib/gstdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-driver.h>
 #include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-image.h>
 #include <imgxfer/imgxfer-source.h>
+#include <imgxfer/imgxfer-url.h>
 
 #include "imgxfer-driver-private.h"
-#include "imgxfer-qcow2-writer-private.h"
-#include "imgxfer-qemu-img-private.h"
 
 #define PROBE_SIZE 512
 
@@ -103,8 +98,27 @@ imgxfer_probe_format (ImgxferBackend *source,
   return "raw";
 }
 
-/* Opens the image through the format driver for @format, which finds the
- * bytes itself through the protocol driver. */
+typedef struct
+{
+  const char *url;
+  ImgxferOpenOptions *options;
+  GCancellable *cancellable;
+} OpenRequest;
+
+static gpointer
+open_with (ImgxferBackendClass *klass, gpointer user_data, GError **error)
+{
+  OpenRequest *request = user_data;
+
+  return g_initable_new (G_TYPE_FROM_CLASS (klass), request->cancellable,
+                         error,
+                         "url", request->url,
+                         "options", request->options,
+                         NULL);
+}
+
+/* Opens the image through the first format driver for @format that takes
+ * it; each finds the bytes itself through the protocol driver. */
 static ImgxferBackend *
 open_format (const char *url,
              ImgxferOpenOptions *options,
@@ -114,16 +128,10 @@ open_format (const char *url,
 {
   g_autoptr (ImgxferOpenOptions) format_options
       = imgxfer_open_options_copy (options);
-  GType type = _imgxfer_driver_lookup_format_for (url, format, error);
-
-  if (type == G_TYPE_INVALID)
-    return NULL;
+  OpenRequest request = { url, format_options, cancellable };
 
   imgxfer_open_options_set_format (format_options, format);
-  return g_initable_new (type, cancellable, error,
-                         "url", url,
-                         "options", format_options,
-                         NULL);
+  return _imgxfer_driver_ask_format (format, url, open_with, &request, error);
 }
 
 /**
@@ -151,7 +159,6 @@ imgxfer_open (const char *url,
   g_autoptr (ImgxferOpenOptions) default_options = NULL;
   g_autoptr (ImgxferBackend) protocol = NULL;
   const char *format;
-  GType type;
 
   g_return_val_if_fail (url != NULL, NULL);
 
@@ -159,11 +166,35 @@ imgxfer_open (const char *url,
     options = default_options = imgxfer_open_options_new ();
   format = imgxfer_open_options_get_format (options);
 
-  /* A format given is stacked on any protocol; its driver says which it
-   * can read the format over. */
+  /* A format given is stacked on any protocol; its drivers say which
+   * they can read the format over. */
   if (!is_raw (format))
     return open_format (url, options, format, cancellable, error);
 
+  protocol = _imgxfer_open_protocol (url, options, &format, cancellable, error);
+  if (protocol == NULL)
+    return NULL;
+  if (format != NULL)
+    {
+      g_clear_object (&protocol);
+      return open_format (url, options, format, cancellable, error);
+    }
+  return g_steal_pointer (&protocol);
+}
+
+/* Opens the protocol level of @url (the bytes a format driver would read)
+ * and, when @options name no format, probes it: *@probed is the format
+ * found, or %NULL for raw data and images not probed. */
+ImgxferBackend *
+_imgxfer_open_protocol (const char *url, ImgxferOpenOptions *options,
+                        const char **probed, GCancellable *cancellable,
+                        GError **error)
+{
+  g_autoptr (ImgxferBackend) protocol = NULL;
+  const char *format;
+  GType type;
+
+  *probed = NULL;
   type = protocol_driver (url, options, error);
   if (type == G_TYPE_INVALID)
     return NULL;
@@ -177,7 +208,8 @@ imgxfer_open (const char *url,
 
   /* Only local sources of unknown format are probed: remote drivers
    * already give guest data, and a destination is never guessed. */
-  if (format == NULL && !imgxfer_open_options_get_writable (options)
+  if (imgxfer_open_options_get_format (options) == NULL
+      && !imgxfer_open_options_get_writable (options)
       && IMGXFER_BACKEND_GET_CLASS (protocol)->formats == NULL
       && imgxfer_backend_get_local_file (protocol, NULL, NULL, NULL))
     {
@@ -185,91 +217,82 @@ imgxfer_open (const char *url,
       if (format == NULL)
         return NULL;
       if (!is_raw (format))
-        {
-          g_clear_object (&protocol);
-          return open_format (url, options, format, cancellable, error);
-        }
+        *probed = format;
     }
 
   return g_steal_pointer (&protocol);
 }
 
-/* At @size rounded up to 512 bytes, as qemu-img create makes it: a raw
- * file is seen at that size anyway (see the file driver). */
-static gboolean
-create_raw (const char *path, guint64 size, GError **error)
+/* The driver that creates raw images at @url: its protocol driver. */
+static ImgxferBackend *
+create_raw (const char *url, guint64 size, ImgxferOpenOptions *options,
+            GCancellable *cancellable, GError **error)
 {
-  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int saved_errno;
+  GType type = imgxfer_driver_lookup_url (url, error);
+  g_autoptr (GTypeClass) klass = NULL;
+  ImgxferBackendClass *backend_class;
 
-  size = (size + 511) & ~(guint64)511;
-
-  if (fd < 0)
+  if (type == G_TYPE_INVALID)
+    return NULL;
+  klass = g_type_class_ref (type);
+  backend_class = (ImgxferBackendClass *)klass;
+  if (backend_class->create == NULL)
     {
-      saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot create %s: %s", path, g_strerror (saved_errno));
-      return FALSE;
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: the %s driver cannot create images", url,
+                   backend_class->name);
+      return NULL;
     }
-
-  if (ftruncate (fd, size) < 0)
-    {
-      saved_errno = errno;
-      close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot resize %s to %" G_GUINT64_FORMAT " bytes: %s",
-                   path, size, g_strerror (saved_errno));
-      return FALSE;
-    }
-
-  return g_close (fd, error);
+  return backend_class->create (backend_class, url, NULL, size, NULL, NULL,
+                                options, cancellable, error);
 }
 
-static gboolean
-create_with_qemu_img (const char *path,
-                      const char *format,
-                      guint64 size,
-                      const char *backing_file,
-                      const char *backing_format,
-                      GCancellable *cancellable,
-                      GError **error)
+typedef struct
 {
-  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-  g_autofree char *size_str = g_strdup_printf ("%" G_GUINT64_FORMAT, size);
-  g_auto (GStrv) argv = NULL;
+  const char *url;
+  const char *format;
+  guint64 size;
+  const char *backing_file;
+  const char *backing_format;
+  ImgxferOpenOptions *options;
+  GCancellable *cancellable;
+} CreateRequest;
 
-  g_strv_builder_add_many (builder, "create", "-q", "-f", format, NULL);
-  if (backing_file != NULL)
-    {
-      g_strv_builder_add_many (builder, "-b", backing_file, NULL);
-      if (backing_format != NULL)
-        g_strv_builder_add_many (builder, "-F", backing_format, NULL);
-    }
-  g_strv_builder_add_many (builder, path, size_str, NULL);
-  argv = g_strv_builder_end (builder);
+static gpointer
+create_with (ImgxferBackendClass *klass, gpointer user_data, GError **error)
+{
+  CreateRequest *r = user_data;
 
-  return _imgxfer_qemu_img ((const char *const *)argv, NULL, cancellable,
-                            error);
+  if (klass->create == NULL)
+    return NULL;
+  return klass->create (klass, r->url, r->format, r->size, r->backing_file,
+                        r->backing_format, r->options, r->cancellable, error);
 }
 
-/* A new qcow2 image is written by imgxfer itself, except where qemu's
- * qcow2 driver does more: a backing file, or direct I/O. */
-static gboolean
-writes_qcow2_itself (const char *format, const char *backing_file,
-                     ImgxferOpenOptions *options)
+/* The first driver of @format that creates this image. */
+static ImgxferBackend *
+create_format (const char *url,
+               const char *format,
+               guint64 size,
+               const char *backing_file,
+               const char *backing_format,
+               ImgxferOpenOptions *options,
+               GCancellable *cancellable,
+               GError **error)
 {
-  return g_strcmp0 (format, "qcow2") == 0 && backing_file == NULL
-         && !imgxfer_open_options_get_direct (options);
-}
+  CreateRequest request = { url, format, size, backing_file, backing_format,
+                            options, cancellable };
+  g_autoptr (GError) local_error = NULL;
+  ImgxferBackend *backend;
 
-/* The file the file driver opens for @url: a file: URL is decoded the
- * same way, so that the image created is the one opened afterwards. */
-static char *
-local_path (const char *url, GError **error)
-{
-  if (g_ascii_strncasecmp (url, "file:", 5) == 0)
-    return g_filename_from_uri (url, NULL, error);
-  return g_strdup (url);
+  backend = _imgxfer_driver_ask_format (format, url, create_with, &request,
+                                        &local_error);
+  if (backend == NULL && local_error == NULL)
+    g_set_error (&local_error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                 "%s: no driver creates %s images", url, format);
+  if (local_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return backend;
 }
 
 /**
@@ -284,13 +307,11 @@ local_path (const char *url, GError **error)
  * @error: return location for a #GError
  *
  * Creates a new sparse image, replacing any file there, and opens it for
- * writing. The backend reports %IMGXFER_BACKEND_IS_ZERO when nothing shows
- * through from a backing file.
- *
- * A qcow2 image without a backing file, unless @options ask for direct
- * I/O, is written by imgxfer itself rather than through qemu: the backend
- * is then an #ImgxferDestination only, and the image is consistent once
- * it has been flushed. Open it again with imgxfer_open() to read it.
+ * writing. A raw image is made by the driver of @url's scheme (the file
+ * driver for a path), an image of another format by the first driver for
+ * that format that makes it (see imgxfer_driver_list_format()). The
+ * backend reports %IMGXFER_BACKEND_IS_ZERO when nothing shows through from
+ * a backing file.
  *
  * Returns: (transfer full): the open destination
  */
@@ -305,20 +326,9 @@ imgxfer_create (const char *url,
                 GError **error)
 {
   g_autoptr (ImgxferOpenOptions) open_options = NULL;
-  g_autofree char *path = NULL;
   ImgxferBackend *backend;
 
   g_return_val_if_fail (url != NULL, NULL);
-
-  if (!is_local_path (url))
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: only local images can be created", url);
-      return NULL;
-    }
-  path = local_path (url, error);
-  if (path == NULL)
-    return NULL;
 
   if (is_raw (format) && backing_file != NULL)
     {
@@ -333,17 +343,11 @@ imgxfer_create (const char *url,
   imgxfer_open_options_set_format (open_options, is_raw (format) ? "raw"
                                                                  : format);
 
-  if (writes_qcow2_itself (format, backing_file, open_options))
-    return _imgxfer_qcow2_writer_create (url, path, size, open_options,
-                                         cancellable, error);
-
-  if (is_raw (format) ? !create_raw (path, size, error)
-                      : !create_with_qemu_img (path, format, size,
-                                               backing_file, backing_format,
-                                               cancellable, error))
-    return NULL;
-
-  backend = imgxfer_open (url, open_options, cancellable, error);
+  if (is_raw (format))
+    backend = create_raw (url, size, open_options, cancellable, error);
+  else
+    backend = create_format (url, format, size, backing_file, backing_format,
+                             open_options, cancellable, error);
   if (backend != NULL && backing_file == NULL)
     imgxfer_backend_set_caps (backend, imgxfer_backend_get_caps (backend)
                                            | IMGXFER_BACKEND_IS_ZERO);

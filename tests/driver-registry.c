@@ -143,7 +143,7 @@ test_descriptions_match_classes (void)
       g_assert_null (imgxfer_driver_get_module_path (type));
       n_described++;
     }
-  g_assert_cmpuint (n_described, ==, 3);
+  g_assert_cmpuint (n_described, ==, 4);
 }
 
 /* A described module that cannot be loaded costs nothing until a lookup

@@ -354,6 +354,101 @@ test_failed_copy_leaves_dirty_image (Fixture *fixture, gconstpointer data)
   g_assert_true (json_object_get_boolean_member (info, "dirty-flag"));
 }
 
+static void
+assert_read (ImgxferBackend *backend, guint64 offset, gsize length,
+             const guint8 *expected)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = imgxfer_source_read_bytes (
+      IMGXFER_SOURCE (backend), length, offset, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                   expected, length);
+}
+
+/* The driver's backend reads back what it wrote, before any flush and
+ * from its clones, and tells written clusters from the others; its
+ * checksum is the raw reference's. */
+static void
+test_read_back_while_open (Fixture *fixture, gconstpointer data)
+{
+  guint64 size = 8 * MiB + 1024; /* whole sectors, as in qcow2 */
+  Pair pair = { create (fixture->raw, "raw", size),
+                create (fixture->qcow2, "qcow2", size) };
+  g_autoptr (ImgxferBackend) clone = NULL;
+  g_autoptr (GArray) extents = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *raw_sum = NULL;
+  g_autofree char *qcow2_sum = NULL;
+  g_autofree guint8 *expected = g_malloc0 (3 * CLUSTER);
+  const ImgxferExtent *e;
+
+  g_assert_true (IMGXFER_IS_SOURCE (pair.qcow2));
+  pair_write (&pair, CLUSTER + 100, 5000, 0x5a);
+  pair_zero (&pair, CLUSTER + 1000, 100);
+  /* The last cluster allocated: the file ends 10 bytes into it. */
+  pair_write (&pair, 4 * MiB, 10, 0xa5);
+
+  memset (expected + CLUSTER + 100, 0x5a, 5000);
+  memset (expected + CLUSTER + 1000, 0, 100);
+  assert_read (pair.qcow2, 0, 3 * CLUSTER, expected);
+  clone = imgxfer_backend_clone (pair.qcow2, NULL, &error);
+  g_assert_no_error (error);
+  assert_read (clone, 0, 3 * CLUSTER, expected);
+  memset (expected, 0, 3 * CLUSTER);
+  memset (expected, 0xa5, 10);
+  assert_read (clone, 4 * MiB, CLUSTER, expected);
+
+  /* Clusters 1 and 64 hold data; the rest reads as zeroes. */
+  extents = imgxfer_image_extents (pair.qcow2, IMGXFER_EXTENT_CONTEXT_ZERO,
+                                   NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (extents->len, ==, 5);
+  e = &g_array_index (extents, ImgxferExtent, 0);
+  g_assert_cmpuint (e->length, ==, CLUSTER);
+  g_assert_cmpuint (e->flags, ==, IMGXFER_EXTENT_ZERO | IMGXFER_EXTENT_HOLE);
+  e = &g_array_index (extents, ImgxferExtent, 1);
+  g_assert_cmpuint (e->start, ==, CLUSTER);
+  g_assert_cmpuint (e->length, ==, CLUSTER);
+  g_assert_cmpuint (e->flags, ==, 0);
+  e = &g_array_index (extents, ImgxferExtent, 3);
+  g_assert_cmpuint (e->start, ==, 4 * MiB);
+  g_assert_cmpuint (e->length, ==, CLUSTER);
+  g_assert_cmpuint (e->flags, ==, 0);
+  e = &g_array_index (extents, ImgxferExtent, 4);
+  g_assert_cmpuint (e->start + e->length, ==, size);
+
+  raw_sum = imgxfer_checksum_compute (pair.raw, NULL, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  qcow2_sum = imgxfer_checksum_compute (pair.qcow2, NULL, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (qcow2_sum, ==, raw_sum);
+
+  g_clear_object (&clone);
+  pair_finish (&pair);
+  assert_check_clean (fixture->qcow2);
+  test_assert_images_equal (fixture->raw, "raw", fixture->qcow2, "qcow2",
+                            FALSE);
+}
+
+/* The qcow2 driver leaves images it did not create to qemu. */
+static void
+test_existing_image_is_qemus (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (ImgxferBackend) qcow2 = create (fixture->qcow2, "qcow2", MiB);
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ImgxferBackend) reopened = NULL;
+
+  g_assert_cmpstr (G_OBJECT_TYPE_NAME (qcow2), ==, "ImgxferQcow2Writer");
+  g_clear_object (&qcow2);
+  imgxfer_open_options_set_format (options, "qcow2");
+  reopened = imgxfer_open (fixture->qcow2, options, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (G_OBJECT_TYPE_NAME (reopened), ==, "ImgxferQemuBackend");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -367,6 +462,8 @@ main (int argc, char **argv)
   ADD ("empty", test_empty);
   ADD ("convert-like-qemu-img", test_convert_like_qemu_img);
   ADD ("failed-copy-leaves-dirty-image", test_failed_copy_leaves_dirty_image);
+  ADD ("read-back-while-open", test_read_back_while_open);
+  ADD ("existing-image-is-qemus", test_existing_image_is_qemus);
 #undef ADD
 
   return g_test_run ();

@@ -546,6 +546,31 @@ test_tar_url (void)
   backend = imgxfer_open (bad_url, NULL, NULL, &error);
   g_assert_null (backend);
   g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* Two members: which one is meant is not guessed. */
+  g_free (bad_url);
+  bad_url = g_strdup_printf ("tar://%s?member=%s&member=disk2.img",
+                             escaped_path, escaped_member);
+  backend = imgxfer_open (bad_url, NULL, NULL, &error);
+  g_assert_null (backend);
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "more than once"));
+  g_clear_error (&error);
+
+  /* Nor when the option names one and the URL another, or the same. */
+  for (guint i = 0; i < G_N_ELEMENTS (members); i++)
+    {
+      g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+
+      imgxfer_open_options_set_member (options, members[i].name);
+      backend = imgxfer_open (url, options, NULL, &error);
+      g_assert_null (backend);
+      g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
+      g_assert_nonnull (strstr (error->message, "given twice"));
+      g_assert_nonnull (strstr (error->message, members[i].name));
+      g_clear_error (&error);
+    }
 
   test_tmpdir_free (dir);
 }

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "drivers/nbd/imgxfer-nbd-backend.h"
+#include "drivers/qcow2/imgxfer-qcow2-writer.h"
 #include "drivers/qemu/imgxfer-qemu-backend.h"
 #include "drivers/tar/imgxfer-tar-backend.h"
 
@@ -20,5 +21,7 @@ register_linked_drivers (void)
 {
   imgxfer_driver_register (IMGXFER_TYPE_TAR_BACKEND);
   imgxfer_driver_register (IMGXFER_TYPE_NBD_BACKEND);
+  /* Before qemu, as the descriptions order them. */
+  imgxfer_driver_register (IMGXFER_TYPE_QCOW2_WRITER);
   imgxfer_driver_register (IMGXFER_TYPE_QEMU_BACKEND);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <imgxfer/imgxfer-error.h>
+#include <imgxfer/imgxfer-url.h>
 
 #include "imgxfer-local-io.h"
 
@@ -25,6 +26,24 @@ _imgxfer_set_errno_error (GError **error,
                "%s: %s at offset %" G_GUINT64_FORMAT " failed: %s", path,
                what, offset, g_strerror (saved_errno));
   return FALSE;
+}
+
+char *
+_imgxfer_local_path_for_create (const char *url, GError **error)
+{
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, error);
+  const char *scheme;
+
+  if (parsed == NULL)
+    return NULL;
+  scheme = imgxfer_url_get_scheme (parsed);
+  if (scheme[0] != '\0' && !g_str_equal (scheme, "file"))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: only local images can be created", url);
+      return NULL;
+    }
+  return imgxfer_url_get_local_path (parsed, error);
 }
 
 int

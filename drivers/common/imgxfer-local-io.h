@@ -17,6 +17,12 @@ gboolean _imgxfer_set_errno_error (GError **error,
                                    const char *what,
                                    guint64 offset);
 
+/* The file that @url names: a path, or a file: URL (imgxfer_url_parse()),
+ * so that an image a format driver creates is the one the file driver
+ * opens afterwards. Other URLs are IMGXFER_ERROR_NOT_SUPPORTED: "only
+ * local images can be created". */
+char *_imgxfer_local_path_for_create (const char *url, GError **error);
+
 /* open (@path, @flags), or -1 with an error naming @path; with O_DIRECT
  * in @flags the error says when the file system refuses direct I/O. */
 int _imgxfer_local_open (const char *path, int flags, GError **error);

@@ -81,13 +81,13 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (
         G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
                                imgxfer_file_backend_destination_init))
 
-/* "file:///a/b" and "/a/b" both name /a/b. */
+/* "file:///a/b", "FILE:///a/b" and "/a/b" all name /a/b. */
 static char *
 path_from_url (const char *url, GError **error)
 {
-  if (g_str_has_prefix (url, "file:"))
-    return g_filename_from_uri (url, NULL, error);
-  return g_strdup (url);
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, error);
+
+  return parsed ? imgxfer_url_get_local_path (parsed, error) : NULL;
 }
 
 static gboolean
@@ -567,6 +567,8 @@ imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
   backend_class->schemes = file_schemes;
   backend_class->open = imgxfer_file_backend_open;
   backend_class->get_local_file = imgxfer_file_backend_get_local_file;
+  backend_class->create = _imgxfer_file_create;
+  backend_class->info = _imgxfer_file_info;
 }
 
 static void

@@ -12,4 +12,13 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ImgxferFileBackend, imgxfer_file_backend, IMGXFER,
                       FILE_BACKEND, ImgxferBackend)
 
+/* The class's create and info (imgxfer-file-image.c). */
+ImgxferBackend *_imgxfer_file_create (
+    ImgxferBackendClass *klass, const char *url, const char *format,
+    guint64 size, const char *backing_file, const char *backing_format,
+    ImgxferOpenOptions *options, GCancellable *cancellable, GError **error);
+JsonNode *_imgxfer_file_info (ImgxferBackendClass *klass, const char *url,
+                              ImgxferOpenOptions *options,
+                              GCancellable *cancellable, GError **error);
+
 G_END_DECLS

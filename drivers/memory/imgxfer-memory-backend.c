@@ -176,46 +176,39 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
   return FALSE;
 }
 
+static const char *const memory_params[] = {
+  "size",  "preferred-block", "max-block", "max-connections", "extents", "zero",
+  "flush", "is-zero",         NULL
+};
+
 static gboolean
 parse_url (const char *url, MemoryUrl *mu, GError **error)
 {
-  g_autoptr (GUri) uri = NULL;
-  g_autoptr (GHashTable) params = NULL;
-  g_autoptr (GError) local_error = NULL;
-  GHashTableIter iter;
-  const char *key, *value;
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, error);
 
   mu->size = G_MAXUINT64;
   mu->max_connections = DEFAULT_MAX_CONNECTIONS;
   mu->preferred_block = 4096;
 
-  uri = g_uri_parse (url, G_URI_FLAGS_NONE, &local_error);
-  if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri), "memory") != 0
-      || g_uri_get_host (uri) != NULL)
+  if (parsed == NULL)
+    return FALSE;
+  if (!g_str_equal (imgxfer_url_get_scheme (parsed), "memory")
+      || imgxfer_url_get_host (parsed) != NULL)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
                    "%s: not a memory URL (memory:[NAME][?size=SIZE])", url);
       return FALSE;
     }
-  mu->name = g_strdup (g_uri_get_path (uri));
+  if (!imgxfer_url_check_params (parsed, memory_params, error))
+    return FALSE;
+  mu->name = g_strdup (imgxfer_url_get_path (parsed));
 
-  if (g_uri_get_query (uri) == NULL)
-    return TRUE;
-
-  params = g_uri_parse_params (g_uri_get_query (uri), -1, "&",
-                               G_URI_PARAMS_NONE, &local_error);
-  if (params == NULL)
+  for (const char *const *key = memory_params; *key; key++)
     {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-                   "%s: %s", url, local_error->message);
-      return FALSE;
-    }
+      const char *value = imgxfer_url_get_param (parsed, *key);
 
-  g_hash_table_iter_init (&iter, params);
-  while (g_hash_table_iter_next (&iter, (gpointer *)&key, (gpointer *)&value))
-    {
-      if (!parse_param (mu, key, value))
-        return bad_parameter (error, url, key, value);
+      if (value != NULL && !parse_param (mu, *key, value))
+        return bad_parameter (error, url, *key, value);
     }
   return TRUE;
 }

@@ -95,53 +95,6 @@ set_nbd_error (GError **error, gpointer self, const char *what, guint64 offset)
   return FALSE;
 }
 
-/* "nbd:unix:PATH[:exportname=NAME]" or "nbd:HOST:PORT[:exportname=NAME]",
- * the forms imageio tickets and qemu use, as a libnbd URI. */
-static char *
-legacy_url_to_uri (const char *url, GError **error)
-{
-  const char *rest = url + strlen ("nbd:");
-  const char *export_part = strstr (rest, ":exportname=");
-  g_autofree char *address
-      = export_part ? g_strndup (rest, export_part - rest) : g_strdup (rest);
-  g_autofree char *export_name = NULL;
-  const char *colon;
-
-  export_name = g_uri_escape_string (
-      export_part ? export_part + strlen (":exportname=") : "", "/", FALSE);
-
-  if (g_str_has_prefix (address, "unix:"))
-    {
-      const char *path = address + strlen ("unix:");
-      g_autofree char *escaped = g_uri_escape_string (path, "/", FALSE);
-
-      if (*path != '\0')
-        return g_strdup_printf ("nbd+unix:///%s?socket=%s", export_name,
-                                escaped);
-    }
-  else if ((colon = strrchr (address, ':')) != NULL && colon != address
-           && colon[1] != '\0')
-    {
-      return g_strdup_printf ("nbd://%s/%s", address, export_name);
-    }
-
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: expected nbd:unix:PATH[:exportname=NAME] or "
-               "nbd:HOST:PORT[:exportname=NAME]",
-               url);
-  return NULL;
-}
-
-char *
-_imgxfer_nbd_backend_uri (const char *url, GError **error)
-{
-  /* A URI has "//" after the scheme; the legacy form never does. */
-  if (g_ascii_strncasecmp (url, "nbd:", 4) == 0
-      && !g_str_has_prefix (url + 4, "//"))
-    return legacy_url_to_uri (url, error);
-  return g_strdup (url);
-}
-
 static gboolean
 request_meta_contexts (ImgxferNbdBackend *self, GError **error)
 {
@@ -413,13 +366,14 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
-  g_autofree char *libnbd_uri = NULL;
+  g_autoptr (ImgxferUrl) parsed = NULL;
   g_autoptr (CaDirectory) ca_dir = NULL;
 
   g_return_val_if_fail (priv->nbd == NULL, FALSE);
 
-  libnbd_uri = _imgxfer_nbd_backend_uri (uri, error);
-  if (libnbd_uri == NULL)
+  /* libnbd knows the URI forms only, with lower-case schemes. */
+  parsed = imgxfer_url_parse (uri, error);
+  if (parsed == NULL)
     return FALSE;
 
   priv->nbd = nbd_create ();
@@ -430,7 +384,7 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
       || !configure_tls (self, &ca_dir, error))
     return FALSE;
 
-  if (!connect_uri (self, libnbd_uri, cancellable, error))
+  if (!connect_uri (self, imgxfer_url_to_string (parsed), cancellable, error))
     return FALSE;
 
   return declare_export (self, error);

@@ -46,9 +46,4 @@ gboolean _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
  * client is gone. Safe to call twice. */
 void _imgxfer_nbd_backend_disconnect (ImgxferNbdBackend *self);
 
-/* The libnbd URI for an imageio-style "nbd:unix:PATH[:exportname=NAME]"
- * or "nbd:HOST:PORT[:exportname=NAME]", or a copy of @url when it is
- * already a URI. */
-char *_imgxfer_nbd_backend_uri (const char *url, GError **error);
-
 G_END_DECLS

@@ -14,7 +14,7 @@
 
 #include "imgxfer-qemu-backend.h"
 
-#include "core/imgxfer-local-bytes-private.h"
+#include "imgxfer-qemu-bytes.h"
 #include "imgxfer-qemu-map.h"
 #include "imgxfer-qemu-nbd-server.h"
 #include "imgxfer-qemu-nbd-url.h"
@@ -53,10 +53,9 @@ find_image_bytes (ImgxferBackend *backend, ImgxferLocalBytes *bytes,
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
   const char *format = imgxfer_open_options_get_format (options);
   gboolean shallow = imgxfer_open_options_get_shallow (options);
-  const char *scheme = g_uri_peek_scheme (url);
 
   /* qemu reads the format from an NBD server through its own client. */
-  if (scheme != NULL && g_str_has_prefix (scheme, "nbd"))
+  if (_imgxfer_qemu_is_nbd_url (url))
     return _imgxfer_qemu_nbd_filename (url, format, shallow, error);
 
   if (!_imgxfer_local_bytes_find (url, options, bytes, NULL, cancellable,
@@ -219,6 +218,15 @@ imgxfer_qemu_backend_source_init (ImgxferSourceInterface *iface)
   iface->pread = imgxfer_qemu_backend_pread;
 }
 
+static gboolean
+imgxfer_qemu_backend_get_local_files (ImgxferBackend *backend, GPtrArray *files,
+                                      GCancellable *cancellable, GError **error)
+{
+  ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
+
+  return imgxfer_qemu_nbd_server_add_open_files (self->server, files, error);
+}
+
 static char *
 imgxfer_qemu_backend_get_server_messages (ImgxferNbdBackend *backend)
 {
@@ -261,6 +269,10 @@ imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
   backend_class->formats = qemu_formats;
   backend_class->open = imgxfer_qemu_backend_open;
   backend_class->clone = imgxfer_qemu_backend_clone;
+  backend_class->get_local_files = imgxfer_qemu_backend_get_local_files;
+  backend_class->create = _imgxfer_qemu_create;
+  backend_class->info = _imgxfer_qemu_info;
+  backend_class->measure = _imgxfer_qemu_measure;
   IMGXFER_NBD_BACKEND_CLASS (klass)->get_server_messages
       = imgxfer_qemu_backend_get_server_messages;
 }

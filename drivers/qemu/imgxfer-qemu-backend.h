@@ -12,4 +12,17 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ImgxferQemuBackend, imgxfer_qemu_backend, IMGXFER,
                       QEMU_BACKEND, ImgxferNbdBackend)
 
+/* The class methods (imgxfer-qemu-create.c, imgxfer-qemu-info.c). */
+ImgxferBackend *_imgxfer_qemu_create (
+    ImgxferBackendClass *klass, const char *url, const char *format,
+    guint64 size, const char *backing_file, const char *backing_format,
+    ImgxferOpenOptions *options, GCancellable *cancellable, GError **error);
+JsonNode *_imgxfer_qemu_info (ImgxferBackendClass *klass, const char *url,
+                              ImgxferOpenOptions *options,
+                              GCancellable *cancellable, GError **error);
+JsonNode *_imgxfer_qemu_measure (ImgxferBackendClass *klass, const char *url,
+                                 ImgxferOpenOptions *options,
+                                 const char *target_format,
+                                 GCancellable *cancellable, GError **error);
+
 G_END_DECLS

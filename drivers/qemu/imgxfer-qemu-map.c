@@ -21,8 +21,8 @@
 
 #include <imgxfer/imgxfer-error.h>
 
-#include "core/imgxfer-qemu-img-private.h"
 #include "drivers/common/imgxfer-local-io.h"
+#include "imgxfer-qemu-img.h"
 #include "imgxfer-qemu-map.h"
 
 /* 32 bytes each: 8 MiB at most. A 1 TiB image fragmented down to single

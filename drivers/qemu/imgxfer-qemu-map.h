@@ -7,7 +7,7 @@
 
 #include <gio/gio.h>
 
-#include "core/imgxfer-local-bytes-private.h"
+#include "imgxfer-qemu-bytes.h"
 
 G_BEGIN_DECLS
 

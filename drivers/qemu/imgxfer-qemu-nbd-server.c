@@ -335,6 +335,65 @@ imgxfer_qemu_nbd_server_get_uri (ImgxferQemuNbdServer *self)
   return self->uri;
 }
 
+/* The file behind /proc/PID/fd/@name, if it is a file or block device
+ * still reachable under the name the link gives (not deleted, not a memfd,
+ * not a socket). */
+static char *
+open_file_path (const char *fd_dir, const char *name)
+{
+  g_autofree char *link = g_build_filename (fd_dir, name, NULL);
+  g_autofree char *target = g_file_read_link (link, NULL);
+  struct stat opened, named;
+
+  if (target == NULL || target[0] != '/' || stat (link, &opened) < 0
+      || !(S_ISREG (opened.st_mode) || S_ISBLK (opened.st_mode))
+      || stat (target, &named) < 0 || named.st_dev != opened.st_dev
+      || named.st_ino != opened.st_ino)
+    return NULL;
+  return g_steal_pointer (&target);
+}
+
+/* qemu opens the whole chain, data files and extents when it opens the
+ * image, and keeps them open: its descriptors list what it reads without
+ * our knowing any format. */
+gboolean
+imgxfer_qemu_nbd_server_add_open_files (ImgxferQemuNbdServer *self,
+                                        GPtrArray *files, GError **error)
+{
+  const char *pid;
+  g_autofree char *fd_dir = NULL;
+  g_autoptr (GDir) dir = NULL;
+  g_autoptr (GError) local_error = NULL;
+  const char *name;
+
+  g_return_val_if_fail (IMGXFER_IS_QEMU_NBD_SERVER (self), FALSE);
+
+  pid = self->process ? g_subprocess_get_identifier (self->process) : NULL;
+  if (pid == NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+                   "%s: qemu-nbd is not running", self->name);
+      return FALSE;
+    }
+  fd_dir = g_strdup_printf ("/proc/%s/fd", pid);
+  dir = g_dir_open (fd_dir, 0, &local_error);
+  if (dir == NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+                   "%s: cannot list the files qemu-nbd opened: %s", self->name,
+                   local_error->message);
+      return FALSE;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      char *path = open_file_path (fd_dir, name);
+
+      if (path != NULL)
+        g_ptr_array_add (files, path);
+    }
+  return TRUE;
+}
+
 static void
 stop_process (ImgxferQemuNbdServer *self)
 {

@@ -28,4 +28,11 @@ char *imgxfer_qemu_nbd_server_get_messages (ImgxferQemuNbdServer *self);
 /* "nbd+unix:///?socket=PATH" */
 const char *imgxfer_qemu_nbd_server_get_uri (ImgxferQemuNbdServer *self);
 
+/* Adds to @files the path of every file and block device qemu-nbd holds
+ * open: the image and all it reads (backing files, data files, vmdk
+ * extents), as qemu opened them. */
+gboolean imgxfer_qemu_nbd_server_add_open_files (ImgxferQemuNbdServer *self,
+                                                 GPtrArray *files,
+                                                 GError **error);
+
 G_END_DECLS

@@ -13,9 +13,9 @@
 #include <json-glib/json-glib.h>
 
 #include <imgxfer/imgxfer-error.h>
+#include <imgxfer/imgxfer-url.h>
 
-#include "core/imgxfer-local-bytes-private.h"
-#include "drivers/nbd/imgxfer-nbd-backend.h"
+#include "imgxfer-qemu-bytes.h"
 #include "imgxfer-qemu-nbd-url.h"
 
 #define NBD_DEFAULT_PORT 10809
@@ -32,45 +32,45 @@ _imgxfer_qemu_url_not_supported (const char *url, const char *format,
   return NULL;
 }
 
-/* Adds the "server" and "export" members of qemu's nbd node for @uri,
+gboolean
+_imgxfer_qemu_is_nbd_url (const char *url)
+{
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, NULL);
+
+  return parsed != NULL
+         && g_str_has_prefix (imgxfer_url_get_scheme (parsed), "nbd");
+}
+
+/* Adds the "server" and "export" members of qemu's nbd node for @url,
  * or returns FALSE when qemu cannot reach it as it is. */
 static gboolean
-add_server (JsonBuilder *builder, GUri *uri)
+add_server (JsonBuilder *builder, ImgxferUrl *url)
 {
-  const char *scheme = g_uri_get_scheme (uri);
-  const char *path = g_uri_get_path (uri);
-  g_autoptr (GHashTable) params = NULL;
-  const char *socket = NULL;
-
-  if (g_uri_get_query (uri) != NULL)
-    {
-      params = g_uri_parse_params (g_uri_get_query (uri), -1, "&",
-                                   G_URI_PARAMS_NONE, NULL);
-      if (params == NULL)
-        return FALSE;
-      socket = g_hash_table_lookup (params, "socket");
-    }
+  const char *scheme = imgxfer_url_get_scheme (url);
+  const char *path = imgxfer_url_get_path (url);
+  const char *socket = imgxfer_url_get_param (url, "socket");
+  const char *host = imgxfer_url_get_host (url);
 
   json_builder_set_member_name (builder, "server");
   json_builder_begin_object (builder);
-  if (g_ascii_strcasecmp (scheme, "nbd+unix") == 0 && socket != NULL)
+  if (g_str_equal (scheme, "nbd+unix") && socket != NULL)
     {
       json_builder_set_member_name (builder, "type");
       json_builder_add_string_value (builder, "unix");
       json_builder_set_member_name (builder, "path");
       json_builder_add_string_value (builder, socket);
     }
-  else if (g_ascii_strcasecmp (scheme, "nbd") == 0
-           && g_uri_get_host (uri) != NULL && socket == NULL)
+  else if (g_str_equal (scheme, "nbd") && host != NULL && *host != '\0'
+           && socket == NULL)
     {
-      int port = g_uri_get_port (uri);
+      int port = imgxfer_url_get_port (url);
       g_autofree char *port_text
           = g_strdup_printf ("%d", port > 0 ? port : NBD_DEFAULT_PORT);
 
       json_builder_set_member_name (builder, "type");
       json_builder_add_string_value (builder, "inet");
       json_builder_set_member_name (builder, "host");
-      json_builder_add_string_value (builder, g_uri_get_host (uri));
+      json_builder_add_string_value (builder, host);
       json_builder_set_member_name (builder, "port");
       json_builder_add_string_value (builder, port_text);
     }
@@ -89,19 +89,15 @@ _imgxfer_qemu_nbd_filename (const char *url, const char *format,
                             gboolean shallow, GError **error)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (GUri) uri = NULL;
-  g_autofree char *uri_text = NULL;
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, NULL);
 
-  uri_text = _imgxfer_nbd_backend_uri (url, NULL);
-  if (uri_text != NULL)
-    uri = g_uri_parse (uri_text, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL)
+  if (parsed == NULL)
     return _imgxfer_qemu_url_not_supported (url, format, error);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "driver");
   json_builder_add_string_value (builder, "nbd");
-  if (!add_server (builder, uri))
+  if (!add_server (builder, parsed))
     return _imgxfer_qemu_url_not_supported (url, format, error);
   json_builder_end_object (builder);
 

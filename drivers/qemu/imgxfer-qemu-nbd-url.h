@@ -9,6 +9,10 @@
 
 G_BEGIN_DECLS
 
+/* Whether @url names an NBD export, in any form the nbd driver takes
+ * (nbds:// and qemu's nbd:unix: forms too). */
+gboolean _imgxfer_qemu_is_nbd_url (const char *url);
+
 /* The json: pseudo-filename under which qemu opens the NBD export @url
  * (any form the nbd driver takes) as @format, top layer only when
  * @shallow. Fails with IMGXFER_ERROR_NOT_SUPPORTED for URLs qemu cannot

@@ -61,114 +61,80 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (
     G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
                            imgxfer_tar_backend_source_init))
 
+static const char *const tar_params[] = { "member", NULL };
+
+#define TAR_URL_FORM "tar:///path/to/archive?member=NAME"
+
+/* The archive and the member (%NULL when none) that @url names: a tar:
+ * URL, or the archive's path or file: URL. */
 static gboolean
-is_tar_url (const char *url)
+parse_archive_url (const char *url, char **path, char **member, GError **error)
 {
-  return g_ascii_strncasecmp (url, "tar:", 4) == 0;
-}
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, error);
 
-static GUri *
-parse_tar_url (const char *url, GError **error)
-{
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (GUri) uri = NULL;
-  const char *host;
-
-  /* The query stays encoded so that a member name holding '&' or '='
-   * survives; g_uri_parse_params() decodes each value. */
-  uri = g_uri_parse (url, G_URI_FLAGS_ENCODED_QUERY, &local_error);
-  if (uri == NULL)
+  *path = NULL;
+  *member = NULL;
+  if (parsed == NULL)
+    return FALSE;
+  if (!g_str_equal (imgxfer_url_get_scheme (parsed), "tar"))
     {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-                   "%s: invalid URL: %s", url, local_error->message);
-      return NULL;
+      *path = imgxfer_url_get_local_path (parsed, error);
+      return *path != NULL;
     }
 
-  host = g_uri_get_host (uri);
-  if (host != NULL && *host != '\0' && g_ascii_strcasecmp (host, "localhost"))
+  if (!imgxfer_url_is_local (parsed))
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-                   "%s: archives are local files; expected "
-                   "tar:///path/to/archive?member=NAME", url);
-      return NULL;
+                   "%s: archives are local files; expected " TAR_URL_FORM, url);
+      return FALSE;
     }
-  if (*g_uri_get_path (uri) == '\0')
+  if (*imgxfer_url_get_path (parsed) == '\0')
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-                   "%s: no archive path; expected "
-                   "tar:///path/to/archive?member=NAME", url);
-      return NULL;
+                   "%s: no archive path; expected " TAR_URL_FORM, url);
+      return FALSE;
     }
-  return g_steal_pointer (&uri);
+  if (!imgxfer_url_check_params (parsed, tar_params, error))
+    return FALSE;
+
+  *path = g_strdup (imgxfer_url_get_path (parsed));
+  *member = g_strdup (imgxfer_url_get_param (parsed, "member"));
+  return TRUE;
 }
 
 char *
 _imgxfer_tar_archive_path_from_url (const char *url, GError **error)
 {
-  g_autoptr (GUri) uri = NULL;
+  g_autofree char *member = NULL;
+  char *path;
 
-  if (g_ascii_strncasecmp (url, "file:", 5) == 0)
-    return g_filename_from_uri (url, NULL, error);
-  if (!is_tar_url (url))
-    return g_strdup (url);
-
-  uri = parse_tar_url (url, error);
-  return uri ? g_strdup (g_uri_get_path (uri)) : NULL;
+  parse_archive_url (url, &path, &member, error);
+  return path;
 }
 
-/* The member named in a tar: URL's query, %NULL when there is none. */
-static gboolean
-member_from_url (const char *url, char **member, GError **error)
-{
-  g_autoptr (GUri) uri = parse_tar_url (url, error);
-  g_autoptr (GHashTable) params = NULL;
-  g_autoptr (GError) local_error = NULL;
-  GHashTableIter iter;
-  const char *key;
-
-  *member = NULL;
-  if (uri == NULL)
-    return FALSE;
-  if (g_uri_get_query (uri) == NULL)
-    return TRUE;
-
-  params = g_uri_parse_params (g_uri_get_query (uri), -1, "&",
-                               G_URI_PARAMS_NONE, &local_error);
-  if (params == NULL)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-                   "%s: invalid query: %s", url, local_error->message);
-      return FALSE;
-    }
-
-  /* A misspelt parameter must not be silently ignored. */
-  g_hash_table_iter_init (&iter, params);
-  while (g_hash_table_iter_next (&iter, (gpointer *)&key, NULL))
-    if (!g_str_equal (key, "member"))
-      {
-        g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-                     "%s: unknown URL parameter \"%s\" (only \"member\")",
-                     url, key);
-        return FALSE;
-      }
-
-  *member = g_strdup (g_hash_table_lookup (params, "member"));
-  return TRUE;
-}
-
-/* The option wins over the URL: it is what `--member` sets. */
+/* The member is named once: by the option (`--member`) or by the URL.
+ * Sets @path to the archive's. */
 static char *
-member_name (ImgxferBackend *backend, GError **error)
+member_name (ImgxferBackend *backend, char **path, GError **error)
 {
   const char *url = imgxfer_backend_get_url (backend);
   const char *option
       = imgxfer_open_options_get_member (imgxfer_backend_get_options (backend));
   char *member = NULL;
 
+  if (!parse_archive_url (url, path, &member, error))
+    return NULL;
+  if (option != NULL && member != NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: the member is given twice, as \"%s\" in the URL and "
+                   "as \"%s\" by the options (--member)",
+                   url, member, option);
+      g_free (member);
+      return NULL;
+    }
   if (option != NULL)
     return g_strdup (option);
-  if (is_tar_url (url) && !member_from_url (url, &member, error))
-    return NULL;
   if (member == NULL)
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
                  "%s: no archive member given (use --member NAME or "
@@ -202,14 +168,9 @@ find_member (ImgxferTarBackend *self,
 {
   ImgxferBackend *backend = IMGXFER_BACKEND (self);
   g_autofree char *path = NULL;
-  g_autofree char *member = member_name (backend, error);
+  g_autofree char *member = member_name (backend, &path, error);
 
   if (member == NULL)
-    return FALSE;
-
-  path = _imgxfer_tar_archive_path_from_url (imgxfer_backend_get_url (backend),
-                                             error);
-  if (path == NULL)
     return FALSE;
 
   self->archive = _imgxfer_tar_archive_open (path, cancellable, error);

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <imgxfer/imgxfer-open-options.h>
 #include <imgxfer/imgxfer-version.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -66,6 +67,44 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  * @get_local_file: if the image's bytes are the byte range @offset..+@size
  *   of a local file, return its path; used to stack a format driver (qemu)
  *   on top of a protocol driver (file, tar). Returning %FALSE means no.
+ * @get_local_files: add to @files the path of every local file reading
+ *   this image reads (the image file, each file of its backing chain, an
+ *   external data file, the archive holding a member), so that none of
+ *   them is taken as a destination. Paths may use any spelling; the caller
+ *   compares devices and inodes. The default adds the file of
+ *   @get_local_file, if any. Since: 0.1
+ * @create: a class method: make a new image at @url, of @format (a format
+ *   the class lists; for a protocol driver, raw guest data) and virtual
+ *   @size, on top of @backing_file (of @backing_format) when that is not
+ *   %NULL, replacing whatever is there, and open it with @options, which
+ *   are writable and name the format. Called by imgxfer_create(), which
+ *   has checked that a raw image gets no backing file. Returning
+ *   %G_IO_ERROR_NOT_SUPPORTED passes the request to the next driver that
+ *   claims the format (a driver may create only some images of a format).
+ *   %NULL: the driver creates nothing. Since: 0.1
+ * @info: a class method: describe the image at @url, opened with
+ *   @options (whose format is this driver's, or unset for a protocol
+ *   driver's raw data), as a JSON object in the keys of `qemu-img info
+ *   --output=json` ("filename", "format", "virtual-size", ...), for
+ *   imgxfer_image_info(). %G_IO_ERROR_NOT_SUPPORTED passes to the next
+ *   driver of the format. %NULL: the library describes the image from an
+ *   open backend (format, virtual size). Since: 0.1
+ * @measure: a class method: how much space converting the image at @url
+ *   (opened with @options) into @target_format, a format this driver
+ *   lists, would take, as `qemu-img measure --output=json` says
+ *   ("required", "fully-allocated"), for imgxfer_image_measure().
+ *   %G_IO_ERROR_NOT_SUPPORTED passes to the next driver of the format.
+ *   Since: 0.1
+ * @checksum: the blkhash checksum of the open image with @algorithm and
+ *   @block_size (both given), when the driver can have it without reading
+ *   the image through the library (a server computes it). Returns the hex
+ *   digest; %G_IO_ERROR_NOT_SUPPORTED makes imgxfer_checksum_compute()
+ *   read the image instead. %NULL: always read. Since: 0.1
+ * @list_members: a class method of drivers that open members of archive
+ *   files: list the members of the archive at @path, as
+ *   imgxfer_archive_list() documents. Such a driver also opens a plain
+ *   path with a member in the options (#ImgxferOpenOptions:member).
+ *   Since: 0.1
  *
  * Drivers subclass #ImgxferBackend and implement #ImgxferSource,
  * #ImgxferDestination or both. One instance is used by one thread at a
@@ -91,9 +130,29 @@ struct _ImgxferBackendClass
                               char **path,
                               guint64 *offset,
                               guint64 *size);
+  gboolean (*get_local_files) (ImgxferBackend *self, GPtrArray *files,
+                               GCancellable *cancellable, GError **error);
+
+  ImgxferBackend *(*create) (ImgxferBackendClass *klass, const char *url,
+                             const char *format, guint64 size,
+                             const char *backing_file,
+                             const char *backing_format,
+                             ImgxferOpenOptions *options,
+                             GCancellable *cancellable, GError **error);
+  JsonNode *(*info) (ImgxferBackendClass *klass, const char *url,
+                     ImgxferOpenOptions *options, GCancellable *cancellable,
+                     GError **error);
+  JsonNode *(*measure) (ImgxferBackendClass *klass, const char *url,
+                        ImgxferOpenOptions *options, const char *target_format,
+                        GCancellable *cancellable, GError **error);
+  char *(*checksum) (ImgxferBackend *self, const char *algorithm,
+                     gsize block_size, GCancellable *cancellable,
+                     GError **error);
+  JsonNode *(*list_members) (ImgxferBackendClass *klass, const char *path,
+                             GCancellable *cancellable, GError **error);
 
   /*< private >*/
-  gpointer padding[16];
+  gpointer padding[10];
 };
 
 /* What the backend was opened with. A driver reads the options that
@@ -139,5 +198,9 @@ gboolean imgxfer_backend_get_local_file (ImgxferBackend *self,
                                          char **path,
                                          guint64 *offset,
                                          guint64 *size);
+IMGXFER_AVAILABLE_IN_ALL
+char **imgxfer_backend_get_local_files (ImgxferBackend *self,
+                                        GCancellable *cancellable,
+                                        GError **error);
 
 G_END_DECLS

@@ -41,6 +41,8 @@ IMGXFER_AVAILABLE_IN_ALL
 GType imgxfer_driver_lookup_format (const char *format);
 IMGXFER_AVAILABLE_IN_ALL
 GType imgxfer_driver_lookup_name (const char *name);
+IMGXFER_AVAILABLE_IN_0_1
+GType *imgxfer_driver_list_format (const char *format, guint *n_drivers);
 
 IMGXFER_AVAILABLE_IN_ALL
 GType *imgxfer_driver_list (guint *n_drivers);

@@ -22,6 +22,9 @@ G_BEGIN_DECLS
  * @IMGXFER_ERROR_SHORT_READ: a read returned less data than asked
  * @IMGXFER_ERROR_EXPIRED: the transfer ticket expired or was cancelled
  * @IMGXFER_ERROR_DIFFERENT: two images differ
+ * @IMGXFER_ERROR_IN_USE: another process (a virtual machine, qemu-nbd)
+ *   holds the image in a way that forbids this use (qemu's image locks).
+ *   Since: 0.1
  *
  * Errors of imgxfer's own concepts. Plain I/O failures use %G_IO_ERROR.
  */
@@ -37,6 +40,7 @@ typedef enum
   IMGXFER_ERROR_SHORT_READ,
   IMGXFER_ERROR_EXPIRED,
   IMGXFER_ERROR_DIFFERENT,
+  IMGXFER_ERROR_IN_USE,
 } ImgxferError;
 
 #define IMGXFER_ERROR (imgxfer_error_quark ())

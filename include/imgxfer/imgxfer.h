@@ -10,12 +10,14 @@
 #include <imgxfer/imgxfer-enum-types.h>
 #include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-extent.h>
+#include <imgxfer/imgxfer-url.h>
 #include <imgxfer/imgxfer-open-options.h>
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-source.h>
 #include <imgxfer/imgxfer-destination.h>
 #include <imgxfer/imgxfer-driver.h>
 #include <imgxfer/imgxfer-image.h>
+#include <imgxfer/imgxfer-open-destination.h>
 #include <imgxfer/imgxfer-archive.h>
 #include <imgxfer/imgxfer-copy.h>
 #include <imgxfer/imgxfer-checksum.h>

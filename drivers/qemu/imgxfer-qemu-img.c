@@ -6,7 +6,7 @@
 
 #include <imgxfer/imgxfer-error.h>
 
-#include "imgxfer-qemu-img-private.h"
+#include "imgxfer-qemu-img.h"
 
 static GSubprocess *
 spawn (const char *const *argv, GError **error)
@@ -19,10 +19,9 @@ spawn (const char *const *argv, GError **error)
   g_strv_builder_addv (builder, (const char **)argv);
   full_argv = g_strv_builder_end (builder);
 
-  process = g_subprocess_newv ((const char *const *)full_argv,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                   | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                               error);
+  process = g_subprocess_newv (
+      (const char *const *)full_argv,
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, error);
   if (process == NULL)
     g_prefix_error (error, "Cannot run qemu-img: ");
   return process;
@@ -57,10 +56,8 @@ finish (GSubprocess *process, const char *const *argv, char **standard_output,
 }
 
 gboolean
-_imgxfer_qemu_img (const char *const *argv,
-                   char **standard_output,
-                   GCancellable *cancellable,
-                   GError **error)
+_imgxfer_qemu_img (const char *const *argv, char **standard_output,
+                   GCancellable *cancellable, GError **error)
 {
   g_autoptr (GSubprocess) process = spawn (argv, error);
 
@@ -70,10 +67,8 @@ _imgxfer_qemu_img (const char *const *argv,
 
 gboolean
 _imgxfer_qemu_img_lines (const char *const *argv,
-                         ImgxferQemuImgLineFunc line_func,
-                         gpointer user_data,
-                         GCancellable *cancellable,
-                         GError **error)
+                         ImgxferQemuImgLineFunc line_func, gpointer user_data,
+                         GCancellable *cancellable, GError **error)
 {
   g_autoptr (GSubprocess) process = spawn (argv, error);
   g_autoptr (GDataInputStream) lines = NULL;

@@ -35,7 +35,7 @@
 #include <imgxfer/imgxfer-error.h>
 
 #include "drivers/common/imgxfer-local-io.h"
-#include "imgxfer-qcow2-image-private.h"
+#include "imgxfer-qcow2-image.h"
 
 #define QCOW2_MAGIC 0x514649fbu /* "QFI\xfb" */
 #define QCOW2_VERSION 3

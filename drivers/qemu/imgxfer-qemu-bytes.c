@@ -12,7 +12,7 @@
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-image.h>
 
-#include "imgxfer-local-bytes-private.h"
+#include "imgxfer-qemu-bytes.h"
 
 #define SECTOR_SIZE 512
 
@@ -25,7 +25,8 @@ _imgxfer_local_bytes_clear (ImgxferLocalBytes *bytes)
 static gboolean
 describe_range (ImgxferLocalBytes *bytes, GError **error)
 {
-  guint64 padded = (bytes->size + SECTOR_SIZE - 1) & ~(guint64)(SECTOR_SIZE - 1);
+  guint64 padded
+      = (bytes->size + SECTOR_SIZE - 1) & ~(guint64)(SECTOR_SIZE - 1);
   GStatBuf st;
 
   if (g_stat (bytes->path, &st) < 0)
@@ -33,29 +34,25 @@ describe_range (ImgxferLocalBytes *bytes, GError **error)
       int saved_errno = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "Cannot stat %s: %s", bytes->path,
-                   g_strerror (saved_errno));
+                   "Cannot stat %s: %s", bytes->path, g_strerror (saved_errno));
       return FALSE;
     }
 
   /* A block device's st_size is 0: a range from 0 is the device. */
-  bytes->whole = bytes->offset == 0
-                 && (!S_ISREG (st.st_mode)
-                     || bytes->size == (guint64)st.st_size);
-  bytes->padded_size = S_ISREG (st.st_mode)
-                               && bytes->offset + padded <= (guint64)st.st_size
-                           ? padded
-                           : bytes->size;
+  bytes->whole
+      = bytes->offset == 0
+        && (!S_ISREG (st.st_mode) || bytes->size == (guint64)st.st_size);
+  bytes->padded_size
+      = S_ISREG (st.st_mode) && bytes->offset + padded <= (guint64)st.st_size
+            ? padded
+            : bytes->size;
   return TRUE;
 }
 
 gboolean
-_imgxfer_local_bytes_find (const char *url,
-                           ImgxferOpenOptions *options,
-                           ImgxferLocalBytes *bytes,
-                           guint64 *size,
-                           GCancellable *cancellable,
-                           GError **error)
+_imgxfer_local_bytes_find (const char *url, ImgxferOpenOptions *options,
+                           ImgxferLocalBytes *bytes, guint64 *size,
+                           GCancellable *cancellable, GError **error)
 {
   g_autoptr (ImgxferOpenOptions) raw_options
       = options ? imgxfer_open_options_copy (options)

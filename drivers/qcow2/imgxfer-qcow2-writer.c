@@ -1,4 +1,4 @@
-/* imgxfer-qcow2-writer.c: the destination of a new qcow2 image
+/* imgxfer-qcow2-writer.c: the qcow2 driver: new qcow2 images
  *
  * imgxfer_create() makes a qcow2 image without a backing file with this
  * backend instead of `qemu-img create` and qemu-nbd: the clusters are
@@ -6,11 +6,14 @@
  * into qcow2 then costs what a copy into a raw file costs, where through
  * qemu-nbd every byte crossed a socket and a second process.
  *
- * Only new images are written this way: an image that exists may use
+ * Only new images are handled this way: an image that exists may use
  * anything qcow2 allows (compression, snapshots, a backing chain, other
- * cluster sizes), which is qemu's to handle. The backend writes and
- * zeroes; reading the image back is for the qemu driver, once it is
- * complete. Clones share the image, which has its own lock.
+ * cluster sizes), which is qemu's to handle, so the driver passes every
+ * other request for qcow2 on to the next driver of the format. The
+ * backend it creates writes and zeroes, and reads back what was written
+ * (data clusters straight from the image file, the others as zeroes),
+ * so that a copy can be checked while the image is open. Clones share
+ * the image, which has its own lock.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -18,8 +21,8 @@
 
 #include "drivers/common/imgxfer-local-io.h"
 #include "drivers/common/imgxfer-write-behind.h"
-#include "imgxfer-qcow2-image-private.h"
-#include "imgxfer-qcow2-writer-private.h"
+#include "imgxfer-qcow2-image.h"
+#include "imgxfer-qcow2-writer.h"
 
 /* As large as the copy engine's requests get. */
 #define MAX_REQUEST (32 * 1024 * 1024)
@@ -33,20 +36,33 @@ struct _ImgxferQcow2Writer
   ImgxferWriteBehind write_behind; /* this connection's writes */
 };
 
+static void imgxfer_qcow2_writer_source_init (ImgxferSourceInterface *iface);
 static void
 imgxfer_qcow2_writer_destination_init (ImgxferDestinationInterface *iface);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (
     ImgxferQcow2Writer, imgxfer_qcow2_writer, IMGXFER_TYPE_BACKEND,
-    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
-                           imgxfer_qcow2_writer_destination_init))
+    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
+                           imgxfer_qcow2_writer_source_init)
+        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
+                               imgxfer_qcow2_writer_destination_init))
 
-/* The image exists before the backend opens: open only declares it. */
+/* The image exists before the backend opens: open only declares it. An
+ * image this driver did not create is for the next driver of the
+ * format. */
 static gboolean
 imgxfer_qcow2_writer_open (ImgxferBackend *backend, GCancellable *cancellable,
                            GError **error)
 {
   ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (backend);
+
+  if (self->image == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "%s: the qcow2 driver opens only the images it creates",
+                   imgxfer_backend_get_url (backend));
+      return FALSE;
+    }
 
   imgxfer_backend_set_size (backend,
                             _imgxfer_qcow2_image_get_size (self->image));
@@ -55,7 +71,7 @@ imgxfer_qcow2_writer_open (ImgxferBackend *backend, GCancellable *cancellable,
   imgxfer_backend_set_caps (
       backend, IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_CAN_ZERO
                    | IMGXFER_BACKEND_CAN_PUNCH_HOLE | IMGXFER_BACKEND_CAN_FLUSH
-                   | IMGXFER_BACKEND_IS_ZERO);
+                   | IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_IS_ZERO);
   imgxfer_backend_set_block_sizes (backend, 1, 64 * 1024, MAX_REQUEST);
   imgxfer_backend_set_max_connections (backend, MAX_CONNECTIONS);
   return TRUE;
@@ -107,6 +123,35 @@ write_run (guint64 guest_offset, guint64 file_offset, gsize length,
              length, file_offset, error)
          && _imgxfer_write_behind_add (&request->self->write_behind, fd, path,
                                        file_offset, length, error);
+}
+
+static gboolean
+imgxfer_qcow2_writer_pread (ImgxferSource *source, void *buffer, gsize length,
+                            guint64 offset, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (source);
+
+  return _imgxfer_qcow2_image_read (self->image, buffer, length, offset, error);
+}
+
+static gboolean
+imgxfer_qcow2_writer_extents (ImgxferSource *source,
+                              ImgxferExtentContext context, guint64 offset,
+                              guint64 length, GArray *extents,
+                              GCancellable *cancellable, GError **error)
+{
+  ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (source);
+
+  return _imgxfer_qcow2_image_extents (self->image, offset, length, extents,
+                                       error);
+}
+
+static void
+imgxfer_qcow2_writer_source_init (ImgxferSourceInterface *iface)
+{
+  iface->pread = imgxfer_qcow2_writer_pread;
+  iface->extents = imgxfer_qcow2_writer_extents;
 }
 
 static gboolean
@@ -173,6 +218,40 @@ imgxfer_qcow2_writer_finalize (GObject *object)
   G_OBJECT_CLASS (imgxfer_qcow2_writer_parent_class)->finalize (object);
 }
 
+/* Only images without a backing file, not for direct I/O: qemu does
+ * more there. */
+static ImgxferBackend *
+imgxfer_qcow2_writer_create (ImgxferBackendClass *klass, const char *url,
+                             const char *format, guint64 size,
+                             const char *backing_file,
+                             const char *backing_format,
+                             ImgxferOpenOptions *options,
+                             GCancellable *cancellable, GError **error)
+{
+  g_autoptr (ImgxferQcow2Image) image = NULL;
+  g_autofree char *path = NULL;
+
+  if (backing_file != NULL || imgxfer_open_options_get_direct (options))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "%s: the qcow2 driver creates only images without a "
+                   "backing file, for the page cache",
+                   url);
+      return NULL;
+    }
+
+  path = _imgxfer_local_path_for_create (url, error);
+  if (path == NULL)
+    return NULL;
+  image = _imgxfer_qcow2_image_create (path, size, error);
+  if (image == NULL)
+    return NULL;
+  return new_writer (url, options, image, cancellable, error);
+}
+
+static const char *const qcow2_schemes[] = { NULL };
+static const char *const qcow2_formats[] = { "qcow2", NULL };
+
 static void
 imgxfer_qcow2_writer_class_init (ImgxferQcow2WriterClass *klass)
 {
@@ -181,28 +260,17 @@ imgxfer_qcow2_writer_class_init (ImgxferQcow2WriterClass *klass)
 
   object_class->finalize = imgxfer_qcow2_writer_finalize;
 
-  backend_class->name = "qcow2-writer";
-  backend_class->description = "new qcow2 images, written directly";
+  backend_class->name = "qcow2";
+  backend_class->description
+      = "New qcow2 images without a backing file, written directly";
+  backend_class->schemes = qcow2_schemes;
+  backend_class->formats = qcow2_formats;
   backend_class->open = imgxfer_qcow2_writer_open;
   backend_class->clone = imgxfer_qcow2_writer_clone;
+  backend_class->create = imgxfer_qcow2_writer_create;
 }
 
 static void
 imgxfer_qcow2_writer_init (ImgxferQcow2Writer *self)
 {
-}
-
-/* Creates an empty qcow2 image of @size at @path, which @url names, and
- * opens it for writing. */
-ImgxferBackend *
-_imgxfer_qcow2_writer_create (const char *url, const char *path, guint64 size,
-                              ImgxferOpenOptions *options,
-                              GCancellable *cancellable, GError **error)
-{
-  g_autoptr (ImgxferQcow2Image) image
-      = _imgxfer_qcow2_image_create (path, size, error);
-
-  if (image == NULL)
-    return NULL;
-  return new_writer (url, options, image, cancellable, error);
 }

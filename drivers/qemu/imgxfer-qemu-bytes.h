@@ -1,4 +1,4 @@
-/* imgxfer-local-bytes-private.h: where an image's bytes lie on this host,
+/* imgxfer-qemu-bytes.h: where an image's bytes lie on this host,
  * and how qemu names them
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -17,15 +17,14 @@ typedef struct
   char *path;
   guint64 offset;
   guint64 size;
-  gboolean whole;       /* the range is all of @path */
-  guint64 padded_size;  /* @size rounded up to 512 when @path holds those
-                           bytes (tar pads members): qemu's raw driver only
-                           takes ranges of whole sectors */
+  gboolean whole;      /* the range is all of @path */
+  guint64 padded_size; /* @size rounded up to 512 when @path holds those
+                          bytes (tar pads members): qemu's raw driver only
+                          takes ranges of whole sectors */
 } ImgxferLocalBytes;
 
 void _imgxfer_local_bytes_clear (ImgxferLocalBytes *bytes);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ImgxferLocalBytes,
-                                  _imgxfer_local_bytes_clear)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ImgxferLocalBytes, _imgxfer_local_bytes_clear)
 
 /* Opens @url as raw through the protocol drivers (a file, a tar member)
  * and finds its bytes. Returns FALSE with an error on failure; TRUE with
@@ -33,18 +32,15 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ImgxferLocalBytes,
  * is its size. */
 gboolean _imgxfer_local_bytes_find (const char *url,
                                     ImgxferOpenOptions *options,
-                                    ImgxferLocalBytes *bytes,
-                                    guint64 *size,
-                                    GCancellable *cancellable,
-                                    GError **error);
+                                    ImgxferLocalBytes *bytes, guint64 *size,
+                                    GCancellable *cancellable, GError **error);
 
 /* The json: pseudo-filename under which qemu opens @bytes as @format
  * (NULL: probed), top layer only when @shallow. Always a json: filename,
  * even for a whole file: qemu would take "nbd:x" or "http:y" for a
  * protocol. */
 char *_imgxfer_local_bytes_qemu_filename (const ImgxferLocalBytes *bytes,
-                                          const char *format,
-                                          gboolean shallow);
+                                          const char *format, gboolean shallow);
 
 /* The json: pseudo-filename under which qemu opens the node @file (taken)
  * as @format (NULL: probed), top layer only when @shallow. */

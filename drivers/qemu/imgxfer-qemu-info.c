@@ -1,21 +1,23 @@
-/* imgxfer-image-info.c: qemu-img info and measure on any image imgxfer opens
+/* imgxfer-qemu-info.c: qemu-img info and measure on any image imgxfer opens
+ *
+ * The qemu driver's info and measure: qemu-img reads the image where the
+ * protocol drivers find its bytes (a file, a tar member's byte range) or
+ * at the NBD URL qemu itself can open.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
-#include <imgxfer/imgxfer-error.h>
-#include <imgxfer/imgxfer-image.h>
-
-#include "imgxfer-driver-private.h"
-#include "imgxfer-local-bytes-private.h"
-#include "imgxfer-qemu-img-private.h"
+#include "imgxfer-qemu-backend.h"
+#include "imgxfer-qemu-bytes.h"
+#include "imgxfer-qemu-img.h"
+#include "imgxfer-qemu-nbd-url.h"
 
 /* Where qemu-img finds the image, and what to add to its answer. */
 typedef struct
 {
-  char *url;         /* as the caller named it, for messages */
-  char *filename;    /* what qemu-img opens: a path, a json: or an NBD URL */
+  char *url;          /* as the caller named it, for messages */
+  char *filename;     /* what qemu-img opens: a path, a json: or an NBD URL */
   const char *format; /* -f, or NULL to let qemu-img probe */
   gboolean is_member; /* a byte range of a larger file (a tar member) */
   guint64 member_offset;
@@ -42,9 +44,10 @@ static gboolean
 is_qemu_nbd_url (const char *url)
 {
   static const char *const schemes[] = { "nbd", "nbd+unix", NULL };
-  g_autofree char *scheme = _imgxfer_url_scheme (url);
+  g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, NULL);
 
-  return g_strv_contains (schemes, scheme);
+  return parsed != NULL
+         && g_strv_contains (schemes, imgxfer_url_get_scheme (parsed));
 }
 
 static gboolean
@@ -56,10 +59,8 @@ is_raw (const char *format)
 /* A format over a remote image that qemu-img cannot read: the driver
  * that would read it says why. */
 static QemuTarget *
-refuse_remote_format (const char *url,
-                      ImgxferOpenOptions *options,
-                      GCancellable *cancellable,
-                      GError **error)
+refuse_remote_format (const char *url, ImgxferOpenOptions *options,
+                      GCancellable *cancellable, GError **error)
 {
   g_autoptr (ImgxferBackend) backend
       = imgxfer_open (url, options, cancellable, error);
@@ -74,27 +75,18 @@ refuse_remote_format (const char *url,
 /* Finds what qemu-img must open for @url. The protocol level is opened
  * as raw, through the same drivers imgxfer_open() uses, so a tar member
  * (whatever way it is named) resolves to its byte range in the archive,
- * and a remote image is seen at the size its driver reports. The format
- * is checked as imgxfer_open() checks it, so that every command gives
+ * and a remote image is seen at the size its driver reports. A format is
+ * refused where imgxfer_open() refuses it, so that every command gives
  * the same answer. */
 static QemuTarget *
-resolve_target (const char *url,
-                ImgxferOpenOptions *options,
-                GCancellable *cancellable,
-                GError **error)
+resolve_target (const char *url, ImgxferOpenOptions *options,
+                GCancellable *cancellable, GError **error)
 {
   g_autoptr (QemuTarget) target = g_new0 (QemuTarget, 1);
   g_auto (ImgxferLocalBytes) bytes = { 0 };
-  g_autofree char *scheme = _imgxfer_url_scheme (url);
 
   target->url = g_strdup (url);
   target->format = options ? imgxfer_open_options_get_format (options) : NULL;
-
-  if (!is_raw (target->format)
-      && _imgxfer_driver_lookup_format_for (url, target->format,
-                                            error)
-             == G_TYPE_INVALID)
-    return NULL;
 
   /* A format on an NBD export: qemu-img reads it through its own client,
    * as the qemu driver does, where no TLS is needed. */
@@ -103,7 +95,7 @@ resolve_target (const char *url,
       target->filename = g_strdup (url);
       return g_steal_pointer (&target);
     }
-  if (!is_raw (target->format) && g_str_has_prefix (scheme, "nbd"))
+  if (!is_raw (target->format) && _imgxfer_qemu_is_nbd_url (url))
     return refuse_remote_format (url, options, cancellable, error);
 
   if (!_imgxfer_local_bytes_find (url, options, &bytes, &target->virtual_size,
@@ -157,11 +149,8 @@ rename_in_error (QemuTarget *target, GError *error)
 /* Runs `qemu-img COMMAND --output=json [ARGS] [-f FMT] FILENAME` and
  * parses the object it prints. */
 static JsonNode *
-run_qemu_img (QemuTarget *target,
-              const char *command,
-              const char *const *args,
-              GCancellable *cancellable,
-              GError **error)
+run_qemu_img (QemuTarget *target, const char *command, const char *const *args,
+              GCancellable *cancellable, GError **error)
 {
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -214,38 +203,21 @@ add_member_keys (QemuTarget *target, JsonObject *object)
   json_object_set_int_member (object, "member-size", target->member_size);
 }
 
-/**
- * imgxfer_image_info:
- * @url: a path or URL, as imgxfer_open() takes it
- * @options: (nullable): the format (probed by qemu-img when not given) and
- *   the archive member, if any
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Describes an image as `qemu-img info --output=json` does: "format",
- * "virtual-size", and "cluster-size", "backing-filename",
- * "format-specific"... when the format has them. For a member of an
- * archive, qemu-img reads the member's byte range in place, and the object
- * also holds "member-offset" and "member-size"; its "filename" is @url,
- * its "actual-size" the whole archive's allocation (as imageio's client
- * reports it). Raw data of a remote image (an NBD export, other remote
- * drivers) is described at the size its driver reports; a format on an
- * NBD export is read by qemu-img. A local raw image's "virtual-size" is
- * its size rounded up to 512 bytes, as every command sees it.
- *
- * Returns: (transfer full): a JSON object
- */
+/* The class's info: `qemu-img info` of the image, named the way the
+ * caller named it. For a member of an archive, qemu-img reads the
+ * member's byte range in place, and the object also holds
+ * "member-offset" and "member-size" (its "actual-size" is the whole
+ * archive's, as imageio's client reports it). A format on an NBD export is
+ * read by qemu-img; raw data of a remote image is described at the size
+ * its driver reports. */
 JsonNode *
-imgxfer_image_info (const char *url,
-                    ImgxferOpenOptions *options,
-                    GCancellable *cancellable,
+_imgxfer_qemu_info (ImgxferBackendClass *klass, const char *url,
+                    ImgxferOpenOptions *options, GCancellable *cancellable,
                     GError **error)
 {
   g_autoptr (QemuTarget) target = NULL;
   JsonNode *node;
   JsonObject *object;
-
-  g_return_val_if_fail (url != NULL, NULL);
 
   target = resolve_target (url, options, cancellable, error);
   if (target == NULL)
@@ -256,8 +228,7 @@ imgxfer_image_info (const char *url,
       object = json_object_new ();
       node = json_node_new (JSON_NODE_OBJECT);
       json_node_take_object (node, object);
-      json_object_set_int_member (object, "virtual-size",
-                                  target->virtual_size);
+      json_object_set_int_member (object, "virtual-size", target->virtual_size);
       json_object_set_string_member (object, "filename", url);
       json_object_set_string_member (object, "format", target->format);
       return node;
@@ -277,35 +248,16 @@ imgxfer_image_info (const char *url,
   return node;
 }
 
-/**
- * imgxfer_image_measure:
- * @url: a path or URL, as imgxfer_open() takes it
- * @options: (nullable): the format (probed when not given) and the archive
- *   member, if any
- * @target_format: the format to convert to ("raw", "qcow2")
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * How much space converting the image to @target_format takes, as
- * `qemu-img measure --output=json` says: "required" and "fully-allocated"
- * (and "bitmaps" for formats that keep them), plus "member-offset" and
- * "member-size" for a member of an archive.
- *
- * Returns: (transfer full): a JSON object
- */
+/* The class's measure: `qemu-img measure -O TARGET_FORMAT` of the image,
+ * plus "member-offset" and "member-size" for a member of an archive. */
 JsonNode *
-imgxfer_image_measure (const char *url,
-                       ImgxferOpenOptions *options,
-                       const char *target_format,
-                       GCancellable *cancellable,
-                       GError **error)
+_imgxfer_qemu_measure (ImgxferBackendClass *klass, const char *url,
+                       ImgxferOpenOptions *options, const char *target_format,
+                       GCancellable *cancellable, GError **error)
 {
   g_autoptr (QemuTarget) target = NULL;
   const char *args[] = { "-O", target_format, NULL };
   JsonNode *node;
-
-  g_return_val_if_fail (url != NULL, NULL);
-  g_return_val_if_fail (target_format != NULL, NULL);
 
   target = resolve_target (url, options, cancellable, error);
   if (target == NULL)
