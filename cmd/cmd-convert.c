@@ -34,9 +34,6 @@ typedef struct
   guint64 request_size;
   char *cache;        /* -t: destination cache mode */
   char *source_cache; /* -T */
-  char *ca_file;
-  gboolean insecure;
-  char *proxy_url;
   gboolean checksum;
   char *checksum_algorithm; /* NULL: the default */
 } ConvertArgs;
@@ -51,8 +48,6 @@ convert_args_clear (ConvertArgs *args)
   g_free (args->request_size_text);
   g_free (args->cache);
   g_free (args->source_cache);
-  g_free (args->ca_file);
-  g_free (args->proxy_url);
   g_free (args->checksum_algorithm);
 }
 
@@ -117,12 +112,6 @@ option_group (ConvertArgs *args)
       "DST cache mode: writeback (default) or none (direct I/O)", "MODE" },
     { "source-cache", 'T', 0, G_OPTION_ARG_STRING, &args->source_cache,
       "SRC cache mode: writeback (default) or none (direct I/O)", "MODE" },
-    { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
-      "CA certificates to trust for TLS", "FILE" },
-    { "insecure", 0, 0, G_OPTION_ARG_NONE, &args->insecure,
-      "Do not verify TLS certificates", NULL },
-    { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
-      "URL to use when the image's own cannot be reached", "URL" },
     { "checksum", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
       on_checksum,
       "Print the checksum of the data copied, computed in the same pass "
@@ -134,6 +123,7 @@ option_group (ConvertArgs *args)
   GOptionGroup *group = g_option_group_new (COMMAND, NULL, NULL, args, NULL);
 
   g_option_group_add_entries (group, entries);
+  cli_image_args_add_remote_entries (&args->source, group);
   return group;
 }
 
@@ -218,9 +208,9 @@ static ImgxferOpenOptions *
 common_options (ConvertArgs *args, ImgxferOpenOptions *options)
 {
   imgxfer_open_options_set_connections (options, args->connections);
-  imgxfer_open_options_set_ca_file (options, args->ca_file);
-  imgxfer_open_options_set_insecure (options, args->insecure);
-  imgxfer_open_options_set_proxy_url (options, args->proxy_url);
+  imgxfer_open_options_set_ca_file (options, args->source.ca_file);
+  imgxfer_open_options_set_insecure (options, args->source.insecure);
+  imgxfer_open_options_set_proxy_url (options, args->source.proxy_url);
   return options;
 }
 
@@ -473,7 +463,13 @@ convert (ConvertArgs *args, const char *source_url,
     }
   if (args->progress)
     progress = cli_progress_new (imgxfer_backend_get_size (source));
-  if (!run_copy (copy, progress, cancellable, &error))
+  /* The copy flushed every connection; closing says whether the rest
+   * ended well (qemu-nbd stopped cleanly, nothing failed on close). */
+  if (!run_copy (copy, progress, cancellable, &error)
+      || !imgxfer_backend_close (destination, IMGXFER_CLOSE_NONE, cancellable,
+                                 &error)
+      || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
+                                 &error))
     return fail (error, cancellable);
 
   if (checksum)

@@ -4,7 +4,26 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "image-args.h"
+
+/* --cafile, --insecure and --proxy-url, for images behind servers. */
+static void
+remote_entries (CliImageArgs *args, GOptionEntry entries[4])
+{
+  const GOptionEntry remote[] = {
+    { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
+      "CA certificates to trust for TLS", "FILE" },
+    { "insecure", 0, 0, G_OPTION_ARG_NONE, &args->insecure,
+      "Do not verify TLS certificates", NULL },
+    { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
+      "URL to use when the image's own cannot be reached", "URL" },
+    { NULL },
+  };
+
+  memcpy (entries, remote, sizeof remote);
+}
 
 void
 cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
@@ -18,8 +37,20 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
       "Output format: human (default) or json", "FORMAT" },
     { NULL },
   };
+  GOptionEntry remote[4];
 
   g_option_context_add_main_entries (context, entries, NULL);
+  remote_entries (args, remote);
+  g_option_context_add_main_entries (context, remote, NULL);
+}
+
+void
+cli_image_args_add_remote_entries (CliImageArgs *args, GOptionGroup *group)
+{
+  GOptionEntry remote[4];
+
+  remote_entries (args, remote);
+  g_option_group_add_entries (group, remote);
 }
 
 gboolean
@@ -51,15 +82,11 @@ cli_image_args_check (CliImageArgs *args, const char *command)
 }
 
 gboolean
-cli_image_args_parse (CliImageArgs *args,
-                      GOptionContext *context,
-                      const char *command,
-                      int *argc,
-                      char ***argv)
+cli_image_args_parse (CliImageArgs *args, GOptionContext *context,
+                      const char *command, int *argc, char ***argv)
 {
   cli_image_args_add_entries (args, context);
-  if (!cli_parse (context, argc, argv)
-      || !cli_image_args_check (args, command))
+  if (!cli_parse (context, argc, argv) || !cli_image_args_check (args, command))
     return FALSE;
   if (*argc != 2)
     {
@@ -84,6 +111,9 @@ cli_image_args_to_options (CliImageArgs *args)
   imgxfer_open_options_set_member (options, args->member);
   imgxfer_open_options_set_bitmap (options, args->bitmap);
   imgxfer_open_options_set_shallow (options, args->shallow);
+  imgxfer_open_options_set_ca_file (options, args->ca_file);
+  imgxfer_open_options_set_insecure (options, args->insecure);
+  imgxfer_open_options_set_proxy_url (options, args->proxy_url);
   return options;
 }
 
@@ -94,4 +124,6 @@ cli_image_args_clear (CliImageArgs *args)
   g_clear_pointer (&args->member, g_free);
   g_clear_pointer (&args->output, g_free);
   g_clear_pointer (&args->bitmap, g_free);
+  g_clear_pointer (&args->ca_file, g_free);
+  g_clear_pointer (&args->proxy_url, g_free);
 }

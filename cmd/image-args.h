@@ -11,25 +11,31 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  char *format;   /* -f FMT */
-  char *member;   /* --member NAME */
-  char *output;   /* --output=human|json */
-  char *bitmap;   /* --bitmap NAME (extents only) */
-  gboolean shallow; /* --shallow (extents only) */
+  char *format;      /* -f FMT */
+  char *member;      /* --member NAME */
+  char *output;      /* --output=human|json */
+  char *bitmap;      /* --bitmap NAME (extents only) */
+  gboolean shallow;  /* --shallow (extents only) */
+  char *ca_file;     /* --cafile FILE: TLS (https:// images) */
+  gboolean insecure; /* --insecure */
+  char *proxy_url;   /* --proxy-url URL */
 } CliImageArgs;
 
-/* Adds -f, --member and --output to @context, parses the command line of
+/* Adds -f, --member, --output and the TLS options to @context, parses the
+ * command line of
  * @command, which names one image, and checks the values; on a usage
  * error prints it and returns FALSE (exit with CLI_EXIT_USAGE). */
-gboolean cli_image_args_parse (CliImageArgs *args,
-                               GOptionContext *context,
-                               const char *command,
-                               int *argc,
-                               char ***argv);
+gboolean cli_image_args_parse (CliImageArgs *args, GOptionContext *context,
+                               const char *command, int *argc, char ***argv);
 
-/* Adds -f, --member and --output to @context, for a command that checks
- * its arguments itself with cli_image_args_check(). */
+/* Adds -f, --member, --output and the TLS options to @context, for a command
+ * that checks its arguments itself with cli_image_args_check(). */
 void cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context);
+
+/* Adds --cafile, --insecure and --proxy-url (images behind servers) to
+ * @group. */
+void cli_image_args_add_remote_entries (CliImageArgs *args,
+                                        GOptionGroup *group);
 
 /* Checks the values given; on a usage error prints it and returns FALSE
  * (exit with CLI_EXIT_USAGE). */
@@ -38,8 +44,8 @@ gboolean cli_image_args_check (CliImageArgs *args, const char *command);
 /* TRUE for --output=json. */
 gboolean cli_image_args_json (CliImageArgs *args);
 
-/* Read-only open options with the format, member, bitmap and shallow
- * flag given. */
+/* Read-only open options with the format, member, bitmap, shallow flag
+ * and TLS options given. */
 ImgxferOpenOptions *cli_image_args_to_options (CliImageArgs *args);
 
 void cli_image_args_clear (CliImageArgs *args);

@@ -1,9 +1,8 @@
 /* imgxfer-archive.c: what an OVA/tar archive holds
  *
- * Reading an archive takes libarchive, which only the tar driver module
- * loads; the listing lives there too (drivers/tar/imgxfer-tar-listing.c)
- * and is reached through the table the tar driver installs, so that a
- * program that never lists an archive does not load either.
+ * The driver that opens members of archives lists them too (its class's
+ * list_members), so that what reads archives (libarchive) is loaded only
+ * with that driver, when a program lists an archive.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -13,15 +12,7 @@
 #include <imgxfer/imgxfer-driver.h>
 #include <imgxfer/imgxfer-error.h>
 
-#include "imgxfer-archive-private.h"
-
-static const ImgxferArchiveVTable *archive_vtable;
-
-void
-_imgxfer_archive_set_vtable (const ImgxferArchiveVTable *vtable)
-{
-  g_atomic_pointer_set (&archive_vtable, vtable);
-}
+#include "imgxfer-driver-private.h"
 
 /**
  * imgxfer_archive_list:
@@ -65,23 +56,22 @@ imgxfer_archive_list (const char *path,
                       GCancellable *cancellable,
                       GError **error)
 {
-  const ImgxferArchiveVTable *vtable;
+  GType type;
+  g_autoptr (GTypeClass) klass = NULL;
+  ImgxferBackendClass *backend_class;
 
   g_return_val_if_fail (path != NULL, NULL);
 
-  /* The lookup initializes the tar driver's class, loading its module
-   * first if need be, and the class installs the table. */
-  if (imgxfer_driver_lookup_name ("tar") != G_TYPE_INVALID)
-    vtable = g_atomic_pointer_get (&archive_vtable);
-  else
-    vtable = NULL;
-  if (vtable == NULL)
+  type = _imgxfer_driver_lookup_members ();
+  if (type == G_TYPE_INVALID)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: cannot list archives without the tar driver "
+                   "%s: cannot list archives: no driver reads them "
                    "(see `imgxfer drivers`)",
                    path);
       return NULL;
     }
-  return vtable->list (path, cancellable, error);
+  klass = g_type_class_ref (type);
+  backend_class = (ImgxferBackendClass *)klass;
+  return backend_class->list_members (backend_class, path, cancellable, error);
 }

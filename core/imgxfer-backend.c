@@ -5,7 +5,10 @@
 #include "config.h"
 
 #include <imgxfer/imgxfer-backend.h>
+#include <imgxfer/imgxfer-destination.h>
 #include <imgxfer/imgxfer-error.h>
+
+#include "imgxfer-range-private.h"
 
 typedef struct
 {
@@ -18,6 +21,7 @@ typedef struct
   guint32 preferred_block;
   guint32 max_block;
   guint max_connections;
+  gboolean closed;
 } ImgxferBackendPrivate;
 
 enum
@@ -69,6 +73,21 @@ imgxfer_backend_real_clone (ImgxferBackend *self,
                          "url", priv->url,
                          "options", priv->options,
                          NULL);
+}
+
+/* A backend nobody closed is closed with its last reference, so that its
+ * helper processes stop; the error has nowhere to go but the debug log. */
+static void
+imgxfer_backend_dispose (GObject *object)
+{
+  ImgxferBackend *self = IMGXFER_BACKEND (object);
+  g_autoptr (GError) error = NULL;
+
+  if (!imgxfer_backend_close (self, IMGXFER_CLOSE_NONE, NULL, &error))
+    g_debug ("%s: closing on the last reference: %s",
+             imgxfer_backend_get_url (self), error->message);
+
+  G_OBJECT_CLASS (imgxfer_backend_parent_class)->dispose (object);
 }
 
 static gboolean
@@ -148,6 +167,7 @@ imgxfer_backend_class_init (ImgxferBackendClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->dispose = imgxfer_backend_dispose;
   object_class->finalize = imgxfer_backend_finalize;
   object_class->get_property = imgxfer_backend_get_property;
   object_class->set_property = imgxfer_backend_set_property;
@@ -378,7 +398,79 @@ imgxfer_backend_clone (ImgxferBackend *self,
 {
   g_return_val_if_fail (IMGXFER_IS_BACKEND (self), NULL);
 
+  if (!_imgxfer_check_open (self, "clone", error))
+    return NULL;
   return IMGXFER_BACKEND_GET_CLASS (self)->clone (self, cancellable, error);
+}
+
+/**
+ * imgxfer_backend_close:
+ * @self: a backend
+ * @flags: whether to flush first
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Ends the connection and says whether it ended well: with
+ * %IMGXFER_CLOSE_FLUSH a writable backend is flushed first, then the
+ * driver stops what it started (a qemu-nbd child) and reports what failed
+ * meanwhile. The backend is closed even when an error is returned, and
+ * every later request fails with %G_IO_ERROR_CLOSED. Closing a closed
+ * backend does nothing and succeeds. A backend that is not closed is
+ * closed without flushing when its last reference goes, its errors lost:
+ * call this to learn them. Clones are closed separately.
+ *
+ * Returns: %TRUE when everything written is where it belongs (durable,
+ *   with %IMGXFER_CLOSE_FLUSH) and the helpers stopped cleanly
+ *
+ * Since: 0.1
+ */
+gboolean
+imgxfer_backend_close (ImgxferBackend *self, ImgxferCloseFlags flags,
+                       GCancellable *cancellable, GError **error)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+  ImgxferBackendClass *klass;
+  g_autoptr (GError) flush_error = NULL;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), FALSE);
+
+  if (priv->closed)
+    return TRUE;
+
+  /* The helpers stop even when the flush fails: the first error is the
+   * one returned. */
+  if ((flags & IMGXFER_CLOSE_FLUSH) && IMGXFER_IS_DESTINATION (self)
+      && (priv->caps & IMGXFER_BACKEND_CAN_WRITE))
+    ok = imgxfer_destination_flush (IMGXFER_DESTINATION (self), cancellable,
+                                    &flush_error);
+
+  klass = IMGXFER_BACKEND_GET_CLASS (self);
+  priv->closed = TRUE;
+  if (klass->close != NULL
+      && !klass->close (self, cancellable, ok ? error : NULL))
+    ok = FALSE;
+
+  if (flush_error)
+    g_propagate_error (error, g_steal_pointer (&flush_error));
+  return ok;
+}
+
+/**
+ * imgxfer_backend_is_closed:
+ * @self: a backend
+ *
+ * Returns: %TRUE once imgxfer_backend_close() was called
+ *
+ * Since: 0.1
+ */
+gboolean
+imgxfer_backend_is_closed (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), TRUE);
+  return priv->closed;
 }
 
 /**

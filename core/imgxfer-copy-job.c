@@ -591,11 +591,29 @@ workers_run (Run *run)
       g_thread_join (run->workers[i].thread);
 }
 
+/* A clone is closed here, where an error found only then (a write-back
+ * error, a helper that did not end well) can still fail the copy. */
+static void
+close_clone (Run *run, ImgxferBackend *clone)
+{
+  GError *error = NULL;
+
+  if (clone != NULL
+      && !imgxfer_backend_close (clone, IMGXFER_CLOSE_NONE, NULL, &error))
+    run_fail (run, error);
+}
+
+/* The first worker's backends are the caller's, to close when it likes. */
 static void
 workers_clear (Run *run)
 {
   for (guint i = 0; i < run->n_workers; i++)
     {
+      if (i > 0)
+        {
+          close_clone (run, run->workers[i].source);
+          close_clone (run, run->workers[i].destination);
+        }
       g_clear_object (&run->workers[i].source);
       g_clear_object (&run->workers[i].destination);
     }

@@ -172,7 +172,8 @@ imgxfer_destination_flush (ImgxferDestination *self,
 
   g_return_val_if_fail (IMGXFER_IS_DESTINATION (self), FALSE);
 
-  if (!check_writable (self, error))
+  if (!_imgxfer_check_open (IMGXFER_BACKEND (self), "flush", error)
+      || !check_writable (self, error))
     return FALSE;
   if (iface->flush == NULL
       || !(imgxfer_backend_get_caps (IMGXFER_BACKEND (self))

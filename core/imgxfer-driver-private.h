@@ -8,9 +8,13 @@
 
 G_BEGIN_DECLS
 
-/* Defined in imgxfer-builtin-drivers.c: registers the drivers linked into
- * the library. */
+/* Registers the drivers linked into the library: a table the build
+ * generates beside them. */
 void _imgxfer_register_builtin_drivers (void);
+
+/* The driver that opens members of archives and lists them (its class
+ * has list_members), or G_TYPE_INVALID. */
+GType _imgxfer_driver_lookup_members (void);
 
 /* The lower-case scheme of a URL, "" for a plain path. */
 char *_imgxfer_url_scheme (const char *url);

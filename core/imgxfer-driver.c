@@ -43,6 +43,7 @@ typedef struct
   char *type_name;
   GStrv schemes;
   GStrv formats;
+  gboolean members; /* it opens and lists members of archives */
   gboolean unusable; /* its module failed to load, or its type is some
                         other driver's */
 } Driver;
@@ -239,6 +240,8 @@ add_description (const char *dir_path, const char *file, GHashTable *described)
                                                 "Schemes", NULL, NULL);
   driver->formats = g_key_file_get_string_list (key_file, DESCRIPTION_GROUP,
                                                 "Formats", NULL, NULL);
+  driver->members = g_key_file_get_boolean (key_file, DESCRIPTION_GROUP,
+                                            "Members", NULL);
   g_ptr_array_add (registry, driver);
 }
 
@@ -350,6 +353,7 @@ typedef enum
   MATCH_SCHEME,
   MATCH_FORMAT,
   MATCH_NAME,
+  MATCH_MEMBERS,
 } Match;
 
 /* The same test for a class and for a description. */
@@ -358,10 +362,13 @@ matches (Match how,
          const char *key,
          const char *name,
          const char *const *schemes,
-         const char *const *formats)
+         const char *const *formats,
+         gboolean members)
 {
   switch (how)
     {
+    case MATCH_MEMBERS:
+      return members;
     case MATCH_SCHEME:
       return strv_contains_nocase (schemes, key);
     case MATCH_FORMAT:
@@ -394,14 +401,16 @@ find_drivers (Match how, const char *key, GArray *all)
       if (driver->type == G_TYPE_INVALID
           && !(matches (how, key, driver->name,
                         (const char *const *)driver->schemes,
-                        (const char *const *)driver->formats)
+                        (const char *const *)driver->formats,
+                        driver->members)
                && load_described (driver)))
         continue;
 
       klass = g_type_class_ref (driver->type);
       backend_class = (ImgxferBackendClass *)klass;
       if (!matches (how, key, backend_class->name, backend_class->schemes,
-                    backend_class->formats))
+                    backend_class->formats,
+                    backend_class->list_members != NULL))
         continue;
       if (found == G_TYPE_INVALID)
         found = driver->type;
@@ -525,6 +534,12 @@ _imgxfer_driver_ask_format (const char *format,
   if (local_error != NULL)
     g_propagate_error (error, g_steal_pointer (&local_error));
   return NULL;
+}
+
+GType
+_imgxfer_driver_lookup_members (void)
+{
+  return find_driver (MATCH_MEMBERS, NULL);
 }
 
 /**

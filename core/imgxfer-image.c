@@ -32,7 +32,7 @@ is_local_path (const char *url)
   return scheme[0] == '\0' || g_str_equal (scheme, "file");
 }
 
-/* A member of an archive is opened by the driver named "tar". */
+/* A member of a local archive is opened by the driver of archives. */
 static GType
 protocol_driver (const char *url,
                  ImgxferOpenOptions *options,
@@ -44,7 +44,7 @@ protocol_driver (const char *url,
       || !is_local_path (url))
     return imgxfer_driver_lookup_url (url, error);
 
-  type = imgxfer_driver_lookup_name ("tar");
+  type = _imgxfer_driver_lookup_members ();
   if (type == G_TYPE_INVALID)
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                  "%s: no driver can read archive members", url);
@@ -142,10 +142,11 @@ open_format (const char *url,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Opens an image. A local image (a file or a tar member) whose format is
- * not raw, given or probed on a read-only source, is opened through the
- * driver for that format, stacked on the protocol driver. A destination's
- * format is never probed.
+ * Opens an image. An image whose format is not raw, given (over any
+ * protocol) or probed (on a local read-only source), is opened through
+ * the drivers for that format, stacked on the protocol driver; a format
+ * driver refuses the protocols it cannot read the format over. A
+ * destination's format is never probed, nor a remote image's.
  *
  * Returns: (transfer full): a backend implementing #ImgxferSource and,
  *   when writable, #ImgxferDestination

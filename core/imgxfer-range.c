@@ -8,6 +8,18 @@
 
 #include "imgxfer-range-private.h"
 
+/* No request reaches a driver after its close vfunc. */
+gboolean
+_imgxfer_check_open (ImgxferBackend *backend, const char *what, GError **error)
+{
+  if (!imgxfer_backend_is_closed (backend))
+    return TRUE;
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "%s: %s after close",
+               imgxfer_backend_get_url (backend), what);
+  return FALSE;
+}
+
 /* The range must lie inside the image. */
 gboolean
 _imgxfer_check_range (ImgxferBackend *backend,
@@ -17,6 +29,9 @@ _imgxfer_check_range (ImgxferBackend *backend,
                       GError **error)
 {
   guint64 size = imgxfer_backend_get_size (backend);
+
+  if (!_imgxfer_check_open (backend, what, error))
+    return FALSE;
 
   if (offset > size || length > size - offset)
     {

@@ -18,18 +18,6 @@
 
 #define MiB (1024 * 1024)
 
-/* The SHA-256 of a whole file: the source must keep it. */
-static char *
-file_digest (const char *path)
-{
-  g_autofree char *data = NULL;
-  gsize length;
-
-  g_assert_true (g_file_get_contents (path, &data, &length, NULL));
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guint8 *)data,
-                                      length);
-}
-
 /* An image of @format with 1 MiB of data written by qemu-io. */
 static char *
 make_image (const char *dir, const char *name, const char *format)
@@ -58,7 +46,7 @@ assert_refused (const char *dir, const char *const *args,
   int status;
 
   for (guint i = 0; files[i] != NULL; i++)
-    g_ptr_array_add (digests, file_digest (files[i]));
+    g_ptr_array_add (digests, test_file_digest (files[i]));
 
   g_assert_cmpint (g_chdir (dir), ==, 0);
   status = test_run_cli (args, NULL, &err);
@@ -72,7 +60,7 @@ assert_refused (const char *dir, const char *const *args,
   g_assert_cmpint (strchr (err, '\n') - err, ==, strlen (err) - 1);
   for (guint i = 0; files[i] != NULL; i++)
     {
-      g_autofree char *digest = file_digest (files[i]);
+      g_autofree char *digest = test_file_digest (files[i]);
 
       g_assert_cmpstr (digest, ==, g_ptr_array_index (digests, i));
     }
@@ -266,12 +254,12 @@ test_library_refuses_source_files (void)
   g_autofree char *top = g_build_filename (dir, "top.qcow2", NULL);
   g_autofree char *alias = g_build_filename (dir, "link", NULL);
   g_autoptr (ImgxferBackend) source = NULL;
-  g_autofree char *base_digest = file_digest (base);
+  g_autofree char *base_digest = test_file_digest (base);
   g_autofree char *top_digest = NULL;
   const char *const targets[] = { base, top, NULL };
 
   test_qemu_img_create (top, "qcow2", NULL, "base.raw", "raw");
-  top_digest = file_digest (top);
+  top_digest = test_file_digest (top);
   source = open_source (top);
 
   for (guint i = 0; targets[i] != NULL; i++)
@@ -295,8 +283,8 @@ test_library_refuses_source_files (void)
 
   g_clear_object (&source);
   {
-    g_autofree char *now_base = file_digest (base);
-    g_autofree char *now_top = file_digest (top);
+    g_autofree char *now_base = test_file_digest (base);
+    g_autofree char *now_top = test_file_digest (top);
 
     g_assert_cmpstr (now_base, ==, base_digest);
     g_assert_cmpstr (now_top, ==, top_digest);

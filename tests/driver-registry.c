@@ -137,13 +137,16 @@ test_descriptions_match_classes (void)
       backend_class = (ImgxferBackendClass *)klass;
       assert_same_strv (backend_class->schemes, schemes);
       assert_same_strv (backend_class->formats, formats);
+      g_assert_cmpint (g_key_file_get_boolean (key_file, "Driver", "Members",
+                                               NULL),
+                       ==, backend_class->list_members != NULL);
       module_path = g_build_filename (dir_path, module, NULL);
       g_assert_true (g_file_test (module_path, G_FILE_TEST_IS_REGULAR));
       /* Linked into this program: not taken from the module. */
       g_assert_null (imgxfer_driver_get_module_path (type));
       n_described++;
     }
-  g_assert_cmpuint (n_described, ==, 4);
+  g_assert_cmpuint (n_described, ==, 5);
 }
 
 /* A described module that cannot be loaded costs nothing until a lookup

@@ -242,6 +242,8 @@ test_concurrent_allocation (Fixture *fixture, gconstpointer data)
       g_object_unref (writers[i].backend);
     }
   flush (qcow2);
+  /* qemu opens no image that imgxfer is writing. */
+  g_clear_object (&qcow2);
 
   /* qemu-img compare would take seconds over so many extents: a sample
    * of the pairs, from every L2 table and both refcount blocks, does. */

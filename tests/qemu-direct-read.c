@@ -157,13 +157,10 @@ static void
 kill_qemu_nbd (void)
 {
   int pid = test_find_child ("qemu-nbd");
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
   g_assert_cmpint (pid, >, 0);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
-  while (!test_process_gone (pid) && g_get_monotonic_time () < deadline)
-    g_usleep (10 * 1000);
-  g_assert_true (test_process_gone (pid));
+  g_assert_true (test_wait_process_gone (pid, 10));
 }
 
 static void

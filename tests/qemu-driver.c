@@ -542,7 +542,6 @@ test_server_dies_with_parent (Fixture *fixture, gconstpointer data)
   g_autofree char *pid_file = g_build_filename (fixture->dir, "pid", NULL);
   g_autofree char *pid_text = NULL;
   g_autoptr (GError) error = NULL;
-  gint64 deadline;
   int pid;
 
   if (g_test_subprocess ())
@@ -577,10 +576,7 @@ test_server_dies_with_parent (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   pid = atoi (pid_text);
   g_assert_cmpint (pid, >, 0);
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (!test_process_gone (pid) && g_get_monotonic_time () < deadline)
-    g_usleep (10 * 1000);
-  g_assert_true (test_process_gone (pid));
+  g_assert_true (test_wait_process_gone (pid, 10));
 }
 
 int

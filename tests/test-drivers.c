@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include "drivers/imageio/imgxfer-imageio-backend.h"
 #include "drivers/nbd/imgxfer-nbd-backend.h"
 #include "drivers/qcow2/imgxfer-qcow2-writer.h"
 #include "drivers/qemu/imgxfer-qemu-backend.h"
@@ -24,4 +25,5 @@ register_linked_drivers (void)
   /* Before qemu, as the descriptions order them. */
   imgxfer_driver_register (IMGXFER_TYPE_QCOW2_WRITER);
   imgxfer_driver_register (IMGXFER_TYPE_QEMU_BACKEND);
+  imgxfer_driver_register (IMGXFER_TYPE_IMAGEIO_BACKEND);
 }

@@ -186,6 +186,10 @@ test_find_child (const char *name)
   return first;
 }
 
+/* After its exit a process shows as a zombie ('Z'), then, while it is
+ * reaped, as dead ('X', 'x' on older kernels), then not at all; a read
+ * of its stat file may fail anywhere in between. None of these comes
+ * back to life, so once one is seen the process is gone. */
 gboolean
 test_process_gone (int pid)
 {
@@ -193,7 +197,22 @@ test_process_gone (int pid)
   char state;
   int ppid;
 
-  return !read_proc_stat (pid, &comm, &state, &ppid) || state == 'Z';
+  return !read_proc_stat (pid, &comm, &state, &ppid) || state == 'Z'
+         || state == 'X' || state == 'x';
+}
+
+gboolean
+test_wait_process_gone (int pid, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (!test_process_gone (pid))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (10 * 1000);
+    }
+  return TRUE;
 }
 
 static char *

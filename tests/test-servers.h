@@ -34,6 +34,9 @@ int test_find_child (const char *name);
 /* Whether @pid has exited (a zombie counts: a container's init may never
  * reap it). */
 gboolean test_process_gone (int pid);
+/* Waits up to @seconds for @pid to be gone; TRUE as soon as it was seen
+ * gone once (the test is not repeated: the pid may be reused). */
+gboolean test_wait_process_gone (int pid, guint seconds);
 
 /* Asserts that @extents are exactly @expected, printing both on a
  * mismatch. */

@@ -53,6 +53,17 @@ test_create_sparse (const char *path, guint64 size)
   g_assert_cmpint (close (fd), ==, 0);
 }
 
+char *
+test_file_digest (const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize length;
+
+  g_assert_true (g_file_get_contents (path, &data, &length, NULL));
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guint8 *)data,
+                                      length);
+}
+
 int
 test_run (const char *const *argv, char **out, char **err)
 {

@@ -21,6 +21,9 @@ void test_write_pattern (const char *path,
 /* Creates (or truncates) @path to a sparse file of @size bytes. */
 void test_create_sparse (const char *path, guint64 size);
 
+/* The SHA-256 of all of @path's bytes, to show a file unchanged. */
+char *test_file_digest (const char *path);
+
 /* Runs a command; returns its exit status and, optionally, its output. */
 int test_run (const char *const *argv, char **out, char **err);
 /* Runs a command that must succeed; stops the test with its stderr if

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drivers/common/imgxfer-image-lock.h"
 #include "drivers/common/imgxfer-local-io.h"
 #include "drivers/common/imgxfer-write-behind.h"
 #include "imgxfer-file-backend.h"
@@ -68,6 +69,10 @@ struct _ImgxferFileBackend
 
   /* Writes through the page cache are written back as they come. */
   ImgxferWriteBehind write_behind;
+
+  /* Writable files and devices: qemu's locks, taken by the first
+   * connection and shared by its clones. */
+  ImgxferImageLock *lock;
 };
 
 static void imgxfer_file_backend_source_init (ImgxferSourceInterface *iface);
@@ -195,6 +200,12 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
 
   if (!file_size (self, &size, error))
     return FALSE;
+  if (writable && !self->is_stream && self->lock == NULL)
+    {
+      self->lock = _imgxfer_image_lock_for_write (self->fd, self->path, error);
+      if (self->lock == NULL)
+        return FALSE;
+    }
 
   if (writable)
     caps |= IMGXFER_BACKEND_CAN_WRITE;
@@ -212,6 +223,24 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
    * stream has one writer, in order. */
   imgxfer_backend_set_max_connections (backend, self->is_stream ? 1 : 16);
   return TRUE;
+}
+
+/* A clone is another descriptor under the locks of the first: taking
+ * them again would find the first's and refuse. */
+static ImgxferBackend *
+imgxfer_file_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  g_autoptr (ImgxferFileBackend) clone = NULL;
+
+  clone = g_object_new (IMGXFER_TYPE_FILE_BACKEND, "url",
+                        imgxfer_backend_get_url (backend), "options",
+                        imgxfer_backend_get_options (backend), NULL);
+  clone->lock = self->lock ? _imgxfer_image_lock_ref (self->lock) : NULL;
+  if (!g_initable_init (G_INITABLE (clone), cancellable, error))
+    return NULL;
+  return IMGXFER_BACKEND (g_steal_pointer (&clone));
 }
 
 static gboolean
@@ -539,15 +568,30 @@ imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_file_backend_flush;
 }
 
+/* close() can report a write-back error (NFS) that nothing else would. */
+static gboolean
+imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+  int fd = self->fd;
+
+  self->fd = -1;
+  /* qemu may use the image again once the last connection is closed. */
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
+  if (fd >= 0 && close (fd) < 0 && errno != EINTR)
+    return _imgxfer_set_errno_error (error, errno, self->path, "close", 0);
+  return TRUE;
+}
+
 static void
 imgxfer_file_backend_finalize (GObject *object)
 {
   ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (object);
 
-  if (self->fd >= 0)
-    close (self->fd);
   g_free (self->path);
   g_aligned_free (self->bounce);
+  g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
 
   G_OBJECT_CLASS (imgxfer_file_backend_parent_class)->finalize (object);
 }
@@ -566,7 +610,9 @@ imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
   backend_class->description = "Local files and block devices";
   backend_class->schemes = file_schemes;
   backend_class->open = imgxfer_file_backend_open;
+  backend_class->clone = imgxfer_file_backend_clone;
   backend_class->get_local_file = imgxfer_file_backend_get_local_file;
+  backend_class->close = imgxfer_file_backend_close;
   backend_class->create = _imgxfer_file_create;
   backend_class->info = _imgxfer_file_info;
 }

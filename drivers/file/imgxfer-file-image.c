@@ -10,13 +10,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drivers/common/imgxfer-image-lock.h"
 #include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-file-backend.h"
 
+/* The file is emptied only once qemu's locks say that no one else uses
+ * it; the backend opened next takes them again for as long as it writes. */
 static gboolean
 create_file (const char *path, guint64 size, GError **error)
 {
-  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  g_autoptr (ImgxferImageLock) lock = NULL;
   int saved_errno;
 
   if (fd < 0)
@@ -27,7 +31,14 @@ create_file (const char *path, guint64 size, GError **error)
       return FALSE;
     }
 
-  if (ftruncate (fd, size) < 0)
+  lock = _imgxfer_image_lock_for_write (fd, path, error);
+  if (lock == NULL)
+    {
+      close (fd);
+      return FALSE;
+    }
+
+  if (ftruncate (fd, 0) < 0 || ftruncate (fd, size) < 0)
     {
       saved_errno = errno;
       close (fd);

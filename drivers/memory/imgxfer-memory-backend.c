@@ -366,16 +366,22 @@ imgxfer_memory_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_memory_backend_flush;
 }
 
+static gboolean
+imgxfer_memory_backend_close (ImgxferBackend *backend,
+                              GCancellable *cancellable, GError **error)
+{
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
+
+  return self->store == NULL
+         || _imgxfer_memory_store_connection_closed (self->store, error);
+}
+
 static void
 imgxfer_memory_backend_finalize (GObject *object)
 {
   ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (object);
 
-  if (self->store)
-    {
-      _imgxfer_memory_store_connection_closed (self->store);
-      _imgxfer_memory_store_unref (self->store);
-    }
+  g_clear_pointer (&self->store, _imgxfer_memory_store_unref);
 
   G_OBJECT_CLASS (imgxfer_memory_backend_parent_class)->finalize (object);
 }
@@ -395,6 +401,7 @@ imgxfer_memory_backend_class_init (ImgxferMemoryBackendClass *klass)
   backend_class->schemes = memory_schemes;
   backend_class->open = imgxfer_memory_backend_open;
   backend_class->clone = imgxfer_memory_backend_clone;
+  backend_class->close = imgxfer_memory_backend_close;
 }
 
 static void

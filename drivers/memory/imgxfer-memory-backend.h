@@ -44,6 +44,8 @@ G_DECLARE_FINAL_TYPE (ImgxferMemoryBackend, imgxfer_memory_backend, IMGXFER,
  * @IMGXFER_MEMORY_OP_ZERO: zero requests (after the caller's splitting)
  * @IMGXFER_MEMORY_OP_FLUSH: flush requests
  * @IMGXFER_MEMORY_OP_EXTENTS: extents calls, in either context
+ * @IMGXFER_MEMORY_OP_CLOSE: closes of a connection; a fault injected here
+ *   is what a write-back error found at close looks like
  *
  * The requests the image counts, and in which faults can be injected.
  */
@@ -54,6 +56,7 @@ typedef enum
   IMGXFER_MEMORY_OP_ZERO,
   IMGXFER_MEMORY_OP_FLUSH,
   IMGXFER_MEMORY_OP_EXTENTS,
+  IMGXFER_MEMORY_OP_CLOSE,
   IMGXFER_MEMORY_N_OPS,
 } ImgxferMemoryOp;
 

@@ -163,19 +163,11 @@ _imgxfer_memory_store_connection_opened (ImgxferMemoryStore *store)
       = MAX (store->peak_connections, store->open_connections);
 }
 
-void
-_imgxfer_memory_store_connection_closed (ImgxferMemoryStore *store)
-{
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
-
-  store->open_connections--;
-}
-
 static const char *
 op_name (ImgxferMemoryOp op)
 {
-  static const char *const names[] = { "read", "write", "zero", "flush",
-                                       "extents" };
+  static const char *const names[]
+      = { "read", "write", "zero", "flush", "extents", "close" };
 
   return names[op];
 }
@@ -199,9 +191,10 @@ count_request (ImgxferMemoryStore *store,
     return TRUE;
 
   stats->fail_at = 0;
-  if (op == IMGXFER_MEMORY_OP_FLUSH)
+  if (op == IMGXFER_MEMORY_OP_FLUSH || op == IMGXFER_MEMORY_OP_CLOSE)
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (EIO),
-                 "%s: flush failed: %s (injected)", store->url,
+                 "%s: %s failed: %s (injected)", store->url,
+                 op == IMGXFER_MEMORY_OP_FLUSH ? "flush" : "write-back",
                  g_strerror (EIO));
   else
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (EIO),
@@ -209,6 +202,16 @@ count_request (ImgxferMemoryStore *store,
                  G_GUINT64_FORMAT " failed: %s (injected)",
                  store->url, op_name (op), length, offset, g_strerror (EIO));
   return FALSE;
+}
+
+gboolean
+_imgxfer_memory_store_connection_closed (ImgxferMemoryStore *store,
+                                         GError **error)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
+
+  store->open_connections--;
+  return count_request (store, IMGXFER_MEMORY_OP_CLOSE, 0, 0, error);
 }
 
 static guint8 *

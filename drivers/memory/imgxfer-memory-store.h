@@ -25,7 +25,9 @@ void _imgxfer_memory_store_unref (ImgxferMemoryStore *store);
 
 guint64 _imgxfer_memory_store_get_size (ImgxferMemoryStore *store);
 void _imgxfer_memory_store_connection_opened (ImgxferMemoryStore *store);
-void _imgxfer_memory_store_connection_closed (ImgxferMemoryStore *store);
+/* Fails when a fault was injected for IMGXFER_MEMORY_OP_CLOSE. */
+gboolean _imgxfer_memory_store_connection_closed (ImgxferMemoryStore *store,
+                                                  GError **error);
 
 gboolean _imgxfer_memory_store_read (ImgxferMemoryStore *store,
                                      void *buffer,

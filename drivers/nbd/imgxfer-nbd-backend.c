@@ -390,21 +390,6 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
   return declare_export (self, error);
 }
 
-void
-_imgxfer_nbd_backend_disconnect (ImgxferNbdBackend *self)
-{
-  ImgxferNbdBackendPrivate *priv
-      = imgxfer_nbd_backend_get_instance_private (self);
-
-  if (priv->nbd == NULL)
-    return;
-  /* A polite NBD_CMD_DISC after in-flight commands; errors no longer
-   * matter here: data was flushed, or the copy failed already. */
-  if (!priv->abandoned && nbd_aio_is_ready (priv->nbd))
-    nbd_shutdown (priv->nbd, 0);
-  g_clear_pointer (&priv->nbd, nbd_close);
-}
-
 static gboolean
 imgxfer_nbd_backend_open (ImgxferBackend *backend, GCancellable *cancellable,
                           GError **error)
@@ -686,6 +671,30 @@ imgxfer_nbd_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_nbd_backend_flush;
 }
 
+/* NBD_CMD_DISC after the commands in flight, unless one was given up
+ * (cancelled): the server may then still be busy with it. */
+static gboolean
+imgxfer_nbd_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                           GError **error)
+{
+  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
+      IMGXFER_NBD_BACKEND (backend));
+  gboolean ok = TRUE;
+
+  if (priv->nbd == NULL)
+    return TRUE;
+  if (!priv->abandoned && nbd_aio_is_ready (priv->nbd)
+      && nbd_shutdown (priv->nbd, 0) < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "%s: disconnecting failed: %s", url_of (backend),
+                   nbd_get_error ());
+      ok = FALSE;
+    }
+  g_clear_pointer (&priv->nbd, nbd_close);
+  return ok;
+}
+
 static void
 imgxfer_nbd_backend_finalize (GObject *object)
 {
@@ -693,7 +702,6 @@ imgxfer_nbd_backend_finalize (GObject *object)
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
 
-  _imgxfer_nbd_backend_disconnect (self);
   g_free (priv->dirty_context);
 
   G_OBJECT_CLASS (imgxfer_nbd_backend_parent_class)->finalize (object);
@@ -716,6 +724,7 @@ imgxfer_nbd_backend_class_init (ImgxferNbdBackendClass *klass)
   backend_class->schemes = nbd_schemes;
   backend_class->open = imgxfer_nbd_backend_open;
   backend_class->clone = imgxfer_nbd_backend_clone;
+  backend_class->close = imgxfer_nbd_backend_close;
 }
 
 static void

@@ -42,8 +42,4 @@ gboolean _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
                                        GCancellable *cancellable,
                                        GError **error);
 
-/* Disconnects now; for subclasses that must stop their server after the
- * client is gone. Safe to call twice. */
-void _imgxfer_nbd_backend_disconnect (ImgxferNbdBackend *self);
-
 G_END_DECLS

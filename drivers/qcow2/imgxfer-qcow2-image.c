@@ -34,6 +34,7 @@
 
 #include <imgxfer/imgxfer-error.h>
 
+#include "drivers/common/imgxfer-image-lock.h"
 #include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-qcow2-image.h"
 
@@ -65,6 +66,7 @@ struct _ImgxferQcow2Image
   gatomicrefcount ref;
   char *path;
   int fd;
+  ImgxferImageLock *image_lock; /* qemu's, for as long as the image lives */
   guint64 size; /* virtual */
 
   GMutex lock; /* everything below */
@@ -439,13 +441,22 @@ _imgxfer_qcow2_image_create (const char *path, guint64 size, GError **error)
   g_atomic_ref_count_init (&self->ref);
   g_mutex_init (&self->lock);
   self->path = g_strdup (path);
-  self->fd = g_open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /* Truncated only once qemu's locks say no one else uses the file. */
+  self->fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (self->fd < 0)
     {
       int saved_errno = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                    "Cannot create %s: %s", path, g_strerror (saved_errno));
+      return NULL;
+    }
+  self->image_lock = _imgxfer_image_lock_for_write (self->fd, path, error);
+  if (self->image_lock == NULL)
+    return NULL;
+  if (ftruncate (self->fd, 0) < 0)
+    {
+      _imgxfer_set_errno_error (error, errno, path, "truncate", 0);
       return NULL;
     }
   /* qemu counts a virtual size in 512-byte sectors, and would not see
@@ -479,6 +490,7 @@ _imgxfer_qcow2_image_unref (ImgxferQcow2Image *self)
     return;
   if (self->fd >= 0)
     close (self->fd);
+  g_clear_pointer (&self->image_lock, _imgxfer_image_lock_unref);
   g_free (self->path);
   g_free (self->l1);
   g_free (self->refcount_blocks);

@@ -209,6 +209,18 @@ imgxfer_qcow2_writer_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_qcow2_writer_flush;
 }
 
+/* The last of a writer and its clones to close closes the file and drops
+ * qemu's locks, so that qemu may open the image. */
+static gboolean
+imgxfer_qcow2_writer_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (backend);
+
+  g_clear_pointer (&self->image, _imgxfer_qcow2_image_unref);
+  return TRUE;
+}
+
 static void
 imgxfer_qcow2_writer_finalize (GObject *object)
 {
@@ -267,6 +279,7 @@ imgxfer_qcow2_writer_class_init (ImgxferQcow2WriterClass *klass)
   backend_class->formats = qcow2_formats;
   backend_class->open = imgxfer_qcow2_writer_open;
   backend_class->clone = imgxfer_qcow2_writer_clone;
+  backend_class->close = imgxfer_qcow2_writer_close;
   backend_class->create = imgxfer_qcow2_writer_create;
 }
 

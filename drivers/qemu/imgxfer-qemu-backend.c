@@ -171,6 +171,7 @@ imgxfer_qemu_backend_clone (ImgxferBackend *backend, GCancellable *cancellable,
                         imgxfer_backend_get_url (backend), "options",
                         imgxfer_backend_get_options (backend), NULL);
   clone->server = g_object_ref (self->server);
+  imgxfer_qemu_nbd_server_hold (clone->server);
   clone->map = self->map ? g_object_ref (self->map) : NULL;
   if (!g_initable_init (G_INITABLE (clone), cancellable, error))
     return NULL;
@@ -235,13 +236,35 @@ imgxfer_qemu_backend_get_server_messages (ImgxferNbdBackend *backend)
   return imgxfer_qemu_nbd_server_get_messages (self->server);
 }
 
+/* The connection goes first: the server may stop under it. When qemu-nbd
+ * died, that is the error to report, rather than the lost connection. */
+static gboolean
+imgxfer_qemu_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
+  g_autoptr (GError) disconnect_error = NULL;
+  gboolean connected_ok
+      = IMGXFER_BACKEND_CLASS (imgxfer_qemu_backend_parent_class)
+            ->close (backend, cancellable, &disconnect_error);
+
+  if (self->server != NULL
+      && !imgxfer_qemu_nbd_server_release (self->server, error))
+    {
+      g_clear_object (&self->server);
+      return FALSE;
+    }
+  g_clear_object (&self->server);
+  if (!connected_ok)
+    g_propagate_error (error, g_steal_pointer (&disconnect_error));
+  return connected_ok;
+}
+
 static void
 imgxfer_qemu_backend_finalize (GObject *object)
 {
   ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (object);
 
-  /* Disconnect before the server may stop under the connection. */
-  _imgxfer_nbd_backend_disconnect (IMGXFER_NBD_BACKEND (self));
   g_clear_object (&self->server);
   g_clear_object (&self->map);
 
@@ -270,6 +293,7 @@ imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
   backend_class->open = imgxfer_qemu_backend_open;
   backend_class->clone = imgxfer_qemu_backend_clone;
   backend_class->get_local_files = imgxfer_qemu_backend_get_local_files;
+  backend_class->close = imgxfer_qemu_backend_close;
   backend_class->create = _imgxfer_qemu_create;
   backend_class->info = _imgxfer_qemu_info;
   backend_class->measure = _imgxfer_qemu_measure;

@@ -2,8 +2,9 @@
  *
  * qemu-nbd listens on a unix socket in a directory only we can reach. It
  * runs with --persistent, so the first backend closing does not end it
- * while clones still connect; the last reference ends it with SIGTERM
- * (qemu-nbd then closes the image cleanly) and waits for it. If imgxfer
+ * while clones still connect; the last backend to release it ends it with
+ * SIGTERM (qemu-nbd then closes the image cleanly), waits for it and
+ * reports how it ended. If imgxfer
  * itself dies, PR_SET_PDEATHSIG takes qemu-nbd with it. Its stderr goes to
  * a memfd, read for error messages, so at worst an empty directory stays
  * behind a process that never released its backends.
@@ -52,6 +53,7 @@ struct _ImgxferQemuNbdServer
   int log_fd; /* qemu-nbd's stderr: a memfd, so nothing is left behind */
   char *uri;
   GSubprocess *process;
+  gint users; /* atomic: backends using the process, see _release() */
 };
 
 G_DEFINE_FINAL_TYPE (ImgxferQemuNbdServer, imgxfer_qemu_nbd_server,
@@ -184,14 +186,16 @@ set_exited_error (ImgxferQemuNbdServer *self, GError **error)
   g_autofree char *log = read_log (self, 0);
   GSubprocess *process = self->process;
 
+  const char *separator = *log ? ": " : "";
+
   if (g_subprocess_get_if_exited (process))
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
-                 "%s: qemu-nbd exited with status %d: %s", self->name,
-                 g_subprocess_get_exit_status (process), log);
+                 "%s: qemu-nbd exited with status %d%s%s", self->name,
+                 g_subprocess_get_exit_status (process), separator, log);
   else
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
-                 "%s: qemu-nbd was killed by signal %d: %s", self->name,
-                 g_subprocess_get_term_sig (process), log);
+                 "%s: qemu-nbd was killed by signal %d%s%s", self->name,
+                 g_subprocess_get_term_sig (process), separator, log);
 }
 
 /* A full NBD handshake, ended politely (a bare connect would make
@@ -320,6 +324,7 @@ imgxfer_qemu_nbd_server_start (const char *name, const char *const *args,
     }
   escaped = g_uri_escape_string (self->socket_path, "/", FALSE);
   self->uri = g_strconcat ("nbd+unix:///?socket=", escaped, NULL);
+  self->users = 1;
 
   if (!spawn (self, args, error)
       || !wait_until_ready (self, cancellable, error))
@@ -394,13 +399,18 @@ imgxfer_qemu_nbd_server_add_open_files (ImgxferQemuNbdServer *self,
   return TRUE;
 }
 
-static void
-stop_process (ImgxferQemuNbdServer *self)
+/* Stops qemu-nbd with SIGTERM, after which it closes the image cleanly
+ * and exits 0; any other end is an error (it crashed meanwhile, or had to
+ * be killed), reported with its messages. */
+static gboolean
+stop_process (ImgxferQemuNbdServer *self, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + STOP_TIMEOUT_US;
+  gboolean killed = FALSE;
+  gboolean ok;
 
   if (self->process == NULL)
-    return;
+    return TRUE;
 
   g_subprocess_send_signal (self->process, SIGTERM);
   while (process_running (self->process) && g_get_monotonic_time () < deadline)
@@ -408,11 +418,37 @@ stop_process (ImgxferQemuNbdServer *self)
 
   if (process_running (self->process))
     {
-      g_warning ("%s: qemu-nbd ignored SIGTERM; killing it", self->name);
+      killed = TRUE;
       g_subprocess_force_exit (self->process);
     }
   g_subprocess_wait (self->process, NULL, NULL);
+
+  ok = !killed && g_subprocess_get_if_exited (self->process)
+       && g_subprocess_get_exit_status (self->process) == 0;
+  if (killed)
+    g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+                 "%s: qemu-nbd ignored SIGTERM and was killed", self->name);
+  else if (!ok)
+    set_exited_error (self, error);
   g_clear_object (&self->process);
+  return ok;
+}
+
+void
+imgxfer_qemu_nbd_server_hold (ImgxferQemuNbdServer *self)
+{
+  g_return_if_fail (IMGXFER_IS_QEMU_NBD_SERVER (self));
+  g_atomic_int_inc (&self->users);
+}
+
+gboolean
+imgxfer_qemu_nbd_server_release (ImgxferQemuNbdServer *self, GError **error)
+{
+  g_return_val_if_fail (IMGXFER_IS_QEMU_NBD_SERVER (self), FALSE);
+
+  if (!g_atomic_int_dec_and_test (&self->users))
+    return TRUE;
+  return stop_process (self, error);
 }
 
 static void
@@ -430,8 +466,11 @@ static void
 imgxfer_qemu_nbd_server_finalize (GObject *object)
 {
   ImgxferQemuNbdServer *self = IMGXFER_QEMU_NBD_SERVER (object);
+  g_autoptr (GError) error = NULL;
 
-  stop_process (self);
+  /* Its users all released it, unless it failed to start. */
+  if (!stop_process (self, &error))
+    g_debug ("%s", error->message);
   remove_directory (self);
   g_free (self->name);
   g_free (self->dir);

@@ -32,7 +32,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/imgxfer-archive-private.h"
 #include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-tar-backend.h"
 
@@ -386,9 +385,12 @@ imgxfer_tar_backend_finalize (GObject *object)
 
 static const char *const tar_schemes[] = { "tar", NULL };
 
-static const ImgxferArchiveVTable tar_archive_vtable = {
-  .list = _imgxfer_tar_archive_list,
-};
+static JsonNode *
+imgxfer_tar_backend_list_members (ImgxferBackendClass *klass, const char *path,
+                                  GCancellable *cancellable, GError **error)
+{
+  return _imgxfer_tar_archive_list (path, cancellable, error);
+}
 
 static void
 imgxfer_tar_backend_class_init (ImgxferTarBackendClass *klass)
@@ -406,9 +408,7 @@ imgxfer_tar_backend_class_init (ImgxferTarBackendClass *klass)
   backend_class->open = imgxfer_tar_backend_open;
   backend_class->clone = imgxfer_tar_backend_clone;
   backend_class->get_local_file = imgxfer_tar_backend_get_local_file;
-
-  /* Archive listing needs this driver's code; the core finds it here. */
-  _imgxfer_archive_set_vtable (&tar_archive_vtable);
+  backend_class->list_members = imgxfer_tar_backend_list_members;
 }
 
 static void

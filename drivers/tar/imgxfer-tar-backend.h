@@ -25,7 +25,7 @@ _imgxfer_tar_backend_new_for_member (ImgxferTarArchive *archive,
                                      GCancellable *cancellable,
                                      GError **error);
 
-/* imgxfer_archive_list() (core/imgxfer-archive-private.h). */
+/* imgxfer_archive_list(), through the class's list_members. */
 JsonNode *_imgxfer_tar_archive_list (const char *path,
                                      GCancellable *cancellable,
                                      GError **error);

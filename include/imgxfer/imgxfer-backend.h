@@ -38,6 +38,25 @@ typedef enum /*< flags >*/
   IMGXFER_BACKEND_IS_ZERO = 1 << 7,
 } ImgxferBackendCaps;
 
+/**
+ * ImgxferCloseFlags:
+ * @IMGXFER_CLOSE_NONE: close without flushing: what was written and not
+ *   flushed may be lost (a copy that failed: a new qcow2 image then keeps
+ *   its dirty bit)
+ * @IMGXFER_CLOSE_FLUSH: flush a writable backend first (when it declares
+ *   %IMGXFER_BACKEND_CAN_FLUSH), so that its last writes are durable or
+ *   their error is returned
+ *
+ * How imgxfer_backend_close() ends a connection.
+ *
+ * Since: 0.1
+ */
+typedef enum /*< flags >*/
+{
+  IMGXFER_CLOSE_NONE = 0,
+  IMGXFER_CLOSE_FLUSH = 1 << 0,
+} ImgxferCloseFlags;
+
 #define IMGXFER_TYPE_BACKEND (imgxfer_backend_get_type ())
 IMGXFER_AVAILABLE_IN_ALL
 G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
@@ -73,6 +92,14 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  *   them is taken as a destination. Paths may use any spelling; the caller
  *   compares devices and inodes. The default adds the file of
  *   @get_local_file, if any. Since: 0.1
+ * @close: end the connection: stop helper processes (a qemu-nbd the
+ *   driver started), close descriptors and sockets, and return what went
+ *   wrong that was not reported yet (a write-back error, a helper that
+ *   exited with an error). Called once, by imgxfer_backend_close() (which
+ *   flushed first when asked) or, if the caller never closed the backend,
+ *   when its last reference is dropped, the error then being logged at
+ *   debug level. It may find the backend half opened (its open vfunc
+ *   failed). %NULL: nothing to do; finalize releases memory only. Since: 0.1
  * @create: a class method: make a new image at @url, of @format (a format
  *   the class lists; for a protocol driver, raw guest data) and virtual
  *   @size, on top of @backing_file (of @backing_format) when that is not
@@ -132,6 +159,9 @@ struct _ImgxferBackendClass
                               guint64 *size);
   gboolean (*get_local_files) (ImgxferBackend *self, GPtrArray *files,
                                GCancellable *cancellable, GError **error);
+  gboolean (*close) (ImgxferBackend *self,
+                     GCancellable *cancellable,
+                     GError **error);
 
   ImgxferBackend *(*create) (ImgxferBackendClass *klass, const char *url,
                              const char *format, guint64 size,
@@ -152,7 +182,7 @@ struct _ImgxferBackendClass
                              GCancellable *cancellable, GError **error);
 
   /*< private >*/
-  gpointer padding[10];
+  gpointer padding[9];
 };
 
 /* What the backend was opened with. A driver reads the options that
@@ -193,6 +223,13 @@ IMGXFER_AVAILABLE_IN_ALL
 ImgxferBackend *imgxfer_backend_clone (ImgxferBackend *self,
                                        GCancellable *cancellable,
                                        GError **error);
+IMGXFER_AVAILABLE_IN_ALL
+gboolean imgxfer_backend_close (ImgxferBackend *self,
+                                ImgxferCloseFlags flags,
+                                GCancellable *cancellable,
+                                GError **error);
+IMGXFER_AVAILABLE_IN_ALL
+gboolean imgxfer_backend_is_closed (ImgxferBackend *self);
 IMGXFER_AVAILABLE_IN_ALL
 gboolean imgxfer_backend_get_local_file (ImgxferBackend *self,
                                          char **path,

@@ -38,7 +38,10 @@ def test_copy_to_qcow2(sparse_raw, tmp_path):
 
     assert Imgxfer.Copy.new(source, destination).run(None)
 
-    del destination  # closes qemu-nbd, so qemu-img can take its lock
+    # Flushes and stops what writes the image, so qemu-img can take its
+    # lock; says whether that went well.
+    assert destination.close(Imgxfer.CloseFlags.FLUSH, None)
+    assert destination.is_closed()
     assert_images_equal(sparse_raw, target, "raw", "qcow2")
 
 

@@ -1,0 +1,23 @@
+/* imgxfer-imageio-backend.h: images behind an imageio server
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer.h>
+
+G_BEGIN_DECLS
+
+#define IMGXFER_TYPE_IMAGEIO_BACKEND (imgxfer_imageio_backend_get_type ())
+G_DECLARE_FINAL_TYPE (ImgxferImageioBackend, imgxfer_imageio_backend, IMGXFER,
+                      IMAGEIO_BACKEND, ImgxferBackend)
+
+/* The server's own checksum of the image ({"algorithm", "block_size",
+ * "checksum"}), when it offers one; %G_IO_ERROR_NOT_SUPPORTED when not. */
+JsonNode *_imgxfer_imageio_backend_checksum (ImgxferImageioBackend *self,
+                                             const char *algorithm,
+                                             gsize block_size,
+                                             GCancellable *cancellable,
+                                             GError **error);
+
+G_END_DECLS

@@ -1,0 +1,847 @@
+/* imgxfer-imageio-http.c: the imageio protocol over one HTTP connection
+ *
+ * The requests of ovirt-imageio's own client, with libsoup's synchronous
+ * API: OPTIONS for the features, GET with Range, PUT with Content-Range
+ * (its body sent from the caller's buffer, not a copy), PATCH zero and
+ * flush, GET /extents and /checksum. A status other than the expected one
+ * becomes an error carrying the status and the server's message (the
+ * first 512 bytes of the body, as imageio's client keeps).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <gio/gunixsocketaddress.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "imgxfer-imageio-http.h"
+
+/* imageio's client keeps this much of an error body. */
+#define ERROR_BODY_MAX 512
+/* The extents of a very fragmented image are a large JSON document. */
+#define JSON_BODY_MAX (256 * 1024 * 1024)
+#define DRAIN_CHUNK 16384
+
+struct _ImgxferImageioHttp
+{
+  char *name;    /* the URL named in errors */
+  GUri *uri;     /* where requests go */
+  GUri *put_uri; /* the same with ?flush=n */
+  char *unix_socket;
+  gboolean insecure;
+  guint timeout_s;
+  GTlsDatabase *database; /* from the CA file; NULL: the system's */
+
+  SoupSession *session;
+  GThread *session_thread;
+
+  /* What the last request found. */
+  gboolean unreachable;
+  GTlsCertificateFlags tls_errors;
+  GSocketAddress *peer;
+};
+
+void
+_imgxfer_imageio_features_clear (ImgxferImageioFeatures *features)
+{
+  g_clear_pointer (&features->unix_socket, g_free);
+}
+
+static GUri *
+with_query (GUri *uri, const char *query)
+{
+  return g_uri_build (G_URI_FLAGS_ENCODED, g_uri_get_scheme (uri),
+                      g_uri_get_userinfo (uri), g_uri_get_host (uri),
+                      g_uri_get_port (uri), g_uri_get_path (uri), query, NULL);
+}
+
+/* Through the server's unix socket the requests are plain HTTP; libsoup
+ * connects to the socket whatever the host. */
+static GUri *
+request_uri (const char *url, const char *name, gboolean unix_socket,
+             GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GUri) uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, &local_error);
+  const char *scheme;
+
+  if (uri == NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: not a valid URL: %s", name, local_error->message);
+      return NULL;
+    }
+  scheme = g_uri_get_scheme (uri);
+  if (g_ascii_strcasecmp (scheme, "https") != 0
+      && g_ascii_strcasecmp (scheme, "http") != 0)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
+                   "%s: expected an http or https URL", name);
+      return NULL;
+    }
+  if (!unix_socket)
+    return g_steal_pointer (&uri);
+
+  return g_uri_build (G_URI_FLAGS_ENCODED, "http", NULL, "localhost", -1,
+                      g_uri_get_path (uri), g_uri_get_query (uri), NULL);
+}
+
+ImgxferImageioHttp *
+_imgxfer_imageio_http_new (const char *url, const char *name,
+                           const ImgxferImageioConnectOptions *options,
+                           GError **error)
+{
+  g_autoptr (ImgxferImageioHttp) self = g_new0 (ImgxferImageioHttp, 1);
+  g_autoptr (GError) local_error = NULL;
+
+  self->name = g_strdup (name);
+  self->unix_socket = g_strdup (options->unix_socket);
+  self->insecure = options->insecure;
+  self->timeout_s = options->timeout_s;
+  self->uri = request_uri (url, name, options->unix_socket != NULL, error);
+  if (self->uri == NULL)
+    return NULL;
+  self->put_uri = with_query (self->uri, "flush=n");
+
+  if (options->ca_file != NULL && !options->insecure)
+    {
+      /* GIO takes an absolute path only. */
+      g_autofree char *ca_file
+          = g_canonicalize_filename (options->ca_file, NULL);
+
+      self->database = g_tls_file_database_new (ca_file, &local_error);
+      if (self->database == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "%s: cannot use the CA file %s: %s", name,
+                       options->ca_file, local_error->message);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&self);
+}
+
+void
+_imgxfer_imageio_http_free (ImgxferImageioHttp *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_object (&self->session);
+  g_clear_object (&self->database);
+  g_clear_object (&self->peer);
+  g_clear_pointer (&self->uri, g_uri_unref);
+  g_clear_pointer (&self->put_uri, g_uri_unref);
+  g_free (self->unix_socket);
+  g_free (self->name);
+  g_free (self);
+}
+
+/* libsoup 3 wants a session used from the thread that made it: a
+ * connection handed to another thread (a backend opened by the caller,
+ * then driven by a copy worker) gets a new session there. Everything is
+ * configured before the first request. The proxy resolver is off: an
+ * imageio server is reached directly, as its own client does. */
+static SoupSession *
+ensure_session (ImgxferImageioHttp *self)
+{
+  g_autoptr (GSocketConnectable) remote = NULL;
+
+  if (self->session != NULL && self->session_thread == g_thread_self ())
+    return self->session;
+
+  g_clear_object (&self->session);
+  if (self->unix_socket)
+    remote
+        = G_SOCKET_CONNECTABLE (g_unix_socket_address_new (self->unix_socket));
+  self->session = g_object_new (SOUP_TYPE_SESSION, "max-conns", 1,
+                                "max-conns-per-host", 1, "remote-connectable",
+                                remote, "timeout", self->timeout_s,
+                                "user-agent", "imgxfer/" PACKAGE_VERSION, NULL);
+  soup_session_set_proxy_resolver (self->session, NULL);
+  if (self->database)
+    soup_session_set_tls_database (self->session, self->database);
+  self->session_thread = g_thread_self ();
+  return self->session;
+}
+
+gboolean
+_imgxfer_imageio_http_unreachable (ImgxferImageioHttp *self)
+{
+  return self->unreachable;
+}
+
+/* An address of this machine is one a socket can be bound to. */
+gboolean
+_imgxfer_imageio_http_peer_is_local (ImgxferImageioHttp *self)
+{
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+  GInetAddress *address;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (self->peer))
+    return FALSE;
+  address
+      = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (self->peer));
+  if (g_inet_address_get_is_loopback (address))
+    return TRUE;
+
+  socket = g_socket_new (g_inet_address_get_family (address),
+                         G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  local = g_inet_socket_address_new (address, 0);
+  return socket != NULL && g_socket_bind (socket, local, FALSE, NULL);
+}
+
+static gboolean
+on_accept_certificate (SoupMessage *msg, GTlsCertificate *certificate,
+                       GTlsCertificateFlags errors, gpointer data)
+{
+  ImgxferImageioHttp *self = data;
+
+  self->tls_errors = errors;
+  return self->insecure;
+}
+
+static char *
+describe_tls_errors (GTlsCertificateFlags flags)
+{
+  static const struct
+  {
+    GTlsCertificateFlags flag;
+    const char *text;
+  } reasons[] = {
+    { G_TLS_CERTIFICATE_UNKNOWN_CA, "signed by an unknown CA" },
+    { G_TLS_CERTIFICATE_BAD_IDENTITY, "issued for another host" },
+    { G_TLS_CERTIFICATE_NOT_ACTIVATED, "not valid yet" },
+    { G_TLS_CERTIFICATE_EXPIRED, "expired" },
+    { G_TLS_CERTIFICATE_REVOKED, "revoked" },
+    { G_TLS_CERTIFICATE_INSECURE, "insecure" },
+  };
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) texts = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (reasons); i++)
+    if (flags & reasons[i].flag)
+      g_strv_builder_add (builder, reasons[i].text);
+  texts = g_strv_builder_end (builder);
+  if (texts[0] == NULL)
+    return g_strdup ("not valid");
+  return g_strjoinv (", ", texts);
+}
+
+/* A failure before any response: the server could not be reached, its
+ * certificate was refused, it went away, or it stalled. */
+static void
+set_transport_error (ImgxferImageioHttp *self, SoupMessage *msg,
+                     GError *local_error, const char *what, GError **error)
+{
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, g_error_copy (local_error));
+      return;
+    }
+  self->unreachable = soup_message_get_status (msg) == SOUP_STATUS_NONE;
+
+  if (self->tls_errors && !self->insecure)
+    {
+      g_autofree char *reasons = describe_tls_errors (self->tls_errors);
+
+      g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                   "%s: the TLS certificate of %s is not trusted: %s%s",
+                   self->name, g_uri_get_host (self->uri), reasons,
+                   self->database ? ""
+                                  : " (no --cafile given: the system's "
+                                    "CAs were used)");
+      return;
+    }
+  if (self->unreachable && self->peer == NULL)
+    g_set_error (error, local_error->domain, local_error->code,
+                 "%s: cannot reach the server: %s", self->name,
+                 local_error->message);
+  else
+    g_set_error (error, local_error->domain, local_error->code,
+                 "%s: %s failed: %s", self->name, what, local_error->message);
+}
+
+static GInputStream *
+send_message (ImgxferImageioHttp *self, SoupMessage *msg, const char *what,
+              GCancellable *cancellable, GError **error)
+{
+  SoupSession *session = ensure_session (self);
+  g_autoptr (GError) local_error = NULL;
+  GInputStream *stream;
+
+  self->unreachable = FALSE;
+  self->tls_errors = 0;
+  g_signal_connect (msg, "accept-certificate",
+                    G_CALLBACK (on_accept_certificate), self);
+
+  stream = soup_session_send (session, msg, cancellable, &local_error);
+  if (stream == NULL)
+    {
+      set_transport_error (self, msg, local_error, what, error);
+      return NULL;
+    }
+  g_set_object (&self->peer, soup_message_get_remote_address (msg));
+  return stream;
+}
+
+/* Reads what is left of a response, so that the connection can carry the
+ * next request, and closes the stream. */
+static gboolean
+finish_body (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  char chunk[DRAIN_CHUNK];
+  gssize n;
+
+  do
+    n = g_input_stream_read (stream, chunk, sizeof chunk, cancellable, error);
+  while (n > 0);
+  if (n < 0)
+    {
+      g_input_stream_close (stream, NULL, NULL);
+      return FALSE;
+    }
+  return g_input_stream_close (stream, cancellable, error);
+}
+
+/* The whole body, up to @max bytes. */
+static GBytes *
+read_body (ImgxferImageioHttp *self, GInputStream *stream, gsize max,
+           const char *what, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GByteArray) body = g_byte_array_new ();
+  g_autoptr (GError) local_error = NULL;
+  guint8 chunk[DRAIN_CHUNK];
+  gssize n;
+
+  while ((n = g_input_stream_read (stream, chunk, sizeof chunk, cancellable,
+                                   &local_error))
+         > 0)
+    {
+      if (body->len + (gsize)n > max)
+        {
+          g_input_stream_close (stream, NULL, NULL);
+          g_set_error (
+              error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+              "%s: %s: the server's answer is larger than %" G_GSIZE_FORMAT
+              " bytes",
+              self->name, what, max);
+          return NULL;
+        }
+      g_byte_array_append (body, chunk, n);
+    }
+  if (n < 0)
+    {
+      g_input_stream_close (stream, NULL, NULL);
+      g_set_error (error, local_error->domain, local_error->code,
+                   "%s: %s failed: %s", self->name, what, local_error->message);
+      return NULL;
+    }
+  g_input_stream_close (stream, NULL, NULL);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&body));
+}
+
+/* The server's message: the start of the body, one line. */
+static char *
+error_message (GInputStream *stream, GCancellable *cancellable)
+{
+  char text[ERROR_BODY_MAX + 1];
+  gsize n = 0;
+  char *message;
+
+  g_input_stream_read_all (stream, text, ERROR_BODY_MAX, &n, cancellable, NULL);
+  finish_body (stream, cancellable, NULL);
+  text[n] = '\0';
+  message = g_utf8_make_valid (text, n);
+  g_strstrip (message);
+  for (char *p = message; *p; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
+  return message;
+}
+
+/* 403 is how imageio refuses a ticket that expired, was cancelled or
+ * removed, and also an operation the ticket does not allow ("forbids"). */
+static int
+status_error_code (guint status, const char *message, GQuark *domain)
+{
+  *domain = IMGXFER_ERROR;
+  switch (status)
+    {
+    case SOUP_STATUS_FORBIDDEN:
+      if (strstr (message, "forbid") || strstr (message, "not allowed"))
+        {
+          *domain = G_IO_ERROR;
+          return G_IO_ERROR_PERMISSION_DENIED;
+        }
+      return IMGXFER_ERROR_EXPIRED;
+    case SOUP_STATUS_NOT_FOUND:
+      return IMGXFER_ERROR_NOT_FOUND;
+    case SOUP_STATUS_BAD_REQUEST:
+    case SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE:
+      return IMGXFER_ERROR_INVALID_ARGUMENT;
+    default:
+      return IMGXFER_ERROR_FAILED;
+    }
+}
+
+static gboolean
+set_status_error (ImgxferImageioHttp *self, SoupMessage *msg,
+                  GInputStream *stream, const char *what,
+                  GCancellable *cancellable, GError **error)
+{
+  guint status = soup_message_get_status (msg);
+  const char *reason = soup_message_get_reason_phrase (msg);
+  g_autofree char *message = error_message (stream, cancellable);
+  GQuark domain;
+  int code = status_error_code (status, message, &domain);
+
+  g_set_error (error, domain, code, "%s: %s failed: HTTP %u %s%s%s", self->name,
+               what, status, reason ? reason : "", *message ? ": " : "",
+               message);
+  return FALSE;
+}
+
+static gboolean
+expect_status (ImgxferImageioHttp *self, SoupMessage *msg, GInputStream *stream,
+               const char *what, GCancellable *cancellable, GError **error)
+{
+  if (SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (msg)))
+    return TRUE;
+  return set_status_error (self, msg, stream, what, cancellable, error);
+}
+
+/* Sends @msg, checks for a 2xx and reads the body, which is dropped. */
+static gboolean
+send_simple (ImgxferImageioHttp *self, SoupMessage *msg, const char *what,
+             GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GInputStream) stream
+      = send_message (self, msg, what, cancellable, error);
+  g_autoptr (GError) local_error = NULL;
+
+  if (stream == NULL
+      || !expect_status (self, msg, stream, what, cancellable, error))
+    return FALSE;
+  if (!finish_body (stream, cancellable, &local_error))
+    {
+      g_set_error (error, local_error->domain, local_error->code,
+                   "%s: %s failed: %s", self->name, what, local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static JsonNode *
+parse_json (ImgxferImageioHttp *self, GBytes *body, const char *what,
+            GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) local_error = NULL;
+  gsize length;
+  const char *data = g_bytes_get_data (body, &length);
+
+  if (!json_parser_load_from_data (parser, data, length, &local_error)
+      || json_parser_get_root (parser) == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: %s: the server's answer is not JSON: %s", self->name,
+                   what, local_error ? local_error->message : "empty document");
+      return NULL;
+    }
+  return json_parser_steal_root (parser);
+}
+
+static JsonNode *
+get_json (ImgxferImageioHttp *self, const char *path_suffix, const char *query,
+          const char *what, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *path
+      = g_strconcat (g_uri_get_path (self->uri), path_suffix, NULL);
+  g_autoptr (GUri) uri
+      = g_uri_build (G_URI_FLAGS_ENCODED, g_uri_get_scheme (self->uri), NULL,
+                     g_uri_get_host (self->uri), g_uri_get_port (self->uri),
+                     path, query, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new_from_uri ("GET", uri);
+  g_autoptr (GInputStream) stream = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  stream = send_message (self, msg, what, cancellable, error);
+  if (stream == NULL
+      || !expect_status (self, msg, stream, what, cancellable, error))
+    return NULL;
+  body = read_body (self, stream, JSON_BODY_MAX, what, cancellable, error);
+  if (body == NULL)
+    return NULL;
+  return parse_json (self, body, what, error);
+}
+
+static void
+read_features (JsonObject *object, ImgxferImageioFeatures *features)
+{
+  JsonNode *node = json_object_get_member (object, "features");
+  JsonArray *names = node && JSON_NODE_HOLDS_ARRAY (node)
+                         ? json_node_get_array (node)
+                         : NULL;
+  const char *unix_socket = json_object_get_string_member_with_default (
+      object, "unix_socket", NULL);
+
+  for (guint i = 0; names && i < json_array_get_length (names); i++)
+    {
+      JsonNode *element = json_array_get_element (names, i);
+      const char *name = json_node_get_value_type (element) == G_TYPE_STRING
+                             ? json_node_get_string (element)
+                             : NULL;
+
+      if (g_strcmp0 (name, "zero") == 0)
+        features->can_zero = TRUE;
+      else if (g_strcmp0 (name, "flush") == 0)
+        features->can_flush = TRUE;
+      else if (g_strcmp0 (name, "extents") == 0)
+        features->can_extents = TRUE;
+      else if (g_strcmp0 (name, "checksum") == 0)
+        features->can_checksum = TRUE;
+    }
+  /* An old server that gives no numbers is taken to serve one client,
+   * as imageio's client does. */
+  features->max_readers = MAX (
+      json_object_get_int_member_with_default (object, "max_readers", 1), 1);
+  features->max_writers = MAX (
+      json_object_get_int_member_with_default (object, "max_writers", 1), 1);
+  features->virtual_size
+      = json_object_get_int_member_with_default (object, "virtual_size", -1);
+  /* An abstract socket's name starts with a NUL byte, which a C string
+   * cannot carry: such a server is reached through TLS. */
+  if (unix_socket != NULL && unix_socket[0] != '\0')
+    features->unix_socket = g_strdup (unix_socket);
+}
+
+gboolean
+_imgxfer_imageio_http_options (ImgxferImageioHttp *self,
+                               ImgxferImageioFeatures *features,
+                               GCancellable *cancellable, GError **error)
+{
+  g_autoptr (SoupMessage) msg
+      = soup_message_new_from_uri ("OPTIONS", self->uri);
+  g_autoptr (GInputStream) stream = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  guint status;
+
+  memset (features, 0, sizeof *features);
+  features->max_readers = features->max_writers = 1;
+  features->virtual_size = -1;
+
+  stream = send_message (self, msg, "OPTIONS", cancellable, error);
+  if (stream == NULL)
+    return FALSE;
+
+  /* 405: an old daemon; 204: an old proxy; 501: a web server that is not
+   * imageio. All of them have no features. */
+  status = soup_message_get_status (msg);
+  if (status == SOUP_STATUS_METHOD_NOT_ALLOWED
+      || status == SOUP_STATUS_NO_CONTENT
+      || status == SOUP_STATUS_NOT_IMPLEMENTED)
+    return finish_body (stream, cancellable, error);
+  if (status != SOUP_STATUS_OK)
+    return set_status_error (self, msg, stream, "OPTIONS", cancellable, error);
+
+  body = read_body (self, stream, JSON_BODY_MAX, "OPTIONS", cancellable, error);
+  if (body == NULL)
+    return FALSE;
+  /* A body that is not a JSON object: no features either. */
+  root = parse_json (self, body, "OPTIONS", NULL);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    read_features (json_node_get_object (root), features);
+  return TRUE;
+}
+
+static gboolean
+check_content_range (ImgxferImageioHttp *self, SoupMessage *msg, gsize length,
+                     guint64 offset, GError **error)
+{
+  SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
+  goffset start = 0, end = 0, total = 0;
+  guint status = soup_message_get_status (msg);
+
+  /* A server that ignores Range answers 200 with the whole image: right
+   * only when that is what was asked. */
+  if (status == SOUP_STATUS_OK)
+    {
+      if (offset == 0
+          && soup_message_headers_get_content_length (headers)
+                 == (goffset)length)
+        return TRUE;
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: the server ignored the Range of a read at offset "
+                   "%" G_GUINT64_FORMAT,
+                   self->name, offset);
+      return FALSE;
+    }
+  if (soup_message_headers_get_content_range (headers, &start, &end, &total)
+      && start == (goffset)offset && end == (goffset)(offset + length - 1))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               "%s: the server answered a read of %" G_GSIZE_FORMAT
+               " bytes at offset %" G_GUINT64_FORMAT " with another range",
+               self->name, length, offset);
+  return FALSE;
+}
+
+gboolean
+_imgxfer_imageio_http_get (ImgxferImageioHttp *self, void *buffer, gsize length,
+                           guint64 offset, GCancellable *cancellable,
+                           GError **error)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new_from_uri ("GET", self->uri);
+  g_autoptr (GInputStream) stream = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *what
+      = g_strdup_printf ("read at offset %" G_GUINT64_FORMAT, offset);
+  gsize n = 0;
+
+  soup_message_headers_set_range (soup_message_get_request_headers (msg),
+                                  offset, offset + length - 1);
+  stream = send_message (self, msg, what, cancellable, error);
+  if (stream == NULL
+      || !expect_status (self, msg, stream, what, cancellable, error))
+    return FALSE;
+  if (!check_content_range (self, msg, length, offset, error))
+    {
+      g_input_stream_close (stream, NULL, NULL);
+      return FALSE;
+    }
+
+  if (!g_input_stream_read_all (stream, buffer, length, &n, cancellable,
+                                &local_error)
+      || !finish_body (stream, cancellable, &local_error))
+    {
+      g_set_error (error, local_error->domain, local_error->code,
+                   "%s: %s failed: %s", self->name, what, local_error->message);
+      return FALSE;
+    }
+  if (n < length)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
+                   "%s: %s: the server sent %" G_GSIZE_FORMAT
+                   " bytes of %" G_GSIZE_FORMAT,
+                   self->name, what, n, length);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The total of "bytes A-B/SIZE", or of "bytes *" "/SIZE". */
+static gboolean
+content_range_total (SoupMessage *msg, guint64 *size)
+{
+  const char *value = soup_message_headers_get_one (
+      soup_message_get_response_headers (msg), "Content-Range");
+  const char *slash = value ? strrchr (value, '/') : NULL;
+  char *end;
+
+  if (slash == NULL || !g_ascii_isdigit (slash[1]))
+    return FALSE;
+  *size = g_ascii_strtoull (slash + 1, &end, 10);
+  return *end == '\0';
+}
+
+/* The first byte, whose Content-Range gives the size; a server that
+ * ignores Range gives it as the Content-Length of the whole image, whose
+ * body is not read (the connection is closed instead). */
+gboolean
+_imgxfer_imageio_http_get_size (ImgxferImageioHttp *self, guint64 *size,
+                                GCancellable *cancellable, GError **error)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new_from_uri ("GET", self->uri);
+  g_autoptr (GInputStream) stream = NULL;
+  goffset length;
+  guint status;
+
+  soup_message_headers_set_range (soup_message_get_request_headers (msg), 0, 0);
+  stream = send_message (self, msg, "size query", cancellable, error);
+  if (stream == NULL)
+    return FALSE;
+
+  status = soup_message_get_status (msg);
+  /* 416 with a total of 0: an empty image. */
+  if ((status == SOUP_STATUS_PARTIAL_CONTENT
+       || status == SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE)
+      && content_range_total (msg, size))
+    return finish_body (stream, cancellable, error);
+  if (status != SOUP_STATUS_OK)
+    return set_status_error (self, msg, stream, "size query", cancellable,
+                             error);
+
+  length = soup_message_headers_get_content_length (
+      soup_message_get_response_headers (msg));
+  g_input_stream_close (stream, NULL, NULL);
+  if (soup_message_headers_get_encoding (
+          soup_message_get_response_headers (msg))
+      != SOUP_ENCODING_CONTENT_LENGTH)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: the server gives no size for the image", self->name);
+      return FALSE;
+    }
+  *size = length;
+  return TRUE;
+}
+
+gboolean
+_imgxfer_imageio_http_put (ImgxferImageioHttp *self, const void *buffer,
+                           gsize length, guint64 offset, gboolean flush,
+                           GCancellable *cancellable, GError **error)
+{
+  g_autoptr (SoupMessage) msg
+      = soup_message_new_from_uri ("PUT", flush ? self->uri : self->put_uri);
+  g_autoptr (GBytes) body = g_bytes_new_static (buffer, length);
+  g_autofree char *range
+      = g_strdup_printf ("bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/*",
+                         offset, offset + length - 1);
+  g_autofree char *what
+      = g_strdup_printf ("write at offset %" G_GUINT64_FORMAT, offset);
+  gboolean ok;
+
+  /* The body is the caller's buffer itself; the message is done with it
+   * once the response has been read, before this returns. */
+  soup_message_set_request_body_from_bytes (msg, "application/octet-stream",
+                                            body);
+  soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                "Content-Range", range);
+  ok = send_simple (self, msg, what, cancellable, error);
+  soup_message_set_request_body (msg, NULL, NULL, 0);
+  return ok;
+}
+
+static gboolean
+patch (ImgxferImageioHttp *self, char *json, const char *what,
+       GCancellable *cancellable, GError **error)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new_from_uri ("PATCH", self->uri);
+  g_autoptr (GBytes) body = g_bytes_new_take (json, strlen (json));
+
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  return send_simple (self, msg, what, cancellable, error);
+}
+
+gboolean
+_imgxfer_imageio_http_zero (ImgxferImageioHttp *self, guint64 offset,
+                            guint64 length, gboolean flush,
+                            GCancellable *cancellable, GError **error)
+{
+  g_autofree char *what
+      = g_strdup_printf ("zero at offset %" G_GUINT64_FORMAT, offset);
+
+  return patch (
+      self,
+      g_strdup_printf ("{\"op\": \"zero\", \"offset\": %" G_GUINT64_FORMAT
+                       ", \"size\": %" G_GUINT64_FORMAT ", \"flush\": %s}",
+                       offset, length, flush ? "true" : "false"),
+      what, cancellable, error);
+}
+
+gboolean
+_imgxfer_imageio_http_flush (ImgxferImageioHttp *self,
+                             GCancellable *cancellable, GError **error)
+{
+  return patch (self, g_strdup ("{\"op\": \"flush\"}"), "flush", cancellable,
+                error);
+}
+
+static gboolean
+read_extent (JsonNode *node, ImgxferExtentContext context,
+             guint64 expected_start, ImgxferExtent *extent)
+{
+  JsonObject *object
+      = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  gint64 start, length;
+
+  if (object == NULL)
+    return FALSE;
+  start = json_object_get_int_member_with_default (object, "start", -1);
+  length = json_object_get_int_member_with_default (object, "length", -1);
+  if (start != (gint64)expected_start || length <= 0)
+    return FALSE;
+
+  extent->start = start;
+  extent->length = length;
+  extent->flags = 0;
+  if (json_object_get_boolean_member_with_default (object, "zero", FALSE))
+    extent->flags |= IMGXFER_EXTENT_ZERO;
+  if (context == IMGXFER_EXTENT_CONTEXT_ZERO
+      && json_object_get_boolean_member_with_default (object, "hole", FALSE))
+    extent->flags |= IMGXFER_EXTENT_HOLE;
+  if (context == IMGXFER_EXTENT_CONTEXT_DIRTY
+      && json_object_get_boolean_member_with_default (object, "dirty", FALSE))
+    extent->flags |= IMGXFER_EXTENT_DIRTY;
+  return TRUE;
+}
+
+GArray *
+_imgxfer_imageio_http_extents (ImgxferImageioHttp *self,
+                               ImgxferExtentContext context,
+                               GCancellable *cancellable, GError **error)
+{
+  const char *name = context == IMGXFER_EXTENT_CONTEXT_DIRTY ? "dirty" : "zero";
+  g_autofree char *query = g_strconcat ("context=", name, NULL);
+  g_autofree char *what = g_strdup_printf ("%s extents", name);
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GArray) extents = imgxfer_extents_new ();
+  JsonArray *array;
+  guint64 end = 0;
+
+  root = get_json (self, "/extents", query, what, cancellable, &local_error);
+  if (root == NULL)
+    {
+      /* imageio's answer when the ticket has no such extents. */
+      if (g_error_matches (local_error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_FOUND))
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                     "%s: the server offers no %s extents", self->name, name);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+
+  array = JSON_NODE_HOLDS_ARRAY (root) ? json_node_get_array (root) : NULL;
+  for (guint i = 0; array && i < json_array_get_length (array); i++)
+    {
+      ImgxferExtent e;
+
+      if (!read_extent (json_array_get_element (array, i), context, end, &e))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "%s: the server sent a bad extent after offset "
+                       "%" G_GUINT64_FORMAT,
+                       self->name, end);
+          return NULL;
+        }
+      imgxfer_extents_append (extents, e.start, e.length, e.flags);
+      end = e.start + e.length;
+    }
+  if (array == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: the server's extents are not a list", self->name);
+      return NULL;
+    }
+  return g_steal_pointer (&extents);
+}
+
+JsonNode *
+_imgxfer_imageio_http_checksum (ImgxferImageioHttp *self, const char *algorithm,
+                                gsize block_size, GCancellable *cancellable,
+                                GError **error)
+{
+  g_autoptr (GString) query = g_string_new (NULL);
+
+  if (algorithm != NULL)
+    g_string_append_printf (query, "algorithm=%s", algorithm);
+  if (block_size != 0)
+    g_string_append_printf (query, "%sblock_size=%" G_GSIZE_FORMAT,
+                            query->len ? "&" : "", block_size);
+  return get_json (self, "/checksum", query->len ? query->str : NULL,
+                   "checksum", cancellable, error);
+}

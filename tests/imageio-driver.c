@@ -1,0 +1,401 @@
+/* imageio-driver.c: the imageio driver against a plain web server
+ *
+ * tests/web-server.py is a small HTTPS server that is not imageio: ranged
+ * GETs, PUTs with a Content-Range, no OPTIONS. Through it the driver must
+ * read and write images, check certificates, report HTTP errors with the
+ * server's message, fall back to the proxy URL only when the transfer URL
+ * cannot be reached, and fail when the server goes away mid-copy.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+
+#include "test-servers.h"
+#include "test-utils.h"
+
+#define MiB (1024 * 1024)
+
+typedef struct
+{
+  char *dir;  /* the test's folder */
+  char *root; /* served by the web server */
+  char *ca;
+  char *other_ca;
+  char *cert;
+  char *key;
+  GSubprocess *server;
+  guint16 port;
+} Fixture;
+
+static void
+openssl (const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, (char *)"openssl");
+  for (; *args; args++)
+    g_ptr_array_add (argv, (char *)*args);
+  g_ptr_array_add (argv, NULL);
+  test_run_ok ((const char *const *)argv->pdata);
+}
+
+/* A CA, a certificate it signs for 127.0.0.1 and localhost, and another
+ * CA that signed nothing here. */
+static void
+make_certificates (Fixture *f)
+{
+  g_autofree char *ca_key = g_build_filename (f->dir, "ca.key", NULL);
+  g_autofree char *other_key = g_build_filename (f->dir, "other.key", NULL);
+  g_autofree char *csr = g_build_filename (f->dir, "server.csr", NULL);
+  g_autofree char *ext = g_build_filename (f->dir, "ext.cnf", NULL);
+  g_autofree char *serial = g_build_filename (f->dir, "ca.srl", NULL);
+
+  f->ca = g_build_filename (f->dir, "ca.pem", NULL);
+  f->other_ca = g_build_filename (f->dir, "other-ca.pem", NULL);
+  f->cert = g_build_filename (f->dir, "server.pem", NULL);
+  f->key = g_build_filename (f->dir, "server.key", NULL);
+  g_assert_true (g_file_set_contents (
+      ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, NULL));
+
+  openssl ((const char *[]){ "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                             "-keyout", ca_key, "-out", f->ca, "-days", "2",
+                             "-subj", "/CN=imgxfer test CA", NULL });
+  openssl ((const char *[]){ "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                             "-keyout", other_key, "-out", f->other_ca, "-days",
+                             "2", "-subj", "/CN=another CA", NULL });
+  openssl ((const char *[]){ "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                             f->key, "-out", csr, "-subj", "/CN=localhost",
+                             NULL });
+  openssl ((const char *[]){ "x509", "-req", "-in", csr, "-CA", f->ca, "-CAkey",
+                             ca_key, "-CAcreateserial", "-CAserial", serial,
+                             "-out", f->cert, "-days", "2", "-extfile", ext,
+                             NULL });
+}
+
+static void
+start_server (Fixture *f)
+{
+  g_autofree char *script = g_build_filename (g_getenv ("IMGXFER_SOURCE_DIR"),
+                                              "tests", "web-server.py", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autofree char *line = NULL;
+
+  f->server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                                "/usr/bin/python3", script, f->root, "--cert",
+                                f->cert, "--key", f->key, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->server));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  f->port = g_ascii_strtoull (line, NULL, 10);
+  g_assert_cmpuint (f->port, >, 0);
+}
+
+static void
+stop_server (Fixture *f)
+{
+  if (f->server == NULL)
+    return;
+  g_subprocess_force_exit (f->server);
+  g_subprocess_wait (f->server, NULL, NULL);
+  g_clear_object (&f->server);
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->dir = test_tmpdir_new ();
+  f->root = g_build_filename (f->dir, "root", NULL);
+  g_assert_cmpint (g_mkdir (f->root, 0755), ==, 0);
+  make_certificates (f);
+  start_server (f);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  stop_server (f);
+  test_tmpdir_free (f->dir);
+  g_free (f->root);
+  g_free (f->ca);
+  g_free (f->other_ca);
+  g_free (f->cert);
+  g_free (f->key);
+}
+
+static char *
+url_of (Fixture *f, const char *host, const char *name)
+{
+  return g_strdup_printf ("https://%s:%u/%s", host, f->port, name);
+}
+
+static char *
+served (Fixture *f, const char *name)
+{
+  return g_build_filename (f->root, name, NULL);
+}
+
+static char *
+local (Fixture *f, const char *name)
+{
+  return g_build_filename (f->dir, name, NULL);
+}
+
+/* An image whose size is not a multiple of 4096, with data in its first
+ * block, in the middle and in its last bytes, and holes between. */
+static void
+make_image (const char *path, guint64 size)
+{
+  test_create_sparse (path, size);
+  test_write_pattern (path, 4096, 5000, 'a');
+  test_write_pattern (path, size / 2, MiB, 'b');
+  test_write_pattern (path, size - 50, 50, 'c');
+}
+
+static void
+test_read (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  g_autofree char *err = NULL;
+
+  make_image (image, 10 * MiB + 100);
+  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile", f->ca,
+                                                   url, copy, NULL },
+                                 NULL, &err),
+                   ==, 0);
+  test_assert_images_equal (image, "raw", copy, "raw", FALSE);
+}
+
+/* With no zero request to send, zero ranges are written as zeroes over
+ * the old data. */
+static void
+test_write (Fixture *f, gconstpointer data)
+{
+  g_autofree char *source = local (f, "source.raw");
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "localhost", "disk.img");
+  g_autofree char *err = NULL;
+  guint64 size = 6 * MiB + 100;
+
+  make_image (source, size);
+  /* The disk as large as the source file is seen: rounded up to 512. */
+  test_create_sparse (image, 6 * MiB + 512);
+  test_write_pattern (image, 0, 6 * MiB + 512, 'x');
+
+  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "-n", "--cafile",
+                                                   f->ca, source, url, NULL },
+                                 NULL, &err),
+                   ==, 0);
+  test_assert_images_equal (source, "raw", image, "raw", FALSE);
+}
+
+static void
+test_empty (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "empty.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "empty.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  GStatBuf st;
+
+  test_create_sparse (image, 0);
+  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile", f->ca,
+                                                   url, copy, NULL },
+                                 NULL, NULL),
+                   ==, 0);
+  g_assert_cmpint (g_stat (copy, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 0);
+}
+
+/* The error says whose certificate and what is wrong with it. */
+static void
+assert_untrusted (Fixture *f, const char *ca)
+{
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  g_autofree char *err = NULL;
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+
+  test_create_sparse (image, MiB);
+  g_ptr_array_add (args, (char *)"convert");
+  if (ca)
+    {
+      g_ptr_array_add (args, (char *)"--cafile");
+      g_ptr_array_add (args, (char *)ca);
+    }
+  g_ptr_array_add (args, url);
+  g_ptr_array_add (args, copy);
+  g_ptr_array_add (args, NULL);
+
+  g_assert_cmpint (test_run_cli ((const char *const *)args->pdata, NULL, &err),
+                   ==, 1);
+  g_assert_nonnull (strstr (err, url));
+  g_assert_nonnull (
+      strstr (err, "the TLS certificate of 127.0.0.1 is not trusted"));
+  g_assert_nonnull (strstr (err, "unknown CA"));
+  g_assert_cmpuint (strlen (err), ==, strcspn (err, "\n") + 1);
+  g_assert_false (g_file_test (copy, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_wrong_ca (Fixture *f, gconstpointer data)
+{
+  assert_untrusted (f, f->other_ca);
+}
+
+static void
+test_system_cas (Fixture *f, gconstpointer data)
+{
+  assert_untrusted (f, NULL);
+}
+
+static void
+test_insecure (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  g_autofree char *copy = local (f, "copy.raw");
+
+  make_image (image, 3 * MiB);
+  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--insecure", url,
+                                                   copy, NULL },
+                                 NULL, NULL),
+                   ==, 0);
+  test_assert_images_equal (image, "raw", copy, "raw", FALSE);
+}
+
+static void
+test_http_error (Fixture *f, gconstpointer data)
+{
+  g_autofree char *url = url_of (f, "127.0.0.1", "missing.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile", f->ca,
+                                                   url, copy, NULL },
+                                 NULL, &err),
+                   ==, 1);
+  g_assert_nonnull (strstr (err, url));
+  g_assert_nonnull (strstr (err, "HTTP 404"));
+  g_assert_nonnull (strstr (err, "No such image: /missing.img"));
+  g_assert_false (g_file_test (copy, G_FILE_TEST_EXISTS));
+}
+
+/* A transfer URL on which nobody listens: the proxy URL is used, and one
+ * line says so. */
+static void
+test_proxy_used (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *proxy = url_of (f, "127.0.0.1", "disk.img");
+  g_autofree char *transfer = g_strdup_printf ("https://127.0.0.1:%u/disk.img",
+                                               test_free_tcp_port ());
+  g_autofree char *copy = local (f, "copy.raw");
+  g_autofree char *err = NULL;
+  g_autofree char *expected
+      = g_strdup_printf ("using the proxy URL %s\n", proxy);
+
+  make_image (image, 2 * MiB);
+  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile", f->ca,
+                                                   "--proxy-url", proxy,
+                                                   transfer, copy, NULL },
+                                 NULL, &err),
+                   ==, 0);
+  test_assert_images_equal (image, "raw", copy, "raw", FALSE);
+  g_assert_nonnull (strstr (err, transfer));
+  g_assert_true (g_str_has_suffix (err, expected));
+  g_assert_cmpuint (strlen (err), ==, strcspn (err, "\n") + 1);
+}
+
+/* The server answered: an HTTP error is the answer, and the proxy is not
+ * asked. */
+static void
+test_proxy_not_on_http_error (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *proxy = url_of (f, "127.0.0.1", "disk.img");
+  g_autofree char *transfer = url_of (f, "127.0.0.1", "missing.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  g_autofree char *err = NULL;
+
+  make_image (image, 2 * MiB);
+  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile", f->ca,
+                                                   "--proxy-url", proxy,
+                                                   transfer, copy, NULL },
+                                 NULL, &err),
+                   ==, 1);
+  g_assert_nonnull (strstr (err, "HTTP 404"));
+  g_assert_null (strstr (err, "proxy"));
+}
+
+static gpointer
+kill_server_soon (gpointer data)
+{
+  Fixture *f = data;
+
+  g_usleep (G_USEC_PER_SEC / 2);
+  g_subprocess_send_signal (f->server, SIGKILL);
+  return NULL;
+}
+
+/* The server dies part-way through a download: the copy fails, quickly,
+ * and says where. */
+static void
+test_server_killed (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "big.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "big.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  const char *cli = g_getenv ("IMGXFER_CLI");
+  g_autoptr (GSubprocess) convert = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *err = NULL;
+  GThread *killer;
+  gint64 start;
+
+  /* No extents from a web server: all of it is read, which takes longer
+   * than the kill below. */
+  test_create_sparse (image, 4096ULL * MiB);
+  convert = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, cli,
+                              "convert", "--cafile", f->ca, url, copy, NULL);
+  g_assert_no_error (error);
+  killer = g_thread_new ("killer", kill_server_soon, f);
+  start = g_get_monotonic_time ();
+  g_subprocess_communicate_utf8 (convert, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_thread_join (killer);
+
+  g_assert_cmpint (g_subprocess_get_exit_status (convert), ==, 1);
+  g_assert_nonnull (strstr (err, url));
+  g_assert_nonnull (strstr (err, "at offset"));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_USEC_PER_SEC);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func)                                                        \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/imageio-driver/web-server/read", test_read);
+  ADD ("/imageio-driver/web-server/write", test_write);
+  ADD ("/imageio-driver/web-server/empty", test_empty);
+  ADD ("/imageio-driver/tls/wrong-ca", test_wrong_ca);
+  ADD ("/imageio-driver/tls/system-cas", test_system_cas);
+  ADD ("/imageio-driver/tls/insecure", test_insecure);
+  ADD ("/imageio-driver/errors/http-status", test_http_error);
+  ADD ("/imageio-driver/errors/server-killed", test_server_killed);
+  ADD ("/imageio-driver/proxy/used-when-unreachable", test_proxy_used);
+  ADD ("/imageio-driver/proxy/not-on-http-error", test_proxy_not_on_http_error);
+
+  return g_test_run ();
+}
