@@ -1,4 +1,4 @@
-/* cli-progress.c: a progress indicator on stderr
+/* cli-progress.c: a progress indicator on stderr, or JSON lines on stdout
  *
  * The copy workers only add to an atomic counter; a timer on the main
  * context turns it into text, so printing never slows the copy and the
@@ -21,6 +21,9 @@ struct _CliProgress
   _Atomic guint64 done;
   GSource *timer;
   int last_hundredths; /* what was printed last, -1 for nothing */
+  gboolean json;
+  gint64 start;
+  guint64 last_done; /* JSON: what was printed last */
 };
 
 /* Hundredths of a percent, so that the line changes only when the
@@ -35,9 +38,35 @@ hundredths (CliProgress *self)
   return (int)(MIN (done, self->total) * 10000 / self->total);
 }
 
+/* One object per line, as ovirt-img prints them for the tools that drive
+ * it. */
+static void
+draw_json (CliProgress *self, guint64 done)
+{
+  if (done == self->last_done && self->last_hundredths >= 0)
+    return;
+  self->last_done = done;
+  self->last_hundredths = 0;
+  printf ("{\"transferred\": %" G_GUINT64_FORMAT
+          ", \"size\": %" G_GUINT64_FORMAT ", \"elapsed\": %.3f}\n",
+          done, self->total,
+          (g_get_monotonic_time () - self->start) / (double)G_USEC_PER_SEC);
+  fflush (stdout);
+}
+
 static void
 draw (CliProgress *self, int value)
 {
+  if (self->json)
+    {
+      guint64 done = MIN (atomic_load (&self->done), self->total);
+
+      /* The whole size only once the copy is complete (see on_timer). */
+      draw_json (self, value == 10000
+                           ? self->total
+                           : MIN (done, self->total - (self->total > 0)));
+      return;
+    }
   if (value == self->last_hundredths)
     return;
   self->last_hundredths = value;
@@ -58,11 +87,13 @@ on_timer (gpointer data)
 }
 
 CliProgress *
-cli_progress_new (guint64 total)
+cli_progress_new (guint64 total, gboolean json)
 {
   CliProgress *self = g_new0 (CliProgress, 1);
 
   self->total = total;
+  self->json = json;
+  self->start = g_get_monotonic_time ();
   self->last_hundredths = -1;
   atomic_init (&self->done, 0);
 
@@ -96,6 +127,8 @@ cli_progress_finish (CliProgress *self, gboolean success)
   stop_timer (self);
   if (success)
     draw (self, 10000);
+  if (self->json)
+    return;
   fputc ('\n', stderr);
   fflush (stderr);
 }

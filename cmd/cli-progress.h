@@ -11,9 +11,11 @@ G_BEGIN_DECLS
 typedef struct _CliProgress CliProgress;
 
 /* A progress indicator for @total bytes, printed on stderr in the form
- * qemu-img uses ("    (42.00/100%)"), redrawn at most every 100 ms from
- * a timer on the global default main context while that context runs. */
-CliProgress *cli_progress_new (guint64 total);
+ * qemu-img uses ("    (42.00/100%)"), or with @json on stdout as one
+ * object per line ({"transferred": N, "size": N, "elapsed": S}); redrawn
+ * at most every 100 ms, when it changed, from a timer on the global
+ * default main context while that context runs. */
+CliProgress *cli_progress_new (guint64 total, gboolean json);
 
 /* Counts @length more bytes done. Thread safe and cheap: it is called from
  * the copy workers once per request. */

@@ -6,8 +6,24 @@
 
 #include <glib-unix.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
+
+/* GOption leaves the "--" that ends the options among the arguments
+ * ("convert -- -a.qcow2 b" gives "-a.qcow2", "--", "b" or "--",
+ * "-a.qcow2", "b"): the first one left is that separator. */
+static void
+drop_separator (int *argc, char **argv)
+{
+  for (int i = 1; i < *argc; i++)
+    if (g_str_equal (argv[i], "--"))
+      {
+        memmove (&argv[i], &argv[i + 1], (*argc - i) * sizeof *argv);
+        (*argc)--;
+        return;
+      }
+}
 
 gboolean
 cli_parse (GOptionContext *context, int *argc, char ***argv)
@@ -15,17 +31,33 @@ cli_parse (GOptionContext *context, int *argc, char ***argv)
   g_autoptr (GError) error = NULL;
 
   if (g_option_context_parse (context, argc, argv, &error))
-    return TRUE;
+    {
+      drop_separator (argc, *argv);
+      return TRUE;
+    }
 
   g_printerr ("imgxfer: %s\nTry 'imgxfer %s --help'.\n", error->message,
               (*argv)[0]);
   return FALSE;
 }
 
+/* "imgxfer: MESSAGE" on one line, whatever the message holds. */
+static void
+print_error (const char *message)
+{
+  g_auto (GStrv) lines = g_strsplit (message, "\n", -1);
+  g_autoptr (GString) line = g_string_new (NULL);
+
+  for (guint i = 0; lines[i]; i++)
+    if (*g_strstrip (lines[i]))
+      g_string_append_printf (line, "%s%s", line->len ? "; " : "", lines[i]);
+  g_printerr ("imgxfer: %s\n", line->str);
+}
+
 int
 cli_fail (const GError *error)
 {
-  g_printerr ("imgxfer: %s\n", error->message);
+  print_error (error->message);
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return CLI_EXIT_CANCELLED;
@@ -49,6 +81,21 @@ cli_usage_error (const char *command, const char *format, ...)
   g_printerr ("imgxfer %s: %s\nTry 'imgxfer %s --help'.\n", command, message,
               command);
   return CLI_EXIT_USAGE;
+}
+
+gboolean
+cli_check_image_names (const char *command, int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] == '\0')
+      {
+        cli_usage_error (command,
+                         "argument %d is empty: an image needs a "
+                         "path or a URL",
+                         i);
+        return FALSE;
+      }
+  return TRUE;
 }
 
 gboolean
@@ -128,7 +175,7 @@ static GMainLoop *
 watch_signals (GCancellable *cancellable)
 {
   GMainContext *context = g_main_context_new ();
-  int signals[] = { SIGINT, SIGTERM };
+  int signals[] = { SIGINT, SIGTERM, SIGHUP };
 
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
     {

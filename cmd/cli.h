@@ -37,6 +37,10 @@ int cli_fail (const GError *error);
 int cli_usage_error (const char *command, const char *format, ...)
     G_GNUC_PRINTF (2, 3);
 
+/* Checks that no image named on the command line (@argv[1] on) is the
+ * empty string; otherwise prints a usage error and returns FALSE. */
+gboolean cli_check_image_names (const char *command, int argc, char **argv);
+
 /* TRUE when @algorithm is NULL (the default) or one that
  * imgxfer_checksum_list_algorithms() lists; otherwise prints a usage error
  * naming the accepted ones and returns FALSE (exit with CLI_EXIT_USAGE). */
@@ -46,10 +50,26 @@ gboolean cli_check_checksum_algorithm (const char *command,
 /* "4096", "64k", "1M", "2g" (powers of 1024). */
 gboolean cli_parse_size (const char *text, guint64 *size, GError **error);
 
-/* A GCancellable cancelled by SIGINT and SIGTERM. */
+/* A GCancellable cancelled by SIGINT, SIGTERM and SIGHUP. */
 GCancellable *cli_cancellable (void);
 
 /* Prints @node as pretty JSON on stdout. */
 void cli_print_json (JsonNode *node);
+
+/* Makes sure file descriptors 0, 1 and 2 are open, so that no image ever
+ * gets one of them: output meant for a closed stdout must fail, not land
+ * in an image. Called first thing in main(). */
+void cli_guard_standard_fds (void);
+
+/* Prints the library's messages and warnings as "imgxfer: MESSAGE"
+ * lines, without GLib's program name, domain and time stamp, and watches
+ * the writes to stdout for cli_close_stdout(), which also runs at an
+ * exit() from elsewhere (GOption's --help). */
+void cli_output_init (void);
+
+/* Flushes and closes stdout; when that or any earlier write to it failed
+ * (a full disk, a closed stdout), prints an error and turns @status into
+ * CLI_EXIT_FAILED unless it already says the command failed. */
+int cli_close_stdout (int status);
 
 G_END_DECLS

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "cli.h"
 #include "commands.h"
 #include "image-args.h"
@@ -74,7 +76,7 @@ print_json (const char *algorithm, gsize block_size, const char *checksum)
 /* Checks what can be checked before opening anything, so that a typo is
  * a usage error, not a failure. */
 static int
-check_args (Args *args, int argc, gsize *block_size)
+check_args (Args *args, int argc, char **argv, gsize *block_size)
 {
   g_autoptr (GError) error = NULL;
 
@@ -86,6 +88,8 @@ check_args (Args *args, int argc, gsize *block_size)
                                         "--list-algorithms takes no image");
   if (argc != 2)
     return cli_usage_error ("checksum", "expected one image");
+  if (!cli_check_image_names ("checksum", argc, argv))
+    return CLI_EXIT_USAGE;
   if (!cli_check_checksum_algorithm ("checksum", args->algorithm))
     return CLI_EXIT_USAGE;
   if (args->threads < 0)
@@ -105,8 +109,15 @@ check_args (Args *args, int argc, gsize *block_size)
         size = G_MAXSIZE;
       probe = imgxfer_checksum_new (NULL, size, 0, &error);
       if (probe == NULL)
-        return cli_usage_error ("checksum", "invalid block size \"%s\": %s",
-                                args->block_size, error->message);
+        {
+          /* The limits, which the library's message gives in parentheses
+           * after the number it was given (not 0, for which we ask it). */
+          const char *limits = strchr (error->message, '(');
+
+          return cli_usage_error ("checksum", "invalid block size \"%s\" %s",
+                                  args->block_size,
+                                  limits ? limits : error->message);
+        }
       *block_size = size;
     }
   return CLI_EXIT_OK;
@@ -146,7 +157,7 @@ run (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
 
-  status = check_args (&args, argc, &block_size);
+  status = check_args (&args, argc, argv, &block_size);
   if (status != CLI_EXIT_OK)
     return status;
   json = cli_image_args_json (&args.image);

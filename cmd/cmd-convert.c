@@ -18,6 +18,7 @@
 #include "image-args.h"
 
 #define COMMAND "convert"
+#define MIN_REQUEST_SIZE 4096
 
 typedef struct
 {
@@ -25,6 +26,7 @@ typedef struct
   CliImageArgs source;
   char *target_format;  /* -O */
   gboolean progress;    /* -p */
+  gboolean progress_json; /* --progress=json */
   gboolean no_create;   /* -n */
   gboolean target_is_zero;
   char *backing;        /* -B */
@@ -69,15 +71,36 @@ on_checksum (const char *name,
   return TRUE;
 }
 
+/* -p, or --progress=json for the tools that drive imgxfer. */
+static gboolean
+on_progress_option (const char *name,
+                    const char *value,
+                    gpointer data,
+                    GError **error)
+{
+  ConvertArgs *args = data;
+
+  args->progress = TRUE;
+  args->progress_json = value != NULL && g_str_equal (value, "json");
+  if (value == NULL || *value == '\0' || args->progress_json)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "--progress takes json or nothing, not \"%s\"", value);
+  return FALSE;
+}
+
 /* GOption takes the word after an option with an optional argument as its
  * value ("--checksum SRC DST" would checksum with algorithm SRC), so a
- * bare --checksum is made "--checksum=" before parsing. */
+ * bare --checksum is made "--checksum=" before parsing, and -p
+ * "--progress=". */
 static void
 protect_optional_args (int argc, char **argv)
 {
   for (int i = 1; i < argc && !g_str_equal (argv[i], "--"); i++)
     if (g_str_equal (argv[i], "--checksum"))
       argv[i] = (char *)"--checksum=";
+    else if (g_str_equal (argv[i], "--progress") || g_str_equal (argv[i], "-p"))
+      argv[i] = (char *)"--progress=";
 }
 
 static GOptionGroup *
@@ -88,8 +111,10 @@ option_group (ConvertArgs *args)
       "Format of SRC (probed when not given)", "FMT" },
     { "target-format", 'O', 0, G_OPTION_ARG_STRING, &args->target_format,
       "Format of DST (default raw; never probed)", "FMT" },
-    { "progress", 'p', 0, G_OPTION_ARG_NONE, &args->progress,
-      "Show progress on stderr", NULL },
+    { "progress", 'p', G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+      on_progress_option,
+      "Show progress on stderr; with json, one JSON object per line on "
+      "stdout", "json" },
     { "no-create", 'n', 0, G_OPTION_ARG_NONE, &args->no_create,
       "DST exists: write into it instead of creating it", NULL },
     { "target-is-zero", 0, 0, G_OPTION_ARG_NONE, &args->target_is_zero,
@@ -151,7 +176,7 @@ parse_cache (const char *mode, const char *option, gboolean *direct)
 
 /* Everything that can be wrong with the command line alone. */
 static gboolean
-check_args (ConvertArgs *args, int argc)
+check_args (ConvertArgs *args, int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
 
@@ -161,15 +186,26 @@ check_args (ConvertArgs *args, int argc)
                                          : "too many arguments");
       return FALSE;
     }
+  if (!cli_check_image_names (COMMAND, argc, argv))
+    return FALSE;
   if (!cli_image_args_check (&args->source, COMMAND))
     return FALSE;
   if (args->request_size_text
-      && (!cli_parse_size (args->request_size_text, &args->request_size,
-                           &error)
-          || args->request_size == 0 || args->request_size > G_MAXSIZE))
+      && !cli_parse_size (args->request_size_text, &args->request_size, &error))
     {
-      cli_usage_error (COMMAND, "--request-size: %s",
-                       error ? error->message : "must not be 0");
+      cli_usage_error (COMMAND, "--request-size: %s", error->message);
+      return FALSE;
+    }
+  /* The library would raise it to a block (see
+   * imgxfer_copy_set_request_size()); asking for less is a mistake. */
+  if (args->request_size_text
+      && (args->request_size < MIN_REQUEST_SIZE
+          || args->request_size > G_MAXSIZE))
+    {
+      cli_usage_error (COMMAND,
+                       "--request-size must be at least 4k, not "
+                       "\"%s\"",
+                       args->request_size_text);
       return FALSE;
     }
   if (args->connections < 0)
@@ -407,14 +443,18 @@ source_has_backing (ConvertArgs *args,
   return TRUE;
 }
 
-/* A failure after Ctrl-C is reported as the cancellation it comes from. */
+/* A failure after Ctrl-C is reported as the cancellation it comes from,
+ * naming what was being copied. */
 static int
-fail (const GError *error, GCancellable *cancellable)
+fail (const GError *error, GCancellable *cancellable, const char *source_url,
+      const char *destination_url)
 {
-  int status = cli_fail (error);
+  if (!g_cancellable_is_cancelled (cancellable))
+    return cli_fail (error);
 
-  return g_cancellable_is_cancelled (cancellable) ? CLI_EXIT_CANCELLED
-                                                  : status;
+  g_printerr ("imgxfer: copy of %s to %s cancelled\n", source_url,
+              destination_url);
+  return CLI_EXIT_CANCELLED;
 }
 
 static int
@@ -438,18 +478,18 @@ convert (ConvertArgs *args, const char *source_url,
   if (args->backing && !args->source.shallow
       && !source_has_backing (args, source_url, cancellable,
                               &args->source.shallow, &error))
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   start = g_get_monotonic_time ();
   source = open_source (args, source_url, source_direct, cancellable,
                         &error);
   if (source == NULL)
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   destination = open_destination (args, source, destination_url, direct,
                                   cancellable, &error);
   if (destination == NULL)
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   copy = new_copy (args, source, destination);
   if (args->checksum)
@@ -458,11 +498,12 @@ convert (ConvertArgs *args, const char *source_url,
                                        imgxfer_backend_get_size (source),
                                        &error);
       if (checksum == NULL)
-        return fail (error, cancellable);
+        return fail (error, cancellable, source_url, destination_url);
       imgxfer_copy_set_checksum (copy, checksum);
     }
   if (args->progress)
-    progress = cli_progress_new (imgxfer_backend_get_size (source));
+    progress = cli_progress_new (imgxfer_backend_get_size (source),
+                                 args->progress_json);
   /* The copy flushed every connection; closing says whether the rest
    * ended well (qemu-nbd stopped cleanly, nothing failed on close). */
   if (!run_copy (copy, progress, cancellable, &error)
@@ -470,13 +511,13 @@ convert (ConvertArgs *args, const char *source_url,
                                  &error)
       || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
                                  &error))
-    return fail (error, cancellable);
+    return fail (error, cancellable, source_url, destination_url);
 
   if (checksum)
     {
       digest = imgxfer_checksum_finish (checksum, &error);
       if (digest == NULL)
-        return fail (error, cancellable);
+        return fail (error, cancellable, source_url, destination_url);
     }
 
   print_summary (args, source, destination, destination_url,
@@ -504,7 +545,7 @@ run (int argc, char **argv)
   protect_optional_args (argc, argv);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (!check_args (&args, argc))
+  if (!check_args (&args, argc, argv))
     return CLI_EXIT_USAGE;
 
   return convert (&args, argv[1], argv[2]);

@@ -93,7 +93,7 @@ cli_image_args_parse (CliImageArgs *args, GOptionContext *context,
       cli_usage_error (command, "expected one image, got %d", *argc - 1);
       return FALSE;
     }
-  return TRUE;
+  return cli_check_image_names (command, *argc, *argv);
 }
 
 gboolean

@@ -31,11 +31,19 @@ print_usage (FILE *out)
   fprintf (out, "\nRun 'imgxfer COMMAND --help' for a command's options.\n");
 }
 
-int
-main (int argc, char **argv)
+static int
+run_command (const CliCommand *command, int argc, char **argv)
 {
-  setlocale (LC_ALL, "");
+  g_autofree char *prgname = g_strdup_printf ("imgxfer %s", command->name);
 
+  /* What --help shows on its usage line. */
+  g_set_prgname (prgname);
+  return command->run (argc, argv);
+}
+
+static int
+dispatch (int argc, char **argv)
+{
   if (argc < 2)
     {
       print_usage (stderr);
@@ -56,9 +64,19 @@ main (int argc, char **argv)
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_str_equal (argv[1], commands[i]->name))
-      return commands[i]->run (argc - 1, argv + 1);
+      return run_command (commands[i], argc - 1, argv + 1);
 
   g_printerr ("imgxfer: unknown command \"%s\"\n\n", argv[1]);
   print_usage (stderr);
   return CLI_EXIT_USAGE;
+}
+
+int
+main (int argc, char **argv)
+{
+  cli_guard_standard_fds ();
+  setlocale (LC_ALL, "");
+  cli_output_init ();
+
+  return cli_close_stdout (dispatch (argc, argv));
 }

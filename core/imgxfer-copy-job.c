@@ -437,10 +437,13 @@ static gsize
 request_size (const ImgxferCopyJob *job, gsize block)
 {
   gsize size = job->request_size ? job->request_size : DEFAULT_REQUEST_SIZE;
-  guint32 src_max, dst_max;
+  guint32 src_min, src_max, dst_min, dst_max;
 
-  imgxfer_backend_get_block_sizes (job->source, NULL, NULL, &src_max);
-  imgxfer_backend_get_block_sizes (job->destination, NULL, NULL, &dst_max);
+  imgxfer_backend_get_block_sizes (job->source, &src_min, NULL, &src_max);
+  imgxfer_backend_get_block_sizes (job->destination, &dst_min, NULL, &dst_max);
+  /* Never less than a block: smaller requests would be unaligned, and
+   * each costs a call (1-byte requests took minutes for megabytes). */
+  size = MAX (size, MAX (block, MAX (src_min, dst_min)));
   size = MIN (size, MIN (src_max, dst_max));
 
   /* Whole blocks keep requests aligned for the storage underneath. */

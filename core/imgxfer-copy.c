@@ -213,8 +213,10 @@ imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
  * @self: a copy
  * @request_size: the largest read or write, 0 for the default (1 MiB)
  *
- * Requests are also bounded by both backends' maximum block sizes. Each
- * worker holds one buffer of this size.
+ * Requests are also bounded by both backends' block sizes: a smaller
+ * size is raised to the largest of their minimum block sizes and 4 KiB,
+ * a larger one lowered to the smaller of their maximums. Each worker
+ * holds one buffer of this size.
  */
 void
 imgxfer_copy_set_request_size (ImgxferCopy *self, gsize request_size)

@@ -179,18 +179,6 @@ spawn_cli (const char *driver_path,
 }
 
 static int
-wait_cli (GSubprocess *process, char **out, char **err)
-{
-  g_autoptr (GError) error = NULL;
-
-  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
-  g_assert_no_error (error);
-  if (!g_subprocess_get_if_exited (process))
-    return 128 + g_subprocess_get_term_sig (process);
-  return g_subprocess_get_exit_status (process);
-}
-
-static int
 run_cli_with_modules (const char *driver_path,
                       gboolean fatal_warnings,
                       const char *const *args,
@@ -200,7 +188,7 @@ run_cli_with_modules (const char *driver_path,
   g_autoptr (GSubprocess) process
       = spawn_cli (driver_path, fatal_warnings, args);
 
-  return wait_cli (process, out, err);
+  return test_wait_process (process, out, err);
 }
 
 static char *
@@ -216,10 +204,22 @@ have_format (const char *format)
 {
   const char *const args[] = { "drivers", NULL };
   g_autofree char *out = NULL;
-  g_autofree char *needle = g_strdup_printf ("format=%s", format);
+  g_auto (GStrv) lines = NULL;
 
   g_assert_cmpint (test_run_cli (args, &out, NULL), ==, 0);
-  return strstr (out, needle) != NULL;
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      const char *formats = strstr (lines[i], "formats: ");
+      g_auto (GStrv) names = NULL;
+
+      if (formats == NULL)
+        continue;
+      names = g_strsplit_set (formats + strlen ("formats: "), ", ", -1);
+      if (g_strv_contains ((const char *const *)names, format))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 static gboolean
@@ -555,27 +555,6 @@ test_usage_errors (void)
     }
 }
 
-/* Reads the command's stderr until the progress indicator first shows:
- * the copy has started. */
-static void
-wait_for_progress (GSubprocess *process)
-{
-  GInputStream *err = g_subprocess_get_stderr_pipe (process);
-  g_autoptr (GString) seen = g_string_new (NULL);
-  char c;
-
-  while (!g_str_has_suffix (seen->str, "/100%)"))
-    {
-      g_autoptr (GError) error = NULL;
-      gssize n = g_input_stream_read (err, &c, 1, NULL, &error);
-
-      g_assert_no_error (error);
-      if (n == 0)
-        g_error ("the command ended before its copy started: %s", seen->str);
-      g_string_append_c (seen, c);
-    }
-}
-
 /* Ctrl-C once the copy runs: exit 4, nothing reported complete, and no
  * helper process (qemu-nbd) left behind. */
 static void
@@ -606,10 +585,10 @@ test_cancel (Paths *p, gconstpointer data)
     }
 
   process = spawn_cli (modules, TRUE, args);
-  wait_for_progress (process);
+  test_wait_for_progress (process);
   g_subprocess_send_signal (process, SIGINT);
 
-  g_assert_cmpint (wait_cli (process, &out, &err), ==, 4);
+  g_assert_cmpint (test_wait_process (process, &out, &err), ==, 4);
   g_assert_cmpstr (out, ==, "");
   g_assert_null (strstr (err, "100.00/100%"));
   g_assert_nonnull (strstr (err, "imgxfer: "));
@@ -651,12 +630,12 @@ test_cancel_to_qcow2 (Paths *p, gconstpointer data)
     return;
 
   process = spawn_cli (modules, TRUE, args);
-  wait_for_progress (process);
+  test_wait_for_progress (process);
   for (guint i = 0; i < 1000 && !qcow2_is_dirty (qcow2); i++)
     g_usleep (10 * 1000);
   g_assert_true (qcow2_is_dirty (qcow2));
   g_subprocess_send_signal (process, SIGINT);
-  g_assert_cmpint (wait_cli (process, NULL, NULL), ==, 4);
+  g_assert_cmpint (test_wait_process (process, NULL, NULL), ==, 4);
 
   g_assert_cmpint (test_run (info, &out, NULL), ==, 0);
   root = test_parse_json (out);

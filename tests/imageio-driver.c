@@ -378,6 +378,176 @@ test_server_killed (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_USEC_PER_SEC);
 }
 
+typedef struct
+{
+  GArray *lengths; /* of guint64 */
+  guint64 total;
+  gboolean done; /* the result came */
+  gboolean late; /* progress came after the result */
+  gboolean ok;
+  GError *error;
+} Progress;
+
+static void
+on_progress (guint64 length, guint64 total, gpointer data)
+{
+  Progress *progress = data;
+
+  g_array_append_val (progress->lengths, length);
+  progress->total = total;
+  progress->late |= progress->done;
+}
+
+static ImgxferTransferOptions *
+transfer_options (Fixture *f, Progress *progress)
+{
+  ImgxferTransferOptions *options = imgxfer_transfer_options_new ();
+
+  imgxfer_transfer_options_set_ca_file (options, f->ca);
+  progress->lengths = g_array_new (FALSE, FALSE, sizeof (guint64));
+  imgxfer_transfer_options_set_progress_func (options, on_progress, progress,
+                                              NULL);
+  return options;
+}
+
+/* The seed's test_progress, onto a server without zero requests: one
+ * update per request, a zero run as one update of its whole length, and
+ * the total with each. */
+static void
+test_upload_progress (Fixture *f, gconstpointer data)
+{
+  const guint64 size = 3 * 64 * 1024;
+  g_autofree char *source = local (f, "source.raw");
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  Progress progress = { 0 };
+  g_autoptr (ImgxferTransferOptions) options = transfer_options (f, &progress);
+  g_autoptr (GError) error = NULL;
+  const guint64 expected[] = { 4096, size / 2 - 4096, 4096, size / 2 - 4096 };
+
+  test_create_sparse (source, size);
+  test_write_pattern (source, 0, 4096, 'b');
+  test_write_pattern (source, size / 2, 4096, 'b');
+  test_create_sparse (image, size);
+  test_write_pattern (image, 0, size, 'a');
+
+  g_assert_true (imgxfer_upload (source, url, options, NULL, &error));
+  g_assert_no_error (error);
+  test_assert_images_equal (source, "raw", image, "raw", FALSE);
+  g_assert_cmpuint (progress.total, ==, size);
+  g_assert_cmpuint (progress.lengths->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpuint (g_array_index (progress.lengths, guint64, i), ==,
+                      expected[i]);
+  g_array_unref (progress.lengths);
+}
+
+static void
+on_download_done (GObject *object, GAsyncResult *result, gpointer data)
+{
+  Progress *progress = data;
+
+  progress->ok = imgxfer_download_finish (result, &progress->error);
+  progress->done = TRUE;
+}
+
+/* From the main loop: the progress comes on it, all of it before the
+ * result. */
+static void
+test_download_async (Fixture *f, gconstpointer data)
+{
+  const guint64 size = 5 * MiB + 100;
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  Progress progress = { 0 };
+  g_autoptr (ImgxferTransferOptions) options = transfer_options (f, &progress);
+  guint64 sum = 0;
+
+  make_image (image, size);
+  imgxfer_transfer_options_set_format (options, "raw");
+  imgxfer_download_async (url, copy, options, NULL, on_download_done,
+                          &progress);
+  while (!progress.done)
+    g_main_context_iteration (NULL, TRUE);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+
+  g_assert_no_error (progress.error);
+  g_assert_true (progress.ok);
+  g_assert_false (progress.late);
+  test_assert_images_equal (image, "raw", copy, "raw", FALSE);
+  for (guint i = 0; i < progress.lengths->len; i++)
+    sum += g_array_index (progress.lengths, guint64, i);
+  g_assert_cmpuint (sum, ==, size);
+  g_assert_cmpuint (progress.total, ==, size);
+  g_array_unref (progress.lengths);
+}
+
+/* Refused before any byte moves: the image keeps its bytes. */
+static void
+test_upload_too_large (Fixture *f, gconstpointer data)
+{
+  g_autofree char *source = local (f, "source.raw");
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  g_autofree char *contents = NULL;
+  g_autoptr (ImgxferTransferOptions) options = imgxfer_transfer_options_new ();
+  g_autoptr (GError) error = NULL;
+  gsize length;
+
+  make_image (source, 2 * MiB);
+  test_create_sparse (image, MiB);
+  test_write_pattern (image, 0, MiB, 'z');
+  imgxfer_transfer_options_set_ca_file (options, f->ca);
+
+  g_assert_false (imgxfer_upload (source, url, options, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "smaller"));
+  g_assert_true (g_file_get_contents (image, &contents, &length, NULL));
+  g_assert_cmpuint (length, ==, MiB);
+  for (gsize i = 0; i < length; i++)
+    g_assert_cmpint (contents[i], ==, 'z');
+}
+
+/* One object per line on stdout; the last one, and only it, says that
+ * all of it was transferred. */
+static void
+test_progress_json (Fixture *f, gconstpointer data)
+{
+  const guint64 size = 7 * MiB + 100;
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  g_autofree char *out = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint64 last = 0;
+  guint n;
+
+  make_image (image, size);
+  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile",
+                                                   f->ca, "--progress=json",
+                                                   url, copy, NULL },
+                                 &out, NULL),
+                   ==, 0);
+  lines = g_strsplit (g_strchomp (out), "\n", -1);
+  n = g_strv_length (lines);
+  g_assert_cmpuint (n, >=, 2);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (JsonNode) node = test_parse_json (lines[i]);
+      JsonObject *object = json_node_get_object (node);
+      guint64 transferred = json_object_get_int_member (object, "transferred");
+
+      g_assert_cmpint (json_object_get_int_member (object, "size"), ==, size);
+      g_assert_cmpfloat (json_object_get_double_member (object, "elapsed"),
+                         >=, 0);
+      g_assert_cmpuint (transferred, >=, last);
+      g_assert_true ((transferred == size) == (i == n - 1));
+      last = transferred;
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -396,6 +566,12 @@ main (int argc, char **argv)
   ADD ("/imageio-driver/errors/server-killed", test_server_killed);
   ADD ("/imageio-driver/proxy/used-when-unreachable", test_proxy_used);
   ADD ("/imageio-driver/proxy/not-on-http-error", test_proxy_not_on_http_error);
+
+  ADD ("/imageio-driver/transfer/upload-progress", test_upload_progress);
+  ADD ("/imageio-driver/transfer/download-async", test_download_async);
+  ADD ("/imageio-driver/transfer/upload-too-large", test_upload_too_large);
+
+  ADD ("/imageio-driver/cli/progress-json", test_progress_json);
 
   return g_test_run ();
 }

@@ -153,6 +153,37 @@ test_run_cli (const char *const *args, char **out, char **err)
   return test_run ((const char *const *)argv->pdata, out, err);
 }
 
+int
+test_wait_process (GSubprocess *process, char **out, char **err)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_if_exited (process))
+    return 128 + g_subprocess_get_term_sig (process);
+  return g_subprocess_get_exit_status (process);
+}
+
+void
+test_wait_for_progress (GSubprocess *process)
+{
+  GInputStream *err = g_subprocess_get_stderr_pipe (process);
+  g_autoptr (GString) seen = g_string_new (NULL);
+  char c;
+
+  while (!g_str_has_suffix (seen->str, "/100%)"))
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_input_stream_read (err, &c, 1, NULL, &error);
+
+      g_assert_no_error (error);
+      if (n == 0)
+        g_error ("the command ended before its copy started: %s", seen->str);
+      g_string_append_c (seen, c);
+    }
+}
+
 JsonNode *
 test_parse_json (const char *text)
 {

@@ -42,6 +42,13 @@ void test_qemu_img_create (const char *path,
 void test_qemu_io (const char *path,
                    const char *format,
                    const char *const *commands);
+/* Waits for @process (made with a stderr pipe, and a stdout pipe when
+ * @out is wanted) and returns its exit status, 128 + the signal that
+ * killed it. */
+int test_wait_process (GSubprocess *process, char **out, char **err);
+/* Reads the stderr pipe of an `imgxfer convert -p` until its progress
+ * first shows: the copy has started. */
+void test_wait_for_progress (GSubprocess *process);
 /* Runs the imgxfer command line built with the tests. */
 int test_run_cli (const char *const *args, char **out, char **err);
 

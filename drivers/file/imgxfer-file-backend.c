@@ -134,11 +134,13 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
       return TRUE;
     }
 
+  /* A source has a size to copy; a stream has none. */
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                "%s: not a regular file or a block device%s", self->path,
-               S_ISFIFO (st.st_mode) || S_ISCHR (st.st_mode)
-                   ? " (a pipe can only be written to)"
-                   : "");
+               S_ISFIFO (st.st_mode)  ? " (a pipe can only be written to)"
+               : S_ISCHR (st.st_mode) ? " (a character device can only be "
+                                        "written to)"
+                                      : "");
   return FALSE;
 }
 
@@ -210,7 +212,7 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
   if (writable)
     caps |= IMGXFER_BACKEND_CAN_WRITE;
   if (!self->is_block_device)
-    caps |= IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_PUNCH_HOLE;
+    caps |= IMGXFER_BACKEND_CAN_EXTENTS;
   if (self->is_stream)
     caps = IMGXFER_BACKEND_CAN_WRITE; /* zeroes are written as data */
 

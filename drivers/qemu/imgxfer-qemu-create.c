@@ -24,7 +24,8 @@ run_create (const char *path, const char *format, guint64 size,
       if (backing_format != NULL)
         g_strv_builder_add_many (builder, "-F", backing_format, NULL);
     }
-  g_strv_builder_add_many (builder, path, size_str, NULL);
+  /* A file named "-x.qcow2" is not an option. */
+  g_strv_builder_add_many (builder, "--", path, size_str, NULL);
   argv = g_strv_builder_end (builder);
 
   return _imgxfer_qemu_img ((const char *const *)argv, NULL, cancellable,

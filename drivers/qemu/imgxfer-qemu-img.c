@@ -43,10 +43,13 @@ finish (GSubprocess *process, const char *const *argv, char **standard_output,
   if (!g_subprocess_get_if_exited (process)
       || g_subprocess_get_exit_status (process) != 0)
     {
-      g_strstrip (err);
+      g_auto (GStrv) lines = g_strsplit (g_strstrip (err), "\n", -1);
+      g_autofree char *message = g_strjoinv ("; ", lines);
+
+      /* An error is one line: qemu-img often says why on a second. */
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
                    "qemu-img %s failed: %s", argv[0],
-                   err[0] ? err : "no message");
+                   message[0] ? message : "no message");
       return FALSE;
     }
 

@@ -146,7 +146,7 @@ rename_in_error (QemuTarget *target, GError *error)
   error->message = g_string_free (g_steal_pointer (&message), FALSE);
 }
 
-/* Runs `qemu-img COMMAND --output=json [ARGS] [-f FMT] FILENAME` and
+/* Runs `qemu-img COMMAND --output=json [ARGS] [-f FMT] -- FILENAME` and
  * parses the object it prints. */
 static JsonNode *
 run_qemu_img (QemuTarget *target, const char *command, const char *const *args,
@@ -164,7 +164,8 @@ run_qemu_img (QemuTarget *target, const char *command, const char *const *args,
     g_strv_builder_addv (builder, (const char **)args);
   if (target->format != NULL)
     g_strv_builder_add_many (builder, "-f", target->format, NULL);
-  g_strv_builder_add (builder, target->filename);
+  /* A file named "-x.qcow2" is not an option. */
+  g_strv_builder_add_many (builder, "--", target->filename, NULL);
   argv = g_strv_builder_end (builder);
 
   if (!_imgxfer_qemu_img ((const char *const *)argv, &out, cancellable,

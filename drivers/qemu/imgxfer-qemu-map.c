@@ -178,7 +178,7 @@ add_backing_layers (ImgxferQemuMap *self, const char *filename,
                     GCancellable *cancellable, GError **error)
 {
   const char *argv[]
-      = { "info", "--backing-chain", "--output=json", filename, NULL };
+      = { "info", "--backing-chain", "--output=json", "--", filename, NULL };
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autofree char *out = NULL;
   JsonArray *chain;
@@ -318,7 +318,7 @@ static gboolean
 read_map (ImgxferQemuMap *self, const char *filename, GCancellable *cancellable,
           GError **error)
 {
-  const char *argv[] = { "map", "--output=json", filename, NULL };
+  const char *argv[] = { "map", "--output=json", "--", filename, NULL };
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   MapReader reader = { self, parser };
 

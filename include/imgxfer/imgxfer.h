@@ -21,5 +21,7 @@
 #include <imgxfer/imgxfer-archive.h>
 #include <imgxfer/imgxfer-copy.h>
 #include <imgxfer/imgxfer-checksum.h>
+#include <imgxfer/imgxfer-transfer-options.h>
+#include <imgxfer/imgxfer-transfer.h>
 
 #undef __IMGXFER_H_INSIDE__

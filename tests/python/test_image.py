@@ -155,6 +155,8 @@ def test_driver_list(cli):
     assert Imgxfer.driver_lookup_name("file") in drivers
     assert Imgxfer.driver_lookup_format("qcow2") in drivers
     assert Imgxfer.driver_lookup_url("nbd://localhost/export") in drivers
-    # The command lists the same registry, one driver a line.
+    # The command lists the same registry, one driver a line under a
+    # header.
     lines = run(cli, "drivers").stdout.splitlines()
-    assert len(lines) == len(drivers)
+    assert lines[0].split() == ["Driver", "Opens", "From"]
+    assert len(lines) - 1 == len(drivers)
