@@ -70,17 +70,6 @@ struct _ImgxferFileBackend
   ImgxferImageLock *lock;
 };
 
-static void imgxfer_file_backend_source_init (ImgxferSourceInterface *iface);
-static void
-imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (
-    ImgxferFileBackend, imgxfer_file_backend, IMGXFER_TYPE_BACKEND,
-    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
-                           imgxfer_file_backend_source_init)
-        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
-                               imgxfer_file_backend_destination_init))
-
 /* "file:///a/b", "FILE:///a/b" and "/a/b" all name /a/b. */
 static char *
 path_from_url (const char *url, GError **error)
@@ -459,13 +448,6 @@ imgxfer_file_backend_extents (ImgxferSource *source,
   return TRUE;
 }
 
-static void
-imgxfer_file_backend_source_init (ImgxferSourceInterface *iface)
-{
-  iface->pread = imgxfer_file_backend_pread;
-  iface->extents = imgxfer_file_backend_extents;
-}
-
 static gboolean
 imgxfer_file_backend_pwrite (ImgxferDestination *destination,
                              const void *buffer,
@@ -530,14 +512,6 @@ imgxfer_file_backend_flush (ImgxferDestination *destination,
   return TRUE;
 }
 
-static void
-imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface)
-{
-  iface->pwrite = imgxfer_file_backend_pwrite;
-  iface->zero = imgxfer_file_backend_zero;
-  iface->flush = imgxfer_file_backend_flush;
-}
-
 /* close() can report a write-back error (NFS) that nothing else would. */
 static gboolean
 imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
@@ -555,40 +529,42 @@ imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
 }
 
 static void
-imgxfer_file_backend_finalize (GObject *object)
+imgxfer_file_backend_release (ImgxferBackend *backend)
 {
-  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (object);
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
 
   g_free (self->path);
   g_aligned_free (self->bounce);
   g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
+}
 
-  G_OBJECT_CLASS (imgxfer_file_backend_parent_class)->finalize (object);
+static void
+imgxfer_file_backend_instance_init (ImgxferBackend *backend)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+
+  self->fd = -1;
 }
 
 static const char *const file_schemes[] = { "", "file", NULL };
 
-static void
-imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+static const ImgxferDriverSpec file_driver = {
+  .name = "file",
+  .description = "Local files and block devices",
+  .schemes = file_schemes,
+  .init = imgxfer_file_backend_instance_init,
+  .finalize = imgxfer_file_backend_release,
+  .open = imgxfer_file_backend_open,
+  .clone = imgxfer_file_backend_clone,
+  .get_local_file = imgxfer_file_backend_get_local_file,
+  .close = imgxfer_file_backend_close,
+  .create = _imgxfer_file_create,
+  .info = _imgxfer_file_info,
+  .pread = imgxfer_file_backend_pread,
+  .extents = imgxfer_file_backend_extents,
+  .pwrite = imgxfer_file_backend_pwrite,
+  .zero = imgxfer_file_backend_zero,
+  .flush = imgxfer_file_backend_flush,
+};
 
-  object_class->finalize = imgxfer_file_backend_finalize;
-
-  backend_class->name = "file";
-  backend_class->description = "Local files and block devices";
-  backend_class->schemes = file_schemes;
-  backend_class->open = imgxfer_file_backend_open;
-  backend_class->clone = imgxfer_file_backend_clone;
-  backend_class->get_local_file = imgxfer_file_backend_get_local_file;
-  backend_class->close = imgxfer_file_backend_close;
-  backend_class->create = _imgxfer_file_create;
-  backend_class->info = _imgxfer_file_info;
-}
-
-static void
-imgxfer_file_backend_init (ImgxferFileBackend *self)
-{
-  self->fd = -1;
-}
+IMGXFER_DEFINE_DRIVER (ImgxferFileBackend, imgxfer_file_backend, &file_driver)

@@ -50,13 +50,6 @@ struct _ImgxferTarBackend
   guint8 *bounce;
 };
 
-static void imgxfer_tar_backend_source_init (ImgxferSourceInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (
-    ImgxferTarBackend, imgxfer_tar_backend, IMGXFER_TYPE_BACKEND,
-    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
-                           imgxfer_tar_backend_source_init))
-
 static const char *const tar_params[] = { "member", NULL };
 
 #define TAR_URL_FORM "tar:///path/to/archive?member=NAME"
@@ -355,25 +348,21 @@ imgxfer_tar_backend_pread (ImgxferSource *source,
 }
 
 static void
-imgxfer_tar_backend_source_init (ImgxferSourceInterface *iface)
+imgxfer_tar_backend_release (ImgxferBackend *backend)
 {
-  iface->pread = imgxfer_tar_backend_pread;
-}
-
-static void
-imgxfer_tar_backend_finalize (GObject *object)
-{
-  ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (object);
+  ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (backend);
 
   g_clear_pointer (&self->archive, _imgxfer_tar_archive_unref);
   if (self->direct_fd >= 0)
     close (self->direct_fd);
   g_aligned_free (self->bounce);
-
-  G_OBJECT_CLASS (imgxfer_tar_backend_parent_class)->finalize (object);
 }
 
-static const char *const tar_schemes[] = { "tar", NULL };
+static void
+imgxfer_tar_backend_instance_init (ImgxferBackend *backend)
+{
+  IMGXFER_TAR_BACKEND (backend)->direct_fd = -1;
+}
 
 static JsonNode *
 imgxfer_tar_backend_list_members (ImgxferBackendClass *klass, const char *path,
@@ -382,27 +371,20 @@ imgxfer_tar_backend_list_members (ImgxferBackendClass *klass, const char *path,
   return _imgxfer_tar_archive_list (path, cancellable, error);
 }
 
-static void
-imgxfer_tar_backend_class_init (ImgxferTarBackendClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+static const char *const tar_schemes[] = { "tar", NULL };
 
-  object_class->finalize = imgxfer_tar_backend_finalize;
+static const ImgxferDriverSpec tar_driver = {
+  .name = "tar",
+  .description = "Members of uncompressed tar archives (OVA), read only: "
+                 "--member NAME, or tar:///path/vm.ova?member=NAME",
+  .schemes = tar_schemes,
+  .init = imgxfer_tar_backend_instance_init,
+  .finalize = imgxfer_tar_backend_release,
+  .open = imgxfer_tar_backend_open,
+  .clone = imgxfer_tar_backend_clone,
+  .get_local_file = imgxfer_tar_backend_get_local_file,
+  .list_members = imgxfer_tar_backend_list_members,
+  .pread = imgxfer_tar_backend_pread,
+};
 
-  backend_class->name = "tar";
-  backend_class->description
-      = "Members of uncompressed tar archives (OVA), read only: "
-        "--member NAME, or tar:///path/vm.ova?member=NAME";
-  backend_class->schemes = tar_schemes;
-  backend_class->open = imgxfer_tar_backend_open;
-  backend_class->clone = imgxfer_tar_backend_clone;
-  backend_class->get_local_file = imgxfer_tar_backend_get_local_file;
-  backend_class->list_members = imgxfer_tar_backend_list_members;
-}
-
-static void
-imgxfer_tar_backend_init (ImgxferTarBackend *self)
-{
-  self->direct_fd = -1;
-}
+IMGXFER_DEFINE_DRIVER (ImgxferTarBackend, imgxfer_tar_backend, &tar_driver)
