@@ -129,6 +129,11 @@ option_group (ConvertArgs *args)
       "Copy only the ranges dirty in this bitmap of SRC", "NAME" },
     { "shallow", 0, 0, G_OPTION_ARG_NONE, &args->source.shallow,
       "Copy only the top layer of SRC's backing chain", NULL },
+    { "allow-external-files", 0, 0, G_OPTION_ARG_NONE,
+      &args->source.allow_external_files,
+      "Let an image in an archive read host files it names (backing file, "
+      "extents)",
+      NULL },
     { "connections", 0, 0, G_OPTION_ARG_INT, &args->connections,
       "Parallel connections (default 4)", "N" },
     { "request-size", 0, 0, G_OPTION_ARG_STRING, &args->request_size_text,
@@ -140,7 +145,8 @@ option_group (ConvertArgs *args)
     { "checksum", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
       on_checksum,
       "Print the checksum of the data copied, computed in the same pass "
-      "(default blake2b)", "ALG" },
+      "(default blake2b)",
+      "ALG" },
     { "output", 0, 0, G_OPTION_ARG_STRING, &args->source.output,
       "human (default) or json: a summary on stdout", "FORMAT" },
     { NULL },

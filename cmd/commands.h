@@ -12,3 +12,5 @@ extern const CliCommand cli_command_drivers;
 extern const CliCommand cli_command_extents;
 extern const CliCommand cli_command_info;
 extern const CliCommand cli_command_measure;
+extern const CliCommand cli_command_serve;
+extern const CliCommand cli_command_ticket;

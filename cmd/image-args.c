@@ -35,6 +35,9 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
       "The image is this member of the tar/OVA archive IMAGE", "NAME" },
     { "output", 0, 0, G_OPTION_ARG_STRING, &args->output,
       "Output format: human (default) or json", "FORMAT" },
+    { "allow-external-files", 0, 0, G_OPTION_ARG_NONE,
+      &args->allow_external_files,
+      "Let an image in an archive read host files it names", NULL },
     { NULL },
   };
   GOptionEntry remote[4];
@@ -114,6 +117,8 @@ cli_image_args_to_options (CliImageArgs *args)
   imgxfer_open_options_set_ca_file (options, args->ca_file);
   imgxfer_open_options_set_insecure (options, args->insecure);
   imgxfer_open_options_set_proxy_url (options, args->proxy_url);
+  imgxfer_open_options_set_allow_external_files (options,
+                                                 args->allow_external_files);
   return options;
 }
 

@@ -19,6 +19,7 @@ typedef struct
   char *ca_file;     /* --cafile FILE: TLS (https:// images) */
   gboolean insecure; /* --insecure */
   char *proxy_url;   /* --proxy-url URL */
+  gboolean allow_external_files; /* --allow-external-files */
 } CliImageArgs;
 
 /* Adds -f, --member, --output and the TLS options to @context, parses the

@@ -17,6 +17,8 @@ static const CliCommand *const commands[] = {
   &cli_command_extents,
   &cli_command_info,
   &cli_command_measure,
+  &cli_command_serve,
+  &cli_command_ticket,
 };
 
 static void

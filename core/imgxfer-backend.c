@@ -51,8 +51,8 @@ imgxfer_backend_initable_init (GInitable *initable,
   ImgxferBackend *self = IMGXFER_BACKEND (initable);
   ImgxferBackendClass *klass = IMGXFER_BACKEND_GET_CLASS (self);
 
-  g_return_val_if_fail (klass->open != NULL, FALSE);
-
+  if (klass->open == NULL)
+    return _imgxfer_missing_vfunc (self, "open", error);
   return klass->open (self, cancellable, error);
 }
 

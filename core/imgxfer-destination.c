@@ -64,6 +64,8 @@ imgxfer_destination_pwrite (ImgxferDestination *self,
     return TRUE;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
+  if (IMGXFER_DESTINATION_GET_IFACE (self)->pwrite == NULL)
+    return _imgxfer_missing_vfunc (IMGXFER_BACKEND (self), "pwrite", error);
 
   return IMGXFER_DESTINATION_GET_IFACE (self)->pwrite (
       self, buffer, length, offset, cancellable, error);
@@ -175,10 +177,19 @@ imgxfer_destination_flush (ImgxferDestination *self,
   if (!_imgxfer_check_open (IMGXFER_BACKEND (self), "flush", error)
       || !check_writable (self, error))
     return FALSE;
+  /* Said at debug level only: a driver that forgot CAN_FLUSH has its
+   * writes called durable when they may not be. */
   if (iface->flush == NULL
       || !(imgxfer_backend_get_caps (IMGXFER_BACKEND (self))
            & IMGXFER_BACKEND_CAN_FLUSH))
-    return TRUE;
+    {
+      g_debug ("%s: flush does nothing: the %s driver %s",
+               imgxfer_backend_get_url (IMGXFER_BACKEND (self)),
+               IMGXFER_BACKEND_GET_CLASS (self)->name,
+               iface->flush ? "did not declare IMGXFER_BACKEND_CAN_FLUSH"
+                            : "has no flush");
+      return TRUE;
+    }
 
   return iface->flush (self, cancellable, error);
 }

@@ -20,6 +20,7 @@ struct _ImgxferOpenOptions
   char *proxy_url;
   guint connections;
   gboolean direct;
+  gboolean allow_external_files;
 };
 
 G_DEFINE_FINAL_TYPE (ImgxferOpenOptions, imgxfer_open_options, G_TYPE_OBJECT)
@@ -82,6 +83,7 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
   copy->proxy_url = g_strdup (self->proxy_url);
   copy->connections = self->connections;
   copy->direct = self->direct;
+  copy->allow_external_files = self->allow_external_files;
 
   return copy;
 }
@@ -242,4 +244,27 @@ DEFINE_STRING_OPTION (ca_file)
 DEFINE_VALUE_OPTION (gboolean, insecure)
 DEFINE_STRING_OPTION (proxy_url)
 DEFINE_VALUE_OPTION (guint, connections)
+/**
+ * imgxfer_open_options_set_allow_external_files:
+ * @self: options
+ * @allow: whether an image inside an archive may read files outside it
+ *
+ * An image in an archive (an OVA's disk) comes from whoever made the
+ * archive, and its format can name any file of this host: a qcow2 backing
+ * file or data file, a vmdk extent. Such an image is refused unless this
+ * is set, so that importing an archive never copies a host file into an
+ * image. Images outside archives are not concerned.
+ *
+ * Since: 0.1
+ */
+/**
+ * imgxfer_open_options_get_allow_external_files:
+ * @self: options
+ *
+ * Returns: whether an image in an archive may read files outside it
+ *
+ * Since: 0.1
+ */
+
 DEFINE_VALUE_OPTION (gboolean, direct)
+DEFINE_VALUE_OPTION (gboolean, allow_external_files)

@@ -8,6 +8,8 @@
 
 G_BEGIN_DECLS
 
+gboolean _imgxfer_missing_vfunc (ImgxferBackend *backend, const char *vfunc,
+                                 GError **error);
 gboolean _imgxfer_check_open (ImgxferBackend *backend, const char *what,
                               GError **error);
 gboolean _imgxfer_check_range (ImgxferBackend *backend,

@@ -8,6 +8,21 @@
 
 #include "imgxfer-range-private.h"
 
+/* A driver (a subclass written in C, or in a language binding) that lacks
+ * a vfunc its role requires gets an error, not a call through NULL. */
+gboolean
+_imgxfer_missing_vfunc (ImgxferBackend *backend, const char *vfunc,
+                        GError **error)
+{
+  const char *name = IMGXFER_BACKEND_GET_CLASS (backend)->name;
+
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+               "%s: the %s driver (%s) does not implement %s",
+               imgxfer_backend_get_url (backend), name ? name : "unnamed",
+               G_OBJECT_TYPE_NAME (backend), vfunc);
+  return FALSE;
+}
+
 /* No request reaches a driver after its close vfunc. */
 gboolean
 _imgxfer_check_open (ImgxferBackend *backend, const char *what, GError **error)

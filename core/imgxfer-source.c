@@ -53,6 +53,8 @@ imgxfer_source_pread (ImgxferSource *self,
     return TRUE;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
+  if (IMGXFER_SOURCE_GET_IFACE (self)->pread == NULL)
+    return _imgxfer_missing_vfunc (backend, "pread", error);
 
   return IMGXFER_SOURCE_GET_IFACE (self)->pread (self, buffer, length, offset,
                                                  cancellable, error);

@@ -205,7 +205,7 @@ imgxfer_file_backend_open (ImgxferBackend *backend,
   if (writable)
     caps |= IMGXFER_BACKEND_CAN_WRITE;
   if (!self->is_block_device)
-    caps |= IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_PUNCH_HOLE;
+    caps |= IMGXFER_BACKEND_CAN_EXTENTS;
   if (self->is_stream)
     caps = IMGXFER_BACKEND_CAN_WRITE; /* zeroes are written as data */
 

@@ -164,11 +164,7 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
                                    | IMGXFER_BACKEND_CAN_DIRTY,
                                FALSE);
   if (g_str_equal (key, "zero"))
-    return parse_switch_param (mu, value,
-                               IMGXFER_BACKEND_CAN_ZERO
-                                   | IMGXFER_BACKEND_CAN_FAST_ZERO
-                                   | IMGXFER_BACKEND_CAN_PUNCH_HOLE,
-                               FALSE);
+    return parse_switch_param (mu, value, IMGXFER_BACKEND_CAN_ZERO, FALSE);
   if (g_str_equal (key, "flush"))
     return parse_switch_param (mu, value, IMGXFER_BACKEND_CAN_FLUSH, FALSE);
   if (g_str_equal (key, "is-zero"))
@@ -235,10 +231,9 @@ imgxfer_memory_backend_open (ImgxferBackend *backend,
   ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
   const char *url = imgxfer_backend_get_url (backend);
   g_auto (MemoryUrl) mu = { 0 };
-  ImgxferBackendCaps caps
-      = IMGXFER_BACKEND_CAN_ZERO | IMGXFER_BACKEND_CAN_FAST_ZERO
-        | IMGXFER_BACKEND_CAN_PUNCH_HOLE | IMGXFER_BACKEND_CAN_FLUSH
-        | IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_CAN_DIRTY;
+  ImgxferBackendCaps caps = IMGXFER_BACKEND_CAN_ZERO | IMGXFER_BACKEND_CAN_FLUSH
+                            | IMGXFER_BACKEND_CAN_EXTENTS
+                            | IMGXFER_BACKEND_CAN_DIRTY;
 
   if (!parse_url (url, &mu, error))
     return FALSE;

@@ -185,12 +185,6 @@ declare_export (ImgxferNbdBackend *self, GError **error)
     caps |= IMGXFER_BACKEND_CAN_WRITE;
   if (nbd_can_zero (priv->nbd) == 1)
     caps |= IMGXFER_BACKEND_CAN_ZERO;
-  if (nbd_can_fast_zero (priv->nbd) == 1)
-    caps |= IMGXFER_BACKEND_CAN_FAST_ZERO;
-  /* A server that can trim keeps the export sparse: write zeroes without
-   * NO_HOLE may deallocate. */
-  if (nbd_can_trim (priv->nbd) == 1)
-    caps |= IMGXFER_BACKEND_CAN_PUNCH_HOLE;
   if (nbd_can_flush (priv->nbd) == 1)
     caps |= IMGXFER_BACKEND_CAN_FLUSH;
 

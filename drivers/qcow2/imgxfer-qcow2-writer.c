@@ -70,8 +70,8 @@ imgxfer_qcow2_writer_open (ImgxferBackend *backend, GCancellable *cancellable,
    * in the data are better left unallocated, as qemu-img does. */
   imgxfer_backend_set_caps (
       backend, IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_CAN_ZERO
-                   | IMGXFER_BACKEND_CAN_PUNCH_HOLE | IMGXFER_BACKEND_CAN_FLUSH
-                   | IMGXFER_BACKEND_CAN_EXTENTS | IMGXFER_BACKEND_IS_ZERO);
+                   | IMGXFER_BACKEND_CAN_FLUSH | IMGXFER_BACKEND_CAN_EXTENTS
+                   | IMGXFER_BACKEND_IS_ZERO);
   imgxfer_backend_set_block_sizes (backend, 1, 64 * 1024, MAX_REQUEST);
   imgxfer_backend_set_max_connections (backend, MAX_CONNECTIONS);
   return TRUE;

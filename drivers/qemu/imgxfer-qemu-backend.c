@@ -14,6 +14,7 @@
 #include "imgxfer-qemu-backend.h"
 
 #include "imgxfer-qemu-bytes.h"
+#include "imgxfer-qemu-confine.h"
 #include "imgxfer-qemu-map.h"
 #include "imgxfer-qemu-nbd-server.h"
 
@@ -41,6 +42,17 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (
 /* The nbd driver's implementation, which ours extends. */
 static ImgxferSourceInterface *nbd_source_iface;
 
+/* An image in an archive (a range of a file, not all of it) reads
+ * nothing outside the archive unless the caller allows it. */
+static gboolean
+confined (ImgxferBackend *backend, const ImgxferLocalBytes *bytes)
+{
+  ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
+
+  return !bytes->whole
+         && !imgxfer_open_options_get_allow_external_files (options);
+}
+
 /* Where the format's bytes are: the protocol driver's local file. Returns
  * qemu's name for the image in them. */
 static char *
@@ -62,9 +74,10 @@ find_image_bytes (ImgxferBackend *backend, ImgxferLocalBytes *bytes,
       return NULL;
     }
 
+  /* A confined image has no backing chain to open. */
   return _imgxfer_local_bytes_qemu_filename (
       bytes, imgxfer_open_options_get_format (options),
-      imgxfer_open_options_get_shallow (options));
+      imgxfer_open_options_get_shallow (options) || confined (backend, bytes));
 }
 
 static guint
@@ -121,6 +134,19 @@ new_map (ImgxferBackend *backend, const ImgxferLocalBytes *bytes,
   return imgxfer_qemu_map_new (bytes, filename);
 }
 
+/* "vm.ova: member disk.qcow2" when the member is an option, else the URL
+ * that names it. */
+static char *
+image_name (ImgxferBackend *backend)
+{
+  const char *url = imgxfer_backend_get_url (backend);
+  const char *member
+      = imgxfer_open_options_get_member (imgxfer_backend_get_options (backend));
+
+  return member ? g_strdup_printf ("%s: member %s", url, member)
+                : g_strdup (url);
+}
+
 static gboolean
 start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
 {
@@ -129,10 +155,19 @@ start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
   g_autofree char *filename
       = find_image_bytes (backend, &bytes, cancellable, error);
 
+  g_autofree char *name = image_name (backend);
+
   if (filename == NULL)
+    return FALSE;
+  if (confined (backend, &bytes)
+      && !_imgxfer_qemu_check_no_backing (name, filename, cancellable, error))
     return FALSE;
   self->server = start_server (backend, filename, cancellable, error);
   if (self->server == NULL)
+    return FALSE;
+  if (confined (backend, &bytes)
+      && !_imgxfer_qemu_check_files_in_archive (name, self->server, bytes.path,
+                                                error))
     return FALSE;
   self->map = new_map (backend, &bytes, filename);
   return TRUE;

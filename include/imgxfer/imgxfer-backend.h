@@ -16,22 +16,21 @@ G_BEGIN_DECLS
  * @IMGXFER_BACKEND_CAN_WRITE: pwrite works (the backend is a writable
  *   #ImgxferDestination)
  * @IMGXFER_BACKEND_CAN_ZERO: the zero vfunc is efficient (no data sent)
- * @IMGXFER_BACKEND_CAN_FAST_ZERO: zeroing is as cheap as metadata
- * @IMGXFER_BACKEND_CAN_PUNCH_HOLE: zero may deallocate (sparse destination)
  * @IMGXFER_BACKEND_CAN_FLUSH: flush does something
  * @IMGXFER_BACKEND_CAN_EXTENTS: extents in the zero context are real
  * @IMGXFER_BACKEND_CAN_DIRTY: extents in the dirty context are available
  * @IMGXFER_BACKEND_IS_ZERO: the image is known to read as zeroes now (just
  *   created sparse), so a copy need not zero it
  *
- * What a backend can do, declared by the driver when it opens.
+ * What a backend can do, declared by the driver when it opens. Each one
+ * changes what the library does; bits 2 and 3 are unused (they once told
+ * of fast zeroing and deallocation, which nothing could act upon:
+ * %IMGXFER_ZERO_MAY_TRIM asks a driver to deallocate where it can).
  */
 typedef enum /*< flags >*/
 {
   IMGXFER_BACKEND_CAN_WRITE = 1 << 0,
   IMGXFER_BACKEND_CAN_ZERO = 1 << 1,
-  IMGXFER_BACKEND_CAN_FAST_ZERO = 1 << 2,
-  IMGXFER_BACKEND_CAN_PUNCH_HOLE = 1 << 3,
   IMGXFER_BACKEND_CAN_FLUSH = 1 << 4,
   IMGXFER_BACKEND_CAN_EXTENTS = 1 << 5,
   IMGXFER_BACKEND_CAN_DIRTY = 1 << 6,

@@ -91,4 +91,13 @@ void imgxfer_open_options_set_direct (ImgxferOpenOptions *self,
 IMGXFER_AVAILABLE_IN_ALL
 gboolean imgxfer_open_options_get_direct (ImgxferOpenOptions *self);
 
+/* Let an image inside an archive read files outside it (its backing file,
+ * data file, vmdk extents). Default: refused. */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_open_options_set_allow_external_files (ImgxferOpenOptions *self,
+                                                    gboolean allow);
+IMGXFER_AVAILABLE_IN_ALL
+gboolean
+imgxfer_open_options_get_allow_external_files (ImgxferOpenOptions *self);
+
 G_END_DECLS

@@ -1,0 +1,27 @@
+/* serve-conn.h: the client connections of one server thread
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "serve-ticket.h"
+
+G_BEGIN_DECLS
+
+typedef struct _ServeConns ServeConns;
+
+/* Follows the connections of @server (requests started and finished) and
+ * closes those that sit idle: after the inactivity timeout of the tickets
+ * they used (@default_timeout before any), or at once when the client
+ * has closed its end (libsoup would keep them in CLOSE-WAIT). Runs in the
+ * thread-default main context of the caller. */
+ServeConns *serve_conns_new (SoupServer *server, guint default_timeout);
+void serve_conns_free (ServeConns *self);
+
+/* Counts the connection of @msg among the connections of @ticket (GET
+ * /tickets/ID "connections") until it closes. */
+void serve_conns_use_ticket (SoupServerMessage *msg, ServeTicket *ticket);
+
+G_END_DECLS

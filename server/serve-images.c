@@ -1,0 +1,196 @@
+/* serve-images.c: the /images/ and /info/ resources: routing
+ *
+ * The routes and their messages are imageio's: its patterns match a
+ * prefix of the unquoted path, extents and checksum before the image.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "serve-conn.h"
+#include "serve-error.h"
+#include "serve-http.h"
+#include "serve-images.h"
+#include "serve-json.h"
+
+typedef enum
+{
+  ROUTE_NONE,
+  ROUTE_IMAGE,
+  ROUTE_EXTENTS,
+  ROUTE_CHECKSUM,
+  ROUTE_ALGORITHMS,
+  ROUTE_INFO,
+} Route;
+
+static const char *const allowed_methods[]
+    = { "GET", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "HEAD", NULL };
+
+static char *
+unquoted_path (SoupServerMessage *msg)
+{
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  char *unquoted = g_uri_unescape_string (path, NULL);
+
+  return unquoted ? unquoted : g_strdup (path);
+}
+
+static Route
+route (ServeServiceKind kind, const char *path, char **id)
+{
+  static const struct
+  {
+    const char *suffix;
+    Route route;
+  } suffixes[] = {
+    { "/extents", ROUTE_EXTENTS },
+    { "/checksum/algorithms", ROUTE_ALGORITHMS },
+    { "/checksum", ROUTE_CHECKSUM },
+  };
+
+  if (g_str_has_prefix (path, "/images/"))
+    {
+      const char *rest = path + strlen ("/images/");
+
+      for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+        if (g_str_has_suffix (rest, suffixes[i].suffix))
+          {
+            *id = g_strndup (rest, strlen (rest) - strlen (suffixes[i].suffix));
+            return suffixes[i].route;
+          }
+      *id = g_strdup (rest);
+      return ROUTE_IMAGE;
+    }
+  if (kind == SERVE_SERVICE_REMOTE && g_str_has_prefix (path, "/info/"))
+    return ROUTE_INFO;
+  return ROUTE_NONE;
+}
+
+/* 404 or 405 as imageio's router answers; TRUE when @msg may go on. */
+static gboolean
+check_route (SoupServerMessage *msg, Route r, const char *path)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_autofree char *quoted_method = serve_repr (method);
+  g_autofree char *quoted_path = serve_repr (path);
+  gboolean defined;
+
+  if (!g_strv_contains (allowed_methods, method))
+    {
+      serve_http_send_status (msg, 405, "Invalid method %s", quoted_method);
+      return FALSE;
+    }
+  if (r == ROUTE_NONE)
+    {
+      serve_http_send_status (msg, 404, "No handler for %s", quoted_path);
+      return FALSE;
+    }
+  if (r == ROUTE_IMAGE)
+    defined = g_str_equal (method, "GET") || g_str_equal (method, "PUT")
+              || g_str_equal (method, "PATCH")
+              || g_str_equal (method, "OPTIONS");
+  else
+    defined = g_str_equal (method, "GET");
+  if (!defined)
+    {
+      serve_http_send_status (msg, 405, "Method %s not defined for %s",
+                              quoted_method, quoted_path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+serve_images_handle (ServeServer *server, ServeServiceKind kind,
+                     SoupServerMessage *msg)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_autofree char *path = unquoted_path (msg);
+  g_autofree char *id = NULL;
+  Route r = route (kind, path, &id);
+
+  /* A PUT refused before its body was read has its answer already. */
+  if (soup_server_message_get_status (msg) != 0)
+    return;
+  if (!check_route (msg, r, path))
+    return;
+
+  switch (r)
+    {
+    case ROUTE_IMAGE:
+      if (g_str_equal (method, "GET"))
+        serve_download (server, msg, id);
+      else if (g_str_equal (method, "PUT"))
+        serve_upload (server, msg, id);
+      else if (g_str_equal (method, "PATCH"))
+        serve_patch (server, msg, id);
+      else
+        serve_options (server, msg, id);
+      break;
+    case ROUTE_EXTENTS:
+      serve_extents (server, msg, id);
+      break;
+    case ROUTE_CHECKSUM:
+      serve_checksum (server, msg, id);
+      break;
+    case ROUTE_ALGORITHMS:
+      serve_checksum_algorithms (server, msg);
+      break;
+    case ROUTE_INFO:
+      serve_info (server, msg);
+      break;
+    case ROUTE_NONE:
+      break;
+    }
+}
+
+void
+serve_images_handle_early (ServeServer *server, ServeServiceKind kind,
+                           SoupServerMessage *msg)
+{
+  g_autofree char *path = unquoted_path (msg);
+  g_autofree char *id = NULL;
+
+  if (route (kind, path, &id) == ROUTE_IMAGE
+      && g_str_equal (soup_server_message_get_method (msg), "PUT"))
+    serve_upload_early (server, msg, id);
+}
+
+ServeTicket *
+serve_images_authorize (ServeServer *server, SoupServerMessage *msg,
+                        const char *id, const char *op, gboolean close_on_error)
+{
+  g_autoptr (GError) error = NULL;
+  ServeTicket *ticket;
+
+  if (*id == '\0')
+    {
+      serve_http_send_status (msg, 400, "Ticket id is required");
+      return NULL;
+    }
+  ticket = serve_tickets_authorize (serve_server_get_tickets (server), id, op,
+                                    &error);
+  if (ticket == NULL)
+    {
+      if (close_on_error)
+        serve_http_close_connection (msg);
+      serve_http_send_error (msg, error);
+      return NULL;
+    }
+  serve_conns_use_ticket (msg, ticket);
+  return ticket;
+}
+
+void
+serve_info (ServeServer *server, SoupServerMessage *msg)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, PACKAGE_VERSION);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  serve_http_send_json (msg, root);
+}

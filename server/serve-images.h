@@ -1,0 +1,45 @@
+/* serve-images.h: the /images/ and /info/ resources
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "serve-server.h"
+
+G_BEGIN_DECLS
+
+/* Routes a request of the remote or local service, as imageio's routes
+ * match them; /info/ only on the remote service. */
+void serve_images_handle (ServeServer *server, ServeServiceKind kind,
+                          SoupServerMessage *msg);
+/* Before the body: PUT bodies are streamed into the image. */
+void serve_images_handle_early (ServeServer *server, ServeServiceKind kind,
+                                SoupServerMessage *msg);
+
+/* The control service's routes. */
+void serve_control_handle (ServeServer *server, SoupServerMessage *msg);
+
+/* Each resource, once routed; @id is the ticket id from the path. */
+void serve_options (ServeServer *server, SoupServerMessage *msg,
+                    const char *id);
+void serve_download (ServeServer *server, SoupServerMessage *msg,
+                     const char *id);
+void serve_upload_early (ServeServer *server, SoupServerMessage *msg,
+                         const char *id);
+void serve_upload (ServeServer *server, SoupServerMessage *msg, const char *id);
+void serve_patch (ServeServer *server, SoupServerMessage *msg, const char *id);
+void serve_extents (ServeServer *server, SoupServerMessage *msg,
+                    const char *id);
+void serve_checksum (ServeServer *server, SoupServerMessage *msg,
+                     const char *id);
+void serve_checksum_algorithms (ServeServer *server, SoupServerMessage *msg);
+void serve_info (ServeServer *server, SoupServerMessage *msg);
+
+/* Shared by the resources: the ticket @id allowing @op, counting the
+ * connection among the ticket's; 400 without an id, 403 otherwise (and
+ * the connection closed, as imageio does). */
+ServeTicket *serve_images_authorize (ServeServer *server,
+                                     SoupServerMessage *msg, const char *id,
+                                     const char *op, gboolean close_on_error);
+
+G_END_DECLS

@@ -1,0 +1,26 @@
+/* serve-json.h: JSON and Python-style text as imageio writes them
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* @node in the form of Python's json.dumps() with its default options
+ * (", " and ": " separators, non-ASCII escaped), followed by a newline:
+ * the bytes an imageio daemon sends. */
+char *serve_json_dumps (JsonNode *node);
+
+/* @text quoted as Python's repr() quotes a str, for error messages that
+ * read like imageio's. */
+char *serve_repr (const char *text);
+
+/* Parses @data as JSON; on failure sets @error to what the parser said. */
+JsonNode *serve_json_parse (const char *data, gsize length, GError **error);
+
+/* A copy of @strv in the order of Python's sorted(). */
+char **serve_sorted_strv (const char *const *strv);
+
+G_END_DECLS

@@ -1,0 +1,60 @@
+/* serve-request.h: one image request, from its handler to its last byte
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer.h>
+#include <libsoup/soup.h>
+
+#include "serve-job.h"
+#include "serve-server.h"
+#include "serve-ticket.h"
+
+G_BEGIN_DECLS
+
+/* Lives in the server thread of its message. Its backend calls run as
+ * jobs (serve-job.h), one at a time; it ends when libsoup finishes the
+ * message and no job is running, and only then gives its backend back and
+ * ends its ticket operation. */
+typedef struct _ServeRequest ServeRequest;
+struct _ServeRequest
+{
+  gatomicrefcount ref;
+  SoupServerMessage *msg;
+  ServeServer *server;
+  ServeTicket *ticket;
+  ServeOp *op;
+  ImgxferBackend *backend;
+  GError *error;
+  gboolean finished;
+  gulong finished_id;
+  gulong cancel_id;
+  ServeJobFunc done;
+  gpointer data;
+  GDestroyNotify data_free;
+};
+
+ServeRequest *serve_request_new (SoupServerMessage *msg, ServeServer *server,
+                                 ServeTicket *ticket);
+void serve_request_unref (ServeRequest *self);
+
+/* Registers the request as an operation on its ticket at @offset: a
+ * cancelled ticket stops it from then on. */
+gboolean serve_request_begin (ServeRequest *self, guint64 offset,
+                              GError **error);
+
+/* Runs @work (a worker thread) then @done (this thread) unless the
+ * message finished meanwhile. Both get the request. */
+void serve_request_run (ServeRequest *self, ServeJobFunc work,
+                        ServeJobFunc done);
+
+/* From a job: the request's backend, acquired on first use. */
+gboolean serve_request_acquire (ServeRequest *self, GError **error);
+GCancellable *serve_request_cancellable (ServeRequest *self);
+
+/* Answers with @self->error, or closes the connection when the response
+ * had started. */
+void serve_request_fail (ServeRequest *self);
+
+G_END_DECLS

@@ -1,0 +1,224 @@
+/* serve-upload.c: PUT /images/ID, streamed into the image
+ *
+ * The early handler checks the request before its body is read and turns
+ * accumulation off; libsoup's small body pieces are gathered into writes
+ * of WRITE_SIZE, one running while the next fills. When both are full the
+ * message is paused, so a slow image slows the client instead of filling
+ * memory. The normal handler, called when the body is complete, writes
+ * the rest, flushes (unless ?flush=n) and answers.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "serve-error.h"
+#include "serve-http.h"
+#include "serve-images.h"
+#include "serve-request.h"
+
+#define WRITE_SIZE (1024 * 1024)
+#define UPLOAD_KEY "imgxfer-serve-upload"
+
+typedef struct
+{
+  guint64 offset;
+  guint64 length;
+  gboolean flush;
+  guint64 written;    /* bytes handed to writes so far */
+  GByteArray *fill;   /* gathering the next write */
+  GByteArray *buffer; /* being written */
+  guint64 buffer_offset;
+  gboolean writing;
+  gboolean paused;
+  gboolean body_done;
+  gboolean final; /* the write running is the last one */
+} Upload;
+
+static void
+upload_free (gpointer data)
+{
+  Upload *upload = data;
+
+  g_clear_pointer (&upload->fill, g_byte_array_unref);
+  g_clear_pointer (&upload->buffer, g_byte_array_unref);
+  g_free (upload);
+}
+
+static void write_next (ServeRequest *request);
+
+static void
+write_work (gpointer data)
+{
+  ServeRequest *request = data;
+  Upload *upload = request->data;
+  GCancellable *cancellable = serve_request_cancellable (request);
+
+  if (!serve_request_acquire (request, &request->error))
+    return;
+  if (upload->buffer->len > 0
+      && !imgxfer_destination_pwrite (IMGXFER_DESTINATION (request->backend),
+                                      upload->buffer->data, upload->buffer->len,
+                                      upload->buffer_offset, cancellable,
+                                      &request->error))
+    return;
+  if (upload->final && upload->flush)
+    imgxfer_destination_flush (IMGXFER_DESTINATION (request->backend),
+                               cancellable, &request->error);
+}
+
+static void
+write_done (gpointer data)
+{
+  ServeRequest *request = data;
+  Upload *upload = request->data;
+
+  upload->writing = FALSE;
+  if (request->error == NULL)
+    serve_ticket_add_done (request->ticket, request->op, upload->buffer->len);
+  g_clear_pointer (&upload->buffer, g_byte_array_unref);
+
+  if (upload->final || (request->error && upload->body_done))
+    {
+      if (request->error)
+        serve_request_fail (request);
+      else
+        {
+          serve_http_send_empty (request->msg, 200);
+          soup_server_message_unpause (request->msg);
+        }
+      return;
+    }
+  if (upload->paused)
+    {
+      upload->paused = FALSE;
+      soup_server_message_unpause (request->msg);
+    }
+  write_next (request);
+}
+
+/* Starts the next write when one is due and none runs. */
+static void
+write_next (ServeRequest *request)
+{
+  Upload *upload = request->data;
+
+  if (upload->writing || request->error)
+    return;
+  if (upload->fill->len < WRITE_SIZE && !upload->body_done)
+    return;
+  upload->final = upload->body_done;
+  upload->buffer = g_steal_pointer (&upload->fill);
+  upload->fill = g_byte_array_sized_new (upload->final ? 0 : WRITE_SIZE);
+  upload->buffer_offset = upload->offset + upload->written;
+  upload->written += upload->buffer->len;
+  upload->writing = TRUE;
+  serve_request_run (request, write_work, write_done);
+}
+
+static void
+on_got_chunk (SoupServerMessage *msg, GBytes *chunk, ServeRequest *request)
+{
+  Upload *upload = request->data;
+  gsize length;
+  const guint8 *data = g_bytes_get_data (chunk, &length);
+
+  /* After an error the rest of the body is read and dropped. */
+  if (request->error)
+    return;
+  g_byte_array_append (upload->fill, data, length);
+  if (upload->fill->len < WRITE_SIZE)
+    return;
+  if (upload->writing)
+    {
+      upload->paused = TRUE;
+      soup_server_message_pause (msg);
+      return;
+    }
+  write_next (request);
+}
+
+static gboolean
+check_request (SoupServerMessage *msg, Upload *upload, GError **error)
+{
+  const char *range = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Content-Range");
+  static const char *const yes_no[] = { "y", "n", NULL };
+  const char *flush;
+
+  if (!serve_http_content_length (msg, &upload->length, error))
+    return FALSE;
+  if (range && !serve_http_parse_content_range (range, &upload->offset, error))
+    return FALSE;
+  /* For backward compatibility imageio flushes by default. */
+  if (!serve_http_query_enum (msg, "flush", yes_no, "y", &flush, error))
+    return FALSE;
+  upload->flush = g_str_equal (flush, "y");
+  return TRUE;
+}
+
+void
+serve_upload_early (ServeServer *server, SoupServerMessage *msg, const char *id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ServeTicket) ticket = NULL;
+  g_autofree Upload *upload = g_new0 (Upload, 1);
+  gboolean close = g_strcmp0 (serve_http_query (msg, "close"), "y") == 0;
+  ServeRequest *request;
+
+  /* Whatever happens, the body is never gathered in memory. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
+                                    FALSE);
+
+  /* An answer given now comes before the body: the connection closes,
+   * since the body that follows is not read. */
+  serve_http_close_connection (msg);
+  if (*id && !check_request (msg, upload, &error))
+    {
+      serve_http_send_error (msg, error);
+      return;
+    }
+  ticket = serve_images_authorize (server, msg, id, "write", TRUE);
+  if (ticket == NULL)
+    return;
+  if (upload->offset + upload->length > serve_ticket_get_size (ticket))
+    {
+      g_set_error_literal (&error, SERVE_ERROR, 416,
+                           "Requested range out of allowed range");
+      serve_http_send_range_error (msg, error, serve_ticket_get_size (ticket));
+      return;
+    }
+
+  request = serve_request_new (msg, server, ticket);
+  upload->fill = g_byte_array_sized_new (WRITE_SIZE);
+  request->data = g_steal_pointer (&upload);
+  request->data_free = upload_free;
+  if (!serve_request_begin (request, ((Upload *)request->data)->offset, &error))
+    {
+      serve_http_send_error (msg, error);
+      return;
+    }
+  if (!close)
+    soup_message_headers_remove (soup_server_message_get_response_headers (msg),
+                                 "Connection");
+  g_object_set_data (G_OBJECT (msg), UPLOAD_KEY, request);
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), request);
+}
+
+void
+serve_upload (ServeServer *server, SoupServerMessage *msg, const char *id)
+{
+  ServeRequest *request = g_object_get_data (G_OBJECT (msg), UPLOAD_KEY);
+  Upload *upload;
+
+  if (request == NULL)
+    return;
+  upload = request->data;
+  upload->body_done = TRUE;
+  soup_server_message_pause (msg);
+  if (request->error && !upload->writing)
+    {
+      serve_request_fail (request);
+      return;
+    }
+  write_next (request);
+}

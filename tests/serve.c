@@ -1,0 +1,992 @@
+/* serve.c: `imgxfer serve` against clients that are not imgxfer
+ *
+ * A real daemon is spawned over TLS with a throwaway CA and certificate
+ * made by openssl; the client is libsoup's, trusting only that CA. Every
+ * resource and status of the imageio protocol is asked for, and what the
+ * images hold afterwards is read back from the files themselves.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <gio/gunixinputstream.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "test-servers.h"
+#include "test-utils.h"
+
+#define MiB (1024 * 1024)
+#define IMAGE_SIZE (8 * MiB)
+
+typedef struct
+{
+  char *dir;
+  GPid pid;
+  char *url; /* https://127.0.0.1:PORT */
+  char *control;
+  char *local;
+  SoupSession *https;
+  SoupSession *control_session;
+} Daemon;
+
+typedef struct
+{
+  guint status;
+  GBytes *body;
+  char *text; /* the body as a string */
+  SoupMessageHeaders *headers;
+} Reply;
+
+static char *tmpdir;
+static char *ca_file;
+static char *cert_file;
+static char *key_file;
+static Daemon daemon_;
+
+static void
+reply_free (Reply *reply)
+{
+  g_bytes_unref (reply->body);
+  g_free (reply->text);
+  soup_message_headers_unref (reply->headers);
+  g_free (reply);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Reply, reply_free)
+
+static const char *
+reply_text (Reply *reply)
+{
+  if (reply->text == NULL)
+    reply->text = g_strndup (g_bytes_get_data (reply->body, NULL),
+                             g_bytes_get_size (reply->body));
+  return reply->text;
+}
+
+static Reply *
+http (SoupSession *session, const char *method, const char *url,
+      const char *body, const char *header, const char *value)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr (GError) error = NULL;
+  Reply *reply = g_new0 (Reply, 1);
+
+  g_assert_nonnull (msg);
+  if (body)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+  if (header)
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                  header, value);
+  reply->body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  reply->status = soup_message_get_status (msg);
+  reply->headers
+      = soup_message_headers_ref (soup_message_get_response_headers (msg));
+  return reply;
+}
+
+static char *
+image_url (const char *id, const char *suffix)
+{
+  return g_strdup_printf ("%s/images/%s%s", daemon_.url, id,
+                          suffix ? suffix : "");
+}
+
+static Reply *
+image_request (const char *method, const char *id, const char *suffix,
+               const char *body, const char *header, const char *value)
+{
+  g_autofree char *url = image_url (id, suffix);
+
+  return http (daemon_.https, method, url, body, header, value);
+}
+
+static Reply *
+control (const char *method, const char *id, const char *body)
+{
+  g_autofree char *url = g_strdup_printf ("http://localhost/tickets/%s", id);
+
+  return http (daemon_.control_session, method, url, body, NULL, NULL);
+}
+
+static void
+add_ticket (const char *id, const char *url, guint64 size, const char *ops,
+            const char *extra)
+{
+  g_autofree char *body = g_strdup_printf (
+      "{\"uuid\": \"%s\", \"url\": \"%s\", \"size\": %" G_GUINT64_FORMAT
+      ", \"ops\": %s, \"timeout\": 300%s}",
+      id, url, size, ops, extra ? extra : "");
+  g_autoptr (Reply) reply = control ("PUT", id, body);
+
+  g_assert_cmpuint (reply->status, ==, 200);
+}
+
+static void
+make_certificates (void)
+{
+  g_autofree char *ca_key = g_build_filename (tmpdir, "ca.key", NULL);
+  g_autofree char *csr = g_build_filename (tmpdir, "req.csr", NULL);
+  g_autofree char *ext = g_build_filename (tmpdir, "ext.cnf", NULL);
+  const char *const ca[] = { "openssl",
+                             "req",
+                             "-x509",
+                             "-newkey",
+                             "ec",
+                             "-pkeyopt",
+                             "ec_paramgen_curve:prime256v1",
+                             "-nodes",
+                             "-days",
+                             "1",
+                             "-subj",
+                             "/CN=test CA",
+                             "-keyout",
+                             ca_key,
+                             "-out",
+                             ca_file,
+                             NULL };
+  const char *const req[]
+      = { "openssl", "req",      "-newkey",
+          "ec",      "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes",  "-subj",    "/CN=localhost",
+          "-keyout", key_file,   "-out",
+          csr,       NULL };
+  const char *const sign[]
+      = { "openssl", "x509",  "-req",     "-in",  csr,
+          "-CA",     ca_file, "-CAkey",   ca_key, "-CAcreateserial",
+          "-days",   "1",     "-extfile", ext,    "-out",
+          cert_file, NULL };
+
+  g_assert_true (g_file_set_contents (
+      ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, NULL));
+  test_run_ok (ca);
+  test_run_ok (req);
+  test_run_ok (sign);
+}
+
+/* A daemon outlives no failed test. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Starts a daemon in @dir and waits for its "listening on" line. */
+static void
+daemon_start (Daemon *d, const char *dir)
+{
+  g_autofree char *state = g_build_filename (dir, "state", NULL);
+  const char *argv[] = { g_getenv ("IMGXFER_CLI"),
+                         "serve",
+                         "--foreground",
+                         "--host",
+                         "127.0.0.1",
+                         "--port",
+                         "0",
+                         "--cert",
+                         cert_file,
+                         "--key",
+                         key_file,
+                         "--control-socket",
+                         NULL,
+                         "--local-socket",
+                         NULL,
+                         "--config",
+                         NULL,
+                         NULL };
+  g_autofree char *config = g_build_filename (dir, "serve.conf", NULL);
+  g_autofree char *config_text
+      = g_strdup_printf ("[daemon]\nstate_dir = %s\ninactivity_timeout = 30\n"
+                         "[control]\nremove_timeout = 10\n",
+                         state);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInputStream) out = NULL;
+  g_autoptr (GDataInputStream) lines = NULL;
+  g_autoptr (GTlsDatabase) database = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+  int out_fd;
+
+  d->dir = g_strdup (dir);
+  d->control = g_build_filename (dir, "control.sock", NULL);
+  d->local = g_build_filename (dir, "local.sock", NULL);
+  argv[12] = d->control;
+  argv[14] = d->local;
+  argv[16] = config;
+  g_assert_true (g_file_set_contents (config, config_text, -1, NULL));
+  g_assert_true (g_spawn_async_with_pipes (
+      NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+      NULL, &d->pid, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  out = g_unix_input_stream_new (out_fd, TRUE);
+  lines = g_data_input_stream_new (out);
+  for (;;)
+    {
+      g_autofree char *line
+          = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, "listening on "))
+        {
+          d->url = g_strdup (line + strlen ("listening on "));
+          break;
+        }
+    }
+  g_assert_true (g_str_has_prefix (d->url, "https://127.0.0.1:"));
+
+  database = g_tls_file_database_new (ca_file, &error);
+  g_assert_no_error (error);
+  d->https = soup_session_new_with_options ("tls-database", database, NULL);
+  address = g_unix_socket_address_new (d->control);
+  d->control_session
+      = soup_session_new_with_options ("remote-connectable", address, NULL);
+}
+
+/* SIGTERM; the daemon must exit 0 within 20 s. */
+static int
+daemon_stop (Daemon *d)
+{
+  int status = -1;
+
+  kill (d->pid, SIGTERM);
+  for (int i = 0; i < 2000; i++)
+    {
+      if (waitpid (d->pid, &status, WNOHANG) == d->pid)
+        break;
+      g_usleep (10000);
+    }
+  g_spawn_close_pid (d->pid);
+  g_clear_object (&d->https);
+  g_clear_object (&d->control_session);
+  g_clear_pointer (&d->url, g_free);
+  g_clear_pointer (&d->control, g_free);
+  g_clear_pointer (&d->local, g_free);
+  g_clear_pointer (&d->dir, g_free);
+  return status;
+}
+
+/* A raw image of IMAGE_SIZE with byte i = i % 251 in its first half and
+ * a hole in the second. */
+static char *
+make_image (const char *name)
+{
+  char *path = g_build_filename (tmpdir, name, NULL);
+  g_autofree guint8 *data = g_malloc (IMAGE_SIZE / 2);
+
+  for (gsize i = 0; i < IMAGE_SIZE / 2; i++)
+    data[i] = i % 251;
+  g_assert_true (
+      g_file_set_contents (path, (char *)data, IMAGE_SIZE / 2, NULL));
+  g_assert_cmpint (truncate (path, IMAGE_SIZE), ==, 0);
+  return path;
+}
+
+static GBytes *
+file_bytes (const char *path, guint64 offset, gsize length)
+{
+  g_autofree char *contents = NULL;
+  gsize size;
+
+  g_assert_true (g_file_get_contents (path, &contents, &size, NULL));
+  g_assert_cmpuint (offset + length, <=, size);
+  return g_bytes_new (contents + offset, length);
+}
+
+static void
+assert_bytes (GBytes *got, GBytes *expected)
+{
+  g_assert_cmpuint (g_bytes_get_size (got), ==, g_bytes_get_size (expected));
+  g_assert_true (g_bytes_equal (got, expected));
+}
+
+static void
+test_options (void)
+{
+  g_autofree char *path = make_image ("options.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autoptr (Reply) all
+      = image_request ("OPTIONS", "*", NULL, NULL, NULL, NULL);
+  g_autoptr (Reply) read = NULL;
+  g_autoptr (Reply) write = NULL;
+  g_autoptr (Reply) unknown = NULL;
+  g_autofree char *expected_all = g_strdup_printf (
+      "{\"unix_socket\": \"%s\", \"features\": [\"checksum\", \"extents\", "
+      "\"flush\", \"zero\"]}\n",
+      daemon_.local);
+  g_autofree char *expected_write = g_strdup_printf (
+      "{\"unix_socket\": \"%s\", \"features\": [\"checksum\", \"extents\", "
+      "\"flush\", \"zero\"], \"max_readers\": 8, \"max_writers\": 1}\n",
+      daemon_.local);
+  g_autofree char *expected_read = g_strdup_printf (
+      "{\"unix_socket\": \"%s\", \"features\": [\"checksum\", \"extents\"], "
+      "\"max_readers\": 8, \"max_writers\": 1}\n",
+      daemon_.local);
+
+  g_assert_cmpuint (all->status, ==, 200);
+  g_assert_cmpstr (reply_text (all), ==, expected_all);
+  g_assert_cmpstr (soup_message_headers_get_one (all->headers, "Allow"), ==,
+                   "OPTIONS,GET,PUT,PATCH");
+
+  add_ticket ("options-read", url, IMAGE_SIZE, "[\"read\"]", NULL);
+  add_ticket ("options-write", url, IMAGE_SIZE, "[\"write\"]", NULL);
+  read = image_request ("OPTIONS", "options-read", NULL, NULL, NULL, NULL);
+  g_assert_cmpuint (read->status, ==, 200);
+  g_assert_cmpstr (reply_text (read), ==, expected_read);
+  g_assert_cmpstr (soup_message_headers_get_one (read->headers, "Allow"), ==,
+                   "OPTIONS,GET");
+  write = image_request ("OPTIONS", "options-write", NULL, NULL, NULL, NULL);
+  g_assert_cmpuint (write->status, ==, 200);
+  g_assert_cmpstr (reply_text (write), ==, expected_write);
+  g_assert_cmpstr (
+      soup_message_headers_get_one (write->headers, "Content-Type"), ==,
+      "application/json");
+
+  unknown = image_request ("OPTIONS", "no-such-ticket", NULL, NULL, NULL, NULL);
+  g_assert_cmpuint (unknown->status, ==, 403);
+  g_assert_cmpstr (reply_text (unknown), ==,
+                   "You are not allowed to access this resource: No such "
+                   "ticket no-such-ticket\n");
+  g_assert_cmpstr (
+      soup_message_headers_get_one (unknown->headers, "Content-Type"), ==,
+      "text/plain; charset=UTF-8");
+}
+
+/* PUT, GET, PATCH and DELETE /tickets/ID, and the 400s naming the field. */
+static void
+test_tickets (void)
+{
+  static const struct
+  {
+    const char *body;
+    const char *message;
+  } bad[] = {
+    { "{\"uuid\": \"t\", \"url\": \"file:///x\", \"ops\": [\"read\"], "
+      "\"timeout\": 1}",
+      "Invalid ticket: Required ticket parameter is missing: size\n" },
+    { "{\"uuid\": \"t\", \"url\": \"file:///x\", \"size\": \"1\", "
+      "\"ops\": [\"read\"], \"timeout\": 1}",
+      "Invalid ticket: Invalid value for 'size': \"1\": expecting an "
+      "integer value\n" },
+    { "{\"uuid\": \"t\", \"url\": \"file:///x\", \"size\": 1, "
+      "\"ops\": [\"delete\"], \"timeout\": 1}",
+      "Invalid ticket: Invalid value for 'ops': [\"delete\"]: expecting a "
+      "list of \"read\" and \"write\"\n" },
+    { "{\"uuid\": \"t\", \"size\": 1, \"ops\": [\"read\"], \"timeout\": 1}",
+      "Invalid ticket: Required ticket parameter is missing: url\n" },
+    { "{\"uuid\": \"t\", \"url\": \"tar:///x.ova?member=a\", \"size\": 1, "
+      "\"ops\": [\"write\"], \"timeout\": 1}",
+      "Invalid ticket: Invalid value for 'url': \"tar:///x.ova?member=a\": "
+      "an archive member is read only\n" },
+    { "[1, 2]", "Invalid ticket: expecting a JSON object\n" },
+  };
+  g_autoptr (Reply) truncated = control ("PUT", "t", "{\"uuid\": \"t\"");
+  g_autoptr (Reply) info = NULL;
+  g_autoptr (Reply) patch = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  JsonObject *object;
+  gint64 expires;
+
+  g_assert_cmpuint (truncated->status, ==, 400);
+  g_assert_true (g_str_has_prefix (reply_text (truncated),
+                                   "Ticket is not in a json format: "));
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (Reply) reply = control ("PUT", "t", bad[i].body);
+
+      g_assert_cmpuint (reply->status, ==, 400);
+      g_assert_cmpstr (reply_text (reply), ==, bad[i].message);
+    }
+
+  add_ticket ("t", "file:///nowhere.raw", 4096, "[\"read\"]",
+              ", \"transfer_id\": \"tx\", \"filename\": \"a.raw\"");
+  info = control ("GET", "t", NULL);
+  g_assert_cmpuint (info->status, ==, 200);
+  root = test_parse_json (reply_text (info));
+  object = json_node_get_object (root);
+  g_assert_false (json_object_get_boolean_member (object, "active"));
+  g_assert_false (json_object_get_boolean_member (object, "canceled"));
+  g_assert_cmpint (json_object_get_int_member (object, "connections"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (object, "idle_time"), >=, 0);
+  g_assert_cmpint (json_object_get_int_member (object, "transferred"), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (object, "transfer_id"), ==,
+                   "tx");
+  g_assert_cmpstr (json_object_get_string_member (object, "filename"), ==,
+                   "a.raw");
+  g_assert_cmpint (json_object_get_int_member (object, "inactivity_timeout"),
+                   ==, 30);
+  expires = json_object_get_int_member (object, "expires");
+
+  patch = control ("PATCH", "t", "{\"timeout\": 3000}");
+  g_assert_cmpuint (patch->status, ==, 200);
+  {
+    g_autoptr (Reply) again = control ("GET", "t", NULL);
+    g_autoptr (JsonNode) node = test_parse_json (reply_text (again));
+    g_assert_cmpint (
+        json_object_get_int_member (json_node_get_object (node), "expires"), >=,
+        expires + 2700);
+  }
+  {
+    g_autoptr (Reply) bad_patch = control ("PATCH", "t", "{\"timeout\": -1}");
+    g_autoptr (Reply) no_ticket = control ("PATCH", "nope", "{\"timeout\": 1}");
+    g_autoptr (Reply) missing = control ("GET", "nope", NULL);
+    g_autoptr (Reply) no_id = control ("GET", "", NULL);
+
+    g_assert_cmpuint (bad_patch->status, ==, 400);
+    g_assert_cmpuint (no_ticket->status, ==, 404);
+    g_assert_cmpuint (missing->status, ==, 404);
+    g_assert_cmpstr (reply_text (missing), ==, "No such ticket 'nope'\n");
+    g_assert_cmpuint (no_id->status, ==, 400);
+  }
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr (Reply) deleted = control ("DELETE", "t", NULL);
+      g_assert_cmpuint (deleted->status, ==, 204);
+    }
+  {
+    g_autoptr (Reply) gone = control ("GET", "t", NULL);
+    g_assert_cmpuint (gone->status, ==, 404);
+  }
+}
+
+static void
+assert_range (const char *id, const char *path, const char *range,
+              guint64 offset, gsize length, guint64 size)
+{
+  g_autoptr (Reply) reply
+      = image_request ("GET", id, NULL, NULL, "Range", range);
+  g_autoptr (GBytes) expected = file_bytes (path, offset, length);
+  g_autofree char *content_range = g_strdup_printf (
+      "bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
+      offset, offset + length - 1, size);
+
+  g_assert_cmpuint (reply->status, ==, 206);
+  g_assert_cmpstr (
+      soup_message_headers_get_one (reply->headers, "Content-Range"), ==,
+      content_range);
+  assert_bytes (reply->body, expected);
+}
+
+static void
+test_get (void)
+{
+  g_autofree char *path = make_image ("get.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autoptr (Reply) whole = NULL;
+  g_autoptr (GBytes) expected = file_bytes (path, 0, IMAGE_SIZE);
+  static const char *const unsatisfiable[]
+      = { "bytes=-10", "bytes=0-1,5-6", "bytes=5-1", "bytes=x-1" };
+
+  add_ticket ("get", url, IMAGE_SIZE, "[\"read\"]",
+              ", \"filename\": \"get.raw\"");
+  whole = image_request ("GET", "get", NULL, NULL, NULL, NULL);
+  g_assert_cmpuint (whole->status, ==, 200);
+  assert_bytes (whole->body, expected);
+  g_assert_cmpstr (
+      soup_message_headers_get_one (whole->headers, "Content-Disposition"), ==,
+      "attachment; filename=get.raw");
+
+  assert_range ("get", path, "bytes=0-0", 0, 1, IMAGE_SIZE);
+  assert_range ("get", path, "bytes=8388607-8388607", IMAGE_SIZE - 1, 1,
+                IMAGE_SIZE);
+  assert_range ("get", path, "bytes=1000-", 1000, IMAGE_SIZE - 1000,
+                IMAGE_SIZE);
+  assert_range ("get", path, "bytes=4194000-4194999", 4194000, 1000,
+                IMAGE_SIZE);
+  {
+    g_autoptr (Reply) past = image_request ("GET", "get", NULL, NULL, "Range",
+                                            "bytes=8388607-8388608");
+    g_assert_cmpuint (past->status, ==, 416);
+    g_assert_cmpstr (
+        soup_message_headers_get_one (past->headers, "Content-Range"), ==,
+        "bytes */8388608");
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (unsatisfiable); i++)
+    {
+      g_autoptr (Reply) reply
+          = image_request ("GET", "get", NULL, NULL, "Range", unsatisfiable[i]);
+      g_assert_cmpuint (reply->status, ==, 416);
+    }
+  {
+    /* The ticket bounds what is served, not the file. */
+    g_autoptr (Reply) small = NULL;
+    add_ticket ("get-small", url, 4096, "[\"read\"]", NULL);
+    small = image_request ("GET", "get-small", NULL, NULL, "Range",
+                           "bytes=4096-4096");
+    g_assert_cmpuint (small->status, ==, 416);
+    g_assert_cmpstr (
+        soup_message_headers_get_one (small->headers, "Content-Range"), ==,
+        "bytes */4096");
+  }
+  {
+    g_autoptr (Reply) info = control ("GET", "get", NULL);
+    g_autoptr (JsonNode) root = test_parse_json (reply_text (info));
+    /* The whole image and ranges inside it: counted once. */
+    g_assert_cmpint (
+        json_object_get_int_member (json_node_get_object (root), "transferred"),
+        ==, IMAGE_SIZE);
+  }
+}
+
+/* PUT with Content-Range and ?flush=n, PATCH zero and flush. */
+static void
+test_put_patch (void)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "put.raw", NULL);
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *data = g_strnfill (3 * MiB + 123, 'x');
+  g_autoptr (GBytes) got = NULL;
+  g_autoptr (Reply) put = NULL;
+  g_autoptr (Reply) zero = NULL;
+  g_autoptr (Reply) flush = NULL;
+
+  test_create_sparse (path, IMAGE_SIZE);
+  add_ticket ("put", url, IMAGE_SIZE, "[\"write\"]", NULL);
+  {
+    g_autofree char *image = image_url ("put", "?flush=n");
+    g_autoptr (SoupMessage) msg = soup_message_new ("PUT", image);
+    g_autoptr (GBytes) body = g_bytes_new_static (data, strlen (data));
+    g_autoptr (GBytes) reply = NULL;
+    g_autoptr (GError) error = NULL;
+
+    soup_message_set_request_body_from_bytes (msg, NULL, body);
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                  "Content-Range", "bytes 1000-3146850/*");
+    reply = soup_session_send_and_read (daemon_.https, msg, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  }
+  zero = image_request ("PATCH", "put", NULL,
+                        "{\"op\": \"zero\", \"offset\": 2000, \"size\": 10, "
+                        "\"flush\": true}",
+                        NULL, NULL);
+  g_assert_cmpuint (zero->status, ==, 200);
+  flush
+      = image_request ("PATCH", "put", NULL, "{\"op\": \"flush\"}", NULL, NULL);
+  g_assert_cmpuint (flush->status, ==, 200);
+
+  got = file_bytes (path, 0, IMAGE_SIZE);
+  {
+    const char *bytes = g_bytes_get_data (got, NULL);
+    gsize length = strlen (data);
+
+    for (gsize i = 0; i < IMAGE_SIZE; i++)
+      {
+        char want = (i >= 1000 && i < 1000 + length && !(i >= 2000 && i < 2010))
+                        ? 'x'
+                        : 0;
+        if (bytes[i] != want)
+          g_error ("byte %zu is %d, not %d", i, bytes[i], want);
+      }
+  }
+
+  {
+    static const struct
+    {
+      const char *body;
+      guint status;
+      const char *message;
+    } bad[] = {
+      { "{\"op\": \"zero\", \"size\": 1", 400, NULL },
+      { "{\"op\": \"trim\"}", 400,
+        "Unsupported value 'trim' for 'op', expecting one of ['flush', "
+        "'zero']\n" },
+      { "{\"size\": 1}", 400, "Missing required value for op\n" },
+      { "{\"op\": \"zero\"}", 400, "Missing required value for 'size'\n" },
+      { "{\"op\": \"zero\", \"size\": \"1\"}", 400, "Integer required '1'\n" },
+      { "{\"op\": \"zero\", \"size\": 2, \"offset\": 8388607}", 416,
+        "Requested range out of allowed range\n" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr (Reply) reply
+            = image_request ("PATCH", "put", NULL, bad[i].body, NULL, NULL);
+        g_assert_cmpuint (reply->status, ==, bad[i].status);
+        if (bad[i].message)
+          g_assert_cmpstr (reply_text (reply), ==, bad[i].message);
+      }
+  }
+}
+
+/* Refusals of a PUT come before its body. */
+static void
+test_put_refused (void)
+{
+  g_autofree char *path = make_image ("refused.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autoptr (Reply) read_only = NULL;
+  g_autoptr (Reply) too_far = NULL;
+  g_autoptr (Reply) bad_range = NULL;
+  g_autoptr (Reply) bad_flush = NULL;
+
+  add_ticket ("refused", url, IMAGE_SIZE, "[\"read\"]", NULL);
+  add_ticket ("refused-w", url, IMAGE_SIZE, "[\"write\"]", NULL);
+  read_only = image_request ("PUT", "refused", NULL, "data", NULL, NULL);
+  g_assert_cmpuint (read_only->status, ==, 403);
+  g_assert_cmpstr (reply_text (read_only), ==,
+                   "You are not allowed to access this resource: "
+                   "Transfer=(ticket/refused) forbids write\n");
+  too_far = image_request ("PUT", "refused-w", NULL, "data", "Content-Range",
+                           "bytes 8388605-8388608/*");
+  g_assert_cmpuint (too_far->status, ==, 416);
+  g_assert_cmpstr (
+      soup_message_headers_get_one (too_far->headers, "Content-Range"), ==,
+      "bytes */8388608");
+  bad_range = image_request ("PUT", "refused-w", NULL, "data", "Content-Range",
+                             "bytes 9-5/*");
+  g_assert_cmpuint (bad_range->status, ==, 400);
+  bad_flush
+      = image_request ("PUT", "refused-w", "?flush=maybe", "data", NULL, NULL);
+  g_assert_cmpuint (bad_flush->status, ==, 400);
+  g_assert_cmpstr (reply_text (bad_flush), ==,
+                   "Unsupported value 'maybe' for 'flush', expecting one of "
+                   "['n', 'y']\n");
+  {
+    /* No byte of a refused PUT reached the image. */
+    g_autoptr (GBytes) got = file_bytes (path, IMAGE_SIZE - 4, 4);
+    g_autofree char *zeroes = g_malloc0 (4);
+    g_assert_cmpmem (g_bytes_get_data (got, NULL), 4, zeroes, 4);
+  }
+}
+
+/* curl sends a body of unknown length chunked: 400, as imageio. */
+static void
+test_put_chunked (void)
+{
+  g_autofree char *path = make_image ("chunked.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *image = image_url ("chunked", NULL);
+  const char *argv[] = { "curl",
+                         "-sS",
+                         "--cacert",
+                         ca_file,
+                         "-X",
+                         "PUT",
+                         "-H",
+                         "Transfer-Encoding: chunked",
+                         "--data-binary",
+                         "@/dev/null",
+                         "-w",
+                         "%{http_code}",
+                         image,
+                         NULL };
+  g_autofree char *out = NULL;
+
+  add_ticket ("chunked", url, IMAGE_SIZE, "[\"write\"]", NULL);
+  g_assert_cmpint (test_run (argv, &out, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "Content-Length header is required\n400");
+}
+
+static void
+test_extents_checksum (void)
+{
+  g_autofree char *path = make_image ("sum.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autoptr (Reply) extents = NULL;
+  g_autoptr (Reply) checksum = NULL;
+  g_autoptr (Reply) algorithms = NULL;
+  g_autoptr (Reply) dirty = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  const char *const cli[]
+      = { "checksum", "--output=json", "-a", "sha256", "-b", "1m", path, NULL };
+  g_autofree char *out = NULL;
+  g_autoptr (JsonNode) expected = NULL;
+
+  add_ticket ("sum", url, IMAGE_SIZE, "[\"read\"]", NULL);
+  extents = image_request ("GET", "sum", "/extents", NULL, NULL, NULL);
+  g_assert_cmpuint (extents->status, ==, 200);
+  g_assert_cmpstr (reply_text (extents), ==,
+                   "[{\"start\": 0, \"length\": 4194304, \"zero\": false, "
+                   "\"hole\": false}, {\"start\": 4194304, \"length\": "
+                   "4194304, \"zero\": true, \"hole\": false}]\n");
+  dirty = image_request ("GET", "sum", "/extents?context=dirty", NULL, NULL,
+                         NULL);
+  g_assert_cmpuint (dirty->status, ==, 404);
+  g_assert_cmpstr (reply_text (dirty), ==,
+                   "Ticket does not support dirty extents\n");
+
+  checksum = image_request ("GET", "sum",
+                            "/checksum?algorithm=sha256&block_size=1048576",
+                            NULL, NULL, NULL);
+  g_assert_cmpuint (checksum->status, ==, 200);
+  g_assert_cmpint (test_run_cli (cli, &out, NULL), ==, 0);
+  expected = test_parse_json (out);
+  root = test_parse_json (reply_text (checksum));
+  g_assert_true (json_node_equal (root, expected));
+
+  algorithms
+      = image_request ("GET", "sum", "/checksum/algorithms", NULL, NULL, NULL);
+  g_assert_cmpuint (algorithms->status, ==, 200);
+  g_assert_true (g_str_has_prefix (reply_text (algorithms),
+                                   "{\"algorithms\": [\"blake2b\", "));
+  {
+    g_autoptr (Reply) small = image_request (
+        "GET", "sum", "/checksum?block_size=4096", NULL, NULL, NULL);
+    g_autoptr (Reply) odd = image_request (
+        "GET", "sum", "/checksum?block_size=1048577", NULL, NULL, NULL);
+    g_autoptr (Reply) bad = image_request (
+        "GET", "sum", "/checksum?algorithm=crc32", NULL, NULL, NULL);
+    g_assert_cmpuint (small->status, ==, 400);
+    g_assert_cmpstr (reply_text (small), ==,
+                     "Block size out of allowed range: 1048576-16777216\n");
+    g_assert_cmpuint (odd->status, ==, 400);
+    g_assert_cmpuint (bad->status, ==, 400);
+  }
+}
+
+/* Routes: the control API is on the control socket only. */
+static void
+test_routes (void)
+{
+  g_autofree char *tickets = g_strdup_printf ("%s/tickets/t", daemon_.url);
+  g_autoptr (Reply) remote
+      = http (daemon_.https, "GET", tickets, NULL, NULL, NULL);
+  g_autoptr (Reply) info = NULL;
+  g_autoptr (Reply) method
+      = image_request ("DELETE", "x", NULL, NULL, NULL, NULL);
+  g_autoptr (SoupSession) local = NULL;
+  g_autoptr (GSocketAddress) address
+      = g_unix_socket_address_new (daemon_.local);
+
+  g_assert_cmpuint (remote->status, ==, 404);
+  g_assert_cmpstr (reply_text (remote), ==, "No handler for '/tickets/t'\n");
+  g_assert_cmpuint (method->status, ==, 405);
+  g_assert_cmpstr (reply_text (method), ==,
+                   "Method 'DELETE' not defined for '/images/x'\n");
+  {
+    g_autofree char *url = g_strdup_printf ("%s/info/", daemon_.url);
+    info = http (daemon_.https, "GET", url, NULL, NULL, NULL);
+    g_assert_cmpuint (info->status, ==, 200);
+    g_assert_cmpstr (reply_text (info), ==,
+                     "{\"version\": \"" PACKAGE_VERSION "\"}\n");
+  }
+
+  local = soup_session_new_with_options ("remote-connectable", address, NULL);
+  {
+    g_autoptr (Reply) on_local
+        = http (local, "GET", "http://localhost/tickets/t", NULL, NULL, NULL);
+    g_autoptr (Reply) options = http (
+        local, "OPTIONS", "http://localhost/images/*", NULL, NULL, NULL);
+    g_assert_cmpuint (on_local->status, ==, 404);
+    g_assert_cmpuint (options->status, ==, 200);
+  }
+}
+
+static void
+test_expired (void)
+{
+  g_autofree char *path = make_image ("expired.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *body = g_strdup_printf (
+      "{\"uuid\": \"expired\", \"url\": \"%s\", \"size\": 4096, "
+      "\"ops\": [\"read\"], \"timeout\": 1}",
+      url);
+  g_autoptr (Reply) added = control ("PUT", "expired", body);
+  g_autoptr (Reply) reply = NULL;
+
+  g_assert_cmpuint (added->status, ==, 200);
+  g_usleep (2100 * 1000);
+  reply = image_request ("GET", "expired", NULL, NULL, NULL, NULL);
+  g_assert_cmpuint (reply->status, ==, 403);
+  g_assert_cmpstr (reply_text (reply), ==,
+                   "You are not allowed to access this resource: "
+                   "Transfer=(ticket/expired) expired\n");
+}
+
+/* A GET that stalls (its client reads nothing) ends when its ticket is
+ * deleted, and the deletion returns only then. */
+static void
+test_delete_during_get (void)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "long.raw", NULL);
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *image = image_url ("long", NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", image);
+  g_autoptr (GInputStream) stream = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Reply) deleted = NULL;
+  g_autoptr (Reply) after = NULL;
+  char buffer[65536];
+  gsize total = 0;
+  gssize n;
+
+  test_write_pattern (path, 0, 64 * MiB, 0x5a);
+  add_ticket ("long", url, 64 * MiB, "[\"read\"]", NULL);
+  stream = soup_session_send (daemon_.https, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  g_assert_true (g_input_stream_read_all (stream, buffer, sizeof buffer, &total,
+                                          NULL, &error));
+  {
+    g_autoptr (Reply) info = control ("GET", "long", NULL);
+    g_autoptr (JsonNode) root = test_parse_json (reply_text (info));
+    g_assert_true (
+        json_object_get_boolean_member (json_node_get_object (root), "active"));
+  }
+
+  deleted = control ("DELETE", "long", NULL);
+  g_assert_cmpuint (deleted->status, ==, 204);
+  while ((n = g_input_stream_read (stream, buffer, sizeof buffer, NULL, &error))
+         > 0)
+    total += n;
+  g_assert_cmpuint (total, <, 64 * MiB);
+  after = image_request ("GET", "long", NULL, NULL, NULL, NULL);
+  g_assert_cmpuint (after->status, ==, 403);
+}
+
+typedef struct
+{
+  const char *path;
+  guint index;
+  gboolean ok;
+} Worker;
+
+/* One client connection streaming its own MiB. */
+static gpointer
+concurrent_worker (gpointer data)
+{
+  Worker *worker = data;
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (ca_file, NULL);
+  g_autoptr (SoupSession) session = NULL;
+  g_autofree char *range = g_strdup_printf ("bytes=%u-%u", worker->index * MiB,
+                                            (worker->index + 1) * MiB - 1);
+  g_autoptr (Reply) reply = NULL;
+  g_autoptr (GBytes) expected
+      = file_bytes (worker->path, worker->index * MiB, MiB);
+
+  g_main_context_push_thread_default (context);
+  session = soup_session_new_with_options ("tls-database", database, NULL);
+  {
+    g_autofree char *url = image_url ("many", NULL);
+    reply = http (session, "GET", url, NULL, "Range", range);
+  }
+  worker->ok = reply->status == 206 && g_bytes_equal (reply->body, expected);
+  g_clear_object (&session);
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+static void
+test_concurrent (void)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "many.raw", NULL);
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  Worker workers[40];
+  GThread *threads[40];
+
+  {
+    g_autofree guint8 *data = g_malloc (40 * MiB);
+    for (gsize i = 0; i < 40 * MiB; i++)
+      data[i] = (i * 7 + i / MiB) % 253;
+    g_assert_true (g_file_set_contents (path, (char *)data, 40 * MiB, NULL));
+  }
+  add_ticket ("many", url, 40 * MiB, "[\"read\"]", NULL);
+  for (guint i = 0; i < 40; i++)
+    {
+      workers[i] = (Worker){ path, i, FALSE };
+      threads[i] = g_thread_new ("client", concurrent_worker, &workers[i]);
+    }
+  for (guint i = 0; i < 40; i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_true (workers[i].ok);
+    }
+}
+
+static void
+assert_served (const char *id, const char *expected_path, guint64 size)
+{
+  g_autoptr (Reply) reply = image_request ("GET", id, NULL, NULL, NULL, NULL);
+  g_autoptr (GBytes) expected = file_bytes (expected_path, 0, size);
+
+  g_assert_cmpuint (reply->status, ==, 200);
+  assert_bytes (reply->body, expected);
+}
+
+/* Tickets on a qcow2 (through qemu-nbd), an nbdkit export and an OVA
+ * member serve the guest data. */
+static void
+test_backends (void)
+{
+  g_autofree char *raw = make_image ("guest.raw");
+  g_autofree char *qcow2 = g_build_filename (tmpdir, "guest.qcow2", NULL);
+  g_autofree char *ova = g_build_filename (tmpdir, "vm.ova", NULL);
+  g_autofree char *socket_path = g_build_filename (tmpdir, "nbdkit.sock", NULL);
+  g_autofree char *file_arg = g_strconcat ("file=", raw, NULL);
+  const char *const convert[]
+      = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow2, NULL };
+  const char *const nbdkit[]
+      = { "nbdkit", "-f", "-r", "-U", socket_path, "file", file_arg, NULL };
+  const char *const paths[] = { raw, NULL };
+  const char *const names[] = { "disk.raw", NULL };
+  g_autoptr (TestServer) server = NULL;
+  g_autofree char *qcow2_url = g_strconcat ("file://", qcow2, NULL);
+  g_autofree char *ova_url
+      = g_strconcat ("tar://", ova, "?member=disk.raw", NULL);
+  guint64 offset, size;
+
+  test_run_ok (convert);
+  test_create_ova (ova, paths, names, &offset, &size);
+  server = test_server_start (nbdkit, socket_path);
+
+  add_ticket ("qcow2", qcow2_url, IMAGE_SIZE, "[\"read\"]",
+              ", \"format\": \"qcow2\"");
+  add_ticket ("nbdkit", test_server_get_uri (server), IMAGE_SIZE, "[\"read\"]",
+              NULL);
+  add_ticket ("ova", ova_url, IMAGE_SIZE, "[\"read\"]", NULL);
+  assert_served ("qcow2", raw, IMAGE_SIZE);
+  assert_served ("nbdkit", raw, IMAGE_SIZE);
+  assert_served ("ova", raw, IMAGE_SIZE);
+  {
+    /* Without "format" the qcow2 file is served as it is: never probed. */
+    g_autoptr (Reply) reply = NULL;
+    add_ticket ("qcow2-bytes", qcow2_url, 4096, "[\"read\"]", NULL);
+    reply = image_request ("GET", "qcow2-bytes", NULL, NULL, "Range",
+                           "bytes=0-3");
+    g_assert_cmpuint (reply->status, ==, 206);
+    g_assert_cmpmem (g_bytes_get_data (reply->body, NULL), 4, "QFI\xfb", 4);
+  }
+  {
+    g_autoptr (Reply) deleted = control ("DELETE", "qcow2", NULL);
+    g_assert_cmpuint (deleted->status, ==, 204);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  tmpdir = test_tmpdir_new ();
+  ca_file = g_build_filename (tmpdir, "ca.pem", NULL);
+  cert_file = g_build_filename (tmpdir, "cert.pem", NULL);
+  key_file = g_build_filename (tmpdir, "key.pem", NULL);
+  make_certificates ();
+  daemon_start (&daemon_, tmpdir);
+
+  g_test_add_func ("/serve/options", test_options);
+  g_test_add_func ("/serve/tickets", test_tickets);
+  g_test_add_func ("/serve/get", test_get);
+  g_test_add_func ("/serve/put-patch", test_put_patch);
+  g_test_add_func ("/serve/put-refused", test_put_refused);
+  g_test_add_func ("/serve/put-chunked", test_put_chunked);
+  g_test_add_func ("/serve/extents-checksum", test_extents_checksum);
+  g_test_add_func ("/serve/routes", test_routes);
+  g_test_add_func ("/serve/expired", test_expired);
+  g_test_add_func ("/serve/delete-during-get", test_delete_during_get);
+  g_test_add_func ("/serve/concurrent", test_concurrent);
+  g_test_add_func ("/serve/backends", test_backends);
+  status = g_test_run ();
+
+  g_assert_cmpint (daemon_stop (&daemon_), ==, 0);
+  test_tmpdir_free (tmpdir);
+  return status;
+}
