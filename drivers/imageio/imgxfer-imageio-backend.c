@@ -460,10 +460,10 @@ imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
       return NULL;
     }
 
-  object = JSON_NODE_HOLDS_OBJECT (answer) ? json_node_get_object (answer)
-                                           : NULL;
+  object
+      = JSON_NODE_HOLDS_OBJECT (answer) ? json_node_get_object (answer) : NULL;
   checksum = object ? json_object_get_string_member_with_default (
-                          object, "checksum", NULL)
+                 object, "checksum", NULL)
                     : NULL;
   if (checksum == NULL
       || g_strcmp0 (json_object_get_string_member_with_default (
