@@ -400,6 +400,31 @@ thread_count (guint threads, guint64 n_blocks, guint64 unit_blocks)
   return (guint)MAX (1, MIN (threads, units));
 }
 
+/* A driver that has the checksum without reading the image (a server
+ * computes it) answers first; G_IO_ERROR_NOT_SUPPORTED leaves it to the
+ * reads, with *@result NULL. */
+static gboolean
+checksum_from_driver (ImgxferBackend *source, ImgxferBlkhash *blkhash,
+                      char **result, GCancellable *cancellable, GError **error)
+{
+  ImgxferBackendClass *klass = IMGXFER_BACKEND_GET_CLASS (source);
+  g_autoptr (GError) local_error = NULL;
+
+  *result = NULL;
+  if (klass->checksum == NULL)
+    return TRUE;
+  *result = klass->checksum (
+      source,
+      _imgxfer_blkhash_algorithm_get_name (
+          _imgxfer_blkhash_get_algorithm (blkhash)),
+      _imgxfer_blkhash_get_block_size (blkhash), cancellable, &local_error);
+  if (*result != NULL
+      || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
 /**
  * imgxfer_checksum_compute:
  * @source: an open source
@@ -412,9 +437,11 @@ thread_count (guint threads, guint64 n_blocks, guint64 unit_blocks)
  *
  * Computes the blkhash checksum of the guest-visible data of @source, as
  * ovirt-imageio does: the digest of the concatenated digests of its
- * blocks. Zero extents are never read. Each thread reads through its own
- * clone of @source, never more than the backend allows; @source itself
- * is used too, so it must not be used elsewhere meanwhile.
+ * blocks. A driver that has the checksum without reading the image (its
+ * class's checksum method) gives it; otherwise zero extents are never
+ * read, and each thread reads through its own clone of @source, never
+ * more than the backend allows; @source itself is used too, so it must
+ * not be used elsewhere meanwhile.
  *
  * Returns: (transfer full): the checksum as lowercase hex, or %NULL on
  *   error
@@ -438,8 +465,11 @@ imgxfer_checksum_compute (ImgxferBackend *source,
 
   blkhash = _imgxfer_blkhash_new (algorithm, block_size,
                                   imgxfer_backend_get_size (source), error);
-  if (blkhash == NULL)
+  if (blkhash == NULL
+      || !checksum_from_driver (source, blkhash, &result, cancellable, error))
     return NULL;
+  if (result != NULL)
+    return result;
 
   g_mutex_init (&c.lock);
   c.blkhash = blkhash;

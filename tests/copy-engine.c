@@ -1101,7 +1101,8 @@ test_file_connections (void)
   p = watch_progress (copy);
   run_ok (copy);
 
-  g_assert_cmpuint (p->sum, ==, 16 * MiB + 4096 + 7);
+  /* The source is seen at its size rounded up to 512. */
+  g_assert_cmpuint (p->sum, ==, 16 * MiB + 4096 + 512);
   test_assert_images_equal (src_path, "raw", dst_path, "raw", FALSE);
 
   g_clear_object (&copy);

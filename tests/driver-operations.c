@@ -1,11 +1,15 @@
 /* driver-operations.c: imgxfer_create(), imgxfer_image_info() and
  * imgxfer_image_measure() reach the drivers of a format through the
  * registry, with drivers of a made-up format, "testfmt": the first passes
- * every request on, the second answers.
+ * every request on, the second answers. imgxfer_checksum_compute() asks
+ * a driver that has the checksum without reading, defined as a table
+ * (IMGXFER_DEFINE_DRIVER).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
+
+#include <string.h>
 
 #include "test-utils.h"
 
@@ -109,6 +113,7 @@ answering_create (ImgxferBackendClass *klass, const char *url,
                   GCancellable *cancellable, GError **error)
 {
   g_autofree char *memory_url = NULL;
+  g_autoptr (ImgxferOpenOptions) memory_options = NULL;
 
   n_answered++;
   /* What the library hands over. */
@@ -118,8 +123,11 @@ answering_create (ImgxferBackendClass *klass, const char *url,
   g_assert_cmpstr (backing_file, ==, "base.img");
   g_assert_cmpstr (backing_format, ==, "raw");
 
+  /* The memory image holds the data itself: raw, not the format. */
   memory_url = g_strdup_printf ("memory:?size=%" G_GUINT64_FORMAT, size);
-  return imgxfer_open (memory_url, options, cancellable, error);
+  memory_options = imgxfer_open_options_copy (options);
+  imgxfer_open_options_set_format (memory_options, "raw");
+  return imgxfer_open (memory_url, memory_options, cancellable, error);
 }
 
 static JsonNode *
@@ -172,6 +180,106 @@ test_answering_class_init (TestAnsweringClass *klass)
 static void
 test_answering_init (TestAnswering *self)
 {
+}
+
+/* "test-sum:answer", "test-sum:decline", "test-sum:fail": 1 MiB of
+ * zeroes, whose driver gives the checksum, leaves it to the reads, or
+ * fails. */
+G_DECLARE_FINAL_TYPE (TestSum, test_sum, TEST, SUM, ImgxferBackend)
+struct _TestSum
+{
+  ImgxferBackend parent_instance;
+};
+
+static gboolean
+sum_open (ImgxferBackend *backend, GCancellable *cancellable, GError **error)
+{
+  imgxfer_backend_set_size (backend, 1 << 20);
+  imgxfer_backend_set_max_connections (backend, 4);
+  return TRUE;
+}
+
+static gboolean
+sum_pread (ImgxferSource *source, void *buffer, gsize length, guint64 offset,
+           GCancellable *cancellable, GError **error)
+{
+  memset (buffer, 0, length);
+  return TRUE;
+}
+
+static char *
+sum_checksum (ImgxferBackend *backend, const char *algorithm,
+              gsize block_size, GCancellable *cancellable, GError **error)
+{
+  const char *url = imgxfer_backend_get_url (backend);
+
+  if (g_str_has_suffix (url, ":answer"))
+    return g_strdup_printf ("%s/%" G_GSIZE_FORMAT, algorithm, block_size);
+  g_set_error (error, G_IO_ERROR,
+               g_str_has_suffix (url, ":decline") ? G_IO_ERROR_NOT_SUPPORTED
+                                                  : G_IO_ERROR_FAILED,
+               "%s: no checksum here", url);
+  return NULL;
+}
+
+static const char *const sum_schemes[] = { "test-sum", NULL };
+
+static const ImgxferDriverSpec sum_driver = {
+  .name = "test-sum",
+  .schemes = sum_schemes,
+  .open = sum_open,
+  .checksum = sum_checksum,
+  .pread = sum_pread,
+};
+
+IMGXFER_DEFINE_DRIVER (TestSum, test_sum, &sum_driver)
+
+static char *
+checksum_of (const char *url, GError **error)
+{
+  g_autoptr (ImgxferBackend) backend = imgxfer_open (url, NULL, NULL, error);
+
+  g_assert_nonnull (backend);
+  return imgxfer_checksum_compute (backend, NULL, 0, 0, NULL, error);
+}
+
+/* The table made a source (pread) and no destination (no pwrite). */
+static void
+test_spec_roles (void)
+{
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+
+  backend = imgxfer_open ("test-sum:answer", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (IMGXFER_IS_SOURCE (backend));
+  g_assert_false (IMGXFER_IS_DESTINATION (backend));
+  g_assert_cmpstr (IMGXFER_BACKEND_GET_CLASS (backend)->name, ==, "test-sum");
+}
+
+static void
+test_checksum (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *answered = checksum_of ("test-sum:answer", &error);
+  g_autofree char *computed = NULL;
+  g_autofree char *zeroes = NULL;
+  g_autofree char *failed = NULL;
+
+  /* The defaults, resolved before the driver is asked. */
+  g_assert_no_error (error);
+  g_assert_cmpstr (answered, ==, "blake2b/4194304");
+
+  computed = checksum_of ("test-sum:decline", &error);
+  g_assert_no_error (error);
+  zeroes = checksum_of ("memory:?size=1m", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (computed, ==, zeroes);
+
+  failed = checksum_of ("test-sum:fail", &error);
+  g_assert_null (failed);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "test-sum:fail"));
 }
 
 static void
@@ -309,6 +417,7 @@ main (int argc, char **argv)
 
   imgxfer_driver_register (TEST_TYPE_DECLINING);
   imgxfer_driver_register (TEST_TYPE_ANSWERING);
+  imgxfer_driver_register (test_sum_get_type ());
 
   g_test_add_func ("/driver-operations/list-format", test_list_format);
   g_test_add_func ("/driver-operations/create", test_create);
@@ -316,6 +425,8 @@ main (int argc, char **argv)
   g_test_add_func ("/driver-operations/measure", test_measure);
   g_test_add_func ("/driver-operations/open-declined", test_open_declined);
   g_test_add_func ("/driver-operations/create-raw", test_create_raw);
+  g_test_add_func ("/driver-operations/spec-roles", test_spec_roles);
+  g_test_add_func ("/driver-operations/checksum", test_checksum);
 
   return g_test_run ();
 }

@@ -13,6 +13,9 @@
  * with O_DIRECT turned off for that request, as dd does: writing a whole
  * aligned block there would grow the file.
  *
+ * A regular file is seen at its size rounded up to 512 bytes, the tail
+ * reading as zeroes (see IMGXFER_SECTOR_SIZE); writing there extends it.
+ *
  * A pipe or a character device (/dev/null) can be a destination, written
  * strictly in order with write(): it has no size, cannot seek, and is
  * never truncated. A write out of order is an error, never a silent
@@ -50,6 +53,8 @@ struct _ImgxferFileBackend
   char *path;
   int fd;
   gboolean is_block_device;
+  gboolean is_regular;
+  guint64 file_bytes;     /* a regular file's st_size, when last seen */
   gboolean is_stream;     /* a pipe or a character device */
   guint64 stream_offset;  /* where the next write must start */
 
@@ -70,17 +75,6 @@ struct _ImgxferFileBackend
   ImgxferImageLock *lock;
 };
 
-static void imgxfer_file_backend_source_init (ImgxferSourceInterface *iface);
-static void
-imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (
-    ImgxferFileBackend, imgxfer_file_backend, IMGXFER_TYPE_BACKEND,
-    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
-                           imgxfer_file_backend_source_init)
-        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
-                               imgxfer_file_backend_destination_init))
-
 /* "file:///a/b", "FILE:///a/b" and "/a/b" all name /a/b. */
 static char *
 path_from_url (const char *url, GError **error)
@@ -100,7 +94,9 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
 
   if (S_ISREG (st.st_mode))
     {
-      *size = st.st_size;
+      self->is_regular = TRUE;
+      self->file_bytes = st.st_size;
+      *size = _imgxfer_sector_round_up (st.st_size);
       return TRUE;
     }
 
@@ -253,7 +249,8 @@ imgxfer_file_backend_get_local_file (ImgxferBackend *backend,
   if (offset)
     *offset = 0;
   if (size)
-    *size = imgxfer_backend_get_size (backend);
+    *size = self->is_regular ? self->file_bytes
+                             : imgxfer_backend_get_size (backend);
   return TRUE;
 }
 
@@ -385,6 +382,27 @@ file_io (ImgxferFileBackend *self,
   return do_io (self, writing, buffer, length, offset, error);
 }
 
+/* A read reaching past the bytes of a regular file, in the tail of its
+ * last sector: the file may have grown through a writer since. */
+static gboolean
+clip_to_file (ImgxferFileBackend *self,
+              void *buffer,
+              gsize *length,
+              guint64 offset,
+              GError **error)
+{
+  struct stat st;
+
+  if (!self->is_regular || offset + *length <= self->file_bytes)
+    return TRUE;
+  if (fstat (self->fd, &st) < 0)
+    return _imgxfer_set_errno_error (error, errno, self->path, "stat",
+                                     offset);
+  self->file_bytes = st.st_size;
+  *length = _imgxfer_clip_read (buffer, *length, offset, self->file_bytes);
+  return TRUE;
+}
+
 static gboolean
 imgxfer_file_backend_pread (ImgxferSource *source,
                             void *buffer,
@@ -393,8 +411,11 @@ imgxfer_file_backend_pread (ImgxferSource *source,
                             GCancellable *cancellable,
                             GError **error)
 {
-  return file_io (IMGXFER_FILE_BACKEND (source), FALSE, buffer, length,
-                  offset, error);
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (source);
+
+  return clip_to_file (self, buffer, &length, offset, error)
+         && (length == 0
+             || file_io (self, FALSE, buffer, length, offset, error));
 }
 
 /* Appends the extents from @offset, stopping at @end or after
@@ -457,13 +478,6 @@ imgxfer_file_backend_extents (ImgxferSource *source,
       offset = hole;
     }
   return TRUE;
-}
-
-static void
-imgxfer_file_backend_source_init (ImgxferSourceInterface *iface)
-{
-  iface->pread = imgxfer_file_backend_pread;
-  iface->extents = imgxfer_file_backend_extents;
 }
 
 static gboolean
@@ -530,14 +544,6 @@ imgxfer_file_backend_flush (ImgxferDestination *destination,
   return TRUE;
 }
 
-static void
-imgxfer_file_backend_destination_init (ImgxferDestinationInterface *iface)
-{
-  iface->pwrite = imgxfer_file_backend_pwrite;
-  iface->zero = imgxfer_file_backend_zero;
-  iface->flush = imgxfer_file_backend_flush;
-}
-
 /* close() can report a write-back error (NFS) that nothing else would. */
 static gboolean
 imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
@@ -555,40 +561,42 @@ imgxfer_file_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
 }
 
 static void
-imgxfer_file_backend_finalize (GObject *object)
+imgxfer_file_backend_release (ImgxferBackend *backend)
 {
-  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (object);
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
 
   g_free (self->path);
   g_aligned_free (self->bounce);
   g_clear_pointer (&self->lock, _imgxfer_image_lock_unref);
+}
 
-  G_OBJECT_CLASS (imgxfer_file_backend_parent_class)->finalize (object);
+static void
+imgxfer_file_backend_instance_init (ImgxferBackend *backend)
+{
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (backend);
+
+  self->fd = -1;
 }
 
 static const char *const file_schemes[] = { "", "file", NULL };
 
-static void
-imgxfer_file_backend_class_init (ImgxferFileBackendClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+static const ImgxferDriverSpec file_driver = {
+  .name = "file",
+  .description = "Local files and block devices",
+  .schemes = file_schemes,
+  .init = imgxfer_file_backend_instance_init,
+  .finalize = imgxfer_file_backend_release,
+  .open = imgxfer_file_backend_open,
+  .clone = imgxfer_file_backend_clone,
+  .get_local_file = imgxfer_file_backend_get_local_file,
+  .close = imgxfer_file_backend_close,
+  .create = _imgxfer_file_create,
+  .info = _imgxfer_file_info,
+  .pread = imgxfer_file_backend_pread,
+  .extents = imgxfer_file_backend_extents,
+  .pwrite = imgxfer_file_backend_pwrite,
+  .zero = imgxfer_file_backend_zero,
+  .flush = imgxfer_file_backend_flush,
+};
 
-  object_class->finalize = imgxfer_file_backend_finalize;
-
-  backend_class->name = "file";
-  backend_class->description = "Local files and block devices";
-  backend_class->schemes = file_schemes;
-  backend_class->open = imgxfer_file_backend_open;
-  backend_class->clone = imgxfer_file_backend_clone;
-  backend_class->get_local_file = imgxfer_file_backend_get_local_file;
-  backend_class->close = imgxfer_file_backend_close;
-  backend_class->create = _imgxfer_file_create;
-  backend_class->info = _imgxfer_file_info;
-}
-
-static void
-imgxfer_file_backend_init (ImgxferFileBackend *self)
-{
-  self->fd = -1;
-}
+IMGXFER_DEFINE_DRIVER (ImgxferFileBackend, imgxfer_file_backend, &file_driver)

@@ -23,18 +23,6 @@ struct _ImgxferMemoryBackend
   ImgxferMemoryStore *store;
 };
 
-static void
-imgxfer_memory_backend_source_init (ImgxferSourceInterface *iface);
-static void
-imgxfer_memory_backend_destination_init (ImgxferDestinationInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (
-    ImgxferMemoryBackend, imgxfer_memory_backend, IMGXFER_TYPE_BACKEND,
-    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
-                           imgxfer_memory_backend_source_init)
-        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
-                               imgxfer_memory_backend_destination_init))
-
 /* What the URL asked for. */
 typedef struct
 {
@@ -307,13 +295,6 @@ imgxfer_memory_backend_extents (ImgxferSource *source,
                                         extents, error);
 }
 
-static void
-imgxfer_memory_backend_source_init (ImgxferSourceInterface *iface)
-{
-  iface->pread = imgxfer_memory_backend_pread;
-  iface->extents = imgxfer_memory_backend_extents;
-}
-
 static gboolean
 imgxfer_memory_backend_pwrite (ImgxferDestination *destination,
                                const void *buffer,
@@ -353,14 +334,6 @@ imgxfer_memory_backend_flush (ImgxferDestination *destination,
   return _imgxfer_memory_store_flush (self->store, error);
 }
 
-static void
-imgxfer_memory_backend_destination_init (ImgxferDestinationInterface *iface)
-{
-  iface->pwrite = imgxfer_memory_backend_pwrite;
-  iface->zero = imgxfer_memory_backend_zero;
-  iface->flush = imgxfer_memory_backend_flush;
-}
-
 static gboolean
 imgxfer_memory_backend_close (ImgxferBackend *backend,
                               GCancellable *cancellable, GError **error)
@@ -372,37 +345,31 @@ imgxfer_memory_backend_close (ImgxferBackend *backend,
 }
 
 static void
-imgxfer_memory_backend_finalize (GObject *object)
+imgxfer_memory_backend_release (ImgxferBackend *backend)
 {
-  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (object);
+  ImgxferMemoryBackend *self = IMGXFER_MEMORY_BACKEND (backend);
 
   g_clear_pointer (&self->store, _imgxfer_memory_store_unref);
-
-  G_OBJECT_CLASS (imgxfer_memory_backend_parent_class)->finalize (object);
 }
 
 static const char *const memory_schemes[] = { "memory", NULL };
 
-static void
-imgxfer_memory_backend_class_init (ImgxferMemoryBackendClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+static const ImgxferDriverSpec memory_driver = {
+  .name = "memory",
+  .description = "Sparse images in memory, for tests",
+  .schemes = memory_schemes,
+  .finalize = imgxfer_memory_backend_release,
+  .open = imgxfer_memory_backend_open,
+  .clone = imgxfer_memory_backend_clone,
+  .close = imgxfer_memory_backend_close,
+  .pread = imgxfer_memory_backend_pread,
+  .extents = imgxfer_memory_backend_extents,
+  .pwrite = imgxfer_memory_backend_pwrite,
+  .zero = imgxfer_memory_backend_zero,
+  .flush = imgxfer_memory_backend_flush,
+};
 
-  object_class->finalize = imgxfer_memory_backend_finalize;
-
-  backend_class->name = "memory";
-  backend_class->description = "Sparse images in memory, for tests";
-  backend_class->schemes = memory_schemes;
-  backend_class->open = imgxfer_memory_backend_open;
-  backend_class->clone = imgxfer_memory_backend_clone;
-  backend_class->close = imgxfer_memory_backend_close;
-}
-
-static void
-imgxfer_memory_backend_init (ImgxferMemoryBackend *self)
-{
-}
+IMGXFER_DEFINE_DRIVER (ImgxferMemoryBackend, imgxfer_memory_backend, &memory_driver)
 
 /* Test helpers: thin forwards to the store. */
 

@@ -36,17 +36,6 @@ struct _ImgxferQcow2Writer
   ImgxferWriteBehind write_behind; /* this connection's writes */
 };
 
-static void imgxfer_qcow2_writer_source_init (ImgxferSourceInterface *iface);
-static void
-imgxfer_qcow2_writer_destination_init (ImgxferDestinationInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (
-    ImgxferQcow2Writer, imgxfer_qcow2_writer, IMGXFER_TYPE_BACKEND,
-    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
-                           imgxfer_qcow2_writer_source_init)
-        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
-                               imgxfer_qcow2_writer_destination_init))
-
 /* The image exists before the backend opens: open only declares it. An
  * image this driver did not create is for the next driver of the
  * format. */
@@ -147,13 +136,6 @@ imgxfer_qcow2_writer_extents (ImgxferSource *source,
                                        error);
 }
 
-static void
-imgxfer_qcow2_writer_source_init (ImgxferSourceInterface *iface)
-{
-  iface->pread = imgxfer_qcow2_writer_pread;
-  iface->extents = imgxfer_qcow2_writer_extents;
-}
-
 static gboolean
 imgxfer_qcow2_writer_pwrite (ImgxferDestination *destination,
                              const void *buffer, gsize length, guint64 offset,
@@ -201,35 +183,6 @@ imgxfer_qcow2_writer_flush (ImgxferDestination *destination,
   return _imgxfer_qcow2_image_commit (self->image, error);
 }
 
-static void
-imgxfer_qcow2_writer_destination_init (ImgxferDestinationInterface *iface)
-{
-  iface->pwrite = imgxfer_qcow2_writer_pwrite;
-  iface->zero = imgxfer_qcow2_writer_zero;
-  iface->flush = imgxfer_qcow2_writer_flush;
-}
-
-/* The last of a writer and its clones to close closes the file and drops
- * qemu's locks, so that qemu may open the image. */
-static gboolean
-imgxfer_qcow2_writer_close (ImgxferBackend *backend, GCancellable *cancellable,
-                            GError **error)
-{
-  ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (backend);
-
-  g_clear_pointer (&self->image, _imgxfer_qcow2_image_unref);
-  return TRUE;
-}
-
-static void
-imgxfer_qcow2_writer_finalize (GObject *object)
-{
-  ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (object);
-
-  g_clear_pointer (&self->image, _imgxfer_qcow2_image_unref);
-  G_OBJECT_CLASS (imgxfer_qcow2_writer_parent_class)->finalize (object);
-}
-
 /* Only images without a backing file, not for direct I/O: qemu does
  * more there. */
 static ImgxferBackend *
@@ -261,29 +214,44 @@ imgxfer_qcow2_writer_create (ImgxferBackendClass *klass, const char *url,
   return new_writer (url, options, image, cancellable, error);
 }
 
+/* The last of a writer and its clones to close closes the file and drops
+ * qemu's locks, so that qemu may open the image. */
+static gboolean
+imgxfer_qcow2_writer_close (ImgxferBackend *backend, GCancellable *cancellable,
+                            GError **error)
+{
+  ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (backend);
+
+  g_clear_pointer (&self->image, _imgxfer_qcow2_image_unref);
+  return TRUE;
+}
+
+static void
+imgxfer_qcow2_writer_release (ImgxferBackend *backend)
+{
+  ImgxferQcow2Writer *self = IMGXFER_QCOW2_WRITER (backend);
+
+  g_clear_pointer (&self->image, _imgxfer_qcow2_image_unref);
+}
+
 static const char *const qcow2_schemes[] = { NULL };
 static const char *const qcow2_formats[] = { "qcow2", NULL };
 
-static void
-imgxfer_qcow2_writer_class_init (ImgxferQcow2WriterClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+static const ImgxferDriverSpec qcow2_driver = {
+  .name = "qcow2",
+  .description = "New qcow2 images without a backing file, written directly",
+  .schemes = qcow2_schemes,
+  .formats = qcow2_formats,
+  .finalize = imgxfer_qcow2_writer_release,
+  .open = imgxfer_qcow2_writer_open,
+  .clone = imgxfer_qcow2_writer_clone,
+  .close = imgxfer_qcow2_writer_close,
+  .create = imgxfer_qcow2_writer_create,
+  .pread = imgxfer_qcow2_writer_pread,
+  .extents = imgxfer_qcow2_writer_extents,
+  .pwrite = imgxfer_qcow2_writer_pwrite,
+  .zero = imgxfer_qcow2_writer_zero,
+  .flush = imgxfer_qcow2_writer_flush,
+};
 
-  object_class->finalize = imgxfer_qcow2_writer_finalize;
-
-  backend_class->name = "qcow2";
-  backend_class->description
-      = "New qcow2 images without a backing file, written directly";
-  backend_class->schemes = qcow2_schemes;
-  backend_class->formats = qcow2_formats;
-  backend_class->open = imgxfer_qcow2_writer_open;
-  backend_class->clone = imgxfer_qcow2_writer_clone;
-  backend_class->close = imgxfer_qcow2_writer_close;
-  backend_class->create = imgxfer_qcow2_writer_create;
-}
-
-static void
-imgxfer_qcow2_writer_init (ImgxferQcow2Writer *self)
-{
-}
+IMGXFER_DEFINE_DRIVER (ImgxferQcow2Writer, imgxfer_qcow2_writer, &qcow2_driver)

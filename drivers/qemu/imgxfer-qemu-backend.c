@@ -1,7 +1,8 @@
 /* imgxfer-qemu-backend.c: qemu image formats through qemu-nbd
  *
  * The image's bytes are found through the protocol drivers (a local file
- * or a tar member: a byte range of a local file); a private qemu-nbd
+ * or a tar member: a byte range of a local file), or on an NBD server,
+ * which qemu reaches itself (imgxfer-qemu-nbd-url.c); a private qemu-nbd
  * serves the guest data from them, and the NBD driver, which this backend
  * extends, does the rest. A qcow2 source reads its data clusters straight
  * from the image file where `qemu-img map` found them (imgxfer-qemu-map.c).
@@ -17,6 +18,7 @@
 #include "imgxfer-qemu-confine.h"
 #include "imgxfer-qemu-map.h"
 #include "imgxfer-qemu-nbd-server.h"
+#include "imgxfer-qemu-nbd-url.h"
 
 #define DEFAULT_CONNECTIONS 4
 /* The block sizes stay those qemu-nbd advertises. With one request in
@@ -61,23 +63,22 @@ find_image_bytes (ImgxferBackend *backend, ImgxferLocalBytes *bytes,
 {
   const char *url = imgxfer_backend_get_url (backend);
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
+  const char *format = imgxfer_open_options_get_format (options);
+  gboolean shallow = imgxfer_open_options_get_shallow (options);
+
+  /* qemu reads the format from an NBD server through its own client. */
+  if (_imgxfer_qemu_is_nbd_url (url))
+    return _imgxfer_qemu_nbd_filename (url, format, shallow, error);
 
   if (!_imgxfer_local_bytes_find (url, options, bytes, NULL, cancellable,
                                   error))
     return NULL;
-
   if (bytes->path == NULL)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: qemu can open %s images only in local files", url,
-                   imgxfer_open_options_get_format (options));
-      return NULL;
-    }
+    return _imgxfer_qemu_url_not_supported (url, format, error);
 
   /* A confined image has no backing chain to open. */
   return _imgxfer_local_bytes_qemu_filename (
-      bytes, imgxfer_open_options_get_format (options),
-      imgxfer_open_options_get_shallow (options) || confined (backend, bytes));
+      bytes, format, shallow || confined (backend, bytes));
 }
 
 static guint
@@ -127,7 +128,7 @@ new_map (ImgxferBackend *backend, const ImgxferLocalBytes *bytes,
 {
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
 
-  if (imgxfer_open_options_get_writable (options)
+  if (bytes->path == NULL || imgxfer_open_options_get_writable (options)
       || imgxfer_open_options_get_direct (options)
       || g_strcmp0 (imgxfer_open_options_get_format (options), "qcow2") != 0)
     return NULL;

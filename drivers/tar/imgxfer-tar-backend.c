@@ -16,6 +16,9 @@
  * read goes through an aligned bounce buffer covering the enclosing
  * aligned range.
  *
+ * A member is seen at its size rounded up to 512 bytes, the tail reading
+ * as zeroes, as a raw file is.
+ *
  * Members are read only. Compressed archives, sparse members and
  * truncated archives are refused: their bytes are not where the headers
  * say, and reading them in place would give wrong data.
@@ -49,13 +52,6 @@ struct _ImgxferTarBackend
   int direct_fd;
   guint8 *bounce;
 };
-
-static void imgxfer_tar_backend_source_init (ImgxferSourceInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (
-    ImgxferTarBackend, imgxfer_tar_backend, IMGXFER_TYPE_BACKEND,
-    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,
-                           imgxfer_tar_backend_source_init))
 
 static const char *const tar_params[] = { "member", NULL };
 
@@ -206,7 +202,9 @@ imgxfer_tar_backend_open (ImgxferBackend *backend,
         return FALSE;
     }
 
-  imgxfer_backend_set_size (backend, self->member->size);
+  /* A raw image's size, as for a file (see IMGXFER_SECTOR_SIZE). */
+  imgxfer_backend_set_size (backend,
+                            _imgxfer_sector_round_up (self->member->size));
   /* No extents: a member is plain bytes in the archive, and SEEK_DATA on
    * the archive says little about them. The caller reports data. */
   imgxfer_backend_set_caps (backend, 0);
@@ -348,6 +346,11 @@ imgxfer_tar_backend_pread (ImgxferSource *source,
   ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (source);
   guint64 archive_offset = self->member->offset + offset;
 
+  /* The tail of the last sector reads as zeroes, whatever padding the
+   * archive holds there. */
+  length = _imgxfer_clip_read (buffer, length, offset, self->member->size);
+  if (length == 0)
+    return TRUE;
   if (self->direct_fd >= 0)
     return pread_direct (self, buffer, length, archive_offset, error);
   return _imgxfer_tar_archive_pread (self->archive, buffer, length,
@@ -355,25 +358,21 @@ imgxfer_tar_backend_pread (ImgxferSource *source,
 }
 
 static void
-imgxfer_tar_backend_source_init (ImgxferSourceInterface *iface)
+imgxfer_tar_backend_release (ImgxferBackend *backend)
 {
-  iface->pread = imgxfer_tar_backend_pread;
-}
-
-static void
-imgxfer_tar_backend_finalize (GObject *object)
-{
-  ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (object);
+  ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (backend);
 
   g_clear_pointer (&self->archive, _imgxfer_tar_archive_unref);
   if (self->direct_fd >= 0)
     close (self->direct_fd);
   g_aligned_free (self->bounce);
-
-  G_OBJECT_CLASS (imgxfer_tar_backend_parent_class)->finalize (object);
 }
 
-static const char *const tar_schemes[] = { "tar", NULL };
+static void
+imgxfer_tar_backend_instance_init (ImgxferBackend *backend)
+{
+  IMGXFER_TAR_BACKEND (backend)->direct_fd = -1;
+}
 
 static JsonNode *
 imgxfer_tar_backend_list_members (ImgxferBackendClass *klass, const char *path,
@@ -382,27 +381,20 @@ imgxfer_tar_backend_list_members (ImgxferBackendClass *klass, const char *path,
   return _imgxfer_tar_archive_list (path, cancellable, error);
 }
 
-static void
-imgxfer_tar_backend_class_init (ImgxferTarBackendClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  ImgxferBackendClass *backend_class = IMGXFER_BACKEND_CLASS (klass);
+static const char *const tar_schemes[] = { "tar", NULL };
 
-  object_class->finalize = imgxfer_tar_backend_finalize;
+static const ImgxferDriverSpec tar_driver = {
+  .name = "tar",
+  .description = "Members of uncompressed tar archives (OVA), read only: "
+                 "--member NAME, or tar:///path/vm.ova?member=NAME",
+  .schemes = tar_schemes,
+  .init = imgxfer_tar_backend_instance_init,
+  .finalize = imgxfer_tar_backend_release,
+  .open = imgxfer_tar_backend_open,
+  .clone = imgxfer_tar_backend_clone,
+  .get_local_file = imgxfer_tar_backend_get_local_file,
+  .list_members = imgxfer_tar_backend_list_members,
+  .pread = imgxfer_tar_backend_pread,
+};
 
-  backend_class->name = "tar";
-  backend_class->description
-      = "Members of uncompressed tar archives (OVA), read only: "
-        "--member NAME, or tar:///path/vm.ova?member=NAME";
-  backend_class->schemes = tar_schemes;
-  backend_class->open = imgxfer_tar_backend_open;
-  backend_class->clone = imgxfer_tar_backend_clone;
-  backend_class->get_local_file = imgxfer_tar_backend_get_local_file;
-  backend_class->list_members = imgxfer_tar_backend_list_members;
-}
-
-static void
-imgxfer_tar_backend_init (ImgxferTarBackend *self)
-{
-  self->direct_fd = -1;
-}
+IMGXFER_DEFINE_DRIVER (ImgxferTarBackend, imgxfer_tar_backend, &tar_driver)

@@ -16,6 +16,7 @@
 #include <imgxfer/imgxfer-source.h>
 #include <imgxfer/imgxfer-destination.h>
 #include <imgxfer/imgxfer-driver.h>
+#include <imgxfer/imgxfer-driver-spec.h>
 #include <imgxfer/imgxfer-image.h>
 #include <imgxfer/imgxfer-open-destination.h>
 #include <imgxfer/imgxfer-archive.h>

@@ -1,0 +1,196 @@
+/* imgxfer-driver-spec.h: a driver defined by a table of callbacks
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <imgxfer/imgxfer-backend.h>
+#include <imgxfer/imgxfer-destination.h>
+#include <imgxfer/imgxfer-source.h>
+#include <imgxfer/imgxfer-version.h>
+
+G_BEGIN_DECLS
+
+/**
+ * ImgxferDriverSpec: (skip)
+ * @name: #ImgxferBackendClass.name
+ * @description: #ImgxferBackendClass.description
+ * @schemes: #ImgxferBackendClass.schemes
+ * @formats: #ImgxferBackendClass.formats
+ * @init: called on each new instance, before open (set file descriptors
+ *   to -1 there, so that @finalize can tell them from opened ones)
+ * @finalize: called when an instance goes, to release its memory (after
+ *   @close)
+ * @open: #ImgxferBackendClass.open
+ * @clone: #ImgxferBackendClass.clone
+ * @get_local_file: #ImgxferBackendClass.get_local_file
+ * @get_local_files: #ImgxferBackendClass.get_local_files
+ * @close: #ImgxferBackendClass.close
+ * @create: #ImgxferBackendClass.create
+ * @info: #ImgxferBackendClass.info
+ * @measure: #ImgxferBackendClass.measure
+ * @checksum: #ImgxferBackendClass.checksum
+ * @list_members: #ImgxferBackendClass.list_members
+ * @pread: #ImgxferSourceInterface.pread; with it the driver is a source
+ * @extents: #ImgxferSourceInterface.extents
+ * @pwrite: #ImgxferDestinationInterface.pwrite; with it the driver is a
+ *   destination
+ * @zero: #ImgxferDestinationInterface.zero
+ * @flush: #ImgxferDestinationInterface.flush
+ *
+ * What a driver is, as data: the class fields and methods of an
+ * #ImgxferBackend subclass and its roles' methods, for
+ * IMGXFER_DEFINE_DRIVER(). Members left %NULL keep the library's
+ * defaults. New members are added at the end.
+ *
+ * Since: 0.1
+ */
+typedef struct
+{
+  const char *name;
+  const char *description;
+  const char *const *schemes;
+  const char *const *formats;
+
+  void (*init) (ImgxferBackend *self);
+  void (*finalize) (ImgxferBackend *self);
+
+  gboolean (*open) (ImgxferBackend *self,
+                    GCancellable *cancellable,
+                    GError **error);
+  ImgxferBackend *(*clone) (ImgxferBackend *self,
+                            GCancellable *cancellable,
+                            GError **error);
+  gboolean (*get_local_file) (ImgxferBackend *self,
+                              char **path,
+                              guint64 *offset,
+                              guint64 *size);
+  gboolean (*get_local_files) (ImgxferBackend *self,
+                               GPtrArray *files,
+                               GCancellable *cancellable,
+                               GError **error);
+  gboolean (*close) (ImgxferBackend *self,
+                     GCancellable *cancellable,
+                     GError **error);
+  ImgxferBackend *(*create) (ImgxferBackendClass *klass,
+                             const char *url,
+                             const char *format,
+                             guint64 size,
+                             const char *backing_file,
+                             const char *backing_format,
+                             ImgxferOpenOptions *options,
+                             GCancellable *cancellable,
+                             GError **error);
+  JsonNode *(*info) (ImgxferBackendClass *klass,
+                     const char *url,
+                     ImgxferOpenOptions *options,
+                     GCancellable *cancellable,
+                     GError **error);
+  JsonNode *(*measure) (ImgxferBackendClass *klass,
+                        const char *url,
+                        ImgxferOpenOptions *options,
+                        const char *target_format,
+                        GCancellable *cancellable,
+                        GError **error);
+  char *(*checksum) (ImgxferBackend *self,
+                     const char *algorithm,
+                     gsize block_size,
+                     GCancellable *cancellable,
+                     GError **error);
+  JsonNode *(*list_members) (ImgxferBackendClass *klass,
+                             const char *path,
+                             GCancellable *cancellable,
+                             GError **error);
+
+  gboolean (*pread) (ImgxferSource *self,
+                     void *buffer,
+                     gsize length,
+                     guint64 offset,
+                     GCancellable *cancellable,
+                     GError **error);
+  gboolean (*extents) (ImgxferSource *self,
+                       ImgxferExtentContext context,
+                       guint64 offset,
+                       guint64 length,
+                       GArray *extents,
+                       GCancellable *cancellable,
+                       GError **error);
+
+  gboolean (*pwrite) (ImgxferDestination *self,
+                      const void *buffer,
+                      gsize length,
+                      guint64 offset,
+                      GCancellable *cancellable,
+                      GError **error);
+  gboolean (*zero) (ImgxferDestination *self,
+                    guint64 offset,
+                    guint64 length,
+                    ImgxferZeroFlags flags,
+                    GCancellable *cancellable,
+                    GError **error);
+  gboolean (*flush) (ImgxferDestination *self,
+                     GCancellable *cancellable,
+                     GError **error);
+} ImgxferDriverSpec;
+
+IMGXFER_AVAILABLE_IN_0_1
+void imgxfer_driver_spec_init_class (const ImgxferDriverSpec *spec,
+                                     ImgxferBackendClass *klass);
+IMGXFER_AVAILABLE_IN_0_1
+void imgxfer_driver_spec_init_source (const ImgxferDriverSpec *spec,
+                                      ImgxferSourceInterface *iface);
+IMGXFER_AVAILABLE_IN_0_1
+void imgxfer_driver_spec_init_destination (
+    const ImgxferDriverSpec *spec,
+    ImgxferDestinationInterface *iface);
+
+/**
+ * IMGXFER_DEFINE_DRIVER:
+ * @TypeName: the backend type's name in CamelCase (PatternBackend)
+ * @type_name: the same in lower case with underscores (pattern_backend)
+ * @spec: the address of the driver's static #ImgxferDriverSpec
+ *
+ * Defines a final #ImgxferBackend subclass declared with
+ * G_DECLARE_FINAL_TYPE(), whose instance struct the driver writes (the
+ * parent first, then its own state), from @spec: its class, its
+ * #ImgxferSource role when @spec has pread, its #ImgxferDestination role
+ * when it has pwrite. Put it after the functions that @spec names.
+ *
+ * Since: 0.1
+ */
+#define IMGXFER_DEFINE_DRIVER(TypeName, type_name, spec)                     \
+  static void type_name##_source_init (ImgxferSourceInterface *iface)        \
+  {                                                                          \
+    imgxfer_driver_spec_init_source ((spec), iface);                         \
+  }                                                                          \
+  static void type_name##_destination_init (                                 \
+      ImgxferDestinationInterface *iface)                                    \
+  {                                                                          \
+    imgxfer_driver_spec_init_destination ((spec), iface);                    \
+  }                                                                          \
+  G_DEFINE_FINAL_TYPE_WITH_CODE (                                            \
+      TypeName, type_name, IMGXFER_TYPE_BACKEND,                             \
+      if ((spec)->pread != NULL)                                             \
+          G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE,                        \
+                                 type_name##_source_init)                    \
+      if ((spec)->pwrite != NULL)                                            \
+          G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,                   \
+                                 type_name##_destination_init))              \
+  static void type_name##_finalize (GObject *object)                         \
+  {                                                                          \
+    if ((spec)->finalize != NULL)                                            \
+      (spec)->finalize (IMGXFER_BACKEND (object));                           \
+    G_OBJECT_CLASS (type_name##_parent_class)->finalize (object);            \
+  }                                                                          \
+  static void type_name##_class_init (TypeName##Class *klass)                \
+  {                                                                          \
+    G_OBJECT_CLASS (klass)->finalize = type_name##_finalize;                 \
+    imgxfer_driver_spec_init_class ((spec), IMGXFER_BACKEND_CLASS (klass));  \
+  }                                                                          \
+  static void type_name##_init (TypeName *self)                              \
+  {                                                                          \
+    if ((spec)->init != NULL)                                                \
+      (spec)->init (IMGXFER_BACKEND (self));                                 \
+  }
+
+G_END_DECLS
