@@ -3,8 +3,7 @@
  * A libnbd client. Extents come from "base:allocation" (zero) combined
  * with "qemu:allocation-depth" (hole: depth 0; opened shallow, any depth
  * but 1, the export's top layer) or with a "qemu:dirty-bitmap:NAME"
- * context (dirty). allocation-depth is not asked of an export said to be
- * raw: an old qemu-nbd corrupted its block-status cache when it was. NBD_STATE_HOLE is never
+ * context (dirty). NBD_STATE_HOLE is never
  * used: since qemu 6.0 it means "reads as zero and no data", not "not
  * allocated in this layer", so trusting it would drop clusters that hide
  * a backing file. Zeroing is always WRITE_ZEROES, never TRIM.
@@ -104,17 +103,16 @@ request_meta_contexts (ImgxferNbdBackend *self, GError **error)
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
-  ImgxferOpenOptions *options
-      = imgxfer_backend_get_options (IMGXFER_BACKEND (self));
-  const char *bitmap = imgxfer_open_options_get_bitmap (options);
-  const char *format = imgxfer_open_options_get_format (options);
+  const char *bitmap = imgxfer_open_options_get_bitmap (
+      imgxfer_backend_get_options (IMGXFER_BACKEND (self)));
 
   /* With libnbd 1.14 contexts are requested before connecting; which ones
    * the server agreed to is asked afterwards. Asking for a context the
-   * server does not know is harmless. */
+   * server does not know is harmless. Whether a raw export offers
+   * allocation-depth is its server's choice (imageio and the qemu driver
+   * start qemu-nbd with --allocation-depth for other formats only). */
   if (nbd_add_meta_context (priv->nbd, BASE_ALLOCATION) < 0
-      || ((format == NULL || g_ascii_strcasecmp (format, "raw") != 0)
-          && nbd_add_meta_context (priv->nbd, ALLOCATION_DEPTH) < 0))
+      || nbd_add_meta_context (priv->nbd, ALLOCATION_DEPTH) < 0)
     return set_nbd_error (error, self, "meta context request", 0);
 
   if (bitmap != NULL)
