@@ -106,6 +106,15 @@ run_check_cancelled (Run *run, GError **error)
          || g_cancellable_set_error_if_cancelled (run->cancellable, error);
 }
 
+/* Where the run ends now: see ImgxferCopyJob.limit. */
+static guint64
+run_limit (Run *run)
+{
+  if (run->job->limit == NULL)
+    return run->size;
+  return MIN (run->size, __atomic_load_n (run->job->limit, __ATOMIC_RELAXED));
+}
+
 static gboolean start_other_workers (Worker *w, GError **error);
 
 static void
@@ -200,7 +209,7 @@ copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
   if (!start_other_workers (w, error))
     return FALSE;
 
-  while (length > 0)
+  while (length > 0 && offset < run_limit (run))
     {
       gsize n = MIN (length, run->request_size);
 
@@ -289,7 +298,7 @@ copy_empty_units (Worker *w, gboolean *claimed, GError **error)
   guint64 last;
 
   *claimed = FALSE;
-  if (unit >= run->n_units)
+  if (unit >= run->n_units || start >= run_limit (run))
     return TRUE;
 
   extents = imgxfer_source_extents (
@@ -329,7 +338,7 @@ copy_unit (Worker *w, guint64 unit, GError **error)
   guint64 offset = unit * run->unit_size;
   guint64 end = MIN (offset + run->unit_size, run->size);
 
-  while (offset < end)
+  while (offset < MIN (end, run_limit (run)))
     {
       g_autoptr (GArray) extents = imgxfer_source_extents (
           IMGXFER_SOURCE (w->source), run->context, offset, end - offset,
@@ -342,6 +351,8 @@ copy_unit (Worker *w, guint64 unit, GError **error)
         {
           const ImgxferExtent *e = &g_array_index (extents, ImgxferExtent, i);
 
+          if (e->start >= run_limit (run))
+            break;
           if (!copy_extent (w, e, error))
             return FALSE;
           offset = e->start + e->length;
@@ -372,7 +383,7 @@ worker_copy (Worker *w, GError **error)
         continue;
 
       unit = __atomic_fetch_add (&run->next_unit, 1, __ATOMIC_RELAXED);
-      if (unit >= run->n_units)
+      if (unit >= run->n_units || unit * run->unit_size >= run_limit (run))
         break;
       if (!copy_unit (w, unit, error))
         return FALSE;

@@ -63,6 +63,13 @@ typedef struct
 
   /* Bytes completed, added to atomically by the workers. */
   guint64 *done;
+
+  /* When set, where the run ends instead of the source's end: nothing
+   * at or past it is read or written. It may be lowered while the run
+   * goes on (atomically, from the destination's calls: a comparison
+   * stops at the first difference), and every byte below its final
+   * value has been done. */
+  guint64 *limit;
 } ImgxferCopyJob;
 
 /* Runs the copy described by @job in this thread and in worker threads,

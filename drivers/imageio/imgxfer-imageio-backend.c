@@ -424,12 +424,18 @@ imgxfer_imageio_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_imageio_backend_flush;
 }
 
-JsonNode *
-_imgxfer_imageio_backend_checksum (ImgxferImageioBackend *self,
-                                   const char *algorithm, gsize block_size,
-                                   GCancellable *cancellable, GError **error)
+/* The server's own checksum, when it offers one for this algorithm and
+ * block size: the image is not read through the connection at all. */
+static char *
+imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
+                                  const char *algorithm, gsize block_size,
+                                  GCancellable *cancellable, GError **error)
 {
-  g_return_val_if_fail (IMGXFER_IS_IMAGEIO_BACKEND (self), NULL);
+  ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (backend);
+  g_autoptr (JsonNode) answer = NULL;
+  g_autoptr (GError) local_error = NULL;
+  JsonObject *object;
+  const char *checksum;
 
   if (!self->features.can_checksum)
     {
@@ -437,8 +443,43 @@ _imgxfer_imageio_backend_checksum (ImgxferImageioBackend *self,
                    "%s: the server computes no checksums", url_of (self));
       return NULL;
     }
-  return _imgxfer_imageio_http_checksum (self->http, algorithm, block_size,
-                                         cancellable, error);
+  answer = _imgxfer_imageio_http_checksum (self->http, algorithm, block_size,
+                                           cancellable, &local_error);
+  /* 400: an algorithm or block size the server does not take. */
+  if (answer == NULL
+      && g_error_matches (local_error, IMGXFER_ERROR,
+                          IMGXFER_ERROR_INVALID_ARGUMENT))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "%s",
+                   local_error->message);
+      return NULL;
+    }
+  if (answer == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+
+  object
+      = JSON_NODE_HOLDS_OBJECT (answer) ? json_node_get_object (answer) : NULL;
+  checksum = object ? json_object_get_string_member_with_default (
+                 object, "checksum", NULL)
+                    : NULL;
+  if (checksum == NULL
+      || g_strcmp0 (json_object_get_string_member_with_default (
+                        object, "algorithm", NULL),
+                    algorithm)
+             != 0
+      || json_object_get_int_member_with_default (object, "block_size", 0)
+             != (gint64)block_size)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: the server's checksum is not the one asked for (%s, "
+                   "block size %" G_GSIZE_FORMAT ")",
+                   url_of (self), algorithm, block_size);
+      return NULL;
+    }
+  return g_strdup (checksum);
 }
 
 static void
@@ -472,6 +513,7 @@ imgxfer_imageio_backend_class_init (ImgxferImageioBackendClass *klass)
   backend_class->schemes = imageio_schemes;
   backend_class->open = imgxfer_imageio_backend_open;
   backend_class->clone = imgxfer_imageio_backend_clone;
+  backend_class->checksum = imgxfer_imageio_backend_checksum;
 }
 
 static void

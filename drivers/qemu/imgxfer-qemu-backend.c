@@ -15,6 +15,7 @@
 #include "imgxfer-qemu-backend.h"
 
 #include "imgxfer-qemu-bytes.h"
+#include "imgxfer-qemu-chain.h"
 #include "imgxfer-qemu-confine.h"
 #include "imgxfer-qemu-map.h"
 #include "imgxfer-qemu-nbd-server.h"
@@ -32,6 +33,9 @@ struct _ImgxferQemuBackend
 
   ImgxferQemuNbdServer *server;
   ImgxferQemuMap *map; /* NULL: everything through qemu-nbd */
+  /* A shallow image: qemu's name for it with its chain, whose files
+   * qemu-nbd did not open. */
+  char *chain_filename;
 };
 
 static void imgxfer_qemu_backend_source_init (ImgxferSourceInterface *iface);
@@ -171,6 +175,12 @@ start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
                                                 error))
     return FALSE;
   self->map = new_map (backend, &bytes, filename);
+  if (imgxfer_open_options_get_shallow (imgxfer_backend_get_options (backend))
+      && !confined (backend, &bytes))
+    self->chain_filename = _imgxfer_local_bytes_qemu_filename (
+        &bytes,
+        imgxfer_open_options_get_format (imgxfer_backend_get_options (backend)),
+        FALSE);
   return TRUE;
 }
 
@@ -261,7 +271,16 @@ imgxfer_qemu_backend_get_local_files (ImgxferBackend *backend, GPtrArray *files,
 {
   ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
 
-  return imgxfer_qemu_nbd_server_add_open_files (self->server, files, error);
+  if (self->server == NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: the image is closed", imgxfer_backend_get_url (backend));
+      return FALSE;
+    }
+  return imgxfer_qemu_nbd_server_add_open_files (self->server, files, error)
+         && (self->chain_filename == NULL
+             || _imgxfer_qemu_add_chain_files (self->chain_filename, files,
+                                               cancellable, error));
 }
 
 static char *
@@ -303,6 +322,7 @@ imgxfer_qemu_backend_finalize (GObject *object)
 
   g_clear_object (&self->server);
   g_clear_object (&self->map);
+  g_free (self->chain_filename);
 
   G_OBJECT_CLASS (imgxfer_qemu_backend_parent_class)->finalize (object);
 }
