@@ -25,6 +25,9 @@
  * instead of holding it. imageio's client waits 10 s to connect and 60 s
  * for each read. */
 #define TIMEOUT_S 60
+/* How long asking whether the ticket still exists may take, after a
+ * request failed. */
+#define PROBE_TIMEOUT_S 10
 /* The largest request; zero requests are split at it too, so that an
  * empty image is zeroed in a handful of requests. */
 #define MAX_REQUEST (1024 * 1024 * 1024)
@@ -69,8 +72,8 @@ is_writable (ImgxferImageioBackend *self)
 }
 
 static ImgxferImageioHttp *
-new_http (ImgxferImageioBackend *self, const char *url, const char *unix_socket,
-          GError **error)
+new_http_with_timeout (ImgxferImageioBackend *self, const char *url,
+                       const char *unix_socket, guint timeout_s, GError **error)
 {
   ImgxferOpenOptions *options
       = imgxfer_backend_get_options (IMGXFER_BACKEND (self));
@@ -78,10 +81,52 @@ new_http (ImgxferImageioBackend *self, const char *url, const char *unix_socket,
     .ca_file = imgxfer_open_options_get_ca_file (options),
     .insecure = imgxfer_open_options_get_insecure (options),
     .unix_socket = unix_socket,
-    .timeout_s = TIMEOUT_S,
+    .timeout_s = timeout_s,
   };
 
   return _imgxfer_imageio_http_new (url, url, &connect, error);
+}
+
+static ImgxferImageioHttp *
+new_http (ImgxferImageioBackend *self, const char *url, const char *unix_socket,
+          GError **error)
+{
+  return new_http_with_timeout (self, url, unix_socket, TIMEOUT_S, error);
+}
+
+/* A server that removes a ticket, or sees it expire, drops the requests
+ * in flight: the client sees a connection closed, not why. Asking OPTIONS
+ * again on a new connection tells a ticket that is gone (403) from a
+ * server that went away (no answer), and the error says which. */
+static gboolean
+explain_failure (ImgxferImageioBackend *self, GError **error)
+{
+  g_autoptr (ImgxferImageioHttp) probe = NULL;
+  g_autoptr (GError) probe_error = NULL;
+  ImgxferImageioFeatures features;
+  GError *failure = error ? *error : NULL;
+
+  if (failure == NULL || failure->domain == IMGXFER_ERROR
+      || g_error_matches (failure, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return FALSE;
+
+  probe = new_http_with_timeout (self, self->transfer_url, self->unix_socket,
+                                 PROBE_TIMEOUT_S, NULL);
+  if (probe == NULL)
+    return FALSE;
+  if (_imgxfer_imageio_http_options (probe, &features, NULL, &probe_error))
+    {
+      _imgxfer_imageio_features_clear (&features);
+      return FALSE;
+    }
+  if (!g_error_matches (probe_error, IMGXFER_ERROR, IMGXFER_ERROR_EXPIRED))
+    return FALSE;
+
+  *error = g_error_new (IMGXFER_ERROR, IMGXFER_ERROR_EXPIRED,
+                        "%s; the ticket is gone: %s", failure->message,
+                        probe_error->message);
+  g_error_free (failure);
+  return FALSE;
 }
 
 /* OPTIONS on @url; on success the backend talks to @url from now on. */
@@ -314,7 +359,8 @@ imgxfer_imageio_backend_pread (ImgxferSource *source, void *buffer,
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (source);
 
   return _imgxfer_imageio_http_get (self->http, buffer, length, offset,
-                                    cancellable, error);
+                                    cancellable, error)
+         || explain_failure (self, error);
 }
 
 /* The first extent that ends after @offset. */
@@ -392,7 +438,8 @@ imgxfer_imageio_backend_pwrite (ImgxferDestination *destination,
 
   return _imgxfer_imageio_http_put (self->http, buffer, length, offset,
                                     !self->features.can_flush, cancellable,
-                                    error);
+                                    error)
+         || explain_failure (self, error);
 }
 
 static gboolean
@@ -404,7 +451,8 @@ imgxfer_imageio_backend_zero (ImgxferDestination *destination, guint64 offset,
 
   return _imgxfer_imageio_http_zero (self->http, offset, length,
                                      !self->features.can_flush, cancellable,
-                                     error);
+                                     error)
+         || explain_failure (self, error);
 }
 
 static gboolean
@@ -413,7 +461,8 @@ imgxfer_imageio_backend_flush (ImgxferDestination *destination,
 {
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (destination);
 
-  return _imgxfer_imageio_http_flush (self->http, cancellable, error);
+  return _imgxfer_imageio_http_flush (self->http, cancellable, error)
+         || explain_failure (self, error);
 }
 
 static void

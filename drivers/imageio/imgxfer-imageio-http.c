@@ -370,7 +370,10 @@ status_error_code (guint status, const char *message, GQuark *domain)
   switch (status)
     {
     case SOUP_STATUS_FORBIDDEN:
-      if (strstr (message, "forbid") || strstr (message, "not allowed"))
+      /* "You are not allowed to access this resource: Ticket T forbids
+       * write" for an operation; "…: No such ticket T", "…: Ticket T
+       * expired" and the like for a ticket that is gone. */
+      if (strstr (message, "forbids "))
         {
           *domain = G_IO_ERROR;
           return G_IO_ERROR_PERMISSION_DENIED;

@@ -36,7 +36,7 @@ def cli():
 class Server:
     """imgxfer serve on loopback, with a throwaway CA."""
 
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, local=True):
         self.dir = tmpdir
         self.ca_file = os.path.join(tmpdir, "ca.pem")
         self.cert = os.path.join(tmpdir, "server.pem")
@@ -44,11 +44,12 @@ class Server:
         self.control = os.path.join(tmpdir, "control.sock")
         self.local = os.path.join(tmpdir, "local.sock")
         make_certificates(tmpdir, self.ca_file, self.cert, self.key)
-        self.proc = subprocess.Popen(
-            [cli(), "serve", "--foreground", "--host", "127.0.0.1",
-             "--port", "0", "--cert", self.cert, "--key", self.key,
-             "--control-socket", self.control, "--local-socket", self.local],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        args = [cli(), "serve", "--foreground", "--host", "127.0.0.1",
+                "--port", "0", "--cert", self.cert, "--key", self.key,
+                "--control-socket", self.control]
+        args += ["--local-socket", self.local] if local else ["--no-local"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 20
         self.url = None
         while time.monotonic() < deadline:
@@ -63,11 +64,12 @@ class Server:
             self.stop()
             raise RuntimeError("imgxfer serve did not start")
 
-    def add_ticket(self, url, size, sparse=True, ops=("read", "write")):
+    def add_ticket(self, url, size, sparse=True, ops=("read", "write"),
+                   timeout=300):
         ticket = str(uuid.uuid4())
         args = [cli(), "ticket", "--control-socket", self.control, "add",
                 "--id", ticket, "--url", url, "--size", str(size),
-                "--ops", ",".join(ops)]
+                "--ops", ",".join(ops), "--timeout", str(timeout)]
         if sparse:
             args.append("--sparse")
         run(*args)
