@@ -76,17 +76,16 @@ compare (CompareArgs *args, const char *url1, const char *url2)
   guint64 offset;
 
   image1 = open_image (url1, args->format1, &error);
-  if (image1 == NULL)
-    return cli_fail (error);
-  image2 = open_image (url2, args->format2, &error);
+  if (image1 != NULL)
+    image2 = open_image (url2, args->format2, &error);
   if (image2 == NULL)
-    return cli_fail (error);
+    return cli_fail_or_cancelled (error, "comparison of %s and %s", url1, url2);
 
   if (!imgxfer_compare (
           image1, image2,
           args->strict ? IMGXFER_COMPARE_STRICT : IMGXFER_COMPARE_NONE,
           CONNECTIONS, &result, &offset, cli_cancellable (), &error))
-    return cli_fail (error);
+    return cli_fail_or_cancelled (error, "comparison of %s and %s", url1, url2);
 
   if (!args->quiet)
     {

@@ -22,6 +22,11 @@
  * kept, cancels the other workers (through a cancellable chained to the
  * caller's) and is the one reported; nothing is flushed after it.
  *
+ * A job without a destination only reads: the observer sees every range,
+ * data as it was read and zero ranges unread. The checksum runs so
+ * (imgxfer-checksum-compute.c); a hole there is read unless it is zero,
+ * since it shows what is below it.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -201,6 +206,14 @@ write_sparse (Worker *w, guint64 offset, gsize length, GError **error)
   return TRUE;
 }
 
+/* A job without a destination: what was read was all there was to do. */
+static gboolean
+scan_only (Worker *w, gsize length)
+{
+  report (w, length);
+  return TRUE;
+}
+
 static gboolean
 copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
 {
@@ -220,8 +233,9 @@ copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
 
       observe (w, offset, n, w->buffer, IMGXFER_EXTENT_DATA);
 
-      if (run->job->sparse ? !write_sparse (w, offset, n, error)
-                           : !write_range (w, w->buffer, offset, n, error))
+      if (run->job->destination == NULL ? !scan_only (w, n)
+          : run->job->sparse            ? !write_sparse (w, offset, n, error)
+                             : !write_range (w, w->buffer, offset, n, error))
         return FALSE;
 
       offset += n;
@@ -242,6 +256,14 @@ static gboolean
 copy_extent (Worker *w, const ImgxferExtent *e, GError **error)
 {
   const ImgxferCopyJob *job = w->run->job;
+
+  if (job->destination == NULL)
+    {
+      if (!(e->flags & IMGXFER_EXTENT_ZERO))
+        return copy_data (w, e->start, e->length, error);
+      skip_range (w, e);
+      return TRUE;
+    }
 
   if (job->dirty_only && !(e->flags & IMGXFER_EXTENT_DIRTY))
     {
@@ -274,6 +296,8 @@ copy_extent (Worker *w, const ImgxferExtent *e, GError **error)
 static gboolean
 nothing_to_read (const ImgxferCopyJob *job, const ImgxferExtent *e)
 {
+  if (job->destination == NULL)
+    return (e->flags & IMGXFER_EXTENT_ZERO) != 0;
   if (job->dirty_only && !(e->flags & IMGXFER_EXTENT_DIRTY))
     return TRUE;
   return (e->flags & (IMGXFER_EXTENT_ZERO | IMGXFER_EXTENT_HOLE)) != 0;
@@ -393,6 +417,8 @@ worker_copy (Worker *w, GError **error)
    * copy failed meanwhile. */
   if (run_check_cancelled (run, error))
     return FALSE;
+  if (w->destination == NULL)
+    return TRUE;
   return imgxfer_destination_flush (IMGXFER_DESTINATION (w->destination),
                                     run->cancellable, error);
 }
@@ -413,9 +439,12 @@ worker_thread (gpointer data)
 static gboolean
 check_backends (const ImgxferCopyJob *job, GError **error)
 {
-  const char *dst_url = imgxfer_backend_get_url (job->destination);
+  const char *dst_url;
   guint64 src_size = imgxfer_backend_get_size (job->source);
 
+  if (job->destination == NULL)
+    return TRUE;
+  dst_url = imgxfer_backend_get_url (job->destination);
   if (!(imgxfer_backend_get_caps (job->destination)
         & IMGXFER_BACKEND_CAN_WRITE))
     {
@@ -438,6 +467,8 @@ zero_block (const ImgxferCopyJob *job)
 {
   guint32 preferred;
 
+  if (job->destination == NULL)
+    return IMGXFER_COPY_ZERO_BLOCK;
   imgxfer_backend_get_block_sizes (job->destination, NULL, &preferred, NULL);
   if (preferred > IMGXFER_COPY_ZERO_BLOCK && (preferred & (preferred - 1)) == 0)
     return preferred;
@@ -448,10 +479,12 @@ static gsize
 request_size (const ImgxferCopyJob *job, gsize block)
 {
   gsize size = job->request_size ? job->request_size : DEFAULT_REQUEST_SIZE;
-  guint32 src_min, src_max, dst_min, dst_max;
+  guint32 src_min, src_max, dst_min = 1, dst_max = G_MAXUINT32;
 
   imgxfer_backend_get_block_sizes (job->source, &src_min, NULL, &src_max);
-  imgxfer_backend_get_block_sizes (job->destination, &dst_min, NULL, &dst_max);
+  if (job->destination != NULL)
+    imgxfer_backend_get_block_sizes (job->destination, &dst_min, NULL,
+                                     &dst_max);
   /* Never less than a block: smaller requests would be unaligned, and
    * each costs a call (1-byte requests took minutes for megabytes). */
   size = MAX (size, MAX (block, MAX (src_min, dst_min)));
@@ -469,7 +502,8 @@ count_workers (const ImgxferCopyJob *job, guint64 n_units)
   guint64 n = job->connections ? job->connections : DEFAULT_CONNECTIONS;
 
   n = MIN (n, imgxfer_backend_get_max_connections (job->source));
-  n = MIN (n, imgxfer_backend_get_max_connections (job->destination));
+  if (job->destination != NULL)
+    n = MIN (n, imgxfer_backend_get_max_connections (job->destination));
   n = MIN (n, n_units);
   /* A 0-byte image still gets one worker, which flushes. */
   return MAX (n, 1);
@@ -489,10 +523,11 @@ run_init (Run *run, const ImgxferCopyJob *job, GCancellable *caller)
    * backing file, so whatever the caller says it does not read as zeroes:
    * a zeroed range of the top layer must be written to hide the base. */
   run->destination_is_zero
-      = !job->shallow
-        && (job->target_is_zero
-            || (imgxfer_backend_get_caps (job->destination)
-                & IMGXFER_BACKEND_IS_ZERO));
+      = job->destination == NULL
+        || (!job->shallow
+            && (job->target_is_zero
+                || (imgxfer_backend_get_caps (job->destination)
+                    & IMGXFER_BACKEND_IS_ZERO)));
   run->context = job->dirty_only ? IMGXFER_EXTENT_CONTEXT_DIRTY
                                  : IMGXFER_EXTENT_CONTEXT_ZERO;
   run->cancellable = g_cancellable_new ();
@@ -514,8 +549,8 @@ worker_open (Run *run, Worker *w, GError **error)
   const ImgxferCopyJob *job = run->job;
 
   w->source = imgxfer_backend_clone (job->source, run->cancellable, error);
-  if (w->source == NULL)
-    return FALSE;
+  if (w->source == NULL || job->destination == NULL)
+    return w->source != NULL;
   w->destination
       = imgxfer_backend_clone (job->destination, run->cancellable, error);
   if (w->destination == NULL)
@@ -547,7 +582,8 @@ open_other_workers (Run *run, guint *n_open, GError **error)
     {
       if (run_check_cancelled (run, error))
         return FALSE;
-      g_message ("Copying with %u connections instead of %u: %s", n,
+      g_message ("%s with %u connections instead of %u: %s",
+                 run->job->destination ? "Copying" : "Reading", n,
                  run->n_workers, clone_error->message);
     }
   return TRUE;
@@ -591,7 +627,8 @@ workers_init (Run *run, guint n_workers)
     run->workers[i].run = run;
   /* The first worker uses the caller's connections. */
   run->workers[0].source = g_object_ref (run->job->source);
-  run->workers[0].destination = g_object_ref (run->job->destination);
+  if (run->job->destination != NULL)
+    run->workers[0].destination = g_object_ref (run->job->destination);
 }
 
 /* Runs the first worker here, then waits for the others. */

@@ -43,11 +43,12 @@ void _imgxfer_copy_set_observer (ImgxferCopy *self,
  * tests make it small to spread a small image over several workers. */
 void _imgxfer_copy_set_unit_size (ImgxferCopy *self, guint64 unit_size);
 
-/* Everything one run needs, fixed for its duration. */
+/* Everything one run needs, fixed for its duration. Without a
+ * destination the workers only read, for the observer. */
 typedef struct
 {
   ImgxferBackend *source;
-  ImgxferBackend *destination;
+  ImgxferBackend *destination; /* nullable */
   guint connections;
   gsize request_size;
   guint64 unit_size;

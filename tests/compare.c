@@ -8,6 +8,7 @@
 
 #include <glib/gstdio.h>
 
+#include "test-servers.h"
 #include "test-utils.h"
 
 #define KiB (G_GUINT64_CONSTANT (1024))
@@ -319,6 +320,40 @@ test_large_empty (Fixture *f, gconstpointer data)
                   99 * GiB + 4096);
 }
 
+/* An image behind an NBD server compares like a local one, with
+ * several connections (qemu-nbd --shared). */
+static void
+test_nbd (Fixture *f, gconstpointer data)
+{
+  const char *const io[]
+      = { "write -P 0x41 1M 1M", "write -P 0x42 200M 4k", NULL };
+  g_autofree char *q = make_image (f, "q.qcow2", "qcow2", "256M", io);
+  g_autofree char *r = path_in (f, "r.raw");
+  g_autofree char *socket = path_in (f, "nbd.sock");
+  const char *const convert[]
+      = { "qemu-img", "convert", "-O", "raw", q, r, NULL };
+  const char *const server_argv[] = { "qemu-nbd",
+                                      "--persistent",
+                                      "--read-only",
+                                      "--shared=4",
+                                      "--format=qcow2",
+                                      "--socket",
+                                      socket,
+                                      q,
+                                      NULL };
+  g_autoptr (TestServer) server = NULL;
+  const char *url;
+
+  test_run_ok (convert);
+  server = test_server_start (server_argv, socket);
+  url = test_server_get_uri (server);
+
+  assert_compare (url, r, IMGXFER_COMPARE_NONE, IMGXFER_COMPARE_IDENTICAL, 0);
+  test_write_pattern (r, 200 * MiB + 4095, 1, 0x43);
+  assert_compare (r, url, IMGXFER_COMPARE_NONE, IMGXFER_COMPARE_CONTENT_DIFFERS,
+                  200 * MiB + 4095);
+}
+
 /* -f and -F name the formats; a qcow2 read as raw is its container. */
 static void
 test_formats (Fixture *f, gconstpointer data)
@@ -408,6 +443,7 @@ main (int argc, char **argv)
   add_test ("/compare/qcow2/zero-kinds", NULL, test_qcow2_zero_kinds);
   add_test ("/compare/first-of-many", NULL, test_first_of_many);
   add_test ("/compare/large-empty", NULL, test_large_empty);
+  add_test ("/compare/nbd", NULL, test_nbd);
   add_test ("/compare/formats", NULL, test_formats);
   add_test ("/compare/errors", NULL, test_errors);
 
