@@ -264,6 +264,26 @@ test_over_nbd (gconstpointer data)
   test_tmpdir_free (g_steal_pointer (&dir));
 }
 
+/* The same over TCP, from a named export of qemu-nbd serving the
+ * qcow2 file's bytes as raw. */
+static void
+test_over_nbd_tcp (void)
+{
+  g_autofree char *dir = test_tmpdir_new ();
+  g_autofree char *raw = make_raw_image (dir);
+  g_autofree char *image = make_image (dir, raw, "qcow2");
+  g_autofree char *port = g_strdup_printf ("%u", test_free_tcp_port ());
+  g_autofree char *url = g_strdup_printf ("nbd://127.0.0.1:%s/disk", port);
+  const char *argv[]
+      = { "qemu-nbd",  "-r", "-t", "-f", "raw", "-x",  "disk", "-b",
+          "127.0.0.1", "-p", port, "-e", "4",   image, NULL };
+  g_autoptr (TestServer) server = test_server_start_uri (argv, url);
+
+  assert_reads_as_image (url, NULL, image, dir);
+  g_clear_pointer (&server, test_server_stop);
+  test_tmpdir_free (g_steal_pointer (&dir));
+}
+
 /* An image read in a format from an NBD export was written by the
  * server's owner: a backing file it names on this host is refused, as
  * for an archive member, unless the caller allows it. */
@@ -536,6 +556,7 @@ main (int argc, char **argv)
                         test_over_nbd);
   g_test_add_data_func ("/formats/over-nbd/legacy", GINT_TO_POINTER (TRUE),
                         test_over_nbd);
+  g_test_add_func ("/formats/over-nbd/tcp", test_over_nbd_tcp);
   g_test_add_func ("/formats/over-nbd/external-backing",
                    test_over_nbd_external_backing);
   g_test_add_func ("/formats/over-archive-member", test_over_archive_member);
