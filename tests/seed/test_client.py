@@ -62,14 +62,14 @@ class Server:
             raise RuntimeError("imgxfer serve did not start")
 
     def add_ticket(self, url, size, sparse=True, ops=("read", "write"),
-                   timeout=300):
+                   timeout=300, extra=()):
         ticket = str(uuid.uuid4())
         args = [cli(), "ticket", "--control-socket", self.control, "add",
                 "--id", ticket, "--url", url, "--size", str(size),
                 "--ops", ",".join(ops), "--timeout", str(timeout)]
         if sparse:
             args.append("--sparse")
-        run(*args)
+        run(*(args + list(extra)))
         return ticket
 
     def delete_ticket(self, ticket):
