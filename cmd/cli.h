@@ -72,6 +72,9 @@ void cli_guard_standard_fds (void);
  * the writes to stdout for cli_close_stdout(), which also runs at an
  * exit() from elsewhere (GOption's --help). */
 void cli_output_init (void);
+/* Prints the library's info lines ("using the server's unix socket") on
+ * stderr too, as "imgxfer: MESSAGE". */
+void cli_output_set_verbose (gboolean verbose);
 
 /* Flushes and closes stdout; when that or any earlier write to it failed
  * (a full disk, a closed stdout), prints an error and turns @status into

@@ -479,12 +479,18 @@ static gsize
 request_size (const ImgxferCopyJob *job, gsize block)
 {
   gsize size = job->request_size ? job->request_size : DEFAULT_REQUEST_SIZE;
-  guint32 src_min, src_max, dst_min = 1, dst_max = G_MAXUINT32;
+  guint32 src_min, src_pref, src_max;
+  guint32 dst_min = 1, dst_pref = 0, dst_max = G_MAXUINT32;
 
-  imgxfer_backend_get_block_sizes (job->source, &src_min, NULL, &src_max);
+  imgxfer_backend_get_block_sizes (job->source, &src_min, &src_pref,
+                                   &src_max);
   if (job->destination != NULL)
-    imgxfer_backend_get_block_sizes (job->destination, &dst_min, NULL,
+    imgxfer_backend_get_block_sizes (job->destination, &dst_min, &dst_pref,
                                      &dst_max);
+  /* By default, as large as either side prefers: a request to an HTTP
+   * server costs a round trip, which 1 MiB requests do not amortize. */
+  if (job->request_size == 0)
+    size = MAX (size, MAX (src_pref, dst_pref));
   /* Never less than a block: smaller requests would be unaligned, and
    * each costs a call (1-byte requests took minutes for megabytes). */
   size = MAX (size, MAX (block, MAX (src_min, dst_min)));

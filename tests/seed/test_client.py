@@ -22,11 +22,8 @@ import pytest
 
 from gi.repository import Imgxfer
 
-from conftest import run
-
-CLUSTER_SIZE = 64 * 1024
-IMAGE_SIZE = 3 * CLUSTER_SIZE
-MiB = 1024**2
+from seedutil import (CLUSTER_SIZE, IMAGE_SIZE, MiB, qemu_img_convert,
+                      qemu_img_create, qemu_io, run)
 
 
 def cli():
@@ -65,14 +62,14 @@ class Server:
             raise RuntimeError("imgxfer serve did not start")
 
     def add_ticket(self, url, size, sparse=True, ops=("read", "write"),
-                   timeout=300):
+                   timeout=300, extra=()):
         ticket = str(uuid.uuid4())
         args = [cli(), "ticket", "--control-socket", self.control, "add",
                 "--id", ticket, "--url", url, "--size", str(size),
                 "--ops", ",".join(ops), "--timeout", str(timeout)]
         if sparse:
             args.append("--sparse")
-        run(*args)
+        run(*(args + list(extra)))
         return ticket
 
     def delete_ticket(self, ticket):
@@ -114,21 +111,6 @@ def srv():
             s.stop()
     finally:
         shutil.rmtree(tmpdir)
-
-
-class Tmpdir:
-    """What the seed's tmpdir.join() gives."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def join(self, name):
-        return os.path.join(self.path, name)
-
-
-@pytest.fixture
-def tmpdir(tmp_path):
-    return Tmpdir(tmp_path)
 
 
 def prepare_transfer(srv, url, sparse=True, size=IMAGE_SIZE):
@@ -188,24 +170,6 @@ def nbd_server(tmp_path):
 
 # What the seed does through its qemu_img and qemu_nbd modules.
 
-def qemu_img_create(path, fmt, size=None, backing_file=None,
-                    backing_format=None):
-    args = ["qemu-img", "create", "-q", "-f", fmt]
-    if backing_file:
-        args += ["-b", backing_file, "-F", backing_format]
-    args.append(path)
-    if size is not None:
-        args.append(str(size))
-    run(*args)
-
-
-def qemu_img_convert(src, dst, src_fmt, dst_fmt, compressed=False):
-    args = ["qemu-img", "convert", "-f", src_fmt, "-O", dst_fmt]
-    if compressed:
-        args.append("-c")
-    run(*(args + [src, dst]))
-
-
 def qemu_img_compare(a, b, format1="raw", format2="raw", strict=False):
     # -U: a ticket's image stays open in the server, which holds qemu's
     # write lock on it while the ticket lives.
@@ -213,13 +177,6 @@ def qemu_img_compare(a, b, format1="raw", format2="raw", strict=False):
     if strict:
         args.append("-s")
     run(*(args + [a, b]))
-
-
-def qemu_io(path, fmt, *commands):
-    args = ["qemu-io", "-f", fmt]
-    for command in commands:
-        args += ["-c", command]
-    run(*(args + [path]))
 
 
 def options(srv, **kwargs):
