@@ -292,63 +292,27 @@ open_destination (ConvertArgs *args,
       cancellable, error);
 }
 
-typedef struct
-{
-  ImgxferCopy *copy;
-  GCancellable *cancellable;
-  gboolean ok;
-  GError *error;
-  int done; /* atomic */
-} CopyRun;
-
-static gpointer
-copy_thread (gpointer data)
-{
-  CopyRun *run = data;
-
-  run->ok = imgxfer_copy_run (run->copy, run->cancellable, &run->error);
-  g_atomic_int_set (&run->done, 1);
-  g_main_context_wakeup (NULL);
-  return NULL;
-}
-
 static void
 on_progress (guint64 length, gpointer data)
 {
   cli_progress_add (data, length);
 }
 
-/* Runs the copy in a thread of ours while this one iterates the main
- * context, where the progress timer draws. Holding the context makes
- * imgxfer_copy_run() work in the calling thread, with no GTask that could
- * keep the last reference to the backends (and their qemu-nbd) in a
- * thread-pool thread after we return; joining the thread then means the
- * copy is over. */
+/* The copy runs here, the workers drawing the progress as they go. */
 static gboolean
 run_copy (ImgxferCopy *copy,
           CliProgress *progress,
           GCancellable *cancellable,
           GError **error)
 {
-  CopyRun run = { copy, cancellable, FALSE, NULL, 0 };
-  gboolean owner = g_main_context_acquire (NULL);
-  GThread *thread;
+  gboolean ok;
 
   if (progress)
     imgxfer_copy_set_progress_func (copy, on_progress, progress, NULL);
-
-  thread = g_thread_new ("copy", copy_thread, &run);
-  while (!g_atomic_int_get (&run.done))
-    g_main_context_iteration (NULL, TRUE);
-  g_thread_join (thread);
-  if (owner)
-    g_main_context_release (NULL);
-
+  ok = imgxfer_copy_run (copy, cancellable, error);
   if (progress)
-    cli_progress_finish (progress, run.ok);
-  if (!run.ok)
-    g_propagate_error (error, run.error);
-  return run.ok;
+    cli_progress_finish (progress, ok);
+  return ok;
 }
 
 static const char *

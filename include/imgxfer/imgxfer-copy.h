@@ -59,8 +59,8 @@ IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_copy_set_checksum (ImgxferCopy *self,
                                 ImgxferChecksum *checksum);
 
-/* Progress is also emitted on the caller's main context, throttled, as
- * the "progress" signal: void (*) (ImgxferCopy *, guint64 done,
+/* Progress of an async run is also emitted on the caller's main context,
+ * throttled, as the "progress" signal: void (*) (ImgxferCopy *, guint64 done,
  * guint64 total, gpointer user_data). */
 IMGXFER_AVAILABLE_IN_ALL
 guint64 imgxfer_copy_get_total (ImgxferCopy *self);
