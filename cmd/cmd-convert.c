@@ -416,15 +416,10 @@ source_has_backing (ConvertArgs *args,
 /* A failure after Ctrl-C is reported as the cancellation it comes from,
  * naming what was being copied. */
 static int
-fail (const GError *error, GCancellable *cancellable, const char *source_url,
-      const char *destination_url)
+fail (const GError *error, const char *source_url, const char *destination_url)
 {
-  if (!g_cancellable_is_cancelled (cancellable))
-    return cli_fail (error);
-
-  g_printerr ("imgxfer: copy of %s to %s cancelled\n", source_url,
-              destination_url);
-  return CLI_EXIT_CANCELLED;
+  return cli_fail_or_cancelled (error, "copy of %s to %s", source_url,
+                                destination_url);
 }
 
 static int
@@ -448,18 +443,18 @@ convert (ConvertArgs *args, const char *source_url,
   if (args->backing && !args->source.shallow
       && !source_has_backing (args, source_url, cancellable,
                               &args->source.shallow, &error))
-    return fail (error, cancellable, source_url, destination_url);
+    return fail (error, source_url, destination_url);
 
   start = g_get_monotonic_time ();
   source = open_source (args, source_url, source_direct, cancellable,
                         &error);
   if (source == NULL)
-    return fail (error, cancellable, source_url, destination_url);
+    return fail (error, source_url, destination_url);
 
   destination = open_destination (args, source, destination_url, direct,
                                   cancellable, &error);
   if (destination == NULL)
-    return fail (error, cancellable, source_url, destination_url);
+    return fail (error, source_url, destination_url);
 
   copy = new_copy (args, source, destination);
   if (args->checksum)
@@ -468,7 +463,7 @@ convert (ConvertArgs *args, const char *source_url,
                                        imgxfer_backend_get_size (source),
                                        &error);
       if (checksum == NULL)
-        return fail (error, cancellable, source_url, destination_url);
+        return fail (error, source_url, destination_url);
       imgxfer_copy_set_checksum (copy, checksum);
     }
   if (args->progress)
@@ -481,13 +476,13 @@ convert (ConvertArgs *args, const char *source_url,
                                  &error)
       || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
                                  &error))
-    return fail (error, cancellable, source_url, destination_url);
+    return fail (error, source_url, destination_url);
 
   if (checksum)
     {
       digest = imgxfer_checksum_finish (checksum, &error);
       if (digest == NULL)
-        return fail (error, cancellable, source_url, destination_url);
+        return fail (error, source_url, destination_url);
     }
 
   print_summary (args, source, destination, destination_url,

@@ -212,7 +212,8 @@ imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
 /**
  * imgxfer_copy_set_request_size:
  * @self: a copy
- * @request_size: the largest read or write, 0 for the default (1 MiB)
+ * @request_size: the largest read or write, 0 for the default (1 MiB, or
+ *   the preferred block size of either backend when larger)
  *
  * Requests are also bounded by both backends' block sizes: a smaller
  * size is raised to the largest of their minimum block sizes and 4 KiB,

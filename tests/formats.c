@@ -264,6 +264,65 @@ test_over_nbd (gconstpointer data)
   test_tmpdir_free (g_steal_pointer (&dir));
 }
 
+/* The same over TCP, from a named export of qemu-nbd serving the
+ * qcow2 file's bytes as raw. */
+static void
+test_over_nbd_tcp (void)
+{
+  g_autofree char *dir = test_tmpdir_new ();
+  g_autofree char *raw = make_raw_image (dir);
+  g_autofree char *image = make_image (dir, raw, "qcow2");
+  g_autofree char *port = g_strdup_printf ("%u", test_free_tcp_port ());
+  g_autofree char *url = g_strdup_printf ("nbd://127.0.0.1:%s/disk", port);
+  const char *argv[]
+      = { "qemu-nbd",  "-r", "-t", "-f", "raw", "-x",  "disk", "-b",
+          "127.0.0.1", "-p", port, "-e", "4",   image, NULL };
+  g_autoptr (TestServer) server = test_server_start_uri (argv, url);
+
+  assert_reads_as_image (url, NULL, image, dir);
+  g_clear_pointer (&server, test_server_stop);
+  test_tmpdir_free (g_steal_pointer (&dir));
+}
+
+/* An image read in a format from an NBD export was written by the
+ * server's owner: a backing file it names on this host is refused, as
+ * for an archive member, unless the caller allows it. */
+static void
+test_over_nbd_external_backing (void)
+{
+  g_autofree char *dir = test_tmpdir_new ();
+  g_autofree char *raw = make_raw_image (dir);
+  g_autofree char *base = make_image (dir, raw, "qcow2");
+  g_autofree char *top = g_build_filename (dir, "top.qcow2", NULL);
+  g_autofree char *socket = g_build_filename (dir, "nbd.sock", NULL);
+  g_autofree char *copy = g_build_filename (dir, "copy.raw", NULL);
+  g_autoptr (TestServer) server = NULL;
+  const char *url;
+  g_autofree char *what = NULL;
+
+  test_qemu_img_create (top, "qcow2", NULL, base, "qcow2");
+  server = serve_file (top, socket);
+  url = test_server_get_uri (server);
+  what = g_strdup_printf ("%s: the image names a backing file outside the "
+                          "NBD export, %s",
+                          url, base);
+  {
+    const char *convert[] = { "convert", "-f", "qcow2", url, copy, NULL };
+    assert_cli_fails (convert, what);
+    g_assert_false (g_file_test (copy, G_FILE_TEST_EXISTS));
+  }
+  {
+    const char *convert[] = {
+      "convert", "--allow-external-files", "-f", "qcow2", url, copy, NULL
+    };
+    g_assert_cmpint (test_run_cli (convert, NULL, NULL), ==, 0);
+    test_assert_images_equal (raw, "raw", copy, "raw", FALSE);
+  }
+
+  g_clear_pointer (&server, test_server_stop);
+  test_tmpdir_free (g_steal_pointer (&dir));
+}
+
 /* -f qcow2 on an archive member, named with --member or a tar: URL. */
 static void
 test_over_archive_member (void)
@@ -497,6 +556,9 @@ main (int argc, char **argv)
                         test_over_nbd);
   g_test_add_data_func ("/formats/over-nbd/legacy", GINT_TO_POINTER (TRUE),
                         test_over_nbd);
+  g_test_add_func ("/formats/over-nbd/tcp", test_over_nbd_tcp);
+  g_test_add_func ("/formats/over-nbd/external-backing",
+                   test_over_nbd_external_backing);
   g_test_add_func ("/formats/over-archive-member", test_over_archive_member);
   g_test_add_func ("/formats/errors/unknown-format", test_unknown_format);
   g_test_add_func ("/formats/errors/not-over-url", test_format_not_over_url);

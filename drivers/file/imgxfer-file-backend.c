@@ -382,8 +382,10 @@ file_io (ImgxferFileBackend *self,
   return do_io (self, writing, buffer, length, offset, error);
 }
 
-/* A read reaching past the bytes of a regular file, in the tail of its
- * last sector: the file may have grown through a writer since. */
+/* A read reaching past the bytes of a regular file: the file may have
+ * grown through a writer since. Only its last sector's tail reads as
+ * zeroes; a read past the end of a file that shrank below that fails as
+ * a short read, never as zeroes. */
 static gboolean
 clip_to_file (ImgxferFileBackend *self,
               void *buffer,
@@ -391,6 +393,8 @@ clip_to_file (ImgxferFileBackend *self,
               guint64 offset,
               GError **error)
 {
+  guint64 size = imgxfer_backend_get_size (IMGXFER_BACKEND (self));
+  guint64 last_sector = size - MIN (size, IMGXFER_SECTOR_SIZE);
   struct stat st;
 
   if (!self->is_regular || offset + *length <= self->file_bytes)
@@ -399,7 +403,8 @@ clip_to_file (ImgxferFileBackend *self,
     return _imgxfer_set_errno_error (error, errno, self->path, "stat",
                                      offset);
   self->file_bytes = st.st_size;
-  *length = _imgxfer_clip_read (buffer, *length, offset, self->file_bytes);
+  *length = _imgxfer_clip_read (buffer, *length, offset,
+                                MAX (self->file_bytes, last_sector));
   return TRUE;
 }
 

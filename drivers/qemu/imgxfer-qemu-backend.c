@@ -48,14 +48,14 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (
 /* The nbd driver's implementation, which ours extends. */
 static ImgxferSourceInterface *nbd_source_iface;
 
-/* An image in an archive (a range of a file, not all of it) reads
- * nothing outside the archive unless the caller allows it. */
+/* An image in an archive (a range of a file, not all of it) or on an NBD
+ * export reads nothing outside them unless the caller allows it. */
 static gboolean
 confined (ImgxferBackend *backend, const ImgxferLocalBytes *bytes)
 {
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
 
-  return !bytes->whole
+  return (bytes->path == NULL || !bytes->whole)
          && !imgxfer_open_options_get_allow_external_files (options);
 }
 
@@ -165,7 +165,8 @@ start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
   if (filename == NULL)
     return FALSE;
   if (confined (backend, &bytes)
-      && !_imgxfer_qemu_check_no_backing (name, filename, cancellable, error))
+      && !_imgxfer_qemu_check_no_backing (name, filename, bytes.path,
+                                          cancellable, error))
     return FALSE;
   self->server = start_server (backend, filename, cancellable, error);
   if (self->server == NULL)
@@ -176,7 +177,7 @@ start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
     return FALSE;
   self->map = new_map (backend, &bytes, filename);
   if (imgxfer_open_options_get_shallow (imgxfer_backend_get_options (backend))
-      && !confined (backend, &bytes))
+      && !confined (backend, &bytes) && bytes.path != NULL)
     self->chain_filename = _imgxfer_local_bytes_qemu_filename (
         &bytes,
         imgxfer_open_options_get_format (imgxfer_backend_get_options (backend)),

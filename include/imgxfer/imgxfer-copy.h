@@ -33,7 +33,8 @@ ImgxferCopy *imgxfer_copy_new (ImgxferBackend *source,
  * either backend allows). */
 IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_copy_set_connections (ImgxferCopy *self, guint connections);
-/* Largest read/write request (default 1 MiB; bounded by the destination). */
+/* Largest read/write request (default 1 MiB, or the larger block size
+ * either backend prefers; bounded by both maximums). */
 IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_copy_set_request_size (ImgxferCopy *self, gsize request_size);
 /* The destination already reads as zeroes: skip zeroing. */
