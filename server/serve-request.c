@@ -139,8 +139,15 @@ job_done (gpointer data)
   ServeRequest *self = data;
 
   self->job_running = FALSE;
+  /* What the job did no longer counts: the operation ended with the
+   * cancellation. */
   if (self->cancelled)
-    serve_request_end_op (self);
+    {
+      serve_request_end_op (self);
+      if (self->error == NULL)
+        g_set_error_literal (&self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             "cancelled");
+    }
   if (!self->finished)
     self->done (self);
   serve_request_unref (self);

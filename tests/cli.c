@@ -98,6 +98,7 @@ static void
 test_stdout_write_error (Fixture *f, gconstpointer data)
 {
   const char *redirect = data;
+  g_autofree char *copy = g_build_filename (f->dir, "copy.raw", NULL);
   const char *const *commands[] = {
     (const char *const[]){ "checksum", f->raw, NULL },
     (const char *const[]){ "checksum", "--output=json", f->raw, NULL },
@@ -107,6 +108,8 @@ test_stdout_write_error (Fixture *f, gconstpointer data)
     (const char *const[]){ "extents", f->raw, NULL },
     (const char *const[]){ "extents", "--output=json", f->raw, NULL },
     (const char *const[]){ "measure", "-O", "raw", f->raw, NULL },
+    (const char *const[]){ "compare", f->raw, f->raw, NULL },
+    (const char *const[]){ "convert", "--output=json", f->raw, copy, NULL },
     (const char *const[]){ "drivers", NULL },
     (const char *const[]){ "--version", NULL },
     (const char *const[]){ "--help", NULL },

@@ -114,6 +114,16 @@ explain_failure (ImgxferImageioBackend *self, GError **error)
   ImgxferImageioFeatures features;
   GError *failure = error ? *error : NULL;
 
+  /* A request that reaches the server while it removes the ticket is
+   * answered 403 rather than dropped: the same news. */
+  if (g_error_matches (failure, IMGXFER_ERROR, IMGXFER_ERROR_EXPIRED)
+      && !strstr (failure->message, "the ticket is gone"))
+    {
+      *error = g_error_new (IMGXFER_ERROR, IMGXFER_ERROR_EXPIRED,
+                            "%s; the ticket is gone", failure->message);
+      g_error_free (failure);
+      return FALSE;
+    }
   if (failure == NULL || failure->domain == IMGXFER_ERROR
       || g_error_matches (failure, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return FALSE;
