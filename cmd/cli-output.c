@@ -30,14 +30,25 @@ cli_guard_standard_fds (void)
     }
 }
 
+/* -v: what the library notes at the info level is printed too. */
+static gboolean verbose;
+
+void
+cli_output_set_verbose (gboolean value)
+{
+  verbose = value;
+}
+
 static GLogWriterOutput
 write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
            gpointer data)
 {
   const char *message = NULL;
+  GLogLevelFlags shown = G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_WARNING
+                         | (verbose ? G_LOG_LEVEL_INFO : 0);
 
   /* Programmer errors, and debug output as G_MESSAGES_DEBUG asks. */
-  if (!(level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_WARNING)))
+  if (!(level & shown))
     return g_log_writer_default (level, fields, n_fields, data);
 
   for (gsize i = 0; i < n_fields; i++)

@@ -1,8 +1,9 @@
 /* cli-progress.c: a progress indicator on stderr, or JSON lines on stdout
  *
- * The copy workers only add to an atomic counter; a timer on the main
- * context turns it into text, so printing never slows the copy and the
- * line is drawn by one thread only.
+ * The copy workers add to an atomic counter; at most every 100 ms, the
+ * one worker that wins the turn draws it, under a lock that keeps the
+ * final line last, so printing never slows the copy and needs no main
+ * loop.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -19,7 +20,9 @@ struct _CliProgress
 {
   guint64 total;
   _Atomic guint64 done;
-  GSource *timer;
+  _Atomic gint64 next_draw; /* monotonic time of the next redraw */
+  GMutex lock;              /* drawing, and what follows */
+  gboolean finished;
   int last_hundredths; /* what was printed last, -1 for nothing */
   gboolean json;
   gint64 start;
@@ -74,16 +77,15 @@ draw (CliProgress *self, int value)
   fflush (stderr);
 }
 
-static gboolean
-on_timer (gpointer data)
+static void
+redraw (CliProgress *self)
 {
-  CliProgress *self = data;
-  int value = hundredths (self);
-
+  g_mutex_lock (&self->lock);
   /* 100% is printed only by cli_progress_finish(), once the destination
    * is flushed: until then the copy is not complete. */
-  draw (self, MIN (value, 9999));
-  return G_SOURCE_CONTINUE;
+  if (!self->finished)
+    draw (self, MIN (hundredths (self), 9999));
+  g_mutex_unlock (&self->lock);
 }
 
 CliProgress *
@@ -96,41 +98,48 @@ cli_progress_new (guint64 total, gboolean json)
   self->start = g_get_monotonic_time ();
   self->last_hundredths = -1;
   atomic_init (&self->done, 0);
+  atomic_init (&self->next_draw,
+               self->start + REDRAW_INTERVAL_MS * G_TIME_SPAN_MILLISECOND);
+  g_mutex_init (&self->lock);
 
   draw (self, 0);
-  self->timer = g_timeout_source_new (REDRAW_INTERVAL_MS);
-  g_source_set_callback (self->timer, on_timer, self, NULL);
-  g_source_attach (self->timer, NULL);
   return self;
 }
 
 void
 cli_progress_add (CliProgress *self, guint64 length)
 {
-  atomic_fetch_add (&self->done, length);
-}
+  gint64 now, next;
 
-static void
-stop_timer (CliProgress *self)
-{
-  if (self->timer == NULL)
-    return;
-  g_source_destroy (self->timer);
-  g_clear_pointer (&self->timer, g_source_unref);
+  atomic_fetch_add (&self->done, length);
+
+  now = g_get_monotonic_time ();
+  next = atomic_load (&self->next_draw);
+  if (now >= next
+      && atomic_compare_exchange_strong (
+          &self->next_draw, &next,
+          now + REDRAW_INTERVAL_MS * G_TIME_SPAN_MILLISECOND))
+    redraw (self);
 }
 
 void
 cli_progress_finish (CliProgress *self, gboolean success)
 {
-  if (self->timer == NULL)
-    return;
-  stop_timer (self);
+  g_mutex_lock (&self->lock);
+  if (self->finished)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  self->finished = TRUE;
   if (success)
     draw (self, 10000);
-  if (self->json)
-    return;
-  fputc ('\n', stderr);
-  fflush (stderr);
+  if (!self->json)
+    {
+      fputc ('\n', stderr);
+      fflush (stderr);
+    }
+  g_mutex_unlock (&self->lock);
 }
 
 void
@@ -138,6 +147,6 @@ cli_progress_free (CliProgress *self)
 {
   if (self == NULL)
     return;
-  stop_timer (self);
+  g_mutex_clear (&self->lock);
   g_free (self);
 }

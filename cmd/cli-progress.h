@@ -13,8 +13,8 @@ typedef struct _CliProgress CliProgress;
 /* A progress indicator for @total bytes, printed on stderr in the form
  * qemu-img uses ("    (42.00/100%)"), or with @json on stdout as one
  * object per line ({"transferred": N, "size": N, "elapsed": S}); redrawn
- * at most every 100 ms, when it changed, from a timer on the global
- * default main context while that context runs. */
+ * at most every 100 ms, when it changed, by the thread that counts bytes
+ * when the time has come. */
 CliProgress *cli_progress_new (guint64 total, gboolean json);
 
 /* Counts @length more bytes done. Thread safe and cheap: it is called from

@@ -69,6 +69,22 @@ cli_fail (const GError *error)
 }
 
 int
+cli_fail_or_cancelled (const GError *error, const char *format, ...)
+{
+  g_autofree char *what = NULL;
+  va_list args;
+
+  if (!g_cancellable_is_cancelled (cli_cancellable ()))
+    return cli_fail (error);
+
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("imgxfer: %s cancelled\n", what);
+  return CLI_EXIT_CANCELLED;
+}
+
+int
 cli_usage_error (const char *command, const char *format, ...)
 {
   g_autofree char *message = NULL;

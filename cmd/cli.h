@@ -33,6 +33,12 @@ gboolean cli_parse (GOptionContext *context, int *argc, char ***argv);
 /* Prints "imgxfer: MESSAGE" on stderr and returns the exit code that fits
  * the error. */
 int cli_fail (const GError *error);
+/* After Ctrl-C (cli_cancellable() cancelled), prints "imgxfer: WHAT
+ * cancelled", WHAT naming the images from @format, and returns
+ * CLI_EXIT_CANCELLED, whatever the error it caused; otherwise the same as
+ * cli_fail(). */
+int cli_fail_or_cancelled (const GError *error, const char *format, ...)
+    G_GNUC_PRINTF (2, 3);
 /* Prints a usage error and returns CLI_EXIT_USAGE. */
 int cli_usage_error (const char *command, const char *format, ...)
     G_GNUC_PRINTF (2, 3);
@@ -66,6 +72,9 @@ void cli_guard_standard_fds (void);
  * the writes to stdout for cli_close_stdout(), which also runs at an
  * exit() from elsewhere (GOption's --help). */
 void cli_output_init (void);
+/* Prints the library's info lines ("using the server's unix socket") on
+ * stderr too, as "imgxfer: MESSAGE". */
+void cli_output_set_verbose (gboolean verbose);
 
 /* Flushes and closes stdout; when that or any earlier write to it failed
  * (a full disk, a closed stdout), prints an error and turns @status into

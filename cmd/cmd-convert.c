@@ -292,63 +292,27 @@ open_destination (ConvertArgs *args,
       cancellable, error);
 }
 
-typedef struct
-{
-  ImgxferCopy *copy;
-  GCancellable *cancellable;
-  gboolean ok;
-  GError *error;
-  int done; /* atomic */
-} CopyRun;
-
-static gpointer
-copy_thread (gpointer data)
-{
-  CopyRun *run = data;
-
-  run->ok = imgxfer_copy_run (run->copy, run->cancellable, &run->error);
-  g_atomic_int_set (&run->done, 1);
-  g_main_context_wakeup (NULL);
-  return NULL;
-}
-
 static void
 on_progress (guint64 length, gpointer data)
 {
   cli_progress_add (data, length);
 }
 
-/* Runs the copy in a thread of ours while this one iterates the main
- * context, where the progress timer draws. Holding the context makes
- * imgxfer_copy_run() work in the calling thread, with no GTask that could
- * keep the last reference to the backends (and their qemu-nbd) in a
- * thread-pool thread after we return; joining the thread then means the
- * copy is over. */
+/* The copy runs here, the workers drawing the progress as they go. */
 static gboolean
 run_copy (ImgxferCopy *copy,
           CliProgress *progress,
           GCancellable *cancellable,
           GError **error)
 {
-  CopyRun run = { copy, cancellable, FALSE, NULL, 0 };
-  gboolean owner = g_main_context_acquire (NULL);
-  GThread *thread;
+  gboolean ok;
 
   if (progress)
     imgxfer_copy_set_progress_func (copy, on_progress, progress, NULL);
-
-  thread = g_thread_new ("copy", copy_thread, &run);
-  while (!g_atomic_int_get (&run.done))
-    g_main_context_iteration (NULL, TRUE);
-  g_thread_join (thread);
-  if (owner)
-    g_main_context_release (NULL);
-
+  ok = imgxfer_copy_run (copy, cancellable, error);
   if (progress)
-    cli_progress_finish (progress, run.ok);
-  if (!run.ok)
-    g_propagate_error (error, run.error);
-  return run.ok;
+    cli_progress_finish (progress, ok);
+  return ok;
 }
 
 static const char *
@@ -452,15 +416,10 @@ source_has_backing (ConvertArgs *args,
 /* A failure after Ctrl-C is reported as the cancellation it comes from,
  * naming what was being copied. */
 static int
-fail (const GError *error, GCancellable *cancellable, const char *source_url,
-      const char *destination_url)
+fail (const GError *error, const char *source_url, const char *destination_url)
 {
-  if (!g_cancellable_is_cancelled (cancellable))
-    return cli_fail (error);
-
-  g_printerr ("imgxfer: copy of %s to %s cancelled\n", source_url,
-              destination_url);
-  return CLI_EXIT_CANCELLED;
+  return cli_fail_or_cancelled (error, "copy of %s to %s", source_url,
+                                destination_url);
 }
 
 static int
@@ -484,18 +443,18 @@ convert (ConvertArgs *args, const char *source_url,
   if (args->backing && !args->source.shallow
       && !source_has_backing (args, source_url, cancellable,
                               &args->source.shallow, &error))
-    return fail (error, cancellable, source_url, destination_url);
+    return fail (error, source_url, destination_url);
 
   start = g_get_monotonic_time ();
   source = open_source (args, source_url, source_direct, cancellable,
                         &error);
   if (source == NULL)
-    return fail (error, cancellable, source_url, destination_url);
+    return fail (error, source_url, destination_url);
 
   destination = open_destination (args, source, destination_url, direct,
                                   cancellable, &error);
   if (destination == NULL)
-    return fail (error, cancellable, source_url, destination_url);
+    return fail (error, source_url, destination_url);
 
   copy = new_copy (args, source, destination);
   if (args->checksum)
@@ -504,7 +463,7 @@ convert (ConvertArgs *args, const char *source_url,
                                        imgxfer_backend_get_size (source),
                                        &error);
       if (checksum == NULL)
-        return fail (error, cancellable, source_url, destination_url);
+        return fail (error, source_url, destination_url);
       imgxfer_copy_set_checksum (copy, checksum);
     }
   if (args->progress)
@@ -517,13 +476,13 @@ convert (ConvertArgs *args, const char *source_url,
                                  &error)
       || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
                                  &error))
-    return fail (error, cancellable, source_url, destination_url);
+    return fail (error, source_url, destination_url);
 
   if (checksum)
     {
       digest = imgxfer_checksum_finish (checksum, &error);
       if (digest == NULL)
-        return fail (error, cancellable, source_url, destination_url);
+        return fail (error, source_url, destination_url);
     }
 
   print_summary (args, source, destination, destination_url,

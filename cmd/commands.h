@@ -7,6 +7,7 @@
 #include "cli.h"
 
 extern const CliCommand cli_command_checksum;
+extern const CliCommand cli_command_compare;
 extern const CliCommand cli_command_convert;
 extern const CliCommand cli_command_drivers;
 extern const CliCommand cli_command_extents;

@@ -10,7 +10,7 @@
 
 /* --cafile, --insecure and --proxy-url, for images behind servers. */
 static void
-remote_entries (CliImageArgs *args, GOptionEntry entries[4])
+remote_entries (CliImageArgs *args, GOptionEntry entries[5])
 {
   const GOptionEntry remote[] = {
     { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
@@ -19,6 +19,9 @@ remote_entries (CliImageArgs *args, GOptionEntry entries[4])
       "Do not verify TLS certificates", NULL },
     { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
       "URL to use when the image's own cannot be reached", "URL" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &args->verbose,
+      "Say how images are reached (an imageio server's unix socket)",
+      NULL },
     { NULL },
   };
 
@@ -40,7 +43,7 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
       "Let an image in an archive read host files it names", NULL },
     { NULL },
   };
-  GOptionEntry remote[4];
+  GOptionEntry remote[5];
 
   g_option_context_add_main_entries (context, entries, NULL);
   remote_entries (args, remote);
@@ -50,7 +53,7 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
 void
 cli_image_args_add_remote_entries (CliImageArgs *args, GOptionGroup *group)
 {
-  GOptionEntry remote[4];
+  GOptionEntry remote[5];
 
   remote_entries (args, remote);
   g_option_group_add_entries (group, remote);
@@ -108,6 +111,7 @@ cli_image_args_json (CliImageArgs *args)
 ImgxferOpenOptions *
 cli_image_args_to_options (CliImageArgs *args)
 {
+  cli_output_set_verbose (args->verbose);
   ImgxferOpenOptions *options = imgxfer_open_options_new ();
 
   imgxfer_open_options_set_format (options, args->format);

@@ -11,7 +11,9 @@
 #include "commands.h"
 
 static const CliCommand *const commands[] = {
+  /* clang-format off */
   &cli_command_checksum,
+  &cli_command_compare,
   &cli_command_convert,
   &cli_command_drivers,
   &cli_command_extents,
@@ -19,6 +21,7 @@ static const CliCommand *const commands[] = {
   &cli_command_measure,
   &cli_command_serve,
   &cli_command_ticket,
+  /* clang-format on */
 };
 
 static void

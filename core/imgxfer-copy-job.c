@@ -22,6 +22,11 @@
  * kept, cancels the other workers (through a cancellable chained to the
  * caller's) and is the one reported; nothing is flushed after it.
  *
+ * A job without a destination only reads: the observer sees every range,
+ * data as it was read and zero ranges unread. The checksum runs so
+ * (imgxfer-checksum-compute.c); a hole there is read unless it is zero,
+ * since it shows what is below it.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -104,6 +109,15 @@ run_check_cancelled (Run *run, GError **error)
 {
   return g_cancellable_set_error_if_cancelled (run->caller, error)
          || g_cancellable_set_error_if_cancelled (run->cancellable, error);
+}
+
+/* Where the run ends now: see ImgxferCopyJob.limit. */
+static guint64
+run_limit (Run *run)
+{
+  if (run->job->limit == NULL)
+    return run->size;
+  return MIN (run->size, __atomic_load_n (run->job->limit, __ATOMIC_RELAXED));
 }
 
 static gboolean start_other_workers (Worker *w, GError **error);
@@ -192,6 +206,14 @@ write_sparse (Worker *w, guint64 offset, gsize length, GError **error)
   return TRUE;
 }
 
+/* A job without a destination: what was read was all there was to do. */
+static gboolean
+scan_only (Worker *w, gsize length)
+{
+  report (w, length);
+  return TRUE;
+}
+
 static gboolean
 copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
 {
@@ -200,7 +222,7 @@ copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
   if (!start_other_workers (w, error))
     return FALSE;
 
-  while (length > 0)
+  while (length > 0 && offset < run_limit (run))
     {
       gsize n = MIN (length, run->request_size);
 
@@ -211,8 +233,9 @@ copy_data (Worker *w, guint64 offset, guint64 length, GError **error)
 
       observe (w, offset, n, w->buffer, IMGXFER_EXTENT_DATA);
 
-      if (run->job->sparse ? !write_sparse (w, offset, n, error)
-                           : !write_range (w, w->buffer, offset, n, error))
+      if (run->job->destination == NULL ? !scan_only (w, n)
+          : run->job->sparse            ? !write_sparse (w, offset, n, error)
+                             : !write_range (w, w->buffer, offset, n, error))
         return FALSE;
 
       offset += n;
@@ -233,6 +256,14 @@ static gboolean
 copy_extent (Worker *w, const ImgxferExtent *e, GError **error)
 {
   const ImgxferCopyJob *job = w->run->job;
+
+  if (job->destination == NULL)
+    {
+      if (!(e->flags & IMGXFER_EXTENT_ZERO))
+        return copy_data (w, e->start, e->length, error);
+      skip_range (w, e);
+      return TRUE;
+    }
 
   if (job->dirty_only && !(e->flags & IMGXFER_EXTENT_DIRTY))
     {
@@ -265,6 +296,8 @@ copy_extent (Worker *w, const ImgxferExtent *e, GError **error)
 static gboolean
 nothing_to_read (const ImgxferCopyJob *job, const ImgxferExtent *e)
 {
+  if (job->destination == NULL)
+    return (e->flags & IMGXFER_EXTENT_ZERO) != 0;
   if (job->dirty_only && !(e->flags & IMGXFER_EXTENT_DIRTY))
     return TRUE;
   return (e->flags & (IMGXFER_EXTENT_ZERO | IMGXFER_EXTENT_HOLE)) != 0;
@@ -289,7 +322,7 @@ copy_empty_units (Worker *w, gboolean *claimed, GError **error)
   guint64 last;
 
   *claimed = FALSE;
-  if (unit >= run->n_units)
+  if (unit >= run->n_units || start >= run_limit (run))
     return TRUE;
 
   extents = imgxfer_source_extents (
@@ -329,7 +362,7 @@ copy_unit (Worker *w, guint64 unit, GError **error)
   guint64 offset = unit * run->unit_size;
   guint64 end = MIN (offset + run->unit_size, run->size);
 
-  while (offset < end)
+  while (offset < MIN (end, run_limit (run)))
     {
       g_autoptr (GArray) extents = imgxfer_source_extents (
           IMGXFER_SOURCE (w->source), run->context, offset, end - offset,
@@ -342,6 +375,8 @@ copy_unit (Worker *w, guint64 unit, GError **error)
         {
           const ImgxferExtent *e = &g_array_index (extents, ImgxferExtent, i);
 
+          if (e->start >= run_limit (run))
+            break;
           if (!copy_extent (w, e, error))
             return FALSE;
           offset = e->start + e->length;
@@ -372,7 +407,7 @@ worker_copy (Worker *w, GError **error)
         continue;
 
       unit = __atomic_fetch_add (&run->next_unit, 1, __ATOMIC_RELAXED);
-      if (unit >= run->n_units)
+      if (unit >= run->n_units || unit * run->unit_size >= run_limit (run))
         break;
       if (!copy_unit (w, unit, error))
         return FALSE;
@@ -382,6 +417,8 @@ worker_copy (Worker *w, GError **error)
    * copy failed meanwhile. */
   if (run_check_cancelled (run, error))
     return FALSE;
+  if (w->destination == NULL)
+    return TRUE;
   return imgxfer_destination_flush (IMGXFER_DESTINATION (w->destination),
                                     run->cancellable, error);
 }
@@ -402,9 +439,12 @@ worker_thread (gpointer data)
 static gboolean
 check_backends (const ImgxferCopyJob *job, GError **error)
 {
-  const char *dst_url = imgxfer_backend_get_url (job->destination);
+  const char *dst_url;
   guint64 src_size = imgxfer_backend_get_size (job->source);
 
+  if (job->destination == NULL)
+    return TRUE;
+  dst_url = imgxfer_backend_get_url (job->destination);
   if (!(imgxfer_backend_get_caps (job->destination)
         & IMGXFER_BACKEND_CAN_WRITE))
     {
@@ -427,6 +467,8 @@ zero_block (const ImgxferCopyJob *job)
 {
   guint32 preferred;
 
+  if (job->destination == NULL)
+    return IMGXFER_COPY_ZERO_BLOCK;
   imgxfer_backend_get_block_sizes (job->destination, NULL, &preferred, NULL);
   if (preferred > IMGXFER_COPY_ZERO_BLOCK && (preferred & (preferred - 1)) == 0)
     return preferred;
@@ -437,10 +479,18 @@ static gsize
 request_size (const ImgxferCopyJob *job, gsize block)
 {
   gsize size = job->request_size ? job->request_size : DEFAULT_REQUEST_SIZE;
-  guint32 src_min, src_max, dst_min, dst_max;
+  guint32 src_min, src_pref, src_max;
+  guint32 dst_min = 1, dst_pref = 0, dst_max = G_MAXUINT32;
 
-  imgxfer_backend_get_block_sizes (job->source, &src_min, NULL, &src_max);
-  imgxfer_backend_get_block_sizes (job->destination, &dst_min, NULL, &dst_max);
+  imgxfer_backend_get_block_sizes (job->source, &src_min, &src_pref,
+                                   &src_max);
+  if (job->destination != NULL)
+    imgxfer_backend_get_block_sizes (job->destination, &dst_min, &dst_pref,
+                                     &dst_max);
+  /* By default, as large as either side prefers: a request to an HTTP
+   * server costs a round trip, which 1 MiB requests do not amortize. */
+  if (job->request_size == 0)
+    size = MAX (size, MAX (src_pref, dst_pref));
   /* Never less than a block: smaller requests would be unaligned, and
    * each costs a call (1-byte requests took minutes for megabytes). */
   size = MAX (size, MAX (block, MAX (src_min, dst_min)));
@@ -458,7 +508,8 @@ count_workers (const ImgxferCopyJob *job, guint64 n_units)
   guint64 n = job->connections ? job->connections : DEFAULT_CONNECTIONS;
 
   n = MIN (n, imgxfer_backend_get_max_connections (job->source));
-  n = MIN (n, imgxfer_backend_get_max_connections (job->destination));
+  if (job->destination != NULL)
+    n = MIN (n, imgxfer_backend_get_max_connections (job->destination));
   n = MIN (n, n_units);
   /* A 0-byte image still gets one worker, which flushes. */
   return MAX (n, 1);
@@ -478,10 +529,11 @@ run_init (Run *run, const ImgxferCopyJob *job, GCancellable *caller)
    * backing file, so whatever the caller says it does not read as zeroes:
    * a zeroed range of the top layer must be written to hide the base. */
   run->destination_is_zero
-      = !job->shallow
-        && (job->target_is_zero
-            || (imgxfer_backend_get_caps (job->destination)
-                & IMGXFER_BACKEND_IS_ZERO));
+      = job->destination == NULL
+        || (!job->shallow
+            && (job->target_is_zero
+                || (imgxfer_backend_get_caps (job->destination)
+                    & IMGXFER_BACKEND_IS_ZERO)));
   run->context = job->dirty_only ? IMGXFER_EXTENT_CONTEXT_DIRTY
                                  : IMGXFER_EXTENT_CONTEXT_ZERO;
   run->cancellable = g_cancellable_new ();
@@ -503,8 +555,8 @@ worker_open (Run *run, Worker *w, GError **error)
   const ImgxferCopyJob *job = run->job;
 
   w->source = imgxfer_backend_clone (job->source, run->cancellable, error);
-  if (w->source == NULL)
-    return FALSE;
+  if (w->source == NULL || job->destination == NULL)
+    return w->source != NULL;
   w->destination
       = imgxfer_backend_clone (job->destination, run->cancellable, error);
   if (w->destination == NULL)
@@ -536,7 +588,8 @@ open_other_workers (Run *run, guint *n_open, GError **error)
     {
       if (run_check_cancelled (run, error))
         return FALSE;
-      g_message ("Copying with %u connections instead of %u: %s", n,
+      g_message ("%s with %u connections instead of %u: %s",
+                 run->job->destination ? "Copying" : "Reading", n,
                  run->n_workers, clone_error->message);
     }
   return TRUE;
@@ -580,7 +633,8 @@ workers_init (Run *run, guint n_workers)
     run->workers[i].run = run;
   /* The first worker uses the caller's connections. */
   run->workers[0].source = g_object_ref (run->job->source);
-  run->workers[0].destination = g_object_ref (run->job->destination);
+  if (run->job->destination != NULL)
+    run->workers[0].destination = g_object_ref (run->job->destination);
 }
 
 /* Runs the first worker here, then waits for the others. */

@@ -43,11 +43,12 @@ void _imgxfer_copy_set_observer (ImgxferCopy *self,
  * tests make it small to spread a small image over several workers. */
 void _imgxfer_copy_set_unit_size (ImgxferCopy *self, guint64 unit_size);
 
-/* Everything one run needs, fixed for its duration. */
+/* Everything one run needs, fixed for its duration. Without a
+ * destination the workers only read, for the observer. */
 typedef struct
 {
   ImgxferBackend *source;
-  ImgxferBackend *destination;
+  ImgxferBackend *destination; /* nullable */
   guint connections;
   gsize request_size;
   guint64 unit_size;
@@ -63,6 +64,13 @@ typedef struct
 
   /* Bytes completed, added to atomically by the workers. */
   guint64 *done;
+
+  /* When set, where the run ends instead of the source's end: nothing
+   * at or past it is read or written. It may be lowered while the run
+   * goes on (atomically, from the destination's calls: a comparison
+   * stops at the first difference), and every byte below its final
+   * value has been done. */
+  guint64 *limit;
 } ImgxferCopyJob;
 
 /* Runs the copy described by @job in this thread and in worker threads,

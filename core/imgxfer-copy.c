@@ -144,11 +144,12 @@ imgxfer_copy_class_init (ImgxferCopyClass *klass)
    * @done: bytes copied so far
    * @total: bytes to copy, the size of the source
    *
-   * Emitted on the thread-default main context of the thread that started
-   * the run, at most every 100 ms while bytes are being copied, and once
-   * more when the run ends (before the run returns or its callback is
-   * called). While imgxfer_copy_run() waits it iterates that context, so
-   * the signal arrives with the synchronous call too.
+   * Emitted during imgxfer_copy_run_async(), on the thread-default main
+   * context of the thread that started it, at most every 100 ms while
+   * bytes are being copied, and once more when the run ends (before its
+   * callback is called). The synchronous imgxfer_copy_run() iterates no
+   * context and does not emit it: use imgxfer_copy_set_progress_func()
+   * there.
    *
    * Since: 0.1
    */
@@ -211,7 +212,8 @@ imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
 /**
  * imgxfer_copy_set_request_size:
  * @self: a copy
- * @request_size: the largest read or write, 0 for the default (1 MiB)
+ * @request_size: the largest read or write, 0 for the default (1 MiB, or
+ *   the preferred block size of either backend when larger)
  *
  * Requests are also bounded by both backends' block sizes: a smaller
  * size is raised to the largest of their minimum block sizes and 4 KiB,
@@ -307,7 +309,7 @@ imgxfer_copy_set_sparse (ImgxferCopy *self, gboolean sparse)
  * @func is called from the worker threads, for every request as it
  * completes: read and written, zeroed, or skipped. On success the lengths
  * add up to imgxfer_copy_get_total(). For progress on the caller's thread
- * connect to #ImgxferCopy::progress instead.
+ * during imgxfer_copy_run_async() connect to #ImgxferCopy::progress.
  */
 void
 imgxfer_copy_set_progress_func (ImgxferCopy *self,
@@ -540,9 +542,10 @@ on_run_done (GObject *object, GAsyncResult *result, gpointer data)
  * @callback: (scope async): called when the copy is finished
  * @user_data: data for @callback
  *
- * Starts the copy in worker threads. @callback and the
- * #ImgxferCopy::progress signal come on the thread-default main context
- * of the calling thread.
+ * Starts the copy in a thread of GIO's pool, which runs the first worker
+ * and starts the others, as imgxfer_copy_run() does in the calling
+ * thread. @callback and the #ImgxferCopy::progress signal come on the
+ * thread-default main context of the calling thread.
  */
 void
 imgxfer_copy_run_async (ImgxferCopy *self,
@@ -603,24 +606,18 @@ imgxfer_copy_run_finish (ImgxferCopy *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static void
-on_sync_run_done (GObject *object, GAsyncResult *result, gpointer data)
-{
-  GAsyncResult **out = data;
-
-  *out = g_object_ref (result);
-}
-
 /**
  * imgxfer_copy_run:
  * @self: a copy that is not running
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Copies the source to the destination and waits for the end. While it
- * waits it iterates the thread-default main context of the calling thread
- * (when no other thread owns it), so that #ImgxferCopy::progress and the
- * context's other sources (a signal handler that cancels) are dispatched.
+ * Copies the source to the destination in the calling thread and in
+ * worker threads, and returns when they are all finished. No main
+ * context is iterated and #ImgxferCopy::progress is not emitted (there is
+ * no main loop to deliver it): progress comes through
+ * imgxfer_copy_set_progress_func(), from the workers. A caller that
+ * wants its main loop to run meanwhile uses imgxfer_copy_run_async().
  *
  * The first error stops the copy and is the one returned: a failed read,
  * write, zero or flush, a short read, or %G_IO_ERROR_CANCELLED.
@@ -633,8 +630,6 @@ imgxfer_copy_run (ImgxferCopy *self,
                   GCancellable *cancellable,
                   GError **error)
 {
-  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
-  g_autoptr (GAsyncResult) result = NULL;
   gboolean ok;
 
   g_return_val_if_fail (IMGXFER_IS_COPY (self), FALSE);
@@ -643,20 +638,8 @@ imgxfer_copy_run (ImgxferCopy *self,
   if (!check_settings (self, error))
     return FALSE;
 
-  /* Another thread iterates the context: run here, without signals,
-   * since they could not be delivered before returning. */
-  if (!g_main_context_acquire (context))
-    {
-      run_begin (self, NULL);
-      ok = _imgxfer_copy_job_run (&self->job, cancellable, error);
-      run_end (self);
-      return ok;
-    }
-
-  imgxfer_copy_run_async (self, cancellable, on_sync_run_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (context, TRUE);
-  g_main_context_release (context);
-
-  return imgxfer_copy_run_finish (self, result, error);
+  run_begin (self, NULL);
+  ok = _imgxfer_copy_job_run (&self->job, cancellable, error);
+  run_end (self);
+  return ok;
 }

@@ -27,7 +27,9 @@ is_raw (const char *format)
 }
 
 /* "member-offset" and "member-size" when the image is a byte range of a
- * larger local file (a member of an archive). */
+ * larger local file (a member of an archive), and "actual-size", the
+ * space the file holding it takes (the whole archive's, as imageio's
+ * client reports it). */
 static void
 add_member_keys (ImgxferBackend *protocol, JsonObject *object)
 {
@@ -36,8 +38,11 @@ add_member_keys (ImgxferBackend *protocol, JsonObject *object)
   GStatBuf st;
 
   if (!imgxfer_backend_get_local_file (protocol, &path, &offset, &size)
-      || g_stat (path, &st) < 0 || !S_ISREG (st.st_mode)
-      || (offset == 0 && size == (guint64)st.st_size))
+      || g_stat (path, &st) < 0 || !S_ISREG (st.st_mode))
+    return;
+  json_object_set_int_member (object, "actual-size",
+                              (gint64)st.st_blocks * 512);
+  if (offset == 0 && size == (guint64)st.st_size)
     return;
   json_object_set_int_member (object, "member-offset", offset);
   json_object_set_int_member (object, "member-size", size);
@@ -218,6 +223,12 @@ measure_raw (const char *url, ImgxferOpenOptions *options,
  *
  * Returns: (transfer full): a JSON object
  */
+static gpointer
+any_driver (ImgxferBackendClass *klass, gpointer user_data, GError **error)
+{
+  return klass;
+}
+
 JsonNode *
 imgxfer_image_measure (const char *url, ImgxferOpenOptions *options,
                        const char *target_format, GCancellable *cancellable,
@@ -225,9 +236,18 @@ imgxfer_image_measure (const char *url, ImgxferOpenOptions *options,
 {
   g_autoptr (ImgxferOpenOptions) source_options = NULL;
   Question question = { TRUE, url, NULL, target_format, cancellable };
+  const char *format = options ? imgxfer_open_options_get_format (options)
+                               : NULL;
 
   g_return_val_if_fail (url != NULL, NULL);
   g_return_val_if_fail (target_format != NULL, NULL);
+
+  /* The source's format is refused as every other command refuses it,
+   * not by whichever tool the target's driver runs. */
+  if (!is_raw (format)
+      && _imgxfer_driver_ask_format (format, url, any_driver, NULL, error)
+             == NULL)
+    return NULL;
 
   if (is_raw (target_format))
     return measure_raw (url, options, cancellable, error);

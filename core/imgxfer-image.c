@@ -32,21 +32,6 @@ is_local_path (const char *url)
   return scheme[0] == '\0' || g_str_equal (scheme, "file");
 }
 
-/* Format drivers read the bytes of an image where its protocol driver
- * says they are: a byte range of a local file (a file, a member of an
- * archive). Such a driver's class has get_local_file. */
-static gboolean
-stacks_formats (const char *url)
-{
-  GType type = imgxfer_driver_lookup_url (url, NULL);
-  g_autoptr (GTypeClass) klass = NULL;
-
-  if (type == G_TYPE_INVALID)
-    return FALSE;
-  klass = g_type_class_ref (type);
-  return ((ImgxferBackendClass *)klass)->get_local_file != NULL;
-}
-
 /* A member of a local archive is opened by the driver of archives. */
 static GType
 protocol_driver (const char *url,
@@ -157,10 +142,11 @@ open_format (const char *url,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Opens an image. A local image (a file or a tar member) whose format is
- * not raw, given or probed on a read-only source, is opened through the
- * driver for that format, stacked on the protocol driver. A destination's
- * format is never probed.
+ * Opens an image. An image whose format is not raw, given (over any
+ * protocol) or probed (on a local read-only source), is opened through
+ * the drivers for that format, stacked on the protocol driver; a format
+ * driver refuses the protocols it cannot read the format over. A
+ * destination's format is never probed, nor a remote image's.
  *
  * Returns: (transfer full): a backend implementing #ImgxferSource and,
  *   when writable, #ImgxferDestination
@@ -181,7 +167,9 @@ imgxfer_open (const char *url,
     options = default_options = imgxfer_open_options_new ();
   format = imgxfer_open_options_get_format (options);
 
-  if (!is_raw (format) && stacks_formats (url))
+  /* A format given is stacked on any protocol; its drivers say which
+   * they can read the format over. */
+  if (!is_raw (format))
     return open_format (url, options, format, cancellable, error);
 
   protocol = _imgxfer_open_protocol (url, options, &format, cancellable, error);

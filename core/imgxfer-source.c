@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-source.h>
@@ -18,6 +20,48 @@ G_DEFINE_INTERFACE (ImgxferSource, imgxfer_source, IMGXFER_TYPE_BACKEND)
 static void
 imgxfer_source_default_init (ImgxferSourceInterface *iface)
 {
+}
+
+/* A source written in a language binding returns its bytes (read_bytes):
+ * they are copied into the caller's buffer, all of them or an error. */
+static gboolean
+read_through_bytes (ImgxferSource *self, void *buffer, gsize length,
+                    guint64 offset, GCancellable *cancellable, GError **error)
+{
+  ImgxferBackend *backend = IMGXFER_BACKEND (self);
+  ImgxferSourceInterface *iface = IMGXFER_SOURCE_GET_IFACE (self);
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gsize size = 0;
+  const void *data;
+
+  if (iface->read_bytes == NULL)
+    return _imgxfer_missing_vfunc (backend, "pread or read_bytes", error);
+
+  bytes = iface->read_bytes (self, length, offset, cancellable, &local_error);
+  if (bytes == NULL)
+    {
+      /* A binding's method that returned nothing and raised nothing. */
+      if (local_error == NULL)
+        g_set_error (
+            &local_error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+            "%s: read_bytes returned nothing at offset %" G_GUINT64_FORMAT,
+            imgxfer_backend_get_url (backend), offset);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+
+  data = g_bytes_get_data (bytes, &size);
+  if (size != length)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
+                   "%s: read %" G_GSIZE_FORMAT " bytes of %" G_GSIZE_FORMAT
+                   " at offset %" G_GUINT64_FORMAT,
+                   imgxfer_backend_get_url (backend), size, length, offset);
+      return FALSE;
+    }
+  memcpy (buffer, data, length);
+  return TRUE;
 }
 
 /**
@@ -54,7 +98,8 @@ imgxfer_source_pread (ImgxferSource *self,
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
   if (IMGXFER_SOURCE_GET_IFACE (self)->pread == NULL)
-    return _imgxfer_missing_vfunc (backend, "pread", error);
+    return read_through_bytes (self, buffer, length, offset, cancellable,
+                               error);
 
   return IMGXFER_SOURCE_GET_IFACE (self)->pread (self, buffer, length, offset,
                                                  cancellable, error);

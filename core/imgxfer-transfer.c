@@ -156,9 +156,15 @@ run_copy (Transfer *transfer, ImgxferBackend *source,
   imgxfer_copy_set_connections (
       copy, imgxfer_transfer_options_get_connections (options));
   imgxfer_copy_set_shallow (copy, shallow);
+  /* An upload sends the source's data as it is, zeroes included, as
+   * imageio's client does: the ticket's disk is then allocated where the
+   * source is (the seed compares allocation strictly). */
   if (transfer->upload)
-    imgxfer_copy_set_target_is_zero (
-        copy, imgxfer_transfer_options_get_disk_is_zero (options));
+    {
+      imgxfer_copy_set_target_is_zero (
+          copy, imgxfer_transfer_options_get_disk_is_zero (options));
+      imgxfer_copy_set_sparse (copy, FALSE);
+    }
   else
     imgxfer_copy_set_dirty_only (
         copy, imgxfer_transfer_options_get_incremental (options));

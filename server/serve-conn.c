@@ -34,16 +34,13 @@ struct _ServeConns
   gulong started_id, finished_id, aborted_id;
 };
 
-/* The connection no longer counts for its tickets nor is watched. */
+/* The connection no longer counts for its tickets. */
 static void
-conn_release (Conn *conn)
+conn_drop_tickets (Conn *conn)
 {
   for (guint i = 0; i < conn->tickets->len; i++)
     serve_ticket_remove_connection (conn->tickets->pdata[i]);
   g_ptr_array_set_size (conn->tickets, 0);
-  if (conn->conns)
-    conn->conns->list = g_list_remove (conn->conns->list, conn);
-  conn->conns = NULL;
 }
 
 static void
@@ -51,7 +48,8 @@ conn_free (gpointer data)
 {
   Conn *conn = data;
 
-  conn_release (conn);
+  conn_drop_tickets (conn);
+  conn->conns->list = g_list_remove (conn->conns->list, conn);
   g_ptr_array_unref (conn->tickets);
   g_free (conn);
 }
@@ -153,7 +151,7 @@ reap (gpointer data)
         {
           g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
           g_socket_close (conn->socket, NULL);
-          conn_release (conn);
+          conn_drop_tickets (conn);
         }
     }
   return G_SOURCE_CONTINUE;
@@ -179,15 +177,32 @@ serve_conns_new (SoupServer *server, guint default_timeout)
 }
 
 void
-serve_conns_free (ServeConns *self)
+serve_conns_stop (ServeConns *self)
 {
   g_source_destroy (self->reaper);
-  g_source_unref (self->reaper);
   g_signal_handler_disconnect (self->server, self->started_id);
   g_signal_handler_disconnect (self->server, self->finished_id);
   g_signal_handler_disconnect (self->server, self->aborted_id);
-  for (GList *l = self->list; l; l = l->next)
-    ((Conn *)l->data)->conns = NULL;
-  g_list_free (self->list);
+}
+
+void
+serve_conns_free (ServeConns *self)
+{
+  /* The server is gone, and with it every connection: a socket still here
+   * is one libsoup 3.2 dropped without releasing (a connection that ended
+   * without its noticing); it is released here when nothing else holds
+   * it. */
+  while (self->list)
+    {
+      Conn *conn = self->list->data;
+      GSocket *socket = conn->socket;
+      gboolean leaked = G_OBJECT (socket)->ref_count == 1;
+
+      g_object_steal_data (G_OBJECT (socket), CONN_KEY);
+      conn_free (conn);
+      if (leaked)
+        g_object_unref (socket);
+    }
+  g_source_unref (self->reaper);
   g_free (self);
 }

@@ -18,6 +18,9 @@ typedef struct _ServeConns ServeConns;
  * has closed its end (libsoup would keep them in CLOSE-WAIT). Runs in the
  * thread-default main context of the caller. */
 ServeConns *serve_conns_new (SoupServer *server, guint default_timeout);
+/* Stops watching, while the server is still there; serve_conns_free()
+ * after the server is gone. */
+void serve_conns_stop (ServeConns *self);
 void serve_conns_free (ServeConns *self);
 
 /* Counts the connection of @msg among the connections of @ticket (GET

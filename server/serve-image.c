@@ -29,6 +29,7 @@ struct _ServeImage
   ImgxferBackend *first; /* the backend opened first, kept for cloning */
   GPtrArray *idle;       /* ImgxferBackend, ready for a request */
   guint count;           /* backends opened, idle or in use */
+  gboolean closed;       /* the ticket is gone: nothing opens again */
 };
 
 ServeImage *
@@ -60,11 +61,17 @@ void
 serve_image_close (ServeImage *self)
 {
   g_autoptr (GPtrArray) idle = NULL;
+  g_autoptr (ImgxferBackend) first = NULL;
 
   g_mutex_lock (&self->lock);
   idle = g_steal_pointer (&self->idle);
   self->idle = g_ptr_array_new_with_free_func (g_object_unref);
   self->count -= idle->len;
+  /* Without the first backend, the last one released closes the image
+   * (and stops its qemu-nbd, if any). */
+  first = g_steal_pointer (&self->first);
+  self->closed = TRUE;
+  g_cond_broadcast (&self->released);
   g_mutex_unlock (&self->lock);
 
   /* A writer's data is on disk before its backend goes; a flush error has
@@ -75,7 +82,7 @@ serve_image_close (ServeImage *self)
         g_autoptr (GError) error = NULL;
 
         if (!imgxfer_destination_flush (idle->pdata[i], NULL, &error))
-          g_warning ("%s: %s", self->url, error->message);
+          g_printerr ("imgxfer: %s\n", error->message);
       }
 }
 
@@ -117,6 +124,14 @@ open_one (ServeImage *self, GCancellable *cancellable, GError **error)
   g_mutex_lock (&self->lock);
   while (self->opening)
     g_cond_wait (&self->released, &self->lock);
+  if (self->closed)
+    {
+      self->count--;
+      g_mutex_unlock (&self->lock);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                   "%s: the ticket was removed", self->url);
+      return NULL;
+    }
   if (self->first != NULL)
     {
       g_autoptr (ImgxferBackend) first = g_object_ref (self->first);
@@ -131,7 +146,7 @@ open_one (ServeImage *self, GCancellable *cancellable, GError **error)
       backend = open_first (self, cancellable, error);
       g_mutex_lock (&self->lock);
       self->opening = FALSE;
-      if (backend)
+      if (backend && !self->closed)
         self->first = g_object_ref (backend);
     }
   if (backend == NULL)
@@ -162,6 +177,13 @@ serve_image_acquire (ServeImage *self, GCancellable *cancellable,
           g_mutex_unlock (&self->lock);
           return NULL;
         }
+      if (self->closed)
+        {
+          g_mutex_unlock (&self->lock);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                       "%s: the ticket was removed", self->url);
+          return NULL;
+        }
       if (self->idle->len > 0)
         {
           ImgxferBackend *backend
@@ -185,6 +207,16 @@ void
 serve_image_release (ServeImage *self, ImgxferBackend *backend)
 {
   g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      /* Released after the image was closed: flushed and closed now. */
+      self->count--;
+      g_mutex_unlock (&self->lock);
+      if (self->writable)
+        imgxfer_destination_flush (IMGXFER_DESTINATION (backend), NULL, NULL);
+      g_object_unref (backend);
+      return;
+    }
   g_ptr_array_add (self->idle, backend);
   g_cond_broadcast (&self->released);
   g_mutex_unlock (&self->lock);

@@ -20,4 +20,7 @@ void serve_job_run (ServeJobFunc work, ServeJobFunc done, gpointer data);
  * caller's: some jobs answer there); for shutdown. */
 void serve_job_drain_in (GMainContext *context);
 
+/* Stops and joins every worker thread; after serve_job_drain_in(). */
+void serve_job_shutdown (void);
+
 G_END_DECLS

@@ -22,6 +22,20 @@ on_finished (SoupServerMessage *msg, ServeRequest *self)
   serve_request_unref (self);
 }
 
+void
+serve_request_end_op (ServeRequest *self)
+{
+  if (self->backend)
+    serve_image_release (serve_ticket_get_image (self->ticket),
+                         g_steal_pointer (&self->backend));
+  if (self->op == NULL)
+    return;
+  if (self->cancel_id)
+    g_cancellable_disconnect (self->op->cancellable, self->cancel_id);
+  self->cancel_id = 0;
+  serve_ticket_end (self->ticket, g_steal_pointer (&self->op));
+}
+
 ServeRequest *
 serve_request_new (SoupServerMessage *msg, ServeServer *server,
                    ServeTicket *ticket)
@@ -48,11 +62,7 @@ serve_request_unref (ServeRequest *self)
 {
   if (!g_atomic_ref_count_dec (&self->ref))
     return;
-  if (self->backend)
-    serve_image_release (serve_ticket_get_image (self->ticket),
-                         g_steal_pointer (&self->backend));
-  if (self->op)
-    serve_ticket_end (self->ticket, self->op);
+  serve_request_end_op (self);
   if (self->data_free)
     self->data_free (self->data);
   g_clear_error (&self->error);
@@ -68,6 +78,9 @@ shutdown_in_loop (gpointer data)
 {
   ServeRequest *self = data;
 
+  self->cancelled = TRUE;
+  if (!self->job_running)
+    serve_request_end_op (self);
   if (!self->finished)
     {
       GSocket *socket = soup_server_message_get_socket (self->msg);
@@ -125,9 +138,24 @@ job_done (gpointer data)
 {
   ServeRequest *self = data;
 
+  self->job_running = FALSE;
+  /* What the job did no longer counts: the operation ended with the
+   * cancellation. */
+  if (self->cancelled)
+    {
+      serve_request_end_op (self);
+      if (self->error == NULL)
+        g_set_error_literal (&self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             "cancelled");
+    }
   if (!self->finished)
     self->done (self);
   serve_request_unref (self);
+}
+
+static void
+job_refused (gpointer data)
+{
 }
 
 void
@@ -135,7 +163,12 @@ serve_request_run (ServeRequest *self, ServeJobFunc work, ServeJobFunc done)
 {
   serve_request_ref (self);
   self->done = done;
-  serve_job_run (work, job_done, self);
+  /* A cancelled request touches the image no more: its job only fails. */
+  if (self->cancelled && self->error == NULL)
+    g_set_error_literal (&self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                         "cancelled");
+  self->job_running = !self->cancelled;
+  serve_job_run (self->cancelled ? job_refused : work, job_done, self);
 }
 
 GCancellable *

@@ -28,6 +28,8 @@ struct _ServeRequest
   ImgxferBackend *backend;
   GError *error;
   gboolean finished;
+  gboolean cancelled; /* the ticket was cancelled: no more backend calls */
+  gboolean job_running;
   gulong finished_id;
   gulong cancel_id;
   ServeJobFunc done;
@@ -48,6 +50,10 @@ gboolean serve_request_begin (ServeRequest *self, guint64 offset,
  * message finished meanwhile. Both get the request. */
 void serve_request_run (ServeRequest *self, ServeJobFunc work,
                         ServeJobFunc done);
+
+/* Gives the backend back and ends the ticket operation: the request
+ * touches the image no more. */
+void serve_request_end_op (ServeRequest *self);
 
 /* From a job: the request's backend, acquired on first use. */
 gboolean serve_request_acquire (ServeRequest *self, GError **error);

@@ -205,8 +205,9 @@ service_free (gpointer data)
   Service *service = data;
 
   soup_server_disconnect (service->soup);
-  serve_conns_free (service->conns);
+  serve_conns_stop (service->conns);
   g_object_unref (service->soup);
+  serve_conns_free (service->conns);
   g_object_unref (service->socket);
   g_free (service);
 }
@@ -505,6 +506,22 @@ quit_loop (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* GLib keeps the threads of its shared pool (glib-networking's TLS
+ * handshakes run there) for a while after their last task; they end now,
+ * so that no thread but this one is left when the process exits. */
+static void
+stop_glib_threads (void)
+{
+  g_thread_pool_set_max_unused_threads (0);
+  for (int i = 0; i < 100; i++)
+    {
+      g_thread_pool_stop_unused_threads ();
+      if (g_thread_pool_get_num_unused_threads () == 0 && i > 6)
+        break;
+      g_usleep (G_USEC_PER_SEC / 10);
+    }
+}
+
 void
 serve_server_stop (ServeServer *self)
 {
@@ -522,6 +539,8 @@ serve_server_stop (ServeServer *self)
       g_thread_join (loop->thread);
     }
   serve_job_drain_in (g_main_context_get_thread_default ());
+  serve_job_shutdown ();
+  stop_glib_threads ();
   if (self->config->local_enable && self->config->local_socket)
     g_unlink (self->config->local_socket);
   if (self->config->control_socket && self->config->control_port < 0)

@@ -98,6 +98,7 @@ static void
 test_stdout_write_error (Fixture *f, gconstpointer data)
 {
   const char *redirect = data;
+  g_autofree char *copy = g_build_filename (f->dir, "copy.raw", NULL);
   const char *const *commands[] = {
     (const char *const[]){ "checksum", f->raw, NULL },
     (const char *const[]){ "checksum", "--output=json", f->raw, NULL },
@@ -107,6 +108,8 @@ test_stdout_write_error (Fixture *f, gconstpointer data)
     (const char *const[]){ "extents", f->raw, NULL },
     (const char *const[]){ "extents", "--output=json", f->raw, NULL },
     (const char *const[]){ "measure", "-O", "raw", f->raw, NULL },
+    (const char *const[]){ "compare", f->raw, f->raw, NULL },
+    (const char *const[]){ "convert", "--output=json", f->raw, copy, NULL },
     (const char *const[]){ "drivers", NULL },
     (const char *const[]){ "--version", NULL },
     (const char *const[]){ "--help", NULL },
@@ -182,6 +185,26 @@ test_signal_cancels (Fixture *f, gconstpointer data)
   dir = g_dir_open (tmp, 0, NULL);
   g_assert_nonnull (dir);
   g_assert_null (g_dir_read_name (dir));
+}
+
+/* A comparison interrupted names the images and exits 4. */
+static void
+test_signal_cancels_compare (Fixture *f, gconstpointer data)
+{
+  const char *const args[] = { "compare", "pattern:64g", "pattern:64g", NULL };
+  g_autoptr (GSubprocess) process = spawn_cli (NULL, NULL, args);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  /* Comparing 64 GiB of data takes minutes: it is running by then. */
+  g_usleep (G_USEC_PER_SEC / 2);
+  g_subprocess_send_signal (process, SIGTERM);
+
+  g_assert_cmpint (test_wait_process (process, &out, &err), ==, 4);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpstr (err, ==,
+                   "imgxfer: comparison of pattern:64g and pattern:64g "
+                   "cancelled\n");
 }
 
 /* qemu-img says why it failed on two lines; imgxfer on one. */
@@ -340,7 +363,8 @@ static void
 test_help_usage_line (void)
 {
   const char *const commands[]
-      = { "checksum", "convert", "drivers", "extents", "info", "measure" };
+      = { "checksum", "compare", "convert", "drivers", "extents",
+          "info",     "measure", "serve",   "ticket" };
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     {
@@ -396,6 +420,7 @@ main (int argc, char **argv)
   add_test ("/cli/stdout/unused", NULL, test_stdout_unused);
   add_test ("/cli/signal/hup", GINT_TO_POINTER (SIGHUP), test_signal_cancels);
   add_test ("/cli/signal/term", GINT_TO_POINTER (SIGTERM), test_signal_cancels);
+  add_test ("/cli/signal/compare", NULL, test_signal_cancels_compare);
   add_test ("/cli/errors/one-line", NULL, test_error_one_line);
   add_test ("/cli/errors/character-device-source", NULL,
             test_character_device_source);

@@ -167,11 +167,16 @@ test_chain (gconstpointer data)
           = { "convert", "--checksum", "top.qcow2", layers[i], NULL };
       const char *const existing[]
           = { "convert", "-n", "top.qcow2", layers[i], NULL };
+      const char *const shallow[] = { "convert",   "--shallow", "-O", "qcow2",
+                                      "top.qcow2", layers[i],   NULL };
 
       assert_refused (dir, to_qcow2, layers[i], "top.qcow2", files);
       assert_refused (dir, to_raw, layers[i], "top.qcow2", files);
       assert_refused (dir, checksum, layers[i], "top.qcow2", files);
       assert_refused (dir, existing, layers[i], "top.qcow2", files);
+      /* A shallow copy reads no layer below, but replacing one would
+       * still change what the source image holds. */
+      assert_refused (dir, shallow, layers[i], "top.qcow2", files);
     }
   test_tmpdir_free (g_steal_pointer (&dir));
 }

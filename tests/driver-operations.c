@@ -113,6 +113,7 @@ answering_create (ImgxferBackendClass *klass, const char *url,
                   GCancellable *cancellable, GError **error)
 {
   g_autofree char *memory_url = NULL;
+  g_autoptr (ImgxferOpenOptions) memory_options = NULL;
 
   n_answered++;
   /* What the library hands over. */
@@ -122,8 +123,11 @@ answering_create (ImgxferBackendClass *klass, const char *url,
   g_assert_cmpstr (backing_file, ==, "base.img");
   g_assert_cmpstr (backing_format, ==, "raw");
 
+  /* The memory image holds the data itself: raw, not the format. */
   memory_url = g_strdup_printf ("memory:?size=%" G_GUINT64_FORMAT, size);
-  return imgxfer_open (memory_url, options, cancellable, error);
+  memory_options = imgxfer_open_options_copy (options);
+  imgxfer_open_options_set_format (memory_options, "raw");
+  return imgxfer_open (memory_url, memory_options, cancellable, error);
 }
 
 static JsonNode *

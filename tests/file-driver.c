@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <linux/magic.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -340,7 +341,8 @@ test_create_raw (void)
   test_write_pattern (path, 0, 8 * MiB, 'o');
   backend = imgxfer_create (path, NULL, size, NULL, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, size);
+  /* Rounded up to 512, as qemu-img create does. */
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 5 * MiB + 512);
   g_assert_cmpuint (imgxfer_backend_get_caps (backend) & expected, ==,
                     expected);
   g_assert_cmpuint (allocated_bytes (path), ==, 0);
@@ -583,6 +585,51 @@ test_stream (void)
   g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED);
 }
 
+/* A file whose size is not a multiple of 512 is seen rounded up: the
+ * tail of its last sector reads as zeroes, and as data once a writer
+ * fills it; past the end of a file that shrank, a read fails. */
+static void
+test_unaligned_size (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "odd.raw", NULL);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 buffer[4096];
+  guint8 expected[4096];
+
+  test_create_sparse (path, MiB + 100);
+  test_write_pattern (path, MiB, 100, 't');
+  backend = test_open (path, FALSE);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, MiB + 512);
+
+  memset (buffer, 'x', sizeof buffer);
+  memset (expected, 0, sizeof expected);
+  memset (expected, 't', 100);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, 512,
+                                       MiB, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (buffer, 512, expected, 512);
+
+  test_write_pattern (path, MiB + 100, 412, 'g');
+  memset (expected + 100, 'g', 412);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, 512,
+                                       MiB, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (buffer, 512, expected, 512);
+
+  g_clear_object (&backend);
+  test_create_sparse (path, MiB + 100);
+  backend = test_open (path, FALSE);
+  g_assert_cmpint (truncate (path, 512 * KiB), ==, 0);
+  g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer,
+                                        4096, MiB - 3584, NULL, &error));
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ);
+
+  g_clear_object (&backend);
+  test_tmpdir_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -603,6 +650,7 @@ main (int argc, char **argv)
   g_test_add_func ("/file-driver/create/raw-sparse", test_create_raw);
   g_test_add_func ("/file-driver/block-device/loop", test_block_device);
   g_test_add_func ("/file-driver/write/behind", test_write_behind);
+  g_test_add_func ("/file-driver/unaligned-size", test_unaligned_size);
   g_test_add_func ("/file-driver/write/behind-scattered",
                    test_write_behind_scattered);
 

@@ -185,8 +185,9 @@ test_write (Fixture *f, gconstpointer data)
   guint64 size = 6 * MiB + 100;
 
   make_image (source, size);
-  test_create_sparse (image, size);
-  test_write_pattern (image, 0, size, 'x');
+  /* The disk as large as the source file is seen: rounded up to 512. */
+  test_create_sparse (image, 6 * MiB + 512);
+  test_write_pattern (image, 0, 6 * MiB + 512, 'x');
 
   g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "-n", "--cafile",
                                                    f->ca, source, url, NULL },

@@ -959,6 +959,173 @@ test_backends (void)
   }
 }
 
+/* The pids of the processes whose command line names @path. */
+static guint
+count_processes_using (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  while ((name = g_dir_read_name (dir)))
+    {
+      g_autofree char *file = g_build_filename ("/proc", name, "cmdline", NULL);
+      g_autofree char *cmdline = NULL;
+      gsize length;
+
+      if (!g_ascii_isdigit (*name)
+          || !g_file_get_contents (file, &cmdline, &length, NULL))
+        continue;
+      for (gsize i = 0; i + 1 < length; i++)
+        if (cmdline[i] == '\0')
+          cmdline[i] = ' ';
+      if (strstr (cmdline, path))
+        count++;
+    }
+  return count;
+}
+
+/* SIGTERM while a PUT streams into a qcow2 (through the daemon's
+ * qemu-nbd): the daemon exits 0, what an earlier PUT wrote with
+ * ?flush=n is in the image, which qemu finds clean, and no qemu-nbd is
+ * left. */
+static void
+test_sigterm_put (void)
+{
+  g_autofree char *dir = g_build_filename (tmpdir, "second", NULL);
+  g_autofree char *qcow2 = g_build_filename (dir, "target.qcow2", NULL);
+  g_autofree char *url = g_strconcat ("file://", qcow2, NULL);
+  g_autofree char *data_path = g_build_filename (dir, "data.raw", NULL);
+  g_autofree char *out_path = g_build_filename (dir, "out.raw", NULL);
+  g_autofree char *body = g_strdup_printf (
+      "{\"uuid\": \"w\", \"url\": \"%s\", \"size\": %d, \"ops\": "
+      "[\"write\"], \"timeout\": 300, \"format\": \"qcow2\"}",
+      url, 64 * MiB);
+  g_autofree char *image = NULL;
+  g_autofree char *slow_image = NULL;
+  const char *const check[] = { "qemu-img", "check", "-q", qcow2, NULL };
+  const char *const convert[]
+      = { "qemu-img", "convert", "-f",     "qcow2", "-O",
+          "raw",      qcow2,     out_path, NULL };
+  Daemon second = { 0 };
+  GPid curl;
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  test_qemu_img_create (qcow2, "qcow2", "64M", NULL, NULL);
+  test_write_pattern (data_path, 0, 32 * MiB, 0x3c);
+  daemon_start (&second, dir);
+  {
+    g_autoptr (Reply) added
+        = http (second.control_session, "PUT", "http://localhost/tickets/w",
+                body, NULL, NULL);
+    g_assert_cmpuint (added->status, ==, 200);
+  }
+  image = g_strdup_printf ("%s/images/w?flush=n", second.url);
+  {
+    g_autoptr (SoupMessage) msg = soup_message_new ("PUT", image);
+    g_autoptr (GBytes) data = file_bytes (data_path, 0, MiB);
+    g_autoptr (GBytes) reply = NULL;
+    g_autoptr (GError) error = NULL;
+
+    soup_message_set_request_body_from_bytes (msg, NULL, data);
+    reply = soup_session_send_and_read (second.https, msg, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  }
+  g_assert_cmpuint (count_processes_using (qcow2), >=, 1);
+
+  /* A slow upload of the rest, cut by the SIGTERM. */
+  slow_image = g_strdup_printf ("%s/images/w", second.url);
+  {
+    g_autofree char *upload = g_strconcat ("@", data_path, NULL);
+    const char *argv[] = { "curl",
+                           "-sS",
+                           "--cacert",
+                           ca_file,
+                           "--limit-rate",
+                           "2M",
+                           "-X",
+                           "PUT",
+                           "-H",
+                           "Content-Range: bytes 1048576-34603007/*",
+                           "--data-binary",
+                           upload,
+                           slow_image,
+                           NULL };
+    g_assert_true (g_spawn_async (
+        NULL, (char **)argv, NULL,
+        G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
+            | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+        die_with_parent, NULL, &curl, NULL));
+  }
+  g_usleep (1500 * 1000);
+  g_assert_cmpint (daemon_stop (&second), ==, 0);
+  kill (curl, SIGKILL);
+  waitpid (curl, NULL, 0);
+  g_spawn_close_pid (curl);
+
+  g_assert_cmpuint (count_processes_using (qcow2), ==, 0);
+  test_run_ok (check);
+  test_run_ok (convert);
+  {
+    g_autoptr (GBytes) got = file_bytes (out_path, 0, MiB);
+    g_autoptr (GBytes) expected = file_bytes (data_path, 0, MiB);
+    assert_bytes (got, expected);
+  }
+}
+
+/* imgxfer ticket: a client of the control service printing JSON. */
+static void
+test_ticket_cli (void)
+{
+  g_autofree char *path = make_image ("cli.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  const char *const add[] = { "ticket",
+                              "add",
+                              "--control-socket",
+                              daemon_.control,
+                              "--id",
+                              "cli",
+                              "--url",
+                              url,
+                              "--size",
+                              "8m",
+                              "--ops",
+                              "read,write",
+                              "--timeout",
+                              "60",
+                              NULL };
+  const char *const extend[]
+      = { "ticket", "extend", "--control-socket", daemon_.control, "cli",
+          "600",    NULL };
+  const char *const del[]
+      = { "ticket", "del", "--control-socket", daemon_.control, "cli", NULL };
+  const char *const show[]
+      = { "ticket", "show", "--control-socket", daemon_.control, "cli", NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr (JsonNode) added = NULL;
+  g_autoptr (JsonNode) extended = NULL;
+  JsonObject *object;
+
+  g_assert_cmpint (test_run_cli (add, &out, NULL), ==, 0);
+  added = test_parse_json (out);
+  object = json_node_get_object (added);
+  g_assert_cmpstr (json_object_get_string_member (object, "uuid"), ==, "cli");
+  g_assert_cmpint (json_object_get_int_member (object, "size"), ==, IMAGE_SIZE);
+  g_assert_cmpint (json_object_get_int_member (object, "timeout"), ==, 60);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (test_run_cli (extend, &out, NULL), ==, 0);
+  extended = test_parse_json (out);
+  g_assert_cmpint (
+      json_object_get_int_member (json_node_get_object (extended), "expires"),
+      >=, json_object_get_int_member (object, "expires") + 500);
+  g_assert_cmpint (test_run_cli (del, NULL, NULL), ==, 0);
+  g_assert_cmpint (test_run_cli (show, NULL, &err), ==, 1);
+  g_assert_cmpstr (err, ==,
+                   "imgxfer: control service: 404 No such ticket 'cli'\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -984,6 +1151,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/delete-during-get", test_delete_during_get);
   g_test_add_func ("/serve/concurrent", test_concurrent);
   g_test_add_func ("/serve/backends", test_backends);
+  g_test_add_func ("/serve/ticket-cli", test_ticket_cli);
+  g_test_add_func ("/serve/sigterm-put", test_sigterm_put);
   status = g_test_run ();
 
   g_assert_cmpint (daemon_stop (&daemon_), ==, 0);

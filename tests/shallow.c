@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "test-servers.h"
 #include "test-utils.h"
 
@@ -154,6 +156,135 @@ test_backing_option_raw (Chain *c, gconstpointer data)
   assert_like_qemu_img (c, "raw", raw, raw);
 }
 
+/* qemu-nbd exporting the source chain, with --allocation-depth or
+ * without. */
+static TestServer *
+serve_chain (Chain *c, gboolean depth)
+{
+  g_autofree char *socket = path_in (c, depth ? "depth.sock" : "plain.sock");
+  const char *argv[]
+      = { "qemu-nbd", "-r", "-t",   "-f",
+          "qcow2",    "-k", socket, depth ? "--allocation-depth" : c->top,
+          c->top,     NULL };
+
+  if (!depth)
+    argv[8] = NULL;
+  return test_server_start (argv, socket);
+}
+
+/* The ranges of `imgxfer extents --output=json` that are holes, merged
+ * ("start+length" lines). */
+static char *
+hole_ranges (const char *json)
+{
+  g_autoptr (JsonNode) root = test_parse_json (json);
+  JsonArray *extents = json_node_get_array (root);
+  GString *holes = g_string_new (NULL);
+  gint64 start = -1, end = -1;
+
+  for (guint i = 0; i < json_array_get_length (extents); i++)
+    {
+      JsonObject *e = json_array_get_object_element (extents, i);
+      gint64 offset = json_object_get_int_member (e, "start");
+
+      if (!json_object_get_boolean_member (e, "hole"))
+        continue;
+      if (offset != end)
+        {
+          if (start >= 0)
+            g_string_append_printf (
+                holes, "%" G_GINT64_FORMAT "+%" G_GINT64_FORMAT "\n", start,
+                end - start);
+          start = offset;
+        }
+      end = offset + json_object_get_int_member (e, "length");
+    }
+  if (start >= 0)
+    g_string_append_printf (holes,
+                            "%" G_GINT64_FORMAT "+%" G_GINT64_FORMAT "\n",
+                            start, end - start);
+  return g_string_free (holes, FALSE);
+}
+
+/* A shallow copy from an NBD export of the whole chain takes the top
+ * layer from qemu:allocation-depth: the new top allocates what the
+ * source's top does, and reads through the new backing file as the
+ * source. extents --shallow reports the same holes. */
+static void
+test_nbd_allocation_depth (Chain *c, gconstpointer data)
+{
+  g_autoptr (TestServer) server = serve_chain (c, TRUE);
+  const char *url = test_server_get_uri (server);
+  g_autofree char *copy = path_in (c, "imgxfer.qcow2");
+  g_autofree char *expected = path_in (c, "qemu-img.qcow2");
+  const char *convert[]
+      = { "convert", "--shallow", "-O", "qcow2", "-B", c->new_base,
+          "-F",      "qcow2",     url,  copy,    NULL };
+  const char *extents[]
+      = { "extents", "--shallow", "--output=json", url, NULL };
+  const char *local_extents[]
+      = { "extents", "--shallow", "--output=json", c->top, NULL };
+  g_autofree char *expected_map = NULL;
+  g_autofree char *copy_map = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *local_out = NULL;
+  g_autofree char *holes = NULL;
+  g_autofree char *local_holes = NULL;
+  g_autofree char *err = NULL;
+
+  convert_onto_new_base (c, NULL, "qcow2", c->top, expected);
+  g_assert_cmpint (test_run_cli (convert, NULL, &err), ==, 0);
+  g_assert_cmpstr (err, ==, "");
+
+  expected_map = test_top_layer_map (expected);
+  copy_map = test_top_layer_map (copy);
+  g_assert_cmpstr (copy_map, ==, expected_map);
+  test_assert_images_equal (c->top, "qcow2", copy, "qcow2", FALSE);
+
+  /* The same holes; their zero flags differ: through the export they
+   * read as the source's backing file does. */
+  g_assert_cmpint (test_run_cli (extents, &out, NULL), ==, 0);
+  g_assert_cmpint (test_run_cli (local_extents, &local_out, NULL), ==, 0);
+  holes = hole_ranges (out);
+  local_holes = hole_ranges (local_out);
+  g_test_message ("holes:\n%s", holes);
+  g_assert_cmpstr (holes, ==, local_holes);
+  g_clear_pointer (&server, test_server_stop);
+}
+
+/* Without qemu:allocation-depth, the top layer's holes cannot be told
+ * from its zeroes: --shallow is refused before anything is created,
+ * unless -f raw says the export is all one layer. */
+static void
+test_nbd_no_allocation_depth (Chain *c, gconstpointer data)
+{
+  g_autoptr (TestServer) server = serve_chain (c, FALSE);
+  const char *url = test_server_get_uri (server);
+  g_autofree char *copy = path_in (c, "copy.raw");
+  const char *convert[] = { "convert", "--shallow", url, copy, NULL };
+  const char *extents[] = { "extents", "--shallow", url, NULL };
+  const char *raw[] = { "convert", "--shallow", "-f", "raw", url, copy, NULL };
+  const char *const *refused[] = { convert, extents };
+  g_autofree char *what
+      = g_strdup_printf ("imgxfer: %s: a shallow source needs the NBD server's "
+                         "\"qemu:allocation-depth\" context",
+                         url);
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (test_run_cli (refused[i], NULL, &err), ==, 1);
+      g_assert_true (g_str_has_prefix (err, what));
+      g_assert_cmpuint (strlen (err), ==, strcspn (err, "\n") + 1);
+    }
+  g_assert_false (g_file_test (copy, G_FILE_TEST_EXISTS));
+
+  g_assert_cmpint (test_run_cli (raw, NULL, NULL), ==, 0);
+  test_assert_images_equal (c->top, "qcow2", copy, "raw", FALSE);
+  g_clear_pointer (&server, test_server_stop);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -165,6 +296,11 @@ main (int argc, char **argv)
               test_backing_option_no_backing, chain_teardown);
   g_test_add ("/shallow/backing-option/raw", Chain, NULL, chain_setup,
               test_backing_option_raw, chain_teardown);
+
+  g_test_add ("/shallow/nbd/allocation-depth", Chain, NULL, chain_setup,
+              test_nbd_allocation_depth, chain_teardown);
+  g_test_add ("/shallow/nbd/no-allocation-depth", Chain, NULL, chain_setup,
+              test_nbd_no_allocation_depth, chain_teardown);
 
   return g_test_run ();
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <imgxfer/imgxfer-error.h>
@@ -158,4 +159,21 @@ _imgxfer_local_zero (int fd,
       return FALSE;
     }
   return _imgxfer_set_errno_error (error, errno, path, "zero", offset);
+}
+
+guint64
+_imgxfer_sector_round_up (guint64 size)
+{
+  return (size + IMGXFER_SECTOR_SIZE - 1)
+         & ~(guint64)(IMGXFER_SECTOR_SIZE - 1);
+}
+
+gsize
+_imgxfer_clip_read (void *buffer, gsize length, guint64 offset,
+                    guint64 bytes)
+{
+  gsize stored = offset < bytes ? MIN (length, bytes - offset) : 0;
+
+  memset ((guint8 *)buffer + stored, 0, length - stored);
+  return stored;
 }

@@ -38,6 +38,21 @@ gboolean _imgxfer_local_pio (int fd,
                              guint64 offset,
                              GError **error);
 
+/* A raw image (a file, an archive member) is seen at its size rounded up
+ * to whole 512-byte sectors, the tail reading as zeroes, as qemu and
+ * imageio's client see it: every command then sees one size, and a raw
+ * image's checksum equals that of the same data in any other format. */
+#define IMGXFER_SECTOR_SIZE 512
+guint64 _imgxfer_sector_round_up (guint64 size);
+
+/* Of a read of @length bytes at @offset of an image whose first @bytes
+ * bytes are stored: zeroes the part of @buffer past them, and returns the
+ * length of the part to read. */
+gsize _imgxfer_clip_read (void *buffer,
+                          gsize length,
+                          guint64 offset,
+                          guint64 bytes);
+
 /* Whether @err (of fallocate or an ioctl) says "not here" rather than
  * "failed". */
 gboolean _imgxfer_errno_is_not_supported (int err);

@@ -13,6 +13,9 @@
  * with O_DIRECT turned off for that request, as dd does: writing a whole
  * aligned block there would grow the file.
  *
+ * A regular file is seen at its size rounded up to 512 bytes, the tail
+ * reading as zeroes (see IMGXFER_SECTOR_SIZE); writing there extends it.
+ *
  * A pipe or a character device (/dev/null) can be a destination, written
  * strictly in order with write(): it has no size, cannot seek, and is
  * never truncated. A write out of order is an error, never a silent
@@ -50,6 +53,8 @@ struct _ImgxferFileBackend
   char *path;
   int fd;
   gboolean is_block_device;
+  gboolean is_regular;
+  guint64 file_bytes;     /* a regular file's st_size, when last seen */
   gboolean is_stream;     /* a pipe or a character device */
   guint64 stream_offset;  /* where the next write must start */
 
@@ -89,7 +94,9 @@ file_size (ImgxferFileBackend *self, guint64 *size, GError **error)
 
   if (S_ISREG (st.st_mode))
     {
-      *size = st.st_size;
+      self->is_regular = TRUE;
+      self->file_bytes = st.st_size;
+      *size = _imgxfer_sector_round_up (st.st_size);
       return TRUE;
     }
 
@@ -242,7 +249,8 @@ imgxfer_file_backend_get_local_file (ImgxferBackend *backend,
   if (offset)
     *offset = 0;
   if (size)
-    *size = imgxfer_backend_get_size (backend);
+    *size = self->is_regular ? self->file_bytes
+                             : imgxfer_backend_get_size (backend);
   return TRUE;
 }
 
@@ -374,6 +382,32 @@ file_io (ImgxferFileBackend *self,
   return do_io (self, writing, buffer, length, offset, error);
 }
 
+/* A read reaching past the bytes of a regular file: the file may have
+ * grown through a writer since. Only its last sector's tail reads as
+ * zeroes; a read past the end of a file that shrank below that fails as
+ * a short read, never as zeroes. */
+static gboolean
+clip_to_file (ImgxferFileBackend *self,
+              void *buffer,
+              gsize *length,
+              guint64 offset,
+              GError **error)
+{
+  guint64 size = imgxfer_backend_get_size (IMGXFER_BACKEND (self));
+  guint64 last_sector = size - MIN (size, IMGXFER_SECTOR_SIZE);
+  struct stat st;
+
+  if (!self->is_regular || offset + *length <= self->file_bytes)
+    return TRUE;
+  if (fstat (self->fd, &st) < 0)
+    return _imgxfer_set_errno_error (error, errno, self->path, "stat",
+                                     offset);
+  self->file_bytes = st.st_size;
+  *length = _imgxfer_clip_read (buffer, *length, offset,
+                                MAX (self->file_bytes, last_sector));
+  return TRUE;
+}
+
 static gboolean
 imgxfer_file_backend_pread (ImgxferSource *source,
                             void *buffer,
@@ -382,8 +416,11 @@ imgxfer_file_backend_pread (ImgxferSource *source,
                             GCancellable *cancellable,
                             GError **error)
 {
-  return file_io (IMGXFER_FILE_BACKEND (source), FALSE, buffer, length,
-                  offset, error);
+  ImgxferFileBackend *self = IMGXFER_FILE_BACKEND (source);
+
+  return clip_to_file (self, buffer, &length, offset, error)
+         && (length == 0
+             || file_io (self, FALSE, buffer, length, offset, error));
 }
 
 /* Appends the extents from @offset, stopping at @end or after

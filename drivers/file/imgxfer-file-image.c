@@ -51,7 +51,8 @@ create_file (const char *path, guint64 size, GError **error)
   return g_close (fd, error);
 }
 
-/* A new sparse file of @size bytes, open for writing. */
+/* A new sparse file of @size bytes rounded up to 512, as qemu-img create
+ * makes it (the file is seen at that size anyway), open for writing. */
 ImgxferBackend *
 _imgxfer_file_create (ImgxferBackendClass *klass, const char *url,
                       const char *format, guint64 size,
@@ -61,7 +62,8 @@ _imgxfer_file_create (ImgxferBackendClass *klass, const char *url,
 {
   g_autofree char *path = _imgxfer_local_path_for_create (url, error);
 
-  if (path == NULL || !create_file (path, size, error))
+  if (path == NULL
+      || !create_file (path, _imgxfer_sector_round_up (size), error))
     return NULL;
   return g_initable_new (G_TYPE_FROM_CLASS (klass), cancellable, error, "url",
                          url, "options", options, NULL);

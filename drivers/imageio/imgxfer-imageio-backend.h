@@ -12,12 +12,4 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ImgxferImageioBackend, imgxfer_imageio_backend, IMGXFER,
                       IMAGEIO_BACKEND, ImgxferBackend)
 
-/* The server's own checksum of the image ({"algorithm", "block_size",
- * "checksum"}), when it offers one; %G_IO_ERROR_NOT_SUPPORTED when not. */
-JsonNode *_imgxfer_imageio_backend_checksum (ImgxferImageioBackend *self,
-                                             const char *algorithm,
-                                             gsize block_size,
-                                             GCancellable *cancellable,
-                                             GError **error);
-
 G_END_DECLS

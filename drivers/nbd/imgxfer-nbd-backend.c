@@ -1,8 +1,9 @@
 /* imgxfer-nbd-backend.c: images on NBD servers
  *
  * A libnbd client. Extents come from "base:allocation" (zero) combined
- * with "qemu:allocation-depth" (hole: depth 0) or with a
- * "qemu:dirty-bitmap:NAME" context (dirty). NBD_STATE_HOLE is never
+ * with "qemu:allocation-depth" (hole: depth 0; opened shallow, any depth
+ * but 1, the export's top layer) or with a "qemu:dirty-bitmap:NAME"
+ * context (dirty). NBD_STATE_HOLE is never
  * used: since qemu 6.0 it means "reads as zero and no data", not "not
  * allocated in this layer", so trusting it would drop clusters that hide
  * a backing file. Zeroing is always WRITE_ZEROES, never TRIM.
@@ -49,6 +50,8 @@ typedef struct
   struct nbd_handle *nbd;
   /* Negotiated meta contexts; NULL when the server does not offer them. */
   const char *depth_context;
+  /* Opened shallow: what the top layer does not allocate is a hole. */
+  gboolean top_only;
   char *dirty_context;
   /* A cancelled request was left in flight: its reply would land in a
    * buffer the caller has freed, so the handle is never polled again. */
@@ -105,7 +108,9 @@ request_meta_contexts (ImgxferNbdBackend *self, GError **error)
 
   /* With libnbd 1.14 contexts are requested before connecting; which ones
    * the server agreed to is asked afterwards. Asking for a context the
-   * server does not know is harmless. */
+   * server does not know is harmless. Whether a raw export offers
+   * allocation-depth is its server's choice (imageio and the qemu driver
+   * start qemu-nbd with --allocation-depth for other formats only). */
   if (nbd_add_meta_context (priv->nbd, BASE_ALLOCATION) < 0
       || nbd_add_meta_context (priv->nbd, ALLOCATION_DEPTH) < 0)
     return set_nbd_error (error, self, "meta context request", 0);
@@ -116,6 +121,34 @@ request_meta_contexts (ImgxferNbdBackend *self, GError **error)
       if (nbd_add_meta_context (priv->nbd, priv->dirty_context) < 0)
         return set_nbd_error (error, self, "meta context request", 0);
     }
+  return TRUE;
+}
+
+/* A shallow source must tell its top layer's holes from its zeroes.
+ * A raw export has one layer: all of it is the top. */
+static gboolean
+check_shallow (ImgxferNbdBackend *self, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+  ImgxferOpenOptions *options
+      = imgxfer_backend_get_options (IMGXFER_BACKEND (self));
+  const char *format = imgxfer_open_options_get_format (options);
+
+  if (!imgxfer_open_options_get_shallow (options)
+      || (format != NULL && g_ascii_strcasecmp (format, "raw") == 0))
+    return TRUE;
+  if (priv->depth_context == NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: a shallow source needs the NBD server's "
+                   "\"" ALLOCATION_DEPTH "\" context to tell the top "
+                   "layer's holes from its zeroes; the server does not "
+                   "offer it (qemu-nbd --allocation-depth does)",
+                   url_of (self));
+      return FALSE;
+    }
+  priv->top_only = TRUE;
   return TRUE;
 }
 
@@ -130,6 +163,8 @@ check_meta_contexts (ImgxferNbdBackend *self, ImgxferBackendCaps *caps,
     *caps |= IMGXFER_BACKEND_CAN_EXTENTS;
   if (nbd_can_meta_context (priv->nbd, ALLOCATION_DEPTH) == 1)
     priv->depth_context = ALLOCATION_DEPTH;
+  if (!check_shallow (self, error))
+    return FALSE;
 
   if (priv->dirty_context == NULL)
     return TRUE;
@@ -481,6 +516,7 @@ typedef struct
 {
   const char *names[2];
   GArray *runs[2]; /* of guint32 */
+  gboolean top_only; /* see ImgxferNbdBackendPrivate */
 } BlockStatus;
 
 static int
@@ -520,7 +556,7 @@ run_cursor_next (RunCursor *cursor)
 
 static ImgxferExtentFlags
 extent_flags (ImgxferExtentContext context, guint32 allocation, guint32 other,
-              gboolean has_other)
+              gboolean has_other, gboolean top_only)
 {
   /* Only the ZERO bit of base:allocation is used; HOLE and unknown bits
    * are masked out (see the top of the file). */
@@ -532,7 +568,11 @@ extent_flags (ImgxferExtentContext context, guint32 allocation, guint32 other,
   if (context == IMGXFER_EXTENT_CONTEXT_DIRTY)
     return flags | ((other & 1) ? IMGXFER_EXTENT_DIRTY : 0);
   /* allocation-depth 0: not allocated anywhere in this image's chain
-   * below the export, so a backing file would show through. */
+   * below the export, so a backing file would show through. Depth 1 is
+   * the export's top layer; deeper, a backing file: a hole of the top
+   * layer, for a shallow copy. */
+  if (top_only)
+    return flags | (other != 1 ? IMGXFER_EXTENT_HOLE : 0);
   return flags | (other == 0 ? IMGXFER_EXTENT_HOLE : 0);
 }
 
@@ -554,7 +594,8 @@ merge_block_status (BlockStatus *status, ImgxferExtentContext context,
         length = MIN (length, cursors[1].left);
       imgxfer_extents_append (extents, offset, length,
                               extent_flags (context, cursors[0].value,
-                                            cursors[1].value, has_other));
+                                            cursors[1].value, has_other,
+                                            status->top_only));
       offset += length;
       cursors[0].left -= length;
       if (has_other)
@@ -577,6 +618,7 @@ imgxfer_nbd_backend_extents (ImgxferSource *source,
                                     ? priv->dirty_context
                                     : priv->depth_context },
     .runs = { allocation, other },
+    .top_only = priv->top_only,
   };
   guint first = extents->len;
 

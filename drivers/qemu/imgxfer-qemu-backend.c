@@ -1,7 +1,8 @@
 /* imgxfer-qemu-backend.c: qemu image formats through qemu-nbd
  *
  * The image's bytes are found through the protocol drivers (a local file
- * or a tar member: a byte range of a local file); a private qemu-nbd
+ * or a tar member: a byte range of a local file), or on an NBD server,
+ * which qemu reaches itself (imgxfer-qemu-nbd-url.c); a private qemu-nbd
  * serves the guest data from them, and the NBD driver, which this backend
  * extends, does the rest. A qcow2 source reads its data clusters straight
  * from the image file where `qemu-img map` found them (imgxfer-qemu-map.c).
@@ -14,9 +15,11 @@
 #include "imgxfer-qemu-backend.h"
 
 #include "imgxfer-qemu-bytes.h"
+#include "imgxfer-qemu-chain.h"
 #include "imgxfer-qemu-confine.h"
 #include "imgxfer-qemu-map.h"
 #include "imgxfer-qemu-nbd-server.h"
+#include "imgxfer-qemu-nbd-url.h"
 
 #define DEFAULT_CONNECTIONS 4
 /* The block sizes stay those qemu-nbd advertises. With one request in
@@ -30,6 +33,9 @@ struct _ImgxferQemuBackend
 
   ImgxferQemuNbdServer *server;
   ImgxferQemuMap *map; /* NULL: everything through qemu-nbd */
+  /* A shallow image: qemu's name for it with its chain, whose files
+   * qemu-nbd did not open. */
+  char *chain_filename;
 };
 
 static void imgxfer_qemu_backend_source_init (ImgxferSourceInterface *iface);
@@ -42,14 +48,14 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (
 /* The nbd driver's implementation, which ours extends. */
 static ImgxferSourceInterface *nbd_source_iface;
 
-/* An image in an archive (a range of a file, not all of it) reads
- * nothing outside the archive unless the caller allows it. */
+/* An image in an archive (a range of a file, not all of it) or on an NBD
+ * export reads nothing outside them unless the caller allows it. */
 static gboolean
 confined (ImgxferBackend *backend, const ImgxferLocalBytes *bytes)
 {
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
 
-  return !bytes->whole
+  return (bytes->path == NULL || !bytes->whole)
          && !imgxfer_open_options_get_allow_external_files (options);
 }
 
@@ -61,23 +67,22 @@ find_image_bytes (ImgxferBackend *backend, ImgxferLocalBytes *bytes,
 {
   const char *url = imgxfer_backend_get_url (backend);
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
+  const char *format = imgxfer_open_options_get_format (options);
+  gboolean shallow = imgxfer_open_options_get_shallow (options);
+
+  /* qemu reads the format from an NBD server through its own client. */
+  if (_imgxfer_qemu_is_nbd_url (url))
+    return _imgxfer_qemu_nbd_filename (url, format, shallow, error);
 
   if (!_imgxfer_local_bytes_find (url, options, bytes, NULL, cancellable,
                                   error))
     return NULL;
-
   if (bytes->path == NULL)
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
-                   "%s: qemu can open %s images only in local files", url,
-                   imgxfer_open_options_get_format (options));
-      return NULL;
-    }
+    return _imgxfer_qemu_url_not_supported (url, format, error);
 
   /* A confined image has no backing chain to open. */
   return _imgxfer_local_bytes_qemu_filename (
-      bytes, imgxfer_open_options_get_format (options),
-      imgxfer_open_options_get_shallow (options) || confined (backend, bytes));
+      bytes, format, shallow || confined (backend, bytes));
 }
 
 static guint
@@ -127,7 +132,7 @@ new_map (ImgxferBackend *backend, const ImgxferLocalBytes *bytes,
 {
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
 
-  if (imgxfer_open_options_get_writable (options)
+  if (bytes->path == NULL || imgxfer_open_options_get_writable (options)
       || imgxfer_open_options_get_direct (options)
       || g_strcmp0 (imgxfer_open_options_get_format (options), "qcow2") != 0)
     return NULL;
@@ -160,7 +165,8 @@ start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
   if (filename == NULL)
     return FALSE;
   if (confined (backend, &bytes)
-      && !_imgxfer_qemu_check_no_backing (name, filename, cancellable, error))
+      && !_imgxfer_qemu_check_no_backing (name, filename, bytes.path,
+                                          cancellable, error))
     return FALSE;
   self->server = start_server (backend, filename, cancellable, error);
   if (self->server == NULL)
@@ -170,6 +176,12 @@ start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
                                                 error))
     return FALSE;
   self->map = new_map (backend, &bytes, filename);
+  if (imgxfer_open_options_get_shallow (imgxfer_backend_get_options (backend))
+      && !confined (backend, &bytes) && bytes.path != NULL)
+    self->chain_filename = _imgxfer_local_bytes_qemu_filename (
+        &bytes,
+        imgxfer_open_options_get_format (imgxfer_backend_get_options (backend)),
+        FALSE);
   return TRUE;
 }
 
@@ -260,7 +272,16 @@ imgxfer_qemu_backend_get_local_files (ImgxferBackend *backend, GPtrArray *files,
 {
   ImgxferQemuBackend *self = IMGXFER_QEMU_BACKEND (backend);
 
-  return imgxfer_qemu_nbd_server_add_open_files (self->server, files, error);
+  if (self->server == NULL)
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                   "%s: the image is closed", imgxfer_backend_get_url (backend));
+      return FALSE;
+    }
+  return imgxfer_qemu_nbd_server_add_open_files (self->server, files, error)
+         && (self->chain_filename == NULL
+             || _imgxfer_qemu_add_chain_files (self->chain_filename, files,
+                                               cancellable, error));
 }
 
 static char *
@@ -302,6 +323,7 @@ imgxfer_qemu_backend_finalize (GObject *object)
 
   g_clear_object (&self->server);
   g_clear_object (&self->map);
+  g_free (self->chain_filename);
 
   G_OBJECT_CLASS (imgxfer_qemu_backend_parent_class)->finalize (object);
 }

@@ -73,9 +73,11 @@ _imgxfer_local_bytes_find (const char *url, ImgxferOpenOptions *options,
   return describe_range (bytes, error);
 }
 
-static void
-add_file_node (JsonBuilder *builder, const ImgxferLocalBytes *bytes)
+static JsonNode *
+file_node (const ImgxferLocalBytes *bytes)
 {
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
   json_builder_begin_object (builder);
   if (!bytes->whole)
     {
@@ -96,11 +98,13 @@ add_file_node (JsonBuilder *builder, const ImgxferLocalBytes *bytes)
   if (!bytes->whole)
     json_builder_end_object (builder);
   json_builder_end_object (builder);
+  return json_builder_get_root (builder);
 }
 
 char *
-_imgxfer_local_bytes_qemu_filename (const ImgxferLocalBytes *bytes,
-                                    const char *format, gboolean shallow)
+_imgxfer_qemu_format_filename (const char *format,
+                               gboolean shallow,
+                               JsonNode *file)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
@@ -118,10 +122,18 @@ _imgxfer_local_bytes_qemu_filename (const ImgxferLocalBytes *bytes,
       json_builder_add_null_value (builder);
     }
   json_builder_set_member_name (builder, "file");
-  add_file_node (builder, bytes);
+  json_builder_add_value (builder, file);
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
   json = json_to_string (root, FALSE);
   return g_strconcat ("json:", json, NULL);
+}
+
+char *
+_imgxfer_local_bytes_qemu_filename (const ImgxferLocalBytes *bytes,
+                                    const char *format,
+                                    gboolean shallow)
+{
+  return _imgxfer_qemu_format_filename (format, shallow, file_node (bytes));
 }

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include <imgxfer/imgxfer-open-options.h>
 
 G_BEGIN_DECLS
@@ -39,5 +41,11 @@ gboolean _imgxfer_local_bytes_find (const char *url,
  * protocol. */
 char *_imgxfer_local_bytes_qemu_filename (const ImgxferLocalBytes *bytes,
                                           const char *format, gboolean shallow);
+
+/* The json: pseudo-filename under which qemu opens the node @file (taken)
+ * as @format (NULL: probed), top layer only when @shallow. */
+char *_imgxfer_qemu_format_filename (const char *format,
+                                     gboolean shallow,
+                                     JsonNode *file);
 
 G_END_DECLS

@@ -2,7 +2,8 @@
  *
  * A disk in an OVA comes from whoever made the archive, and its format
  * may name any file of this host: a qcow2 backing file or external data
- * file, a vmdk descriptor's extents. Copied as they are, such references
+ * file, a vmdk descriptor's extents. So does an image read in a format
+ * from an NBD export, which its server's owner wrote. Copied as they are, such references
  * would put a host file's bytes into the image. The backend opens a
  * member without its backing chain and checks, before anything is read,
  * that the header names no backing file (qemu-img info reports the name
@@ -23,8 +24,16 @@
 
 #define HINT "allow it with --allow-external-files"
 
+/* Where a confined image lies, for messages. */
+static const char *
+container (const char *archive)
+{
+  return archive ? "the archive" : "the NBD export";
+}
+
 gboolean
 _imgxfer_qemu_check_no_backing (const char *name, const char *filename,
+                                const char *archive,
                                 GCancellable *cancellable, GError **error)
 {
   const char *argv[] = { "info", "--output=json", filename, NULL };
@@ -51,8 +60,8 @@ _imgxfer_qemu_check_no_backing (const char *name, const char *filename,
 
   g_set_error (
       error, IMGXFER_ERROR, IMGXFER_ERROR_BAD_IMAGE,
-      "%s: the image names a backing file outside the archive, %s; " HINT, name,
-      backing);
+      "%s: the image names a backing file outside %s, %s; " HINT, name,
+      container (archive), backing);
   return FALSE;
 }
 
@@ -79,12 +88,12 @@ _imgxfer_qemu_check_files_in_archive (const char *name,
     {
       const char *path = g_ptr_array_index (files, i);
 
-      if (!same_file (path, archive))
+      if (archive == NULL || !same_file (path, archive))
         {
           g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_BAD_IMAGE,
-                       "%s: the image reads a file outside the archive, %s "
+                       "%s: the image reads a file outside %s, %s "
                        "(an extent or data file); " HINT,
-                       name, path);
+                       name, container (archive), path);
           return FALSE;
         }
     }

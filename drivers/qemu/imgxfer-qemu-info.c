@@ -11,6 +11,7 @@
 #include "imgxfer-qemu-backend.h"
 #include "imgxfer-qemu-bytes.h"
 #include "imgxfer-qemu-img.h"
+#include "imgxfer-qemu-nbd-url.h"
 
 /* Where qemu-img finds the image, and what to add to its answer. */
 typedef struct
@@ -22,6 +23,9 @@ typedef struct
   guint64 member_offset;
   guint64 member_size;
   guint64 virtual_size; /* for images qemu-img cannot open itself */
+  /* Raw data of a remote image: described at the size its driver reports
+   * (qemu-img would round an NBD export's size up to 512). */
+  gboolean size_only;
 } QemuTarget;
 
 static void
@@ -39,16 +43,41 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (QemuTarget, qemu_target_free)
 static gboolean
 is_qemu_nbd_url (const char *url)
 {
-  static const char *const schemes[] = { "nbd", "nbd+unix", "nbd+tcp", NULL };
+  static const char *const schemes[] = { "nbd", "nbd+unix", NULL };
   g_autoptr (ImgxferUrl) parsed = imgxfer_url_parse (url, NULL);
 
   return parsed != NULL
          && g_strv_contains (schemes, imgxfer_url_get_scheme (parsed));
 }
 
+static gboolean
+is_raw (const char *format)
+{
+  return format == NULL || g_ascii_strcasecmp (format, "raw") == 0;
+}
+
+/* A format over a remote image that qemu-img cannot read: the driver
+ * that would read it says why. */
+static QemuTarget *
+refuse_remote_format (const char *url, ImgxferOpenOptions *options,
+                      GCancellable *cancellable, GError **error)
+{
+  g_autoptr (ImgxferBackend) backend
+      = imgxfer_open (url, options, cancellable, error);
+
+  if (backend != NULL)
+    g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
+                 "%s: qemu-img cannot describe a %s image over this URL",
+                 url, imgxfer_open_options_get_format (options));
+  return NULL;
+}
+
 /* Finds what qemu-img must open for @url. The protocol level is opened
  * as raw, through the same drivers imgxfer_open() uses, so a tar member
- * (whatever way it is named) resolves to its byte range in the archive. */
+ * (whatever way it is named) resolves to its byte range in the archive,
+ * and a remote image is seen at the size its driver reports. A format is
+ * refused where imgxfer_open() refuses it, so that every command gives
+ * the same answer. */
 static QemuTarget *
 resolve_target (const char *url, ImgxferOpenOptions *options,
                 GCancellable *cancellable, GError **error)
@@ -59,15 +88,15 @@ resolve_target (const char *url, ImgxferOpenOptions *options,
   target->url = g_strdup (url);
   target->format = options ? imgxfer_open_options_get_format (options) : NULL;
 
-  /* Remote drivers give guest data: qemu-img must not guess a format
-   * imgxfer would not read either. */
-  if (is_qemu_nbd_url (url))
+  /* A format on an NBD export: qemu-img reads it through its own client,
+   * as the qemu driver does, where no TLS is needed. */
+  if (!is_raw (target->format) && is_qemu_nbd_url (url))
     {
       target->filename = g_strdup (url);
-      if (target->format == NULL)
-        target->format = "raw";
       return g_steal_pointer (&target);
     }
+  if (!is_raw (target->format) && _imgxfer_qemu_is_nbd_url (url))
+    return refuse_remote_format (url, options, cancellable, error);
 
   if (!_imgxfer_local_bytes_find (url, options, &bytes, &target->virtual_size,
                                   cancellable, error))
@@ -75,8 +104,15 @@ resolve_target (const char *url, ImgxferOpenOptions *options,
 
   if (bytes.path == NULL)
     {
-      /* Only the size is known; it is raw guest data. */
+      /* Remote drivers give guest data: qemu-img must not guess a format
+       * imgxfer would not read either. */
+      if (!is_raw (target->format))
+        return refuse_remote_format (url, options, cancellable, error);
       target->format = "raw";
+      target->size_only = TRUE;
+      /* qemu-img measures what it can reach. */
+      if (is_qemu_nbd_url (url))
+        target->filename = g_strdup (url);
       return g_steal_pointer (&target);
     }
 
@@ -171,8 +207,10 @@ add_member_keys (QemuTarget *target, JsonObject *object)
 /* The class's info: `qemu-img info` of the image, named the way the
  * caller named it. For a member of an archive, qemu-img reads the
  * member's byte range in place, and the object also holds
- * "member-offset" and "member-size". Images qemu-img cannot open (other
- * remote drivers) are described as raw data of their size. */
+ * "member-offset" and "member-size" (its "actual-size" is the whole
+ * archive's, as imageio's client reports it). A format on an NBD export is
+ * read by qemu-img; raw data of a remote image is described at the size
+ * its driver reports. */
 JsonNode *
 _imgxfer_qemu_info (ImgxferBackendClass *klass, const char *url,
                     ImgxferOpenOptions *options, GCancellable *cancellable,
@@ -186,7 +224,7 @@ _imgxfer_qemu_info (ImgxferBackendClass *klass, const char *url,
   if (target == NULL)
     return NULL;
 
-  if (target->filename == NULL)
+  if (target->size_only)
     {
       object = json_object_new ();
       node = json_node_new (JSON_NODE_OBJECT);
@@ -202,12 +240,11 @@ _imgxfer_qemu_info (ImgxferBackendClass *klass, const char *url,
     return NULL;
 
   object = json_node_get_object (node);
-  if (target->is_member)
-    {
-      json_object_set_string_member (object, "filename", url);
-      /* qemu-img measured the whole archive's allocation. */
-      json_object_remove_member (object, "actual-size");
-    }
+  /* The image as the caller named it, not as qemu-img reformats it. An
+   * archive member's "actual-size" stays the whole archive's allocation,
+   * as imageio's client reports it. */
+  if (target->is_member || is_qemu_nbd_url (url))
+    json_object_set_string_member (object, "filename", url);
   add_member_keys (target, object);
   return node;
 }

@@ -16,6 +16,9 @@
  * read goes through an aligned bounce buffer covering the enclosing
  * aligned range.
  *
+ * A member is seen at its size rounded up to 512 bytes, the tail reading
+ * as zeroes, as a raw file is.
+ *
  * Members are read only. Compressed archives, sparse members and
  * truncated archives are refused: their bytes are not where the headers
  * say, and reading them in place would give wrong data.
@@ -199,7 +202,9 @@ imgxfer_tar_backend_open (ImgxferBackend *backend,
         return FALSE;
     }
 
-  imgxfer_backend_set_size (backend, self->member->size);
+  /* A raw image's size, as for a file (see IMGXFER_SECTOR_SIZE). */
+  imgxfer_backend_set_size (backend,
+                            _imgxfer_sector_round_up (self->member->size));
   /* No extents: a member is plain bytes in the archive, and SEEK_DATA on
    * the archive says little about them. The caller reports data. */
   imgxfer_backend_set_caps (backend, 0);
@@ -341,6 +346,11 @@ imgxfer_tar_backend_pread (ImgxferSource *source,
   ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (source);
   guint64 archive_offset = self->member->offset + offset;
 
+  /* The tail of the last sector reads as zeroes, whatever padding the
+   * archive holds there. */
+  length = _imgxfer_clip_read (buffer, length, offset, self->member->size);
+  if (length == 0)
+    return TRUE;
   if (self->direct_fd >= 0)
     return pread_direct (self, buffer, length, archive_offset, error);
   return _imgxfer_tar_archive_pread (self->archive, buffer, length,

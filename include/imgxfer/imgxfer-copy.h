@@ -33,7 +33,8 @@ ImgxferCopy *imgxfer_copy_new (ImgxferBackend *source,
  * either backend allows). */
 IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_copy_set_connections (ImgxferCopy *self, guint connections);
-/* Largest read/write request (default 1 MiB; bounded by the destination). */
+/* Largest read/write request (default 1 MiB, or the larger block size
+ * either backend prefers; bounded by both maximums). */
 IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_copy_set_request_size (ImgxferCopy *self, gsize request_size);
 /* The destination already reads as zeroes: skip zeroing. */
@@ -59,8 +60,8 @@ IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_copy_set_checksum (ImgxferCopy *self,
                                 ImgxferChecksum *checksum);
 
-/* Progress is also emitted on the caller's main context, throttled, as
- * the "progress" signal: void (*) (ImgxferCopy *, guint64 done,
+/* Progress of an async run is also emitted on the caller's main context,
+ * throttled, as the "progress" signal: void (*) (ImgxferCopy *, guint64 done,
  * guint64 total, gpointer user_data). */
 IMGXFER_AVAILABLE_IN_ALL
 guint64 imgxfer_copy_get_total (ImgxferCopy *self);

@@ -29,8 +29,16 @@ G_DECLARE_INTERFACE (ImgxferSource, imgxfer_source, IMGXFER, SOURCE, GObject)
  *   %NULL) makes the caller report the range as data, in the zero context.
  *   Only called when the backend declared %IMGXFER_BACKEND_CAN_EXTENTS (or
  *   %IMGXFER_BACKEND_CAN_DIRTY for the dirty context).
+ * @read_bytes: the same read as @pread, returning the bytes instead of
+ *   filling a buffer: the form a language binding can implement (a Python
+ *   subclass defines `do_read_bytes`). Called only when @pread is %NULL;
+ *   returning other than @length bytes is an error
+ *   (%IMGXFER_ERROR_SHORT_READ). Since: 0.1
  *
- * A driver implements this to be read from.
+ * A driver implements this to be read from, with @pread or @read_bytes;
+ * a source with neither fails every read with %IMGXFER_ERROR_NOT_SUPPORTED.
+ *
+ * Since: 0.1
  */
 struct _ImgxferSourceInterface
 {
@@ -49,9 +57,11 @@ struct _ImgxferSourceInterface
                        GArray *extents,
                        GCancellable *cancellable,
                        GError **error);
+  GBytes *(*read_bytes) (ImgxferSource *self, gsize length, guint64 offset,
+                         GCancellable *cancellable, GError **error);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 IMGXFER_AVAILABLE_IN_ALL

@@ -22,6 +22,7 @@
 #include <imgxfer/imgxfer-archive.h>
 #include <imgxfer/imgxfer-copy.h>
 #include <imgxfer/imgxfer-checksum.h>
+#include <imgxfer/imgxfer-compare.h>
 #include <imgxfer/imgxfer-transfer-options.h>
 #include <imgxfer/imgxfer-transfer.h>
 

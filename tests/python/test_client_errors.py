@@ -1,0 +1,239 @@
+# test_client_errors.py: what a user sees when a transfer cannot go well
+#
+# The imgxfer command against a real imgxfer serve over TLS: a ticket
+# removed part-way (exit 5), a read-only ticket refusing an upload, a
+# server killed part-way, a certificate from another CA, and the
+# server's unix socket taken only when the server offers it. Slow
+# nbdkit tickets (the delay filter) keep a transfer going long enough to
+# be interrupted.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from gi.repository import Imgxfer
+
+from conftest import run
+from test_client import Server, cli, make_certificates
+
+MiB = 1024**2
+
+
+@pytest.fixture(scope="module")
+def srv():
+    tmpdir = tempfile.mkdtemp(prefix="imgxfer-client-")
+    try:
+        s = Server(tmpdir)
+        try:
+            yield s
+        finally:
+            s.stop()
+    finally:
+        shutil.rmtree(tmpdir)
+
+
+class Nbdkit:
+    """nbdkit on a unix socket, each request slowed by the delay filter."""
+
+    def __init__(self, tmp_path, *args):
+        self.sock = os.path.join(str(tmp_path), "nbdkit.sock")
+        self.proc = subprocess.Popen(
+            ["nbdkit", "-f", "-U", self.sock, "--filter=delay"] + list(args))
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            assert self.proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+
+    def url(self):
+        return "nbd:unix:" + self.sock
+
+    def stop(self):
+        # Requests held by the delay filter may keep it from ending.
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def slow_source(tmp_path):
+    server = Nbdkit(tmp_path, "pattern", "size=256M", "rdelay=40ms")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slow_destination(tmp_path):
+    server = Nbdkit(tmp_path, "memory", "size=256M", "wdelay=40ms")
+    yield server
+    server.stop()
+
+
+def imgxfer(*args, env=None, timeout=120):
+    return subprocess.run((cli(),) + args, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def later(seconds, func, *args):
+    timer = threading.Timer(seconds, func, args)
+    timer.start()
+    return timer
+
+
+def test_ticket_deleted_mid_download(tmp_path, srv, slow_source):
+    ticket = srv.add_ticket(slow_source.url(), 256 * MiB, ops=["read"])
+    url = "{}/images/{}".format(srv.url, ticket)
+    dst = str(tmp_path / "dst.raw")
+    timer = later(1, srv.delete_ticket, ticket)
+    start = time.monotonic()
+    r = imgxfer("convert", "--cafile", srv.ca_file, url, dst)
+    timer.join()
+    assert r.returncode == 5, r.stderr
+    assert url in r.stderr
+    assert "the ticket is gone" in r.stderr
+    assert "HTTP 403" in r.stderr
+    assert len(r.stderr.splitlines()) == 1
+    assert time.monotonic() - start < 60
+
+
+def test_server_killed_mid_upload(tmp_path, slow_destination):
+    tmpdir = str(tmp_path / "server")
+    os.mkdir(tmpdir)
+    server = Server(tmpdir)
+    try:
+        ticket = server.add_ticket(slow_destination.url(), 256 * MiB)
+        url = "{}/images/{}".format(server.url, ticket)
+        src = str(tmp_path / "src.raw")
+        with open(src, "wb") as f:
+            f.write(b"x" * 64 * MiB)
+            f.truncate(256 * MiB)
+        timer = later(1, server.proc.kill)
+        start = time.monotonic()
+        r = imgxfer("convert", "-n", "--cafile", server.ca_file, src, url)
+        timer.join()
+    finally:
+        server.stop()
+    assert r.returncode == 1, r.stderr
+    assert url in r.stderr
+    assert time.monotonic() - start < 90
+
+
+def test_read_only_ticket_refuses_upload(tmp_path, srv):
+    dst = str(tmp_path / "dst.raw")
+    with open(dst, "wb") as f:
+        f.write(b"a" * MiB)
+    src = str(tmp_path / "src.raw")
+    with open(src, "wb") as f:
+        f.write(b"b" * MiB)
+    ticket = srv.add_ticket("file://" + dst, MiB, ops=["read"])
+    url = "{}/images/{}".format(srv.url, ticket)
+    r = imgxfer("convert", "-n", "--cafile", srv.ca_file, src, url)
+    assert r.returncode == 1, r.stderr
+    assert "the ticket does not allow writing" in r.stderr
+    with open(dst, "rb") as f:
+        assert f.read() == b"a" * MiB
+
+
+def test_wrong_ca(tmp_path, srv):
+    other = str(tmp_path / "other")
+    os.mkdir(other)
+    other_ca = os.path.join(other, "ca.pem")
+    make_certificates(other, other_ca, os.path.join(other, "cert.pem"),
+                      os.path.join(other, "key.pem"))
+    src = str(tmp_path / "src.raw")
+    with open(src, "wb") as f:
+        f.truncate(MiB)
+    ticket = srv.add_ticket("file://" + src, MiB)
+    url = "{}/images/{}".format(srv.url, ticket)
+    r = imgxfer("convert", "--cafile", other_ca, url,
+                str(tmp_path / "dst.raw"))
+    assert r.returncode == 1
+    assert "the TLS certificate of 127.0.0.1 is not trusted" in r.stderr
+    assert "unknown CA" in r.stderr
+    assert not os.path.exists(tmp_path / "dst.raw")
+
+
+def transfer_log(server, tmp_path):
+    src = str(tmp_path / "src.raw")
+    with open(src, "wb") as f:
+        f.write(b"c" * MiB)
+    ticket = server.add_ticket("file://" + src, MiB, ops=["read"])
+    url = "{}/images/{}".format(server.url, ticket)
+    dst = str(tmp_path / "dst.raw")
+    r = imgxfer("convert", "-v", "--cafile", server.ca_file, url, dst)
+    assert r.returncode == 0, r.stderr
+    run("cmp", src, dst)
+    return r.stderr
+
+
+def test_unix_socket_used_when_local(tmp_path, srv):
+    log = transfer_log(srv, tmp_path)
+    assert "using its unix socket " + srv.local in log
+
+
+def test_unix_socket_not_used_when_not_offered(tmp_path):
+    tmpdir = str(tmp_path / "server")
+    os.mkdir(tmpdir)
+    server = Server(tmpdir, local=False)
+    try:
+        log = transfer_log(server, tmp_path)
+    finally:
+        server.stop()
+    assert "unix socket" not in log
+
+
+def test_remote_checksum(tmp_path, srv):
+    src = str(tmp_path / "src.raw")
+    with open(src, "wb") as f:
+        f.write(b"d" * MiB)
+        f.seek(5 * MiB)
+        f.write(b"e" * 100)
+    size = os.path.getsize(src)
+    ticket = srv.add_ticket("file://" + src, size, ops=["read"])
+    url = "{}/images/{}".format(srv.url, ticket)
+    for args in ([], ["-a", "sha256", "-b", "1m"]):
+        local = imgxfer("checksum", *args, src)
+        remote = imgxfer("checksum", "--cafile", srv.ca_file, *args, url)
+        assert local.returncode == 0 and remote.returncode == 0
+        assert local.stdout.split()[0] == remote.stdout.split()[0]
+
+
+def test_download_incremental(tmp_path, srv):
+    # Cluster 0 written before the bitmap, clusters 2 and 4 after it.
+    image = str(tmp_path / "disk.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", image, "1M")
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x61 0 64k", image)
+    run("qemu-img", "bitmap", "--add", image, "b0")
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x62 128k 64k",
+        "-c", "write -P 0x63 256k 64k", image)
+    ticket = srv.add_ticket("file://" + image, MiB, ops=["read"],
+                            extra=["--format", "qcow2", "--dirty",
+                                   "--bitmap", "b0"])
+    url = "{}/images/{}".format(srv.url, ticket)
+    dst = str(tmp_path / "incremental.qcow2")
+    o = Imgxfer.TransferOptions.new()
+    o.set_ca_file(srv.ca_file)
+    o.set_incremental(True)
+    Imgxfer.download(url, dst, o, None)
+
+    allocated = [(e["start"], e["length"]) for e in json.loads(
+        run("qemu-img", "map", "--output=json", "-f", "qcow2", dst).stdout)
+        if e["data"]]
+    assert allocated == [(128 * 1024, 64 * 1024), (256 * 1024, 64 * 1024)]
+    out = str(tmp_path / "incremental.raw")
+    run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", dst, out)
+    with open(out, "rb") as f:
+        data = f.read()
+    assert data[:64 * 1024] == b"\0" * 64 * 1024
+    assert data[128 * 1024:192 * 1024] == b"b" * 64 * 1024
+    assert data[256 * 1024:320 * 1024] == b"c" * 64 * 1024
