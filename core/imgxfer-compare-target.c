@@ -18,11 +18,15 @@
 #include <imgxfer/imgxfer-source.h>
 
 #include "imgxfer-compare-target-private.h"
+#include "imgxfer-copy-private.h"
 
 /* How far ahead the other image's extents are asked for: a copy unit. */
 #define EXTENTS_LOOK_AHEAD (128 * 1024 * 1024)
 #define BUFFER_SIZE (1024 * 1024)
 #define BUFFER_ALIGNMENT 4096
+/* Buffers are compared a block at a time, then the first block that
+ * differs byte by byte. */
+#define SCAN_BLOCK 4096
 
 struct _ImgxferCompareTarget
 {
@@ -104,31 +108,38 @@ extent_at (ImgxferCompareTarget *self, guint64 offset,
     }
 }
 
-static const guint8 *
+/* The index of the first byte of @data that is not zero, or -1: whole
+ * blocks are checked the fast way, then the first one that is not zero
+ * byte by byte. */
+static gssize
 find_nonzero (const guint8 *data, gsize length)
 {
-  for (gsize i = 0; i < length; i++)
+  gboolean is_zero;
+  gsize run = _imgxfer_copy_zero_run (data, length, 0, SCAN_BLOCK, &is_zero);
+
+  if (!is_zero)
+    run = 0;
+  else if (run == length)
+    return -1;
+  for (gsize i = run;; i++)
     if (data[i])
-      return data + i;
-  return NULL;
+      return i;
 }
 
-/* The offset of the first difference between @a and @b, or -1. */
+/* The index of the first byte where @a and @b differ, or -1; @b NULL
+ * stands for zeroes. */
 static gssize
 find_difference (const guint8 *a, const guint8 *b, gsize length)
 {
-  const guint8 *nonzero;
-
   if (b == NULL)
-    {
-      nonzero = find_nonzero (a, length);
-      return nonzero ? nonzero - a : -1;
-    }
-  if (memcmp (a, b, length) == 0)
-    return -1;
-  for (gsize i = 0;; i++)
-    if (a[i] != b[i])
-      return i;
+    return find_nonzero (a, length);
+
+  for (gsize i = 0; i < length; i += SCAN_BLOCK)
+    if (memcmp (a + i, b + i, MIN (SCAN_BLOCK, length - i)) != 0)
+      for (gsize j = i;; j++)
+        if (a[j] != b[j])
+          return j;
+  return -1;
 }
 
 /* Compares @length bytes at @offset with @data (NULL: zeroes); @zero

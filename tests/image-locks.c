@@ -7,7 +7,10 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test-servers.h"
 #include "test-utils.h"
@@ -174,6 +177,78 @@ test_qemu_refused_while_writing (gconstpointer data)
   test_tmpdir_free (g_steal_pointer (&dir));
 }
 
+/* Whether someone holds qemu's lock that forbids others to write @path. */
+static gboolean
+write_forbidden (const char *path)
+{
+  struct flock fl
+      = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 201, .l_len = 1 };
+  int fd = g_open (path, O_RDONLY, 0);
+  gboolean held;
+
+  if (fd < 0)
+    return FALSE;
+  g_assert_cmpint (fcntl (fd, F_OFD_GETLK, &fl), ==, 0);
+  held = fl.l_type != F_UNLCK;
+  close (fd);
+  return held;
+}
+
+/* While `imgxfer convert` copies from a slow NBD server, qemu cannot open
+ * its destination for writing; the copy then completes. */
+static void
+test_qemu_refused_during_convert (void)
+{
+  g_autofree char *dir = test_tmpdir_new ();
+  g_autofree char *socket_path = g_build_filename (dir, "slow.sock", NULL);
+  g_autofree char *out = g_build_filename (dir, "out.raw", NULL);
+  /* 8 reads of 1 MiB, each 0.3 s late. */
+  const char *const nbdkit[] = { "nbdkit",  "-f",        "--exit-with-parent",
+                                 "-U",      socket_path, "--filter=delay",
+                                 "pattern", "size=8M",   "rdelay=300ms",
+                                 NULL };
+  g_autoptr (TestServer) server = test_server_start (nbdkit, socket_path);
+  const char *cli = g_getenv ("IMGXFER_CLI");
+  const char *const convert[] = { cli,
+                                  "convert",
+                                  "--connections",
+                                  "1",
+                                  "--request-size",
+                                  "1m",
+                                  test_server_get_uri (server),
+                                  out,
+                                  NULL };
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  guint64 value = 0;
+  int fd;
+
+  process = g_subprocess_newv (convert, G_SUBPROCESS_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  while (!write_forbidden (out))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+  /* Past the instant between creating the file and opening it. */
+  g_usleep (100 * 1000);
+  g_assert_true (write_forbidden (out));
+  assert_qemu_can_write (dir, out, FALSE);
+  /* Still copying: the lock was not dropped by a copy that had ended. */
+  g_assert_nonnull (g_subprocess_get_identifier (process));
+
+  g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (write_forbidden (out));
+  /* nbdkit's pattern: each 8 bytes hold their offset, big-endian. */
+  fd = g_open (out, O_RDONLY, 0);
+  g_assert_cmpint (pread (fd, &value, sizeof value, 7 * 1024 * 1024), ==, 8);
+  g_assert_cmpuint (GUINT64_FROM_BE (value), ==, 7 * 1024 * 1024);
+  close (fd);
+  test_tmpdir_free (g_steal_pointer (&dir));
+}
+
 /* Two writers of one file are refused even within one process; readers
  * are not. */
 static void
@@ -251,6 +326,8 @@ main (int argc, char **argv)
                         test_qemu_refused_while_writing);
   g_test_add_data_func ("/image-locks/qemu-refused-while-writing/qcow2",
                         "qcow2", test_qemu_refused_while_writing);
+  g_test_add_func ("/image-locks/qemu-refused-during-convert",
+                   test_qemu_refused_during_convert);
   g_test_add_func ("/image-locks/second-writer-refused",
                    test_second_writer_refused);
   g_test_add_func ("/image-locks/read-only-source-shared",
