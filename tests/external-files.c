@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "test-servers.h"
 #include "test-utils.h"
@@ -204,6 +205,38 @@ test_data_file (Fixture *f, gconstpointer data)
   assert_allowed (f);
 }
 
+/* info and measure describe a member without opening its backing file:
+ * here a FIFO, whose opening would block until the time limit. */
+static void
+test_describe_does_not_follow (Fixture *f, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename (f->dir, "fifo", NULL);
+  g_autofree char *path = g_build_filename (f->dir, "disk.qcow2", NULL);
+  const char *const create[]
+      = { "qemu-img", "create", "-q",  "-u", "-f", "qcow2", "-b",
+          fifo,       "-F",     "raw", path, "1M", NULL };
+  const char *const info[] = { "timeout", "20",       g_getenv ("IMGXFER_CLI"),
+                               "info",    "--member", "disk.qcow2",
+                               f->ova,    NULL };
+  const char *const measure[]
+      = { "timeout",  "20",         g_getenv ("IMGXFER_CLI"),
+          "measure",  "-O",         "qcow2",
+          "--member", "disk.qcow2", f->ova,
+          NULL };
+  g_autofree char *out = NULL;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  test_run_ok (create);
+  f->name = "disk.qcow2";
+  f->member = g_steal_pointer (&path);
+  archive (f);
+
+  g_assert_cmpint (test_run (info, &out, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, fifo));
+  g_assert_cmpint (test_run (measure, NULL, NULL), ==, 0);
+  assert_refused (f, fifo);
+}
+
 /* The library refuses with IMGXFER_ERROR_BAD_IMAGE unless the open option
  * allows it; an image outside an archive keeps its chain. */
 static void
@@ -245,6 +278,7 @@ main (int argc, char **argv)
   ADD ("qcow2-backing/system-file", test_backing_system_file);
   ADD ("vmdk-extent", test_vmdk_extent);
   ADD ("qcow2-data-file", test_data_file);
+  ADD ("describe-does-not-follow", test_describe_does_not_follow);
   ADD ("library", test_library);
 
   return g_test_run ();

@@ -122,8 +122,12 @@ resolve_target (const char *url, ImgxferOpenOptions *options,
       return g_steal_pointer (&target);
     }
 
-  /* No format in the filename: with -f absent, qemu-img probes. */
-  target->filename = _imgxfer_local_bytes_qemu_filename (&bytes, NULL, FALSE);
+  /* No format in the filename: with -f absent, qemu-img probes. A member
+   * names its backing file (read from its header) but qemu does not open
+   * it, unless the caller allows files outside the archive. */
+  target->filename = _imgxfer_local_bytes_qemu_filename (
+      &bytes, NULL,
+      !(options && imgxfer_open_options_get_allow_external_files (options)));
   target->is_member = TRUE;
   target->member_offset = bytes.offset;
   target->member_size = bytes.size;
