@@ -18,9 +18,12 @@
  *         a backing file keeps showing through
  *   clean (dirty-only copies) left alone; dirty ranges are copied as above
  *
- * Every destination connection is flushed at the end. The first error is
- * kept, cancels the other workers (through a cancellable chained to the
- * caller's) and is the one reported; nothing is flushed after it.
+ * Every destination connection is flushed at the end, once every worker
+ * is done writing: a worker that finishes first waits for the others, so
+ * that no connection is flushed while a write on another may still fail.
+ * The first error is kept, cancels the other workers (through a
+ * cancellable chained to the caller's) and is the one reported; nothing
+ * is flushed after it.
  *
  * A job without a destination only reads: the observer sees every range,
  * data as it was read and zero ranges unread. The checksum runs so
@@ -69,7 +72,9 @@ typedef struct
   GCancellable *caller;      /* the caller's, may be NULL */
   GCancellable *cancellable; /* cancelled by the first error or the caller */
   GMutex lock;
-  GError *error; /* the first error */
+  GError *error;   /* the first error */
+  GCond written;   /* n_writing dropped to 0 */
+  guint n_writing; /* workers still copying, under lock */
 
   struct _Worker *workers; /* the first runs in the caller's thread */
   guint n_workers;         /* asked for; fewer may start */
@@ -413,12 +418,32 @@ worker_copy (Worker *w, GError **error)
         return FALSE;
     }
 
-  /* This connection's writes are all done: make them durable, unless the
-   * copy failed meanwhile. */
+  return TRUE;
+}
+
+/* Called by each worker once it has nothing more to write, after any
+ * error of its own was kept: returns when no worker writes anymore, so
+ * that the error of any of them is known to all. */
+static void
+run_wait_written (Run *run)
+{
+  g_mutex_lock (&run->lock);
+  if (--run->n_writing == 0)
+    g_cond_broadcast (&run->written);
+  while (run->n_writing > 0)
+    g_cond_wait (&run->written, &run->lock);
+  g_mutex_unlock (&run->lock);
+}
+
+/* Every write of the copy is done: this connection's are made durable,
+ * unless the copy failed meanwhile. */
+static gboolean
+worker_flush (Worker *w, GError **error)
+{
+  Run *run = w->run;
+
   if (run_check_cancelled (run, error))
     return FALSE;
-  if (w->destination == NULL)
-    return TRUE;
   return imgxfer_destination_flush (IMGXFER_DESTINATION (w->destination),
                                     run->cancellable, error);
 }
@@ -427,12 +452,19 @@ static gpointer
 worker_thread (gpointer data)
 {
   Worker *w = data;
+  Run *run = w->run;
   GError *error = NULL;
+  gboolean ok;
 
-  w->buffer = g_aligned_alloc (1, w->run->request_size, BUFFER_ALIGNMENT);
-  if (!worker_copy (w, &error))
-    run_fail (w->run, error);
+  w->buffer = g_aligned_alloc (1, run->request_size, BUFFER_ALIGNMENT);
+  ok = worker_copy (w, &error);
+  if (!ok)
+    run_fail (run, g_steal_pointer (&error));
   g_clear_pointer (&w->buffer, g_aligned_free);
+
+  run_wait_written (run);
+  if (ok && w->destination != NULL && !worker_flush (w, &error))
+    run_fail (run, error);
   return NULL;
 }
 
@@ -538,6 +570,8 @@ run_init (Run *run, const ImgxferCopyJob *job, GCancellable *caller)
                                  : IMGXFER_EXTENT_CONTEXT_ZERO;
   run->cancellable = g_cancellable_new ();
   g_mutex_init (&run->lock);
+  g_cond_init (&run->written);
+  run->n_writing = 1; /* the first worker */
 }
 
 static void
@@ -545,6 +579,7 @@ run_clear (Run *run)
 {
   g_clear_object (&run->cancellable);
   g_mutex_clear (&run->lock);
+  g_cond_clear (&run->written);
   g_clear_error (&run->error);
 }
 
@@ -613,10 +648,18 @@ start_other_workers (Worker *w, GError **error)
     {
       GError *thread_error = NULL;
 
+      /* Counted before it starts: this worker still writes, so the count
+       * cannot drop to 0 meanwhile. */
+      g_mutex_lock (&run->lock);
+      run->n_writing++;
+      g_mutex_unlock (&run->lock);
       run->workers[i].thread = g_thread_try_new (
           "imgxfer-copy", worker_thread, &run->workers[i], &thread_error);
       if (run->workers[i].thread == NULL)
         {
+          g_mutex_lock (&run->lock);
+          run->n_writing--;
+          g_mutex_unlock (&run->lock);
           run_fail (run, thread_error);
           break;
         }

@@ -12,6 +12,7 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include "test-servers.h"
 #include "test-utils.h"
@@ -75,6 +76,15 @@ make_certificates (Fixture *f)
                              NULL });
 }
 
+/* A failed assertion aborts the test without its teardown: the server
+ * must not outlive it (it holds the test's stderr, for which meson would
+ * wait until the test's timeout). */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void
 start_server (Fixture *f)
 {
@@ -83,10 +93,13 @@ start_server (Fixture *f)
   g_autoptr (GError) error = NULL;
   g_autoptr (GDataInputStream) out = NULL;
   g_autofree char *line = NULL;
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
-  f->server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
-                                "/usr/bin/python3", script, f->root, "--cert",
-                                f->cert, "--key", f->key, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  f->server = g_subprocess_launcher_spawn (launcher, &error, "/usr/bin/python3",
+                                           script, f->root, "--cert", f->cert,
+                                           "--key", f->key, NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->server));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -534,7 +535,9 @@ test_clones_share_server (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (test_count_children ("qemu-nbd"), ==, 0);
 }
 
-/* If imgxfer is killed outright, its qemu-nbd does not outlive it. */
+/* If imgxfer is killed outright, its qemu-nbd does not outlive it, even
+ * when it was started from a thread that blocks every signal (as GLib's
+ * worker and pool threads do): qemu-nbd must not inherit that mask. */
 static void
 test_server_dies_with_parent (Fixture *fixture, gconstpointer data)
 {
@@ -547,7 +550,10 @@ test_server_dies_with_parent (Fixture *fixture, gconstpointer data)
   if (g_test_subprocess ())
     {
       g_autoptr (ImgxferBackend) backend = NULL;
+      sigset_t all;
 
+      sigfillset (&all);
+      pthread_sigmask (SIG_SETMASK, &all, NULL);
       backend = open_image (g_getenv ("IMGXFER_TEST_IMAGE"), "qcow2", FALSE,
                             FALSE, NULL, &error);
       g_assert_no_error (error);

@@ -171,11 +171,12 @@ make_certificates (void)
   test_run_ok (sign);
 }
 
-/* A daemon outlives no failed test. */
+/* A daemon outlives no failed test. SIGTERM, not SIGKILL: the daemon
+ * then stops its qemu-nbd children and removes their folders. */
 static void
 die_with_parent (gpointer data)
 {
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
 /* Starts a daemon in @dir and waits for its "listening on" line. */

@@ -126,7 +126,14 @@ static void
 child_setup (gpointer data)
 {
   pid_t parent = GPOINTER_TO_INT (data);
+  sigset_t none;
 
+  /* The child inherits the signal mask of the thread that forked, which
+   * may block everything (GLib's worker and pool threads do), and qemu-nbd
+   * unblocks none: SIGTERM, ours or the one below, would stay pending for
+   * good. */
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
   /* Out of the terminal's process group: a Ctrl-C is for imgxfer, which
    * cancels its copy cleanly and then stops qemu-nbd itself. */
   setsid ();
