@@ -498,15 +498,38 @@ get_json (ImgxferImageioHttp *self, const char *path_suffix, const char *query,
   return parse_json (self, body, what, error);
 }
 
-static void
-read_features (JsonObject *object, ImgxferImageioFeatures *features)
+/* A member of a server's JSON answer, or @fallback when it is missing or
+ * not a scalar: json-glib's own *_with_default() fail an assertion on an
+ * array or object, which a hostile server would send. */
+static gint64
+int_member (JsonObject *object, const char *name, gint64 fallback)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node && JSON_NODE_HOLDS_VALUE (node) ? json_node_get_int (node)
+                                              : fallback;
+}
+
+static gboolean
+bool_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_boolean (node);
+}
+
+void
+_imgxfer_imageio_read_features (JsonObject *object,
+                                ImgxferImageioFeatures *features)
 {
   JsonNode *node = json_object_get_member (object, "features");
   JsonArray *names = node && JSON_NODE_HOLDS_ARRAY (node)
                          ? json_node_get_array (node)
                          : NULL;
-  const char *unix_socket = json_object_get_string_member_with_default (
-      object, "unix_socket", NULL);
+  JsonNode *socket_node = json_object_get_member (object, "unix_socket");
+  const char *unix_socket = socket_node && JSON_NODE_HOLDS_VALUE (socket_node)
+                                ? json_node_get_string (socket_node)
+                                : NULL;
 
   for (guint i = 0; names && i < json_array_get_length (names); i++)
     {
@@ -526,12 +549,11 @@ read_features (JsonObject *object, ImgxferImageioFeatures *features)
     }
   /* An old server that gives no numbers is taken to serve one client,
    * as imageio's client does. */
-  features->max_readers = MAX (
-      json_object_get_int_member_with_default (object, "max_readers", 1), 1);
-  features->max_writers = MAX (
-      json_object_get_int_member_with_default (object, "max_writers", 1), 1);
-  features->virtual_size
-      = json_object_get_int_member_with_default (object, "virtual_size", -1);
+  features->max_readers
+      = CLAMP (int_member (object, "max_readers", 1), 1, G_MAXUINT);
+  features->max_writers
+      = CLAMP (int_member (object, "max_writers", 1), 1, G_MAXUINT);
+  features->virtual_size = int_member (object, "virtual_size", -1);
   /* An abstract socket's name starts with a NUL byte, which a C string
    * cannot carry: such a server is reached through TLS. */
   if (unix_socket != NULL && unix_socket[0] != '\0')
@@ -574,7 +596,7 @@ _imgxfer_imageio_http_options (ImgxferImageioHttp *self,
   /* A body that is not a JSON object: no features either. */
   root = parse_json (self, body, "OPTIONS", NULL);
   if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
-    read_features (json_node_get_object (root), features);
+    _imgxfer_imageio_read_features (json_node_get_object (root), features);
   return TRUE;
 }
 
@@ -784,21 +806,19 @@ read_extent (JsonNode *node, ImgxferExtentContext context,
 
   if (object == NULL)
     return FALSE;
-  start = json_object_get_int_member_with_default (object, "start", -1);
-  length = json_object_get_int_member_with_default (object, "length", -1);
+  start = int_member (object, "start", -1);
+  length = int_member (object, "length", -1);
   if (start != (gint64)expected_start || length <= 0)
     return FALSE;
 
   extent->start = start;
   extent->length = length;
   extent->flags = 0;
-  if (json_object_get_boolean_member_with_default (object, "zero", FALSE))
+  if (bool_member (object, "zero"))
     extent->flags |= IMGXFER_EXTENT_ZERO;
-  if (context == IMGXFER_EXTENT_CONTEXT_ZERO
-      && json_object_get_boolean_member_with_default (object, "hole", FALSE))
+  if (context == IMGXFER_EXTENT_CONTEXT_ZERO && bool_member (object, "hole"))
     extent->flags |= IMGXFER_EXTENT_HOLE;
-  if (context == IMGXFER_EXTENT_CONTEXT_DIRTY
-      && json_object_get_boolean_member_with_default (object, "dirty", FALSE))
+  if (context == IMGXFER_EXTENT_CONTEXT_DIRTY && bool_member (object, "dirty"))
     extent->flags |= IMGXFER_EXTENT_DIRTY;
   return TRUE;
 }
@@ -813,9 +833,6 @@ _imgxfer_imageio_http_extents (ImgxferImageioHttp *self,
   g_autofree char *what = g_strdup_printf ("%s extents", name);
   g_autoptr (GError) local_error = NULL;
   g_autoptr (JsonNode) root = NULL;
-  g_autoptr (GArray) extents = imgxfer_extents_new ();
-  JsonArray *array;
-  guint64 end = 0;
 
   root = get_json (self, "/extents", query, what, cancellable, &local_error);
   if (root == NULL)
@@ -829,6 +846,17 @@ _imgxfer_imageio_http_extents (ImgxferImageioHttp *self,
       return NULL;
     }
 
+  return _imgxfer_imageio_read_extents (root, context, self->name, error);
+}
+
+GArray *
+_imgxfer_imageio_read_extents (JsonNode *root, ImgxferExtentContext context,
+                               const char *name, GError **error)
+{
+  g_autoptr (GArray) extents = imgxfer_extents_new ();
+  JsonArray *array;
+  guint64 end = 0;
+
   array = JSON_NODE_HOLDS_ARRAY (root) ? json_node_get_array (root) : NULL;
   for (guint i = 0; array && i < json_array_get_length (array); i++)
     {
@@ -839,7 +867,7 @@ _imgxfer_imageio_http_extents (ImgxferImageioHttp *self,
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "%s: the server sent a bad extent after offset "
                        "%" G_GUINT64_FORMAT,
-                       self->name, end);
+                       name, end);
           return NULL;
         }
       imgxfer_extents_append (extents, e.start, e.length, e.flags);
@@ -848,7 +876,7 @@ _imgxfer_imageio_http_extents (ImgxferImageioHttp *self,
   if (array == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: the server's extents are not a list", self->name);
+                   "%s: the server's extents are not a list", name);
       return NULL;
     }
   return g_steal_pointer (&extents);

@@ -26,6 +26,15 @@ typedef struct
 
 void _imgxfer_imageio_features_clear (ImgxferImageioFeatures *features);
 
+/* The parsers of the server's JSON answers, kept apart from the requests
+ * so that fuzz/fuzz-imageio.c reaches them: the features of an OPTIONS
+ * answer, and the extents of GET /extents (errors name @name). */
+void _imgxfer_imageio_read_features (JsonObject *object,
+                                     ImgxferImageioFeatures *features);
+GArray *_imgxfer_imageio_read_extents (JsonNode *root,
+                                       ImgxferExtentContext context,
+                                       const char *name, GError **error);
+
 /* How a connection reaches the server and trusts it. */
 typedef struct
 {
