@@ -86,7 +86,7 @@ die_with_parent (gpointer data)
 }
 
 static void
-start_server (Fixture *f)
+start_server_with (Fixture *f, const char *options)
 {
   g_autofree char *script = g_build_filename (g_getenv ("IMGXFER_SOURCE_DIR"),
                                               "tests", "web-server.py", NULL);
@@ -99,7 +99,7 @@ start_server (Fixture *f)
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   f->server = g_subprocess_launcher_spawn (launcher, &error, "/usr/bin/python3",
                                            script, f->root, "--cert", f->cert,
-                                           "--key", f->key, NULL);
+                                           "--key", f->key, options, NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->server));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);
@@ -107,6 +107,12 @@ start_server (Fixture *f)
   g_assert_nonnull (line);
   f->port = g_ascii_strtoull (line, NULL, 10);
   g_assert_cmpuint (f->port, >, 0);
+}
+
+static void
+start_server (Fixture *f)
+{
+  start_server_with (f, NULL);
 }
 
 static void
@@ -184,6 +190,45 @@ test_read (Fixture *f, gconstpointer data)
                                  NULL, &err),
                    ==, 0);
   test_assert_images_equal (image, "raw", copy, "raw", FALSE);
+}
+
+/* Old imageio daemons answered OPTIONS with 405, old proxies with 204:
+ * servers without features, read with ranged GETs and written with PUTs
+ * all the same. */
+static void
+test_old_servers (Fixture *f, gconstpointer data)
+{
+  const char *const answers[] = { "--options=405", "--options=204" };
+  const guint64 size = 3 * MiB + 512;
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *written = served (f, "written.img");
+  g_autofree char *copy = local (f, "copy.raw");
+
+  make_image (image, size);
+  for (guint i = 0; i < G_N_ELEMENTS (answers); i++)
+    {
+      g_autofree char *url = NULL;
+      g_autofree char *written_url = NULL;
+
+      stop_server (f);
+      start_server_with (f, answers[i]);
+      url = url_of (f, "127.0.0.1", "disk.img");
+      written_url = url_of (f, "127.0.0.1", "written.img");
+      test_create_sparse (written, size);
+      test_write_pattern (written, 0, size, 'x');
+
+      g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile",
+                                                       f->ca, url, copy, NULL },
+                                     NULL, NULL),
+                       ==, 0);
+      test_assert_images_equal (image, "raw", copy, "raw", FALSE);
+      g_assert_cmpint (
+          test_run_cli ((const char *[]){ "convert", "-n", "--cafile", f->ca,
+                                          copy, written_url, NULL },
+                        NULL, NULL),
+          ==, 0);
+      test_assert_images_equal (image, "raw", written, "raw", FALSE);
+    }
 }
 
 /* With no zero request to send, zero ranges are written as zeroes over
@@ -538,11 +583,11 @@ test_progress_json (Fixture *f, gconstpointer data)
   guint n;
 
   make_image (image, size);
-  g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile",
-                                                   f->ca, "--progress=json",
-                                                   url, copy, NULL },
-                                 &out, NULL),
-                   ==, 0);
+  g_assert_cmpint (
+      test_run_cli ((const char *[]){ "convert", "--cafile", f->ca,
+                                      "--progress=json", url, copy, NULL },
+                    &out, NULL),
+      ==, 0);
   lines = g_strsplit (g_strchomp (out), "\n", -1);
   n = g_strv_length (lines);
   g_assert_cmpuint (n, >=, 2);
@@ -553,8 +598,8 @@ test_progress_json (Fixture *f, gconstpointer data)
       guint64 transferred = json_object_get_int_member (object, "transferred");
 
       g_assert_cmpint (json_object_get_int_member (object, "size"), ==, size);
-      g_assert_cmpfloat (json_object_get_double_member (object, "elapsed"),
-                         >=, 0);
+      g_assert_cmpfloat (json_object_get_double_member (object, "elapsed"), >=,
+                         0);
       g_assert_cmpuint (transferred, >=, last);
       g_assert_true ((transferred == size) == (i == n - 1));
       last = transferred;
@@ -572,6 +617,7 @@ main (int argc, char **argv)
   ADD ("/imageio-driver/web-server/read", test_read);
   ADD ("/imageio-driver/web-server/write", test_write);
   ADD ("/imageio-driver/web-server/empty", test_empty);
+  ADD ("/imageio-driver/web-server/old-imageio-servers", test_old_servers);
   ADD ("/imageio-driver/tls/wrong-ca", test_wrong_ca);
   ADD ("/imageio-driver/tls/system-cas", test_system_cas);
   ADD ("/imageio-driver/tls/insecure", test_insecure);

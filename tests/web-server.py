@@ -2,10 +2,11 @@
 # A small HTTPS (or HTTP) web server that is not imgxfer: it serves the
 # files of one folder with ranged GETs, and takes PUTs with a
 # Content-Range into existing files. OPTIONS is not implemented (501), as
-# in any web server without an imageio behind it. Prints the port it
-# listens on (on 127.0.0.1), then serves until killed.
+# in any web server without an imageio behind it, or answers as old
+# imageio daemons (405) and proxies (204) did with --options=STATUS.
+# Prints the port it listens on (on 127.0.0.1), then serves until killed.
 #
-# usage: web-server.py ROOT [--cert FILE --key FILE]
+# usage: web-server.py ROOT [--cert FILE --key FILE] [--options=STATUS]
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import argparse
@@ -66,6 +67,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
                 todo -= len(chunk)
 
+    def do_OPTIONS(self):
+        if self.server.options_status is None:
+            return self.fail(501, "Unsupported method ('OPTIONS')")
+        if self.server.options_status == 204:
+            self.send_response(204)
+            self.end_headers()
+            return
+        self.fail(self.server.options_status, "Method not allowed")
+
     def do_PUT(self):
         path = self.path_of()
         length = int(self.headers["Content-Length"])
@@ -90,11 +100,13 @@ def main():
     parser.add_argument("root")
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--options", type=int)
     args = parser.parse_args()
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.root = args.root
+    server.options_status = args.options
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.cert, args.key)

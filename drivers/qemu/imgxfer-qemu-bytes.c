@@ -1,4 +1,4 @@
-/* imgxfer-local-bytes.c: where an image's bytes lie on this host, and how
+/* imgxfer-qemu-bytes.c: where an image's bytes lie on this host, and how
  * qemu names them
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
