@@ -250,12 +250,22 @@ wait_for_child (const char *parent, const char *name)
   g_assert_not_reached ();
 }
 
-/* qemu-nbd killed while the qemu driver reads a compressed qcow2 image
- * (compressed clusters are not read straight from the file): exit 1,
- * the image named, no qemu-nbd and no private folder left. */
-static void
-test_qemu_nbd_killed (Fixture *f, gconstpointer data)
+typedef struct
 {
+  gboolean kill_qemu_nbd; /* else the signal goes to imgxfer */
+  int signal_number;
+  int exit_status;
+  const char *says; /* in the error line, if set */
+} QemuFault;
+
+/* qemu-nbd killed while the qemu driver reads a compressed qcow2 image
+ * (compressed clusters are not read straight from the file): exit 1.
+ * Ctrl-C (SIGINT) there: exit 4. Either way the image is named, and no
+ * qemu-nbd and no private folder is left. */
+static void
+test_qemu_copy_stopped (Fixture *f, gconstpointer data)
+{
+  const QemuFault *fault = data;
   g_autofree char *qcow2 = g_build_filename (f->dir, "src.qcow2", NULL);
   g_autofree char *dst = g_build_filename (f->dir, "dst.raw", NULL);
   g_autofree char *big = g_build_filename (f->dir, "big.raw", NULL);
@@ -273,6 +283,7 @@ test_qemu_nbd_killed (Fixture *f, gconstpointer data)
   g_autoptr (GSubprocess) process = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
+  const char *line;
   int qemu_nbd;
 
   test_write_pattern (big, 0, 64 * MiB, 'k');
@@ -280,16 +291,29 @@ test_qemu_nbd_killed (Fixture *f, gconstpointer data)
   process = spawn_cli (f, args);
   qemu_nbd = wait_for_child (g_subprocess_get_identifier (process), "qemu-nbd");
   test_wait_for_progress (process);
-  g_assert_cmpint (kill (qemu_nbd, SIGKILL), ==, 0);
+  if (fault->kill_qemu_nbd)
+    g_assert_cmpint (kill (qemu_nbd, fault->signal_number), ==, 0);
+  else
+    g_subprocess_send_signal (process, fault->signal_number);
 
-  g_assert_cmpint (test_wait_process (process, &out, &err), ==, 1);
+  g_assert_cmpint (test_wait_process (process, &out, &err), ==,
+                   fault->exit_status);
   g_test_message ("stderr: %s", err);
   g_assert_cmpstr (out, ==, "");
   g_assert_null (strstr (err, "100.00/100%"));
-  g_assert_nonnull (strstr (err, "imgxfer: "));
-  g_assert_nonnull (strstr (strstr (err, "imgxfer: "), qcow2));
+  line = strstr (err, "imgxfer: ");
+  g_assert_nonnull (line);
+  g_assert_true (strchr (line, '\n') == line + strlen (line) - 1);
+  g_assert_nonnull (strstr (line, qcow2));
+  if (fault->says)
+    g_assert_nonnull (strstr (line, fault->says));
   g_assert_true (test_wait_process_gone (qemu_nbd, 10));
 }
+
+/* The error is a failed read, or, if the copy got to its end first, how
+ * qemu-nbd died. */
+static const QemuFault qemu_nbd_killed = { TRUE, SIGKILL, 1, NULL };
+static const QemuFault sigint = { FALSE, SIGINT, 4, "cancelled" };
 
 #define add_test(path, data, func)                                             \
   g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
@@ -304,7 +328,9 @@ main (int argc, char **argv)
   add_test ("/faults/nbd/flush", NULL, test_nbd_flush);
   add_test ("/faults/nbd/checksum-read", pread_always, test_nbd_checksum);
   add_test ("/faults/file/no-space", NULL, test_enospc);
-  add_test ("/faults/qemu/qemu-nbd-killed", NULL, test_qemu_nbd_killed);
+  add_test ("/faults/qemu/qemu-nbd-killed", &qemu_nbd_killed,
+            test_qemu_copy_stopped);
+  add_test ("/faults/qemu/sigint", &sigint, test_qemu_copy_stopped);
 
   return g_test_run ();
 }
