@@ -4,8 +4,9 @@
  */
 #include "config.h"
 
-#include <gio/gunixinputstream.h>
+#include <errno.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -108,40 +109,66 @@ new_session (gpointer data)
   setsid ();
 }
 
-/* Without --foreground the daemon runs as a child of its own, in a new
- * session; this process waits for its "listening on" line, so that a
- * script may use the daemon as soon as this returns. */
-static int
-run_in_background (int argc, char **argv)
+/* What the daemon wrote to @log from @offset on, for a start that failed. */
+static void
+print_log_since (const char *log, goffset offset)
 {
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  if (g_file_get_contents (log, &contents, &length, NULL)
+      && (gsize)offset < length)
+    g_printerr ("%s", contents + offset);
+}
+
+/* Without --foreground the daemon runs as a child of its own, in a new
+ * session, its stderr appended to serve.log in the state directory; this
+ * process waits for its "listening on" line, so that a script may use the
+ * daemon as soon as this returns. */
+static int
+run_in_background (ServeConfig *config, char **argv)
+{
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) child = NULL;
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) child_argv = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GDataInputStream) lines = NULL;
-  g_autoptr (GInputStream) out = NULL;
   g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
-  int out_fd;
-  GPid pid;
+  g_autofree char *log
+      = g_build_filename (config->state_dir, "serve.log", NULL);
+  GStatBuf st;
+  goffset offset;
 
+  if (g_mkdir_with_parents (config->state_dir, 0700) < 0)
+    {
+      g_printerr ("imgxfer: %s: %s\n", config->state_dir, g_strerror (errno));
+      return CLI_EXIT_FAILED;
+    }
+  offset = g_stat (log, &st) == 0 ? st.st_size : 0;
   g_strv_builder_add_many (builder, self ? self : "imgxfer", "serve",
                            "--foreground", NULL);
-  for (int i = 1; i < argc; i++)
-    g_strv_builder_add (builder, argv[i]);
+  g_strv_builder_addv (builder, (const char **)argv + 1);
   child_argv = g_strv_builder_end (builder);
-  if (!g_spawn_async_with_pipes (NULL, child_argv, NULL, G_SPAWN_SEARCH_PATH,
-                                 new_session, NULL, &pid, NULL, &out_fd, NULL,
-                                 &error))
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_set_child_setup (launcher, new_session, NULL, NULL);
+  child = g_subprocess_launcher_spawnv (
+      launcher, (const char *const *)child_argv, &error);
+  if (child == NULL)
     return cli_fail (error);
-  g_spawn_close_pid (pid);
-  out = g_unix_input_stream_new (out_fd, TRUE);
-  lines = g_data_input_stream_new (out);
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (child));
   for (;;)
     {
       g_autofree char *line
           = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, NULL);
 
       if (line == NULL)
-        return CLI_EXIT_FAILED;
+        {
+          print_log_since (log, offset);
+          return CLI_EXIT_FAILED;
+        }
       g_print ("%s\n", line);
       if (g_str_has_prefix (line, "listening on "))
         return CLI_EXIT_OK;
@@ -218,7 +245,7 @@ run (int argc, char **argv)
   apply_args (config, &args);
   serve_config_finish (config);
   if (!args.foreground)
-    return run_in_background (g_strv_length (original), original);
+    return run_in_background (config, original);
 
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_signal, loop);

@@ -2,10 +2,10 @@
  *
  * The early handler checks the request before its body is read and turns
  * accumulation off; libsoup's small body pieces are gathered into writes
- * of WRITE_SIZE, one running while the next fills. When both are full the
- * message is paused, so a slow image slows the client instead of filling
- * memory. The normal handler, called when the body is complete, writes
- * the rest, flushes (unless ?flush=n) and answers.
+ * of WRITE_SIZE or more, one running while the next fills. When the next
+ * one reaches twice WRITE_SIZE the message is paused, so a slow image
+ * slows the client instead of filling memory. The normal handler, called when
+ * the body is complete, writes the rest, flushes (unless ?flush=n) and answers.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -127,6 +127,11 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, ServeRequest *request)
     return;
   g_byte_array_append (upload->fill, data, length);
   if (upload->fill->len < WRITE_SIZE)
+    return;
+  /* While a write runs the next one may grow to twice its size before
+   * the client is paused: slack for a busy machine, where every hand-off
+   * between threads waits for a core. */
+  if (upload->writing && upload->fill->len < 2 * WRITE_SIZE)
     return;
   if (upload->writing)
     {

@@ -14,6 +14,7 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "test-servers.h"
@@ -960,6 +961,110 @@ test_backends (void)
   }
 }
 
+/* Bodies other than image data are bounded; a connection that used a
+ * ticket counts among its connections while it stays open. */
+static void
+test_limits (void)
+{
+  g_autofree char *path = make_image ("limits.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *big = g_strnfill (70 * 1024, ' ');
+  g_autoptr (Reply) patch = NULL;
+  g_autoptr (Reply) got = NULL;
+  g_autoptr (Reply) info = NULL;
+  g_autoptr (JsonNode) root = NULL;
+
+  add_ticket ("limits", url, IMAGE_SIZE, "[\"write\"]", NULL);
+  patch = image_request ("PATCH", "limits", NULL, big, NULL, NULL);
+  g_assert_cmpuint (patch->status, ==, 413);
+
+  got = image_request ("GET", "limits", NULL, NULL, "Range", "bytes=0-9");
+  g_assert_cmpuint (got->status, ==, 206);
+  info = control ("GET", "limits", NULL);
+  root = test_parse_json (reply_text (info));
+  g_assert_cmpint (
+      json_object_get_int_member (json_node_get_object (root), "connections"),
+      ==, 1);
+}
+
+/* Bad command lines and configurations: one line, the right exit code. */
+static void
+test_cli_errors (void)
+{
+  g_autofree char *conf = g_build_filename (tmpdir, "bad.conf", NULL);
+  const char *const both[]
+      = { "serve", "--control-socket", "/x.sock", "--control-port", "0", NULL };
+  const char *const bad_conf[]
+      = { "serve", "--foreground", "--config", conf, NULL };
+  g_autofree char *err = NULL;
+  g_autofree char *expected
+      = g_strdup_printf ("imgxfer: %s: unknown key [remote] bogus\n", conf);
+
+  g_assert_cmpint (test_run_cli (both, NULL, &err), ==, 2);
+  g_assert_true (g_str_has_prefix (err, "imgxfer serve: --control-socket "
+                                        "and --control-port exclude each "
+                                        "other\n"));
+  g_clear_pointer (&err, g_free);
+  g_assert_true (g_file_set_contents (conf, "[remote]\nbogus = 1\n", -1, NULL));
+  g_assert_cmpint (test_run_cli (bad_conf, NULL, &err), ==, 1);
+  g_assert_cmpstr (err, ==, expected);
+}
+
+/* Without --cert and --key the daemon makes a self-signed certificate in
+ * its state directory, in the background unless --foreground. */
+static void
+test_self_signed (void)
+{
+  g_autofree char *dir = g_build_filename (tmpdir, "selfsigned", NULL);
+  g_autofree char *state = g_build_filename (dir, "state", NULL);
+  g_autofree char *conf = g_build_filename (dir, "serve.conf", NULL);
+  g_autofree char *conf_text = g_strdup_printf (
+      "[daemon]\nstate_dir = %s\n[local]\nenable = false\n", state);
+  g_autofree char *cert = g_build_filename (state, "cert.pem", NULL);
+  g_autofree char *control_socket
+      = g_build_filename (state, "control.sock", NULL);
+  const char *const argv[] = { "serve", "--host",   "127.0.0.1", "--port",
+                               "0",     "--config", conf,        NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr (GTlsDatabase) database = NULL;
+  g_autoptr (SoupSession) session = NULL;
+  g_autoptr (Reply) info = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  struct ucred peer;
+  socklen_t length = sizeof peer;
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (conf, conf_text, -1, NULL));
+  /* Returns once the daemon, in the background, listens. */
+  g_assert_cmpint (test_run_cli (argv, &out, NULL), ==, 0);
+  url = g_strdup (strstr (out, "listening on ") + strlen ("listening on "));
+  g_strstrip (url);
+  g_assert_true (g_file_test (cert, G_FILE_TEST_EXISTS));
+
+  database = g_tls_file_database_new (cert, NULL);
+  session = soup_session_new_with_options ("tls-database", database, NULL);
+  {
+    g_autofree char *info_url = g_strconcat (url, "/info/", NULL);
+    info = http (session, "GET", info_url, NULL, NULL, NULL);
+  }
+  g_assert_cmpuint (info->status, ==, 200);
+
+  /* Stopped through its control socket's peer: the daemon itself. */
+  socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+  address = g_unix_socket_address_new (control_socket);
+  g_assert_true (g_socket_connect (socket, address, NULL, NULL));
+  g_assert_cmpint (getsockopt (g_socket_get_fd (socket), SOL_SOCKET,
+                               SO_PEERCRED, &peer, &length),
+                   ==, 0);
+  g_socket_close (socket, NULL);
+  g_assert_cmpint (kill (peer.pid, SIGTERM), ==, 0);
+  for (int i = 0; i < 2000 && kill (peer.pid, 0) == 0; i++)
+    g_usleep (10000);
+  g_assert_cmpint (kill (peer.pid, 0), !=, 0);
+}
+
 /* The pids of the processes whose command line names @path. */
 static guint
 count_processes_using (const char *path)
@@ -1153,6 +1258,9 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/concurrent", test_concurrent);
   g_test_add_func ("/serve/backends", test_backends);
   g_test_add_func ("/serve/ticket-cli", test_ticket_cli);
+  g_test_add_func ("/serve/limits", test_limits);
+  g_test_add_func ("/serve/cli-errors", test_cli_errors);
+  g_test_add_func ("/serve/self-signed", test_self_signed);
   g_test_add_func ("/serve/sigterm-put", test_sigterm_put);
   status = g_test_run ();
 
