@@ -146,6 +146,19 @@ parse_port (const char *text, int *port)
 }
 
 /* "HOST:PORT" or "[IPV6]:PORT". */
+/* A host name or an IP address, nothing a URL would read otherwise ('/',
+ * '@', '%'...): the host is written back into the normalized URL. */
+static gboolean
+valid_legacy_host (const char *host)
+{
+  if (g_hostname_is_ip_address (host))
+    return TRUE;
+  for (const char *p = host; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.' && *p != '_')
+      return FALSE;
+  return *host != '\0';
+}
+
 static gboolean
 parse_legacy_address (ImgxferUrl *self, const char *address)
 {
@@ -167,7 +180,18 @@ parse_legacy_address (ImgxferUrl *self, const char *address)
         return FALSE;
       self->host = g_strndup (address, colon - address);
     }
-  return parse_port (colon + 1, &self->port);
+  return valid_legacy_host (self->host) && parse_port (colon + 1, &self->port);
+}
+
+/* The export name as one segment of a URL path: '/' and '.' encoded too,
+ * or GUri would read "a/../b" as "b" when the normalized URL is parsed. */
+static char *
+escape_export_name (const char *name)
+{
+  g_autofree char *escaped = g_uri_escape_string (name, NULL, FALSE);
+  g_auto (GStrv) parts = g_strsplit (escaped, ".", -1);
+
+  return g_strjoinv ("%2E", parts);
 }
 
 /* qemu's "nbd:unix:PATH[:exportname=NAME]" and
@@ -180,7 +204,13 @@ parse_legacy_nbd (ImgxferUrl *self, GError **error)
   g_autofree char *address
       = export_part ? g_strndup (rest, export_part - rest) : g_strdup (rest);
   const char *name = export_part ? export_part + strlen (":exportname=") : "";
-  g_autofree char *escaped_name = g_uri_escape_string (name, "/", FALSE);
+  g_autofree char *escaped_name = escape_export_name (name);
+
+  /* As a URL, which GUri refuses with bytes that are not UTF-8: the same
+   * socket, host or export is never accepted in one form and refused in
+   * the other, and the normalized URL always parses again. */
+  if (!g_utf8_validate (self->string, -1, NULL))
+    return invalid (error, self->string, "not UTF-8");
 
   self->path = g_strconcat ("/", name, NULL);
   if (g_str_has_prefix (address, "unix:") && address[5] != '\0')

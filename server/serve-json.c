@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "serve-json.h"
 
@@ -166,12 +167,66 @@ serve_repr (const char *text)
   return g_string_free (out, FALSE);
 }
 
+/* The length of the JSON value at the start of @data (after blanks), or
+ * @length when it does not end there: a string ends at its closing quote,
+ * an array or object at its closing bracket, anything else at a blank or
+ * a bracket, brace, quote, comma or colon. */
+static gsize
+first_value_end (const char *data, gsize length)
+{
+  gsize i = 0, depth = 0;
+  gboolean in_string = FALSE;
+
+  while (i < length && g_ascii_isspace (data[i]))
+    i++;
+  if (i < length && data[i] != '{' && data[i] != '[' && data[i] != '"')
+    {
+      while (i < length && !g_ascii_isspace (data[i])
+             && !strchr ("{}[]\",:", data[i]))
+        i++;
+      return i;
+    }
+  for (; i < length; i++)
+    {
+      if (in_string)
+        {
+          if (data[i] == '\\')
+            i++;
+          else if (data[i] == '"')
+            in_string = FALSE;
+        }
+      else if (data[i] == '"')
+        in_string = TRUE;
+      else if (data[i] == '{' || data[i] == '[')
+        depth++;
+      else if (data[i] == '}' || data[i] == ']')
+        depth--;
+      if (!in_string && depth == 0)
+        return i + 1;
+    }
+  return length;
+}
+
 JsonNode *
 serve_json_parse (const char *data, gsize length, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  gsize end;
 
-  if (!json_parser_load_from_data (parser, data ? data : "", length, error))
+  data = data ? data : "";
+  /* json-glib 1.6 leaks the values it parses after the first one before
+   * failing: a client could grow the daemon with every such body. */
+  for (end = first_value_end (data, length);
+       end < length && g_ascii_isspace (data[end]); end++)
+    ;
+  if (end < length)
+    {
+      g_set_error (
+          error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+          "unexpected data after the JSON value at byte %" G_GSIZE_FORMAT, end);
+      return NULL;
+    }
+  if (!json_parser_load_from_data (parser, data, length, error))
     return NULL;
   if (json_parser_get_root (parser) == NULL)
     {

@@ -987,6 +987,69 @@ test_limits (void)
       ==, 1);
 }
 
+/* Dirty extents of a ticket that names the NBD export's bitmap. */
+static void
+test_dirty_extents (void)
+{
+  g_autofree char *qcow2 = g_build_filename (tmpdir, "dirty.qcow2", NULL);
+  g_autofree char *socket_path = g_build_filename (tmpdir, "dirty.sock", NULL);
+  const char *const add_bitmap[]
+      = { "qemu-img", "bitmap", "--add", qcow2, "b0", NULL };
+  const char *const writes[] = { "write -P 0x55 1m 64k", NULL };
+  const char *const qemu_nbd[]
+      = { "qemu-nbd", "-r", "-t", "-k",  socket_path, "-f",
+          "qcow2",    "-B", "b0", qcow2, NULL };
+  g_autoptr (TestServer) server = NULL;
+  g_autoptr (Reply) dirty = NULL;
+
+  test_qemu_img_create (qcow2, "qcow2", "8M", NULL, NULL);
+  test_run_ok (add_bitmap);
+  test_qemu_io (qcow2, "qcow2", writes);
+  server = test_server_start (qemu_nbd, socket_path);
+  add_ticket ("dirty", test_server_get_uri (server), IMAGE_SIZE, "[\"read\"]",
+              ", \"dirty\": true, \"bitmap\": \"b0\"");
+  dirty = image_request ("GET", "dirty", "/extents?context=dirty", NULL, NULL,
+                         NULL);
+  g_assert_cmpuint (dirty->status, ==, 200);
+  g_assert_cmpstr (reply_text (dirty), ==,
+                   "[{\"start\": 0, \"length\": 1048576, \"dirty\": false, "
+                   "\"zero\": true}, {\"start\": 1048576, \"length\": 65536, "
+                   "\"dirty\": true, \"zero\": false}, {\"start\": 1114112, "
+                   "\"length\": 7274496, \"dirty\": false, \"zero\": true}]\n");
+  {
+    g_autoptr (Reply) deleted = control ("DELETE", "dirty", NULL);
+    g_assert_cmpuint (deleted->status, ==, 204);
+  }
+}
+
+/* A connection idle for longer than its ticket's inactivity timeout is
+ * closed by the daemon. */
+static void
+test_inactivity (void)
+{
+  g_autofree char *path = make_image ("idle.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autoptr (Reply) got = NULL;
+  gint64 connections = -1;
+
+  add_ticket ("idle", url, IMAGE_SIZE, "[\"read\"]",
+              ", \"inactivity_timeout\": 1");
+  got = image_request ("GET", "idle", NULL, NULL, "Range", "bytes=0-0");
+  g_assert_cmpuint (got->status, ==, 206);
+  for (int i = 0; i < 100 && connections != 0; i++)
+    {
+      g_autoptr (Reply) info = control ("GET", "idle", NULL);
+      g_autoptr (JsonNode) root = test_parse_json (reply_text (info));
+
+      connections = json_object_get_int_member (json_node_get_object (root),
+                                                "connections");
+      if (i == 0)
+        g_assert_cmpint (connections, ==, 1);
+      g_usleep (100 * 1000);
+    }
+  g_assert_cmpint (connections, ==, 0);
+}
+
 /* Bad command lines and configurations: one line, the right exit code. */
 static void
 test_cli_errors (void)
@@ -1260,6 +1323,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/ticket-cli", test_ticket_cli);
   g_test_add_func ("/serve/limits", test_limits);
   g_test_add_func ("/serve/cli-errors", test_cli_errors);
+  g_test_add_func ("/serve/dirty-extents", test_dirty_extents);
+  g_test_add_func ("/serve/inactivity", test_inactivity);
   g_test_add_func ("/serve/self-signed", test_self_signed);
   g_test_add_func ("/serve/sigterm-put", test_sigterm_put);
   status = g_test_run ();

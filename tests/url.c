@@ -88,6 +88,12 @@ static const struct
   { "nbd:localhost", "nbd:HOST:PORT" },
   { "nbd:localhost:port", "nbd:HOST:PORT" },
   { "nbd:[::1:10809", "nbd:HOST:PORT" },
+  /* Would normalize to nbd://loc/.host:10809/, another host. */
+  { "nbd:loc/.host:10809", "nbd:HOST:PORT" },
+  { "nbd:user@host:10809", "nbd:HOST:PORT" },
+  /* Refused as URLs are, by GUri. */
+  { "nbd:unix:/run/\xd8.sock", "not UTF-8" },
+  { "nbd:\xecocalhost:10809", "not UTF-8" },
   { "tar:///x.ova?member=A&member=B", "\"member\" is given more than once" },
   { "memory:?size=1&%zz=2", "memory:?size=1&%zz=2" },
 };
