@@ -76,9 +76,11 @@ class Server:
         run(cli(), "ticket", "--control-socket", self.control, "del", ticket)
 
     def stop(self):
+        # The daemon gives its requests up to 10 s to end, then closes its
+        # images: killed before that, it would leave its qemu-nbd folders.
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
