@@ -89,8 +89,8 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  *   this image reads (the image file, each file of its backing chain, an
  *   external data file, the archive holding a member), so that none of
  *   them is taken as a destination. Paths may use any spelling; the caller
- *   compares devices and inodes. The default adds the file of
- *   @get_local_file, if any. Since: 0.1
+ *   compares devices and inodes. The default adds the file that
+ *   get_local_file names, if any. Since: 0.1
  * @close: end the connection: stop helper processes (a qemu-nbd the
  *   driver started), close descriptors and sockets, and return what went
  *   wrong that was not reported yet (a write-back error, a helper that
