@@ -153,6 +153,23 @@ test_run_cli (const char *const *args, char **out, char **err)
   return test_run ((const char *const *)argv->pdata, out, err);
 }
 
+GSubprocess *
+test_spawn_cli (GSubprocessLauncher *launcher, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  GSubprocess *process;
+
+  g_ptr_array_add (argv, (char *)g_getenv ("IMGXFER_CLI"));
+  for (; *args; args++)
+    g_ptr_array_add (argv, (char *)*args);
+  g_ptr_array_add (argv, NULL);
+  process = g_subprocess_launcher_spawnv (
+      launcher, (const char *const *)argv->pdata, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
 int
 test_wait_process (GSubprocess *process, char **out, char **err)
 {

@@ -51,6 +51,9 @@ int test_wait_process (GSubprocess *process, char **out, char **err);
 void test_wait_for_progress (GSubprocess *process);
 /* Runs the imgxfer command line built with the tests. */
 int test_run_cli (const char *const *args, char **out, char **err);
+/* Starts it with @launcher's pipes and environment. */
+GSubprocess *test_spawn_cli (GSubprocessLauncher *launcher,
+                             const char *const *args);
 
 /* The root of the JSON document @text, which must parse. */
 JsonNode *test_parse_json (const char *text);
