@@ -211,6 +211,11 @@ parse_legacy_nbd (ImgxferUrl *self, GError **error)
    * the other, and the normalized URL always parses again. */
   if (!g_utf8_validate (self->string, -1, NULL))
     return invalid (error, self->string, "not UTF-8");
+  /* GUri drops "." and ".." segments even when percent-encoded, so these
+   * two names have no URL that names them. */
+  if (g_str_equal (name, ".") || g_str_equal (name, ".."))
+    return invalid (error, self->string,
+                    "export name \"%s\" cannot be written as a URL", name);
 
   self->path = g_strconcat ("/", name, NULL);
   if (g_str_has_prefix (address, "unix:") && address[5] != '\0')

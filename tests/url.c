@@ -91,6 +91,9 @@ static const struct
   /* Would normalize to nbd://loc/.host:10809/, another host. */
   { "nbd:loc/.host:10809", "nbd:HOST:PORT" },
   { "nbd:user@host:10809", "nbd:HOST:PORT" },
+  /* GUri would read the export of the normalized URL as "/". */
+  { "nbd:unix::e:exportname=.", "export name \".\"" },
+  { "nbd:localhost:10809:exportname=..", "export name \"..\"" },
   /* Refused as URLs are, by GUri. */
   { "nbd:unix:/run/\xd8.sock", "not UTF-8" },
   { "nbd:\xecocalhost:10809", "not UTF-8" },
