@@ -207,6 +207,43 @@ first_value_end (const char *data, gsize length)
   return length;
 }
 
+/* json-glib 1.6 turns escapes such as "\333" into bytes that are not
+ * UTF-8, in strings and member names alike; nothing downstream may see
+ * them (they could not even be written back out). */
+static gboolean
+node_is_utf8 (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member))
+          if (!g_utf8_validate (name, -1, NULL) || !node_is_utf8 (member))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!node_is_utf8 (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_STRING
+             || g_utf8_validate (json_node_get_string (node), -1, NULL);
+    default:
+      return TRUE;
+    }
+}
+
 JsonNode *
 serve_json_parse (const char *data, gsize length, GError **error)
 {
@@ -232,6 +269,13 @@ serve_json_parse (const char *data, gsize length, GError **error)
     {
       g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
                            "no JSON value");
+      return NULL;
+    }
+  if (!node_is_utf8 (json_parser_get_root (parser)))
+    {
+      g_set_error_literal (error, JSON_PARSER_ERROR,
+                           JSON_PARSER_ERROR_INVALID_DATA,
+                           "a string is not valid UTF-8");
       return NULL;
     }
   return json_node_ref (json_parser_get_root (parser));
