@@ -244,13 +244,9 @@ serve_download (ServeServer *server, SoupServerMessage *msg, const char *id)
   if (ticket == NULL)
     return;
   if (download->size >= 0
-      && download->offset + download->size > serve_ticket_get_size (ticket))
-    {
-      g_set_error_literal (&error, SERVE_ERROR, 416,
-                           "Requested range out of allowed range");
-      serve_http_send_range_error (msg, error, serve_ticket_get_size (ticket));
-      return;
-    }
+      && !serve_images_check_range (msg, ticket, download->offset,
+                                    download->size))
+    return;
 
   request = serve_request_new (msg, server, ticket);
   request->data = g_steal_pointer (&download);

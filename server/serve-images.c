@@ -181,6 +181,21 @@ serve_images_authorize (ServeServer *server, SoupServerMessage *msg,
   return ticket;
 }
 
+gboolean
+serve_images_check_range (SoupServerMessage *msg, ServeTicket *ticket,
+                          guint64 offset, guint64 length)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 size = serve_ticket_get_size (ticket);
+
+  if (offset + length <= size)
+    return TRUE;
+  g_set_error_literal (&error, SERVE_ERROR, 416,
+                       "Requested range out of allowed range");
+  serve_http_send_range_error (msg, error, size);
+  return FALSE;
+}
+
 void
 serve_info (ServeServer *server, SoupServerMessage *msg)
 {

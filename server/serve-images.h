@@ -42,4 +42,9 @@ ServeTicket *serve_images_authorize (ServeServer *server,
                                      SoupServerMessage *msg, const char *id,
                                      const char *op, gboolean close_on_error);
 
+/* TRUE when @length bytes at @offset lie within the ticket's size;
+ * otherwise answers 416 as imageio does and returns FALSE. */
+gboolean serve_images_check_range (SoupServerMessage *msg, ServeTicket *ticket,
+                                   guint64 offset, guint64 length);
+
 G_END_DECLS

@@ -192,13 +192,8 @@ serve_patch (ServeServer *server, SoupServerMessage *msg, const char *id)
   if (ticket == NULL)
     return;
   if (patch->zero
-      && patch->offset + patch->size > serve_ticket_get_size (ticket))
-    {
-      g_set_error_literal (&error, SERVE_ERROR, 416,
-                           "Requested range out of allowed range");
-      serve_http_send_range_error (msg, error, serve_ticket_get_size (ticket));
-      return;
-    }
+      && !serve_images_check_range (msg, ticket, patch->offset, patch->size))
+    return;
 
   request = serve_request_new (msg, server, ticket);
   request->data = g_steal_pointer (&patch);

@@ -185,13 +185,8 @@ serve_upload_early (ServeServer *server, SoupServerMessage *msg, const char *id)
   ticket = serve_images_authorize (server, msg, id, "write", TRUE);
   if (ticket == NULL)
     return;
-  if (upload->offset + upload->length > serve_ticket_get_size (ticket))
-    {
-      g_set_error_literal (&error, SERVE_ERROR, 416,
-                           "Requested range out of allowed range");
-      serve_http_send_range_error (msg, error, serve_ticket_get_size (ticket));
-      return;
-    }
+  if (!serve_images_check_range (msg, ticket, upload->offset, upload->length))
+    return;
 
   request = serve_request_new (msg, server, ticket);
   upload->fill = g_byte_array_sized_new (WRITE_SIZE);
