@@ -12,10 +12,8 @@ static char *
 read_file (const char *path, GError **error)
 {
   char *contents = NULL;
-  g_autoptr (GError) local = NULL;
 
-  if (!g_file_get_contents (path, &contents, NULL, &local))
-    g_set_error (error, local->domain, local->code, "%s", local->message);
+  g_file_get_contents (path, &contents, NULL, error);
   return contents;
 }
 
