@@ -116,14 +116,6 @@ on_wrote_chunk (SoupServerMessage *msg, ServeRequest *request)
   read_next (request);
 }
 
-static void
-open_work (gpointer data)
-{
-  ServeRequest *request = data;
-
-  serve_request_acquire (request, &request->error);
-}
-
 /* imageio's checks against what the image holds, now that it is open. */
 static gboolean
 check_available (ServeRequest *request, Download *download, guint64 *size)
@@ -251,6 +243,6 @@ serve_download (ServeServer *server, SoupServerMessage *msg, const char *id)
   request = serve_request_new (msg, server, ticket);
   request->data = g_steal_pointer (&download);
   request->data_free = download_free;
-  serve_request_start (request, ((Download *)request->data)->offset, open_work,
-                       open_done);
+  serve_request_start (request, ((Download *)request->data)->offset,
+                       serve_request_open, open_done);
 }

@@ -53,14 +53,6 @@ send_options (SoupServerMessage *msg, JsonBuilder *builder, const char *allow)
 }
 
 static void
-open_work (gpointer data)
-{
-  ServeRequest *request = data;
-
-  serve_request_acquire (request, &request->error);
-}
-
-static void
 open_done (gpointer data)
 {
   ServeRequest *request = data;
@@ -106,5 +98,5 @@ serve_options (ServeServer *server, SoupServerMessage *msg, const char *id)
     return;
   request = serve_request_new (msg, server, ticket);
   soup_server_message_pause (msg);
-  serve_request_run (request, open_work, open_done);
+  serve_request_run (request, serve_request_open, open_done);
 }

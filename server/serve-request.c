@@ -204,6 +204,14 @@ serve_request_acquire (ServeRequest *self, GError **error)
 }
 
 void
+serve_request_open (gpointer data)
+{
+  ServeRequest *self = data;
+
+  serve_request_acquire (self, &self->error);
+}
+
+void
 serve_request_fail (ServeRequest *self)
 {
   if (g_error_matches (self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))

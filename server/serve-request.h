@@ -62,6 +62,9 @@ void serve_request_end_op (ServeRequest *self);
 
 /* From a job: the request's backend, acquired on first use. */
 gboolean serve_request_acquire (ServeRequest *self, GError **error);
+/* A job that only acquires the backend, into the request's error when
+ * that fails: the work of a request that answers once the image is open. */
+void serve_request_open (gpointer data);
 GCancellable *serve_request_cancellable (ServeRequest *self);
 
 /* Answers with @self->error, or closes the connection when the response
