@@ -16,12 +16,10 @@
 
 struct _ServeImage
 {
-  gatomicrefcount ref;
   char *url;
   char *format;
   char *bitmap;
   gboolean writable;
-  gboolean sparse;
 
   GMutex lock;
   GCond released;
@@ -34,26 +32,17 @@ struct _ServeImage
 
 ServeImage *
 serve_image_new (const char *url, const char *format, const char *bitmap,
-                 gboolean writable, gboolean sparse)
+                 gboolean writable)
 {
   ServeImage *self = g_new0 (ServeImage, 1);
 
-  g_atomic_ref_count_init (&self->ref);
   self->url = g_strdup (url);
   self->format = g_strdup (format ? format : "raw");
   self->bitmap = g_strdup (bitmap);
   self->writable = writable;
-  self->sparse = sparse;
   g_mutex_init (&self->lock);
   g_cond_init (&self->released);
   self->idle = g_ptr_array_new_with_free_func (g_object_unref);
-  return self;
-}
-
-ServeImage *
-serve_image_ref (ServeImage *self)
-{
-  g_atomic_ref_count_inc (&self->ref);
   return self;
 }
 
@@ -87,10 +76,8 @@ serve_image_close (ServeImage *self)
 }
 
 void
-serve_image_unref (ServeImage *self)
+serve_image_free (ServeImage *self)
 {
-  if (!g_atomic_ref_count_dec (&self->ref))
-    return;
   serve_image_close (self);
   g_ptr_array_unref (self->idle);
   g_clear_object (&self->first);
@@ -259,10 +246,4 @@ serve_image_max_writers (ImgxferBackend *backend)
   if (imgxfer_backend_get_local_file (backend, NULL, NULL, NULL))
     return 1;
   return serve_image_max_readers (backend);
-}
-
-gboolean
-serve_image_get_sparse (ServeImage *self)
-{
-  return self->sparse;
 }

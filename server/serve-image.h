@@ -14,12 +14,10 @@ typedef struct _ServeImage ServeImage;
  * ticket's image is never probed, since a guest can write any header into
  * its disk. */
 ServeImage *serve_image_new (const char *url, const char *format,
-                             const char *bitmap, gboolean writable,
-                             gboolean sparse);
-ServeImage *serve_image_ref (ServeImage *self);
-/* The last unref flushes the writable backends and closes them all. */
-void serve_image_unref (ServeImage *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ServeImage, serve_image_unref)
+                             const char *bitmap, gboolean writable);
+/* Flushes the writable backends and closes them all. */
+void serve_image_free (ServeImage *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ServeImage, serve_image_free)
 
 /* A backend for one request: an idle one, a new clone while the image
  * allows more connections, or else one another request releases. Blocks:
@@ -39,7 +37,5 @@ void serve_image_close (ServeImage *self);
 /* What OPTIONS reports, from the opened image. */
 guint serve_image_max_readers (ImgxferBackend *backend);
 guint serve_image_max_writers (ImgxferBackend *backend);
-
-gboolean serve_image_get_sparse (ServeImage *self);
 
 G_END_DECLS

@@ -215,9 +215,8 @@ serve_ticket_new (JsonNode *node, guint default_inactivity_timeout,
 
   self->access_time = now_seconds ();
   self->expires = self->access_time + self->timeout;
-  self->image
-      = serve_image_new (self->url, self->format, self->bitmap,
-                         serve_ticket_may (self, "write"), self->sparse);
+  self->image = serve_image_new (self->url, self->format, self->bitmap,
+                                 serve_ticket_may (self, "write"));
   return g_steal_pointer (&self);
 }
 
@@ -233,7 +232,7 @@ serve_ticket_unref (ServeTicket *self)
 {
   if (!g_atomic_ref_count_dec (&self->ref))
     return;
-  g_clear_pointer (&self->image, serve_image_unref);
+  g_clear_pointer (&self->image, serve_image_free);
   g_free (self->uuid);
   g_free (self->url);
   g_free (self->format);
