@@ -20,12 +20,6 @@
 
 #include "imgxfer-driver-private.h"
 
-static gboolean
-is_raw (const char *format)
-{
-  return format == NULL || g_ascii_strcasecmp (format, "raw") == 0;
-}
-
 /* "member-offset" and "member-size" when the image is a byte range of a
  * larger local file (a member of an archive), and "actual-size", the
  * space the file holding it takes (the whole archive's, as imageio's
@@ -148,7 +142,7 @@ imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
         return NULL;
     }
 
-  if (!is_raw (format))
+  if (!_imgxfer_format_is_raw (format))
     {
       g_autoptr (ImgxferOpenOptions) format_options
           = imgxfer_open_options_copy (raw_options);
@@ -244,12 +238,12 @@ imgxfer_image_measure (const char *url, ImgxferOpenOptions *options,
 
   /* The source's format is refused as every other command refuses it,
    * not by whichever tool the target's driver runs. */
-  if (!is_raw (format)
+  if (!_imgxfer_format_is_raw (format)
       && _imgxfer_driver_ask_format (format, url, any_driver, NULL, error)
              == NULL)
     return NULL;
 
-  if (is_raw (target_format))
+  if (_imgxfer_format_is_raw (target_format))
     return measure_raw (url, options, cancellable, error);
 
   source_options = options ? imgxfer_open_options_copy (options)
