@@ -155,7 +155,7 @@ compare_piece (ImgxferCompareTarget *self, const guint8 *data, guint64 offset,
   if (zero && data == NULL)
     return TRUE;
   if (zero)
-    at = find_difference (data, NULL, length);
+    at = find_nonzero (data, length);
   else if (imgxfer_source_pread (IMGXFER_SOURCE (self->image), self->buffer,
                                  length, offset, cancellable, error))
     at = find_difference (self->buffer, data, length);
