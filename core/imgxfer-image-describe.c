@@ -199,6 +199,13 @@ measure_raw (const char *url, ImgxferOpenOptions *options,
   return node;
 }
 
+/* For the question "has @format a driver?": the first one answers. */
+static gpointer
+any_driver (ImgxferBackendClass *klass, gpointer user_data, GError **error)
+{
+  return klass;
+}
+
 /**
  * imgxfer_image_measure:
  * @url: a path or URL, as imgxfer_open() takes it
@@ -217,12 +224,6 @@ measure_raw (const char *url, ImgxferOpenOptions *options,
  *
  * Returns: (transfer full): a JSON object
  */
-static gpointer
-any_driver (ImgxferBackendClass *klass, gpointer user_data, GError **error)
-{
-  return klass;
-}
-
 JsonNode *
 imgxfer_image_measure (const char *url, ImgxferOpenOptions *options,
                        const char *target_format, GCancellable *cancellable,
