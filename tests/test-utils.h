@@ -55,6 +55,13 @@ int test_run_cli (const char *const *args, char **out, char **err);
 GSubprocess *test_spawn_cli (GSubprocessLauncher *launcher,
                              const char *const *args);
 
+/* Writes a self-signed CA certificate @ca for @subject, its key @key. */
+void test_make_ca (const char *ca, const char *key, const char *subject);
+/* Writes in @dir a CA certificate @ca and a certificate @cert (its key
+ * @key) that the CA signs for 127.0.0.1 and localhost. */
+void test_make_certificates (const char *dir, const char *ca, const char *cert,
+                             const char *key);
+
 /* The root of the JSON document @text, which must parse. */
 JsonNode *test_parse_json (const char *text);
 
