@@ -53,6 +53,15 @@ test_create_sparse (const char *path, guint64 size)
   g_assert_cmpint (close (fd), ==, 0);
 }
 
+guint64
+test_file_size (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_size;
+}
+
 char *
 test_file_digest (const char *path)
 {

@@ -21,6 +21,9 @@ void test_write_pattern (const char *path,
 /* Creates (or truncates) @path to a sparse file of @size bytes. */
 void test_create_sparse (const char *path, guint64 size);
 
+/* The size of the file @path, which must exist. */
+guint64 test_file_size (const char *path);
+
 /* The SHA-256 of all of @path's bytes, to show a file unchanged. */
 char *test_file_digest (const char *path);
 
