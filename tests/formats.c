@@ -424,9 +424,7 @@ test_size_raw_file (void)
   g_autofree char *qcow2 = make_image (dir, raw, "qcow2");
   g_autofree char *copy = g_build_filename (dir, "copy.raw", NULL);
   g_autofree char *socket = g_build_filename (dir, "nbd.sock", NULL);
-  const char *qemu_nbd[]
-      = { "qemu-nbd", "-r", "-t", "-f", "raw", "-k", socket, raw, NULL };
-  g_autoptr (TestServer) server = test_server_start (qemu_nbd, socket);
+  g_autoptr (TestServer) server = test_qemu_nbd_start (raw, "raw", socket);
   const char *info[] = { "info", "--output=json", raw, NULL };
   const char *measure[]
       = { "measure", "--output=json", "-O", "raw", raw, NULL };
