@@ -22,6 +22,7 @@
 #include <imgxfer/imgxfer-error.h>
 
 #include "drivers/common/imgxfer-local-io.h"
+#include "imgxfer-qemu-chain.h"
 #include "imgxfer-qemu-img.h"
 #include "imgxfer-qemu-map.h"
 
@@ -177,23 +178,11 @@ static gboolean
 add_backing_layers (ImgxferQemuMap *self, const char *filename,
                     GCancellable *cancellable, GError **error)
 {
-  const char *argv[]
-      = { "info", "--backing-chain", "--output=json", "--", filename, NULL };
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autofree char *out = NULL;
-  JsonArray *chain;
+  g_autoptr (JsonArray) chain
+      = _imgxfer_qemu_backing_chain (filename, cancellable, error);
 
-  if (!_imgxfer_qemu_img (argv, &out, cancellable, error)
-      || !json_parser_load_from_data (parser, out, -1, error))
+  if (chain == NULL)
     return FALSE;
-  if (!JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
-                   "qemu-img info gave no backing chain for %s", filename);
-      return FALSE;
-    }
-
-  chain = json_node_get_array (json_parser_get_root (parser));
   for (guint i = 1; i < json_array_get_length (chain); i++)
     {
       JsonNode *node = json_array_get_element (chain, i);
