@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "serve-config.h"
 
 typedef struct
 {
@@ -50,18 +51,18 @@ static SoupSession *
 control_session (Args *args, char **base)
 {
   g_autoptr (GSocketConnectable) address = NULL;
-  g_autofree char *path = NULL;
+  g_autoptr (ServeConfig) config = serve_config_new ();
 
   if (args->control_port >= 0)
     {
       *base = g_strdup_printf ("http://127.0.0.1:%d", args->control_port);
       return soup_session_new ();
     }
-  path = args->control_socket
-             ? g_strdup (args->control_socket)
-             : g_build_filename (g_get_user_state_dir (), "imgxfer",
-                                 "control.sock", NULL);
-  address = G_SOCKET_CONNECTABLE (g_unix_socket_address_new (path));
+  /* Without --control-socket, the socket a default `imgxfer serve` makes. */
+  config->control_socket = g_strdup (args->control_socket);
+  serve_config_finish (config);
+  address = G_SOCKET_CONNECTABLE (
+      g_unix_socket_address_new (config->control_socket));
   *base = g_strdup ("http://localhost");
   return soup_session_new_with_options ("remote-connectable", address, NULL);
 }

@@ -255,13 +255,6 @@ serve_download (ServeServer *server, SoupServerMessage *msg, const char *id)
   request = serve_request_new (msg, server, ticket);
   request->data = g_steal_pointer (&download);
   request->data_free = download_free;
-  if (!serve_request_begin (request, ((Download *)request->data)->offset,
-                            &error))
-    {
-      serve_http_close_connection (msg);
-      serve_http_send_error (msg, error);
-      return;
-    }
-  soup_server_message_pause (msg);
-  serve_request_run (request, open_work, open_done);
+  serve_request_start (request, ((Download *)request->data)->offset, open_work,
+                       open_done);
 }

@@ -98,12 +98,5 @@ serve_extents (ServeServer *server, SoupServerMessage *msg, const char *id)
                          : IMGXFER_EXTENT_CONTEXT_ZERO;
   request->data = extents;
   request->data_free = extents_free;
-  if (!serve_request_begin (request, 0, &error))
-    {
-      serve_http_close_connection (msg);
-      serve_http_send_error (msg, error);
-      return;
-    }
-  soup_server_message_pause (msg);
-  serve_request_run (request, extents_work, extents_done);
+  serve_request_start (request, 0, extents_work, extents_done);
 }

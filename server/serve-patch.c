@@ -203,12 +203,6 @@ serve_patch (ServeServer *server, SoupServerMessage *msg, const char *id)
   request = serve_request_new (msg, server, ticket);
   request->data = g_steal_pointer (&patch);
   request->data_free = g_free;
-  if (!serve_request_begin (request, ((Patch *)request->data)->offset, &error))
-    {
-      serve_http_close_connection (msg);
-      serve_http_send_error (msg, error);
-      return;
-    }
-  soup_server_message_pause (msg);
-  serve_request_run (request, patch_work, patch_done);
+  serve_request_start (request, ((Patch *)request->data)->offset, patch_work,
+                       patch_done);
 }

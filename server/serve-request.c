@@ -171,6 +171,22 @@ serve_request_run (ServeRequest *self, ServeJobFunc work, ServeJobFunc done)
   serve_job_run (self->cancelled ? job_refused : work, job_done, self);
 }
 
+void
+serve_request_start (ServeRequest *self, guint64 offset, ServeJobFunc work,
+                     ServeJobFunc done)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!serve_request_begin (self, offset, &error))
+    {
+      serve_http_close_connection (self->msg);
+      serve_http_send_error (self->msg, error);
+      return;
+    }
+  soup_server_message_pause (self->msg);
+  serve_request_run (self, work, done);
+}
+
 GCancellable *
 serve_request_cancellable (ServeRequest *self)
 {

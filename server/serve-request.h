@@ -46,6 +46,11 @@ void serve_request_unref (ServeRequest *self);
 gboolean serve_request_begin (ServeRequest *self, guint64 offset,
                               GError **error);
 
+/* serve_request_begin() at @offset, then serve_request_run() with the
+ * message paused; when the ticket refuses, answers with its error and
+ * closes the connection. */
+void serve_request_start (ServeRequest *self, guint64 offset, ServeJobFunc work,
+                          ServeJobFunc done);
 /* Runs @work (a worker thread) then @done (this thread) unless the
  * message finished meanwhile. Both get the request. */
 void serve_request_run (ServeRequest *self, ServeJobFunc work,

@@ -143,18 +143,20 @@ get_ops (JsonObject *object, char ***out, GError **error)
   return TRUE;
 }
 
-/* What imageio checks, and what imgxfer needs beyond it: a URL a driver
- * may open (never a relative path), an archive member read only. */
+/* What imageio checks, and what imgxfer needs beyond it: a URL the
+ * library's parser takes, with a scheme (never a plain path, which would
+ * be relative to the daemon), and an archive member read only. */
 static gboolean
 check_url (ServeTicket *self, GError **error)
 {
   g_autoptr (JsonNode) value
       = json_node_init_string (json_node_alloc (), self->url);
+  g_autoptr (ImgxferUrl) url = imgxfer_url_parse (self->url, NULL);
+  const char *scheme = url ? imgxfer_url_get_scheme (url) : "";
 
-  if (!g_uri_is_valid (self->url, G_URI_FLAGS_NONE, NULL)
-      && !g_str_has_prefix (self->url, "nbd:"))
+  if (*scheme == '\0')
     return invalid (error, "url", value, "expecting an absolute URL");
-  if (g_str_has_prefix (self->url, "tar:") && serve_ticket_may (self, "write"))
+  if (g_str_equal (scheme, "tar") && serve_ticket_may (self, "write"))
     return invalid (error, "url", value, "an archive member is read only");
   return TRUE;
 }

@@ -386,6 +386,18 @@ test_tickets (void)
       "\"ops\": [\"write\"], \"timeout\": 1}",
       "Invalid ticket: Invalid value for 'url': \"tar:///x.ova?member=a\": "
       "an archive member is read only\n" },
+    { "{\"uuid\": \"t\", \"url\": \"TAR:///x.ova?member=a\", \"size\": 1, "
+      "\"ops\": [\"write\"], \"timeout\": 1}",
+      "Invalid ticket: Invalid value for 'url': \"TAR:///x.ova?member=a\": "
+      "an archive member is read only\n" },
+    { "{\"uuid\": \"t\", \"url\": \"disk.img\", \"size\": 1, "
+      "\"ops\": [\"read\"], \"timeout\": 1}",
+      "Invalid ticket: Invalid value for 'url': \"disk.img\": "
+      "expecting an absolute URL\n" },
+    { "{\"uuid\": \"t\", \"url\": \"nbd:unix\", \"size\": 1, "
+      "\"ops\": [\"read\"], \"timeout\": 1}",
+      "Invalid ticket: Invalid value for 'url': \"nbd:unix\": "
+      "expecting an absolute URL\n" },
     { "[1, 2]", "Invalid ticket: expecting a JSON object\n" },
   };
   g_autoptr (Reply) truncated = control ("PUT", "t", "{\"uuid\": \"t\"");
