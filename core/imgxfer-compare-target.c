@@ -19,6 +19,7 @@
 
 #include "imgxfer-compare-target-private.h"
 #include "imgxfer-copy-private.h"
+#include "imgxfer-extent-cursor-private.h"
 
 /* How far ahead the other image's extents are asked for: a copy unit. */
 #define EXTENTS_LOOK_AHEAD (128 * 1024 * 1024)
@@ -33,16 +34,10 @@ struct _ImgxferCompareTarget
   ImgxferBackend parent_instance;
 
   ImgxferBackend *image;
-  guint64 image_size;
   guint64 *first_difference; /* shared by the clones, atomic */
   guint8 *buffer;
   gsize read_size; /* the buffer's size, at most the image's maximum */
-
-  /* The image's extents from extents_start to extents_end. */
-  GArray *extents;
-  guint64 extents_start;
-  guint64 extents_end;
-  guint extents_index; /* where the last lookup ended */
+  ImgxferExtentCursor extents; /* the image's, of this clone's range */
 };
 
 static void
@@ -69,43 +64,6 @@ found_difference (ImgxferCompareTarget *self, guint64 offset)
                                           TRUE, __ATOMIC_RELAXED,
                                           __ATOMIC_RELAXED))
     ;
-}
-
-/* The image's extent at @offset (below the image's size), from the
- * cache, which is refilled when @offset is outside it. */
-static const ImgxferExtent *
-extent_at (ImgxferCompareTarget *self, guint64 offset,
-           GCancellable *cancellable, GError **error)
-{
-  const ImgxferExtent *e;
-
-  if (offset < self->extents_start || offset >= self->extents_end)
-    {
-      GArray *extents = imgxfer_source_extents (
-          IMGXFER_SOURCE (self->image), IMGXFER_EXTENT_CONTEXT_ZERO, offset,
-          MIN (EXTENTS_LOOK_AHEAD, self->image_size - offset), cancellable,
-          error);
-
-      if (extents == NULL)
-        return NULL;
-      g_clear_pointer (&self->extents, g_array_unref);
-      self->extents = extents;
-      e = &g_array_index (extents, ImgxferExtent, extents->len - 1);
-      self->extents_start = offset;
-      self->extents_end = e->start + e->length;
-      self->extents_index = 0;
-    }
-
-  /* Lookups mostly go forward: start from the last one. */
-  if (g_array_index (self->extents, ImgxferExtent, self->extents_index).start
-      > offset)
-    self->extents_index = 0;
-  for (;; self->extents_index++)
-    {
-      e = &g_array_index (self->extents, ImgxferExtent, self->extents_index);
-      if (offset < e->start + e->length)
-        return e;
-    }
 }
 
 /* The index of the first byte of @data that is not zero, or -1: whole
@@ -155,7 +113,7 @@ compare_piece (ImgxferCompareTarget *self, const guint8 *data, guint64 offset,
   if (zero && data == NULL)
     return TRUE;
   if (zero)
-    at = find_difference (data, NULL, length);
+    at = find_nonzero (data, length);
   else if (imgxfer_source_pread (IMGXFER_SOURCE (self->image), self->buffer,
                                  length, offset, cancellable, error))
     at = find_difference (self->buffer, data, length);
@@ -180,9 +138,10 @@ compare_range (ImgxferCompareTarget *self, const guint8 *data, guint64 offset,
       gboolean zero = TRUE;
 
       /* Past its end, the image reads as zeroes. */
-      if (offset < self->image_size)
+      if (offset < self->extents.size)
         {
-          const ImgxferExtent *e = extent_at (self, offset, cancellable, error);
+          const ImgxferExtent *e = _imgxfer_extent_cursor_at (
+              &self->extents, offset, cancellable, error);
 
           if (e == NULL)
             return FALSE;
@@ -259,7 +218,7 @@ imgxfer_compare_target_finalize (GObject *object)
 
   g_clear_object (&self->image);
   g_clear_pointer (&self->buffer, g_aligned_free);
-  g_clear_pointer (&self->extents, g_array_unref);
+  _imgxfer_extent_cursor_clear (&self->extents);
 
   G_OBJECT_CLASS (_imgxfer_compare_target_parent_class)->finalize (object);
 }
@@ -294,7 +253,7 @@ _imgxfer_compare_target_new (ImgxferBackend *image, guint64 size,
   self = g_object_new (IMGXFER_TYPE_COMPARE_TARGET, "url",
                        imgxfer_backend_get_url (image), NULL);
   self->image = g_object_ref (image);
-  self->image_size = imgxfer_backend_get_size (image);
+  _imgxfer_extent_cursor_init (&self->extents, self->image, EXTENTS_LOOK_AHEAD);
   self->first_difference = first_difference;
   self->buffer = g_aligned_alloc (1, BUFFER_SIZE, BUFFER_ALIGNMENT);
 

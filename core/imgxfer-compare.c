@@ -19,6 +19,7 @@
 
 #include "imgxfer-compare-target-private.h"
 #include "imgxfer-copy-private.h"
+#include "imgxfer-extent-cursor-private.h"
 
 /* How much of an image's extents is asked for at once in strict mode. */
 #define EXTENTS_LENGTH (G_GUINT64_CONSTANT (16) << 30)
@@ -32,51 +33,6 @@ allocation (const ImgxferExtent *e)
   return e->flags & IMGXFER_EXTENT_ZERO;
 }
 
-/* Walks the extents of an image in order. */
-typedef struct
-{
-  ImgxferBackend *image;
-  GArray *extents;
-  guint index;
-} ExtentWalk;
-
-static void
-extent_walk_clear (ExtentWalk *walk)
-{
-  g_clear_pointer (&walk->extents, g_array_unref);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ExtentWalk, extent_walk_clear)
-
-/* The extent of the image at @offset, which is past the previous one. */
-static const ImgxferExtent *
-extent_walk_at (ExtentWalk *walk, guint64 offset, GCancellable *cancellable,
-                GError **error)
-{
-  const ImgxferExtent *e;
-
-  for (;;)
-    {
-      if (walk->extents && walk->index < walk->extents->len)
-        {
-          e = &g_array_index (walk->extents, ImgxferExtent, walk->index);
-          if (offset < e->start + e->length)
-            return e;
-          walk->index++;
-          continue;
-        }
-
-      g_clear_pointer (&walk->extents, g_array_unref);
-      walk->index = 0;
-      walk->extents = imgxfer_source_extents (
-          IMGXFER_SOURCE (walk->image), IMGXFER_EXTENT_CONTEXT_ZERO, offset,
-          MIN (EXTENTS_LENGTH, imgxfer_backend_get_size (walk->image) - offset),
-          cancellable, error);
-      if (walk->extents == NULL)
-        return NULL;
-    }
-}
-
 /* The first offset below @size where the two images' allocation differs,
  * or @size. */
 static gboolean
@@ -84,18 +40,21 @@ find_allocation_difference (ImgxferBackend *image1, ImgxferBackend *image2,
                             guint64 size, guint64 *offset,
                             GCancellable *cancellable, GError **error)
 {
-  g_auto (ExtentWalk) walk1 = { image1 };
-  g_auto (ExtentWalk) walk2 = { image2 };
+  g_auto (ImgxferExtentCursor) walk1 = { 0 };
+  g_auto (ImgxferExtentCursor) walk2 = { 0 };
   guint64 pos = 0;
+
+  _imgxfer_extent_cursor_init (&walk1, image1, EXTENTS_LENGTH);
+  _imgxfer_extent_cursor_init (&walk2, image2, EXTENTS_LENGTH);
 
   while (pos < size)
     {
       const ImgxferExtent *e1, *e2;
 
-      e1 = extent_walk_at (&walk1, pos, cancellable, error);
+      e1 = _imgxfer_extent_cursor_at (&walk1, pos, cancellable, error);
       if (e1 == NULL)
         return FALSE;
-      e2 = extent_walk_at (&walk2, pos, cancellable, error);
+      e2 = _imgxfer_extent_cursor_at (&walk2, pos, cancellable, error);
       if (e2 == NULL)
         return FALSE;
       if (allocation (e1) != allocation (e2))

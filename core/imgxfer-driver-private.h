@@ -44,4 +44,7 @@ ImgxferBackend *_imgxfer_open_protocol (const char *url,
                                         GCancellable *cancellable,
                                         GError **error);
 
+/* imgxfer-image.c: whether @format (NULL: none given) means raw bytes. */
+gboolean _imgxfer_format_is_raw (const char *format);
+
 G_END_DECLS

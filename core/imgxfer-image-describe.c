@@ -20,12 +20,6 @@
 
 #include "imgxfer-driver-private.h"
 
-static gboolean
-is_raw (const char *format)
-{
-  return format == NULL || g_ascii_strcasecmp (format, "raw") == 0;
-}
-
 /* "member-offset" and "member-size" when the image is a byte range of a
  * larger local file (a member of an archive), and "actual-size", the
  * space the file holding it takes (the whole archive's, as imageio's
@@ -148,7 +142,7 @@ imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
         return NULL;
     }
 
-  if (!is_raw (format))
+  if (!_imgxfer_format_is_raw (format))
     {
       g_autoptr (ImgxferOpenOptions) format_options
           = imgxfer_open_options_copy (raw_options);
@@ -205,6 +199,13 @@ measure_raw (const char *url, ImgxferOpenOptions *options,
   return node;
 }
 
+/* For the question "has @format a driver?": the first one answers. */
+static gpointer
+any_driver (ImgxferBackendClass *klass, gpointer user_data, GError **error)
+{
+  return klass;
+}
+
 /**
  * imgxfer_image_measure:
  * @url: a path or URL, as imgxfer_open() takes it
@@ -223,12 +224,6 @@ measure_raw (const char *url, ImgxferOpenOptions *options,
  *
  * Returns: (transfer full): a JSON object
  */
-static gpointer
-any_driver (ImgxferBackendClass *klass, gpointer user_data, GError **error)
-{
-  return klass;
-}
-
 JsonNode *
 imgxfer_image_measure (const char *url, ImgxferOpenOptions *options,
                        const char *target_format, GCancellable *cancellable,
@@ -244,12 +239,12 @@ imgxfer_image_measure (const char *url, ImgxferOpenOptions *options,
 
   /* The source's format is refused as every other command refuses it,
    * not by whichever tool the target's driver runs. */
-  if (!is_raw (format)
+  if (!_imgxfer_format_is_raw (format)
       && _imgxfer_driver_ask_format (format, url, any_driver, NULL, error)
              == NULL)
     return NULL;
 
-  if (is_raw (target_format))
+  if (_imgxfer_format_is_raw (target_format))
     return measure_raw (url, options, cancellable, error);
 
   source_options = options ? imgxfer_open_options_copy (options)

@@ -17,8 +17,8 @@
 
 #define PROBE_SIZE 512
 
-static gboolean
-is_raw (const char *format)
+gboolean
+_imgxfer_format_is_raw (const char *format)
 {
   return format == NULL || g_ascii_strcasecmp (format, "raw") == 0;
 }
@@ -169,7 +169,7 @@ imgxfer_open (const char *url,
 
   /* A format given is stacked on any protocol; its drivers say which
    * they can read the format over. */
-  if (!is_raw (format))
+  if (!_imgxfer_format_is_raw (format))
     return open_format (url, options, format, cancellable, error);
 
   protocol = _imgxfer_open_protocol (url, options, &format, cancellable, error);
@@ -217,7 +217,7 @@ _imgxfer_open_protocol (const char *url, ImgxferOpenOptions *options,
       format = imgxfer_probe_format (protocol, cancellable, error);
       if (format == NULL)
         return NULL;
-      if (!is_raw (format))
+      if (!_imgxfer_format_is_raw (format))
         *probed = format;
     }
 
@@ -331,7 +331,7 @@ imgxfer_create (const char *url,
 
   g_return_val_if_fail (url != NULL, NULL);
 
-  if (is_raw (format) && backing_file != NULL)
+  if (_imgxfer_format_is_raw (format) && backing_file != NULL)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
                    "%s: a raw image cannot have a backing file", url);
@@ -341,10 +341,10 @@ imgxfer_create (const char *url,
   open_options = options ? imgxfer_open_options_copy (options)
                          : imgxfer_open_options_new ();
   imgxfer_open_options_set_writable (open_options, TRUE);
-  imgxfer_open_options_set_format (open_options, is_raw (format) ? "raw"
-                                                                 : format);
+  imgxfer_open_options_set_format (
+      open_options, _imgxfer_format_is_raw (format) ? "raw" : format);
 
-  if (is_raw (format))
+  if (_imgxfer_format_is_raw (format))
     backend = create_raw (url, size, open_options, cancellable, error);
   else
     backend = create_format (url, format, size, backing_file, backing_format,

@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 
@@ -21,13 +20,8 @@
 #include <imgxfer/imgxfer-open-destination.h>
 #include <imgxfer/imgxfer-url.h>
 
+#include "imgxfer-driver-private.h"
 #include "imgxfer-open-destination-private.h"
-
-static gboolean
-is_raw (const char *format)
-{
-  return format == NULL || g_ascii_strcasecmp (format, "raw") == 0;
-}
 
 /* The path of a plain path or file: URL; NULL for any other URL (opening
  * it says what is wrong with it). */
@@ -126,7 +120,7 @@ check_arguments (const char *url, const char *format, gboolean local,
                  const char *backing_file, ImgxferDestinationFlags flags,
                  GError **error)
 {
-  if (!is_raw (format)
+  if (!_imgxfer_format_is_raw (format)
       && imgxfer_driver_lookup_format (format) == G_TYPE_INVALID)
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
@@ -136,7 +130,7 @@ check_arguments (const char *url, const char *format, gboolean local,
       return FALSE;
     }
   /* A remote image takes guest data; a format would be silently lost. */
-  if (!local && !is_raw (format))
+  if (!local && !_imgxfer_format_is_raw (format))
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                    "%s: format %s needs a local destination (a URL receives "
@@ -165,8 +159,8 @@ open_existing (const char *url, ImgxferOpenOptions *options, const char *format,
 
   imgxfer_open_options_set_writable (open_options, TRUE);
   /* A destination's format is never probed. */
-  imgxfer_open_options_set_format (open_options,
-                                   is_raw (format) ? "raw" : format);
+  imgxfer_open_options_set_format (
+      open_options, _imgxfer_format_is_raw (format) ? "raw" : format);
   return imgxfer_open (url, open_options, cancellable, error);
 }
 

@@ -259,9 +259,9 @@ run_in_thread (GTask *task, gpointer source_object, gpointer task_data,
   GError *error = NULL;
   gboolean ok;
 
-  /* imgxfer_copy_run() iterates the thread-default context while it
-   * waits: a private one, so that none of the application's sources is
-   * dispatched in this thread. */
+  /* A private thread-default context: whatever the drivers' libraries
+   * attach to it while opening and copying (libsoup, GIO) stays in this
+   * thread instead of landing on the application's default context. */
   g_main_context_push_thread_default (context);
   ok = transfer->upload ? upload (transfer, cancellable, &error)
                         : download (transfer, cancellable, &error);

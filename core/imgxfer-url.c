@@ -145,7 +145,6 @@ parse_port (const char *text, int *port)
   return TRUE;
 }
 
-/* "HOST:PORT" or "[IPV6]:PORT". */
 /* A host name or an IP address, nothing a URL would read otherwise ('/',
  * '@', '%'...): the host is written back into the normalized URL. */
 static gboolean
@@ -159,6 +158,7 @@ valid_legacy_host (const char *host)
   return *host != '\0';
 }
 
+/* "HOST:PORT" or "[IPV6]:PORT". */
 static gboolean
 parse_legacy_address (ImgxferUrl *self, const char *address)
 {
