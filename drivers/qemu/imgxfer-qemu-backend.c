@@ -136,7 +136,8 @@ new_map (ImgxferBackend *backend, const ImgxferLocalBytes *bytes,
       || imgxfer_open_options_get_direct (options)
       || g_strcmp0 (imgxfer_open_options_get_format (options), "qcow2") != 0)
     return NULL;
-  return imgxfer_qemu_map_new (bytes, filename);
+  return imgxfer_qemu_map_new (bytes, filename,
+                               imgxfer_open_options_get_shallow (options));
 }
 
 /* "vm.ova: member disk.qcow2" when the member is an option, else the URL

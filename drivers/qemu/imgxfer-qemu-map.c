@@ -63,7 +63,8 @@ struct _ImgxferQemuMap
 {
   GObject parent_instance;
 
-  char *filename; /* qemu's name for the image */
+  char *filename;   /* qemu's name for the image */
+  gboolean shallow; /* qemu opens the top layer alone */
   gsize loaded;
   GArray *layers; /* of MapLayer, the top first */
   GArray *runs;   /* of MapRun, sorted, not overlapping */
@@ -327,7 +328,8 @@ load (ImgxferQemuMap *self, GCancellable *cancellable, GError **error)
   if (top->fd < 0 || !check_qcow2_layer (top, &has_backing, error))
     return FALSE;
 
-  if (has_backing
+  /* Opened shallow, the image has no layers below it to ask about. */
+  if (has_backing && !self->shallow
       && !add_backing_layers (self, self->filename, cancellable, &local_error))
     g_debug ("%s: backing files read through qemu: %s", top->path,
              local_error->message);
@@ -336,7 +338,8 @@ load (ImgxferQemuMap *self, GCancellable *cancellable, GError **error)
 }
 
 ImgxferQemuMap *
-imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename)
+imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename,
+                      gboolean shallow)
 {
   ImgxferQemuMap *self;
   MapLayer top = { NULL, -1, bytes->offset, bytes->size };
@@ -347,6 +350,7 @@ imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename)
   top.path = g_strdup (bytes->path);
   g_array_append_val (self->layers, top);
   self->filename = g_strdup (filename);
+  self->shallow = shallow;
   return self;
 }
 
