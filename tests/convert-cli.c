@@ -101,15 +101,6 @@ assert_data_ranges (const char *path, const DataRange *expected, guint n)
     }
 }
 
-static guint64
-file_size (const char *path)
-{
-  GStatBuf st;
-
-  g_assert_cmpint (g_stat (path, &st), ==, 0);
-  return st.st_size;
-}
-
 /* The two files hold the same raw image, as it is seen: at its size
  * rounded up to 512, the tail reading as zeroes. A copy of a file whose
  * size is not a multiple of 512 has the rounded size, as qemu-img's. */
@@ -237,7 +228,7 @@ test_sparse (Paths *p, gconstpointer data)
 
   convert_ok (args);
 
-  g_assert_cmpuint (file_size (p->dst), ==, 8 * MiB);
+  g_assert_cmpuint (test_file_size (p->dst), ==, 8 * MiB);
   test_assert_images_equal (p->src, "raw", p->dst, "raw", FALSE);
   assert_data_ranges (p->dst, expected, G_N_ELEMENTS (expected));
 }
@@ -276,7 +267,7 @@ test_unaligned_tail (Paths *p, gconstpointer data)
   convert_ok (args);
 
   /* As qemu-img converts it: rounded up to 512, the tail zeroes. */
-  g_assert_cmpuint (file_size (p->dst), ==, 4096 * 257 + 512);
+  g_assert_cmpuint (test_file_size (p->dst), ==, 4096 * 257 + 512);
   assert_same_bytes (p->src, p->dst);
 }
 
@@ -287,7 +278,7 @@ test_empty (Paths *p, gconstpointer data)
 
   test_create_sparse (p->src, 0);
   convert_ok (args);
-  g_assert_cmpuint (file_size (p->dst), ==, 0);
+  g_assert_cmpuint (test_file_size (p->dst), ==, 0);
 }
 
 /* An existing destination is replaced, as qemu-img convert does. */
@@ -302,7 +293,7 @@ test_replace_existing (Paths *p, gconstpointer data)
 
   convert_ok (args);
 
-  g_assert_cmpuint (file_size (p->dst), ==, 1 * MiB);
+  g_assert_cmpuint (test_file_size (p->dst), ==, 1 * MiB);
   assert_same_bytes (p->src, p->dst);
 }
 
@@ -357,7 +348,7 @@ test_no_create_too_small (Paths *p, gconstpointer data)
 
   g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 1);
   g_assert_nonnull (strstr (err, p->dst));
-  g_assert_cmpuint (file_size (p->dst), ==, 1 * MiB);
+  g_assert_cmpuint (test_file_size (p->dst), ==, 1 * MiB);
 }
 
 /* Creating the destination would truncate the source. */
@@ -371,7 +362,7 @@ test_same_file (Paths *p, gconstpointer data)
   test_write_pattern (p->src, 0, 64 * KiB, 's');
   g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 1);
   g_assert_nonnull (strstr (err, other));
-  g_assert_cmpuint (file_size (p->src), ==, 64 * KiB);
+  g_assert_cmpuint (test_file_size (p->src), ==, 64 * KiB);
 }
 
 /* One line naming the file, exit 1. */
@@ -652,7 +643,7 @@ test_to_qcow2_and_back (Paths *p, gconstpointer data)
 
   /* The source format is probed: qcow2, written as raw. */
   convert_ok (to_raw);
-  g_assert_cmpuint (file_size (raw), ==, 4 * MiB + 512);
+  g_assert_cmpuint (test_file_size (raw), ==, 4 * MiB + 512);
   assert_same_bytes (p->src, raw);
 }
 
@@ -975,7 +966,7 @@ test_pipe_reader_gone (Paths *p, gconstpointer data)
   g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 1);
   g_assert_true (g_subprocess_wait_check (reader, NULL, NULL));
   g_assert_nonnull (strstr (err, fifo));
-  g_assert_cmpuint (file_size (p->dst), ==, 1000);
+  g_assert_cmpuint (test_file_size (p->dst), ==, 1000);
 }
 
 /* To and from an NBD server (nbdkit's file plugin over a unix socket): a

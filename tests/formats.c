@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <glib/gstdio.h>
 #include <string.h>
 
 #include "test-servers.h"
@@ -43,15 +42,6 @@ make_image (const char *dir, const char *raw, const char *format)
 
   test_run_ok (argv);
   return path;
-}
-
-static guint64
-file_size (const char *path)
-{
-  GStatBuf st;
-
-  g_assert_cmpint (g_stat (path, &st), ==, 0);
-  return st.st_size;
 }
 
 /* The checksum line "DIGEST  NAME" of `imgxfer checksum`, digest only. */
@@ -111,11 +101,11 @@ test_probe (gconstpointer data)
   g_autofree char *expected_digest = NULL;
 
   test_run_ok (to_raw);
-  g_assert_cmpuint (size, ==, file_size (expected));
+  g_assert_cmpuint (size, ==, test_file_size (expected));
 
   g_assert_cmpint (test_run_cli (convert, NULL, &err), ==, 0);
   g_assert_cmpstr (err, ==, "");
-  g_assert_cmpuint (file_size (copy), ==, size);
+  g_assert_cmpuint (test_file_size (copy), ==, size);
   test_assert_images_equal (image, format, copy, "raw", FALSE);
   test_assert_images_equal (raw, "raw", copy, "raw", FALSE);
 
@@ -209,7 +199,7 @@ assert_reads_as_image (const char *url, const char *member, const char *image,
 
   g_assert_cmpint (test_run_cli (convert, NULL, NULL), ==, 0);
   test_assert_images_equal (image, "qcow2", copy, "raw", FALSE);
-  g_assert_cmpuint (file_size (copy), ==, IMAGE_SIZE);
+  g_assert_cmpuint (test_file_size (copy), ==, IMAGE_SIZE);
 
   g_assert_cmpstr (digest, ==, local_digest);
   g_assert_cmpstr (map, ==, local_map);
@@ -457,7 +447,7 @@ test_size_raw_file (void)
   g_assert_cmpstr (digest, ==, served_digest);
 
   g_assert_cmpint (test_run_cli (convert, NULL, NULL), ==, 0);
-  g_assert_cmpuint (file_size (copy), ==, ODD_SEEN);
+  g_assert_cmpuint (test_file_size (copy), ==, ODD_SEEN);
   test_assert_images_equal (raw, "raw", copy, "raw", FALSE);
 
   g_clear_pointer (&server, test_server_stop);

@@ -31,49 +31,19 @@ typedef struct
   guint16 port;
 } Fixture;
 
-static void
-openssl (const char *const *args)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-
-  g_ptr_array_add (argv, (char *)"openssl");
-  for (; *args; args++)
-    g_ptr_array_add (argv, (char *)*args);
-  g_ptr_array_add (argv, NULL);
-  test_run_ok ((const char *const *)argv->pdata);
-}
-
 /* A CA, a certificate it signs for 127.0.0.1 and localhost, and another
  * CA that signed nothing here. */
 static void
 make_certificates (Fixture *f)
 {
-  g_autofree char *ca_key = g_build_filename (f->dir, "ca.key", NULL);
   g_autofree char *other_key = g_build_filename (f->dir, "other.key", NULL);
-  g_autofree char *csr = g_build_filename (f->dir, "server.csr", NULL);
-  g_autofree char *ext = g_build_filename (f->dir, "ext.cnf", NULL);
-  g_autofree char *serial = g_build_filename (f->dir, "ca.srl", NULL);
 
   f->ca = g_build_filename (f->dir, "ca.pem", NULL);
   f->other_ca = g_build_filename (f->dir, "other-ca.pem", NULL);
   f->cert = g_build_filename (f->dir, "server.pem", NULL);
   f->key = g_build_filename (f->dir, "server.key", NULL);
-  g_assert_true (g_file_set_contents (
-      ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, NULL));
-
-  openssl ((const char *[]){ "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                             "-keyout", ca_key, "-out", f->ca, "-days", "2",
-                             "-subj", "/CN=imgxfer test CA", NULL });
-  openssl ((const char *[]){ "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                             "-keyout", other_key, "-out", f->other_ca, "-days",
-                             "2", "-subj", "/CN=another CA", NULL });
-  openssl ((const char *[]){ "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                             f->key, "-out", csr, "-subj", "/CN=localhost",
-                             NULL });
-  openssl ((const char *[]){ "x509", "-req", "-in", csr, "-CA", f->ca, "-CAkey",
-                             ca_key, "-CAcreateserial", "-CAserial", serial,
-                             "-out", f->cert, "-days", "2", "-extfile", ext,
-                             NULL });
+  test_make_certificates (f->dir, f->ca, f->cert, f->key);
+  test_make_ca (f->other_ca, other_key, "/CN=another CA");
 }
 
 /* A failed assertion aborts the test without its teardown: the server
@@ -260,15 +230,13 @@ test_empty (Fixture *f, gconstpointer data)
   g_autofree char *image = served (f, "empty.img");
   g_autofree char *url = url_of (f, "127.0.0.1", "empty.img");
   g_autofree char *copy = local (f, "copy.raw");
-  GStatBuf st;
 
   test_create_sparse (image, 0);
   g_assert_cmpint (test_run_cli ((const char *[]){ "convert", "--cafile", f->ca,
                                                    url, copy, NULL },
                                  NULL, NULL),
                    ==, 0);
-  g_assert_cmpint (g_stat (copy, &st), ==, 0);
-  g_assert_cmpint (st.st_size, ==, 0);
+  g_assert_cmpuint (test_file_size (copy), ==, 0);
 }
 
 /* The error says whose certificate and what is wrong with it. */

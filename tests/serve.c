@@ -130,48 +130,6 @@ add_ticket (const char *id, const char *url, guint64 size, const char *ops,
   g_assert_cmpuint (reply->status, ==, 200);
 }
 
-static void
-make_certificates (void)
-{
-  g_autofree char *ca_key = g_build_filename (tmpdir, "ca.key", NULL);
-  g_autofree char *csr = g_build_filename (tmpdir, "req.csr", NULL);
-  g_autofree char *ext = g_build_filename (tmpdir, "ext.cnf", NULL);
-  const char *const ca[] = { "openssl",
-                             "req",
-                             "-x509",
-                             "-newkey",
-                             "ec",
-                             "-pkeyopt",
-                             "ec_paramgen_curve:prime256v1",
-                             "-nodes",
-                             "-days",
-                             "1",
-                             "-subj",
-                             "/CN=test CA",
-                             "-keyout",
-                             ca_key,
-                             "-out",
-                             ca_file,
-                             NULL };
-  const char *const req[]
-      = { "openssl", "req",      "-newkey",
-          "ec",      "-pkeyopt", "ec_paramgen_curve:prime256v1",
-          "-nodes",  "-subj",    "/CN=localhost",
-          "-keyout", key_file,   "-out",
-          csr,       NULL };
-  const char *const sign[]
-      = { "openssl", "x509",  "-req",     "-in",  csr,
-          "-CA",     ca_file, "-CAkey",   ca_key, "-CAcreateserial",
-          "-days",   "1",     "-extfile", ext,    "-out",
-          cert_file, NULL };
-
-  g_assert_true (g_file_set_contents (
-      ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, NULL));
-  test_run_ok (ca);
-  test_run_ok (req);
-  test_run_ok (sign);
-}
-
 /* A daemon outlives no failed test. SIGTERM, not SIGKILL: the daemon
  * then stops its qemu-nbd children and removes their folders. */
 static void
@@ -1317,7 +1275,7 @@ main (int argc, char **argv)
   ca_file = g_build_filename (tmpdir, "ca.pem", NULL);
   cert_file = g_build_filename (tmpdir, "cert.pem", NULL);
   key_file = g_build_filename (tmpdir, "key.pem", NULL);
-  make_certificates ();
+  test_make_certificates (tmpdir, ca_file, cert_file, key_file);
   daemon_start (&daemon_, tmpdir);
 
   g_test_add_func ("/serve/options", test_options);

@@ -53,6 +53,15 @@ test_create_sparse (const char *path, guint64 size)
   g_assert_cmpint (close (fd), ==, 0);
 }
 
+guint64
+test_file_size (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_size;
+}
+
 char *
 test_file_digest (const char *path)
 {
@@ -199,6 +208,56 @@ test_wait_for_progress (GSubprocess *process)
         g_error ("the command ended before its copy started: %s", seen->str);
       g_string_append_c (seen, c);
     }
+}
+
+void
+test_make_ca (const char *ca, const char *key, const char *subject)
+{
+  const char *const argv[] = { "openssl",
+                               "req",
+                               "-x509",
+                               "-newkey",
+                               "ec",
+                               "-pkeyopt",
+                               "ec_paramgen_curve:prime256v1",
+                               "-nodes",
+                               "-days",
+                               "1",
+                               "-subj",
+                               subject,
+                               "-keyout",
+                               key,
+                               "-out",
+                               ca,
+                               NULL };
+
+  test_run_ok (argv);
+}
+
+void
+test_make_certificates (const char *dir, const char *ca, const char *cert,
+                        const char *key)
+{
+  g_autofree char *ca_key = g_build_filename (dir, "ca.key", NULL);
+  g_autofree char *csr = g_build_filename (dir, "req.csr", NULL);
+  g_autofree char *ext = g_build_filename (dir, "ext.cnf", NULL);
+  const char *const make_req[]
+      = { "openssl", "req",      "-newkey",
+          "ec",      "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes",  "-subj",    "/CN=localhost",
+          "-keyout", key,        "-out",
+          csr,       NULL };
+  const char *const sign[]
+      = { "openssl", "x509", "-req",     "-in",  csr,
+          "-CA",     ca,     "-CAkey",   ca_key, "-CAcreateserial",
+          "-days",   "1",    "-extfile", ext,    "-out",
+          cert,      NULL };
+
+  g_assert_true (g_file_set_contents (
+      ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, NULL));
+  test_make_ca (ca, ca_key, "/CN=test CA");
+  test_run_ok (make_req);
+  test_run_ok (sign);
 }
 
 JsonNode *

@@ -21,6 +21,9 @@ void test_write_pattern (const char *path,
 /* Creates (or truncates) @path to a sparse file of @size bytes. */
 void test_create_sparse (const char *path, guint64 size);
 
+/* The size of the file @path, which must exist. */
+guint64 test_file_size (const char *path);
+
 /* The SHA-256 of all of @path's bytes, to show a file unchanged. */
 char *test_file_digest (const char *path);
 
@@ -54,6 +57,13 @@ int test_run_cli (const char *const *args, char **out, char **err);
 /* Starts it with @launcher's pipes and environment. */
 GSubprocess *test_spawn_cli (GSubprocessLauncher *launcher,
                              const char *const *args);
+
+/* Writes a self-signed CA certificate @ca for @subject, its key @key. */
+void test_make_ca (const char *ca, const char *key, const char *subject);
+/* Writes in @dir a CA certificate @ca and a certificate @cert (its key
+ * @key) that the CA signs for 127.0.0.1 and localhost. */
+void test_make_certificates (const char *dir, const char *ca, const char *cert,
+                             const char *key);
 
 /* The root of the JSON document @text, which must parse. */
 JsonNode *test_parse_json (const char *text);
