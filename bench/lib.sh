@@ -11,8 +11,14 @@ BENCH_REPEAT=${BENCH_REPEAT:-1}
 # bench_scratch is called in a $(...) subshell.
 BENCH_SCRATCH_LIST=$(mktemp /tmp/imgxfer-bench-scratch.XXXXXX)
 
+# The imgxfer serve daemons started by bench_serve, stopped at exit
+# before their folders are removed.
+BENCH_SERVE_PIDS=()
+
 bench_cleanup() {
-  local d
+  local d pid
+  for pid in "${BENCH_SERVE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${BENCH_SERVE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   while read -r d; do
     rm -rf "$d"
   done < "$BENCH_SCRATCH_LIST"
@@ -39,6 +45,25 @@ bench_scratch() {
   d=$(mktemp -d "$1/imgxfer-bench.XXXXXX")
   echo "$d" >> "$BENCH_SCRATCH_LIST"
   echo "$d"
+}
+
+# bench_serve OUT ARG...: starts `$IMGXFER serve` on a free loopback port
+# with ARG... (certificate, sockets), its output in OUT, and waits up to
+# 10 s for it to listen. Sets BENCH_SERVE_PID and BENCH_SERVE_URL (empty
+# if it did not start); the daemon is stopped at exit.
+bench_serve() {
+  local out=$1
+  shift
+  "$IMGXFER" serve --foreground --host 127.0.0.1 --port 0 "$@" \
+    > "$out" 2>&1 &
+  BENCH_SERVE_PID=$!
+  BENCH_SERVE_PIDS+=("$BENCH_SERVE_PID")
+  for _ in $(seq 100); do
+    grep -q '^listening on ' "$out" && break
+    sleep 0.1
+  done
+  # shellcheck disable=SC2034  # used by the scripts that source this
+  BENCH_SERVE_URL=$(sed -n 's/^listening on //p' "$out")
 }
 
 # bench_random_file PATH SIZE: SIZE bytes (rounded up to 64 MiB) of random

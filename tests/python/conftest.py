@@ -7,28 +7,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import os
-import pathlib
 import subprocess
-import tempfile
 
-import gi
 import pytest
 
-gi.require_version("Imgxfer", "1.0")
-gi.require_version("Json", "1.0")
-
-from gi.repository import Imgxfer  # noqa: E402
+from bindings import pytest_sessionstart, tmp_path  # noqa: F401
 
 MiB = 1024 * 1024
-
-
-def pytest_sessionstart(session):
-    # Loading a typelib found anywhere else would test another build.
-    path = Imgxfer.__path__
-    path = path[0] if isinstance(path, list) else path
-    build = os.environ.get("IMGXFER_BUILD_DIR")
-    if build and not path.startswith(os.path.realpath(build)):
-        raise pytest.UsageError(f"Imgxfer typelib from {path}, not {build}")
 
 
 def pattern(length, seed=0):
@@ -47,14 +32,6 @@ def run(*args, **kwargs):
     """Runs a command that must succeed, bounded in time."""
     return subprocess.run(args, check=True, capture_output=True, text=True,
                           timeout=30, **kwargs)
-
-
-@pytest.fixture
-def tmp_path():
-    """A folder removed after the test. Replaces pytest's, which keeps the
-    folders of the last runs in TMPDIR (meson runs pytest -p no:tmpdir)."""
-    with tempfile.TemporaryDirectory(prefix="imgxfer-python-") as path:
-        yield pathlib.Path(path)
 
 
 @pytest.fixture

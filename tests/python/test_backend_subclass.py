@@ -8,12 +8,11 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-import hashlib
-
 import pytest
 from gi.repository import GLib, Imgxfer
 
 from conftest import MiB, pattern
+from seedutil import blkhash_bytes
 
 
 class Generated(Imgxfer.Backend, Imgxfer.Source):
@@ -56,14 +55,6 @@ def open_source(cls, url="generated:"):
     return source
 
 
-def blkhash(data, block_size=4 * MiB):
-    root = hashlib.blake2b(digest_size=32)
-    for offset in range(0, len(data), block_size):
-        root.update(hashlib.blake2b(data[offset:offset + block_size],
-                                    digest_size=32).digest())
-    return root.hexdigest()
-
-
 def test_generated_source_reads():
     source = open_source(Generated)
 
@@ -88,7 +79,7 @@ def test_generated_source_copied_in_process(tmp_path):
     assert path.read_bytes() == pattern(8 * MiB)
     assert sum(lengths) == 8 * MiB
     assert Imgxfer.checksum_compute(source, None, 0, 0, None) == \
-        blkhash(pattern(8 * MiB))
+        blkhash_bytes(pattern(8 * MiB))
 
 
 def test_copy_async_with_main_loop(tmp_path):

@@ -3,12 +3,11 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-import hashlib
-
 import pytest
 from gi.repository import Imgxfer
 
 from conftest import MiB, pattern, run
+from seedutil import blkhash_bytes
 
 VECTORS = [
     # (name, content, block size, algorithm, checksum)
@@ -31,21 +30,6 @@ VECTORS = [
 ]
 
 
-def blkhash(content, block_size, algorithm):
-    """ovirt-imageio's algorithm, with Python's hashlib."""
-    def new():
-        if algorithm == "blake2b":
-            return hashlib.blake2b(digest_size=32)
-        return hashlib.new(algorithm)
-
-    root = new()
-    for offset in range(0, len(content), block_size):
-        block = new()
-        block.update(content[offset:offset + block_size])
-        root.update(block.digest())
-    return root.hexdigest()
-
-
 @pytest.mark.parametrize("content, block_size, algorithm, expected",
                          [v[1:] for v in VECTORS], ids=[v[0] for v in VECTORS])
 def test_checksum_vectors(tmp_path, content, block_size, algorithm, expected):
@@ -58,9 +42,9 @@ def test_checksum_vectors(tmp_path, content, block_size, algorithm, expected):
 
     # A raw file is seen at its size rounded up to 512 bytes, the tail
     # reading as zeroes, as qemu and imageio's client see it.
-    assert blkhash(content, block_size, algorithm) == expected
+    assert blkhash_bytes(content, block_size, algorithm) == expected
     padded = content + bytes(-len(content) % 512)
-    assert checksum == blkhash(padded, block_size, algorithm)
+    assert checksum == blkhash_bytes(padded, block_size, algorithm)
 
 
 def test_checksum_default_matches_cli(sparse_raw, cli):

@@ -11,9 +11,7 @@
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -21,23 +19,8 @@ import pytest
 
 from gi.repository import Imgxfer
 
-from conftest import run
-from test_client import Server, cli, make_certificates
-
-MiB = 1024**2
-
-
-@pytest.fixture(scope="module")
-def srv():
-    tmpdir = tempfile.mkdtemp(prefix="imgxfer-client-")
-    try:
-        s = Server(tmpdir)
-        try:
-            yield s
-        finally:
-            s.stop()
-    finally:
-        shutil.rmtree(tmpdir)
+from conftest import MiB, run
+from test_client import Server, cli, make_certificates, srv  # noqa: F401
 
 
 class Nbdkit:

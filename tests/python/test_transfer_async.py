@@ -11,7 +11,6 @@
 
 import threading
 
-import pytest
 from gi.repository import GLib, Imgxfer
 
 from conftest import MiB, pattern, run, write_at

@@ -76,6 +76,19 @@ def qemu_io(path, fmt, *commands):
 def blkhash(path, block_size=4 * MiB, algorithm="blake2b", digest_size=None):
     """The seed's blkhash.checksum(): H(H(block 0) + H(block 1) + ...),
     computed here with hashlib alone."""
+    with open(path, "rb") as f:
+        blocks = iter(lambda: f.read(block_size), b"")
+        return blocks_hash(blocks, algorithm, digest_size)
+
+
+def blkhash_bytes(data, block_size=4 * MiB, algorithm="blake2b"):
+    """blkhash() of bytes in memory."""
+    blocks = (data[offset:offset + block_size]
+              for offset in range(0, len(data), block_size))
+    return blocks_hash(blocks, algorithm)
+
+
+def blocks_hash(blocks, algorithm, digest_size=None):
     def new():
         if digest_size is not None:
             return hashlib.new(algorithm, digest_size=digest_size)
@@ -84,11 +97,10 @@ def blkhash(path, block_size=4 * MiB, algorithm="blake2b", digest_size=None):
         return hashlib.new(algorithm)
 
     root = new()
-    with open(path, "rb") as f:
-        while block := f.read(block_size):
-            h = new()
-            h.update(block)
-            root.update(h.digest())
+    for block in blocks:
+        h = new()
+        h.update(block)
+        root.update(h.digest())
     return root.hexdigest()
 
 

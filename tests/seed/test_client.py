@@ -200,17 +200,27 @@ def download(url, dst, srv, **kwargs):
     Imgxfer.download(url, dst, options(srv, **kwargs), None)
 
 
+def filled_file(tmpdir, name, size=IMAGE_SIZE):
+    """A file whose every byte is data, for an upload to replace."""
+    path = str(tmpdir.join(name))
+    with open(path, "wb") as f:
+        f.write(b"a" * size)
+    return path
+
+
+def empty_file(tmpdir, name, size=IMAGE_SIZE):
+    """A file with no data: one hole."""
+    path = str(tmpdir.join(name))
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
 @pytest.mark.parametrize("fmt", ["raw", "qcow2"])
 def test_upload_empty_sparse(tmpdir, srv, fmt):
     src = str(tmpdir.join("src"))
     qemu_img_create(src, fmt, size=IMAGE_SIZE)
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.write(b"a" * IMAGE_SIZE)
-    url = prepare_transfer(srv, "file://" + dst)
-    upload(src, url, srv)
-    qemu_img_compare(src, dst, format1=fmt, format2="raw",
-                     strict=fmt == "raw")
+    upload_onto_data(tmpdir, srv, src, fmt, IMAGE_SIZE)
 
 
 def write_sparse_image(tmpdir, fmt, size, *commands):
@@ -221,9 +231,7 @@ def write_sparse_image(tmpdir, fmt, size, *commands):
 
 
 def upload_onto_data(tmpdir, srv, src, fmt, size):
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.write(b"a" * size)
+    dst = filled_file(tmpdir, "dst", size)
     url = prepare_transfer(srv, "file://" + dst, size=size)
     upload(src, url, srv)
     qemu_img_compare(src, dst, format1=fmt, format2="raw",
@@ -257,9 +265,7 @@ def test_upload_hole_at_end_sparse(tmpdir, srv, fmt):
 def test_upload_full_sparse(tmpdir, srv, fmt):
     src = write_sparse_image(tmpdir, fmt, IMAGE_SIZE,
                              "write -P 0x62 0 %d" % IMAGE_SIZE)
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.write(b"a" * IMAGE_SIZE)
+    dst = filled_file(tmpdir, "dst")
     url = prepare_transfer(srv, "file://" + dst)
     upload(src, url, srv)
     qemu_img_compare(src, dst, format1=fmt, format2="raw", strict=True)
@@ -269,9 +275,7 @@ def test_upload_full_sparse(tmpdir, srv, fmt):
 def test_upload_preallocated(tmpdir, srv, fmt):
     src = str(tmpdir.join("src"))
     qemu_img_create(src, fmt, size=IMAGE_SIZE)
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.write(b"a" * IMAGE_SIZE)
+    dst = filled_file(tmpdir, "dst")
     url = prepare_transfer(srv, "file://" + dst, sparse=False)
     upload(src, url, srv)
     qemu_img_compare(src, dst, format1=fmt, format2="raw")
@@ -296,9 +300,7 @@ def test_upload_from_ova(tmpdir, srv, fmt, compressed):
     ova = str(tmpdir.join("src.ova"))
     with tarfile.open(ova, "w") as tar:
         tar.add(src, arcname=os.path.basename(src))
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.truncate(IMAGE_SIZE)
+    dst = empty_file(tmpdir, "dst")
     url = prepare_transfer(srv, "file://" + dst)
     upload(ova, url, srv, member=os.path.basename(src))
     qemu_img_compare(src, dst, format1=fmt, format2="raw")
@@ -440,12 +442,8 @@ def test_download_shallow(srv, nbd_server, tmpdir, base_fmt):
 
 
 def test_upload_proxy_url(tmpdir, srv):
-    src = str(tmpdir.join("src"))
-    with open(src, "wb") as f:
-        f.truncate(IMAGE_SIZE)
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.truncate(IMAGE_SIZE)
+    src = empty_file(tmpdir, "src")
+    dst = empty_file(tmpdir, "dst")
     # If transfer_url is not accessible, proxy_url is used.
     transfer_url = "https://no.server:54322/images/no-ticket"
     proxy_url = prepare_transfer(srv, "file://" + dst)
@@ -454,12 +452,8 @@ def test_upload_proxy_url(tmpdir, srv):
 
 
 def test_upload_proxy_url_unused(tmpdir, srv):
-    src = str(tmpdir.join("src"))
-    with open(src, "wb") as f:
-        f.truncate(IMAGE_SIZE)
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.truncate(IMAGE_SIZE)
+    src = empty_file(tmpdir, "src")
+    dst = empty_file(tmpdir, "dst")
     # If transfer_url is accessible, proxy_url is not used.
     transfer_url = prepare_transfer(srv, "file://" + dst)
     proxy_url = "https://no.proxy:54322/images/no-ticket"
@@ -468,9 +462,7 @@ def test_upload_proxy_url_unused(tmpdir, srv):
 
 
 def test_download_proxy_url(tmpdir, srv):
-    src = str(tmpdir.join("src"))
-    with open(src, "wb") as f:
-        f.truncate(IMAGE_SIZE)
+    src = empty_file(tmpdir, "src")
     dst = str(tmpdir.join("dst"))
     transfer_url = "https://no.server:54322/images/no-ticket"
     proxy_url = prepare_transfer(srv, "file://" + src)
@@ -479,9 +471,7 @@ def test_download_proxy_url(tmpdir, srv):
 
 
 def test_download_proxy_url_unused(tmpdir, srv):
-    src = str(tmpdir.join("src"))
-    with open(src, "wb") as f:
-        f.truncate(IMAGE_SIZE)
+    src = empty_file(tmpdir, "src")
     dst = str(tmpdir.join("dst"))
     transfer_url = prepare_transfer(srv, "file://" + src)
     proxy_url = "https://no.proxy:54322/images/no-ticket"
@@ -507,9 +497,7 @@ def test_progress(tmpdir, srv):
         f.seek(IMAGE_SIZE // 2)
         f.write(b"b" * 4096)
         f.truncate(IMAGE_SIZE)
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.truncate(IMAGE_SIZE)
+    dst = empty_file(tmpdir, "dst")
     url = prepare_transfer(srv, "file://" + dst, sparse=True)
     progress = FakeProgress()
     upload(src, url, srv, progress=progress.update)
@@ -529,12 +517,8 @@ def test_progress(tmpdir, srv):
 
 
 def test_progress_callback(tmpdir, srv):
-    src = str(tmpdir.join("src"))
-    with open(src, "wb") as f:
-        f.truncate(IMAGE_SIZE)
-    dst = str(tmpdir.join("dst"))
-    with open(dst, "wb") as f:
-        f.truncate(IMAGE_SIZE)
+    src = empty_file(tmpdir, "src")
+    dst = empty_file(tmpdir, "dst")
     url = prepare_transfer(srv, "file://" + dst, size=IMAGE_SIZE,
                            sparse=True)
     progress = []
