@@ -203,11 +203,9 @@ def test_zero_extents_from_ova(tmpdir):
     disk = str(tmpdir.join("disk.qcow2"))
     qemu_img_create(disk, "qcow2", size=size)
     qemu_io(disk, "qcow2", "write -P 0x41 0 64k", "write -z 64k 64k")
-    ova = str(tmpdir.join("vm.ova"))
-    with tarfile.open(ova, "w") as tar:
-        tar.add(disk, arcname=os.path.basename(disk))
+    ova, member, _ = make_ova(tmpdir, disk)
 
-    extents = client_extents(ova, member="disk.qcow2")
+    extents = client_extents(ova, member=member)
 
     assert extents == [
         ZeroExtent(start=0 * CLUSTER_SIZE, length=CLUSTER_SIZE,
