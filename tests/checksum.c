@@ -724,12 +724,9 @@ test_imageio_nbd (void)
   socket = g_build_filename (dir, "nbd.sock", NULL);
   expected = checksum_raw (raw, NULL, MiB, 1);
   {
-    const char *argv[] = { "qemu-nbd", "--read-only", "--persistent",
-                           "--format=qcow2", "--shared=4", "--socket",
-                           socket, img, NULL };
     g_autofree char *actual = NULL;
 
-    server = test_server_start (argv, socket);
+    server = test_qemu_nbd_start (img, "qcow2", socket);
     actual = checksum_url (test_server_get_uri (server), options, NULL, MiB,
                            4);
     g_assert_cmpstr (actual, ==, expected);

@@ -332,20 +332,11 @@ test_nbd (Fixture *f, gconstpointer data)
   g_autofree char *socket = path_in (f, "nbd.sock");
   const char *const convert[]
       = { "qemu-img", "convert", "-O", "raw", q, r, NULL };
-  const char *const server_argv[] = { "qemu-nbd",
-                                      "--persistent",
-                                      "--read-only",
-                                      "--shared=4",
-                                      "--format=qcow2",
-                                      "--socket",
-                                      socket,
-                                      q,
-                                      NULL };
   g_autoptr (TestServer) server = NULL;
   const char *url;
 
   test_run_ok (convert);
-  server = test_server_start (server_argv, socket);
+  server = test_qemu_nbd_start (q, "qcow2", socket);
   url = test_server_get_uri (server);
 
   assert_compare (url, r, IMGXFER_COMPARE_NONE, IMGXFER_COMPARE_IDENTICAL, 0);

@@ -44,16 +44,25 @@ make_image (const char *dir, const char *raw, const char *format)
   return path;
 }
 
-/* The checksum line "DIGEST  NAME" of `imgxfer checksum`, digest only. */
+/* The output of `imgxfer ARGS...`, which must succeed. */
 static char *
-cli_checksum (const char *const *args)
+cli_text (const char *const *args)
 {
-  g_autofree char *out = NULL;
+  char *out = NULL;
   g_autofree char *err = NULL;
   int status = test_run_cli (args, &out, &err);
 
   if (status != 0)
-    g_error ("imgxfer checksum: exit %d: %s", status, err);
+    g_error ("imgxfer %s: exit %d: %s", args[0], status, err);
+  return out;
+}
+
+/* The checksum line "DIGEST  NAME" of `imgxfer checksum`, digest only. */
+static char *
+cli_checksum (const char *const *args)
+{
+  g_autofree char *out = cli_text (args);
+
   return g_strndup (out, strcspn (out, " "));
 }
 
@@ -122,12 +131,8 @@ test_probe (gconstpointer data)
 static JsonNode *
 cli_json (const char *const *args)
 {
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  int status = test_run_cli (args, &out, &err);
+  g_autofree char *out = cli_text (args);
 
-  if (status != 0)
-    g_error ("imgxfer %s: exit %d: %s", args[0], status, err);
   return test_parse_json (out);
 }
 
@@ -138,18 +143,6 @@ cli_json_int (const char *const *args, const char *member)
 
   g_assert_true (json_object_has_member (json_node_get_object (root), member));
   return json_object_get_int_member (json_node_get_object (root), member);
-}
-
-static char *
-cli_text (const char *const *args)
-{
-  char *out = NULL;
-  g_autofree char *err = NULL;
-  int status = test_run_cli (args, &out, &err);
-
-  if (status != 0)
-    g_error ("imgxfer %s: exit %d: %s", args[0], status, err);
-  return out;
 }
 
 /* Runs `imgxfer ARGS...`, which must fail with exit status 1 and a
@@ -424,9 +417,7 @@ test_size_raw_file (void)
   g_autofree char *qcow2 = make_image (dir, raw, "qcow2");
   g_autofree char *copy = g_build_filename (dir, "copy.raw", NULL);
   g_autofree char *socket = g_build_filename (dir, "nbd.sock", NULL);
-  const char *qemu_nbd[]
-      = { "qemu-nbd", "-r", "-t", "-f", "raw", "-k", socket, raw, NULL };
-  g_autoptr (TestServer) server = test_server_start (qemu_nbd, socket);
+  g_autoptr (TestServer) server = test_qemu_nbd_start (raw, "raw", socket);
   const char *info[] = { "info", "--output=json", raw, NULL };
   const char *measure[]
       = { "measure", "--output=json", "-O", "raw", raw, NULL };

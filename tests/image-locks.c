@@ -29,22 +29,14 @@ make_source (const char *dir)
   return path;
 }
 
-/* qemu-nbd serving @path writable (or read only), as a running machine
+/* qemu-nbd serving the raw image @path writable, as a running machine
  * holds its disk. */
 static TestServer *
-serve (const char *dir, const char *path, const char *format,
-       gboolean read_only)
+serve_writable (const char *dir, const char *path)
 {
   g_autofree char *socket_path = g_build_filename (dir, "nbd.sock", NULL);
-  const char *argv[] = { "qemu-nbd",
-                         "-f",
-                         format,
-                         "-t",
-                         "-k",
-                         socket_path,
-                         read_only ? "-r" : path,
-                         read_only ? path : NULL,
-                         NULL };
+  const char *const argv[]
+      = { "qemu-nbd", "-f", "raw", "-t", "-k", socket_path, path, NULL };
 
   return test_server_start (argv, socket_path);
 }
@@ -67,7 +59,7 @@ test_busy_destination (void)
 
   test_write_pattern (busy, 0, 8 * MiB, 0x44);
   before = test_file_digest (busy);
-  server = serve (dir, busy, "raw", FALSE);
+  server = serve_writable (dir, busy);
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -301,7 +293,9 @@ test_read_only_source_shared (void)
   g_autofree char *source = make_source (dir);
   g_autofree char *raw = g_build_filename (dir, "copy.raw", NULL);
   g_autofree char *qcow2 = g_build_filename (dir, "copy.qcow2", NULL);
-  g_autoptr (TestServer) server = serve (dir, source, "qcow2", TRUE);
+  g_autofree char *socket_path = g_build_filename (dir, "nbd.sock", NULL);
+  g_autoptr (TestServer) server
+      = test_qemu_nbd_start (source, "qcow2", socket_path);
   const char *const to_raw[] = { "convert", source, raw, NULL };
   const char *const to_qcow2[]
       = { "convert", "-O", "qcow2", source, qcow2, NULL };

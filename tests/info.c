@@ -332,9 +332,7 @@ test_info_nbd (void)
   g_autoptr (Fixture) fixture = fixture_new (&qcow2_image, FALSE);
   g_autofree char *socket = g_build_filename (fixture->dir, "nbd.sock",
                                               NULL);
-  const char *argv[] = { "qemu-nbd", "-r", "-t", "-f", "qcow2", "-k", socket,
-                         fixture->img, NULL };
-  TestServer *server = test_server_start (argv, socket);
+  TestServer *server = test_qemu_nbd_start (fixture->img, "qcow2", socket);
   const char *url = test_server_get_uri (server);
   g_autoptr (JsonNode) info = NULL;
   g_autoptr (JsonNode) measure = NULL;

@@ -130,6 +130,14 @@ add_ticket (const char *id, const char *url, guint64 size, const char *ops,
   g_assert_cmpuint (reply->status, ==, 200);
 }
 
+static void
+remove_ticket (const char *id)
+{
+  g_autoptr (Reply) reply = control ("DELETE", id, NULL);
+
+  g_assert_cmpuint (reply->status, ==, 204);
+}
+
 /* A daemon outlives no failed test. SIGTERM, not SIGKILL: the daemon
  * then stops its qemu-nbd children and removes their folders. */
 static void
@@ -417,10 +425,7 @@ test_tickets (void)
     g_assert_cmpuint (no_id->status, ==, 400);
   }
   for (int i = 0; i < 2; i++)
-    {
-      g_autoptr (Reply) deleted = control ("DELETE", "t", NULL);
-      g_assert_cmpuint (deleted->status, ==, 204);
-    }
+    remove_ticket ("t");
   {
     g_autoptr (Reply) gone = control ("GET", "t", NULL);
     g_assert_cmpuint (gone->status, ==, 404);
@@ -782,7 +787,6 @@ test_delete_during_get (void)
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", image);
   g_autoptr (GInputStream) stream = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (Reply) deleted = NULL;
   g_autoptr (Reply) after = NULL;
   char buffer[65536];
   gsize total = 0;
@@ -802,8 +806,7 @@ test_delete_during_get (void)
         json_object_get_boolean_member (json_node_get_object (root), "active"));
   }
 
-  deleted = control ("DELETE", "long", NULL);
-  g_assert_cmpuint (deleted->status, ==, 204);
+  remove_ticket ("long");
   while ((n = g_input_stream_read (stream, buffer, sizeof buffer, NULL, &error))
          > 0)
     total += n;
@@ -925,10 +928,7 @@ test_backends (void)
     g_assert_cmpuint (reply->status, ==, 206);
     g_assert_cmpmem (g_bytes_get_data (reply->body, NULL), 4, "QFI\xfb", 4);
   }
-  {
-    g_autoptr (Reply) deleted = control ("DELETE", "qcow2", NULL);
-    g_assert_cmpuint (deleted->status, ==, 204);
-  }
+  remove_ticket ("qcow2");
 }
 
 /* Bodies other than image data are bounded; a connection that used a
@@ -986,10 +986,7 @@ test_dirty_extents (void)
                    "\"zero\": true}, {\"start\": 1048576, \"length\": 65536, "
                    "\"dirty\": true, \"zero\": false}, {\"start\": 1114112, "
                    "\"length\": 7274496, \"dirty\": false, \"zero\": true}]\n");
-  {
-    g_autoptr (Reply) deleted = control ("DELETE", "dirty", NULL);
-    g_assert_cmpuint (deleted->status, ==, 204);
-  }
+  remove_ticket ("dirty");
 }
 
 /* A connection idle for longer than its ticket's inactivity timeout is

@@ -162,13 +162,12 @@ static TestServer *
 serve_chain (Chain *c, gboolean depth)
 {
   g_autofree char *socket = path_in (c, depth ? "depth.sock" : "plain.sock");
-  const char *argv[]
-      = { "qemu-nbd", "-r", "-t",   "-f",
-          "qcow2",    "-k", socket, depth ? "--allocation-depth" : c->top,
-          c->top,     NULL };
+  const char *const argv[]
+      = { "qemu-nbd",           "-r",   "-t", "-f", "qcow2", "-k", socket,
+          "--allocation-depth", c->top, NULL };
 
   if (!depth)
-    argv[8] = NULL;
+    return test_qemu_nbd_start (c->top, "qcow2", socket);
   return test_server_start (argv, socket);
 }
 

@@ -83,6 +83,17 @@ test_server_start (const char *const *argv, const char *socket_path)
   return test_server_start_uri (argv, uri);
 }
 
+TestServer *
+test_qemu_nbd_start (const char *path, const char *format,
+                     const char *socket_path)
+{
+  const char *const argv[]
+      = { "qemu-nbd", "--read-only", "--persistent", "--shared=8", "--format",
+          format,     "--socket",    socket_path,    path,         NULL };
+
+  return test_server_start (argv, socket_path);
+}
+
 guint16
 test_free_tcp_port (void)
 {

@@ -18,6 +18,10 @@ TestServer *test_server_start (const char *const *argv,
                                const char *socket_path);
 /* The same for a server reached at @uri (loopback TCP, for instance). */
 TestServer *test_server_start_uri (const char *const *argv, const char *uri);
+/* qemu-nbd serving @path as @format, read only, on the unix socket
+ * @socket_path: to several clients at once, and one after another. */
+TestServer *test_qemu_nbd_start (const char *path, const char *format,
+                                 const char *socket_path);
 /* A TCP port nobody listens on now. */
 guint16 test_free_tcp_port (void);
 /* "nbd+unix:///?socket=PATH", or the URI given */
