@@ -1088,23 +1088,14 @@ test_module_bad_abi (void)
 static char *
 loaded_files (const char *const *args)
 {
-  g_autoptr (GSubprocessLauncher) launcher
-      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
-                                   | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GSubprocess) process = NULL;
   g_autoptr (GError) error = NULL;
   char *err = NULL;
 
-  g_ptr_array_add (argv, (char *)g_getenv ("IMGXFER_CLI"));
-  for (; *args; args++)
-    g_ptr_array_add (argv, (char *)*args);
-  g_ptr_array_add (argv, NULL);
-
   g_subprocess_launcher_setenv (launcher, "LD_DEBUG", "files", TRUE);
-  process = g_subprocess_launcher_spawnv (
-      launcher, (const char *const *)argv->pdata, &error);
-  g_assert_no_error (error);
+  process = test_spawn_cli (launcher, args);
   g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &err, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_successful (process));

@@ -65,18 +65,18 @@ spawn_cli (Fixture *f, const char *const *args)
   return test_spawn_cli (launcher, args);
 }
 
-/* Runs `imgxfer ARGS...`, which must fail with exit 1 and one error line
+/* Waits for @process, which must end with @status and one error line
  * holding each of @words (NULL-terminated), and report nothing done:
  * no progress at 100%, no summary on stdout (asked with --output=json). */
 static void
-assert_fails (Fixture *f, const char *const *args, const char *const *words)
+assert_ended_in_error (GSubprocess *process, int status,
+                       const char *const *words)
 {
-  g_autoptr (GSubprocess) process = spawn_cli (f, args);
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   const char *line;
 
-  g_assert_cmpint (test_wait_process (process, &out, &err), ==, 1);
+  g_assert_cmpint (test_wait_process (process, &out, &err), ==, status);
   g_test_message ("stderr: %s", err);
   g_assert_cmpstr (out, ==, "");
   g_assert_null (strstr (err, "100.00/100%"));
@@ -86,6 +86,15 @@ assert_fails (Fixture *f, const char *const *args, const char *const *words)
   g_assert_true (strchr (line, '\n') == line + strlen (line) - 1);
   for (; *words; words++)
     g_assert_nonnull (strstr (line, *words));
+}
+
+/* Runs `imgxfer ARGS...`, which must fail so, with exit 1. */
+static void
+assert_fails (Fixture *f, const char *const *args, const char *const *words)
+{
+  g_autoptr (GSubprocess) process = spawn_cli (f, args);
+
+  assert_ended_in_error (process, 1, words);
 }
 
 /* Starts nbdkit's @plugin (and its @params, NULL-terminated) behind its
@@ -280,10 +289,9 @@ test_qemu_copy_stopped (Fixture *f, gconstpointer data)
                                qcow2,
                                dst,
                                NULL };
+  /* The image is named, and what the fault says if it is set. */
+  const char *const words[] = { qcow2, fault->says, NULL };
   g_autoptr (GSubprocess) process = NULL;
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  const char *line;
   int qemu_nbd;
 
   test_write_pattern (big, 0, 64 * MiB, 'k');
@@ -296,17 +304,7 @@ test_qemu_copy_stopped (Fixture *f, gconstpointer data)
   else
     g_subprocess_send_signal (process, fault->signal_number);
 
-  g_assert_cmpint (test_wait_process (process, &out, &err), ==,
-                   fault->exit_status);
-  g_test_message ("stderr: %s", err);
-  g_assert_cmpstr (out, ==, "");
-  g_assert_null (strstr (err, "100.00/100%"));
-  line = strstr (err, "imgxfer: ");
-  g_assert_nonnull (line);
-  g_assert_true (strchr (line, '\n') == line + strlen (line) - 1);
-  g_assert_nonnull (strstr (line, qcow2));
-  if (fault->says)
-    g_assert_nonnull (strstr (line, fault->says));
+  assert_ended_in_error (process, fault->exit_status, words);
   g_assert_true (test_wait_process_gone (qemu_nbd, 10));
 }
 

@@ -147,9 +147,11 @@ test_bad (void)
     {
       g_autoptr (GError) error = NULL;
       g_autoptr (ImgxferUrl) url = imgxfer_url_parse (bad[i].string, &error);
+      /* Escaped: some hold bytes that are not UTF-8, which TAP refuses. */
+      g_autofree char *shown
+          = g_strescape (error ? error->message : "(parsed)", NULL);
 
-      g_test_message ("%s: %s", bad[i].string,
-                      error ? error->message : "(parsed)");
+      g_test_message ("%s", shown);
       g_assert_null (url);
       g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT);
       g_assert_nonnull (strstr (error->message, bad[i].string));

@@ -393,12 +393,13 @@ clip_to_file (ImgxferFileBackend *self,
               guint64 offset,
               GError **error)
 {
-  guint64 size = imgxfer_backend_get_size (IMGXFER_BACKEND (self));
-  guint64 last_sector = size - MIN (size, IMGXFER_SECTOR_SIZE);
+  guint64 size, last_sector;
   struct stat st;
 
   if (!self->is_regular || offset + *length <= self->file_bytes)
     return TRUE;
+  size = imgxfer_backend_get_size (IMGXFER_BACKEND (self));
+  last_sector = size - MIN (size, IMGXFER_SECTOR_SIZE);
   if (fstat (self->fd, &st) < 0)
     return _imgxfer_set_errno_error (error, errno, self->path, "stat",
                                      offset);

@@ -40,17 +40,25 @@
 #define PREFERRED_WRITE_REQUEST (8 * 1024 * 1024)
 #define PREFERRED_READ_REQUEST (4 * 1024 * 1024)
 
+/* The whole image's extents per context: the server gives them all at
+ * once, so they are asked once, by whichever connection needs them
+ * first, for the backend and its clones (one per copy worker). */
+typedef struct
+{
+  gatomicrefcount refs;
+  GMutex lock;
+  GArray *lists[2];
+} ExtentsCache;
+
 struct _ImgxferImageioBackend
 {
   ImgxferBackend parent_instance;
 
   ImgxferImageioHttp *http;
   ImgxferImageioFeatures features;
-  char *transfer_url; /* the URL answering: the image's or the proxy's */
-  char *unix_socket;  /* the server's socket in use, or NULL */
-  /* The whole image's extents per context, asked once; shared, read only,
-   * with the clones. */
-  GArray *extents[2];
+  char *transfer_url;    /* the URL answering: the image's or the proxy's */
+  char *unix_socket;     /* the server's socket in use, or NULL */
+  ExtentsCache *extents; /* shared with the clones */
   /* During a clone's open: the backend it clones. */
   ImgxferImageioBackend *template;
 };
@@ -77,6 +85,34 @@ is_writable (ImgxferImageioBackend *self)
 {
   return imgxfer_open_options_get_writable (
       imgxfer_backend_get_options (IMGXFER_BACKEND (self)));
+}
+
+static ExtentsCache *
+extents_cache_new (void)
+{
+  ExtentsCache *cache = g_new0 (ExtentsCache, 1);
+
+  g_atomic_ref_count_init (&cache->refs);
+  g_mutex_init (&cache->lock);
+  return cache;
+}
+
+static ExtentsCache *
+extents_cache_ref (ExtentsCache *cache)
+{
+  g_atomic_ref_count_inc (&cache->refs);
+  return cache;
+}
+
+static void
+extents_cache_unref (ExtentsCache *cache)
+{
+  if (!g_atomic_ref_count_dec (&cache->refs))
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (cache->lists); i++)
+    g_clear_pointer (&cache->lists[i], g_array_unref);
+  g_mutex_clear (&cache->lock);
+  g_free (cache);
 }
 
 static ImgxferImageioHttp *
@@ -222,14 +258,19 @@ use_unix_socket (ImgxferImageioBackend *self, GCancellable *cancellable)
   self->unix_socket = g_strdup (path);
 }
 
+/* The list stays in the cache, unchanged, as long as the backend. The
+ * connections that need it meanwhile wait for the first one's answer. */
 static GArray *
 get_extents (ImgxferImageioBackend *self, ImgxferExtentContext context,
              GCancellable *cancellable, GError **error)
 {
-  if (self->extents[context] == NULL)
-    self->extents[context] = _imgxfer_imageio_http_extents (self->http, context,
-                                                            cancellable, error);
-  return self->extents[context];
+  ExtentsCache *cache = self->extents;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
+
+  if (cache->lists[context] == NULL)
+    cache->lists[context] = _imgxfer_imageio_http_extents (self->http, context,
+                                                           cancellable, error);
+  return cache->lists[context];
 }
 
 /* Newer servers give the size in OPTIONS; otherwise the extents end
@@ -321,9 +362,8 @@ open_clone (ImgxferImageioBackend *self, GError **error)
   self->features.unix_socket = g_strdup (template->features.unix_socket);
   self->transfer_url = g_strdup (template->transfer_url);
   self->unix_socket = g_strdup (template->unix_socket);
-  for (guint i = 0; i < G_N_ELEMENTS (self->extents); i++)
-    if (template->extents[i])
-      self->extents[i] = g_array_ref (template->extents[i]);
+  extents_cache_unref (self->extents);
+  self->extents = extents_cache_ref (template->extents);
 
   imgxfer_backend_set_size (IMGXFER_BACKEND (self),
                             imgxfer_backend_get_size (backend));
@@ -560,8 +600,7 @@ imgxfer_imageio_backend_finalize (GObject *object)
 
   g_clear_pointer (&self->http, _imgxfer_imageio_http_free);
   _imgxfer_imageio_features_clear (&self->features);
-  for (guint i = 0; i < G_N_ELEMENTS (self->extents); i++)
-    g_clear_pointer (&self->extents[i], g_array_unref);
+  g_clear_pointer (&self->extents, extents_cache_unref);
   g_free (self->transfer_url);
   g_free (self->unix_socket);
 
@@ -590,4 +629,5 @@ imgxfer_imageio_backend_class_init (ImgxferImageioBackendClass *klass)
 static void
 imgxfer_imageio_backend_init (ImgxferImageioBackend *self)
 {
+  self->extents = extents_cache_new ();
 }

@@ -461,7 +461,7 @@ _imgxfer_qcow2_image_create (const char *path, guint64 size, GError **error)
     }
   /* qemu counts a virtual size in 512-byte sectors, and would not see
    * the bytes of a partial last one. */
-  self->size = (size + 511) & ~G_GUINT64_CONSTANT (511);
+  self->size = _imgxfer_sector_round_up (size);
   if (!lay_out (self, error))
     return NULL;
 

@@ -136,7 +136,8 @@ new_map (ImgxferBackend *backend, const ImgxferLocalBytes *bytes,
       || imgxfer_open_options_get_direct (options)
       || g_strcmp0 (imgxfer_open_options_get_format (options), "qcow2") != 0)
     return NULL;
-  return imgxfer_qemu_map_new (bytes, filename);
+  return imgxfer_qemu_map_new (bytes, filename,
+                               imgxfer_open_options_get_shallow (options));
 }
 
 /* "vm.ova: member disk.qcow2" when the member is an option, else the URL
@@ -156,32 +157,35 @@ static gboolean
 start (ImgxferQemuBackend *self, GCancellable *cancellable, GError **error)
 {
   ImgxferBackend *backend = IMGXFER_BACKEND (self);
+  ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
   g_auto (ImgxferLocalBytes) bytes = { 0 };
   g_autofree char *filename
       = find_image_bytes (backend, &bytes, cancellable, error);
-
-  g_autofree char *name = image_name (backend);
+  g_autofree char *name = NULL;
+  gboolean is_confined;
 
   if (filename == NULL)
     return FALSE;
-  if (confined (backend, &bytes)
-      && !_imgxfer_qemu_check_no_backing (name, filename, bytes.path,
-                                          cancellable, error))
-    return FALSE;
+  is_confined = confined (backend, &bytes);
+  if (is_confined)
+    {
+      name = image_name (backend);
+      if (!_imgxfer_qemu_check_no_backing (name, filename, bytes.path,
+                                           cancellable, error))
+        return FALSE;
+    }
   self->server = start_server (backend, filename, cancellable, error);
   if (self->server == NULL)
     return FALSE;
-  if (confined (backend, &bytes)
+  if (is_confined
       && !_imgxfer_qemu_check_files_in_archive (name, self->server, bytes.path,
                                                 error))
     return FALSE;
   self->map = new_map (backend, &bytes, filename);
-  if (imgxfer_open_options_get_shallow (imgxfer_backend_get_options (backend))
-      && !confined (backend, &bytes) && bytes.path != NULL)
+  if (imgxfer_open_options_get_shallow (options) && !is_confined
+      && bytes.path != NULL)
     self->chain_filename = _imgxfer_local_bytes_qemu_filename (
-        &bytes,
-        imgxfer_open_options_get_format (imgxfer_backend_get_options (backend)),
-        FALSE);
+        &bytes, imgxfer_open_options_get_format (options), FALSE);
   return TRUE;
 }
 

@@ -12,9 +12,8 @@
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-image.h>
 
+#include "drivers/common/imgxfer-local-io.h"
 #include "imgxfer-qemu-bytes.h"
-
-#define SECTOR_SIZE 512
 
 void
 _imgxfer_local_bytes_clear (ImgxferLocalBytes *bytes)
@@ -25,8 +24,7 @@ _imgxfer_local_bytes_clear (ImgxferLocalBytes *bytes)
 static gboolean
 describe_range (ImgxferLocalBytes *bytes, GError **error)
 {
-  guint64 padded
-      = (bytes->size + SECTOR_SIZE - 1) & ~(guint64)(SECTOR_SIZE - 1);
+  guint64 padded = _imgxfer_sector_round_up (bytes->size);
   GStatBuf st;
 
   if (g_stat (bytes->path, &st) < 0)

@@ -8,38 +8,41 @@
  */
 #include "config.h"
 
-#include <json-glib/json-glib.h>
-
 #include <imgxfer/imgxfer-error.h>
 
 #include "imgxfer-qemu-chain.h"
 #include "imgxfer-qemu-img.h"
 
+JsonArray *
+_imgxfer_qemu_backing_chain (const char *filename, GCancellable *cancellable,
+                             GError **error)
+{
+  const char *argv[]
+      = { "info", "--backing-chain", "--output=json", "--", filename, NULL };
+  g_autoptr (JsonNode) root = _imgxfer_qemu_img_json (argv, cancellable, error);
+
+  if (root == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_ARRAY (root))
+    {
+      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+                   "qemu-img info gave no backing chain for %s", filename);
+      return NULL;
+    }
+  return json_node_dup_array (root);
+}
+
 gboolean
 _imgxfer_qemu_add_chain_files (const char *filename, GPtrArray *files,
                                GCancellable *cancellable, GError **error)
 {
-  const char *argv[]
-      = { "info", "--backing-chain", "--output=json", filename, NULL };
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autofree char *out = NULL;
-  JsonNode *root;
-  JsonArray *chain;
+  g_autoptr (JsonArray) chain
+      = _imgxfer_qemu_backing_chain (filename, cancellable, error);
 
-  if (!_imgxfer_qemu_img (argv, &out, cancellable, error)
-      || !json_parser_load_from_data (parser, out, -1, error))
+  if (chain == NULL)
     return FALSE;
 
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
-                   "qemu-img info gave no backing chain for %s", filename);
-      return FALSE;
-    }
-
   /* The first is the image itself, which the caller knows. */
-  chain = json_node_get_array (root);
   for (guint i = 1; i < json_array_get_length (chain); i++)
     {
       JsonObject *layer = json_array_get_object_element (chain, i);

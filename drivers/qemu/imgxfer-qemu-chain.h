@@ -5,8 +5,15 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
+
+/* The layers of the image qemu opens as @filename, the image itself
+ * first, as `qemu-img info --backing-chain` describes them. */
+JsonArray *_imgxfer_qemu_backing_chain (const char *filename,
+                                        GCancellable *cancellable,
+                                        GError **error);
 
 /* Adds to @files the file of each backing layer below the image qemu
  * opens as @filename, as `qemu-img info --backing-chain` names them. */

@@ -15,7 +15,6 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
 
 #include <imgxfer/imgxfer-error.h>
 
@@ -36,18 +35,13 @@ _imgxfer_qemu_check_no_backing (const char *name, const char *filename,
                                 const char *archive,
                                 GCancellable *cancellable, GError **error)
 {
-  const char *argv[] = { "info", "--output=json", filename, NULL };
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autofree char *out = NULL;
-  JsonNode *root;
+  const char *argv[] = { "info", "--output=json", "--", filename, NULL };
+  g_autoptr (JsonNode) root = _imgxfer_qemu_img_json (argv, cancellable, error);
   const char *backing;
 
-  if (!_imgxfer_qemu_img (argv, &out, cancellable, error)
-      || !json_parser_load_from_data (parser, out, -1, error))
+  if (root == NULL)
     return FALSE;
-
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
                    "%s: qemu-img info gave no description", name);

@@ -68,6 +68,23 @@ _imgxfer_qemu_img (const char *const *argv, char **standard_output,
          && finish (process, argv, standard_output, cancellable, error);
 }
 
+JsonNode *
+_imgxfer_qemu_img_json (const char *const *argv, GCancellable *cancellable,
+                        GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autofree char *out = NULL;
+  JsonNode *root;
+
+  if (!_imgxfer_qemu_img (argv, &out, cancellable, error)
+      || !json_parser_load_from_data (parser, out, -1, error))
+    return NULL;
+  /* No output at all: a null node, which the caller refuses as it would
+   * any other wrong type. */
+  root = json_parser_steal_root (parser);
+  return root ? root : json_node_new (JSON_NODE_NULL);
+}
+
 gboolean
 _imgxfer_qemu_img_lines (const char *const *argv,
                          ImgxferQemuImgLineFunc line_func, gpointer user_data,

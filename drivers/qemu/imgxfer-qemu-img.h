@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -12,6 +13,12 @@ G_BEGIN_DECLS
  * error carries qemu-img's own message. */
 gboolean _imgxfer_qemu_img (const char *const *argv, char **standard_output,
                             GCancellable *cancellable, GError **error);
+
+/* Runs qemu-img with @argv, which asks for --output=json, and returns
+ * the root of what it printed (a null node if nothing), or NULL with an
+ * error. */
+JsonNode *_imgxfer_qemu_img_json (const char *const *argv,
+                                  GCancellable *cancellable, GError **error);
 
 /* Called with each line of qemu-img's output, without its newline.
  * Returns TRUE to go on; FALSE with @error set to fail, or FALSE without

@@ -22,6 +22,7 @@
 #include <imgxfer/imgxfer-error.h>
 
 #include "drivers/common/imgxfer-local-io.h"
+#include "imgxfer-qemu-chain.h"
 #include "imgxfer-qemu-img.h"
 #include "imgxfer-qemu-map.h"
 
@@ -62,7 +63,8 @@ struct _ImgxferQemuMap
 {
   GObject parent_instance;
 
-  char *filename; /* qemu's name for the image */
+  char *filename;   /* qemu's name for the image */
+  gboolean shallow; /* qemu opens the top layer alone */
   gsize loaded;
   GArray *layers; /* of MapLayer, the top first */
   GArray *runs;   /* of MapRun, sorted, not overlapping */
@@ -177,23 +179,11 @@ static gboolean
 add_backing_layers (ImgxferQemuMap *self, const char *filename,
                     GCancellable *cancellable, GError **error)
 {
-  const char *argv[]
-      = { "info", "--backing-chain", "--output=json", "--", filename, NULL };
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autofree char *out = NULL;
-  JsonArray *chain;
+  g_autoptr (JsonArray) chain
+      = _imgxfer_qemu_backing_chain (filename, cancellable, error);
 
-  if (!_imgxfer_qemu_img (argv, &out, cancellable, error)
-      || !json_parser_load_from_data (parser, out, -1, error))
+  if (chain == NULL)
     return FALSE;
-  if (!JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
-    {
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
-                   "qemu-img info gave no backing chain for %s", filename);
-      return FALSE;
-    }
-
-  chain = json_node_get_array (json_parser_get_root (parser));
   for (guint i = 1; i < json_array_get_length (chain); i++)
     {
       JsonNode *node = json_array_get_element (chain, i);
@@ -338,7 +328,8 @@ load (ImgxferQemuMap *self, GCancellable *cancellable, GError **error)
   if (top->fd < 0 || !check_qcow2_layer (top, &has_backing, error))
     return FALSE;
 
-  if (has_backing
+  /* Opened shallow, the image has no layers below it to ask about. */
+  if (has_backing && !self->shallow
       && !add_backing_layers (self, self->filename, cancellable, &local_error))
     g_debug ("%s: backing files read through qemu: %s", top->path,
              local_error->message);
@@ -347,7 +338,8 @@ load (ImgxferQemuMap *self, GCancellable *cancellable, GError **error)
 }
 
 ImgxferQemuMap *
-imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename)
+imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename,
+                      gboolean shallow)
 {
   ImgxferQemuMap *self;
   MapLayer top = { NULL, -1, bytes->offset, bytes->size };
@@ -358,6 +350,7 @@ imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes, const char *filename)
   top.path = g_strdup (bytes->path);
   g_array_append_val (self->layers, top);
   self->filename = g_strdup (filename);
+  self->shallow = shallow;
   return self;
 }
 

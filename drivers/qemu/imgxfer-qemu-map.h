@@ -16,11 +16,11 @@ G_DECLARE_FINAL_TYPE (ImgxferQemuMap, imgxfer_qemu_map, IMGXFER, QEMU_MAP,
                       GObject)
 
 /* A map of the qcow2 image that qemu names @filename (as
- * _imgxfer_local_bytes_qemu_filename() makes it, from @bytes), loaded by
- * imgxfer_qemu_map_load(). Until then, and if loading fails, it sends
- * every read to qemu. */
+ * _imgxfer_local_bytes_qemu_filename() makes it, from @bytes, without its
+ * backing chain when @shallow), loaded by imgxfer_qemu_map_load(). Until
+ * then, and if loading fails, it sends every read to qemu. */
 ImgxferQemuMap *imgxfer_qemu_map_new (const ImgxferLocalBytes *bytes,
-                                      const char *filename);
+                                      const char *filename, gboolean shallow);
 
 /* Asks `qemu-img map` where the image and its local qcow2 and raw
  * backing files store guest data as it is, and opens them to read it, on

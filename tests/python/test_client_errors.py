@@ -92,8 +92,7 @@ def test_ticket_deleted_mid_download(tmp_path, srv, slow_source):
 def test_server_killed_mid_upload(tmp_path, slow_destination):
     tmpdir = str(tmp_path / "server")
     os.mkdir(tmpdir)
-    server = Server(tmpdir)
-    try:
+    with Server(tmpdir) as server:
         ticket = server.add_ticket(slow_destination.url(), 256 * MiB)
         url = "{}/images/{}".format(server.url, ticket)
         src = str(tmp_path / "src.raw")
@@ -104,8 +103,6 @@ def test_server_killed_mid_upload(tmp_path, slow_destination):
         start = time.monotonic()
         r = imgxfer("convert", "-n", "--cafile", server.ca_file, src, url)
         timer.join()
-    finally:
-        server.stop()
     assert r.returncode == 1, r.stderr
     assert url in r.stderr
     assert time.monotonic() - start < 90
@@ -167,11 +164,8 @@ def test_unix_socket_used_when_local(tmp_path, srv):
 def test_unix_socket_not_used_when_not_offered(tmp_path):
     tmpdir = str(tmp_path / "server")
     os.mkdir(tmpdir)
-    server = Server(tmpdir, local=False)
-    try:
+    with Server(tmpdir, local=False) as server:
         log = transfer_log(server, tmp_path)
-    finally:
-        server.stop()
     assert "unix socket" not in log
 
 

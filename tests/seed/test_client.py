@@ -10,7 +10,6 @@
 
 import os
 import re
-import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -75,6 +74,12 @@ class Server:
     def delete_ticket(self, ticket):
         run(cli(), "ticket", "--control-socket", self.control, "del", ticket)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self):
         # The daemon gives its requests up to 10 s to end, then closes its
         # images: killed before that, it would leave its qemu-nbd folders.
@@ -104,15 +109,9 @@ def make_certificates(tmpdir, ca, cert, key):
 
 @pytest.fixture(scope="module")
 def srv():
-    tmpdir = tempfile.mkdtemp(prefix="imgxfer-client-")
-    try:
-        s = Server(tmpdir)
-        try:
-            yield s
-        finally:
-            s.stop()
-    finally:
-        shutil.rmtree(tmpdir)
+    with tempfile.TemporaryDirectory(prefix="imgxfer-client-") as tmpdir, \
+            Server(tmpdir) as s:
+        yield s
 
 
 def prepare_transfer(srv, url, sparse=True, size=IMAGE_SIZE):
