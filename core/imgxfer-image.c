@@ -128,6 +128,9 @@ imgxfer_open (const char *url,
     return NULL;
   if (format != NULL)
     {
+      if (!imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
+                                  error))
+        return NULL;
       g_clear_object (&protocol);
       return open_format (url, options, format, cancellable, error);
     }
