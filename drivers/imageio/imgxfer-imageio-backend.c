@@ -605,6 +605,19 @@ imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
   return g_strdup (checksum);
 }
 
+/* Ends the keep-alive connection now, from the thread that closes,
+ * rather than whenever the last reference goes. Every write was sent
+ * and answered, and imgxfer_backend_close() has flushed when asked:
+ * nothing is left to report. */
+static gboolean
+imgxfer_imageio_backend_close (ImgxferBackend *backend,
+                               GCancellable *cancellable, GError **error)
+{
+  g_clear_pointer (&IMGXFER_IMAGEIO_BACKEND (backend)->http,
+                   _imgxfer_imageio_http_free);
+  return TRUE;
+}
+
 static void
 imgxfer_imageio_backend_finalize (GObject *object)
 {
@@ -635,6 +648,7 @@ imgxfer_imageio_backend_class_init (ImgxferImageioBackendClass *klass)
   backend_class->schemes = imageio_schemes;
   backend_class->open = imgxfer_imageio_backend_open;
   backend_class->clone = imgxfer_imageio_backend_clone;
+  backend_class->close = imgxfer_imageio_backend_close;
   backend_class->checksum = imgxfer_imageio_backend_checksum;
 }
 
