@@ -60,6 +60,13 @@ void imgxfer_transfer_options_set_connections (ImgxferTransferOptions *self,
 IMGXFER_AVAILABLE_IN_ALL
 guint imgxfer_transfer_options_get_connections (ImgxferTransferOptions *self);
 
+/* Failed requests sent again; see imgxfer_open_options_set_retries(). */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_transfer_options_set_retries (ImgxferTransferOptions *self,
+                                           guint retries);
+IMGXFER_AVAILABLE_IN_ALL
+guint imgxfer_transfer_options_get_retries (ImgxferTransferOptions *self);
+
 /* Upload: the member of a tar/OVA archive; the backing chain or only the
  * top layer; the ticket's disk already reads as zeroes. */
 IMGXFER_AVAILABLE_IN_ALL
