@@ -11,10 +11,12 @@
 /* The most --retries takes: beyond it, a copy would wait for hours. */
 #define MAX_RETRIES 100
 
-/* --cafile, --insecure, --proxy-url and --retries, for images behind
- * servers. */
+#define N_REMOTE_ENTRIES 7
+
+/* --cafile, --insecure, --proxy-url, --retries and --timeout, for images
+ * behind servers. */
 static void
-remote_entries (CliImageArgs *args, GOptionEntry entries[6])
+remote_entries (CliImageArgs *args, GOptionEntry entries[N_REMOTE_ENTRIES])
 {
   const GOptionEntry remote[] = {
     { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
@@ -27,6 +29,10 @@ remote_entries (CliImageArgs *args, GOptionEntry entries[6])
       "Send a request to a server again up to N times when it failed in a "
       "way that may pass (default 3; 0: never)",
       "N" },
+    { "timeout", 0, 0, G_OPTION_ARG_STRING, &args->timeout_text,
+      "Fail when connecting or a request makes no progress for this long "
+      "(default 60)",
+      "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &args->verbose,
       "Say how images are reached (an imageio server's unix socket)",
       NULL },
@@ -51,7 +57,7 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
       "Let an image in an archive read host files it names", NULL },
     { NULL },
   };
-  GOptionEntry remote[6];
+  GOptionEntry remote[N_REMOTE_ENTRIES];
 
   g_option_context_add_main_entries (context, entries, NULL);
   remote_entries (args, remote);
@@ -61,7 +67,7 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
 void
 cli_image_args_add_remote_entries (CliImageArgs *args, GOptionGroup *group)
 {
-  GOptionEntry remote[6];
+  GOptionEntry remote[N_REMOTE_ENTRIES];
 
   remote_entries (args, remote);
   g_option_group_add_entries (group, remote);
@@ -84,6 +90,27 @@ check_retries (CliImageArgs *args, const char *command)
       return FALSE;
     }
   args->retries = value;
+  return TRUE;
+}
+
+/* Whole seconds, at least one: a timeout of 0 would fail every request. */
+static gboolean
+check_timeout (CliImageArgs *args, const char *command)
+{
+  guint64 seconds;
+
+  if (args->timeout_text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (args->timeout_text, 10, 1, G_MAXUINT,
+                                   &seconds, NULL))
+    {
+      cli_usage_error (command,
+                       "--timeout must be a number of seconds, at least 1, "
+                       "not \"%s\"",
+                       args->timeout_text);
+      return FALSE;
+    }
+  args->timeout = seconds;
   return TRUE;
 }
 
@@ -112,7 +139,7 @@ cli_image_args_check (CliImageArgs *args, const char *command)
       cli_usage_error (command, "--bitmap needs a bitmap name");
       return FALSE;
     }
-  return check_retries (args, command);
+  return check_retries (args, command) && check_timeout (args, command);
 }
 
 gboolean
@@ -150,6 +177,7 @@ cli_image_args_to_options (CliImageArgs *args)
   imgxfer_open_options_set_insecure (options, args->insecure);
   imgxfer_open_options_set_proxy_url (options, args->proxy_url);
   imgxfer_open_options_set_retries (options, args->retries);
+  imgxfer_open_options_set_timeout (options, args->timeout);
   imgxfer_open_options_set_allow_external_files (options,
                                                  args->allow_external_files);
   return options;
@@ -165,4 +193,5 @@ cli_image_args_clear (CliImageArgs *args)
   g_clear_pointer (&args->ca_file, g_free);
   g_clear_pointer (&args->proxy_url, g_free);
   g_clear_pointer (&args->retries_text, g_free);
+  g_clear_pointer (&args->timeout_text, g_free);
 }

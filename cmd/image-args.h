@@ -21,6 +21,8 @@ typedef struct
   char *proxy_url;   /* --proxy-url URL */
   char *retries_text; /* --retries N */
   guint retries;      /* its value, or the library's default */
+  char *timeout_text; /* --timeout SECONDS */
+  guint timeout;      /* its value, 0 when not given */
   gboolean verbose;  /* -v */
   gboolean allow_external_files; /* --allow-external-files */
 } CliImageArgs;
@@ -36,8 +38,8 @@ gboolean cli_image_args_parse (CliImageArgs *args, GOptionContext *context,
  * that checks its arguments itself with cli_image_args_check(). */
 void cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context);
 
-/* Adds --cafile, --insecure, --proxy-url, --retries (images behind
- * servers) and -v to @group. */
+/* Adds --cafile, --insecure, --proxy-url, --retries, --timeout (images
+ * behind servers) and -v to @group. */
 void cli_image_args_add_remote_entries (CliImageArgs *args,
                                         GOptionGroup *group);
 

@@ -19,6 +19,7 @@ struct _ImgxferOpenOptions
   gboolean insecure;
   char *proxy_url;
   guint connections;
+  guint timeout;
   gboolean direct;
   gboolean allow_external_files;
   guint retries;
@@ -84,6 +85,7 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
   copy->insecure = self->insecure;
   copy->proxy_url = g_strdup (self->proxy_url);
   copy->connections = self->connections;
+  copy->timeout = self->timeout;
   copy->direct = self->direct;
   copy->allow_external_files = self->allow_external_files;
   copy->retries = self->retries;
@@ -248,6 +250,28 @@ DEFINE_VALUE_OPTION (gboolean, insecure)
 DEFINE_STRING_OPTION (proxy_url)
 DEFINE_VALUE_OPTION (guint, connections)
 /**
+ * imgxfer_open_options_set_timeout:
+ * @self: options
+ * @timeout: how many seconds connecting to a server, and each request to
+ *   it, may go without progress before the open or the request fails (0:
+ *   the driver's default; the imageio driver waits 60 s)
+ *
+ * For images behind a server (an imageio server's https:// URL): a server
+ * that stops reading or sending then fails the copy with an error that
+ * says it timed out, instead of holding it.
+ *
+ * Since: 0.1
+ */
+/**
+ * imgxfer_open_options_get_timeout:
+ * @self: options
+ *
+ * Returns: the timeout in seconds, 0 for the driver's default
+ *
+ * Since: 0.1
+ */
+DEFINE_VALUE_OPTION (guint, timeout)
+/**
  * imgxfer_open_options_set_allow_external_files:
  * @self: options
  * @allow: whether an image inside an archive may read files outside it
@@ -278,8 +302,9 @@ DEFINE_VALUE_OPTION (guint, connections)
  * The drivers of images behind servers (imageio, nbd) send a failed request
  * again, on a new connection, after a pause that doubles each time (a
  * quarter of a second first, ten seconds at most), when the failure may
- * pass: a connection refused, reset or closed, a server that timed out or
- * answered 502, 503 or 504, an NBD server's EIO. An answer that says the
+ * pass: a connection refused, reset or closed, an HTTP answer 408, 429,
+ * 502, 503 or 504, an NBD server's EIO; not a request that timed out
+ * (imgxfer_open_options_set_timeout()). An answer that says the
  * request itself is wrong, or that the ticket is gone or expired (HTTP
  * 4xx), fails at once, as does an error of the image (no space). Each
  * retry is logged with g_message(): the request, why it failed, and its

@@ -17,6 +17,8 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "drivers/common/imgxfer-json-strict.h"
+
 #include "imgxfer-imageio-http.h"
 
 /* imageio's client keeps this much of an error body. */
@@ -257,6 +259,38 @@ describe_tls_errors (GTlsCertificateFlags flags)
   return g_strjoinv (", ", texts);
 }
 
+/* A request that failed part-way. A server that stalls (stops reading
+ * an upload or sending a download) is told apart: the user learns that
+ * it timed out and after how long, not just that a socket did. */
+static void
+set_io_error (ImgxferImageioHttp *self, const char *what, GError *local_error,
+              GError **error)
+{
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 "%s: %s timed out: the server at %s made no progress in "
+                 "%u s",
+                 self->name, what,
+                 self->unix_socket ? self->unix_socket
+                                   : g_uri_get_host (self->uri),
+                 self->timeout_s);
+  else
+    g_set_error (error, local_error->domain, local_error->code,
+                 "%s: %s failed: %s", self->name, what, local_error->message);
+}
+
+/* Whether a request that failed with @local_error, before or during its
+ * response, may succeed on a new connection: not when it was cancelled,
+ * nor when it timed out (the server held it for the whole timeout: each
+ * retry would add as much to the time a dead server takes to be found
+ * out). */
+static gboolean
+may_pass (GError *local_error)
+{
+  return !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+         && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
 /* A failure before any response: the server could not be reached, its
  * certificate was refused, it went away, or it stalled. */
 static void
@@ -269,9 +303,10 @@ set_transport_error (ImgxferImageioHttp *self, SoupMessage *msg,
       return;
     }
   self->unreachable = soup_message_get_status (msg) == SOUP_STATUS_NONE;
-  /* A refused certificate stays refused; anything else about reaching
-   * the server (refused, reset, closed, timed out) may pass. */
-  note_failure (self, !(self->tls_errors && !self->insecure),
+  /* A refused certificate stays refused; a refused, reset or closed
+   * connection may not. */
+  note_failure (self,
+                may_pass (local_error) && !(self->tls_errors && !self->insecure),
                 local_error->message);
 
   if (self->tls_errors && !self->insecure)
@@ -286,13 +321,13 @@ set_transport_error (ImgxferImageioHttp *self, SoupMessage *msg,
                                     "CAs were used)");
       return;
     }
-  if (self->unreachable && self->peer == NULL)
+  if (self->unreachable && self->peer == NULL
+      && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     g_set_error (error, local_error->domain, local_error->code,
                  "%s: cannot reach the server: %s", self->name,
                  local_error->message);
   else
-    g_set_error (error, local_error->domain, local_error->code,
-                 "%s: %s failed: %s", self->name, what, local_error->message);
+    set_io_error (self, what, local_error, error);
 }
 
 /* libsoup writes a request's headers and its body apart: with Nagle's
@@ -344,11 +379,8 @@ static void
 set_body_error (ImgxferImageioHttp *self, GError *local_error, const char *what,
                 GError **error)
 {
-  note_failure (
-      self, !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
-      local_error->message);
-  g_set_error (error, local_error->domain, local_error->code,
-               "%s: %s failed: %s", self->name, what, local_error->message);
+  note_failure (self, may_pass (local_error), local_error->message);
+  set_io_error (self, what, local_error, error);
 }
 
 /* Reads what is left of a response, so that the connection can carry the
@@ -525,24 +557,22 @@ send_simple (ImgxferImageioHttp *self, SoupMessage *msg, const char *what,
   return TRUE;
 }
 
+/* A server is not trusted: its answer is parsed as strictly as the
+ * daemon parses its clients' bodies. */
 static JsonNode *
 parse_json (ImgxferImageioHttp *self, GBytes *body, const char *what,
             GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autoptr (GError) local_error = NULL;
   gsize length;
   const char *data = g_bytes_get_data (body, &length);
+  JsonNode *root = _imgxfer_json_parse_strict (data, length, &local_error);
 
-  if (!json_parser_load_from_data (parser, data, length, &local_error)
-      || json_parser_get_root (parser) == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: %s: the server's answer is not JSON: %s", self->name,
-                   what, local_error ? local_error->message : "empty document");
-      return NULL;
-    }
-  return json_parser_steal_root (parser);
+  if (root == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "%s: %s: the server's answer is not JSON: %s", self->name,
+                 what, local_error->message);
+  return root;
 }
 
 static JsonNode *
@@ -581,6 +611,15 @@ int_member (JsonObject *object, const char *name, gint64 fallback)
                                               : fallback;
 }
 
+static const char *
+string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node && JSON_NODE_HOLDS_VALUE (node) ? json_node_get_string (node)
+                                              : NULL;
+}
+
 static gboolean
 bool_member (JsonObject *object, const char *name)
 {
@@ -597,10 +636,7 @@ _imgxfer_imageio_read_features (JsonObject *object,
   JsonArray *names = node && JSON_NODE_HOLDS_ARRAY (node)
                          ? json_node_get_array (node)
                          : NULL;
-  JsonNode *socket_node = json_object_get_member (object, "unix_socket");
-  const char *unix_socket = socket_node && JSON_NODE_HOLDS_VALUE (socket_node)
-                                ? json_node_get_string (socket_node)
-                                : NULL;
+  const char *unix_socket = string_member (object, "unix_socket");
 
   for (guint i = 0; names && i < json_array_get_length (names); i++)
     {
@@ -968,4 +1004,26 @@ _imgxfer_imageio_http_checksum (ImgxferImageioHttp *self, const char *algorithm,
                             query->len ? "&" : "", block_size);
   return get_json (self, "/checksum", query->len ? query->str : NULL,
                    "checksum", cancellable, error);
+}
+
+char *
+_imgxfer_imageio_read_checksum (JsonNode *root, const char *algorithm,
+                                gsize block_size, const char *name,
+                                GError **error)
+{
+  JsonObject *object
+      = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  const char *checksum = object ? string_member (object, "checksum") : NULL;
+
+  if (checksum == NULL
+      || g_strcmp0 (string_member (object, "algorithm"), algorithm) != 0
+      || int_member (object, "block_size", 0) != (gint64)block_size)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: the server's checksum is not the one asked for (%s, "
+                   "block size %" G_GSIZE_FORMAT ")",
+                   name, algorithm, block_size);
+      return NULL;
+    }
+  return g_strdup (checksum);
 }
