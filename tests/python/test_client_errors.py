@@ -79,12 +79,14 @@ def later(seconds, func, *args):
 
 
 def assert_interrupted(r, url, status, size):
-    """One error line naming the URL, and no progress line saying that
-    all was transferred."""
+    """One error line naming the URL, the last on stderr after the lines
+    of the retries, and no progress line saying that all was
+    transferred."""
     assert r.returncode == status, r.stderr
-    assert len(r.stderr.splitlines()) == 1, r.stderr
-    assert r.stderr.startswith("imgxfer: ")
-    assert url in r.stderr
+    *retries, error = r.stderr.splitlines()
+    assert all(line.startswith("imgxfer: retrying ") for line in retries)
+    assert error.startswith("imgxfer: ") and url in error, r.stderr
+    assert not error.startswith("imgxfer: retrying ")
     progress = [json.loads(line) for line in r.stdout.splitlines()]
     assert all(p["transferred"] < size for p in progress), progress
 
