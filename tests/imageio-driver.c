@@ -468,6 +468,25 @@ test_upload_progress (Fixture *f, gconstpointer data)
   g_array_unref (progress.lengths);
 }
 
+/* An upload closes what it opened: an error found then fails it. */
+static void
+test_upload_close_error (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  g_autoptr (ImgxferTransferOptions) options = imgxfer_transfer_options_new ();
+  g_autoptr (GError) error = NULL;
+
+  test_create_sparse (image, MiB);
+  imgxfer_transfer_options_set_ca_file (options, f->ca);
+  /* One connection: the upload's own close is the first. */
+  g_assert_false (
+      imgxfer_upload ("memory:?size=1m&max-connections=1&fail-close=1", url,
+                      options, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "write-back failed"));
+}
+
 static void
 on_download_done (GObject *object, GAsyncResult *result, gpointer data)
 {
@@ -625,6 +644,7 @@ main (int argc, char **argv)
   ADD ("/imageio-driver/proxy/not-on-http-error", test_proxy_not_on_http_error);
 
   ADD ("/imageio-driver/transfer/upload-progress", test_upload_progress);
+  ADD ("/imageio-driver/transfer/upload-close-error", test_upload_close_error);
   ADD ("/imageio-driver/transfer/download-async", test_download_async);
   ADD ("/imageio-driver/transfer/upload-too-large", test_upload_too_large);
 
