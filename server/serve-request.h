@@ -24,6 +24,7 @@ struct _ServeRequest
   SoupServerMessage *msg;
   ServeServer *server;
   ServeTicket *ticket;
+  gconstpointer conn; /* the client connection: its backends' owner */
   ServeOp *op;
   ImgxferBackend *backend;
   GError *error;

@@ -668,6 +668,30 @@ test_put_patch (void)
   }
 }
 
+/* A write ticket's image opens as a copy's destination does: one smaller
+ * than the ticket is refused before a byte is written. */
+static void
+test_put_small_image (void)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "small.raw", NULL);
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *message = g_strdup_printf (
+      "%s: the destination (4096 bytes) is smaller than the image (8192 "
+      "bytes)\n",
+      url);
+  g_autoptr (Reply) put = NULL;
+  GStatBuf st;
+
+  test_create_sparse (path, 4096);
+  add_ticket ("small", url, 8192, "[\"write\"]", NULL);
+  put = image_request ("PUT", "small", NULL, "data", NULL, NULL);
+  g_assert_cmpuint (put->status, ==, 500);
+  g_assert_cmpstr (reply_text (put), ==, message);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_blocks, ==, 0);
+  remove_ticket ("small");
+}
+
 /* Refusals of a PUT come before its body. */
 static void
 test_put_refused (void)
@@ -1023,6 +1047,80 @@ test_concurrent (void)
       g_thread_join (threads[i]);
       g_assert_true (workers[i].ok);
     }
+}
+
+/* How many descriptors the daemon has open on @path. */
+static guint
+count_open (const char *path)
+{
+  g_autofree char *fds = g_strdup_printf ("/proc/%d/fd", daemon_.pid);
+  g_autoptr (GDir) dir = g_dir_open (fds, 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)))
+    {
+      g_autofree char *link = g_build_filename (fds, name, NULL);
+      g_autofree char *target = g_file_read_link (link, NULL);
+
+      if (g_strcmp0 (target, path) == 0)
+        count++;
+    }
+  return count;
+}
+
+/* Waits up to 5 s for the daemon to have @count descriptors on @path. */
+static void
+assert_open_soon (const char *path, guint count)
+{
+  for (int i = 0; i < 50 && count_open (path) != count; i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_open (path), ==, count);
+}
+
+static void
+get_first_byte (SoupSession *session, const char *id)
+{
+  g_autofree char *url = image_url (id, NULL);
+  g_autoptr (Reply) reply
+      = http (session, "GET", url, NULL, "Range", "bytes=0-0");
+
+  g_assert_cmpuint (reply->status, ==, 206);
+}
+
+/* A client connection opens its own backend on its first request, keeps
+ * it for the next ones, and the backend is closed with the connection;
+ * the first backend, which the others are cloned from, lasts as long as
+ * the ticket. */
+static void
+test_connection_backends (void)
+{
+  g_autofree char *path = make_image ("conn.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (ca_file, NULL);
+  g_autoptr (SoupSession) first
+      = soup_session_new_with_options ("tls-database", database, NULL);
+  g_autoptr (SoupSession) second
+      = soup_session_new_with_options ("tls-database", database, NULL);
+
+  add_ticket ("conn", url, IMAGE_SIZE, "[\"read\"]", NULL);
+  g_assert_cmpuint (count_open (path), ==, 0);
+  for (int i = 0; i < 3; i++)
+    get_first_byte (first, "conn");
+  g_assert_cmpuint (count_open (path), ==, 1);
+  for (int i = 0; i < 3; i++)
+    {
+      get_first_byte (second, "conn");
+      get_first_byte (first, "conn");
+    }
+  g_assert_cmpuint (count_open (path), ==, 2);
+
+  g_clear_object (&second);
+  assert_open_soon (path, 1);
+  g_clear_object (&first);
+  remove_ticket ("conn");
+  g_assert_cmpuint (count_open (path), ==, 0);
 }
 
 static void
@@ -1431,12 +1529,14 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/get", test_get);
   g_test_add_func ("/serve/put-patch", test_put_patch);
   g_test_add_func ("/serve/put-refused", test_put_refused);
+  g_test_add_func ("/serve/put-small-image", test_put_small_image);
   g_test_add_func ("/serve/put-chunked", test_put_chunked);
   g_test_add_func ("/serve/extents-checksum", test_extents_checksum);
   g_test_add_func ("/serve/routes", test_routes);
   g_test_add_func ("/serve/expired", test_expired);
   g_test_add_func ("/serve/delete-during-get", test_delete_during_get);
   g_test_add_func ("/serve/concurrent", test_concurrent);
+  g_test_add_func ("/serve/connection-backends", test_connection_backends);
   g_test_add_func ("/serve/backends", test_backends);
   g_test_add_func ("/serve/ticket-cli", test_ticket_cli);
   g_test_add_func ("/serve/limits", test_limits);
