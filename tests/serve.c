@@ -1278,11 +1278,44 @@ test_cli_errors (void)
   g_autofree char *expected
       = g_strdup_printf ("imgxfer: %s: unknown key [remote] bogus\n", conf);
 
+  static const struct
+  {
+    const char *argv[8];
+    const char *message;
+  } usage[] = {
+    { { "serve", "--port", "-5" },
+      "imgxfer serve: --port -5: not a port (0 to 65535)" },
+    { { "serve", "--port", "70000" },
+      "imgxfer serve: --port 70000: not a port (0 to 65535)" },
+    { { "serve", "--port", "80x" },
+      "imgxfer serve: --port 80x: not a port (0 to 65535)" },
+    { { "serve", "--control-port", "65536" },
+      "imgxfer serve: --control-port 65536: not a port (0 to 65535)" },
+    { { "serve", "--control-port", "-1" },
+      "imgxfer serve: --control-port -1: not a port (0 to 65535)" },
+    { { "ticket", "--control-port", "-1", "show", "t" },
+      "imgxfer ticket: --control-port -1: not a port (0 to 65535)" },
+    { { "ticket", "--control-port", "99999", "show", "t" },
+      "imgxfer ticket: --control-port 99999: not a port (0 to 65535)" },
+    { { "ticket", "--control-socket", "/x.sock", "--control-port", "1", "show",
+        "t" },
+      "imgxfer ticket: --control-socket and --control-port exclude each "
+      "other" },
+  };
+
   g_assert_cmpint (test_run_cli (both, NULL, &err), ==, 2);
   g_assert_true (g_str_has_prefix (err, "imgxfer serve: --control-socket "
                                         "and --control-port exclude each "
                                         "other\n"));
   g_clear_pointer (&err, g_free);
+  for (guint i = 0; i < G_N_ELEMENTS (usage); i++)
+    {
+      g_autofree char *line = g_strconcat (usage[i].message, "\n", NULL);
+
+      g_assert_cmpint (test_run_cli (usage[i].argv, NULL, &err), ==, 2);
+      g_assert_true (g_str_has_prefix (err, line));
+      g_clear_pointer (&err, g_free);
+    }
   g_assert_true (g_file_set_contents (conf, "[remote]\nbogus = 1\n", -1, NULL));
   g_assert_cmpint (test_run_cli (bad_conf, NULL, &err), ==, 1);
   g_assert_cmpstr (err, ==, expected);
