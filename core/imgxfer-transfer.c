@@ -174,7 +174,13 @@ run_copy (Transfer *transfer, ImgxferBackend *source,
   transfer->relay->total = imgxfer_backend_get_size (source);
   if (transfer->relay->func)
     imgxfer_copy_set_progress_func (copy, relay_report, transfer->relay, NULL);
-  return imgxfer_copy_run (copy, cancellable, error);
+  /* The copy flushed every connection; closing says whether the rest
+   * ended well (a helper stopped cleanly, nothing failed on close). */
+  return imgxfer_copy_run (copy, cancellable, error)
+         && imgxfer_backend_close (destination, IMGXFER_CLOSE_NONE,
+                                   cancellable, error)
+         && imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
+                                   error);
 }
 
 /* A local image, or an archive member, into the transfer URL. Without

@@ -41,7 +41,7 @@ static void
 fuzz_ticket (const char *body, gsize length)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) node = serve_json_parse (body, length, &error);
+  g_autoptr (JsonNode) node = _imgxfer_json_parse_strict (body, length, &error);
   g_autoptr (ServeTicket) ticket = NULL;
 
   if (node == NULL)

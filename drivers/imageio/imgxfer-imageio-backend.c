@@ -557,8 +557,6 @@ imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (backend);
   g_autoptr (JsonNode) answer = NULL;
   g_autoptr (GError) local_error = NULL;
-  JsonObject *object;
-  const char *checksum;
 
   if (!self->features.can_checksum)
     {
@@ -582,27 +580,21 @@ imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
+  return _imgxfer_imageio_read_checksum (answer, algorithm, block_size,
+                                         url_of (self), error);
+}
 
-  object
-      = JSON_NODE_HOLDS_OBJECT (answer) ? json_node_get_object (answer) : NULL;
-  checksum = object ? json_object_get_string_member_with_default (
-                 object, "checksum", NULL)
-                    : NULL;
-  if (checksum == NULL
-      || g_strcmp0 (json_object_get_string_member_with_default (
-                        object, "algorithm", NULL),
-                    algorithm)
-             != 0
-      || json_object_get_int_member_with_default (object, "block_size", 0)
-             != (gint64)block_size)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: the server's checksum is not the one asked for (%s, "
-                   "block size %" G_GSIZE_FORMAT ")",
-                   url_of (self), algorithm, block_size);
-      return NULL;
-    }
-  return g_strdup (checksum);
+/* Ends the keep-alive connection now, from the thread that closes,
+ * rather than whenever the last reference goes. Every write was sent
+ * and answered, and imgxfer_backend_close() has flushed when asked:
+ * nothing is left to report. */
+static gboolean
+imgxfer_imageio_backend_close (ImgxferBackend *backend,
+                               GCancellable *cancellable, GError **error)
+{
+  g_clear_pointer (&IMGXFER_IMAGEIO_BACKEND (backend)->http,
+                   _imgxfer_imageio_http_free);
+  return TRUE;
 }
 
 static void
@@ -635,6 +627,7 @@ imgxfer_imageio_backend_class_init (ImgxferImageioBackendClass *klass)
   backend_class->schemes = imageio_schemes;
   backend_class->open = imgxfer_imageio_backend_open;
   backend_class->clone = imgxfer_imageio_backend_clone;
+  backend_class->close = imgxfer_imageio_backend_close;
   backend_class->checksum = imgxfer_imageio_backend_checksum;
 }
 

@@ -37,6 +37,7 @@ G_BEGIN_DECLS
  *   destination
  * @zero: #ImgxferDestinationInterface.zero
  * @flush: #ImgxferDestinationInterface.flush
+ * @signatures: #ImgxferBackendClass.signatures
  *
  * What a driver is, as data: the class fields and methods of an
  * #ImgxferBackend subclass and its roles' methods, for
@@ -131,6 +132,8 @@ typedef struct
   gboolean (*flush) (ImgxferDestination *self,
                      GCancellable *cancellable,
                      GError **error);
+
+  const char *const *signatures;
 } ImgxferDriverSpec;
 
 IMGXFER_AVAILABLE_IN_0_1
