@@ -1205,6 +1205,147 @@ test_limits (void)
       ==, 1);
 }
 
+/* curl to the daemon with @args after its own options: the response's
+ * head (status line and header fields) in @head; its exit status. */
+static int
+curl_head (const char *const *args, char **head)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) argv = NULL;
+
+  g_strv_builder_add_many (builder, "curl", "-sS", "--cacert", ca_file, "-D",
+                           "-", "-o", "/dev/null", NULL);
+  g_strv_builder_addv (builder, (const char **)args);
+  argv = g_strv_builder_end (builder);
+  return test_run ((const char *const *)argv, head, NULL);
+}
+
+/* The value of the header field @name in @head, or NULL. */
+static char *
+head_field (const char *head, const char *name)
+{
+  g_auto (GStrv) lines = g_strsplit (head, "\r\n", -1);
+  gsize length = strlen (name);
+
+  for (guint i = 1; lines[i]; i++)
+    if (g_ascii_strncasecmp (lines[i], name, length) == 0
+        && lines[i][length] == ':')
+      return g_strstrip (g_strdup (lines[i] + length + 1));
+  return NULL;
+}
+
+/* What libsoup does not bound, the daemon does as imageio: a request
+ * line over 4096 bytes gets 414, over 100 header fields or 16 KiB of
+ * them 431. A head over 64 KiB is dropped by libsoup with the connection,
+ * unanswered; the daemon goes on serving. */
+static void
+test_http_limits (void)
+{
+  g_autofree char *long_path = g_strnfill (5000, 'a');
+  g_autofree char *huge_path = g_strnfill (64 * 1024, 'a');
+  g_autofree char *long_url = image_url (long_path, NULL);
+  g_autofree char *huge_url = image_url (huge_path, NULL);
+  g_autofree char *info = g_strdup_printf ("%s/info/", daemon_.url);
+  g_autofree char *big_value = g_strnfill (20000, 'b');
+  g_autofree char *big_field = g_strconcat ("X-Big: ", big_value, NULL);
+  g_autoptr (GStrvBuilder) many = g_strv_builder_new ();
+  g_auto (GStrv) many_args = NULL;
+  g_autofree char *head = NULL;
+
+  {
+    const char *const args[] = { long_url, NULL };
+    g_assert_cmpint (curl_head (args, &head), ==, 0);
+    g_assert_true (g_str_has_prefix (head, "HTTP/1.1 414 "));
+    g_clear_pointer (&head, g_free);
+  }
+  {
+    const char *const args[] = { "-H", big_field, info, NULL };
+    g_assert_cmpint (curl_head (args, &head), ==, 0);
+    g_assert_true (g_str_has_prefix (head, "HTTP/1.1 431 "));
+    g_clear_pointer (&head, g_free);
+  }
+  for (guint i = 0; i < 101; i++)
+    {
+      g_autofree char *field = g_strdup_printf ("X-Field-%u: %u", i, i);
+      g_strv_builder_add_many (many, "-H", field, NULL);
+    }
+  g_strv_builder_add (many, info);
+  many_args = g_strv_builder_end (many);
+  g_assert_cmpint (curl_head ((const char *const *)many_args, &head), ==, 0);
+  g_assert_true (g_str_has_prefix (head, "HTTP/1.1 431 "));
+  g_clear_pointer (&head, g_free);
+  {
+    /* curl: "Empty reply from server". */
+    const char *const args[] = { huge_url, NULL };
+    g_assert_cmpint (curl_head (args, &head), !=, 0);
+    g_assert_cmpstr (head, ==, "");
+    g_clear_pointer (&head, g_free);
+  }
+  {
+    const char *const args[] = { info, NULL };
+    g_assert_cmpint (curl_head (args, &head), ==, 0);
+    g_assert_true (g_str_has_prefix (head, "HTTP/1.1 200 "));
+  }
+}
+
+/* The CORS header fields imageio adds to an image's GET, PUT and OPTIONS
+ * for a browser's request, on errors too; none on other requests. */
+static void
+test_cors (void)
+{
+  g_autofree char *path = make_image ("cors.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *image = image_url ("cors", NULL);
+  g_autofree char *unknown = image_url ("no-such-ticket", NULL);
+  g_autofree char *head = NULL;
+  static const char *const fields[]
+      = { "Access-Control-Allow-Origin", "Access-Control-Allow-Headers",
+          "Access-Control-Allow-Methods", "Access-Control-Max-Age" };
+  const struct
+  {
+    const char *args[12];
+    const char *status;
+    const char *values[G_N_ELEMENTS (fields)];
+  } cases[] = {
+    { { "-X", "OPTIONS", "-H", "Origin: https://engine", "-H",
+        "Access-Control-Request-Method: PUT", "-H",
+        "Access-Control-Request-Headers: content-range", image },
+      "200",
+      { "*", "*", "OPTIONS,GET,PUT", "86400" } },
+    { { "-H", "Origin: https://engine", "-r", "0-0", image },
+      "206",
+      { "*", NULL, NULL, "86400" } },
+    { { "-H", "Access-Control-Request-Method: GET", "-r", "0-0", image },
+      "206",
+      { NULL, NULL, "*", "86400" } },
+    { { "-H", "Origin: https://engine", unknown },
+      "403",
+      { "*", NULL, NULL, "86400" } },
+    { { "-r", "0-0", image }, "206", { NULL } },
+    { { "-X", "PATCH", "-H", "Origin: https://engine", "--data-binary",
+        "{\"op\": \"flush\"}", image },
+      "403",
+      { NULL } },
+  };
+
+  add_ticket ("cors", url, IMAGE_SIZE, "[\"read\"]", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *status
+          = g_strdup_printf ("HTTP/1.1 %s ", cases[i].status);
+
+      g_assert_cmpint (curl_head (cases[i].args, &head), ==, 0);
+      g_assert_true (g_str_has_prefix (head, status));
+      for (guint j = 0; j < G_N_ELEMENTS (fields); j++)
+        {
+          g_autofree char *value = head_field (head, fields[j]);
+          g_assert_cmpstr (value, ==, cases[i].values[j]);
+        }
+      g_clear_pointer (&head, g_free);
+    }
+  remove_ticket ("cors");
+}
+
 /* Dirty extents of a ticket that names the NBD export's bitmap. */
 static void
 test_dirty_extents (void)
@@ -1573,6 +1714,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/backends", test_backends);
   g_test_add_func ("/serve/ticket-cli", test_ticket_cli);
   g_test_add_func ("/serve/limits", test_limits);
+  g_test_add_func ("/serve/http-limits", test_http_limits);
+  g_test_add_func ("/serve/cors", test_cors);
   g_test_add_func ("/serve/cli-errors", test_cli_errors);
   g_test_add_func ("/serve/dirty-extents", test_dirty_extents);
   g_test_add_func ("/serve/inactivity", test_inactivity);
