@@ -3,11 +3,13 @@
  * libsoup 3.2 reads a request's line and header fields into one buffer
  * and, once it holds more than 64 KiB, closes the connection without an
  * answer: no request reaches the daemon with a larger head. Within that
- * bound the daemon answers as imageio does: a request line longer than
- * 4096 bytes (imageio's max_request_line) gets 414, more than 100 header
- * fields (the bound of Python's http.client, imageio's parser) 431; and
- * header fields of more than 16 KiB in all get 431 too, since no client
- * of the protocol sends more than a few hundred bytes of them.
+ * bound the daemon answers as imageio does, with 414 for a request line
+ * too long and 431 for more than 100 header fields (the bound of Python's
+ * http.client, imageio's parser). imageio's request line stops at 4096
+ * bytes; here it is 16 KiB, since a ticket id is any string and tickets
+ * with ids of several KiB are served. Header fields of more than 16 KiB
+ * in all get 431 too: no client of the protocol sends more than a few
+ * hundred bytes of them.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,7 +18,7 @@
 #include "serve-http.h"
 #include "serve-limits.h"
 
-#define MAX_REQUEST_LINE 4096
+#define MAX_REQUEST_LINE (16 * 1024)
 #define MAX_HEADER_FIELDS 100
 #define MAX_HEADER_BYTES (16 * 1024)
 

@@ -217,6 +217,7 @@ serve_request_open (gpointer data)
 void
 serve_request_fail (ServeRequest *self)
 {
+  serve_request_end_op (self);
   if (g_error_matches (self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       g_clear_error (&self->error);
