@@ -59,9 +59,6 @@ gboolean cli_check_checksum_algorithm (const char *command,
 gboolean cli_parse_port (const char *command, const char *option,
                          const char *text, int *port);
 
-/* "4096", "64k", "1M", "2g" (powers of 1024). */
-gboolean cli_parse_size (const char *text, guint64 *size, GError **error);
-
 /* A GCancellable cancelled by SIGINT, SIGTERM and SIGHUP. */
 GCancellable *cli_cancellable (void);
 
