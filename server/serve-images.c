@@ -174,7 +174,7 @@ serve_images_add_cors (ServeServiceKind kind, SoupServerMessage *msg)
   const char *methods;
   gboolean any;
 
-  if (route (kind, path, &id) != ROUTE_IMAGE)
+  if (serve_images_route (kind, path, &id) != SERVE_ROUTE_IMAGE)
     return;
   if (g_str_equal (method, "OPTIONS"))
     methods = "OPTIONS,GET,PUT";
