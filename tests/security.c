@@ -226,6 +226,22 @@ remote (const char *method, const char *target, const char *headers,
   return status;
 }
 
+/* The same on the local service, in plain HTTP: the same libsoup server
+ * and handlers behind another listener. For requests the daemon cuts
+ * short while they are written: glib-networking 2.74 leaks the GError of
+ * a TLS write to a peer that closed, which the sanitizer run reports. */
+static guint
+local (const char *method, const char *target, const char *headers,
+       const char *body)
+{
+  gsize length;
+  g_autofree char *request
+      = build_request (method, target, headers, body, &length);
+  g_autofree char *out = raw_unix (daemon_.local, request);
+
+  return response_status (out);
+}
+
 static void
 assert_refused_range (const char *method, const char *target,
                       const char *headers, const char *body)
@@ -260,7 +276,7 @@ test_outside_range (void)
                         "Content-Range: bytes 1048576-1048579/*\r\n", "xxxx");
   assert_refused_range ("PUT", "/images/range",
                         "Content-Range: bytes 1048574-1048577/*\r\n", "xxxx");
-  assert_refused_range ("PUT", "/images/range", NULL, past_end);
+  g_assert_cmpuint (local ("PUT", "/images/range", NULL, past_end), ==, 416);
   assert_refused_range ("PATCH", "/images/range", NULL,
                         "{\"op\": \"zero\", \"offset\": 1048576, \"size\": 1}");
   assert_refused_range ("PATCH", "/images/range", NULL,
@@ -502,13 +518,12 @@ test_oversized_headers (void)
   many_headers = g_string_free (many, FALSE);
 
   /* libsoup closes the connection without an answer. */
-  g_assert_cmpuint (remote ("GET", "/images/headers", huge, NULL, NULL), ==, 0);
-  g_assert_cmpuint (remote ("GET", "/images/headers", many_headers, NULL, NULL),
-                    ==, 0);
-  g_assert_cmpuint (remote ("PUT", "/images/headers", huge, "data", NULL), ==,
+  g_assert_cmpuint (local ("GET", "/images/headers", huge, NULL), ==, 0);
+  g_assert_cmpuint (local ("GET", "/images/headers", many_headers, NULL), ==,
                     0);
-  g_assert_cmpuint (
-      remote ("PUT", "/images/headers", many_headers, "data", NULL), ==, 0);
+  g_assert_cmpuint (local ("PUT", "/images/headers", huge, "data"), ==, 0);
+  g_assert_cmpuint (local ("PUT", "/images/headers", many_headers, "data"), ==,
+                    0);
 
   g_assert_cmpuint (
       remote ("GET", "/images/headers", "Range: bytes=0-3\r\n", NULL, NULL), ==,
@@ -546,8 +561,7 @@ test_oversized_body (void)
                             "Content-Range: bytes 1048570-1048589/*\r\n",
                             twenty, NULL),
                     ==, 416);
-  g_assert_cmpuint (remote ("PUT", "/images/body", NULL, too_long, NULL), ==,
-                    416);
+  g_assert_cmpuint (local ("PUT", "/images/body", NULL, too_long), ==, 416);
   after = test_file_digest (path);
   g_assert_cmpstr (after, ==, before);
 
