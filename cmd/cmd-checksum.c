@@ -178,7 +178,10 @@ run (int argc, char **argv)
   checksum = imgxfer_checksum_compute (source, algorithm, block_size,
                                        args.threads, cli_cancellable (),
                                        &error);
-  if (checksum == NULL)
+  /* Printed only when the image was read to the end well. */
+  if (checksum == NULL
+      || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE,
+                                 cli_cancellable (), &error))
     return cli_fail (error);
 
   if (json)

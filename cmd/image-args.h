@@ -19,6 +19,8 @@ typedef struct
   char *ca_file;     /* --cafile FILE: TLS (https:// images) */
   gboolean insecure; /* --insecure */
   char *proxy_url;   /* --proxy-url URL */
+  char *timeout_text; /* --timeout SECONDS */
+  guint timeout;      /* its value, 0 when not given */
   gboolean verbose;  /* -v */
   gboolean allow_external_files; /* --allow-external-files */
 } CliImageArgs;
@@ -34,7 +36,8 @@ gboolean cli_image_args_parse (CliImageArgs *args, GOptionContext *context,
  * that checks its arguments itself with cli_image_args_check(). */
 void cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context);
 
-/* Adds --cafile, --insecure, --proxy-url (images behind servers) and -v
+/* Adds --cafile, --insecure, --proxy-url, --timeout (images behind
+ * servers) and -v
  * to @group. */
 void cli_image_args_add_remote_entries (CliImageArgs *args,
                                         GOptionGroup *group);

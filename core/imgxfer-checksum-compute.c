@@ -15,6 +15,7 @@
 #include <imgxfer/imgxfer-source.h>
 
 #include "imgxfer-copy-private.h"
+#include "imgxfer-range-private.h"
 
 /* Reads are hashed in pieces of this size, so that the data is still in
  * the CPU cache when the hash reads it. */
@@ -49,6 +50,8 @@ checksum_from_driver (ImgxferBackend *source, ImgxferChecksum *checksum,
   *result = NULL;
   if (klass->checksum == NULL)
     return TRUE;
+  if (!_imgxfer_check_open (source, "checksum", error))
+    return FALSE;
   *result = klass->checksum (source, imgxfer_checksum_get_algorithm (checksum),
                              imgxfer_checksum_get_block_size (checksum),
                              cancellable, &local_error);

@@ -36,6 +36,15 @@ gpointer _imgxfer_driver_ask_format (const char *format,
                                      gpointer user_data,
                                      GError **error);
 
+/* The format signatures of every driver (strings, see
+ * #ImgxferBackendClass.signatures), in resolution order, without loading
+ * a module: a described module's from its description. */
+GPtrArray *_imgxfer_driver_list_signatures (void);
+
+/* imgxfer-probe.c: whether @text is a signature of the form
+ * "FORMAT:OFFSET:HEX". */
+gboolean _imgxfer_signature_is_valid (const char *text);
+
 /* imgxfer-image.c: the protocol level of an image, and its probed
  * format. */
 ImgxferBackend *_imgxfer_open_protocol (const char *url,

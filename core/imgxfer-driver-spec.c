@@ -36,6 +36,7 @@ imgxfer_driver_spec_init_class (const ImgxferDriverSpec *spec,
   klass->description = spec->description;
   klass->schemes = spec->schemes;
   klass->formats = spec->formats;
+  klass->signatures = spec->signatures;
   SET_IF_GIVEN (klass, spec, open);
   SET_IF_GIVEN (klass, spec, clone);
   SET_IF_GIVEN (klass, spec, get_local_file);

@@ -6,8 +6,9 @@
  * IMGXFER_DRIVER_PATH and in the drivers folder, folder by folder.
  *
  * A module may come with a description, a key file NAME.driver beside it
- * that names the module, its driver's type and the schemes and formats
- * the driver opens. Such a module is loaded by the first lookup that its
+ * that names the module, its driver's type, the schemes and formats
+ * the driver opens and the signatures of those formats (so that probing
+ * an image loads no module). Such a module is loaded by the first lookup that its
  * description matches, so that a program pays for a driver's libraries
  * (libnbd, libarchive and theirs: most of the start-up time) only when it
  * uses the driver. A module without a description is loaded when the
@@ -43,6 +44,7 @@ typedef struct
   char *type_name;
   GStrv schemes;
   GStrv formats;
+  GStrv signatures; /* of the formats, valid ones only */
   gboolean members; /* it opens and lists members of archives */
   gboolean unusable; /* its module failed to load, or its type is some
                         other driver's */
@@ -207,6 +209,24 @@ compare_names (gconstpointer a, gconstpointer b)
   return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The Signatures of a description, without the malformed ones, which
+ * are reported once, here. */
+static GStrv
+valid_signatures (const char *path, GKeyFile *key_file)
+{
+  g_auto (GStrv) signatures = g_key_file_get_string_list (
+      key_file, DESCRIPTION_GROUP, "Signatures", NULL, NULL);
+  g_autoptr (GStrvBuilder) valid = g_strv_builder_new ();
+
+  for (guint i = 0; signatures != NULL && signatures[i] != NULL; i++)
+    if (_imgxfer_signature_is_valid (signatures[i]))
+      g_strv_builder_add (valid, signatures[i]);
+    else
+      g_warning ("Driver description %s: malformed signature \"%s\" "
+                 "(FORMAT:OFFSET:HEX expected)", path, signatures[i]);
+  return g_strv_builder_end (valid);
+}
+
 /* Adds the driver that @file describes; its module's file name goes into
  * @described. */
 static void
@@ -256,6 +276,7 @@ add_description (const char *dir_path, const char *file, GHashTable *described)
                                                 "Formats", NULL, NULL);
   driver->members = g_key_file_get_boolean (key_file, DESCRIPTION_GROUP,
                                             "Members", NULL);
+  driver->signatures = valid_signatures (path, key_file);
   g_ptr_array_add (registry, driver);
 }
 
@@ -567,6 +588,38 @@ GType
 _imgxfer_driver_lookup_members (void)
 {
   return find_driver (MATCH_MEMBERS, NULL);
+}
+
+GPtrArray *
+_imgxfer_driver_list_signatures (void)
+{
+  GPtrArray *all = g_ptr_array_new ();
+
+  ensure_registry ();
+
+  g_rec_mutex_lock (&registry_lock);
+  for (guint i = 0; i < registry->len; i++)
+    {
+      Driver *driver = g_ptr_array_index (registry, i);
+      g_autoptr (GTypeClass) klass = NULL;
+      const char *const *signatures;
+
+      /* Static types: their classes, and so the strings, stay. */
+      if (driver->type != G_TYPE_INVALID)
+        {
+          klass = g_type_class_ref (driver->type);
+          signatures = ((ImgxferBackendClass *)klass)->signatures;
+        }
+      else if (!driver->unusable)
+        signatures = (const char *const *)driver->signatures;
+      else
+        continue;
+      for (; signatures != NULL && *signatures != NULL; signatures++)
+        g_ptr_array_add (all, (gpointer)*signatures);
+    }
+  g_rec_mutex_unlock (&registry_lock);
+
+  return all;
 }
 
 /**

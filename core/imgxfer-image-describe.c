@@ -127,6 +127,7 @@ imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
   g_autoptr (GTypeClass) klass = NULL;
   ImgxferBackendClass *backend_class;
   const char *format;
+  JsonNode *info;
 
   g_return_val_if_fail (url != NULL, NULL);
 
@@ -148,6 +149,11 @@ imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
           = imgxfer_open_options_copy (raw_options);
       Question question = { FALSE, url, format_options, NULL, cancellable };
 
+      /* The format's drivers read the image themselves. */
+      if (protocol != NULL
+          && !imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE,
+                                     cancellable, error))
+        return NULL;
       imgxfer_open_options_set_format (format_options, format);
       return ask_format_drivers (&question, format, error);
     }
@@ -160,9 +166,15 @@ imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
   klass = g_type_class_ref (G_OBJECT_TYPE (protocol));
   backend_class = (ImgxferBackendClass *)klass;
   if (backend_class->info != NULL)
-    return backend_class->info (backend_class, url, raw_options, cancellable,
+    info = backend_class->info (backend_class, url, raw_options, cancellable,
                                 error);
-  return describe_raw (url, protocol);
+  else
+    info = describe_raw (url, protocol);
+  /* The description stands only if the image was read to the end well. */
+  if (!imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
+                              info != NULL ? error : NULL))
+    g_clear_pointer (&info, json_node_unref);
+  return info;
 }
 
 /* Raw data takes its virtual size, allocated or not. */

@@ -15,8 +15,6 @@
 
 #include "imgxfer-driver-private.h"
 
-#define PROBE_SIZE 512
-
 gboolean
 _imgxfer_format_is_raw (const char *format)
 {
@@ -49,53 +47,6 @@ protocol_driver (const char *url,
     g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_NOT_SUPPORTED,
                  "%s: no driver can read archive members", url);
   return type;
-}
-
-/**
- * imgxfer_probe_format:
- * @source: a protocol-level source (raw bytes)
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Returns: (transfer none) (nullable): the format named by the image's
- *   first bytes, "raw" when none; %NULL on a read error
- */
-const char *
-imgxfer_probe_format (ImgxferBackend *source,
-                      GCancellable *cancellable,
-                      GError **error)
-{
-  guint8 head[PROBE_SIZE] = { 0 };
-  gsize n = MIN (imgxfer_backend_get_size (source), PROBE_SIZE);
-  static const guint8 vdi_signature[] = { 0x7f, 0x10, 0xda, 0xbe };
-
-  if (!imgxfer_source_pread (IMGXFER_SOURCE (source), head, n, 0,
-                             cancellable, error))
-    return NULL;
-
-  if (memcmp (head, "QFI\xfb\0\0\0", 7) == 0 && (head[7] == 2 || head[7] == 3))
-    return "qcow2";
-  if (memcmp (head, "QFI\xfb", 4) == 0)
-    return "qcow";
-  if (memcmp (head, "KDMV", 4) == 0
-      || memcmp (head, "# Disk DescriptorFile", 21) == 0)
-    return "vmdk";
-  if (memcmp (head, "vhdxfile", 8) == 0)
-    return "vhdx";
-  if (memcmp (head, "conectix", 8) == 0)
-    return "vpc";
-  if (memcmp (head, "QED\0", 4) == 0)
-    return "qed";
-  if (memcmp (head + 0x40, vdi_signature, 4) == 0)
-    return "vdi";
-  /* Both of Parallels' signatures, as qemu probes them (version 2). */
-  if ((memcmp (head, "WithoutFreeSpace", 16) == 0
-       || memcmp (head, "WithouFreSpacExt", 16) == 0)
-      && memcmp (head + 16, "\2\0\0\0", 4) == 0)
-    return "parallels";
-  if (memcmp (head, "LUKS\xba\xbe", 6) == 0)
-    return "luks";
-  return "raw";
 }
 
 typedef struct
@@ -177,6 +128,9 @@ imgxfer_open (const char *url,
     return NULL;
   if (format != NULL)
     {
+      if (!imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
+                                  error))
+        return NULL;
       g_clear_object (&protocol);
       return open_format (url, options, format, cancellable, error);
     }

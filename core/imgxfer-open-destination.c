@@ -84,7 +84,9 @@ check_replaceable (const char *url, GCancellable *cancellable, GError **error)
   imgxfer_open_options_set_writable (options, TRUE);
   imgxfer_open_options_set_format (options, "raw");
   existing = imgxfer_open (url, options, cancellable, error);
-  return existing != NULL;
+  return existing != NULL
+         && imgxfer_backend_close (existing, IMGXFER_CLOSE_NONE, cancellable,
+                                   error);
 }
 
 gboolean

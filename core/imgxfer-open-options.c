@@ -19,6 +19,7 @@ struct _ImgxferOpenOptions
   gboolean insecure;
   char *proxy_url;
   guint connections;
+  guint timeout;
   gboolean direct;
   gboolean allow_external_files;
 };
@@ -82,6 +83,7 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
   copy->insecure = self->insecure;
   copy->proxy_url = g_strdup (self->proxy_url);
   copy->connections = self->connections;
+  copy->timeout = self->timeout;
   copy->direct = self->direct;
   copy->allow_external_files = self->allow_external_files;
 
@@ -244,6 +246,28 @@ DEFINE_STRING_OPTION (ca_file)
 DEFINE_VALUE_OPTION (gboolean, insecure)
 DEFINE_STRING_OPTION (proxy_url)
 DEFINE_VALUE_OPTION (guint, connections)
+/**
+ * imgxfer_open_options_set_timeout:
+ * @self: options
+ * @timeout: how many seconds connecting to a server, and each request to
+ *   it, may go without progress before the open or the request fails (0:
+ *   the driver's default; the imageio driver waits 60 s)
+ *
+ * For images behind a server (an imageio server's https:// URL): a server
+ * that stops reading or sending then fails the copy with an error that
+ * says it timed out, instead of holding it.
+ *
+ * Since: 0.1
+ */
+/**
+ * imgxfer_open_options_get_timeout:
+ * @self: options
+ *
+ * Returns: the timeout in seconds, 0 for the driver's default
+ *
+ * Since: 0.1
+ */
+DEFINE_VALUE_OPTION (guint, timeout)
 /**
  * imgxfer_open_options_set_allow_external_files:
  * @self: options

@@ -22,6 +22,7 @@ struct _ImgxferTransferOptions
   gboolean disk_is_zero;
   gboolean incremental;
   guint connections;
+  guint timeout;
   ImgxferTransferProgressFunc progress_func;
   gpointer progress_data;
   GDestroyNotify progress_notify;
@@ -418,6 +419,40 @@ imgxfer_transfer_options_get_connections (ImgxferTransferOptions *self)
 {
   g_return_val_if_fail (IMGXFER_IS_TRANSFER_OPTIONS (self), 0);
   return self->connections;
+}
+
+/**
+ * imgxfer_transfer_options_set_timeout:
+ * @self: transfer options
+ * @timeout: how many seconds connecting to the server, and each request,
+ *   may go without progress before the transfer fails; 0 for 60
+ *
+ * A server that stops reading an upload or sending a download then fails
+ * the transfer with an error saying it timed out.
+ *
+ * Since: 0.1
+ */
+void
+imgxfer_transfer_options_set_timeout (ImgxferTransferOptions *self,
+                                      guint timeout)
+{
+  g_return_if_fail (IMGXFER_IS_TRANSFER_OPTIONS (self));
+  self->timeout = timeout;
+}
+
+/**
+ * imgxfer_transfer_options_get_timeout:
+ * @self: transfer options
+ *
+ * Returns: the value set
+ *
+ * Since: 0.1
+ */
+guint
+imgxfer_transfer_options_get_timeout (ImgxferTransferOptions *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_TRANSFER_OPTIONS (self), 0);
+  return self->timeout;
 }
 
 /**

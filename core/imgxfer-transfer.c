@@ -142,6 +142,8 @@ remote_options (ImgxferTransferOptions *options)
       open_options, imgxfer_transfer_options_get_proxy_url (options));
   imgxfer_open_options_set_connections (
       open_options, imgxfer_transfer_options_get_connections (options));
+  imgxfer_open_options_set_timeout (
+      open_options, imgxfer_transfer_options_get_timeout (options));
   return open_options;
 }
 
@@ -172,7 +174,13 @@ run_copy (Transfer *transfer, ImgxferBackend *source,
   transfer->relay->total = imgxfer_backend_get_size (source);
   if (transfer->relay->func)
     imgxfer_copy_set_progress_func (copy, relay_report, transfer->relay, NULL);
-  return imgxfer_copy_run (copy, cancellable, error);
+  /* The copy flushed every connection; closing says whether the rest
+   * ended well (a helper stopped cleanly, nothing failed on close). */
+  return imgxfer_copy_run (copy, cancellable, error)
+         && imgxfer_backend_close (destination, IMGXFER_CLOSE_NONE,
+                                   cancellable, error)
+         && imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
+                                   error);
 }
 
 /* A local image, or an archive member, into the transfer URL. Without

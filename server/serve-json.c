@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve-error.h"
 #include "serve-json.h"
 
 static void dump_node (GString *out, JsonNode *node);
@@ -165,6 +166,51 @@ serve_repr (const char *text)
     }
   g_string_append_c (out, quote);
   return g_string_free (out, FALSE);
+}
+
+char *
+serve_json_repr (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_VALUE (node)
+      && json_node_get_value_type (node) == G_TYPE_STRING)
+    return serve_repr (json_node_get_string (node));
+  return json_to_string (node, FALSE);
+}
+
+gboolean
+serve_json_get_integer (JsonObject *object, const char *key, gboolean required,
+                        guint64 max, guint64 *value, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, key);
+  g_autofree char *text = NULL;
+
+  if (node == NULL)
+    {
+      if (required)
+        g_set_error (error, SERVE_ERROR, 400, "Missing required value for '%s'",
+                     key);
+      return !required;
+    }
+  text = serve_json_repr (node);
+  if (!JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_INT64)
+    {
+      g_set_error (error, SERVE_ERROR, 400, "Integer required %s", text);
+      return FALSE;
+    }
+  if (json_node_get_int (node) < 0)
+    {
+      g_set_error (error, SERVE_ERROR, 400, "Invalid value %s < 0", text);
+      return FALSE;
+    }
+  if ((guint64)json_node_get_int (node) > max)
+    {
+      g_set_error (error, SERVE_ERROR, 400,
+                   "Invalid value %s > %" G_GUINT64_FORMAT, text, max);
+      return FALSE;
+    }
+  *value = json_node_get_int (node);
+  return TRUE;
 }
 
 /* The length of the JSON value at the start of @data (after blanks), or

@@ -20,6 +20,18 @@ char *serve_repr (const char *text);
 /* Parses @data as JSON; on failure sets @error to what the parser said. */
 JsonNode *serve_json_parse (const char *data, gsize length, GError **error);
 
+/* @node as imageio's messages show a value: a string as Python's repr(),
+ * anything else as JSON. */
+char *serve_json_repr (JsonNode *node);
+
+/* imageio's validate.integer(): the integer @key of @object, at least 0
+ * and at most @max; a SERVE_ERROR 400 in imageio's words otherwise, or
+ * when @required and it is missing. @value is left alone when it is not
+ * given. */
+gboolean serve_json_get_integer (JsonObject *object, const char *key,
+                                 gboolean required, guint64 max, guint64 *value,
+                                 GError **error);
+
 /* A copy of @strv in the order of Python's sorted(). */
 char **serve_sorted_strv (const char *const *strv);
 

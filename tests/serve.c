@@ -326,15 +326,38 @@ test_options (void)
       "text/plain; charset=UTF-8");
 }
 
+/* A request body (or part of one) and the error it must get. */
+typedef struct
+{
+  const char *input;
+  const char *message;
+} BadInput;
+
+/* A valid ticket "t" with @field ("KEY": VALUE) set over it. */
+static char *
+ticket_with (const char *field)
+{
+  g_autoptr (JsonNode) root = test_parse_json (
+      "{\"uuid\": \"t\", \"url\": \"file:///x\", \"size\": 1, "
+      "\"ops\": [\"read\"], \"timeout\": 1}");
+  g_autofree char *text = g_strdup_printf ("{%s}", field);
+  g_autoptr (JsonNode) extra = test_parse_json (text);
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *value;
+
+  json_object_iter_init (&iter, json_node_get_object (extra));
+  while (json_object_iter_next (&iter, &key, &value))
+    json_object_set_member (json_node_get_object (root), key,
+                            json_node_copy (value));
+  return json_to_string (root, FALSE);
+}
+
 /* PUT, GET, PATCH and DELETE /tickets/ID, and the 400s naming the field. */
 static void
 test_tickets (void)
 {
-  static const struct
-  {
-    const char *body;
-    const char *message;
-  } bad[] = {
+  static const BadInput bad[] = {
     { "{\"uuid\": \"t\", \"url\": \"file:///x\", \"ops\": [\"read\"], "
       "\"timeout\": 1}",
       "Invalid ticket: Required ticket parameter is missing: size\n" },
@@ -366,6 +389,38 @@ test_tickets (void)
       "expecting an absolute URL\n" },
     { "[1, 2]", "Invalid ticket: expecting a JSON object\n" },
   };
+  /* Each key of a ticket with a value of the wrong kind or range, on top
+   * of a valid ticket. */
+  static const BadInput bad_fields[] = {
+    { "\"uuid\": 7", "'uuid': 7: expecting a string value" },
+    { "\"size\": -1", "'size': -1: out of range" },
+    { "\"size\": 1.5", "'size': 1.5: expecting an integer value" },
+    { "\"ops\": \"read\"", "'ops': \"read\": expecting a list value" },
+    { "\"ops\": []", "'ops': []: expecting at least one operation" },
+    { "\"ops\": [\"read\", 1]",
+      "'ops': [\"read\",1]: expecting a list of \"read\" and \"write\"" },
+    { "\"timeout\": \"60\"", "'timeout': \"60\": expecting an integer value" },
+    { "\"timeout\": -1", "'timeout': -1: out of range" },
+    { "\"timeout\": 4294967296", "'timeout': 4294967296: out of range" },
+    { "\"inactivity_timeout\": true",
+      "'inactivity_timeout': true: expecting an integer value" },
+    { "\"inactivity_timeout\": -5", "'inactivity_timeout': -5: out of range" },
+    { "\"url\": [\"file:///x\"]",
+      "'url': [\"file:///x\"]: expecting a string value" },
+    { "\"transfer_id\": 1", "'transfer_id': 1: expecting a string value" },
+    { "\"filename\": null", "'filename': null: expecting a string value" },
+    { "\"sparse\": \"yes\"", "'sparse': \"yes\": expecting a boolean value" },
+    { "\"dirty\": 1", "'dirty': 1: expecting a boolean value" },
+    { "\"format\": 2", "'format': 2: expecting a string value" },
+    { "\"bitmap\": {}", "'bitmap': {}: expecting a string value" },
+  };
+  static const BadInput bad_patches[] = {
+    { "{\"timeout\": -1}", "Invalid value -1 < 0\n" },
+    { "{\"timeout\": 4294967296}", "Invalid value 4294967296 > 4294967295\n" },
+    { "{\"timeout\": \"60\"}", "Integer required '60'\n" },
+    { "{\"timeout\": 1.5}", "Integer required 1.5\n" },
+    { "{}", "Missing required value for 'timeout'\n" },
+  };
   g_autoptr (Reply) truncated = control ("PUT", "t", "{\"uuid\": \"t\"");
   g_autoptr (Reply) info = NULL;
   g_autoptr (Reply) patch = NULL;
@@ -378,11 +433,26 @@ test_tickets (void)
                                    "Ticket is not in a json format: "));
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_autoptr (Reply) reply = control ("PUT", "t", bad[i].body);
+      g_autoptr (Reply) reply = control ("PUT", "t", bad[i].input);
 
       g_assert_cmpuint (reply->status, ==, 400);
       g_assert_cmpstr (reply_text (reply), ==, bad[i].message);
     }
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad_fields); i++)
+    {
+      g_autofree char *body = ticket_with (bad_fields[i].input);
+      g_autofree char *message = g_strdup_printf (
+          "Invalid ticket: Invalid value for %s\n", bad_fields[i].message);
+      g_autoptr (Reply) reply = control ("PUT", "t", body);
+
+      g_assert_cmpuint (reply->status, ==, 400);
+      g_assert_cmpstr (reply_text (reply), ==, message);
+    }
+  {
+    g_autoptr (Reply) gone = control ("GET", "t", NULL);
+    g_assert_cmpuint (gone->status, ==, 404);
+  }
 
   add_ticket ("t", "file:///nowhere.raw", 4096, "[\"read\"]",
               ", \"transfer_id\": \"tx\", \"filename\": \"a.raw\"");
@@ -419,6 +489,13 @@ test_tickets (void)
     g_autoptr (Reply) no_id = control ("GET", "", NULL);
 
     g_assert_cmpuint (bad_patch->status, ==, 400);
+    for (guint i = 0; i < G_N_ELEMENTS (bad_patches); i++)
+      {
+        g_autoptr (Reply) reply = control ("PATCH", "t", bad_patches[i].input);
+
+        g_assert_cmpuint (reply->status, ==, 400);
+        g_assert_cmpstr (reply_text (reply), ==, bad_patches[i].message);
+      }
     g_assert_cmpuint (no_ticket->status, ==, 404);
     g_assert_cmpuint (missing->status, ==, 404);
     g_assert_cmpstr (reply_text (missing), ==, "No such ticket 'nope'\n");
@@ -776,6 +853,40 @@ test_expired (void)
                    "Transfer=(ticket/expired) expired\n");
 }
 
+/* A GET of the whole image of @id, of which the first 64 KiB are read:
+ * the rest waits for the caller, the request stays in flight. */
+static GInputStream *
+start_get (const char *id, SoupMessage **msg)
+{
+  g_autofree char *image = image_url (id, NULL);
+  g_autofree char *buffer = g_malloc (65536);
+  g_autoptr (GError) error = NULL;
+  GInputStream *stream;
+  gsize got = 0;
+
+  *msg = soup_message_new ("GET", image);
+  stream = soup_session_send (daemon_.https, *msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (*msg), ==, 200);
+  g_assert_true (
+      g_input_stream_read_all (stream, buffer, 65536, &got, NULL, &error));
+  g_assert_cmpuint (got, ==, 65536);
+  return stream;
+}
+
+/* How many bytes @stream has left until it ends or fails. */
+static gsize
+read_to_end (GInputStream *stream)
+{
+  g_autofree char *buffer = g_malloc (MiB);
+  gsize total = 0;
+  gssize n;
+
+  while ((n = g_input_stream_read (stream, buffer, MiB, NULL, NULL)) > 0)
+    total += n;
+  return total;
+}
+
 /* A GET that stalls (its client reads nothing) ends when its ticket is
  * deleted, and the deletion returns only then. */
 static void
@@ -783,22 +894,13 @@ test_delete_during_get (void)
 {
   g_autofree char *path = g_build_filename (tmpdir, "long.raw", NULL);
   g_autofree char *url = g_strconcat ("file://", path, NULL);
-  g_autofree char *image = image_url ("long", NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new ("GET", image);
+  g_autoptr (SoupMessage) msg = NULL;
   g_autoptr (GInputStream) stream = NULL;
-  g_autoptr (GError) error = NULL;
   g_autoptr (Reply) after = NULL;
-  char buffer[65536];
-  gsize total = 0;
-  gssize n;
 
   test_write_pattern (path, 0, 64 * MiB, 0x5a);
   add_ticket ("long", url, 64 * MiB, "[\"read\"]", NULL);
-  stream = soup_session_send (daemon_.https, msg, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
-  g_assert_true (g_input_stream_read_all (stream, buffer, sizeof buffer, &total,
-                                          NULL, &error));
+  stream = start_get ("long", &msg);
   {
     g_autoptr (Reply) info = control ("GET", "long", NULL);
     g_autoptr (JsonNode) root = test_parse_json (reply_text (info));
@@ -807,12 +909,60 @@ test_delete_during_get (void)
   }
 
   remove_ticket ("long");
-  while ((n = g_input_stream_read (stream, buffer, sizeof buffer, NULL, &error))
-         > 0)
-    total += n;
-  g_assert_cmpuint (total, <, 64 * MiB);
+  g_assert_cmpuint (65536 + read_to_end (stream), <, 64 * MiB);
   after = image_request ("GET", "long", NULL, NULL, NULL, NULL);
   g_assert_cmpuint (after->status, ==, 403);
+}
+
+/* A ticket PUT again under its id replaces the old one, as imageio's
+ * Authorizer.add() does: the old ticket is not cancelled, so a GET it
+ * serves goes on to its last byte, while later requests get the new
+ * ticket and its state; and the old ticket's idle backend lets go of the
+ * image's write lock, so that the new ticket can write. */
+static void
+test_ticket_replace (void)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "replace.raw", NULL);
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GInputStream) stream = NULL;
+
+  test_write_pattern (path, 0, 16 * MiB, 0x5a);
+  add_ticket ("replace", url, 16 * MiB, "[\"read\"]", NULL);
+  stream = start_get ("replace", &msg);
+
+  add_ticket ("replace", url, 16 * MiB, "[\"read\"]",
+              ", \"filename\": \"new.raw\"");
+  {
+    g_autoptr (Reply) info = control ("GET", "replace", NULL);
+    g_autoptr (JsonNode) root = test_parse_json (reply_text (info));
+    JsonObject *object = json_node_get_object (root);
+
+    g_assert_cmpstr (json_object_get_string_member (object, "filename"), ==,
+                     "new.raw");
+    g_assert_false (json_object_get_boolean_member (object, "canceled"));
+    g_assert_false (json_object_get_boolean_member (object, "active"));
+    g_assert_cmpint (json_object_get_int_member (object, "transferred"), ==, 0);
+  }
+  g_assert_cmpuint (65536 + read_to_end (stream), ==, 16 * MiB);
+  remove_ticket ("replace");
+
+  add_ticket ("replace-w", url, 16 * MiB, "[\"write\"]", NULL);
+  {
+    g_autoptr (Reply) first
+        = image_request ("PUT", "replace-w", NULL, "abcd", NULL, NULL);
+    g_autoptr (Reply) second = NULL;
+    g_autoptr (GBytes) got = NULL;
+
+    g_assert_cmpuint (first->status, ==, 200);
+    add_ticket ("replace-w", url, 16 * MiB, "[\"write\"]", NULL);
+    second = image_request ("PUT", "replace-w", NULL, "efgh", "Content-Range",
+                            "bytes 4-7/*");
+    g_assert_cmpuint (second->status, ==, 200);
+    got = file_bytes (path, 0, 8);
+    g_assert_cmpmem (g_bytes_get_data (got, NULL), 8, "abcdefgh", 8);
+  }
+  remove_ticket ("replace-w");
 }
 
 typedef struct
@@ -1277,6 +1427,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/serve/options", test_options);
   g_test_add_func ("/serve/tickets", test_tickets);
+  g_test_add_func ("/serve/ticket-replace", test_ticket_replace);
   g_test_add_func ("/serve/get", test_get);
   g_test_add_func ("/serve/put-patch", test_put_patch);
   g_test_add_func ("/serve/put-refused", test_put_refused);

@@ -21,10 +21,10 @@
 #include "imgxfer-imageio-backend.h"
 #include "imgxfer-imageio-http.h"
 
-/* For connecting and for each request: a stalled server fails the copy
- * instead of holding it. imageio's client waits 10 s to connect and 60 s
- * for each read. */
-#define TIMEOUT_S 60
+/* For connecting and for each request, unless the options say otherwise:
+ * a stalled server fails the copy instead of holding it. imageio's client
+ * waits 10 s to connect and 60 s for each read. */
+#define DEFAULT_TIMEOUT_S 60
 /* How long asking whether the ticket still exists may take, after a
  * request failed. */
 #define PROBE_TIMEOUT_S 10
@@ -131,11 +131,21 @@ new_http_with_timeout (ImgxferImageioBackend *self, const char *url,
   return _imgxfer_imageio_http_new (url, url, &connect, error);
 }
 
+static guint
+timeout_s (ImgxferImageioBackend *self)
+{
+  guint timeout = imgxfer_open_options_get_timeout (
+      imgxfer_backend_get_options (IMGXFER_BACKEND (self)));
+
+  return timeout ? timeout : DEFAULT_TIMEOUT_S;
+}
+
 static ImgxferImageioHttp *
 new_http (ImgxferImageioBackend *self, const char *url, const char *unix_socket,
           GError **error)
 {
-  return new_http_with_timeout (self, url, unix_socket, TIMEOUT_S, error);
+  return new_http_with_timeout (self, url, unix_socket, timeout_s (self),
+                                error);
 }
 
 /* A server that removes a ticket, or sees it expire, drops the requests
@@ -164,8 +174,10 @@ explain_failure (ImgxferImageioBackend *self, GError **error)
       || g_error_matches (failure, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return FALSE;
 
+  /* A server that stalled may stall the probe too: it waits no longer
+   * than a request. */
   probe = new_http_with_timeout (self, self->transfer_url, self->unix_socket,
-                                 PROBE_TIMEOUT_S, NULL);
+                                 MIN (PROBE_TIMEOUT_S, timeout_s (self)), NULL);
   if (probe == NULL)
     return FALSE;
   if (_imgxfer_imageio_http_options (probe, &features, NULL, &probe_error))
@@ -593,6 +605,19 @@ imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
   return g_strdup (checksum);
 }
 
+/* Ends the keep-alive connection now, from the thread that closes,
+ * rather than whenever the last reference goes. Every write was sent
+ * and answered, and imgxfer_backend_close() has flushed when asked:
+ * nothing is left to report. */
+static gboolean
+imgxfer_imageio_backend_close (ImgxferBackend *backend,
+                               GCancellable *cancellable, GError **error)
+{
+  g_clear_pointer (&IMGXFER_IMAGEIO_BACKEND (backend)->http,
+                   _imgxfer_imageio_http_free);
+  return TRUE;
+}
+
 static void
 imgxfer_imageio_backend_finalize (GObject *object)
 {
@@ -623,6 +648,7 @@ imgxfer_imageio_backend_class_init (ImgxferImageioBackendClass *klass)
   backend_class->schemes = imageio_schemes;
   backend_class->open = imgxfer_imageio_backend_open;
   backend_class->clone = imgxfer_imageio_backend_clone;
+  backend_class->close = imgxfer_imageio_backend_close;
   backend_class->checksum = imgxfer_imageio_backend_checksum;
 }
 

@@ -231,6 +231,26 @@ describe_tls_errors (GTlsCertificateFlags flags)
   return g_strjoinv (", ", texts);
 }
 
+/* A request that failed part-way. A server that stalls (stops reading
+ * an upload or sending a download) is told apart: the user learns that
+ * it timed out and after how long, not just that a socket did. */
+static void
+set_io_error (ImgxferImageioHttp *self, const char *what, GError *local_error,
+              GError **error)
+{
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 "%s: %s timed out: the server at %s made no progress in "
+                 "%u s",
+                 self->name, what,
+                 self->unix_socket ? self->unix_socket
+                                   : g_uri_get_host (self->uri),
+                 self->timeout_s);
+  else
+    g_set_error (error, local_error->domain, local_error->code,
+                 "%s: %s failed: %s", self->name, what, local_error->message);
+}
+
 /* A failure before any response: the server could not be reached, its
  * certificate was refused, it went away, or it stalled. */
 static void
@@ -256,13 +276,13 @@ set_transport_error (ImgxferImageioHttp *self, SoupMessage *msg,
                                     "CAs were used)");
       return;
     }
-  if (self->unreachable && self->peer == NULL)
+  if (self->unreachable && self->peer == NULL
+      && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     g_set_error (error, local_error->domain, local_error->code,
                  "%s: cannot reach the server: %s", self->name,
                  local_error->message);
   else
-    g_set_error (error, local_error->domain, local_error->code,
-                 "%s: %s failed: %s", self->name, what, local_error->message);
+    set_io_error (self, what, local_error, error);
 }
 
 /* libsoup writes a request's headers and its body apart: with Nagle's
@@ -352,8 +372,7 @@ read_body (ImgxferImageioHttp *self, GInputStream *stream, gsize max,
   if (n < 0)
     {
       g_input_stream_close (stream, NULL, NULL);
-      g_set_error (error, local_error->domain, local_error->code,
-                   "%s: %s failed: %s", self->name, what, local_error->message);
+      set_io_error (self, what, local_error, error);
       return NULL;
     }
   g_input_stream_close (stream, NULL, NULL);
@@ -447,8 +466,7 @@ send_simple (ImgxferImageioHttp *self, SoupMessage *msg, const char *what,
     return FALSE;
   if (!finish_body (stream, cancellable, &local_error))
     {
-      g_set_error (error, local_error->domain, local_error->code,
-                   "%s: %s failed: %s", self->name, what, local_error->message);
+      set_io_error (self, what, local_error, error);
       return FALSE;
     }
   return TRUE;
@@ -660,8 +678,7 @@ _imgxfer_imageio_http_get (ImgxferImageioHttp *self, void *buffer, gsize length,
                                 &local_error)
       || !finish_body (stream, cancellable, &local_error))
     {
-      g_set_error (error, local_error->domain, local_error->code,
-                   "%s: %s failed: %s", self->name, what, local_error->message);
+      set_io_error (self, what, local_error, error);
       return FALSE;
     }
   if (n < length)

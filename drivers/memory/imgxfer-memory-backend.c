@@ -33,6 +33,7 @@ typedef struct
   guint64 max_block;
   ImgxferBackendCaps caps_off;
   ImgxferBackendCaps caps_on;
+  guint fail_close; /* 0: none */
 } MemoryUrl;
 
 static void
@@ -146,6 +147,13 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
       mu->max_connections = number;
       return TRUE;
     }
+  if (g_str_equal (key, "fail-close"))
+    {
+      if (!parse_size (value, &number) || number == 0 || number > G_MAXUINT)
+        return FALSE;
+      mu->fail_close = number;
+      return TRUE;
+    }
   if (g_str_equal (key, "extents"))
     return parse_switch_param (mu, value,
                                IMGXFER_BACKEND_CAN_EXTENTS
@@ -160,10 +168,9 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
   return FALSE;
 }
 
-static const char *const memory_params[] = {
-  "size",  "preferred-block", "max-block", "max-connections", "extents", "zero",
-  "flush", "is-zero",         NULL
-};
+static const char *const memory_params[]
+    = { "size", "preferred-block", "max-block", "max-connections", "extents",
+        "zero", "flush",           "is-zero",   "fail-close",      NULL };
 
 static gboolean
 parse_url (const char *url, MemoryUrl *mu, GError **error)
@@ -230,6 +237,9 @@ imgxfer_memory_backend_open (ImgxferBackend *backend,
   if (self->store == NULL)
     return FALSE;
   _imgxfer_memory_store_connection_opened (self->store);
+  if (mu.fail_close > 0)
+    _imgxfer_memory_store_fail_nth (self->store, IMGXFER_MEMORY_OP_CLOSE,
+                                    mu.fail_close);
 
   if (imgxfer_open_options_get_writable (imgxfer_backend_get_options (backend)))
     caps |= IMGXFER_BACKEND_CAN_WRITE;

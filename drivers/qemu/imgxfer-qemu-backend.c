@@ -339,6 +339,27 @@ static const char *const qemu_formats[] = { "qcow2", "qcow",      "qed",
                                             "vpc",   "parallels", NULL };
 static const char *const qemu_schemes[] = { NULL };
 
+/* As qemu probes them; drivers/modules/qemu.driver says the same. A LUKS
+ * header is named, although qemu needs a key to open it, so that it is
+ * refused rather than copied as plain data. */
+static const char *const qemu_signatures[] = {
+  "qcow2:0:514649fb00000002", /* "QFI\xfb", version 2 */
+  "qcow2:0:514649fb00000003", /* version 3 */
+  "qcow:0:514649fb",          /* any other version */
+  "vmdk:0:4b444d56",          /* "KDMV" */
+  /* "# Disk DescriptorFile" */
+  "vmdk:0:23204469736b2044657363726970746f7246696c65",
+  "vhdx:0:7668647866696c65",  /* "vhdxfile" */
+  "vpc:0:636f6e6563746978",   /* "conectix" */
+  "qed:0:51454400",           /* "QED\0" */
+  "vdi:0x40:7f10dabe",
+  /* "WithoutFreeSpace" and "WithouFreSpacExt", version 2 */
+  "parallels:0:576974686f757446726565537061636502000000",
+  "parallels:0:576974686f754672655370616345787402000000",
+  "luks:0:4c554b53babe", /* "LUKS\xba\xbe" */
+  NULL
+};
+
 static void
 imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
 {
@@ -351,6 +372,7 @@ imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
   backend_class->description = "qemu image formats, served by qemu-nbd";
   backend_class->schemes = qemu_schemes;
   backend_class->formats = qemu_formats;
+  backend_class->signatures = qemu_signatures;
   backend_class->open = imgxfer_qemu_backend_open;
   backend_class->clone = imgxfer_qemu_backend_clone;
   backend_class->get_local_files = imgxfer_qemu_backend_get_local_files;

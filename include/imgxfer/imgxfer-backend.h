@@ -194,6 +194,14 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  *   imgxfer_archive_list() documents. Such a driver also opens a plain
  *   path with a member in the options (#ImgxferOpenOptions:member).
  *   Since: 0.1
+ * @signatures: (array zero-terminated=1) (nullable): how the formats this
+ *   driver opens are recognized, for imgxfer_probe_format(): strings
+ *   "FORMAT:OFFSET:HEX", the format's name, where its magic bytes start
+ *   (decimal, or hexadecimal after 0x) and the bytes in hexadecimal, such
+ *   as "myfmt:0:4d59464d" for an image starting with "MYFM". A format
+ *   with several signatures lists each; the first signature that matches,
+ *   of the drivers in resolution order, names the format, so a longer
+ *   signature comes before a shorter one it extends. Since: 0.1
  *
  * Drivers subclass #ImgxferBackend and implement #ImgxferSource,
  * #ImgxferDestination or both. One instance is used by one thread at a
@@ -245,9 +253,10 @@ struct _ImgxferBackendClass
                      GError **error);
   JsonNode *(*list_members) (ImgxferBackendClass *klass, const char *path,
                              GCancellable *cancellable, GError **error);
+  const char *const *signatures;
 
   /*< private >*/
-  gpointer padding[9];
+  gpointer padding[8];
 };
 
 /* What the backend was opened with. A driver reads the options that

@@ -71,6 +71,7 @@ G_BEGIN_DECLS
  *   destination
  * @zero: #ImgxferDestinationInterface.zero
  * @flush: #ImgxferDestinationInterface.flush
+ * @signatures: #ImgxferBackendClass.signatures
  *
  * What a driver is, as data: the class fields and methods of an
  * #ImgxferBackend subclass and its roles' methods, for
@@ -182,6 +183,8 @@ struct _ImgxferDriverSpec
   gboolean (*flush) (ImgxferDestination *self,
                      GCancellable *cancellable,
                      GError **error);
+
+  const char *const *signatures;
 };
 
 IMGXFER_AVAILABLE_IN_0_1

@@ -83,6 +83,13 @@ void imgxfer_open_options_set_connections (ImgxferOpenOptions *self,
 IMGXFER_AVAILABLE_IN_ALL
 guint imgxfer_open_options_get_connections (ImgxferOpenOptions *self);
 
+/* How long connecting to a server and each request to it may go without
+ * progress before it fails, in seconds (0: the driver's default). */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_open_options_set_timeout (ImgxferOpenOptions *self, guint timeout);
+IMGXFER_AVAILABLE_IN_ALL
+guint imgxfer_open_options_get_timeout (ImgxferOpenOptions *self);
+
 /* Bypass the page cache (O_DIRECT) where the driver can: local files and
  * block devices. Requests are then bounced through aligned buffers. */
 IMGXFER_AVAILABLE_IN_ALL

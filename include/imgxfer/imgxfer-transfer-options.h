@@ -60,6 +60,13 @@ void imgxfer_transfer_options_set_connections (ImgxferTransferOptions *self,
 IMGXFER_AVAILABLE_IN_ALL
 guint imgxfer_transfer_options_get_connections (ImgxferTransferOptions *self);
 
+/* Seconds connecting and each request may go without progress (0: 60). */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_transfer_options_set_timeout (ImgxferTransferOptions *self,
+                                           guint timeout);
+IMGXFER_AVAILABLE_IN_ALL
+guint imgxfer_transfer_options_get_timeout (ImgxferTransferOptions *self);
+
 /* Upload: the member of a tar/OVA archive; the backing chain or only the
  * top layer; the ticket's disk already reads as zeroes. */
 IMGXFER_AVAILABLE_IN_ALL
