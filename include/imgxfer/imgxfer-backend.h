@@ -192,7 +192,7 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  * @list_members: a class method of drivers that open members of archive
  *   files: list the members of the archive at @path, as
  *   imgxfer_archive_list() documents. Such a driver also opens a plain
- *   path with a member in the options (#ImgxferOpenOptions:member).
+ *   path with a member in the options (imgxfer_open_options_set_member()).
  *   Since: 0.1
  * @signatures: (array zero-terminated=1) (nullable): how the formats this
  *   driver opens are recognized, for imgxfer_probe_format(): strings

@@ -75,12 +75,14 @@ typedef enum
  *
  * Since: 0.1
  */
-typedef struct
+typedef struct _ImgxferExtent ImgxferExtent;
+
+struct _ImgxferExtent
 {
   guint64 start;
   guint64 length;
   ImgxferExtentFlags flags;
-} ImgxferExtent;
+};
 
 /**
  * IMGXFER_TYPE_EXTENT:
