@@ -42,17 +42,39 @@ G_DEFINE_BOXED_TYPE (ImgxferUrl, imgxfer_url, imgxfer_url_ref,
 #define LEGACY_NBD_FORMS                                                       \
   "nbd:unix:PATH[:exportname=NAME] or nbd:HOST:PORT[:exportname=NAME]"
 
+/* @text with each byte that is not UTF-8 written %XX, as a URL would
+ * write it. An error message must be UTF-8 (GLib, a terminal, JSON and
+ * TAP output expect it), while a URL given on a command line may hold
+ * any bytes; GUri refuses those, and so do the legacy NBD forms, in
+ * messages that name the URL. */
+static char *
+escape_invalid_utf8 (const char *text)
+{
+  GString *out = g_string_new (NULL);
+  const char *end;
+
+  while (!g_utf8_validate (text, -1, &end))
+    {
+      g_string_append_len (out, text, end - text);
+      g_string_append_printf (out, "%%%02X", (guchar)*end);
+      text = end + 1;
+    }
+  g_string_append (out, text);
+  return g_string_free (out, FALSE);
+}
+
 static gboolean G_GNUC_PRINTF (3, 4)
     invalid (GError **error, const char *string, const char *format, ...)
 {
   g_autofree char *message = NULL;
+  g_autofree char *shown = escape_invalid_utf8 (string);
   va_list args;
 
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "%s: invalid URL: %s", string, message);
+               "%s: invalid URL: %s", shown, message);
   return FALSE;
 }
 

@@ -19,8 +19,8 @@ parse_body (SoupServerMessage *msg, GError **error)
   g_autoptr (GBytes) bytes
       = soup_message_body_flatten (soup_server_message_get_request_body (msg));
 
-  return serve_json_parse (g_bytes_get_data (bytes, NULL),
-                           g_bytes_get_size (bytes), error);
+  return _imgxfer_json_parse_strict (g_bytes_get_data (bytes, NULL),
+                                     g_bytes_get_size (bytes), error);
 }
 
 static void

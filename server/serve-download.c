@@ -125,7 +125,10 @@ check_available (ServeRequest *request, Download *download, guint64 *size)
   guint64 requested = download->size >= 0 ? download->offset + download->size
                                           : download->offset;
 
-  if (requested > available)
+  /* "bytes=FIRST-" wants at least the byte at FIRST: at the end there is
+   * none, and "bytes FIRST-(FIRST-1)/SIZE" is no range. */
+  if (requested > available
+      || (download->partial && download->size < 0 && requested == available))
     {
       g_set_error (&request->error, SERVE_ERROR, 416,
                    "Requested more bytes than available: %" G_GUINT64_FORMAT

@@ -143,7 +143,7 @@ invalid:
 
 gboolean
 serve_http_parse_content_range (const char *header, guint64 *first,
-                                GError **error)
+                                gint64 *last_byte, GError **error)
 {
   g_autofree char *quoted = serve_repr (header);
   const char *dash, *slash;
@@ -173,6 +173,7 @@ serve_http_parse_content_range (const char *header, guint64 *first,
                    "Invalid Content-Range %s, last >= complete", quoted);
       return FALSE;
     }
+  *last_byte = has_last ? (gint64)last : -1;
   return TRUE;
 
 invalid:

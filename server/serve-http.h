@@ -29,9 +29,10 @@ void serve_http_close_connection (SoupServerMessage *msg);
  * ranges are refused with 416, as imageio does. */
 gboolean serve_http_parse_range (const char *header, guint64 *first,
                                  gint64 *last, GError **error);
-/* "bytes FIRST-LAST|* / COMPLETE|*": a PUT's offset; 400 when invalid. */
+/* "bytes FIRST-LAST|* / COMPLETE|*": a PUT's offset, and its last byte
+ * (-1 for "*"); 400 when invalid. */
 gboolean serve_http_parse_content_range (const char *header, guint64 *first,
-                                         GError **error);
+                                         gint64 *last, GError **error);
 
 /* The value of @key in the request's query, or NULL. */
 const char *serve_http_query (SoupServerMessage *msg, const char *key);

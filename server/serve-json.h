@@ -6,6 +6,10 @@
 
 #include <json-glib/json-glib.h>
 
+/* Bodies from clients are parsed with _imgxfer_json_parse_strict(), which
+ * the daemon shares with the drivers. */
+#include "drivers/common/imgxfer-json-strict.h"
+
 G_BEGIN_DECLS
 
 /* @node in the form of Python's json.dumps() with its default options
@@ -16,9 +20,6 @@ char *serve_json_dumps (JsonNode *node);
 /* @text quoted as Python's repr() quotes a str, for error messages that
  * read like imageio's. */
 char *serve_repr (const char *text);
-
-/* Parses @data as JSON; on failure sets @error to what the parser said. */
-JsonNode *serve_json_parse (const char *data, gsize length, GError **error);
 
 /* @node as imageio's messages show a value: a string as Python's repr(),
  * anything else as JSON. */

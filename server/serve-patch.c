@@ -50,8 +50,8 @@ parse_patch (SoupServerMessage *msg, Patch *patch, GError **error)
   JsonNode *op;
   g_autofree char *text = NULL;
 
-  root = serve_json_parse (g_bytes_get_data (bytes, NULL),
-                           g_bytes_get_size (bytes), &local);
+  root = _imgxfer_json_parse_strict (g_bytes_get_data (bytes, NULL),
+                                     g_bytes_get_size (bytes), &local);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, SERVE_ERROR, 400, "Invalid JSON message %s",

@@ -14,6 +14,7 @@
 #include "serve-error.h"
 #include "serve-http.h"
 #include "serve-images.h"
+#include "serve-json.h"
 #include "serve-request.h"
 
 #define WRITE_SIZE (1024 * 1024)
@@ -149,11 +150,24 @@ check_request (SoupServerMessage *msg, Upload *upload, GError **error)
       soup_server_message_get_request_headers (msg), "Content-Range");
   static const char *const yes_no[] = { "y", "n", NULL };
   const char *flush;
+  gint64 last = -1;
 
   if (!serve_http_content_length (msg, &upload->length, error))
     return FALSE;
-  if (range && !serve_http_parse_content_range (range, &upload->offset, error))
+  if (range
+      && !serve_http_parse_content_range (range, &upload->offset, &last, error))
     return FALSE;
+  /* A body longer than its range would write past it. */
+  if (last >= 0 && (guint64)last - upload->offset + 1 != upload->length)
+    {
+      g_autofree char *quoted = serve_repr (range);
+
+      g_set_error (
+          error, SERVE_ERROR, 400,
+          "Content-Range %s does not match Content-Length %" G_GUINT64_FORMAT,
+          quoted, upload->length);
+      return FALSE;
+    }
   /* For backward compatibility imageio flushes by default. */
   if (!serve_http_query_enum (msg, "flush", yes_no, "y", &flush, error))
     return FALSE;

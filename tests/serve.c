@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <signal.h>
@@ -17,22 +16,14 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "test-daemon.h"
 #include "test-servers.h"
 #include "test-utils.h"
 
 #define MiB (1024 * 1024)
 #define IMAGE_SIZE (8 * MiB)
 
-typedef struct
-{
-  char *dir;
-  GPid pid;
-  char *url; /* https://127.0.0.1:PORT */
-  char *control;
-  char *local;
-  SoupSession *https;
-  SoupSession *control_session;
-} Daemon;
+typedef TestDaemon Daemon;
 
 typedef struct
 {
@@ -150,94 +141,16 @@ die_with_parent (gpointer data)
 static void
 daemon_start (Daemon *d, const char *dir)
 {
-  g_autofree char *state = g_build_filename (dir, "state", NULL);
-  const char *argv[] = { g_getenv ("IMGXFER_CLI"),
-                         "serve",
-                         "--foreground",
-                         "--host",
-                         "127.0.0.1",
-                         "--port",
-                         "0",
-                         "--cert",
-                         cert_file,
-                         "--key",
-                         key_file,
-                         "--control-socket",
-                         NULL,
-                         "--local-socket",
-                         NULL,
-                         "--config",
-                         NULL,
-                         NULL };
-  g_autofree char *config = g_build_filename (dir, "serve.conf", NULL);
-  g_autofree char *config_text
-      = g_strdup_printf ("[daemon]\nstate_dir = %s\ninactivity_timeout = 30\n"
-                         "[control]\nremove_timeout = 10\n",
-                         state);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GInputStream) out = NULL;
-  g_autoptr (GDataInputStream) lines = NULL;
-  g_autoptr (GTlsDatabase) database = NULL;
-  g_autoptr (GSocketAddress) address = NULL;
-  int out_fd;
-
-  d->dir = g_strdup (dir);
-  d->control = g_build_filename (dir, "control.sock", NULL);
-  d->local = g_build_filename (dir, "local.sock", NULL);
-  argv[12] = d->control;
-  argv[14] = d->local;
-  argv[16] = config;
-  g_assert_true (g_file_set_contents (config, config_text, -1, NULL));
-  g_assert_true (g_spawn_async_with_pipes (
-      NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
-      NULL, &d->pid, NULL, &out_fd, NULL, &error));
-  g_assert_no_error (error);
-  out = g_unix_input_stream_new (out_fd, TRUE);
-  lines = g_data_input_stream_new (out);
-  for (;;)
-    {
-      g_autofree char *line
-          = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
-
-      g_assert_no_error (error);
-      g_assert_nonnull (line);
-      if (g_str_has_prefix (line, "listening on "))
-        {
-          d->url = g_strdup (line + strlen ("listening on "));
-          break;
-        }
-    }
-  g_assert_true (g_str_has_prefix (d->url, "https://127.0.0.1:"));
-
-  database = g_tls_file_database_new (ca_file, &error);
-  g_assert_no_error (error);
-  d->https = soup_session_new_with_options ("tls-database", database, NULL);
-  address = g_unix_socket_address_new (d->control);
-  d->control_session
-      = soup_session_new_with_options ("remote-connectable", address, NULL);
+  test_daemon_start (d, dir, ca_file, cert_file, key_file,
+                     "inactivity_timeout = 30\n"
+                     "[control]\nremove_timeout = 10\n");
 }
 
 /* SIGTERM; the daemon must exit 0 within 20 s. */
 static int
 daemon_stop (Daemon *d)
 {
-  int status = -1;
-
-  kill (d->pid, SIGTERM);
-  for (int i = 0; i < 2000; i++)
-    {
-      if (waitpid (d->pid, &status, WNOHANG) == d->pid)
-        break;
-      g_usleep (10000);
-    }
-  g_spawn_close_pid (d->pid);
-  g_clear_object (&d->https);
-  g_clear_object (&d->control_session);
-  g_clear_pointer (&d->url, g_free);
-  g_clear_pointer (&d->control, g_free);
-  g_clear_pointer (&d->local, g_free);
-  g_clear_pointer (&d->dir, g_free);
-  return status;
+  return test_daemon_stop (d);
 }
 
 /* A raw image of IMAGE_SIZE with byte i = i % 251 in its first half and

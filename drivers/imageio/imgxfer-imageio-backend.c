@@ -557,8 +557,6 @@ imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (backend);
   g_autoptr (JsonNode) answer = NULL;
   g_autoptr (GError) local_error = NULL;
-  JsonObject *object;
-  const char *checksum;
 
   if (!self->features.can_checksum)
     {
@@ -582,27 +580,8 @@ imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-
-  object
-      = JSON_NODE_HOLDS_OBJECT (answer) ? json_node_get_object (answer) : NULL;
-  checksum = object ? json_object_get_string_member_with_default (
-                 object, "checksum", NULL)
-                    : NULL;
-  if (checksum == NULL
-      || g_strcmp0 (json_object_get_string_member_with_default (
-                        object, "algorithm", NULL),
-                    algorithm)
-             != 0
-      || json_object_get_int_member_with_default (object, "block_size", 0)
-             != (gint64)block_size)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: the server's checksum is not the one asked for (%s, "
-                   "block size %" G_GSIZE_FORMAT ")",
-                   url_of (self), algorithm, block_size);
-      return NULL;
-    }
-  return g_strdup (checksum);
+  return _imgxfer_imageio_read_checksum (answer, algorithm, block_size,
+                                         url_of (self), error);
 }
 
 /* Ends the keep-alive connection now, from the thread that closes,

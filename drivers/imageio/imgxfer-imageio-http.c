@@ -17,6 +17,8 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "drivers/common/imgxfer-json-strict.h"
+
 #include "imgxfer-imageio-http.h"
 
 /* imageio's client keeps this much of an error body. */
@@ -472,24 +474,22 @@ send_simple (ImgxferImageioHttp *self, SoupMessage *msg, const char *what,
   return TRUE;
 }
 
+/* A server is not trusted: its answer is parsed as strictly as the
+ * daemon parses its clients' bodies. */
 static JsonNode *
 parse_json (ImgxferImageioHttp *self, GBytes *body, const char *what,
             GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autoptr (GError) local_error = NULL;
   gsize length;
   const char *data = g_bytes_get_data (body, &length);
+  JsonNode *root = _imgxfer_json_parse_strict (data, length, &local_error);
 
-  if (!json_parser_load_from_data (parser, data, length, &local_error)
-      || json_parser_get_root (parser) == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: %s: the server's answer is not JSON: %s", self->name,
-                   what, local_error ? local_error->message : "empty document");
-      return NULL;
-    }
-  return json_parser_steal_root (parser);
+  if (root == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "%s: %s: the server's answer is not JSON: %s", self->name,
+                 what, local_error->message);
+  return root;
 }
 
 static JsonNode *
@@ -528,6 +528,15 @@ int_member (JsonObject *object, const char *name, gint64 fallback)
                                               : fallback;
 }
 
+static const char *
+string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node && JSON_NODE_HOLDS_VALUE (node) ? json_node_get_string (node)
+                                              : NULL;
+}
+
 static gboolean
 bool_member (JsonObject *object, const char *name)
 {
@@ -544,10 +553,7 @@ _imgxfer_imageio_read_features (JsonObject *object,
   JsonArray *names = node && JSON_NODE_HOLDS_ARRAY (node)
                          ? json_node_get_array (node)
                          : NULL;
-  JsonNode *socket_node = json_object_get_member (object, "unix_socket");
-  const char *unix_socket = socket_node && JSON_NODE_HOLDS_VALUE (socket_node)
-                                ? json_node_get_string (socket_node)
-                                : NULL;
+  const char *unix_socket = string_member (object, "unix_socket");
 
   for (guint i = 0; names && i < json_array_get_length (names); i++)
     {
@@ -913,4 +919,26 @@ _imgxfer_imageio_http_checksum (ImgxferImageioHttp *self, const char *algorithm,
                             query->len ? "&" : "", block_size);
   return get_json (self, "/checksum", query->len ? query->str : NULL,
                    "checksum", cancellable, error);
+}
+
+char *
+_imgxfer_imageio_read_checksum (JsonNode *root, const char *algorithm,
+                                gsize block_size, const char *name,
+                                GError **error)
+{
+  JsonObject *object
+      = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  const char *checksum = object ? string_member (object, "checksum") : NULL;
+
+  if (checksum == NULL
+      || g_strcmp0 (string_member (object, "algorithm"), algorithm) != 0
+      || int_member (object, "block_size", 0) != (gint64)block_size)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: the server's checksum is not the one asked for (%s, "
+                   "block size %" G_GSIZE_FORMAT ")",
+                   name, algorithm, block_size);
+      return NULL;
+    }
+  return g_strdup (checksum);
 }

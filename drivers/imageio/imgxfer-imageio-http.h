@@ -28,12 +28,16 @@ void _imgxfer_imageio_features_clear (ImgxferImageioFeatures *features);
 
 /* The parsers of the server's JSON answers, kept apart from the requests
  * so that fuzz/fuzz-imageio.c reaches them: the features of an OPTIONS
- * answer, and the extents of GET /extents (errors name @name). */
+ * answer, the extents of GET /extents, and the checksum of GET /checksum
+ * when it is the one asked for (errors name @name). */
 void _imgxfer_imageio_read_features (JsonObject *object,
                                      ImgxferImageioFeatures *features);
 GArray *_imgxfer_imageio_read_extents (JsonNode *root,
                                        ImgxferExtentContext context,
                                        const char *name, GError **error);
+char *_imgxfer_imageio_read_checksum (JsonNode *root, const char *algorithm,
+                                      gsize block_size, const char *name,
+                                      GError **error);
 
 /* How a connection reaches the server and trusts it. */
 typedef struct
