@@ -197,7 +197,8 @@ check_args (ConvertArgs *args, int argc, char **argv)
   if (!cli_image_args_check (&args->source, COMMAND))
     return FALSE;
   if (args->request_size_text
-      && !cli_parse_size (args->request_size_text, &args->request_size, &error))
+      && !imgxfer_size_parse (args->request_size_text, &args->request_size,
+                              &error))
     {
       cli_usage_error (COMMAND, "--request-size: %s", error->message);
       return FALSE;
