@@ -437,7 +437,7 @@ imgxfer_backend_set_max_connections (ImgxferBackend *self,
 }
 
 /**
- * imgxfer_backend_clone:
+ * imgxfer_backend_clone: (virtual clone)
  * @self: an open backend
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
@@ -537,7 +537,7 @@ imgxfer_backend_is_closed (ImgxferBackend *self)
 }
 
 /**
- * imgxfer_backend_get_local_file:
+ * imgxfer_backend_get_local_file: (virtual get_local_file)
  * @self: an open backend
  * @path: (out) (optional) (transfer full) (type filename): the local file
  *   holding the image's bytes
