@@ -21,7 +21,9 @@
  * class and interface initializers, a driver fills an #ImgxferDriverSpec
  * with its name, its URL schemes or formats and its callbacks, and
  * IMGXFER_DEFINE_DRIVER() turns it into a final GObject type: a source
- * when the table has a pread, a destination when it has a pwrite.
+ * when the table has a pread, a destination when it has a pwrite. A
+ * driver whose instances keep no state beyond what the backend holds
+ * uses IMGXFER_DEFINE_SIMPLE_DRIVER(), which declares the type too.
  *
  * The instance struct is the driver's own: the parent first, then its
  * state. One instance is used by one thread at a time, so a driver needs
@@ -90,7 +92,8 @@ G_BEGIN_DECLS
  *   .pread = pattern_pread,
  * };
  *
- * IMGXFER_DEFINE_DRIVER (PatternBackend, pattern_backend, &pattern_spec)
+ * IMGXFER_DEFINE_SIMPLE_DRIVER (PatternBackend, pattern_backend,
+ *                               &pattern_spec)
  * ]|
  *
  * Since: 0.1

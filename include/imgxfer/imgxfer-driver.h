@@ -63,6 +63,9 @@ G_BEGIN_DECLS
  * IMGXFER_DEFINE_DRIVER_MODULE (register_drivers)
  * ]|
  *
+ * IMGXFER_DEFINE_DRIVER_MODULE_TYPES() writes such a function for a
+ * module that only registers its drivers.
+ *
  * A module may come with a description, a key file `NAME.driver` beside
  * it, so that the registry loads the module only when a lookup needs its
  * driver (see the guide "Writing a driver").
