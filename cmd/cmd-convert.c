@@ -254,6 +254,7 @@ common_options (ConvertArgs *args, ImgxferOpenOptions *options)
   imgxfer_open_options_set_ca_file (options, args->source.ca_file);
   imgxfer_open_options_set_insecure (options, args->source.insecure);
   imgxfer_open_options_set_proxy_url (options, args->source.proxy_url);
+  imgxfer_open_options_set_retries (options, args->source.retries);
   imgxfer_open_options_set_timeout (options, args->source.timeout);
   return options;
 }
