@@ -58,8 +58,8 @@ imgxfer_open_options_init (ImgxferOpenOptions *self)
  *
  * Makes the default options: open read only, probe the format of a
  * source, no archive member, no bitmap, the whole backing chain, the
- * system's CA certificates, the driver's number of connections, the page
- * cache.
+ * system's CA certificates, the driver's number of connections and
+ * timeout, %IMGXFER_DEFAULT_RETRIES retries, the page cache.
  *
  * Returns: (transfer full): new options
  *
@@ -436,6 +436,8 @@ DEFINE_VALUE_OPTION (guint, timeout)
 /**
  * imgxfer_open_options_get_retries:
  * @self: options
+ *
+ * Gets how many times a driver sends a failed request again.
  *
  * Returns: how many times a failed request is sent again
  *

@@ -69,7 +69,8 @@ imgxfer_transfer_options_init (ImgxferTransferOptions *self)
  *
  * Makes the options of ovirt-imageio's client by default: verified TLS
  * with the system's CAs, the whole backing chain, 4 connections, a qcow2
- * download, no progress callback.
+ * download, a 60 s timeout, %IMGXFER_DEFAULT_RETRIES retries, no progress
+ * callback.
  *
  * Returns: (transfer full): new transfer options
  *
@@ -497,6 +498,10 @@ imgxfer_transfer_options_get_connections (ImgxferTransferOptions *self)
  *   that may pass (a connection reset, a daemon restarting) is sent again;
  *   0 never. See imgxfer_open_options_set_retries().
  *
+ * Sets how many times a transfer sends a request again, on a new
+ * connection, when it failed in a way that may pass; an expired ticket
+ * still fails at once. Default: %IMGXFER_DEFAULT_RETRIES.
+ *
  * Since: 0.1
  */
 void
@@ -510,6 +515,8 @@ imgxfer_transfer_options_set_retries (ImgxferTransferOptions *self,
 /**
  * imgxfer_transfer_options_get_retries:
  * @self: transfer options
+ *
+ * Gets how many times a transfer sends a failed request again.
  *
  * Returns: the value set; %IMGXFER_DEFAULT_RETRIES by default
  *

@@ -137,9 +137,16 @@ IMGXFER_AVAILABLE_IN_ALL
 gboolean
 imgxfer_open_options_get_allow_external_files (ImgxferOpenOptions *self);
 
-/* How many times a driver sends a request again, on a new connection,
- * after it failed in a way that may pass (a server restarting, a
- * connection reset). Default IMGXFER_DEFAULT_RETRIES; 0: never. */
+/**
+ * IMGXFER_DEFAULT_RETRIES:
+ *
+ * How many times, by default, a driver sends a request again, on a new
+ * connection, after it failed in a way that may pass (a server
+ * restarting, a connection reset): see imgxfer_open_options_set_retries()
+ * and imgxfer_transfer_options_set_retries().
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_DEFAULT_RETRIES 3
 IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_open_options_set_retries (ImgxferOpenOptions *self, guint retries);
