@@ -130,42 +130,22 @@ cli_check_checksum_algorithm (const char *command, const char *algorithm)
 }
 
 gboolean
-cli_parse_size (const char *text, guint64 *size, GError **error)
+cli_parse_port (const char *command, const char *option, const char *text,
+                int *port)
 {
-  static const char units[] = "bkmgtp";
   guint64 value;
-  char *end;
-  const char *unit;
 
-  if (!g_ascii_isdigit (text[0]))
-    goto invalid;
-
-  value = g_ascii_strtoull (text, &end, 10);
-  if (*end == '\0')
+  *port = -1;
+  if (text == NULL)
+    return TRUE;
+  /* g_ascii_string_to_unsigned() takes no sign, so "-5" is refused too. */
+  if (!g_ascii_string_to_unsigned (text, 10, 0, 65535, &value, NULL))
     {
-      *size = value;
-      return TRUE;
+      cli_usage_error (command, "%s %s: not a port (0 to 65535)", option, text);
+      return FALSE;
     }
-
-  unit = strchr (units, g_ascii_tolower (*end));
-  if (unit == NULL || (end[1] != '\0' && g_ascii_strcasecmp (end + 1, "ib")
-                       && g_ascii_strcasecmp (end + 1, "b")))
-    goto invalid;
-
-  for (const char *u = units; u < unit; u++)
-    {
-      if (value > G_MAXUINT64 / 1024)
-        goto invalid;
-      value *= 1024;
-    }
-  *size = value;
+  *port = value;
   return TRUE;
-
-invalid:
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "invalid size \"%s\" (use a number with an optional k, m, g "
-               "or t suffix)", text);
-  return FALSE;
 }
 
 static gboolean

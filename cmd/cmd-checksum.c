@@ -101,7 +101,7 @@ check_args (Args *args, int argc, char **argv, gsize *block_size)
       g_autoptr (ImgxferChecksum) probe = NULL;
       guint64 size;
 
-      if (!cli_parse_size (args->block_size, &size, &error))
+      if (!imgxfer_size_parse (args->block_size, &size, &error))
         return cli_usage_error ("checksum", "%s", error->message);
       /* imgxfer_checksum_new() is the one place that knows the limits
        * (where 0 would mean the default). */
@@ -178,7 +178,10 @@ run (int argc, char **argv)
   checksum = imgxfer_checksum_compute (source, algorithm, block_size,
                                        args.threads, cli_cancellable (),
                                        &error);
-  if (checksum == NULL)
+  /* Printed only when the image was read to the end well. */
+  if (checksum == NULL
+      || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE,
+                                 cli_cancellable (), &error))
     return cli_fail (error);
 
   if (json)

@@ -84,7 +84,11 @@ compare (CompareArgs *args, const char *url1, const char *url2)
   if (!imgxfer_compare (
           image1, image2,
           args->strict ? IMGXFER_COMPARE_STRICT : IMGXFER_COMPARE_NONE,
-          CONNECTIONS, &result, &offset, cli_cancellable (), &error))
+          CONNECTIONS, &result, &offset, cli_cancellable (), &error)
+      || !imgxfer_backend_close (image1, IMGXFER_CLOSE_NONE,
+                                 cli_cancellable (), &error)
+      || !imgxfer_backend_close (image2, IMGXFER_CLOSE_NONE,
+                                 cli_cancellable (), &error))
     return cli_fail_or_cancelled (error, "comparison of %s and %s", url1, url2);
 
   if (!args->quiet)

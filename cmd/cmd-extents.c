@@ -75,7 +75,10 @@ run (int argc, char **argv)
 
   extents = imgxfer_image_extents (source, extent_context, cli_cancellable (),
                                    &error);
-  if (extents == NULL)
+  /* Listed only when the image was read to the end well. */
+  if (extents == NULL
+      || !imgxfer_backend_close (source, IMGXFER_CLOSE_NONE,
+                                 cli_cancellable (), &error))
     return cli_fail (error);
 
   if (cli_image_args_json (&args))

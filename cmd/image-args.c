@@ -8,9 +8,15 @@
 
 #include "image-args.h"
 
-/* --cafile, --insecure and --proxy-url, for images behind servers. */
+/* The most --retries takes: beyond it, a copy would wait for hours. */
+#define MAX_RETRIES 100
+
+#define N_REMOTE_ENTRIES 7
+
+/* --cafile, --insecure, --proxy-url, --retries and --timeout, for images
+ * behind servers. */
 static void
-remote_entries (CliImageArgs *args, GOptionEntry entries[5])
+remote_entries (CliImageArgs *args, GOptionEntry entries[N_REMOTE_ENTRIES])
 {
   const GOptionEntry remote[] = {
     { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &args->ca_file,
@@ -19,6 +25,14 @@ remote_entries (CliImageArgs *args, GOptionEntry entries[5])
       "Do not verify TLS certificates", NULL },
     { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
       "URL to use when the image's own cannot be reached", "URL" },
+    { "retries", 0, 0, G_OPTION_ARG_STRING, &args->retries_text,
+      "Send a request to a server again up to N times when it failed in a "
+      "way that may pass (default 3; 0: never)",
+      "N" },
+    { "timeout", 0, 0, G_OPTION_ARG_STRING, &args->timeout_text,
+      "Fail when connecting or a request makes no progress for this long "
+      "(default 60)",
+      "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &args->verbose,
       "Say how images are reached (an imageio server's unix socket)",
       NULL },
@@ -43,7 +57,7 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
       "Let an image in an archive read host files it names", NULL },
     { NULL },
   };
-  GOptionEntry remote[5];
+  GOptionEntry remote[N_REMOTE_ENTRIES];
 
   g_option_context_add_main_entries (context, entries, NULL);
   remote_entries (args, remote);
@@ -53,10 +67,51 @@ cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context)
 void
 cli_image_args_add_remote_entries (CliImageArgs *args, GOptionGroup *group)
 {
-  GOptionEntry remote[5];
+  GOptionEntry remote[N_REMOTE_ENTRIES];
 
   remote_entries (args, remote);
   g_option_group_add_entries (group, remote);
+}
+
+static gboolean
+check_retries (CliImageArgs *args, const char *command)
+{
+  guint64 value;
+
+  args->retries = IMGXFER_DEFAULT_RETRIES;
+  if (args->retries_text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (args->retries_text, 10, 0, MAX_RETRIES,
+                                   &value, NULL))
+    {
+      cli_usage_error (command,
+                       "--retries must be a number from 0 to %d, not \"%s\"",
+                       MAX_RETRIES, args->retries_text);
+      return FALSE;
+    }
+  args->retries = value;
+  return TRUE;
+}
+
+/* Whole seconds, at least one: a timeout of 0 would fail every request. */
+static gboolean
+check_timeout (CliImageArgs *args, const char *command)
+{
+  guint64 seconds;
+
+  if (args->timeout_text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (args->timeout_text, 10, 1, G_MAXUINT,
+                                   &seconds, NULL))
+    {
+      cli_usage_error (command,
+                       "--timeout must be a number of seconds, at least 1, "
+                       "not \"%s\"",
+                       args->timeout_text);
+      return FALSE;
+    }
+  args->timeout = seconds;
+  return TRUE;
 }
 
 gboolean
@@ -84,7 +139,7 @@ cli_image_args_check (CliImageArgs *args, const char *command)
       cli_usage_error (command, "--bitmap needs a bitmap name");
       return FALSE;
     }
-  return TRUE;
+  return check_retries (args, command) && check_timeout (args, command);
 }
 
 gboolean
@@ -121,6 +176,8 @@ cli_image_args_to_options (CliImageArgs *args)
   imgxfer_open_options_set_ca_file (options, args->ca_file);
   imgxfer_open_options_set_insecure (options, args->insecure);
   imgxfer_open_options_set_proxy_url (options, args->proxy_url);
+  imgxfer_open_options_set_retries (options, args->retries);
+  imgxfer_open_options_set_timeout (options, args->timeout);
   imgxfer_open_options_set_allow_external_files (options,
                                                  args->allow_external_files);
   return options;
@@ -135,4 +192,6 @@ cli_image_args_clear (CliImageArgs *args)
   g_clear_pointer (&args->bitmap, g_free);
   g_clear_pointer (&args->ca_file, g_free);
   g_clear_pointer (&args->proxy_url, g_free);
+  g_clear_pointer (&args->retries_text, g_free);
+  g_clear_pointer (&args->timeout_text, g_free);
 }

@@ -36,6 +36,15 @@ gpointer _imgxfer_driver_ask_format (const char *format,
                                      gpointer user_data,
                                      GError **error);
 
+/* The format signatures of every driver (strings, see
+ * #ImgxferBackendClass.signatures), in resolution order, without loading
+ * a module: a described module's from its description. */
+GPtrArray *_imgxfer_driver_list_signatures (void);
+
+/* imgxfer-probe.c: whether @text is a signature of the form
+ * "FORMAT:OFFSET:HEX". */
+gboolean _imgxfer_signature_is_valid (const char *text);
+
 /* imgxfer-image.c: the protocol level of an image, and its probed
  * format. */
 ImgxferBackend *_imgxfer_open_protocol (const char *url,
@@ -43,6 +52,13 @@ ImgxferBackend *_imgxfer_open_protocol (const char *url,
                                         const char **probed,
                                         GCancellable *cancellable,
                                         GError **error);
+
+/* imgxfer-backend.c: gives @self (being opened) @protocol (taken, may be
+ * NULL) for imgxfer_backend_open_protocol(); after the open, takes it
+ * back if the driver did not take it. */
+void _imgxfer_backend_hand_protocol (ImgxferBackend *self,
+                                     ImgxferBackend *protocol);
+ImgxferBackend *_imgxfer_backend_take_back_protocol (ImgxferBackend *self);
 
 /* imgxfer-image.c: whether @format (NULL: none given) means raw bytes. */
 gboolean _imgxfer_format_is_raw (const char *format);

@@ -6,8 +6,9 @@
  * IMGXFER_DRIVER_PATH and in the drivers folder, folder by folder.
  *
  * A module may come with a description, a key file NAME.driver beside it
- * that names the module, its driver's type and the schemes and formats
- * the driver opens. Such a module is loaded by the first lookup that its
+ * that names the module, its driver's type, the schemes and formats
+ * the driver opens and the signatures of those formats (so that probing
+ * an image loads no module). Such a module is loaded by the first lookup that its
  * description matches, so that a program pays for a driver's libraries
  * (libnbd, libarchive and theirs: most of the start-up time) only when it
  * uses the driver. A module without a description is loaded when the
@@ -43,6 +44,7 @@ typedef struct
   char *type_name;
   GStrv schemes;
   GStrv formats;
+  GStrv signatures; /* of the formats, valid ones only */
   gboolean members; /* it opens and lists members of archives */
   gboolean unusable; /* its module failed to load, or its type is some
                         other driver's */
@@ -86,6 +88,20 @@ has_driver (GType type)
   return FALSE;
 }
 
+/**
+ * imgxfer_driver_register:
+ * @backend_type: an #ImgxferBackend subclass
+ *
+ * Adds a driver to the registry, after those already there: when several
+ * drivers open the same URL scheme or format, the first registered wins.
+ * A driver module calls this from the function it names in
+ * IMGXFER_DEFINE_DRIVER_MODULE(); a program may also register a driver it
+ * links itself. Registering a type that a driver description (a
+ * `.driver` file) announced puts it in that description's place.
+ * Thread safe.
+ *
+ * Since: 0.1
+ */
 void
 imgxfer_driver_register (GType backend_type)
 {
@@ -193,6 +209,24 @@ compare_names (gconstpointer a, gconstpointer b)
   return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The Signatures of a description, without the malformed ones, which
+ * are reported once, here. */
+static GStrv
+valid_signatures (const char *path, GKeyFile *key_file)
+{
+  g_auto (GStrv) signatures = g_key_file_get_string_list (
+      key_file, DESCRIPTION_GROUP, "Signatures", NULL, NULL);
+  g_autoptr (GStrvBuilder) valid = g_strv_builder_new ();
+
+  for (guint i = 0; signatures != NULL && signatures[i] != NULL; i++)
+    if (_imgxfer_signature_is_valid (signatures[i]))
+      g_strv_builder_add (valid, signatures[i]);
+    else
+      g_warning ("Driver description %s: malformed signature \"%s\" "
+                 "(FORMAT:OFFSET:HEX expected)", path, signatures[i]);
+  return g_strv_builder_end (valid);
+}
+
 /* Adds the driver that @file describes; its module's file name goes into
  * @described. */
 static void
@@ -242,6 +276,7 @@ add_description (const char *dir_path, const char *file, GHashTable *described)
                                                 "Formats", NULL, NULL);
   driver->members = g_key_file_get_boolean (key_file, DESCRIPTION_GROUP,
                                             "Members", NULL);
+  driver->signatures = valid_signatures (path, key_file);
   g_ptr_array_add (registry, driver);
 }
 
@@ -433,8 +468,15 @@ find_driver (Match how, const char *key)
  * @url: a path or URL
  * @error: return location for a #GError
  *
- * Returns: the backend type of the driver that opens @url's scheme, or
- *   %G_TYPE_INVALID with %IMGXFER_ERROR_UNKNOWN_URL
+ * Finds the driver that opens @url, by its scheme (the empty scheme for a
+ * plain path), loading the driver's module if needed. Thread safe.
+ *
+ * Returns: the backend type of the driver, or %G_TYPE_INVALID with
+ *   %IMGXFER_ERROR_INVALID_ARGUMENT when @url does not parse
+ *   (imgxfer_url_parse()) or %IMGXFER_ERROR_UNKNOWN_URL when no driver
+ *   opens its scheme
+ *
+ * Since: 0.1
  */
 GType
 imgxfer_driver_lookup_url (const char *url, GError **error)
@@ -457,10 +499,16 @@ imgxfer_driver_lookup_url (const char *url, GError **error)
 
 /**
  * imgxfer_driver_lookup_format:
- * @format: an image format such as "qcow2"
+ * @format: an image format such as "qcow2", compared without case
+ *
+ * Finds the first driver that lists @format in
+ * #ImgxferBackendClass.formats, loading the driver's module if needed.
+ * imgxfer_driver_list_format() gives all of them. Thread safe.
  *
  * Returns: the backend type of the format driver for @format, or
- *   %G_TYPE_INVALID
+ *   %G_TYPE_INVALID when there is none
+ *
+ * Since: 0.1
  */
 GType
 imgxfer_driver_lookup_format (const char *format)
@@ -542,11 +590,49 @@ _imgxfer_driver_lookup_members (void)
   return find_driver (MATCH_MEMBERS, NULL);
 }
 
+GPtrArray *
+_imgxfer_driver_list_signatures (void)
+{
+  GPtrArray *all = g_ptr_array_new ();
+
+  ensure_registry ();
+
+  g_rec_mutex_lock (&registry_lock);
+  for (guint i = 0; i < registry->len; i++)
+    {
+      Driver *driver = g_ptr_array_index (registry, i);
+      g_autoptr (GTypeClass) klass = NULL;
+      const char *const *signatures;
+
+      /* Static types: their classes, and so the strings, stay. */
+      if (driver->type != G_TYPE_INVALID)
+        {
+          klass = g_type_class_ref (driver->type);
+          signatures = ((ImgxferBackendClass *)klass)->signatures;
+        }
+      else if (!driver->unusable)
+        signatures = (const char *const *)driver->signatures;
+      else
+        continue;
+      for (; signatures != NULL && *signatures != NULL; signatures++)
+        g_ptr_array_add (all, (gpointer)*signatures);
+    }
+  g_rec_mutex_unlock (&registry_lock);
+
+  return all;
+}
+
 /**
  * imgxfer_driver_lookup_name:
  * @name: a driver name such as "file"
  *
- * Returns: the backend type of that driver, or %G_TYPE_INVALID
+ * Finds a driver by its #ImgxferBackendClass.name, as `imgxfer drivers`
+ * shows it. Thread safe.
+ *
+ * Returns: the backend type of that driver, or %G_TYPE_INVALID when there
+ *   is none
+ *
+ * Since: 0.1
  */
 GType
 imgxfer_driver_lookup_name (const char *name)
@@ -559,8 +645,14 @@ imgxfer_driver_lookup_name (const char *name)
  * imgxfer_driver_list:
  * @n_drivers: (out) (optional): the number of drivers
  *
+ * Lists every driver: those built into the library, then those of the
+ * modules in `IMGXFER_DRIVER_PATH` and in the drivers folder. Every
+ * module is loaded. Thread safe.
+ *
  * Returns: (transfer full) (array length=n_drivers zero-terminated=1): the
  *   backend types of all registered drivers, in resolution order
+ *
+ * Since: 0.1
  */
 GType *
 imgxfer_driver_list (guint *n_drivers)
@@ -593,8 +685,12 @@ imgxfer_driver_list (guint *n_drivers)
  * imgxfer_driver_get_module_path:
  * @backend_type: a registered driver's backend type
  *
- * Returns: (nullable): the module file the driver came from, or %NULL for
- *   a built-in driver
+ * Tells where a driver came from, as `imgxfer drivers` shows it.
+ *
+ * Returns: (nullable) (type filename): the module file the driver came
+ *   from, or %NULL for a driver built into the library or the program
+ *
+ * Since: 0.1
  */
 const char *
 imgxfer_driver_get_module_path (GType backend_type)

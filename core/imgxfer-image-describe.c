@@ -115,8 +115,11 @@ ask_format_drivers (Question *question, const char *format, GError **error)
  * driver of the image's format answers (its #ImgxferBackendClass.info),
  * or for raw data the protocol driver; a member of an archive also has
  * "member-offset" and "member-size", its byte range in the archive.
+ * Fails as imgxfer_open() does.
  *
- * Returns: (transfer full): a JSON object
+ * Returns: (transfer full): a JSON object, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 JsonNode *
 imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
@@ -127,6 +130,7 @@ imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
   g_autoptr (GTypeClass) klass = NULL;
   ImgxferBackendClass *backend_class;
   const char *format;
+  JsonNode *info;
 
   g_return_val_if_fail (url != NULL, NULL);
 
@@ -148,6 +152,11 @@ imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
           = imgxfer_open_options_copy (raw_options);
       Question question = { FALSE, url, format_options, NULL, cancellable };
 
+      /* The format's drivers read the image themselves. */
+      if (protocol != NULL
+          && !imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE,
+                                     cancellable, error))
+        return NULL;
       imgxfer_open_options_set_format (format_options, format);
       return ask_format_drivers (&question, format, error);
     }
@@ -160,9 +169,15 @@ imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
   klass = g_type_class_ref (G_OBJECT_TYPE (protocol));
   backend_class = (ImgxferBackendClass *)klass;
   if (backend_class->info != NULL)
-    return backend_class->info (backend_class, url, raw_options, cancellable,
+    info = backend_class->info (backend_class, url, raw_options, cancellable,
                                 error);
-  return describe_raw (url, protocol);
+  else
+    info = describe_raw (url, protocol);
+  /* The description stands only if the image was read to the end well. */
+  if (!imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
+                              info != NULL ? error : NULL))
+    g_clear_pointer (&info, json_node_unref);
+  return info;
 }
 
 /* Raw data takes its virtual size, allocated or not. */
@@ -220,9 +235,12 @@ any_driver (ImgxferBackendClass *klass, gpointer user_data, GError **error)
  * (and "bitmaps" for formats that keep them), plus "member-offset" and
  * "member-size" for a member of an archive. The driver of @target_format
  * answers (its #ImgxferBackendClass.measure); raw data takes the image's
- * virtual size.
+ * virtual size. Fails as imgxfer_open() does, and with
+ * %IMGXFER_ERROR_NOT_SUPPORTED when no driver measures @target_format.
  *
- * Returns: (transfer full): a JSON object
+ * Returns: (transfer full): a JSON object, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 JsonNode *
 imgxfer_image_measure (const char *url, ImgxferOpenOptions *options,

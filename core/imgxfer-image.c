@@ -15,8 +15,6 @@
 
 #include "imgxfer-driver-private.h"
 
-#define PROBE_SIZE 512
-
 gboolean
 _imgxfer_format_is_raw (const char *format)
 {
@@ -51,57 +49,11 @@ protocol_driver (const char *url,
   return type;
 }
 
-/**
- * imgxfer_probe_format:
- * @source: a protocol-level source (raw bytes)
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Returns: (transfer none) (nullable): the format named by the image's
- *   first bytes, "raw" when none; %NULL on a read error
- */
-const char *
-imgxfer_probe_format (ImgxferBackend *source,
-                      GCancellable *cancellable,
-                      GError **error)
-{
-  guint8 head[PROBE_SIZE] = { 0 };
-  gsize n = MIN (imgxfer_backend_get_size (source), PROBE_SIZE);
-  static const guint8 vdi_signature[] = { 0x7f, 0x10, 0xda, 0xbe };
-
-  if (!imgxfer_source_pread (IMGXFER_SOURCE (source), head, n, 0,
-                             cancellable, error))
-    return NULL;
-
-  if (memcmp (head, "QFI\xfb\0\0\0", 7) == 0 && (head[7] == 2 || head[7] == 3))
-    return "qcow2";
-  if (memcmp (head, "QFI\xfb", 4) == 0)
-    return "qcow";
-  if (memcmp (head, "KDMV", 4) == 0
-      || memcmp (head, "# Disk DescriptorFile", 21) == 0)
-    return "vmdk";
-  if (memcmp (head, "vhdxfile", 8) == 0)
-    return "vhdx";
-  if (memcmp (head, "conectix", 8) == 0)
-    return "vpc";
-  if (memcmp (head, "QED\0", 4) == 0)
-    return "qed";
-  if (memcmp (head + 0x40, vdi_signature, 4) == 0)
-    return "vdi";
-  /* Both of Parallels' signatures, as qemu probes them (version 2). */
-  if ((memcmp (head, "WithoutFreeSpace", 16) == 0
-       || memcmp (head, "WithouFreSpacExt", 16) == 0)
-      && memcmp (head + 16, "\2\0\0\0", 4) == 0)
-    return "parallels";
-  if (memcmp (head, "LUKS\xba\xbe", 6) == 0)
-    return "luks";
-  return "raw";
-}
-
 typedef struct
 {
   const char *url;
   ImgxferOpenOptions *options;
+  ImgxferBackend *protocol; /* probed, for the driver that takes it */
   GCancellable *cancellable;
 } OpenRequest;
 
@@ -109,29 +61,47 @@ static gpointer
 open_with (ImgxferBackendClass *klass, gpointer user_data, GError **error)
 {
   OpenRequest *request = user_data;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  gboolean opened;
 
-  return g_initable_new (G_TYPE_FROM_CLASS (klass), request->cancellable,
-                         error,
-                         "url", request->url,
-                         "options", request->options,
-                         NULL);
+  backend = g_object_new (G_TYPE_FROM_CLASS (klass),
+                          "url", request->url,
+                          "options", request->options,
+                          NULL);
+  _imgxfer_backend_hand_protocol (backend,
+                                  g_steal_pointer (&request->protocol));
+  opened = g_initable_init (G_INITABLE (backend), request->cancellable, error);
+  request->protocol = _imgxfer_backend_take_back_protocol (backend);
+  return opened ? g_steal_pointer (&backend) : NULL;
 }
 
 /* Opens the image through the first format driver for @format that takes
- * it; each finds the bytes itself through the protocol driver. */
+ * it; each finds the bytes itself through the protocol driver, or takes
+ * @protocol (taken, may be NULL), the protocol level opened to probe the
+ * format. */
 static ImgxferBackend *
 open_format (const char *url,
              ImgxferOpenOptions *options,
              const char *format,
+             ImgxferBackend *protocol,
              GCancellable *cancellable,
              GError **error)
 {
   g_autoptr (ImgxferOpenOptions) format_options
       = imgxfer_open_options_copy (options);
-  OpenRequest request = { url, format_options, cancellable };
+  OpenRequest request = { url, format_options, protocol, cancellable };
+  g_autoptr (ImgxferBackend) backend = NULL;
 
   imgxfer_open_options_set_format (format_options, format);
-  return _imgxfer_driver_ask_format (format, url, open_with, &request, error);
+  backend = _imgxfer_driver_ask_format (format, url, open_with, &request,
+                                        error);
+  /* Not taken: closed here, its error standing only when all went well. */
+  if (request.protocol != NULL
+      && !imgxfer_backend_close (request.protocol, IMGXFER_CLOSE_NONE,
+                                 cancellable, backend ? error : NULL))
+    g_clear_object (&backend);
+  g_clear_object (&request.protocol);
+  return g_steal_pointer (&backend);
 }
 
 /**
@@ -146,10 +116,19 @@ open_format (const char *url,
  * protocol) or probed (on a local read-only source), is opened through
  * the drivers for that format, stacked on the protocol driver; a format
  * driver refuses the protocols it cannot read the format over. A
- * destination's format is never probed, nor a remote image's.
+ * destination's format is never probed, nor a remote image's. With an
+ * archive member in the options, a local @url is the archive.
+ *
+ * Fails with %IMGXFER_ERROR_INVALID_ARGUMENT when @url does not parse,
+ * %IMGXFER_ERROR_UNKNOWN_URL when no driver opens it,
+ * %IMGXFER_ERROR_NOT_SUPPORTED when no driver opens its format, and with
+ * the driver's errors (%IMGXFER_ERROR_NOT_FOUND,
+ * %IMGXFER_ERROR_BAD_IMAGE, %IMGXFER_ERROR_IN_USE, %G_IO_ERROR...).
  *
  * Returns: (transfer full): a backend implementing #ImgxferSource and,
- *   when writable, #ImgxferDestination
+ *   when writable, #ImgxferDestination, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 ImgxferBackend *
 imgxfer_open (const char *url,
@@ -170,16 +149,14 @@ imgxfer_open (const char *url,
   /* A format given is stacked on any protocol; its drivers say which
    * they can read the format over. */
   if (!_imgxfer_format_is_raw (format))
-    return open_format (url, options, format, cancellable, error);
+    return open_format (url, options, format, NULL, cancellable, error);
 
   protocol = _imgxfer_open_protocol (url, options, &format, cancellable, error);
   if (protocol == NULL)
     return NULL;
   if (format != NULL)
-    {
-      g_clear_object (&protocol);
-      return open_format (url, options, format, cancellable, error);
-    }
+    return open_format (url, options, format, g_steal_pointer (&protocol),
+                        cancellable, error);
   return g_steal_pointer (&protocol);
 }
 
@@ -312,9 +289,17 @@ create_format (const char *url,
  * driver for a path), an image of another format by the first driver for
  * that format that makes it (see imgxfer_driver_list_format()). The
  * backend reports %IMGXFER_BACKEND_IS_ZERO when nothing shows through from
- * a backing file.
+ * a backing file. It does not check that @url is not an image being read:
+ * imgxfer_open_destination() does.
  *
- * Returns: (transfer full): the open destination
+ * A raw image with a backing file fails with
+ * %IMGXFER_ERROR_INVALID_ARGUMENT, a format or a URL no driver creates
+ * with %IMGXFER_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: (transfer full): the open destination, or %NULL with @error
+ *   set
+ *
+ * Since: 0.1
  */
 ImgxferBackend *
 imgxfer_create (const char *url,
@@ -362,8 +347,15 @@ imgxfer_create (const char *url,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
+ * Describes the whole image, asking imgxfer_source_extents() as many
+ * times as it takes, as `imgxfer extents` prints it. A large image with a
+ * slow driver takes long: the copy engine asks extents per unit of work
+ * instead. Fails as imgxfer_source_extents() does.
+ *
  * Returns: (transfer container) (element-type ImgxferExtent): every
- *   extent of the image, merged
+ *   extent of the image, merged, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 GArray *
 imgxfer_image_extents (ImgxferBackend *source,
@@ -401,8 +393,14 @@ imgxfer_image_extents (ImgxferBackend *source,
  * @extents: (element-type ImgxferExtent): extents
  * @context: the context they were asked in
  *
- * Returns: (transfer full): a JSON array in the form the imageio protocol
- *   uses
+ * Writes extents as the imageio protocol (`GET /images/TICKET/extents`)
+ * and `imgxfer extents --output=json` give them: an array of objects
+ * with "start", "length", "zero" and "hole" in the zero context, or
+ * "start", "length", "dirty" and "zero" in the dirty context.
+ *
+ * Returns: (transfer full): a JSON array
+ *
+ * Since: 0.1
  */
 JsonNode *
 imgxfer_extents_to_json (GArray *extents, ImgxferExtentContext context)

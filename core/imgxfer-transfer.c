@@ -142,6 +142,10 @@ remote_options (ImgxferTransferOptions *options)
       open_options, imgxfer_transfer_options_get_proxy_url (options));
   imgxfer_open_options_set_connections (
       open_options, imgxfer_transfer_options_get_connections (options));
+  imgxfer_open_options_set_retries (
+      open_options, imgxfer_transfer_options_get_retries (options));
+  imgxfer_open_options_set_timeout (
+      open_options, imgxfer_transfer_options_get_timeout (options));
   return open_options;
 }
 
@@ -172,7 +176,13 @@ run_copy (Transfer *transfer, ImgxferBackend *source,
   transfer->relay->total = imgxfer_backend_get_size (source);
   if (transfer->relay->func)
     imgxfer_copy_set_progress_func (copy, relay_report, transfer->relay, NULL);
-  return imgxfer_copy_run (copy, cancellable, error);
+  /* The copy flushed every connection; closing says whether the rest
+   * ended well (a helper stopped cleanly, nothing failed on close). */
+  return imgxfer_copy_run (copy, cancellable, error)
+         && imgxfer_backend_close (destination, IMGXFER_CLOSE_NONE,
+                                   cancellable, error)
+         && imgxfer_backend_close (source, IMGXFER_CLOSE_NONE, cancellable,
+                                   error);
 }
 
 /* A local image, or an archive member, into the transfer URL. Without
@@ -405,6 +415,9 @@ imgxfer_upload_async (const char *filename, const char *url,
  * @result: the result given to the callback
  * @error: return location for a #GError
  *
+ * Ends an upload started with imgxfer_upload_async(), with the errors of
+ * imgxfer_upload().
+ *
  * Returns: %TRUE when all of the image was uploaded and flushed
  *
  * Since: 0.1
@@ -471,6 +484,9 @@ imgxfer_download_async (const char *url, const char *filename,
  * imgxfer_download_finish:
  * @result: the result given to the callback
  * @error: return location for a #GError
+ *
+ * Ends a download started with imgxfer_download_async(), with the errors
+ * of imgxfer_download().
  *
  * Returns: %TRUE when all of the image was downloaded and flushed
  *

@@ -1,14 +1,17 @@
 /* fuzz-imageio.c: what the HTTPS driver reads from an imageio server
  *
  * The first byte picks the answer, the rest is its body: OPTIONS (the
- * features), GET /extents?context=zero or ?context=dirty. A server is not
- * trusted: whatever it sends, the driver takes sane features or refuses
- * the extents, and the extents it takes are contiguous from 0.
+ * features), GET /extents?context=zero or ?context=dirty, GET /checksum.
+ * The body goes through the driver's own strict JSON parser first. A
+ * server is not trusted: whatever it sends, the driver takes sane
+ * features or refuses the extents, the extents it takes are contiguous
+ * from 0, and nothing leaks (json-glib would, given "2{}").
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include "drivers/common/imgxfer-json-strict.h"
 #include "drivers/imageio/imgxfer-imageio-http.h"
 
 #include "fuzz.h"
@@ -49,20 +52,30 @@ fuzz_extents (JsonNode *root, ImgxferExtentContext context)
     }
 }
 
+/* Only the checksum asked for is taken. */
+static void
+fuzz_checksum (JsonNode *root)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *checksum = _imgxfer_imageio_read_checksum (
+      root, "blake2b", 4 * 1024 * 1024, "fuzz", &error);
+
+  g_assert_true ((checksum == NULL) == (error != NULL));
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  JsonNode *root;
+  g_autoptr (JsonNode) root = NULL;
 
   /* A critical from json-glib is a misuse of its API: a crash here. */
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  if (size == 0
-      || !json_parser_load_from_data (parser, (const char *)data + 1, size - 1,
-                                      NULL)
-      || (root = json_parser_get_root (parser)) == NULL)
+  if (size == 0)
     return 0;
-  switch (data[0] % 3)
+  root = _imgxfer_json_parse_strict ((const char *)data + 1, size - 1, NULL);
+  if (root == NULL)
+    return 0;
+  switch (data[0] % 4)
     {
     case 0:
       fuzz_options (root);
@@ -70,8 +83,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     case 1:
       fuzz_extents (root, IMGXFER_EXTENT_CONTEXT_ZERO);
       break;
-    default:
+    case 2:
       fuzz_extents (root, IMGXFER_EXTENT_CONTEXT_DIRTY);
+      break;
+    default:
+      fuzz_checksum (root);
       break;
     }
   return 0;

@@ -68,14 +68,15 @@ checksum_done (gpointer data)
   json_builder_add_string_value (builder, checksum->checksum);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
+  serve_request_end_op (request);
   serve_http_send_json (request->msg, root);
   soup_server_message_unpause (request->msg);
 }
 
-static gboolean
-parse_block_size (SoupServerMessage *msg, gsize *block_size, GError **error)
+gboolean
+serve_checksum_parse_block_size (const char *text, gsize *block_size,
+                                 GError **error)
 {
-  const char *text = serve_http_query (msg, "block_size");
   g_autofree char *quoted = NULL;
   guint64 value;
 
@@ -122,7 +123,8 @@ serve_checksum (ServeServer *server, SoupServerMessage *msg, const char *id)
   if (!serve_http_query_enum (
           msg, "algorithm", imgxfer_checksum_list_algorithms (),
           IMGXFER_CHECKSUM_DEFAULT_ALGORITHM, &checksum->algorithm, &error)
-      || !parse_block_size (msg, &checksum->block_size, &error))
+      || !serve_checksum_parse_block_size (serve_http_query (msg, "block_size"),
+                                           &checksum->block_size, &error))
     {
       serve_http_send_error (msg, error);
       return;

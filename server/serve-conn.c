@@ -12,16 +12,19 @@
 #include <sys/socket.h>
 
 #include "serve-conn.h"
+#include "serve-image.h"
 
 #define CONN_KEY "imgxfer-serve-conn"
+#define COUNTED_KEY "imgxfer-serve-counted"
 
 typedef struct
 {
   ServeConns *conns;
   GSocket *socket; /* not a reference: the state lives on it */
-  guint busy;      /* requests in progress */
+  guint busy;      /* requests whose headers came, not yet answered */
   gint64 last_active;
   guint timeout;
+  gboolean shut;      /* shut down by the reaper, to be closed next */
   GPtrArray *tickets; /* ServeTicket that counted this connection */
 } Conn;
 
@@ -29,17 +32,23 @@ struct _ServeConns
 {
   SoupServer *server;
   guint default_timeout;
-  GList *list; /* Conn */
+  gboolean defer_accept; /* the listening socket has TCP_DEFER_ACCEPT */
+  GList *list;           /* Conn */
   GSource *reaper;
   gulong started_id, finished_id, aborted_id;
 };
 
-/* The connection no longer counts for its tickets. */
+/* The connection no longer counts for its tickets, and its backends
+ * go. */
 static void
 conn_drop_tickets (Conn *conn)
 {
   for (guint i = 0; i < conn->tickets->len; i++)
-    serve_ticket_remove_connection (conn->tickets->pdata[i]);
+    {
+      serve_ticket_remove_connection (conn->tickets->pdata[i]);
+      serve_image_disown (serve_ticket_get_image (conn->tickets->pdata[i]),
+                          conn);
+    }
   g_ptr_array_set_size (conn->tickets, 0);
 }
 
@@ -69,6 +78,7 @@ conn_get (ServeConns *conns, SoupServerMessage *msg)
       conn->conns = conns;
       conn->socket = socket;
       conn->timeout = conns->default_timeout;
+      conn->last_active = g_get_monotonic_time ();
       conn->tickets
           = g_ptr_array_new_with_free_func ((GDestroyNotify)serve_ticket_unref);
       conns->list = g_list_prepend (conns->list, conn);
@@ -77,14 +87,43 @@ conn_get (ServeConns *conns, SoupServerMessage *msg)
   return conn;
 }
 
+/* A connection whose request has not sent all its headers is idle: a
+ * client that sends half a request line and stops is closed after the
+ * inactivity timeout, like one that sends nothing. */
 static void
-on_request_started (SoupServer *server, SoupServerMessage *msg,
-                    ServeConns *conns)
+on_got_headers (SoupServerMessage *msg, ServeConns *conns)
 {
   Conn *conn = conn_get (conns, msg);
 
   if (conn)
-    conn->busy++;
+    {
+      conn->busy++;
+      g_object_set_data (G_OBJECT (msg), COUNTED_KEY, GINT_TO_POINTER (1));
+    }
+}
+
+/* libsoup starts a connection's first request before its TLS handshake.
+ * The remote service's sockets are accepted once data came, or after the
+ * kernel waited the inactivity timeout for it (TCP_DEFER_ACCEPT): one
+ * without data then is a client that sends nothing, and is shut down
+ * before its handshake takes a thread of GLib's pool, where it would wait
+ * for a ClientHello while the handshakes of real clients queue behind. */
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg,
+                    ServeConns *conns)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  gboolean first = socket && !g_object_get_data (G_OBJECT (socket), CONN_KEY);
+  Conn *conn = conn_get (conns, msg);
+  char byte;
+
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), conns);
+  if (conn && first && conns->defer_accept
+      && recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0)
+    {
+      g_socket_shutdown (socket, TRUE, TRUE, NULL);
+      conn->shut = TRUE;
+    }
 }
 
 static void
@@ -92,11 +131,17 @@ on_request_done (SoupServer *server, SoupServerMessage *msg, ServeConns *conns)
 {
   Conn *conn = conn_get (conns, msg);
 
-  if (conn && conn->busy > 0)
-    {
-      conn->busy--;
-      conn->last_active = g_get_monotonic_time ();
-    }
+  if (conn == NULL)
+    return;
+  if (g_object_steal_data (G_OBJECT (msg), COUNTED_KEY) && conn->busy > 0)
+    conn->busy--;
+  conn->last_active = g_get_monotonic_time ();
+}
+
+gconstpointer
+serve_conns_lookup (SoupServerMessage *msg)
+{
+  return conn_get (NULL, msg);
 }
 
 void
@@ -140,17 +185,21 @@ reap (gpointer data)
       Conn *conn = l->data;
 
       next = l->next;
-      if (conn->busy > 0)
+      if (conn->busy > 0 || g_socket_is_closed (conn->socket))
         continue;
       /* libsoup 3.2 never notices that an idle connection ended, not
        * even after a shutdown: its socket is closed here, or it would stay
-       * open for good. */
-      if (!g_socket_is_closed (conn->socket)
-          && (peer_closed (conn->socket)
-              || now - conn->last_active > conn->timeout * G_USEC_PER_SEC))
+       * open for good. It is shut down first and closed a tick later: a
+       * TLS handshake may be waiting on it in another thread, which the
+       * shutdown wakes, and which must not read a descriptor reused by
+       * then. */
+      if (conn->shut)
+        g_socket_close (conn->socket, NULL);
+      else if (peer_closed (conn->socket)
+               || now - conn->last_active > conn->timeout * G_USEC_PER_SEC)
         {
           g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
-          g_socket_close (conn->socket, NULL);
+          conn->shut = TRUE;
           conn_drop_tickets (conn);
         }
     }
@@ -158,12 +207,14 @@ reap (gpointer data)
 }
 
 ServeConns *
-serve_conns_new (SoupServer *server, guint default_timeout)
+serve_conns_new (SoupServer *server, guint default_timeout,
+                 gboolean defer_accept)
 {
   ServeConns *self = g_new0 (ServeConns, 1);
 
   self->server = server;
   self->default_timeout = default_timeout;
+  self->defer_accept = defer_accept;
   self->started_id = g_signal_connect (server, "request-started",
                                        G_CALLBACK (on_request_started), self);
   self->finished_id = g_signal_connect (server, "request-finished",

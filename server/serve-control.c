@@ -19,8 +19,8 @@ parse_body (SoupServerMessage *msg, GError **error)
   g_autoptr (GBytes) bytes
       = soup_message_body_flatten (soup_server_message_get_request_body (msg));
 
-  return serve_json_parse (g_bytes_get_data (bytes, NULL),
-                           g_bytes_get_size (bytes), error);
+  return _imgxfer_json_parse_strict (g_bytes_get_data (bytes, NULL),
+                                     g_bytes_get_size (bytes), error);
 }
 
 static void
@@ -70,7 +70,7 @@ patch_ticket (ServeServer *server, SoupServerMessage *msg, const char *id)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) root = parse_body (msg, &error);
   g_autoptr (ServeTicket) ticket = NULL;
-  JsonNode *timeout;
+  guint64 timeout = 0;
 
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
@@ -78,25 +78,11 @@ patch_ticket (ServeServer *server, SoupServerMessage *msg, const char *id)
                               error ? error->message : "expecting an object");
       return;
     }
-  timeout = json_object_get_member (json_node_get_object (root), "timeout");
-  if (timeout == NULL)
+  /* imageio sets no maximum; a ticket's timeout is a guint here. */
+  if (!serve_json_get_integer (json_node_get_object (root), "timeout", TRUE,
+                               G_MAXUINT32, &timeout, &error))
     {
-      serve_http_send_status (msg, 400, "Missing required value for 'timeout'");
-      return;
-    }
-  if (!JSON_NODE_HOLDS_VALUE (timeout)
-      || json_node_get_value_type (timeout) != G_TYPE_INT64)
-    {
-      g_autofree char *text = json_to_string (timeout, FALSE);
-      serve_http_send_status (msg, 400, "Integer required %s", text);
-      return;
-    }
-  if (json_node_get_int (timeout) < 0
-      || json_node_get_int (timeout) > G_MAXUINT32)
-    {
-      serve_http_send_status (msg, 400,
-                              "Invalid value %" G_GINT64_FORMAT " < 0",
-                              json_node_get_int (timeout));
+      serve_http_send_error (msg, error);
       return;
     }
   ticket = serve_tickets_lookup (serve_server_get_tickets (server), id);
@@ -105,7 +91,7 @@ patch_ticket (ServeServer *server, SoupServerMessage *msg, const char *id)
       serve_http_send_status (msg, 404, "No such ticket: %s", id);
       return;
     }
-  serve_ticket_extend (ticket, json_node_get_int (timeout));
+  serve_ticket_extend (ticket, timeout);
   serve_http_send_empty (msg, 200);
 }
 

@@ -89,7 +89,10 @@ read_done (gpointer data)
   download->remaining -= length;
   download->queued++;
   if (download->remaining == 0)
-    soup_message_body_complete (body);
+    {
+      serve_request_end_op (request);
+      soup_message_body_complete (body);
+    }
   soup_server_message_unpause (request->msg);
   read_next (request);
 }
@@ -125,7 +128,10 @@ check_available (ServeRequest *request, Download *download, guint64 *size)
   guint64 requested = download->size >= 0 ? download->offset + download->size
                                           : download->offset;
 
-  if (requested > available)
+  /* "bytes=FIRST-" wants at least the byte at FIRST: at the end there is
+   * none, and "bytes FIRST-(FIRST-1)/SIZE" is no range. */
+  if (requested > available
+      || (download->partial && download->size < 0 && requested == available))
     {
       g_set_error (&request->error, SERVE_ERROR, 416,
                    "Requested more bytes than available: %" G_GUINT64_FORMAT
@@ -191,6 +197,7 @@ open_done (gpointer data)
                     request);
   if (size == 0)
     {
+      serve_request_end_op (request);
       soup_message_body_complete (body);
       soup_server_message_unpause (request->msg);
       return;

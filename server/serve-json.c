@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve-error.h"
 #include "serve-json.h"
 
 static void dump_node (GString *out, JsonNode *node);
@@ -167,118 +168,49 @@ serve_repr (const char *text)
   return g_string_free (out, FALSE);
 }
 
-/* The length of the JSON value at the start of @data (after blanks), or
- * @length when it does not end there: a string ends at its closing quote,
- * an array or object at its closing bracket, anything else at a blank or
- * a bracket, brace, quote, comma or colon. */
-static gsize
-first_value_end (const char *data, gsize length)
+char *
+serve_json_repr (JsonNode *node)
 {
-  gsize i = 0, depth = 0;
-  gboolean in_string = FALSE;
-
-  while (i < length && g_ascii_isspace (data[i]))
-    i++;
-  if (i < length && data[i] != '{' && data[i] != '[' && data[i] != '"')
-    {
-      while (i < length && !g_ascii_isspace (data[i])
-             && !strchr ("{}[]\",:", data[i]))
-        i++;
-      return i;
-    }
-  for (; i < length; i++)
-    {
-      if (in_string)
-        {
-          if (data[i] == '\\')
-            i++;
-          else if (data[i] == '"')
-            in_string = FALSE;
-        }
-      else if (data[i] == '"')
-        in_string = TRUE;
-      else if (data[i] == '{' || data[i] == '[')
-        depth++;
-      else if (data[i] == '}' || data[i] == ']')
-        depth--;
-      if (!in_string && depth == 0)
-        return i + 1;
-    }
-  return length;
+  if (JSON_NODE_HOLDS_VALUE (node)
+      && json_node_get_value_type (node) == G_TYPE_STRING)
+    return serve_repr (json_node_get_string (node));
+  return json_to_string (node, FALSE);
 }
 
-/* json-glib 1.6 turns escapes such as "\333" into bytes that are not
- * UTF-8, in strings and member names alike; nothing downstream may see
- * them (they could not even be written back out). */
-static gboolean
-node_is_utf8 (JsonNode *node)
+gboolean
+serve_json_get_integer (JsonObject *object, const char *key, gboolean required,
+                        guint64 max, guint64 *value, GError **error)
 {
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObjectIter iter;
-        const char *name;
-        JsonNode *member;
+  JsonNode *node = json_object_get_member (object, key);
+  g_autofree char *text = NULL;
 
-        json_object_iter_init (&iter, json_node_get_object (node));
-        while (json_object_iter_next (&iter, &name, &member))
-          if (!g_utf8_validate (name, -1, NULL) || !node_is_utf8 (member))
-            return FALSE;
-        return TRUE;
-      }
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-
-        for (guint i = 0; i < json_array_get_length (array); i++)
-          if (!node_is_utf8 (json_array_get_element (array, i)))
-            return FALSE;
-        return TRUE;
-      }
-    case JSON_NODE_VALUE:
-      return json_node_get_value_type (node) != G_TYPE_STRING
-             || g_utf8_validate (json_node_get_string (node), -1, NULL);
-    default:
-      return TRUE;
-    }
-}
-
-JsonNode *
-serve_json_parse (const char *data, gsize length, GError **error)
-{
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  gsize end;
-
-  data = data ? data : "";
-  /* json-glib 1.6 leaks the values it parses after the first one before
-   * failing: a client could grow the daemon with every such body. */
-  for (end = first_value_end (data, length);
-       end < length && g_ascii_isspace (data[end]); end++)
-    ;
-  if (end < length)
+  if (node == NULL)
     {
-      g_set_error (
-          error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-          "unexpected data after the JSON value at byte %" G_GSIZE_FORMAT, end);
-      return NULL;
+      if (required)
+        g_set_error (error, SERVE_ERROR, 400, "Missing required value for '%s'",
+                     key);
+      return !required;
     }
-  if (!json_parser_load_from_data (parser, data, length, error))
-    return NULL;
-  if (json_parser_get_root (parser) == NULL)
+  text = serve_json_repr (node);
+  if (!JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_INT64)
     {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                           "no JSON value");
-      return NULL;
+      g_set_error (error, SERVE_ERROR, 400, "Integer required %s", text);
+      return FALSE;
     }
-  if (!node_is_utf8 (json_parser_get_root (parser)))
+  if (json_node_get_int (node) < 0)
     {
-      g_set_error_literal (error, JSON_PARSER_ERROR,
-                           JSON_PARSER_ERROR_INVALID_DATA,
-                           "a string is not valid UTF-8");
-      return NULL;
+      g_set_error (error, SERVE_ERROR, 400, "Invalid value %s < 0", text);
+      return FALSE;
     }
-  return json_node_ref (json_parser_get_root (parser));
+  if ((guint64)json_node_get_int (node) > max)
+    {
+      g_set_error (error, SERVE_ERROR, 400,
+                   "Invalid value %s > %" G_GUINT64_FORMAT, text, max);
+      return FALSE;
+    }
+  *value = json_node_get_int (node);
+  return TRUE;
 }
 
 static int

@@ -6,6 +6,10 @@
 
 #include <json-glib/json-glib.h>
 
+/* Bodies from clients are parsed with _imgxfer_json_parse_strict(), which
+ * the daemon shares with the drivers. */
+#include "drivers/common/imgxfer-json-strict.h"
+
 G_BEGIN_DECLS
 
 /* @node in the form of Python's json.dumps() with its default options
@@ -17,8 +21,17 @@ char *serve_json_dumps (JsonNode *node);
  * read like imageio's. */
 char *serve_repr (const char *text);
 
-/* Parses @data as JSON; on failure sets @error to what the parser said. */
-JsonNode *serve_json_parse (const char *data, gsize length, GError **error);
+/* @node as imageio's messages show a value: a string as Python's repr(),
+ * anything else as JSON. */
+char *serve_json_repr (JsonNode *node);
+
+/* imageio's validate.integer(): the integer @key of @object, at least 0
+ * and at most @max; a SERVE_ERROR 400 in imageio's words otherwise, or
+ * when @required and it is missing. @value is left alone when it is not
+ * given. */
+gboolean serve_json_get_integer (JsonObject *object, const char *key,
+                                 gboolean required, guint64 max, guint64 *value,
+                                 GError **error);
 
 /* A copy of @strv in the order of Python's sorted(). */
 char **serve_sorted_strv (const char *const *strv);

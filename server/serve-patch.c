@@ -19,46 +19,6 @@ typedef struct
   gboolean flush;
 } Patch;
 
-static char *
-value_repr (JsonNode *node)
-{
-  if (JSON_NODE_HOLDS_VALUE (node)
-      && json_node_get_value_type (node) == G_TYPE_STRING)
-    return serve_repr (json_node_get_string (node));
-  return json_to_string (node, FALSE);
-}
-
-/* validate.integer() of imageio. */
-static gboolean
-get_integer (JsonObject *object, const char *key, gboolean required,
-             guint64 *value, GError **error)
-{
-  JsonNode *node = json_object_get_member (object, key);
-  g_autofree char *text = NULL;
-
-  if (node == NULL)
-    {
-      if (required)
-        g_set_error (error, SERVE_ERROR, 400, "Missing required value for '%s'",
-                     key);
-      return !required;
-    }
-  text = value_repr (node);
-  if (!JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_INT64)
-    {
-      g_set_error (error, SERVE_ERROR, 400, "Integer required %s", text);
-      return FALSE;
-    }
-  if (json_node_get_int (node) < 0)
-    {
-      g_set_error (error, SERVE_ERROR, 400, "Invalid value %s < 0", text);
-      return FALSE;
-    }
-  *value = json_node_get_int (node);
-  return TRUE;
-}
-
 static gboolean
 get_boolean (JsonObject *object, const char *key, gboolean *value,
              GError **error)
@@ -71,7 +31,7 @@ get_boolean (JsonObject *object, const char *key, gboolean *value,
   if (!JSON_NODE_HOLDS_VALUE (node)
       || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
     {
-      text = value_repr (node);
+      text = serve_json_repr (node);
       g_set_error (error, SERVE_ERROR, 400, "Boolean required %s", text);
       return FALSE;
     }
@@ -90,8 +50,8 @@ parse_patch (SoupServerMessage *msg, Patch *patch, GError **error)
   JsonNode *op;
   g_autofree char *text = NULL;
 
-  root = serve_json_parse (g_bytes_get_data (bytes, NULL),
-                           g_bytes_get_size (bytes), &local);
+  root = _imgxfer_json_parse_strict (g_bytes_get_data (bytes, NULL),
+                                     g_bytes_get_size (bytes), &local);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, SERVE_ERROR, 400, "Invalid JSON message %s",
@@ -106,7 +66,7 @@ parse_patch (SoupServerMessage *msg, Patch *patch, GError **error)
                            "Missing required value for op");
       return FALSE;
     }
-  text = value_repr (op);
+  text = serve_json_repr (op);
   if (g_strcmp0 (text, "'zero'") != 0 && g_strcmp0 (text, "'flush'") != 0)
     {
       g_set_error (error, SERVE_ERROR, 400,
@@ -118,8 +78,10 @@ parse_patch (SoupServerMessage *msg, Patch *patch, GError **error)
   patch->zero = g_str_equal (text, "'zero'");
   if (!patch->zero)
     return TRUE;
-  return get_integer (object, "size", TRUE, &patch->size, error)
-         && get_integer (object, "offset", FALSE, &patch->offset, error)
+  return serve_json_get_integer (object, "size", TRUE, G_MAXINT64, &patch->size,
+                                 error)
+         && serve_json_get_integer (object, "offset", FALSE, G_MAXINT64,
+                                    &patch->offset, error)
          && get_boolean (object, "flush", &patch->flush, error);
 }
 
@@ -165,6 +127,7 @@ patch_done (gpointer data)
     }
   if (patch->zero)
     serve_ticket_add_done (request->ticket, request->op, patch->size);
+  serve_request_end_op (request);
   serve_http_send_empty (request->msg, 200);
   soup_server_message_unpause (request->msg);
 }

@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "serve-http.h"
 #include "serve-images.h"
 #include "serve-job.h"
+#include "serve-limits.h"
 #include "serve-server.h"
 #include "serve-tls.h"
 
@@ -139,6 +141,10 @@ early_handler (SoupServer *soup, SoupServerMessage *msg, const char *path,
 {
   Service *service = data;
 
+  if (!serve_limits_check_head (msg))
+    return;
+  if (service->kind != SERVE_SERVICE_CONTROL)
+    serve_images_add_cors (service->kind, msg);
   if (service->kind != SERVE_SERVICE_CONTROL
       && g_str_equal (soup_server_message_get_method (msg), "PUT"))
     {
@@ -192,8 +198,9 @@ service_new (ServeServer *server, ServeServiceKind kind, GSocket *socket,
   if (server->config->verbose)
     g_signal_connect (service->soup, "request-finished",
                       G_CALLBACK (log_request), NULL);
-  service->conns
-      = serve_conns_new (service->soup, server->config->inactivity_timeout);
+  service->conns = serve_conns_new (
+      service->soup, server->config->inactivity_timeout,
+      kind == SERVE_SERVICE_REMOTE && server->config->inactivity_timeout > 0);
   if (!soup_server_listen_socket (service->soup, socket, options, error))
     return NULL;
   return service;
@@ -213,10 +220,14 @@ service_free (gpointer data)
 }
 
 /* A listening socket from plain socket calls: GLib's bind turns
- * SO_REUSEPORT off, and the remote threads share one port. */
+ * SO_REUSEPORT off, and the remote threads share one port. A @defer_accept
+ * of N seconds hands over a connection only once it sent data, or after N
+ * seconds (TCP_DEFER_ACCEPT): clients that connect and send nothing wait
+ * in the kernel, not in a TLS handshake of the daemon. */
 static GSocket *
 listen_tcp (const struct sockaddr *address, socklen_t length,
-            gboolean reuse_port, const char *what, GError **error)
+            gboolean reuse_port, int defer_accept, const char *what,
+            GError **error)
 {
   int fd = socket (address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1, zero = 0;
@@ -227,6 +238,9 @@ listen_tcp (const struct sockaddr *address, socklen_t length,
   setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port)
     setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (defer_accept > 0)
+    setsockopt (fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_accept,
+                sizeof defer_accept);
   if (address->sa_family == AF_INET6)
     setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   if (bind (fd, address, length) < 0 || listen (fd, 128) < 0)
@@ -289,8 +303,9 @@ bind_remote (ServeServer *self, GPtrArray *sockets, GError **error)
         ((struct sockaddr_in6 *)&address)->sin6_port = htons (port);
       else
         ((struct sockaddr_in *)&address)->sin_port = htons (port);
-      socket = listen_tcp ((struct sockaddr *)&address, result->ai_addrlen,
-                           TRUE, what, error);
+      socket = listen_tcp (
+          (struct sockaddr *)&address, result->ai_addrlen, TRUE,
+          MIN (self->config->inactivity_timeout, G_MAXINT), what, error);
       if (socket == NULL)
         break;
       port = socket_port (socket);
@@ -431,7 +446,7 @@ start_control (ServeServer *self, GError **error)
               .sin_port = htons (config->control_port),
               .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
       socket = listen_tcp ((struct sockaddr *)&address, sizeof address, FALSE,
-                           "control port", error);
+                           0, "control port", error);
       if (socket)
         self->control_port = socket_port (socket);
     }

@@ -129,6 +129,9 @@ get_ops (JsonObject *object, char ***out, GError **error)
   if (!JSON_NODE_HOLDS_ARRAY (node))
     return invalid (error, "ops", node, "expecting a list value");
   array = json_node_get_array (node);
+  /* imageio takes an empty list, for a ticket that allows nothing. */
+  if (json_array_get_length (array) == 0)
+    return invalid (error, "ops", node, "expecting at least one operation");
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
       const char *op = json_array_get_string_element (array, i);
@@ -216,7 +219,7 @@ serve_ticket_new (JsonNode *node, guint default_inactivity_timeout,
   self->access_time = now_seconds ();
   self->expires = self->access_time + self->timeout;
   self->image = serve_image_new (self->url, self->format, self->bitmap,
-                                 serve_ticket_may (self, "write"));
+                                 serve_ticket_may (self, "write"), self->size);
   return g_steal_pointer (&self);
 }
 

@@ -35,14 +35,27 @@ serve_tickets_free (ServeTickets *self)
   g_free (self);
 }
 
+/* As imageio's Authorizer.add(): a ticket of an id already known replaces
+ * the old one, which is not cancelled: the requests it is serving go on,
+ * and those that come later get the new ticket, with its own state. The
+ * old ticket's idle backends close now, since they may hold the image's
+ * write lock that the new ticket's backends need; the busy ones close as
+ * their requests end. */
 void
 serve_tickets_add (ServeTickets *self, ServeTicket *ticket)
 {
+  g_autoptr (ServeTicket) old = NULL;
+  const char *id = serve_ticket_get_uuid (ticket);
+
   g_mutex_lock (&self->lock);
-  g_hash_table_replace (self->tickets,
-                        g_strdup (serve_ticket_get_uuid (ticket)),
+  old = g_hash_table_lookup (self->tickets, id);
+  if (old)
+    serve_ticket_ref (old);
+  g_hash_table_replace (self->tickets, g_strdup (id),
                         serve_ticket_ref (ticket));
   g_mutex_unlock (&self->lock);
+  if (old)
+    serve_image_close (serve_ticket_get_image (old));
 }
 
 ServeTicket *

@@ -3,20 +3,27 @@
  * The early handler checks the request before its body is read and turns
  * accumulation off; libsoup's small body pieces are gathered into writes
  * of WRITE_SIZE or more, one running while the next fills. When the next
- * one reaches twice WRITE_SIZE the message is paused, so a slow image
- * slows the client instead of filling memory. The normal handler, called when
- * the body is complete, writes the rest, flushes (unless ?flush=n) and answers.
+ * one nears twice WRITE_SIZE (a full buffer) the message is paused, so a
+ * slow image slows the client instead of filling memory. Buffers are
+ * reused from request to request (serve-buffer.h). The normal handler,
+ * called when the body is complete, writes the rest, flushes (unless
+ * ?flush=n) and answers.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include "serve-buffer.h"
 #include "serve-error.h"
 #include "serve-http.h"
 #include "serve-images.h"
+#include "serve-json.h"
 #include "serve-request.h"
 
-#define WRITE_SIZE (1024 * 1024)
+#define WRITE_SIZE (SERVE_BUFFER_SIZE / 2)
+/* Room kept for one more of libsoup's body pieces (8 KiB) in a buffer
+ * once its message is paused, so that a buffer never grows. */
+#define PIECE_ROOM (64 * 1024)
 #define UPLOAD_KEY "imgxfer-serve-upload"
 
 typedef struct
@@ -39,8 +46,8 @@ upload_free (gpointer data)
 {
   Upload *upload = data;
 
-  g_clear_pointer (&upload->fill, g_byte_array_unref);
-  g_clear_pointer (&upload->buffer, g_byte_array_unref);
+  serve_buffer_give (upload->fill);
+  serve_buffer_give (upload->buffer);
   g_free (upload);
 }
 
@@ -75,7 +82,7 @@ write_done (gpointer data)
   upload->writing = FALSE;
   if (request->error == NULL)
     serve_ticket_add_done (request->ticket, request->op, upload->buffer->len);
-  g_clear_pointer (&upload->buffer, g_byte_array_unref);
+  serve_buffer_give (g_steal_pointer (&upload->buffer));
 
   if (upload->final || (request->error && upload->body_done))
     {
@@ -83,6 +90,7 @@ write_done (gpointer data)
         serve_request_fail (request);
       else
         {
+          serve_request_end_op (request);
           serve_http_send_empty (request->msg, 200);
           soup_server_message_unpause (request->msg);
         }
@@ -108,7 +116,7 @@ write_next (ServeRequest *request)
     return;
   upload->final = upload->body_done;
   upload->buffer = g_steal_pointer (&upload->fill);
-  upload->fill = g_byte_array_sized_new (upload->final ? 0 : WRITE_SIZE);
+  upload->fill = upload->final ? NULL : serve_buffer_take ();
   upload->buffer_offset = upload->offset + upload->written;
   upload->written += upload->buffer->len;
   upload->writing = TRUE;
@@ -131,7 +139,7 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, ServeRequest *request)
   /* While a write runs the next one may grow to twice its size before
    * the client is paused: slack for a busy machine, where every hand-off
    * between threads waits for a core. */
-  if (upload->writing && upload->fill->len < 2 * WRITE_SIZE)
+  if (upload->writing && upload->fill->len < SERVE_BUFFER_SIZE - PIECE_ROOM)
     return;
   if (upload->writing)
     {
@@ -149,11 +157,24 @@ check_request (SoupServerMessage *msg, Upload *upload, GError **error)
       soup_server_message_get_request_headers (msg), "Content-Range");
   static const char *const yes_no[] = { "y", "n", NULL };
   const char *flush;
+  gint64 last = -1;
 
   if (!serve_http_content_length (msg, &upload->length, error))
     return FALSE;
-  if (range && !serve_http_parse_content_range (range, &upload->offset, error))
+  if (range
+      && !serve_http_parse_content_range (range, &upload->offset, &last, error))
     return FALSE;
+  /* A body longer than its range would write past it. */
+  if (last >= 0 && (guint64)last - upload->offset + 1 != upload->length)
+    {
+      g_autofree char *quoted = serve_repr (range);
+
+      g_set_error (
+          error, SERVE_ERROR, 400,
+          "Content-Range %s does not match Content-Length %" G_GUINT64_FORMAT,
+          quoted, upload->length);
+      return FALSE;
+    }
   /* For backward compatibility imageio flushes by default. */
   if (!serve_http_query_enum (msg, "flush", yes_no, "y", &flush, error))
     return FALSE;
@@ -189,7 +210,7 @@ serve_upload_early (ServeServer *server, SoupServerMessage *msg, const char *id)
     return;
 
   request = serve_request_new (msg, server, ticket);
-  upload->fill = g_byte_array_sized_new (WRITE_SIZE);
+  upload->fill = serve_buffer_take ();
   request->data = g_steal_pointer (&upload);
   request->data_free = upload_free;
   if (!serve_request_begin (request, ((Upload *)request->data)->offset, &error))

@@ -3,7 +3,8 @@
  * registry, with drivers of a made-up format, "testfmt": the first passes
  * every request on, the second answers. imgxfer_checksum_compute() asks
  * a driver that has the checksum without reading, defined as a table
- * (IMGXFER_DEFINE_DRIVER).
+ * (IMGXFER_DEFINE_DRIVER). imgxfer_probe_format() recognizes another
+ * made-up format, "sigfmt", by the signature its driver declares.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -234,6 +235,137 @@ static const ImgxferDriverSpec sum_driver = {
 
 IMGXFER_DEFINE_DRIVER (TestSum, test_sum, &sum_driver)
 
+/* "sigfmt" images: "SIGFMT" at offset 16, which the driver checks
+ * through the protocol level; it reads as 1234 bytes of 0x5a whatever
+ * the file holds. */
+#define SIG_FORMAT "sigfmt"
+#define SIG_SIZE 1234
+
+G_DECLARE_FINAL_TYPE (TestSig, test_sig, TEST, SIG, ImgxferBackend)
+struct _TestSig
+{
+  ImgxferBackend parent_instance;
+};
+
+static gboolean
+sig_open (ImgxferBackend *backend, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (ImgxferBackend) protocol = NULL;
+  char magic[6];
+
+  g_assert_cmpstr (
+      imgxfer_open_options_get_format (imgxfer_backend_get_options (backend)),
+      ==, SIG_FORMAT);
+  /* The probed one when it was probed, else opened now: raw bytes. */
+  protocol = imgxfer_backend_open_protocol (backend, cancellable, error);
+  if (protocol == NULL
+      || !imgxfer_source_pread (IMGXFER_SOURCE (protocol), magic,
+                                sizeof magic, 16, cancellable, error))
+    return FALSE;
+  g_assert_cmpmem (magic, sizeof magic, "SIGFMT", 6);
+  imgxfer_backend_set_size (backend, SIG_SIZE);
+  return imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
+                                error);
+}
+
+static gboolean
+sig_pread (ImgxferSource *source, void *buffer, gsize length, guint64 offset,
+           GCancellable *cancellable, GError **error)
+{
+  memset (buffer, 0x5a, length);
+  return TRUE;
+}
+
+static const char *const sig_formats[] = { SIG_FORMAT, NULL };
+/* "SIGFMT" at 0x10. */
+static const char *const sig_signatures[]
+    = { SIG_FORMAT ":0x10:534947464d54", NULL };
+
+static const ImgxferDriverSpec sig_driver = {
+  .name = "test-sig",
+  .schemes = no_schemes,
+  .formats = sig_formats,
+  .signatures = sig_signatures,
+  .open = sig_open,
+  .pread = sig_pread,
+};
+
+IMGXFER_DEFINE_DRIVER (TestSig, test_sig, &sig_driver)
+
+/* The format probed from a local file holding @contents. */
+static char *
+probe_file (const char *dir, const char *contents, gsize length)
+{
+  g_autofree char *path = g_build_filename (dir, "probed.img", NULL);
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) raw = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *format;
+
+  g_file_set_contents (path, contents, length, &error);
+  g_assert_no_error (error);
+  imgxfer_open_options_set_format (options, "raw");
+  raw = imgxfer_open (path, options, NULL, &error);
+  g_assert_no_error (error);
+  format = imgxfer_probe_format (raw, NULL, &error);
+  g_assert_no_error (error);
+  return g_strdup (format);
+}
+
+/* The signature names the format only where it says, all of it. */
+static void
+test_probe_signature (void)
+{
+  g_autofree char *dir = test_tmpdir_new ();
+  static const char exact[] = "0123456789abcdefSIGFMT";
+  g_autofree char *at_end = probe_file (dir, exact, strlen (exact));
+  g_autofree char *further = probe_file (dir, "0123456789abcdefSIGFMT and on",
+                                         29);
+  g_autofree char *shifted = probe_file (dir, "0123456789abcdeSIGFMT and on",
+                                         28);
+  g_autofree char *cut = probe_file (dir, exact, strlen (exact) - 1);
+  g_autofree char *empty = probe_file (dir, "", 0);
+
+  g_assert_cmpstr (at_end, ==, SIG_FORMAT);
+  g_assert_cmpstr (further, ==, SIG_FORMAT);
+  g_assert_cmpstr (shifted, ==, "raw");
+  g_assert_cmpstr (cut, ==, "raw");
+  g_assert_cmpstr (empty, ==, "raw");
+  test_tmpdir_free (g_steal_pointer (&dir));
+}
+
+/* imgxfer_open() probes a local source and stacks the format's driver,
+ * which reads the format's bytes through the protocol level. */
+static void
+test_open_probed (void)
+{
+  g_autofree char *dir = test_tmpdir_new ();
+  g_autofree char *path = g_build_filename (dir, "disk.img", NULL);
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 byte = 0;
+
+  g_file_set_contents (path, "0123456789abcdefSIGFMT, then data", -1, &error);
+  g_assert_no_error (error);
+  backend = imgxfer_open (path, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (IMGXFER_BACKEND_GET_CLASS (backend)->name, ==, "test-sig");
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, SIG_SIZE);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), &byte, 1,
+                                       SIG_SIZE - 1, NULL, &error));
+  g_assert_cmphex (byte, ==, 0x5a);
+  g_clear_object (&backend);
+
+  /* Given, not probed: the driver opens the protocol level itself. */
+  imgxfer_open_options_set_format (options, SIG_FORMAT);
+  backend = imgxfer_open (path, options, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (IMGXFER_BACKEND_GET_CLASS (backend)->name, ==, "test-sig");
+  g_clear_object (&backend);
+  test_tmpdir_free (g_steal_pointer (&dir));
+}
+
 static char *
 checksum_of (const char *url, GError **error)
 {
@@ -418,6 +550,7 @@ main (int argc, char **argv)
   imgxfer_driver_register (TEST_TYPE_DECLINING);
   imgxfer_driver_register (TEST_TYPE_ANSWERING);
   imgxfer_driver_register (test_sum_get_type ());
+  imgxfer_driver_register (test_sig_get_type ());
 
   g_test_add_func ("/driver-operations/list-format", test_list_format);
   g_test_add_func ("/driver-operations/create", test_create);
@@ -427,6 +560,9 @@ main (int argc, char **argv)
   g_test_add_func ("/driver-operations/create-raw", test_create_raw);
   g_test_add_func ("/driver-operations/spec-roles", test_spec_roles);
   g_test_add_func ("/driver-operations/checksum", test_checksum);
+  g_test_add_func ("/driver-operations/probe/signature",
+                   test_probe_signature);
+  g_test_add_func ("/driver-operations/probe/open", test_open_probed);
 
   return g_test_run ();
 }

@@ -114,6 +114,7 @@ test_descriptions_match_classes (void)
       g_autofree char *module_path = NULL;
       g_auto (GStrv) schemes = NULL;
       g_auto (GStrv) formats = NULL;
+      g_auto (GStrv) signatures = NULL;
       g_autoptr (GTypeClass) klass = NULL;
       ImgxferBackendClass *backend_class;
       GType type;
@@ -130,6 +131,8 @@ test_descriptions_match_classes (void)
                                             NULL, NULL);
       formats = g_key_file_get_string_list (key_file, "Driver", "Formats",
                                             NULL, NULL);
+      signatures = g_key_file_get_string_list (key_file, "Driver",
+                                               "Signatures", NULL, NULL);
 
       type = imgxfer_driver_lookup_name (name);
       g_assert_cmpstr (g_type_name (type), ==, type_name);
@@ -137,6 +140,7 @@ test_descriptions_match_classes (void)
       backend_class = (ImgxferBackendClass *)klass;
       assert_same_strv (backend_class->schemes, schemes);
       assert_same_strv (backend_class->formats, formats);
+      assert_same_strv (backend_class->signatures, signatures);
       g_assert_cmpint (g_key_file_get_boolean (key_file, "Driver", "Members",
                                                NULL),
                        ==, backend_class->list_members != NULL);
@@ -150,19 +154,27 @@ test_descriptions_match_classes (void)
 }
 
 /* A described module that cannot be loaded costs nothing until a lookup
- * matches its description; then it fails that lookup with a warning. */
+ * matches its description; then it fails that lookup with a warning.
+ * Probing takes the signatures of its formats from the description. */
 static void
 test_description_loads_on_demand (void)
 {
   static const char description[]
       = "[Driver]\nName=broken\nType=ImgxferBrokenBackend\n"
-        "Module=imgxfer-broken.so\nSchemes=broken;\n";
+        "Module=imgxfer-broken.so\nSchemes=broken;\nFormats=brokenfmt;\n"
+        "Signatures=brokenfmt:0x8:425252;brokenfmt:8;\n";
   char *dir;
   g_autofree char *path = NULL;
+  g_autofree char *image = NULL;
   g_autoptr (GError) error = NULL;
 
   if (g_test_subprocess ())
     {
+      g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+      g_autoptr (ImgxferBackend) raw = NULL;
+
+      /* Seen on stderr rather than fatal. */
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);
       g_setenv ("IMGXFER_DRIVER_PATH", g_getenv ("TEST_DESCRIBED_DIR"),
                 TRUE);
       g_assert_cmpstr (g_type_name (imgxfer_driver_lookup_url ("/x", NULL)),
@@ -171,10 +183,14 @@ test_description_loads_on_demand (void)
                         G_TYPE_INVALID);
       g_assert_cmpuint (imgxfer_driver_lookup_name ("nbd"), !=,
                         G_TYPE_INVALID);
+      imgxfer_open_options_set_format (options, "raw");
+      raw = imgxfer_open (g_getenv ("TEST_IMAGE"), options, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (imgxfer_probe_format (raw, NULL, &error), ==,
+                       "brokenfmt");
+      g_assert_no_error (error);
       g_printerr ("not loaded yet\n");
 
-      /* Seen on stderr rather than fatal. */
-      g_log_set_always_fatal (G_LOG_FATAL_MASK);
       g_assert_cmpuint (imgxfer_driver_lookup_url ("broken://x", &error), ==,
                         G_TYPE_INVALID);
       g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_UNKNOWN_URL);
@@ -185,10 +201,15 @@ test_description_loads_on_demand (void)
   path = g_build_filename (dir, "broken.driver", NULL);
   g_file_set_contents (path, description, -1, &error);
   g_assert_no_error (error);
+  image = g_build_filename (dir, "image", NULL);
+  g_file_set_contents (image, "12345678BRR and more", -1, &error);
+  g_assert_no_error (error);
   g_setenv ("TEST_DESCRIBED_DIR", dir, TRUE);
+  g_setenv ("TEST_IMAGE", image, TRUE);
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
-  g_test_trap_assert_stderr ("not loaded yet\n*Cannot load driver module "
+  g_test_trap_assert_stderr ("*malformed signature \"brokenfmt:8\"*"
+                             "not loaded yet\n*Cannot load driver module "
                              "*imgxfer-broken.so*");
   test_tmpdir_free (dir);
 }

@@ -1,7 +1,9 @@
 /* faults.c: what `imgxfer` does when the storage under a copy fails: an
  * NBD server that answers errors, a full file system, a qemu-nbd that
- * dies. Each ends in one error line that names the image, exit 1, no
- * success reported, no process and no temporary folder left.
+ * dies, a connection whose close reports an error. Each ends in one error
+ * line that names the image, exit 1, no success reported, no process and
+ * no temporary folder left. The NBD errors are not retried here
+ * (--retries=0); tests/retry.c shows what retries do.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -161,6 +163,7 @@ test_nbd_convert (Fixture *f, gconstpointer data)
           "-p",
           "--output=json",
           "--request-size=64k",
+          "--retries=0",
           "-n",
           fault->destination ? (zero ? zeroes : f->src) : uri,
           fault->destination ? uri : dst,
@@ -179,7 +182,8 @@ test_nbd_checksum (Fixture *f, gconstpointer data)
   const char *const *server_args = data;
   g_autoptr (TestServer) server = start_nbdkit (f, server_args);
   const char *uri = test_server_get_uri (server);
-  const char *const args[] = { "checksum", "--output=json", uri, NULL };
+  const char *const args[]
+      = { "checksum", "--output=json", "--retries=0", uri, NULL };
   const char *const words[] = { uri, "read at offset ", NULL };
 
   assert_fails (f, args, words);
@@ -210,7 +214,8 @@ test_nbd_flush (Fixture *f, gconstpointer data)
   g_autoptr (TestServer) server = test_server_start (server_argv, f->socket);
   const char *uri = test_server_get_uri (server);
   const char *const args[]
-      = { "convert", "-p", "--output=json", "-n", f->src, uri, NULL };
+      = { "convert", "-p", "--output=json", "--retries=0", "-n", f->src,
+          uri,       NULL };
   const char *const words[] = { uri, "flush", NULL };
 
   assert_fails (f, args, words);
@@ -313,6 +318,33 @@ test_qemu_copy_stopped (Fixture *f, gconstpointer data)
 static const QemuFault qemu_nbd_killed = { TRUE, SIGKILL, 1, NULL };
 static const QemuFault sigint = { FALSE, SIGINT, 4, "cancelled" };
 
+/* A memory image whose first close fails as a write-back error found
+ * then does: one connection, so that the command's own close is the one. */
+#define CLOSE_FAILS "memory:?size=1m&max-connections=1&fail-close=1"
+#define CLOSES_WELL "memory:?size=1m&max-connections=1"
+
+/* Every command that opens an image closes it and reports the error,
+ * printing no result. */
+static void
+test_close_error (Fixture *f, gconstpointer data)
+{
+  const char *const *args = data;
+  const char *const words[] = { "memory:", "write-back failed", NULL };
+
+  assert_fails (f, args, words);
+}
+
+static const char *const info_args[]
+    = { "info", "--output=json", CLOSE_FAILS, NULL };
+static const char *const extents_args[]
+    = { "extents", "--output=json", CLOSE_FAILS, NULL };
+static const char *const checksum_args[]
+    = { "checksum", "--output=json", CLOSE_FAILS, NULL };
+static const char *const measure_args[]
+    = { "measure", "--output=json", "-O", "raw", CLOSE_FAILS, NULL };
+static const char *const compare_args[]
+    = { "compare", CLOSES_WELL, CLOSE_FAILS, NULL };
+
 #define add_test(path, data, func)                                             \
   g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
 
@@ -326,6 +358,11 @@ main (int argc, char **argv)
   add_test ("/faults/nbd/flush", NULL, test_nbd_flush);
   add_test ("/faults/nbd/checksum-read", pread_always, test_nbd_checksum);
   add_test ("/faults/file/no-space", NULL, test_enospc);
+  add_test ("/faults/close/info", info_args, test_close_error);
+  add_test ("/faults/close/extents", extents_args, test_close_error);
+  add_test ("/faults/close/checksum", checksum_args, test_close_error);
+  add_test ("/faults/close/measure", measure_args, test_close_error);
+  add_test ("/faults/close/compare", compare_args, test_close_error);
   add_test ("/faults/qemu/qemu-nbd-killed", &qemu_nbd_killed,
             test_qemu_copy_stopped);
   add_test ("/faults/qemu/sigint", &sigint, test_qemu_copy_stopped);

@@ -574,6 +574,35 @@ test_progress_json (Fixture *f, gconstpointer data)
     }
 }
 
+/* Closing ends the connection then and there; nothing reaches the
+ * server afterwards, not even a checksum asked of the driver. */
+static void
+test_close (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *url = url_of (f, "127.0.0.1", "disk.img");
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *checksum = NULL;
+  guint8 byte = 0;
+
+  test_write_pattern (image, 0, MiB, 'r');
+  imgxfer_open_options_set_ca_file (options, f->ca);
+  backend = imgxfer_open (url, options, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), &byte, 1, 0,
+                                       NULL, &error));
+  g_assert_cmpint (byte, ==, 'r');
+
+  g_assert_true (
+      imgxfer_backend_close (backend, IMGXFER_CLOSE_FLUSH, NULL, &error));
+  g_assert_no_error (error);
+  checksum = imgxfer_checksum_compute (backend, NULL, 0, 1, NULL, &error);
+  g_assert_null (checksum);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -591,6 +620,7 @@ main (int argc, char **argv)
   ADD ("/imageio-driver/tls/insecure", test_insecure);
   ADD ("/imageio-driver/errors/http-status", test_http_error);
   ADD ("/imageio-driver/errors/server-killed", test_server_killed);
+  ADD ("/imageio-driver/close", test_close);
   ADD ("/imageio-driver/proxy/used-when-unreachable", test_proxy_used);
   ADD ("/imageio-driver/proxy/not-on-http-error", test_proxy_not_on_http_error);
 

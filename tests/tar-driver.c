@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "drivers/tar/imgxfer-tar-archive.h"
 #include "test-utils.h"
 
 #define MiB (1024 * 1024)
@@ -484,6 +485,57 @@ test_read_direct (void)
   test_tmpdir_free (dir);
 }
 
+static guint
+count_open_fds (void)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* Closing releases the archive, shared with the clones, when the last of
+ * them closes, while the objects still live. */
+static void
+test_close_releases_archive (void)
+{
+  char *dir = test_tmpdir_new ();
+  g_autofree char *archive = g_build_filename (dir, "vm.ova", NULL);
+  static const Member members[] = { { "disk.img", 4096 } };
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (ImgxferBackend) clone = NULL;
+  g_autoptr (GError) error = NULL;
+  guint before;
+  guint8 byte;
+
+  make_archive (dir, archive, "python", "ustar", members,
+                G_N_ELEMENTS (members));
+  before = count_open_fds ();
+  backend = open_member (archive, "disk.img", &error);
+  g_assert_no_error (error);
+  clone = imgxfer_backend_clone (backend, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_open_fds (), >, before);
+
+  g_assert_true (
+      imgxfer_backend_close (backend, IMGXFER_CLOSE_FLUSH, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (imgxfer_backend_get_local_file (backend, NULL, NULL, NULL));
+  assert_reads_bytes (clone, "disk.img", 4096);
+
+  g_assert_true (
+      imgxfer_backend_close (clone, IMGXFER_CLOSE_NONE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_open_fds (), ==, before);
+  g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (clone), &byte, 1, 0,
+                                        NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  test_tmpdir_free (dir);
+}
+
 /* GNU tar names members "./disk.img" when given "./disk.img". */
 static void
 test_dot_slash_name (void)
@@ -883,6 +935,7 @@ test_qcow2_member (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   guint8 buffer[4096], expected[4096];
+  guint scans;
 
   test_run_ok (argv);
   raw = open_member (archive, "disk.qcow2", &error);
@@ -896,9 +949,13 @@ test_qcow2_member (void)
       return;
     }
 
+  /* The archive is scanned once: the protocol level opened to probe the
+   * format is handed to the format driver. */
   imgxfer_open_options_set_member (options, "disk.qcow2");
+  scans = _imgxfer_tar_archive_count_scans ();
   image = imgxfer_open (archive, options, NULL, &error);
   g_assert_no_error (error);
+  g_assert_cmpuint (_imgxfer_tar_archive_count_scans () - scans, ==, 1);
   g_assert_cmpuint (imgxfer_backend_get_size (image), ==, MiB);
   g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (image), buffer, 4096,
                                        65536, NULL, &error));
@@ -1196,6 +1253,8 @@ main (int argc, char **argv)
                    test_read_ranges_and_clone);
   g_test_add_func ("/tar-driver/read/tar-url", test_tar_url);
   g_test_add_func ("/tar-driver/read/direct", test_read_direct);
+  g_test_add_func ("/tar-driver/close/releases-archive",
+                   test_close_releases_archive);
   g_test_add_func ("/tar-driver/read/dot-slash-name", test_dot_slash_name);
   g_test_add_func ("/tar-driver/read/qcow2-member", test_qcow2_member);
   g_test_add_func ("/tar-driver/read/qcow2-member-unaligned",

@@ -28,12 +28,16 @@ void _imgxfer_imageio_features_clear (ImgxferImageioFeatures *features);
 
 /* The parsers of the server's JSON answers, kept apart from the requests
  * so that fuzz/fuzz-imageio.c reaches them: the features of an OPTIONS
- * answer, and the extents of GET /extents (errors name @name). */
+ * answer, the extents of GET /extents, and the checksum of GET /checksum
+ * when it is the one asked for (errors name @name). */
 void _imgxfer_imageio_read_features (JsonObject *object,
                                      ImgxferImageioFeatures *features);
 GArray *_imgxfer_imageio_read_extents (JsonNode *root,
                                        ImgxferExtentContext context,
                                        const char *name, GError **error);
+char *_imgxfer_imageio_read_checksum (JsonNode *root, const char *algorithm,
+                                      gsize block_size, const char *name,
+                                      GError **error);
 
 /* How a connection reaches the server and trusts it. */
 typedef struct
@@ -60,6 +64,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferImageioHttp, _imgxfer_imageio_http_free)
 /* TRUE when the last request failed before any HTTP response came: the
  * server could not be reached (name resolution, connection, TLS). */
 gboolean _imgxfer_imageio_http_unreachable (ImgxferImageioHttp *self);
+
+/* How many connections to the server were made so far. libsoup makes a
+ * new one by itself, and sends the request again on it, when the one
+ * kept alive turns out closed; so does a request from another thread. */
+guint _imgxfer_imageio_http_connections (ImgxferImageioHttp *self);
+
+/* TRUE when the last request failed in a way that may pass if it is
+ * sent again on a new connection: no answer at all (refused, reset,
+ * closed, timed out; not a refused certificate), an answer cut short, or
+ * a status that says "not now" (408, 429, 502, 503, 504). @reason: why,
+ * without the URL, valid until the next request. */
+gboolean _imgxfer_imageio_http_transient (ImgxferImageioHttp *self,
+                                          const char **reason);
 
 /* Whether the server answered from an address of this machine (the
  * connection must have been used). */

@@ -8,9 +8,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <stdlib.h>
-
 #include "imgxfer-memory-backend.h"
 #include "imgxfer-memory-store.h"
 
@@ -33,6 +30,7 @@ typedef struct
   guint64 max_block;
   ImgxferBackendCaps caps_off;
   ImgxferBackendCaps caps_on;
+  guint fail_close; /* 0: none */
 } MemoryUrl;
 
 static void
@@ -52,47 +50,6 @@ bad_parameter (GError **error,
   g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
                "%s: invalid parameter %s=%s", url, key, value);
   return FALSE;
-}
-
-/* "64k", "10M", "1g": powers of 1024. */
-static gboolean
-parse_size (const char *text, guint64 *size)
-{
-  char *end = NULL;
-  guint64 value;
-  guint shift = 0;
-
-  errno = 0;
-  value = g_ascii_strtoull (text, &end, 10);
-  if (errno != 0 || end == text)
-    return FALSE;
-
-  switch (g_ascii_tolower (*end))
-    {
-    case '\0':
-      break;
-    case 'k':
-      shift = 10;
-      break;
-    case 'm':
-      shift = 20;
-      break;
-    case 'g':
-      shift = 30;
-      break;
-    case 't':
-      shift = 40;
-      break;
-    default:
-      return FALSE;
-    }
-  if (*end && end[1] != '\0')
-    return FALSE;
-  if (value > (G_MAXUINT64 >> shift))
-    return FALSE;
-
-  *size = value << shift;
-  return TRUE;
 }
 
 static gboolean
@@ -132,18 +89,27 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
   guint64 number;
 
   if (g_str_equal (key, "size"))
-    return parse_size (value, &mu->size);
+    return imgxfer_size_parse (value, &mu->size, NULL);
   if (g_str_equal (key, "preferred-block"))
-    return parse_size (value, &mu->preferred_block)
+    return imgxfer_size_parse (value, &mu->preferred_block, NULL)
            && mu->preferred_block <= G_MAXUINT32;
   if (g_str_equal (key, "max-block"))
-    return parse_size (value, &mu->max_block) && mu->max_block > 0
+    return imgxfer_size_parse (value, &mu->max_block, NULL) && mu->max_block > 0
            && mu->max_block <= G_MAXUINT32;
   if (g_str_equal (key, "max-connections"))
     {
-      if (!parse_size (value, &number) || number == 0 || number > 1024)
+      if (!imgxfer_size_parse (value, &number, NULL) || number == 0
+          || number > 1024)
         return FALSE;
       mu->max_connections = number;
+      return TRUE;
+    }
+  if (g_str_equal (key, "fail-close"))
+    {
+      if (!imgxfer_size_parse (value, &number, NULL) || number == 0
+          || number > G_MAXUINT)
+        return FALSE;
+      mu->fail_close = number;
       return TRUE;
     }
   if (g_str_equal (key, "extents"))
@@ -160,10 +126,9 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
   return FALSE;
 }
 
-static const char *const memory_params[] = {
-  "size",  "preferred-block", "max-block", "max-connections", "extents", "zero",
-  "flush", "is-zero",         NULL
-};
+static const char *const memory_params[]
+    = { "size", "preferred-block", "max-block", "max-connections", "extents",
+        "zero", "flush",           "is-zero",   "fail-close",      NULL };
 
 static gboolean
 parse_url (const char *url, MemoryUrl *mu, GError **error)
@@ -230,6 +195,9 @@ imgxfer_memory_backend_open (ImgxferBackend *backend,
   if (self->store == NULL)
     return FALSE;
   _imgxfer_memory_store_connection_opened (self->store);
+  if (mu.fail_close > 0)
+    _imgxfer_memory_store_fail_nth (self->store, IMGXFER_MEMORY_OP_CLOSE,
+                                    mu.fail_close);
 
   if (imgxfer_open_options_get_writable (imgxfer_backend_get_options (backend)))
     caps |= IMGXFER_BACKEND_CAN_WRITE;

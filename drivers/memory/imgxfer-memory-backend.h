@@ -14,6 +14,9 @@
  *   zero=no               no efficient zero: callers write zeroes
  *   flush=no              flush does nothing (not counted)
  *   is-zero=yes           declare IMGXFER_BACKEND_IS_ZERO
+ *   fail-close=N          the N-th close of a connection from now on fails,
+ *                         as a write-back error found at close does (for
+ *                         the command's tests, which run another process)
  *
  * Data is kept in 4 KiB chunks; chunks never written (or zeroed with
  * IMGXFER_ZERO_MAY_TRIM) are not stored and report as zero extents.

@@ -69,13 +69,16 @@ find_image_bytes (ImgxferBackend *backend, ImgxferLocalBytes *bytes,
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
   const char *format = imgxfer_open_options_get_format (options);
   gboolean shallow = imgxfer_open_options_get_shallow (options);
+  g_autoptr (ImgxferBackend) protocol = NULL;
 
   /* qemu reads the format from an NBD server through its own client. */
   if (_imgxfer_qemu_is_nbd_url (url))
     return _imgxfer_qemu_nbd_filename (url, format, shallow, error);
 
-  if (!_imgxfer_local_bytes_find (url, options, bytes, NULL, cancellable,
-                                  error))
+  /* The protocol level the library probed, if it did: opened once. */
+  protocol = imgxfer_backend_open_protocol (backend, cancellable, error);
+  if (protocol == NULL
+      || !_imgxfer_local_bytes_of (protocol, bytes, NULL, cancellable, error))
     return NULL;
   if (bytes->path == NULL)
     return _imgxfer_qemu_url_not_supported (url, format, error);
@@ -339,6 +342,27 @@ static const char *const qemu_formats[] = { "qcow2", "qcow",      "qed",
                                             "vpc",   "parallels", NULL };
 static const char *const qemu_schemes[] = { NULL };
 
+/* As qemu probes them; drivers/modules/qemu.driver says the same. A LUKS
+ * header is named, although qemu needs a key to open it, so that it is
+ * refused rather than copied as plain data. */
+static const char *const qemu_signatures[] = {
+  "qcow2:0:514649fb00000002", /* "QFI\xfb", version 2 */
+  "qcow2:0:514649fb00000003", /* version 3 */
+  "qcow:0:514649fb",          /* any other version */
+  "vmdk:0:4b444d56",          /* "KDMV" */
+  /* "# Disk DescriptorFile" */
+  "vmdk:0:23204469736b2044657363726970746f7246696c65",
+  "vhdx:0:7668647866696c65",  /* "vhdxfile" */
+  "vpc:0:636f6e6563746978",   /* "conectix" */
+  "qed:0:51454400",           /* "QED\0" */
+  "vdi:0x40:7f10dabe",
+  /* "WithoutFreeSpace" and "WithouFreSpacExt", version 2 */
+  "parallels:0:576974686f757446726565537061636502000000",
+  "parallels:0:576974686f754672655370616345787402000000",
+  "luks:0:4c554b53babe", /* "LUKS\xba\xbe" */
+  NULL
+};
+
 static void
 imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
 {
@@ -351,11 +375,14 @@ imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
   backend_class->description = "qemu image formats, served by qemu-nbd";
   backend_class->schemes = qemu_schemes;
   backend_class->formats = qemu_formats;
+  backend_class->signatures = qemu_signatures;
   backend_class->open = imgxfer_qemu_backend_open;
   backend_class->clone = imgxfer_qemu_backend_clone;
   backend_class->get_local_files = imgxfer_qemu_backend_get_local_files;
   backend_class->close = imgxfer_qemu_backend_close;
   backend_class->create = _imgxfer_qemu_create;
+  /* The private qemu-nbd's errors are its file's; once gone, it stays. */
+  IMGXFER_NBD_BACKEND_CLASS (klass)->owns_server = TRUE;
   backend_class->info = _imgxfer_qemu_info;
   backend_class->measure = _imgxfer_qemu_measure;
   IMGXFER_NBD_BACKEND_CLASS (klass)->get_server_messages

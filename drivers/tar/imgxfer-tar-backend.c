@@ -279,6 +279,9 @@ imgxfer_tar_backend_get_local_file (ImgxferBackend *backend,
 {
   ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (backend);
 
+  /* Closed, or never opened: the range is no longer known. */
+  if (self->archive == NULL)
+    return FALSE;
   if (path)
     *path = g_strdup (self->archive->path);
   if (offset)
@@ -357,15 +360,34 @@ imgxfer_tar_backend_pread (ImgxferSource *source,
                                      archive_offset, error);
 }
 
+/* The archive (its descriptor and member list, shared with the clones)
+ * goes with the last connection that holds it. Nothing was written: only
+ * the direct descriptor's close can fail. */
+static gboolean
+imgxfer_tar_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
+                           GError **error)
+{
+  ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (backend);
+  int direct_fd = g_steal_fd (&self->direct_fd);
+
+  self->member = NULL;
+  g_clear_pointer (&self->archive, _imgxfer_tar_archive_unref);
+  if (direct_fd >= 0 && close (direct_fd) < 0 && errno != EINTR)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s: closing the archive: %s",
+                   imgxfer_backend_get_url (backend), g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 imgxfer_tar_backend_release (ImgxferBackend *backend)
 {
-  ImgxferTarBackend *self = IMGXFER_TAR_BACKEND (backend);
-
-  g_clear_pointer (&self->archive, _imgxfer_tar_archive_unref);
-  if (self->direct_fd >= 0)
-    close (self->direct_fd);
-  g_aligned_free (self->bounce);
+  g_aligned_free (IMGXFER_TAR_BACKEND (backend)->bounce);
 }
 
 static void
@@ -393,6 +415,7 @@ static const ImgxferDriverSpec tar_driver = {
   .open = imgxfer_tar_backend_open,
   .clone = imgxfer_tar_backend_clone,
   .get_local_file = imgxfer_tar_backend_get_local_file,
+  .close = imgxfer_tar_backend_close,
   .list_members = imgxfer_tar_backend_list_members,
   .pread = imgxfer_tar_backend_pread,
 };

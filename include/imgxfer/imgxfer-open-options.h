@@ -7,9 +7,39 @@
 #include <glib-object.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-open-options
+ * @title: ImgxferOpenOptions
+ * @short_description: how to open an image
+ * @see_also: imgxfer_open(), imgxfer_open_destination()
+ *
+ * An #ImgxferOpenOptions gathers what opening an image may need beside
+ * its URL. The defaults open an existing image read only, probing its
+ * format.
+ */
+
 G_BEGIN_DECLS
 
+/**
+ * IMGXFER_TYPE_OPEN_OPTIONS:
+ *
+ * The #GType of #ImgxferOpenOptions.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_TYPE_OPEN_OPTIONS (imgxfer_open_options_get_type ())
+
+/**
+ * ImgxferOpenOptions:
+ *
+ * How imgxfer_open() and its kin open an image: for writing or not, its
+ * format, the archive member or bitmap to read, TLS settings, and what
+ * the caller means to do with it. Each driver reads the options that
+ * concern it and ignores the others. Not thread safe: set the options,
+ * then open; a backend keeps its own copy.
+ *
+ * Since: 0.1
+ */
 IMGXFER_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (ImgxferOpenOptions, imgxfer_open_options, IMGXFER,
                       OPEN_OPTIONS, GObject)
@@ -83,6 +113,13 @@ void imgxfer_open_options_set_connections (ImgxferOpenOptions *self,
 IMGXFER_AVAILABLE_IN_ALL
 guint imgxfer_open_options_get_connections (ImgxferOpenOptions *self);
 
+/* How long connecting to a server and each request to it may go without
+ * progress before it fails, in seconds (0: the driver's default). */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_open_options_set_timeout (ImgxferOpenOptions *self, guint timeout);
+IMGXFER_AVAILABLE_IN_ALL
+guint imgxfer_open_options_get_timeout (ImgxferOpenOptions *self);
+
 /* Bypass the page cache (O_DIRECT) where the driver can: local files and
  * block devices. Requests are then bounced through aligned buffers. */
 IMGXFER_AVAILABLE_IN_ALL
@@ -99,5 +136,21 @@ void imgxfer_open_options_set_allow_external_files (ImgxferOpenOptions *self,
 IMGXFER_AVAILABLE_IN_ALL
 gboolean
 imgxfer_open_options_get_allow_external_files (ImgxferOpenOptions *self);
+
+/**
+ * IMGXFER_DEFAULT_RETRIES:
+ *
+ * How many times, by default, a driver sends a request again, on a new
+ * connection, after it failed in a way that may pass (a server
+ * restarting, a connection reset): see imgxfer_open_options_set_retries()
+ * and imgxfer_transfer_options_set_retries().
+ *
+ * Since: 0.1
+ */
+#define IMGXFER_DEFAULT_RETRIES 3
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_open_options_set_retries (ImgxferOpenOptions *self, guint retries);
+IMGXFER_AVAILABLE_IN_ALL
+guint imgxfer_open_options_get_retries (ImgxferOpenOptions *self);
 
 G_END_DECLS

@@ -2,22 +2,27 @@
 #
 # The imgxfer command against a real imgxfer serve over TLS: a ticket
 # removed part-way (exit 5), a read-only ticket refusing an upload, a
-# server killed part-way, a certificate from another CA, and the
-# server's unix socket taken only when the server offers it. Slow
-# nbdkit tickets (the delay filter) keep a transfer going long enough to
-# be interrupted.
+# server killed part-way or stalled (the client's timeouts), a certificate
+# from another CA, and the server's unix socket taken only when the server
+# offers it. Slow nbdkit tickets (the delay filter) keep a transfer going
+# long enough to be interrupted. An interrupted upload or download ends in
+# one line on stderr and is never reported complete: --progress=json
+# never says that all was transferred.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import contextlib
 import json
 import os
+import signal
+import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-from gi.repository import Imgxfer
+from gi.repository import Gio, GLib, Imgxfer
 
 from conftest import MiB, run
 from test_client import Server, cli, make_certificates, srv  # noqa: F401
@@ -73,38 +78,87 @@ def later(seconds, func, *args):
     return timer
 
 
+def assert_interrupted(r, url, status, size):
+    """One error line naming the URL, the last on stderr after the lines
+    of the retries, and no progress line saying that all was
+    transferred."""
+    assert r.returncode == status, r.stderr
+    *retries, error = r.stderr.splitlines()
+    assert all(line.startswith("imgxfer: retrying ") for line in retries)
+    assert error.startswith("imgxfer: ") and url in error, r.stderr
+    assert not error.startswith("imgxfer: retrying ")
+    progress = [json.loads(line) for line in r.stdout.splitlines()]
+    assert all(p["transferred"] < size for p in progress), progress
+
+
+def source_file(tmp_path):
+    src = str(tmp_path / "src.raw")
+    with open(src, "wb") as f:
+        f.write(b"x" * 64 * MiB)
+        f.truncate(256 * MiB)
+    return src
+
+
 def test_ticket_deleted_mid_download(tmp_path, srv, slow_source):
     ticket = srv.add_ticket(slow_source.url(), 256 * MiB, ops=["read"])
     url = "{}/images/{}".format(srv.url, ticket)
     dst = str(tmp_path / "dst.raw")
     timer = later(1, srv.delete_ticket, ticket)
     start = time.monotonic()
-    r = imgxfer("convert", "--cafile", srv.ca_file, url, dst)
+    r = imgxfer("convert", "--progress=json", "--cafile", srv.ca_file, url,
+                dst)
     timer.join()
-    assert r.returncode == 5, r.stderr
-    assert url in r.stderr
+    assert_interrupted(r, url, 5, 256 * MiB)
     assert "the ticket is gone" in r.stderr
     assert "HTTP 403" in r.stderr
-    assert len(r.stderr.splitlines()) == 1
     assert time.monotonic() - start < 60
 
 
+def test_ticket_deleted_mid_upload(tmp_path, srv, slow_destination):
+    ticket = srv.add_ticket(slow_destination.url(), 256 * MiB)
+    url = "{}/images/{}".format(srv.url, ticket)
+    src = source_file(tmp_path)
+    timer = later(1, srv.delete_ticket, ticket)
+    start = time.monotonic()
+    r = imgxfer("convert", "-n", "--progress=json", "--cafile", srv.ca_file,
+                src, url)
+    timer.join()
+    assert_interrupted(r, url, 5, 256 * MiB)
+    assert "the ticket is gone" in r.stderr
+    assert time.monotonic() - start < 60
+
+
+# SIGKILL: the server does not come back, and a client that retries
+# fails all the same once its retries are spent.
 def test_server_killed_mid_upload(tmp_path, slow_destination):
     tmpdir = str(tmp_path / "server")
     os.mkdir(tmpdir)
     with Server(tmpdir) as server:
         ticket = server.add_ticket(slow_destination.url(), 256 * MiB)
         url = "{}/images/{}".format(server.url, ticket)
-        src = str(tmp_path / "src.raw")
-        with open(src, "wb") as f:
-            f.write(b"x" * 64 * MiB)
-            f.truncate(256 * MiB)
+        src = source_file(tmp_path)
         timer = later(1, server.proc.kill)
         start = time.monotonic()
-        r = imgxfer("convert", "-n", "--cafile", server.ca_file, src, url)
+        r = imgxfer("convert", "-n", "--progress=json", "--cafile",
+                    server.ca_file, src, url)
         timer.join()
-    assert r.returncode == 1, r.stderr
-    assert url in r.stderr
+    assert_interrupted(r, url, 1, 256 * MiB)
+    assert time.monotonic() - start < 90
+
+
+def test_server_killed_mid_download(tmp_path, slow_source):
+    tmpdir = str(tmp_path / "server")
+    os.mkdir(tmpdir)
+    with Server(tmpdir) as server:
+        ticket = server.add_ticket(slow_source.url(), 256 * MiB, ops=["read"])
+        url = "{}/images/{}".format(server.url, ticket)
+        dst = str(tmp_path / "dst.raw")
+        timer = later(1, server.proc.kill)
+        start = time.monotonic()
+        r = imgxfer("convert", "--progress=json", "--cafile", server.ca_file,
+                    url, dst)
+        timer.join()
+    assert_interrupted(r, url, 1, 256 * MiB)
     assert time.monotonic() - start < 90
 
 
@@ -214,3 +268,94 @@ def test_download_incremental(tmp_path, srv):
     assert data[:64 * 1024] == b"\0" * 64 * 1024
     assert data[128 * 1024:192 * 1024] == b"b" * 64 * 1024
     assert data[256 * 1024:320 * 1024] == b"c" * 64 * 1024
+
+
+@contextlib.contextmanager
+def stalling_server(tmp_path, image, ops, freeze_after):
+    """imgxfer serve with a ticket for @image, which stops reading and
+    sending (SIGSTOP) @freeze_after seconds later; thawed at the end."""
+    tmpdir = str(tmp_path / "server")
+    os.mkdir(tmpdir)
+    with Server(tmpdir) as server:
+        ticket = server.add_ticket(image.url(), 256 * MiB, ops=ops)
+        timer = later(freeze_after, os.kill, server.proc.pid, signal.SIGSTOP)
+        try:
+            yield server, "{}/images/{}".format(server.url, ticket)
+        finally:
+            timer.join()
+            os.kill(server.proc.pid, signal.SIGCONT)
+
+
+def assert_timed_out(r, start, url):
+    elapsed = time.monotonic() - start
+    assert r.returncode == 1, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert url in r.stderr and "timed out" in r.stderr
+    # The request's timeout and the 1 s probe for the ticket, well below
+    # the default of 60 s.
+    assert 1 <= elapsed < 20, elapsed
+    # Nothing said that all of it went through.
+    for line in r.stdout.splitlines():
+        progress = json.loads(line)
+        assert progress["transferred"] < progress["size"]
+
+
+def test_server_stops_reading_mid_upload(tmp_path, slow_destination):
+    src = str(tmp_path / "src.raw")
+    with open(src, "wb") as f:
+        f.write(b"x" * 64 * MiB)
+        f.truncate(256 * MiB)
+    with stalling_server(tmp_path, slow_destination, ["read", "write"],
+                         0.5) as (server, url):
+        start = time.monotonic()
+        r = imgxfer("convert", "-n", "--cafile", server.ca_file,
+                    "--progress=json", "--timeout", "1", src, url)
+    assert_timed_out(r, start, url)
+
+
+def test_server_stops_sending_mid_download(tmp_path, slow_source):
+    dst = str(tmp_path / "dst.raw")
+    with stalling_server(tmp_path, slow_source, ["read"], 1.5) as (server,
+                                                                   url):
+        start = time.monotonic()
+        r = imgxfer("convert", "--cafile", server.ca_file,
+                    "--progress=json", "--timeout", "1", url, dst)
+    assert_timed_out(r, start, url)
+
+
+def test_transfer_timeout_option(tmp_path, slow_source):
+    o = Imgxfer.TransferOptions.new()
+    o.set_format("raw")
+    o.set_timeout(1)
+    assert o.get_timeout() == 1
+    with stalling_server(tmp_path, slow_source, ["read"], 0.5) as (server,
+                                                                   url):
+        o.set_ca_file(server.ca_file)
+        start = time.monotonic()
+        with pytest.raises(GLib.Error) as e:
+            Imgxfer.download(url, str(tmp_path / "dst.raw"), o, None)
+    assert e.value.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+    assert url in e.value.message and "timed out" in e.value.message
+    assert time.monotonic() - start < 20
+
+def test_tls_handshake_timeout(tmp_path):
+    # The kernel completes the TCP handshake of a socket that listens;
+    # nobody accepts, so the TLS handshake never gets an answer.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = "https://127.0.0.1:{}/images/t".format(
+            listener.getsockname()[1])
+        start = time.monotonic()
+        r = imgxfer("info", "--timeout", "1", url)
+    assert r.returncode == 1, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert "127.0.0.1" in r.stderr and "timed out" in r.stderr
+    assert 1 <= time.monotonic() - start < 20
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "1.5"])
+def test_bad_timeout(value):
+    r = imgxfer("info", "--timeout", value, "https://127.0.0.1:1/images/t")
+    assert r.returncode == 2, r.stderr
+    assert "--timeout must be a number of seconds" in r.stderr
