@@ -129,45 +129,6 @@ cli_check_checksum_algorithm (const char *command, const char *algorithm)
   return FALSE;
 }
 
-gboolean
-cli_parse_size (const char *text, guint64 *size, GError **error)
-{
-  static const char units[] = "bkmgtp";
-  guint64 value;
-  char *end;
-  const char *unit;
-
-  if (!g_ascii_isdigit (text[0]))
-    goto invalid;
-
-  value = g_ascii_strtoull (text, &end, 10);
-  if (*end == '\0')
-    {
-      *size = value;
-      return TRUE;
-    }
-
-  unit = strchr (units, g_ascii_tolower (*end));
-  if (unit == NULL || (end[1] != '\0' && g_ascii_strcasecmp (end + 1, "ib")
-                       && g_ascii_strcasecmp (end + 1, "b")))
-    goto invalid;
-
-  for (const char *u = units; u < unit; u++)
-    {
-      if (value > G_MAXUINT64 / 1024)
-        goto invalid;
-      value *= 1024;
-    }
-  *size = value;
-  return TRUE;
-
-invalid:
-  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
-               "invalid size \"%s\" (use a number with an optional k, m, g "
-               "or t suffix)", text);
-  return FALSE;
-}
-
 static gboolean
 on_signal (gpointer data)
 {

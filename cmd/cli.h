@@ -53,9 +53,6 @@ gboolean cli_check_image_names (const char *command, int argc, char **argv);
 gboolean cli_check_checksum_algorithm (const char *command,
                                        const char *algorithm);
 
-/* "4096", "64k", "1M", "2g" (powers of 1024). */
-gboolean cli_parse_size (const char *text, guint64 *size, GError **error);
-
 /* A GCancellable cancelled by SIGINT, SIGTERM and SIGHUP. */
 GCancellable *cli_cancellable (void);
 

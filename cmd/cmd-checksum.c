@@ -101,7 +101,7 @@ check_args (Args *args, int argc, char **argv, gsize *block_size)
       g_autoptr (ImgxferChecksum) probe = NULL;
       guint64 size;
 
-      if (!cli_parse_size (args->block_size, &size, &error))
+      if (!imgxfer_size_parse (args->block_size, &size, &error))
         return cli_usage_error ("checksum", "%s", error->message);
       /* imgxfer_checksum_new() is the one place that knows the limits
        * (where 0 would mean the default). */

@@ -197,7 +197,8 @@ check_args (ConvertArgs *args, int argc, char **argv)
   if (!cli_image_args_check (&args->source, COMMAND))
     return FALSE;
   if (args->request_size_text
-      && !cli_parse_size (args->request_size_text, &args->request_size, &error))
+      && !imgxfer_size_parse (args->request_size_text, &args->request_size,
+                              &error))
     {
       cli_usage_error (COMMAND, "--request-size: %s", error->message);
       return FALSE;
@@ -253,6 +254,7 @@ common_options (ConvertArgs *args, ImgxferOpenOptions *options)
   imgxfer_open_options_set_ca_file (options, args->source.ca_file);
   imgxfer_open_options_set_insecure (options, args->source.insecure);
   imgxfer_open_options_set_proxy_url (options, args->source.proxy_url);
+  imgxfer_open_options_set_retries (options, args->source.retries);
   imgxfer_open_options_set_timeout (options, args->source.timeout);
   return options;
 }

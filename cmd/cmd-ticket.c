@@ -128,7 +128,7 @@ ticket_json (Args *args, GError **error)
   g_auto (GStrv) ops = g_strsplit (args->ops ? args->ops : "read", ",", -1);
   guint64 size;
 
-  if (!cli_parse_size (args->size, &size, error))
+  if (!imgxfer_size_parse (args->size, &size, error))
     return NULL;
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "uuid");

@@ -8,10 +8,13 @@
 
 #include "image-args.h"
 
-#define N_REMOTE_ENTRIES 6
+/* The most --retries takes: beyond it, a copy would wait for hours. */
+#define MAX_RETRIES 100
 
-/* --cafile, --insecure, --proxy-url and --timeout, for images behind
- * servers. */
+#define N_REMOTE_ENTRIES 7
+
+/* --cafile, --insecure, --proxy-url, --retries and --timeout, for images
+ * behind servers. */
 static void
 remote_entries (CliImageArgs *args, GOptionEntry entries[N_REMOTE_ENTRIES])
 {
@@ -22,12 +25,17 @@ remote_entries (CliImageArgs *args, GOptionEntry entries[N_REMOTE_ENTRIES])
       "Do not verify TLS certificates", NULL },
     { "proxy-url", 0, 0, G_OPTION_ARG_STRING, &args->proxy_url,
       "URL to use when the image's own cannot be reached", "URL" },
+    { "retries", 0, 0, G_OPTION_ARG_STRING, &args->retries_text,
+      "Send a request to a server again up to N times when it failed in a "
+      "way that may pass (default 3; 0: never)",
+      "N" },
     { "timeout", 0, 0, G_OPTION_ARG_STRING, &args->timeout_text,
       "Fail when connecting or a request makes no progress for this long "
       "(default 60)",
       "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &args->verbose,
-      "Say how images are reached (an imageio server's unix socket)", NULL },
+      "Say how images are reached (an imageio server's unix socket)",
+      NULL },
     { NULL },
   };
 
@@ -63,6 +71,26 @@ cli_image_args_add_remote_entries (CliImageArgs *args, GOptionGroup *group)
 
   remote_entries (args, remote);
   g_option_group_add_entries (group, remote);
+}
+
+static gboolean
+check_retries (CliImageArgs *args, const char *command)
+{
+  guint64 value;
+
+  args->retries = IMGXFER_DEFAULT_RETRIES;
+  if (args->retries_text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (args->retries_text, 10, 0, MAX_RETRIES,
+                                   &value, NULL))
+    {
+      cli_usage_error (command,
+                       "--retries must be a number from 0 to %d, not \"%s\"",
+                       MAX_RETRIES, args->retries_text);
+      return FALSE;
+    }
+  args->retries = value;
+  return TRUE;
 }
 
 /* Whole seconds, at least one: a timeout of 0 would fail every request. */
@@ -111,7 +139,7 @@ cli_image_args_check (CliImageArgs *args, const char *command)
       cli_usage_error (command, "--bitmap needs a bitmap name");
       return FALSE;
     }
-  return check_timeout (args, command);
+  return check_retries (args, command) && check_timeout (args, command);
 }
 
 gboolean
@@ -148,6 +176,7 @@ cli_image_args_to_options (CliImageArgs *args)
   imgxfer_open_options_set_ca_file (options, args->ca_file);
   imgxfer_open_options_set_insecure (options, args->insecure);
   imgxfer_open_options_set_proxy_url (options, args->proxy_url);
+  imgxfer_open_options_set_retries (options, args->retries);
   imgxfer_open_options_set_timeout (options, args->timeout);
   imgxfer_open_options_set_allow_external_files (options,
                                                  args->allow_external_files);
@@ -163,5 +192,6 @@ cli_image_args_clear (CliImageArgs *args)
   g_clear_pointer (&args->bitmap, g_free);
   g_clear_pointer (&args->ca_file, g_free);
   g_clear_pointer (&args->proxy_url, g_free);
+  g_clear_pointer (&args->retries_text, g_free);
   g_clear_pointer (&args->timeout_text, g_free);
 }

@@ -19,6 +19,8 @@ typedef struct
   char *ca_file;     /* --cafile FILE: TLS (https:// images) */
   gboolean insecure; /* --insecure */
   char *proxy_url;   /* --proxy-url URL */
+  char *retries_text; /* --retries N */
+  guint retries;      /* its value, or the library's default */
   char *timeout_text; /* --timeout SECONDS */
   guint timeout;      /* its value, 0 when not given */
   gboolean verbose;  /* -v */
@@ -36,9 +38,8 @@ gboolean cli_image_args_parse (CliImageArgs *args, GOptionContext *context,
  * that checks its arguments itself with cli_image_args_check(). */
 void cli_image_args_add_entries (CliImageArgs *args, GOptionContext *context);
 
-/* Adds --cafile, --insecure, --proxy-url, --timeout (images behind
- * servers) and -v
- * to @group. */
+/* Adds --cafile, --insecure, --proxy-url, --retries, --timeout (images
+ * behind servers) and -v to @group. */
 void cli_image_args_add_remote_entries (CliImageArgs *args,
                                         GOptionGroup *group);
 
@@ -49,8 +50,8 @@ gboolean cli_image_args_check (CliImageArgs *args, const char *command);
 /* TRUE for --output=json. */
 gboolean cli_image_args_json (CliImageArgs *args);
 
-/* Read-only open options with the format, member, bitmap, shallow flag
- * and TLS options given. */
+/* Read-only open options with the format, member, bitmap, shallow flag,
+ * TLS options and retries given. */
 ImgxferOpenOptions *cli_image_args_to_options (CliImageArgs *args);
 
 void cli_image_args_clear (CliImageArgs *args);

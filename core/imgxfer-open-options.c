@@ -22,6 +22,7 @@ struct _ImgxferOpenOptions
   guint timeout;
   gboolean direct;
   gboolean allow_external_files;
+  guint retries;
 };
 
 G_DEFINE_FINAL_TYPE (ImgxferOpenOptions, imgxfer_open_options, G_TYPE_OBJECT)
@@ -49,6 +50,7 @@ imgxfer_open_options_class_init (ImgxferOpenOptionsClass *klass)
 static void
 imgxfer_open_options_init (ImgxferOpenOptions *self)
 {
+  self->retries = IMGXFER_DEFAULT_RETRIES;
 }
 
 /**
@@ -86,6 +88,7 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
   copy->timeout = self->timeout;
   copy->direct = self->direct;
   copy->allow_external_files = self->allow_external_files;
+  copy->retries = self->retries;
 
   return copy;
 }
@@ -290,5 +293,36 @@ DEFINE_VALUE_OPTION (guint, timeout)
  * Since: 0.1
  */
 
+/**
+ * imgxfer_open_options_set_retries:
+ * @self: options
+ * @retries: how many times a request that failed in a way that may pass is
+ *   sent again; 0 never
+ *
+ * The drivers of images behind servers (imageio, nbd) send a failed request
+ * again, on a new connection, after a pause that doubles each time (a
+ * quarter of a second first, ten seconds at most), when the failure may
+ * pass: a connection refused, reset or closed, an HTTP answer 408, 429,
+ * 502, 503 or 504, an NBD server's EIO; not a request that timed out
+ * (imgxfer_open_options_set_timeout()). An answer that says the
+ * request itself is wrong, or that the ticket is gone or expired (HTTP
+ * 4xx), fails at once, as does an error of the image (no space). Each
+ * retry is logged with g_message(): the request, why it failed, and its
+ * number. Writes stay safe: see the drivers' notes on flushing.
+ *
+ * The default is %IMGXFER_DEFAULT_RETRIES.
+ *
+ * Since: 0.1
+ */
+/**
+ * imgxfer_open_options_get_retries:
+ * @self: options
+ *
+ * Returns: how many times a failed request is sent again
+ *
+ * Since: 0.1
+ */
+
 DEFINE_VALUE_OPTION (gboolean, direct)
 DEFINE_VALUE_OPTION (gboolean, allow_external_files)
+DEFINE_VALUE_OPTION (guint, retries)

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <imgxfer/imgxfer-open-options.h>
 #include <imgxfer/imgxfer-transfer-options.h>
 
 #include "imgxfer-transfer-private.h"
@@ -22,6 +23,7 @@ struct _ImgxferTransferOptions
   gboolean disk_is_zero;
   gboolean incremental;
   guint connections;
+  guint retries;
   guint timeout;
   ImgxferTransferProgressFunc progress_func;
   gpointer progress_data;
@@ -59,6 +61,7 @@ imgxfer_transfer_options_init (ImgxferTransferOptions *self)
 {
   self->secure = TRUE;
   self->backing_chain = TRUE;
+  self->retries = IMGXFER_DEFAULT_RETRIES;
 }
 
 /**
@@ -419,6 +422,38 @@ imgxfer_transfer_options_get_connections (ImgxferTransferOptions *self)
 {
   g_return_val_if_fail (IMGXFER_IS_TRANSFER_OPTIONS (self), 0);
   return self->connections;
+}
+
+/**
+ * imgxfer_transfer_options_set_retries:
+ * @self: transfer options
+ * @retries: how many times a request to the server that failed in a way
+ *   that may pass (a connection reset, a daemon restarting) is sent again;
+ *   0 never. See imgxfer_open_options_set_retries().
+ *
+ * Since: 0.1
+ */
+void
+imgxfer_transfer_options_set_retries (ImgxferTransferOptions *self,
+                                      guint retries)
+{
+  g_return_if_fail (IMGXFER_IS_TRANSFER_OPTIONS (self));
+  self->retries = retries;
+}
+
+/**
+ * imgxfer_transfer_options_get_retries:
+ * @self: transfer options
+ *
+ * Returns: the value set; %IMGXFER_DEFAULT_RETRIES by default
+ *
+ * Since: 0.1
+ */
+guint
+imgxfer_transfer_options_get_retries (ImgxferTransferOptions *self)
+{
+  g_return_val_if_fail (IMGXFER_IS_TRANSFER_OPTIONS (self), 0);
+  return self->retries;
 }
 
 /**

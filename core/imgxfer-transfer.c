@@ -142,6 +142,8 @@ remote_options (ImgxferTransferOptions *options)
       open_options, imgxfer_transfer_options_get_proxy_url (options));
   imgxfer_open_options_set_connections (
       open_options, imgxfer_transfer_options_get_connections (options));
+  imgxfer_open_options_set_retries (
+      open_options, imgxfer_transfer_options_get_retries (options));
   imgxfer_open_options_set_timeout (
       open_options, imgxfer_transfer_options_get_timeout (options));
   return open_options;

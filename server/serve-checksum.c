@@ -72,10 +72,10 @@ checksum_done (gpointer data)
   soup_server_message_unpause (request->msg);
 }
 
-static gboolean
-parse_block_size (SoupServerMessage *msg, gsize *block_size, GError **error)
+gboolean
+serve_checksum_parse_block_size (const char *text, gsize *block_size,
+                                 GError **error)
 {
-  const char *text = serve_http_query (msg, "block_size");
   g_autofree char *quoted = NULL;
   guint64 value;
 
@@ -122,7 +122,8 @@ serve_checksum (ServeServer *server, SoupServerMessage *msg, const char *id)
   if (!serve_http_query_enum (
           msg, "algorithm", imgxfer_checksum_list_algorithms (),
           IMGXFER_CHECKSUM_DEFAULT_ALGORITHM, &checksum->algorithm, &error)
-      || !parse_block_size (msg, &checksum->block_size, &error))
+      || !serve_checksum_parse_block_size (serve_http_query (msg, "block_size"),
+                                           &checksum->block_size, &error))
     {
       serve_http_send_error (msg, error);
       return;

@@ -181,6 +181,16 @@ invalid:
   return FALSE;
 }
 
+GHashTable *
+serve_http_parse_query (const char *query)
+{
+  GHashTable *params
+      = query ? g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE, NULL)
+              : NULL;
+
+  return params ? params : g_hash_table_new (g_str_hash, g_str_equal);
+}
+
 const char *
 serve_http_query (SoupServerMessage *msg, const char *key)
 {
@@ -188,13 +198,8 @@ serve_http_query (SoupServerMessage *msg, const char *key)
 
   if (params == NULL)
     {
-      const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
-
-      params
-          = query ? g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE, NULL)
-                  : NULL;
-      if (params == NULL)
-        params = g_hash_table_new (g_str_hash, g_str_equal);
+      params = serve_http_parse_query (
+          g_uri_get_query (soup_server_message_get_uri (msg)));
       g_object_set_data_full (G_OBJECT (msg), "serve-query", params,
                               (GDestroyNotify)g_hash_table_unref);
     }
@@ -222,7 +227,15 @@ serve_http_query_enum (SoupServerMessage *msg, const char *key,
                        const char *const *values, const char *fallback,
                        const char **value, GError **error)
 {
-  const char *given = serve_http_query (msg, key);
+  return serve_http_check_enum (key, serve_http_query (msg, key), values,
+                                fallback, value, error);
+}
+
+gboolean
+serve_http_check_enum (const char *key, const char *given,
+                       const char *const *values, const char *fallback,
+                       const char **value, GError **error)
+{
   g_autofree char *quoted = NULL;
   g_autofree char *list = NULL;
 

@@ -34,11 +34,18 @@ gboolean serve_http_parse_range (const char *header, guint64 *first,
 gboolean serve_http_parse_content_range (const char *header, guint64 *first,
                                          gint64 *last, GError **error);
 
+/* The parameters of @query (NULL: none), decoded; an invalid query has
+ * none, as imageio reads it. */
+GHashTable *serve_http_parse_query (const char *query);
 /* The value of @key in the request's query, or NULL. */
 const char *serve_http_query (SoupServerMessage *msg, const char *key);
 /* @key must be one of @values (NULL-terminated) or absent, then
  * @fallback; otherwise 400 with imageio's message. */
 gboolean serve_http_query_enum (SoupServerMessage *msg, const char *key,
+                                const char *const *values, const char *fallback,
+                                const char **value, GError **error);
+/* The same check of the value @given (NULL: absent) of @key. */
+gboolean serve_http_check_enum (const char *key, const char *given,
                                 const char *const *values, const char *fallback,
                                 const char **value, GError **error);
 

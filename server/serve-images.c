@@ -13,39 +13,35 @@
 #include "serve-images.h"
 #include "serve-json.h"
 
-typedef enum
-{
-  ROUTE_NONE,
-  ROUTE_IMAGE,
-  ROUTE_EXTENTS,
-  ROUTE_CHECKSUM,
-  ROUTE_ALGORITHMS,
-  ROUTE_INFO,
-} Route;
-
 static const char *const allowed_methods[]
     = { "GET", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "HEAD", NULL };
 
-static char *
-unquoted_path (SoupServerMessage *msg)
+char *
+serve_images_unquote_path (const char *path)
 {
-  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
   char *unquoted = g_uri_unescape_string (path, NULL);
 
   return unquoted ? unquoted : g_strdup (path);
 }
 
-static Route
-route (ServeServiceKind kind, const char *path, char **id)
+static char *
+unquoted_path (SoupServerMessage *msg)
+{
+  return serve_images_unquote_path (
+      g_uri_get_path (soup_server_message_get_uri (msg)));
+}
+
+ServeRoute
+serve_images_route (ServeServiceKind kind, const char *path, char **id)
 {
   static const struct
   {
     const char *suffix;
-    Route route;
+    ServeRoute route;
   } suffixes[] = {
-    { "/extents", ROUTE_EXTENTS },
-    { "/checksum/algorithms", ROUTE_ALGORITHMS },
-    { "/checksum", ROUTE_CHECKSUM },
+    { "/extents", SERVE_ROUTE_EXTENTS },
+    { "/checksum/algorithms", SERVE_ROUTE_ALGORITHMS },
+    { "/checksum", SERVE_ROUTE_CHECKSUM },
   };
 
   if (g_str_has_prefix (path, "/images/"))
@@ -59,16 +55,16 @@ route (ServeServiceKind kind, const char *path, char **id)
             return suffixes[i].route;
           }
       *id = g_strdup (rest);
-      return ROUTE_IMAGE;
+      return SERVE_ROUTE_IMAGE;
     }
   if (kind == SERVE_SERVICE_REMOTE && g_str_has_prefix (path, "/info/"))
-    return ROUTE_INFO;
-  return ROUTE_NONE;
+    return SERVE_ROUTE_INFO;
+  return SERVE_ROUTE_NONE;
 }
 
 /* 404 or 405 as imageio's router answers; TRUE when @msg may go on. */
 static gboolean
-check_route (SoupServerMessage *msg, Route r, const char *path)
+check_route (SoupServerMessage *msg, ServeRoute r, const char *path)
 {
   const char *method = soup_server_message_get_method (msg);
   g_autofree char *quoted_method = serve_repr (method);
@@ -80,12 +76,12 @@ check_route (SoupServerMessage *msg, Route r, const char *path)
       serve_http_send_status (msg, 405, "Invalid method %s", quoted_method);
       return FALSE;
     }
-  if (r == ROUTE_NONE)
+  if (r == SERVE_ROUTE_NONE)
     {
       serve_http_send_status (msg, 404, "No handler for %s", quoted_path);
       return FALSE;
     }
-  if (r == ROUTE_IMAGE)
+  if (r == SERVE_ROUTE_IMAGE)
     defined = g_str_equal (method, "GET") || g_str_equal (method, "PUT")
               || g_str_equal (method, "PATCH")
               || g_str_equal (method, "OPTIONS");
@@ -107,7 +103,7 @@ serve_images_handle (ServeServer *server, ServeServiceKind kind,
   const char *method = soup_server_message_get_method (msg);
   g_autofree char *path = unquoted_path (msg);
   g_autofree char *id = NULL;
-  Route r = route (kind, path, &id);
+  ServeRoute r = serve_images_route (kind, path, &id);
 
   /* A PUT refused before its body was read has its answer already. */
   if (soup_server_message_get_status (msg) != 0)
@@ -117,7 +113,7 @@ serve_images_handle (ServeServer *server, ServeServiceKind kind,
 
   switch (r)
     {
-    case ROUTE_IMAGE:
+    case SERVE_ROUTE_IMAGE:
       if (g_str_equal (method, "GET"))
         serve_download (server, msg, id);
       else if (g_str_equal (method, "PUT"))
@@ -127,19 +123,19 @@ serve_images_handle (ServeServer *server, ServeServiceKind kind,
       else
         serve_options (server, msg, id);
       break;
-    case ROUTE_EXTENTS:
+    case SERVE_ROUTE_EXTENTS:
       serve_extents (server, msg, id);
       break;
-    case ROUTE_CHECKSUM:
+    case SERVE_ROUTE_CHECKSUM:
       serve_checksum (server, msg, id);
       break;
-    case ROUTE_ALGORITHMS:
+    case SERVE_ROUTE_ALGORITHMS:
       serve_checksum_algorithms (server, msg);
       break;
-    case ROUTE_INFO:
+    case SERVE_ROUTE_INFO:
       serve_info (server, msg);
       break;
-    case ROUTE_NONE:
+    case SERVE_ROUTE_NONE:
       break;
     }
 }
@@ -151,7 +147,7 @@ serve_images_handle_early (ServeServer *server, ServeServiceKind kind,
   g_autofree char *path = unquoted_path (msg);
   g_autofree char *id = NULL;
 
-  if (route (kind, path, &id) == ROUTE_IMAGE
+  if (serve_images_route (kind, path, &id) == SERVE_ROUTE_IMAGE
       && g_str_equal (soup_server_message_get_method (msg), "PUT"))
     serve_upload_early (server, msg, id);
 }

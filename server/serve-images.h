@@ -8,6 +8,26 @@
 
 G_BEGIN_DECLS
 
+typedef enum
+{
+  SERVE_ROUTE_NONE,
+  SERVE_ROUTE_IMAGE,
+  SERVE_ROUTE_EXTENTS,
+  SERVE_ROUTE_CHECKSUM,
+  SERVE_ROUTE_ALGORITHMS,
+  SERVE_ROUTE_INFO,
+} ServeRoute;
+
+/* A request's path with its %XX decoded, as imageio routes it; the path
+ * as it is when it would decode to a NUL. */
+char *serve_images_unquote_path (const char *path);
+/* Which resource the unquoted @path names, and the ticket id in it
+ * (set for the /images/ routes only, possibly empty), as imageio's
+ * route patterns match a prefix: extents and checksum before the
+ * image. */
+ServeRoute serve_images_route (ServeServiceKind kind, const char *path,
+                               char **id);
+
 /* Routes a request of the remote or local service, as imageio's routes
  * match them; /info/ only on the remote service. */
 void serve_images_handle (ServeServer *server, ServeServiceKind kind,
@@ -33,6 +53,10 @@ void serve_extents (ServeServer *server, SoupServerMessage *msg,
 void serve_checksum (ServeServer *server, SoupServerMessage *msg,
                      const char *id);
 void serve_checksum_algorithms (ServeServer *server, SoupServerMessage *msg);
+/* ?block_size= of a checksum request (@text NULL: absent, the default);
+ * 400 when it is not one the server takes. */
+gboolean serve_checksum_parse_block_size (const char *text, gsize *block_size,
+                                          GError **error);
 void serve_info (ServeServer *server, SoupServerMessage *msg);
 
 /* Shared by the resources: the ticket @id allowing @op, counting the

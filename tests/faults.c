@@ -1,7 +1,9 @@
 /* faults.c: what `imgxfer` does when the storage under a copy fails: an
  * NBD server that answers errors, a full file system, a qemu-nbd that
- * dies, a connection whose close reports an error. Each ends in one error line that names the image, exit 1, no
- * success reported, no process and no temporary folder left.
+ * dies, a connection whose close reports an error. Each ends in one error
+ * line that names the image, exit 1, no success reported, no process and
+ * no temporary folder left. The NBD errors are not retried here
+ * (--retries=0); tests/retry.c shows what retries do.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -161,6 +163,7 @@ test_nbd_convert (Fixture *f, gconstpointer data)
           "-p",
           "--output=json",
           "--request-size=64k",
+          "--retries=0",
           "-n",
           fault->destination ? (zero ? zeroes : f->src) : uri,
           fault->destination ? uri : dst,
@@ -179,7 +182,8 @@ test_nbd_checksum (Fixture *f, gconstpointer data)
   const char *const *server_args = data;
   g_autoptr (TestServer) server = start_nbdkit (f, server_args);
   const char *uri = test_server_get_uri (server);
-  const char *const args[] = { "checksum", "--output=json", uri, NULL };
+  const char *const args[]
+      = { "checksum", "--output=json", "--retries=0", uri, NULL };
   const char *const words[] = { uri, "read at offset ", NULL };
 
   assert_fails (f, args, words);
@@ -210,7 +214,8 @@ test_nbd_flush (Fixture *f, gconstpointer data)
   g_autoptr (TestServer) server = test_server_start (server_argv, f->socket);
   const char *uri = test_server_get_uri (server);
   const char *const args[]
-      = { "convert", "-p", "--output=json", "-n", f->src, uri, NULL };
+      = { "convert", "-p", "--output=json", "--retries=0", "-n", f->src,
+          uri,       NULL };
   const char *const words[] = { uri, "flush", NULL };
 
   assert_fails (f, args, words);

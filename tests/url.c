@@ -251,6 +251,58 @@ test_cli_file_urls (void)
   test_tmpdir_free (dir);
 }
 
+/* Sizes in URLs and options, read by imgxfer_size_parse(). */
+static void
+test_sizes (void)
+{
+  static const struct
+  {
+    const char *text;
+    guint64 size; /* 0: refused */
+  } cases[] = {
+    { "4096", 4096 },
+    { "1b", 1 },
+    { "64k", 64 << 10 },
+    { "1M", 1 << 20 },
+    { "1MiB", 1 << 20 },
+    { "2gb", G_GUINT64_CONSTANT (2) << 30 },
+    { "3t", G_GUINT64_CONSTANT (3) << 40 },
+    { "1p", G_GUINT64_CONSTANT (1) << 50 },
+    { "18446744073709551615", G_MAXUINT64 },
+    { "18446744073709551616", 0 },
+    { "16384p", 0 },
+    { "", 0 },
+    { "k", 0 },
+    { "-1", 0 },
+    { " 1", 0 },
+    { "1x", 0 },
+    { "1kk", 0 },
+    { "1.5m", 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      guint64 size = 0;
+      gboolean ok = imgxfer_size_parse (cases[i].text, &size, &error);
+
+      g_test_message ("\"%s\"", cases[i].text);
+      if (cases[i].size == 0)
+        {
+          g_assert_false (ok);
+          g_assert_error (error, IMGXFER_ERROR,
+                          IMGXFER_ERROR_INVALID_ARGUMENT);
+          g_assert_nonnull (strstr (error->message, cases[i].text));
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          g_assert_cmpuint (size, ==, cases[i].size);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -259,6 +311,7 @@ main (int argc, char **argv)
   g_test_add_func ("/url/parse/good", test_good);
   g_test_add_func ("/url/parse/bad", test_bad);
   g_test_add_func ("/url/params/check", test_check_params);
+  g_test_add_func ("/url/params/sizes", test_sizes);
   g_test_add_func ("/url/registry/schemes", test_registry);
   g_test_add_func ("/url/cli/file-urls", test_cli_file_urls);
 

@@ -12,7 +12,9 @@
  * (imgxfer-imageio-http.c). When the transfer URL cannot be reached at
  * all, the proxy URL is tried, once, at open; never after an HTTP error
  * nor part-way. When the server is on this machine and offers its unix
- * socket, the connections go through it instead of TLS.
+ * socket, the connections go through it instead of TLS. Once open, a
+ * request that fails in a way that may pass is sent again on a new
+ * connection (imgxfer-imageio-retry.c).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -20,6 +22,7 @@
 
 #include "imgxfer-imageio-backend.h"
 #include "imgxfer-imageio-http.h"
+#include "imgxfer-imageio-retry.h"
 
 /* For connecting and for each request, unless the options say otherwise:
  * a stalled server fails the copy instead of holding it. imageio's client
@@ -55,6 +58,7 @@ struct _ImgxferImageioBackend
   ImgxferBackend parent_instance;
 
   ImgxferImageioHttp *http;
+  ImgxferImageioRetry *retry; /* sends the requests through http */
   ImgxferImageioFeatures features;
   char *transfer_url;    /* the URL answering: the image's or the proxy's */
   char *unix_socket;     /* the server's socket in use, or NULL */
@@ -146,6 +150,28 @@ new_http (ImgxferImageioBackend *self, const char *url, const char *unix_socket,
 {
   return new_http_with_timeout (self, url, unix_socket, timeout_s (self),
                                 error);
+}
+
+/* A connection like the one in use, for a request sent again. */
+static ImgxferImageioHttp *
+reconnect (gpointer data, GError **error)
+{
+  ImgxferImageioBackend *self = data;
+
+  return new_http (self, self->transfer_url, self->unix_socket, error);
+}
+
+/* Writes go with ?flush=n, and are kept until flushed, when the server
+ * flushes on request. */
+static void
+start_retries (ImgxferImageioBackend *self)
+{
+  ImgxferOpenOptions *options
+      = imgxfer_backend_get_options (IMGXFER_BACKEND (self));
+
+  self->retry = _imgxfer_imageio_retry_new (
+      self->transfer_url, imgxfer_open_options_get_retries (options),
+      is_writable (self) && self->features.can_flush, reconnect, self);
 }
 
 /* A server that removes a ticket, or sees it expire, drops the requests
@@ -280,8 +306,8 @@ get_extents (ImgxferImageioBackend *self, ImgxferExtentContext context,
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&cache->lock);
 
   if (cache->lists[context] == NULL)
-    cache->lists[context] = _imgxfer_imageio_http_extents (self->http, context,
-                                                           cancellable, error);
+    cache->lists[context] = _imgxfer_imageio_retry_extents (
+        self->retry, &self->http, context, cancellable, error);
   return cache->lists[context];
 }
 
@@ -374,6 +400,7 @@ open_clone (ImgxferImageioBackend *self, GError **error)
   self->features.unix_socket = g_strdup (template->features.unix_socket);
   self->transfer_url = g_strdup (template->transfer_url);
   self->unix_socket = g_strdup (template->unix_socket);
+  start_retries (self);
   extents_cache_unref (self->extents);
   self->extents = extents_cache_ref (template->extents);
 
@@ -403,6 +430,7 @@ imgxfer_imageio_backend_open (ImgxferBackend *backend,
       || !check_writable_ticket (self, error))
     return FALSE;
   use_unix_socket (self, cancellable);
+  start_retries (self);
   if (!find_size (self, &size, cancellable, error))
     return FALSE;
   declare (self, size);
@@ -432,8 +460,8 @@ imgxfer_imageio_backend_pread (ImgxferSource *source, void *buffer,
 {
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (source);
 
-  return _imgxfer_imageio_http_get (self->http, buffer, length, offset,
-                                    cancellable, error)
+  return _imgxfer_imageio_retry_get (self->retry, &self->http, buffer, length,
+                                     offset, cancellable, error)
          || explain_failure (self, error);
 }
 
@@ -510,9 +538,9 @@ imgxfer_imageio_backend_pwrite (ImgxferDestination *destination,
 {
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (destination);
 
-  return _imgxfer_imageio_http_put (self->http, buffer, length, offset,
-                                    !self->features.can_flush, cancellable,
-                                    error)
+  return _imgxfer_imageio_retry_put (self->retry, &self->http, buffer, length,
+                                     offset, !self->features.can_flush,
+                                     cancellable, error)
          || explain_failure (self, error);
 }
 
@@ -523,9 +551,9 @@ imgxfer_imageio_backend_zero (ImgxferDestination *destination, guint64 offset,
 {
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (destination);
 
-  return _imgxfer_imageio_http_zero (self->http, offset, length,
-                                     !self->features.can_flush, cancellable,
-                                     error)
+  return _imgxfer_imageio_retry_zero (self->retry, &self->http, offset, length,
+                                      !self->features.can_flush, cancellable,
+                                      error)
          || explain_failure (self, error);
 }
 
@@ -535,7 +563,8 @@ imgxfer_imageio_backend_flush (ImgxferDestination *destination,
 {
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (destination);
 
-  return _imgxfer_imageio_http_flush (self->http, cancellable, error)
+  return _imgxfer_imageio_retry_flush (self->retry, &self->http, cancellable,
+                                       error)
          || explain_failure (self, error);
 }
 
@@ -602,6 +631,7 @@ imgxfer_imageio_backend_finalize (GObject *object)
 {
   ImgxferImageioBackend *self = IMGXFER_IMAGEIO_BACKEND (object);
 
+  g_clear_pointer (&self->retry, _imgxfer_imageio_retry_free);
   g_clear_pointer (&self->http, _imgxfer_imageio_http_free);
   _imgxfer_imageio_features_clear (&self->features);
   g_clear_pointer (&self->extents, extents_cache_unref);

@@ -39,9 +39,12 @@ struct _ImgxferImageioHttp
 
   SoupSession *session;
   GThread *session_thread;
+  guint connections; /* made so far, by every session */
 
   /* What the last request found. */
   gboolean unreachable;
+  gboolean transient; /* it failed in a way that may pass */
+  char *reason;       /* why it failed, without the URL */
   GTlsCertificateFlags tls_errors;
   GSocketAddress *peer;
 };
@@ -137,6 +140,7 @@ _imgxfer_imageio_http_free (ImgxferImageioHttp *self)
   g_clear_pointer (&self->uri, g_uri_unref);
   g_clear_pointer (&self->put_uri, g_uri_unref);
   g_free (self->unix_socket);
+  g_free (self->reason);
   g_free (self->name);
   g_free (self);
 }
@@ -173,6 +177,28 @@ gboolean
 _imgxfer_imageio_http_unreachable (ImgxferImageioHttp *self)
 {
   return self->unreachable;
+}
+
+guint
+_imgxfer_imageio_http_connections (ImgxferImageioHttp *self)
+{
+  return self->connections;
+}
+
+gboolean
+_imgxfer_imageio_http_transient (ImgxferImageioHttp *self, const char **reason)
+{
+  *reason = self->reason ? self->reason : "";
+  return self->transient;
+}
+
+/* Notes why the request failed, for a retry to say. */
+static void
+note_failure (ImgxferImageioHttp *self, gboolean transient, const char *reason)
+{
+  self->transient = transient;
+  g_free (self->reason);
+  self->reason = g_strdup (reason);
 }
 
 /* An address of this machine is one a socket can be bound to. */
@@ -253,6 +279,18 @@ set_io_error (ImgxferImageioHttp *self, const char *what, GError *local_error,
                  "%s: %s failed: %s", self->name, what, local_error->message);
 }
 
+/* Whether a request that failed with @local_error, before or during its
+ * response, may succeed on a new connection: not when it was cancelled,
+ * nor when it timed out (the server held it for the whole timeout: each
+ * retry would add as much to the time a dead server takes to be found
+ * out). */
+static gboolean
+may_pass (GError *local_error)
+{
+  return !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+         && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
 /* A failure before any response: the server could not be reached, its
  * certificate was refused, it went away, or it stalled. */
 static void
@@ -265,6 +303,11 @@ set_transport_error (ImgxferImageioHttp *self, SoupMessage *msg,
       return;
     }
   self->unreachable = soup_message_get_status (msg) == SOUP_STATUS_NONE;
+  /* A refused certificate stays refused; a refused, reset or closed
+   * connection may not. */
+  note_failure (self,
+                may_pass (local_error) && !(self->tls_errors && !self->insecure),
+                local_error->message);
 
   if (self->tls_errors && !self->insecure)
     {
@@ -289,13 +332,17 @@ set_transport_error (ImgxferImageioHttp *self, SoupMessage *msg,
 
 /* libsoup writes a request's headers and its body apart: with Nagle's
  * algorithm a small body (a PATCH) then waits for the ACK of the headers,
- * which the server delays, 40 ms a request over TCP. */
+ * which the server delays, 40 ms a request over TCP. Each connection
+ * made is counted. */
 static void
 on_network_event (SoupMessage *msg, GSocketClientEvent event,
                   GIOStream *connection, gpointer data)
 {
+  ImgxferImageioHttp *self = data;
   GSocket *socket;
 
+  if (event == G_SOCKET_CLIENT_CONNECTED)
+    self->connections++;
   if (event != G_SOCKET_CLIENT_CONNECTED || !G_IS_TCP_CONNECTION (connection))
     return;
   socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection));
@@ -312,9 +359,10 @@ send_message (ImgxferImageioHttp *self, SoupMessage *msg, const char *what,
 
   self->unreachable = FALSE;
   self->tls_errors = 0;
+  note_failure (self, FALSE, NULL);
   g_signal_connect (msg, "accept-certificate",
                     G_CALLBACK (on_accept_certificate), self);
-  g_signal_connect (msg, "network-event", G_CALLBACK (on_network_event), NULL);
+  g_signal_connect (msg, "network-event", G_CALLBACK (on_network_event), self);
 
   stream = soup_session_send (session, msg, cancellable, &local_error);
   if (stream == NULL)
@@ -324,6 +372,15 @@ send_message (ImgxferImageioHttp *self, SoupMessage *msg, const char *what,
     }
   g_set_object (&self->peer, soup_message_get_remote_address (msg));
   return stream;
+}
+
+/* A response cut short: the connection broke under it. */
+static void
+set_body_error (ImgxferImageioHttp *self, GError *local_error, const char *what,
+                GError **error)
+{
+  note_failure (self, may_pass (local_error), local_error->message);
+  set_io_error (self, what, local_error, error);
 }
 
 /* Reads what is left of a response, so that the connection can carry the
@@ -374,7 +431,7 @@ read_body (ImgxferImageioHttp *self, GInputStream *stream, gsize max,
   if (n < 0)
     {
       g_input_stream_close (stream, NULL, NULL);
-      set_io_error (self, what, local_error, error);
+      set_body_error (self, local_error, what, error);
       return NULL;
     }
   g_input_stream_close (stream, NULL, NULL);
@@ -428,6 +485,28 @@ status_error_code (guint status, const char *message, GQuark *domain)
     }
 }
 
+/* What a server or a proxy in front of it answers when it cannot serve
+ * the request now but may soon: a request it timed out waiting for, too
+ * many requests, an upstream it could not reach, a daemon starting or
+ * stopping. 500 is imageio's answer to an error of the image itself (no
+ * space, I/O error), which sending again only repeats; 4xx say the
+ * request is wrong, or the ticket gone or expired (403). */
+static gboolean
+status_is_transient (guint status)
+{
+  switch (status)
+    {
+    case SOUP_STATUS_REQUEST_TIMEOUT:
+    case 429: /* Too Many Requests: libsoup 3.2 has no name for it */
+    case SOUP_STATUS_BAD_GATEWAY:
+    case SOUP_STATUS_SERVICE_UNAVAILABLE:
+    case SOUP_STATUS_GATEWAY_TIMEOUT:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 static gboolean
 set_status_error (ImgxferImageioHttp *self, SoupMessage *msg,
                   GInputStream *stream, const char *what,
@@ -436,8 +515,12 @@ set_status_error (ImgxferImageioHttp *self, SoupMessage *msg,
   guint status = soup_message_get_status (msg);
   const char *reason = soup_message_get_reason_phrase (msg);
   g_autofree char *message = error_message (stream, cancellable);
+  g_autofree char *summary
+      = g_strdup_printf ("HTTP %u %s", status, reason ? reason : "");
   GQuark domain;
   int code = status_error_code (status, message, &domain);
+
+  note_failure (self, status_is_transient (status), summary);
 
   g_set_error (error, domain, code, "%s: %s failed: HTTP %u %s%s%s", self->name,
                what, status, reason ? reason : "", *message ? ": " : "",
@@ -468,7 +551,7 @@ send_simple (ImgxferImageioHttp *self, SoupMessage *msg, const char *what,
     return FALSE;
   if (!finish_body (stream, cancellable, &local_error))
     {
-      set_io_error (self, what, local_error, error);
+      set_body_error (self, local_error, what, error);
       return FALSE;
     }
   return TRUE;
@@ -684,11 +767,13 @@ _imgxfer_imageio_http_get (ImgxferImageioHttp *self, void *buffer, gsize length,
                                 &local_error)
       || !finish_body (stream, cancellable, &local_error))
     {
-      set_io_error (self, what, local_error, error);
+      set_body_error (self, local_error, what, error);
       return FALSE;
     }
   if (n < length)
     {
+      /* The connection ended before the body did. */
+      note_failure (self, TRUE, "the response ended early");
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_SHORT_READ,
                    "%s: %s: the server sent %" G_GSIZE_FORMAT
                    " bytes of %" G_GSIZE_FORMAT,
@@ -755,6 +840,32 @@ _imgxfer_imageio_http_get_size (ImgxferImageioHttp *self, guint64 *size,
   return TRUE;
 }
 
+#define BODY_KEY "imgxfer-imageio-body"
+
+static void
+on_restarted (SoupMessage *msg, gpointer data)
+{
+  GBytes *body = g_object_get_data (G_OBJECT (msg), BODY_KEY);
+
+  soup_message_set_request_body_from_bytes (msg, data, body);
+}
+
+/* libsoup sends a request again on a new connection when the one it
+ * reused broke before the response, and drops the request's body stream
+ * on the way: a PUT went out again with its Content-Range and an empty
+ * body. imageio, which reads the range's first byte only, writes nothing
+ * and answers 200: a range of the image never written, the copy
+ * reported complete. The body is set again each time. */
+static void
+set_request_body (SoupMessage *msg, const char *content_type, GBytes *body)
+{
+  g_object_set_data_full (G_OBJECT (msg), BODY_KEY, g_bytes_ref (body),
+                          (GDestroyNotify)g_bytes_unref);
+  soup_message_set_request_body_from_bytes (msg, content_type, body);
+  g_signal_connect (msg, "restarted", G_CALLBACK (on_restarted),
+                    (gpointer)content_type);
+}
+
 gboolean
 _imgxfer_imageio_http_put (ImgxferImageioHttp *self, const void *buffer,
                            gsize length, guint64 offset, gboolean flush,
@@ -772,12 +883,12 @@ _imgxfer_imageio_http_put (ImgxferImageioHttp *self, const void *buffer,
 
   /* The body is the caller's buffer itself; the message is done with it
    * once the response has been read, before this returns. */
-  soup_message_set_request_body_from_bytes (msg, "application/octet-stream",
-                                            body);
+  set_request_body (msg, "application/octet-stream", body);
   soup_message_headers_replace (soup_message_get_request_headers (msg),
                                 "Content-Range", range);
   ok = send_simple (self, msg, what, cancellable, error);
   soup_message_set_request_body (msg, NULL, NULL, 0);
+  g_object_set_data (G_OBJECT (msg), BODY_KEY, NULL);
   return ok;
 }
 
@@ -788,7 +899,7 @@ patch (ImgxferImageioHttp *self, char *json, const char *what,
   g_autoptr (SoupMessage) msg = soup_message_new_from_uri ("PATCH", self->uri);
   g_autoptr (GBytes) body = g_bytes_new_take (json, strlen (json));
 
-  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  set_request_body (msg, "application/json", body);
   /* Zero and flush may be sent twice with the same result: libsoup then
    * sends them on the kept-alive connection instead of a new one each. */
   soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);

@@ -65,6 +65,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferImageioHttp, _imgxfer_imageio_http_free)
  * server could not be reached (name resolution, connection, TLS). */
 gboolean _imgxfer_imageio_http_unreachable (ImgxferImageioHttp *self);
 
+/* How many connections to the server were made so far. libsoup makes a
+ * new one by itself, and sends the request again on it, when the one
+ * kept alive turns out closed; so does a request from another thread. */
+guint _imgxfer_imageio_http_connections (ImgxferImageioHttp *self);
+
+/* TRUE when the last request failed in a way that may pass if it is
+ * sent again on a new connection: no answer at all (refused, reset,
+ * closed, timed out; not a refused certificate), an answer cut short, or
+ * a status that says "not now" (408, 429, 502, 503, 504). @reason: why,
+ * without the URL, valid until the next request. */
+gboolean _imgxfer_imageio_http_transient (ImgxferImageioHttp *self,
+                                          const char **reason);
+
 /* Whether the server answered from an address of this machine (the
  * connection must have been used). */
 gboolean _imgxfer_imageio_http_peer_is_local (ImgxferImageioHttp *self);

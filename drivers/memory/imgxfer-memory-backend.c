@@ -8,9 +8,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <stdlib.h>
-
 #include "imgxfer-memory-backend.h"
 #include "imgxfer-memory-store.h"
 
@@ -55,47 +52,6 @@ bad_parameter (GError **error,
   return FALSE;
 }
 
-/* "64k", "10M", "1g": powers of 1024. */
-static gboolean
-parse_size (const char *text, guint64 *size)
-{
-  char *end = NULL;
-  guint64 value;
-  guint shift = 0;
-
-  errno = 0;
-  value = g_ascii_strtoull (text, &end, 10);
-  if (errno != 0 || end == text)
-    return FALSE;
-
-  switch (g_ascii_tolower (*end))
-    {
-    case '\0':
-      break;
-    case 'k':
-      shift = 10;
-      break;
-    case 'm':
-      shift = 20;
-      break;
-    case 'g':
-      shift = 30;
-      break;
-    case 't':
-      shift = 40;
-      break;
-    default:
-      return FALSE;
-    }
-  if (*end && end[1] != '\0')
-    return FALSE;
-  if (value > (G_MAXUINT64 >> shift))
-    return FALSE;
-
-  *size = value << shift;
-  return TRUE;
-}
-
 static gboolean
 parse_switch (const char *text, gboolean *on)
 {
@@ -133,23 +89,25 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
   guint64 number;
 
   if (g_str_equal (key, "size"))
-    return parse_size (value, &mu->size);
+    return imgxfer_size_parse (value, &mu->size, NULL);
   if (g_str_equal (key, "preferred-block"))
-    return parse_size (value, &mu->preferred_block)
+    return imgxfer_size_parse (value, &mu->preferred_block, NULL)
            && mu->preferred_block <= G_MAXUINT32;
   if (g_str_equal (key, "max-block"))
-    return parse_size (value, &mu->max_block) && mu->max_block > 0
+    return imgxfer_size_parse (value, &mu->max_block, NULL) && mu->max_block > 0
            && mu->max_block <= G_MAXUINT32;
   if (g_str_equal (key, "max-connections"))
     {
-      if (!parse_size (value, &number) || number == 0 || number > 1024)
+      if (!imgxfer_size_parse (value, &number, NULL) || number == 0
+          || number > 1024)
         return FALSE;
       mu->max_connections = number;
       return TRUE;
     }
   if (g_str_equal (key, "fail-close"))
     {
-      if (!parse_size (value, &number) || number == 0 || number > G_MAXUINT)
+      if (!imgxfer_size_parse (value, &number, NULL) || number == 0
+          || number > G_MAXUINT)
         return FALSE;
       mu->fail_close = number;
       return TRUE;

@@ -6,10 +6,4 @@
 
 #include "drivers/imageio/imgxfer-imageio-backend.h"
 
-static void
-register_drivers (void)
-{
-  imgxfer_driver_register (IMGXFER_TYPE_IMAGEIO_BACKEND);
-}
-
-IMGXFER_DEFINE_DRIVER_MODULE (register_drivers)
+IMGXFER_DEFINE_DRIVER_MODULE_TYPES (imgxfer_imageio_backend_get_type)

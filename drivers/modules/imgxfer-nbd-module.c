@@ -11,11 +11,5 @@
 #include "drivers/nbd/imgxfer-nbd-backend.h"
 #include "drivers/qemu/imgxfer-qemu-backend.h"
 
-static void
-register_drivers (void)
-{
-  imgxfer_driver_register (IMGXFER_TYPE_NBD_BACKEND);
-  imgxfer_driver_register (IMGXFER_TYPE_QEMU_BACKEND);
-}
-
-IMGXFER_DEFINE_DRIVER_MODULE (register_drivers)
+IMGXFER_DEFINE_DRIVER_MODULE_TYPES (imgxfer_nbd_backend_get_type,
+                                    imgxfer_qemu_backend_get_type)

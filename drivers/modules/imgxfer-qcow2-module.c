@@ -6,10 +6,4 @@
 
 #include "drivers/qcow2/imgxfer-qcow2-writer.h"
 
-static void
-register_drivers (void)
-{
-  imgxfer_driver_register (IMGXFER_TYPE_QCOW2_WRITER);
-}
-
-IMGXFER_DEFINE_DRIVER_MODULE (register_drivers)
+IMGXFER_DEFINE_DRIVER_MODULE_TYPES (imgxfer_qcow2_writer_get_type)

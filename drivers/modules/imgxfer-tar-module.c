@@ -6,10 +6,4 @@
 
 #include "drivers/tar/imgxfer-tar-backend.h"
 
-static void
-register_drivers (void)
-{
-  imgxfer_driver_register (IMGXFER_TYPE_TAR_BACKEND);
-}
-
-IMGXFER_DEFINE_DRIVER_MODULE (register_drivers)
+IMGXFER_DEFINE_DRIVER_MODULE_TYPES (imgxfer_tar_backend_get_type)

@@ -8,6 +8,20 @@
  * allocated in this layer", so trusting it would drop clusters that hide
  * a backing file. Zeroing is always WRITE_ZEROES, never TRIM.
  *
+ * A command that fails in a way that may pass is sent again, a bounded
+ * number of times, after a pause (imgxfer_open_options_set_retries()):
+ * an EIO from the server (a flaky disk under it), or the connection lost.
+ * While the connection works, the command goes again on it: a new one
+ * would reach the same server, and would lose the cover of this
+ * connection's writes, which an NBD flush gives only for the writes of
+ * its own connection unless the server offers multi-conn. A lost
+ * connection is replaced only while no write acknowledged on it waits for
+ * a flush: such a write is durable only if the server still holds it, and
+ * a server that restarted meanwhile (its qcow2 tables lost with its
+ * memory) would not, while a flush on the new connection would say all is
+ * well. Reads, block status and a destination that was just flushed lose
+ * nothing, so they go on through a new connection.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -19,6 +33,8 @@
 #include <unistd.h>
 
 #include "imgxfer-nbd-backend.h"
+
+#include "../common/imgxfer-retry.h"
 
 #define BASE_ALLOCATION "base:allocation"
 #define ALLOCATION_DEPTH "qemu:allocation-depth"
@@ -58,6 +74,13 @@ typedef struct
   gboolean abandoned;
   /* How long connecting waits for the server's greeting. */
   gint64 greeting_timeout_us;
+  /* Where the connection goes, for a new one after it is lost. */
+  char *uri;
+  /* A write or zero acknowledged since the last flush: see the top. */
+  gboolean unflushed;
+  /* The errno and message of the last failed command, for a retry. */
+  int last_errno;
+  char *last_reason;
 } ImgxferNbdBackendPrivate;
 
 static void imgxfer_nbd_backend_source_init (ImgxferSourceInterface *iface);
@@ -84,10 +107,16 @@ static gboolean
 set_nbd_error (GError **error, gpointer self, const char *what, guint64 offset)
 {
   ImgxferNbdBackendClass *klass = IMGXFER_NBD_BACKEND_GET_CLASS (self);
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (IMGXFER_NBD_BACKEND (self));
   int err = nbd_get_errno ();
   g_autofree char *message = g_strdup (nbd_get_error ());
   g_autofree char *server
       = klass->get_server_messages ? klass->get_server_messages (self) : NULL;
+
+  priv->last_errno = err;
+  g_free (priv->last_reason);
+  priv->last_reason = g_strdup (message ? message : "unknown NBD error");
 
   g_set_error (
       error, G_IO_ERROR, err ? g_io_error_from_errno (err) : G_IO_ERROR_FAILED,
@@ -117,6 +146,7 @@ request_meta_contexts (ImgxferNbdBackend *self, GError **error)
 
   if (bitmap != NULL)
     {
+      g_free (priv->dirty_context);
       priv->dirty_context = g_strconcat (DIRTY_BITMAP_PREFIX, bitmap, NULL);
       if (nbd_add_meta_context (priv->nbd, priv->dirty_context) < 0)
         return set_nbd_error (error, self, "meta context request", 0);
@@ -389,19 +419,19 @@ connect_uri (ImgxferNbdBackend *self, const char *uri,
   return TRUE;
 }
 
-gboolean
-_imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
-                              GCancellable *cancellable, GError **error)
+/* A new handle connected to priv->uri, with the contexts and TLS of the
+ * first one. */
+static gboolean
+connect_handle (ImgxferNbdBackend *self, GCancellable *cancellable,
+                GError **error)
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
   g_autoptr (ImgxferUrl) parsed = NULL;
   g_autoptr (CaDirectory) ca_dir = NULL;
 
-  g_return_val_if_fail (priv->nbd == NULL, FALSE);
-
   /* libnbd knows the URI forms only, with lower-case schemes. */
-  parsed = imgxfer_url_parse (uri, error);
+  parsed = imgxfer_url_parse (priv->uri, error);
   if (parsed == NULL)
     return FALSE;
 
@@ -409,14 +439,24 @@ _imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
   if (priv->nbd == NULL)
     return set_nbd_error (error, self, "connect", 0);
 
-  if (!request_meta_contexts (self, error)
-      || !configure_tls (self, &ca_dir, error))
-    return FALSE;
+  return request_meta_contexts (self, error)
+         && configure_tls (self, &ca_dir, error)
+         && connect_uri (self, imgxfer_url_to_string (parsed), cancellable,
+                         error);
+}
 
-  if (!connect_uri (self, imgxfer_url_to_string (parsed), cancellable, error))
-    return FALSE;
+gboolean
+_imgxfer_nbd_backend_connect (ImgxferNbdBackend *self, const char *uri,
+                              GCancellable *cancellable, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
 
-  return declare_export (self, error);
+  g_return_val_if_fail (priv->nbd == NULL, FALSE);
+
+  priv->uri = g_strdup (uri);
+  return connect_handle (self, cancellable, error)
+         && declare_export (self, error);
 }
 
 static gboolean
@@ -495,19 +535,193 @@ check_usable (gpointer self, GError **error)
   return FALSE;
 }
 
+/* What a command does to the data, for what a retry may do. */
+typedef enum
+{
+  COMMAND_READS,
+  COMMAND_WRITES,
+  COMMAND_FLUSHES,
+} CommandKind;
+
+/* One command: how to start it on a handle (its cookie, or -1), what it
+ * is called in errors and in the log. */
+typedef struct
+{
+  const char *what;
+  CommandKind kind;
+  guint64 offset;
+  guint64 length;
+  int64_t (*start) (struct nbd_handle *nbd, gpointer args);
+  gpointer args;
+} Command;
+
+/* Errors of a server that may not come again: its disk failed this once,
+ * or the connection went. The others (ENOSPC, EINVAL, EPERM, ENOTSUP...)
+ * would come again. */
+static gboolean
+errno_may_pass (int err)
+{
+  switch (err)
+    {
+    case EIO:
+    case ECONNRESET:
+    case ECONNABORTED:
+    case ECONNREFUSED:
+    case ENOTCONN:
+    case EPIPE:
+    case ESHUTDOWN:
+    case ETIMEDOUT:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+is_connected (ImgxferNbdBackendPrivate *priv)
+{
+  return priv->nbd != NULL && nbd_aio_is_ready (priv->nbd) == 1;
+}
+
+/* See the top of the file. */
+static gboolean
+may_retry (ImgxferNbdBackend *self, GError *error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  if (priv->abandoned
+      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return FALSE;
+  if (!is_connected (priv))
+    return !priv->unflushed;
+  return errno_may_pass (priv->last_errno);
+}
+
+/* A new connection in place of a lost one, to the same export. */
+static gboolean
+replace_connection (ImgxferNbdBackend *self, GCancellable *cancellable,
+                    GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  g_clear_pointer (&priv->nbd, nbd_close);
+  if (!connect_handle (self, cancellable, error))
+    return FALSE;
+  if (nbd_get_size (priv->nbd)
+      != (int64_t)imgxfer_backend_get_size (IMGXFER_BACKEND (self)))
+    {
+      priv->abandoned = TRUE;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "%s: the export changed size on a new connection",
+                   url_of (self));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+run_once (ImgxferNbdBackend *self, const Command *command,
+          GCancellable *cancellable, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  priv->last_errno = 0;
+  return check_usable (self, error)
+         && (is_connected (priv)
+             || replace_connection (self, cancellable, error))
+         && wait_for_command (self, command->start (priv->nbd, command->args),
+                              command->what, command->offset, cancellable,
+                              error);
+}
+
+/* Why a lost connection was not replaced. */
+static void
+explain_no_retry (ImgxferNbdBackend *self, guint retries, GError **error)
+{
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+
+  if (retries > 0 && priv->unflushed && !is_connected (priv) && *error
+      && (*error)->domain == G_IO_ERROR
+      && (*error)->code != G_IO_ERROR_CANCELLED)
+    g_prefix_error (error, "connection lost with writes not yet flushed, "
+                           "which a new one cannot vouch for: ");
+}
+
+/* Runs @command, and again as the top of the file says. */
+static gboolean
+run_command (gpointer backend, const Command *command,
+             GCancellable *cancellable, GError **error)
+{
+  ImgxferNbdBackend *self = IMGXFER_NBD_BACKEND (backend);
+  ImgxferNbdBackendPrivate *priv
+      = imgxfer_nbd_backend_get_instance_private (self);
+  guint retries = IMGXFER_NBD_BACKEND_GET_CLASS (self)->owns_server
+                      ? 0
+                      : imgxfer_open_options_get_retries (
+                          imgxfer_backend_get_options (IMGXFER_BACKEND (self)));
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *request
+      = command->kind == COMMAND_FLUSHES
+            ? g_strdup_printf ("%s %s", command->what, url_of (self))
+            : g_strdup_printf ("%s %s bytes %" G_GUINT64_FORMAT
+                               "-%" G_GUINT64_FORMAT,
+                               command->what, url_of (self), command->offset,
+                               command->offset + command->length - 1);
+
+  for (guint attempt = 0;; attempt++)
+    {
+      g_clear_error (&local_error);
+      if (run_once (self, command, cancellable, &local_error))
+        {
+          if (command->kind != COMMAND_READS)
+            priv->unflushed = command->kind == COMMAND_WRITES;
+          return TRUE;
+        }
+      if (attempt >= retries || !may_retry (self, local_error))
+        break;
+      if (!_imgxfer_retry_wait (request,
+                                priv->last_errno ? priv->last_reason
+                                                 : local_error->message,
+                                attempt + 1, retries, cancellable, error))
+        return FALSE;
+    }
+  explain_no_retry (self, retries, &local_error);
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+typedef struct
+{
+  void *buffer;
+  gsize length;
+  guint64 offset;
+  guint32 flags;
+  gpointer status; /* BlockStatus */
+} CommandArgs;
+
+static int64_t
+start_pread (struct nbd_handle *nbd, gpointer data)
+{
+  CommandArgs *args = data;
+
+  return nbd_aio_pread (nbd, args->buffer, args->length, args->offset,
+                        NBD_NULL_COMPLETION, 0);
+}
+
 static gboolean
 imgxfer_nbd_backend_pread (ImgxferSource *source, void *buffer, gsize length,
                            guint64 offset, GCancellable *cancellable,
                            GError **error)
 {
-  ImgxferNbdBackendPrivate *priv
-      = imgxfer_nbd_backend_get_instance_private (IMGXFER_NBD_BACKEND (source));
+  CommandArgs args = { .buffer = buffer, .length = length, .offset = offset };
+  const Command command
+      = { "read", COMMAND_READS, offset, length, start_pread, &args };
 
-  return check_usable (source, error)
-         && wait_for_command (source,
-                              nbd_aio_pread (priv->nbd, buffer, length, offset,
-                                             NBD_NULL_COMPLETION, 0),
-                              "read", offset, cancellable, error);
+  return run_command (source, &command, cancellable, error);
 }
 
 /* The replies of one block status command: for each context, the
@@ -603,6 +817,22 @@ merge_block_status (BlockStatus *status, ImgxferExtentContext context,
     }
 }
 
+/* A block status command, its replies gathered anew at each start. */
+static int64_t
+start_block_status (struct nbd_handle *nbd, gpointer data)
+{
+  CommandArgs *args = data;
+  BlockStatus *status = args->status;
+
+  for (guint i = 0; i < G_N_ELEMENTS (status->runs); i++)
+    g_array_set_size (status->runs[i], 0);
+  return nbd_aio_block_status (
+      nbd, args->length, args->offset,
+      (nbd_extent_callback){ .callback = block_status_reply,
+                             .user_data = status },
+      NBD_NULL_COMPLETION, 0);
+}
+
 static gboolean
 imgxfer_nbd_backend_extents (ImgxferSource *source,
                              ImgxferExtentContext context, guint64 offset,
@@ -621,16 +851,13 @@ imgxfer_nbd_backend_extents (ImgxferSource *source,
     .top_only = priv->top_only,
   };
   guint first = extents->len;
+  CommandArgs args = { .length = MIN (length, MAX_EXTENTS_REQUEST),
+                       .offset = offset,
+                       .status = &status };
+  const Command command = { "block status", COMMAND_READS,      offset,
+                            args.length,    start_block_status, &args };
 
-  if (!check_usable (source, error)
-      || !wait_for_command (
-          source,
-          nbd_aio_block_status (
-              priv->nbd, MIN (length, MAX_EXTENTS_REQUEST), offset,
-              (nbd_extent_callback){ .callback = block_status_reply,
-                                     .user_data = &status },
-              NBD_NULL_COMPLETION, 0),
-          "block status", offset, cancellable, error))
+  if (!run_command (source, &command, cancellable, error))
     return FALSE;
 
   merge_block_status (&status, context, offset, extents);
@@ -652,19 +879,35 @@ imgxfer_nbd_backend_source_init (ImgxferSourceInterface *iface)
   iface->extents = imgxfer_nbd_backend_extents;
 }
 
+static int64_t
+start_pwrite (struct nbd_handle *nbd, gpointer data)
+{
+  CommandArgs *args = data;
+
+  return nbd_aio_pwrite (nbd, args->buffer, args->length, args->offset,
+                         NBD_NULL_COMPLETION, 0);
+}
+
 static gboolean
 imgxfer_nbd_backend_pwrite (ImgxferDestination *destination, const void *buffer,
                             gsize length, guint64 offset,
                             GCancellable *cancellable, GError **error)
 {
-  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
-      IMGXFER_NBD_BACKEND (destination));
+  CommandArgs args
+      = { .buffer = (void *)buffer, .length = length, .offset = offset };
+  const Command command
+      = { "write", COMMAND_WRITES, offset, length, start_pwrite, &args };
 
-  return check_usable (destination, error)
-         && wait_for_command (destination,
-                              nbd_aio_pwrite (priv->nbd, buffer, length, offset,
-                                              NBD_NULL_COMPLETION, 0),
-                              "write", offset, cancellable, error);
+  return run_command (destination, &command, cancellable, error);
+}
+
+static int64_t
+start_zero (struct nbd_handle *nbd, gpointer data)
+{
+  CommandArgs *args = data;
+
+  return nbd_aio_zero (nbd, args->length, args->offset, NBD_NULL_COMPLETION,
+                       args->flags);
 }
 
 static gboolean
@@ -672,31 +915,32 @@ imgxfer_nbd_backend_zero (ImgxferDestination *destination, guint64 offset,
                           guint64 length, ImgxferZeroFlags flags,
                           GCancellable *cancellable, GError **error)
 {
-  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
-      IMGXFER_NBD_BACKEND (destination));
   /* WRITE_ZEROES, never TRIM: a trimmed range may read back old data.
    * NO_HOLE keeps the range allocated unless the caller allows a hole. */
-  guint32 nbd_flags
-      = (flags & IMGXFER_ZERO_MAY_TRIM) ? 0 : LIBNBD_CMD_FLAG_NO_HOLE;
+  CommandArgs args = {
+    .length = length,
+    .offset = offset,
+    .flags = (flags & IMGXFER_ZERO_MAY_TRIM) ? 0 : LIBNBD_CMD_FLAG_NO_HOLE,
+  };
+  const Command command
+      = { "zero", COMMAND_WRITES, offset, length, start_zero, &args };
 
-  return check_usable (destination, error)
-         && wait_for_command (destination,
-                              nbd_aio_zero (priv->nbd, length, offset,
-                                            NBD_NULL_COMPLETION, nbd_flags),
-                              "zero", offset, cancellable, error);
+  return run_command (destination, &command, cancellable, error);
+}
+
+static int64_t
+start_flush (struct nbd_handle *nbd, gpointer data)
+{
+  return nbd_aio_flush (nbd, NBD_NULL_COMPLETION, 0);
 }
 
 static gboolean
 imgxfer_nbd_backend_flush (ImgxferDestination *destination,
                            GCancellable *cancellable, GError **error)
 {
-  ImgxferNbdBackendPrivate *priv = imgxfer_nbd_backend_get_instance_private (
-      IMGXFER_NBD_BACKEND (destination));
+  const Command command = { "flush", COMMAND_FLUSHES, 0, 0, start_flush, NULL };
 
-  return check_usable (destination, error)
-         && wait_for_command (destination,
-                              nbd_aio_flush (priv->nbd, NBD_NULL_COMPLETION, 0),
-                              "flush", 0, cancellable, error);
+  return run_command (destination, &command, cancellable, error);
 }
 
 static void
@@ -739,6 +983,8 @@ imgxfer_nbd_backend_finalize (GObject *object)
       = imgxfer_nbd_backend_get_instance_private (self);
 
   g_free (priv->dirty_context);
+  g_free (priv->uri);
+  g_free (priv->last_reason);
 
   G_OBJECT_CLASS (imgxfer_nbd_backend_parent_class)->finalize (object);
 }

@@ -16,6 +16,7 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferNbdBackend, imgxfer_nbd_backend, IMGXFER,
  * ImgxferNbdBackendClass:
  * @parent_class: the parent class
  * @get_server_messages: optional; see the field's comment
+ * @owns_server: see the field's comment
  *
  * Derivable so that drivers which start their own NBD server (qemu) keep
  * only the server's lifetime and reuse the whole NBD client.
@@ -28,8 +29,14 @@ struct _ImgxferNbdBackendClass
    * error messages; %NULL or "" when there is nothing to add. */
   char *(*get_server_messages) (ImgxferNbdBackend *self);
 
+  /* TRUE when the server lives and dies with the backend (one the driver
+   * started on a local file): nothing is retried, since nothing would
+   * answer a new connection, and the errors are the file's, which sending
+   * again only repeats. */
+  gboolean owns_server;
+
   /*< private >*/
-  gpointer padding[3];
+  gpointer padding[2];
 };
 
 /* For subclasses, from their open vfunc: connects to @uri (any form the

@@ -378,6 +378,8 @@ imgxfer_qemu_backend_class_init (ImgxferQemuBackendClass *klass)
   backend_class->get_local_files = imgxfer_qemu_backend_get_local_files;
   backend_class->close = imgxfer_qemu_backend_close;
   backend_class->create = _imgxfer_qemu_create;
+  /* The private qemu-nbd's errors are its file's; once gone, it stays. */
+  IMGXFER_NBD_BACKEND_CLASS (klass)->owns_server = TRUE;
   backend_class->info = _imgxfer_qemu_info;
   backend_class->measure = _imgxfer_qemu_measure;
   IMGXFER_NBD_BACKEND_CLASS (klass)->get_server_messages

@@ -196,4 +196,30 @@ void imgxfer_driver_spec_init_destination (
       (spec)->init (IMGXFER_BACKEND (self));                                 \
   }
 
+/**
+ * IMGXFER_DEFINE_SIMPLE_DRIVER:
+ * @TypeName: the backend type's name in CamelCase (PatternBackend)
+ * @type_name: the same in lower case with underscores (pattern_backend)
+ * @spec: the address of the driver's static #ImgxferDriverSpec
+ *
+ * IMGXFER_DEFINE_DRIVER() for a driver whose instances keep no state of
+ * their own (what open learns it declares: size, capabilities; the URL
+ * and options are the backend's): it declares the type too, so the
+ * driver is its callbacks and @spec. The type function is
+ * `type_name_get_type()`.
+ *
+ * Since: 0.1
+ */
+#define IMGXFER_DEFINE_SIMPLE_DRIVER(TypeName, type_name, spec)              \
+  typedef struct                                                             \
+  {                                                                          \
+    ImgxferBackend parent_instance;                                          \
+  } TypeName;                                                                \
+  typedef struct                                                             \
+  {                                                                          \
+    ImgxferBackendClass parent_class;                                        \
+  } TypeName##Class;                                                         \
+  GType type_name##_get_type (void);                                         \
+  IMGXFER_DEFINE_DRIVER (TypeName, type_name, spec)
+
 G_END_DECLS

@@ -32,6 +32,25 @@ G_BEGIN_DECLS
   G_MODULE_EXPORT void imgxfer_driver_module_register (void);                \
   void imgxfer_driver_module_register (void) { register_func (); }
 
+/**
+ * IMGXFER_DEFINE_DRIVER_MODULE_TYPES:
+ * @...: the type functions of the module's drivers, in resolution order
+ *   (`my_backend_get_type`)
+ *
+ * IMGXFER_DEFINE_DRIVER_MODULE() with a register function that registers
+ * these drivers: the whole entry point of most modules.
+ *
+ * Since: 0.1
+ */
+#define IMGXFER_DEFINE_DRIVER_MODULE_TYPES(...)                              \
+  static void imgxfer_driver_module_register_types (void)                    \
+  {                                                                          \
+    GType (*const get_types[]) (void) = { __VA_ARGS__ };                     \
+    for (gsize i = 0; i < G_N_ELEMENTS (get_types); i++)                     \
+      imgxfer_driver_register (get_types[i] ());                             \
+  }                                                                          \
+  IMGXFER_DEFINE_DRIVER_MODULE (imgxfer_driver_module_register_types)
+
 IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_driver_register (GType backend_type);
 

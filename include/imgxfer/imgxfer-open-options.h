@@ -107,4 +107,13 @@ IMGXFER_AVAILABLE_IN_ALL
 gboolean
 imgxfer_open_options_get_allow_external_files (ImgxferOpenOptions *self);
 
+/* How many times a driver sends a request again, on a new connection,
+ * after it failed in a way that may pass (a server restarting, a
+ * connection reset). Default IMGXFER_DEFAULT_RETRIES; 0: never. */
+#define IMGXFER_DEFAULT_RETRIES 3
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_open_options_set_retries (ImgxferOpenOptions *self, guint retries);
+IMGXFER_AVAILABLE_IN_ALL
+guint imgxfer_open_options_get_retries (ImgxferOpenOptions *self);
+
 G_END_DECLS

@@ -60,6 +60,12 @@ void imgxfer_transfer_options_set_connections (ImgxferTransferOptions *self,
 IMGXFER_AVAILABLE_IN_ALL
 guint imgxfer_transfer_options_get_connections (ImgxferTransferOptions *self);
 
+/* Failed requests sent again; see imgxfer_open_options_set_retries(). */
+IMGXFER_AVAILABLE_IN_ALL
+void imgxfer_transfer_options_set_retries (ImgxferTransferOptions *self,
+                                           guint retries);
+IMGXFER_AVAILABLE_IN_ALL
+guint imgxfer_transfer_options_get_retries (ImgxferTransferOptions *self);
 /* Seconds connecting and each request may go without progress (0: 60). */
 IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_transfer_options_set_timeout (ImgxferTransferOptions *self,

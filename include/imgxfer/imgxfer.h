@@ -10,6 +10,7 @@
 #include <imgxfer/imgxfer-enum-types.h>
 #include <imgxfer/imgxfer-error.h>
 #include <imgxfer/imgxfer-extent.h>
+#include <imgxfer/imgxfer-size.h>
 #include <imgxfer/imgxfer-url.h>
 #include <imgxfer/imgxfer-open-options.h>
 #include <imgxfer/imgxfer-backend.h>

@@ -15,38 +15,7 @@
 
 #define PATTERN_PERIOD 251
 
-/* 1. The type; its instance holds the driver's state (none here). */
-G_DECLARE_FINAL_TYPE (PatternBackend, pattern_backend, PATTERN, BACKEND,
-                      ImgxferBackend)
-struct _PatternBackend
-{
-  ImgxferBackend parent_instance;
-};
-
-/* SIZE in bytes, or with a k, m or g suffix (powers of 1024). */
-static gboolean
-parse_size (const char *text, guint64 *size)
-{
-  static const char units[] = "kmg";
-  const char *unit;
-  char *end;
-  guint shift = 0;
-
-  if (!g_ascii_isdigit (*text))
-    return FALSE;
-  *size = g_ascii_strtoull (text, &end, 10);
-  if (*end != '\0' && (unit = strchr (units, g_ascii_tolower (*end))) != NULL)
-    {
-      shift = 10 * (unit - units + 1);
-      end++;
-    }
-  if (*end != '\0' || *size > G_MAXUINT64 >> shift)
-    return FALSE;
-  *size <<= shift;
-  return TRUE;
-}
-
-/* 2. open: parse the URL, then declare what the image is and can do.
+/* 1. open: parse the URL, then declare what the image is and can do.
  *    Errors name the URL. */
 static gboolean
 pattern_open (ImgxferBackend *backend, GCancellable *cancellable,
@@ -56,7 +25,7 @@ pattern_open (ImgxferBackend *backend, GCancellable *cancellable,
   guint64 size;
 
   if (!g_str_has_prefix (url, "pattern:")
-      || !parse_size (url + strlen ("pattern:"), &size))
+      || !imgxfer_size_parse (url + strlen ("pattern:"), &size, NULL))
     {
       g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_INVALID_ARGUMENT,
                    "%s: expected pattern:SIZE, e.g. pattern:1m", url);
@@ -71,7 +40,7 @@ pattern_open (ImgxferBackend *backend, GCancellable *cancellable,
   return TRUE;
 }
 
-/* 3. pread: the library has checked the range, so only the domain logic
+/* 2. pread: the library has checked the range, so only the domain logic
  *    is left. */
 static gboolean
 pattern_pread (ImgxferSource *source, void *buffer, gsize length,
@@ -84,7 +53,7 @@ pattern_pread (ImgxferSource *source, void *buffer, gsize length,
   return TRUE;
 }
 
-/* 4. The driver as data: the registry reads the schemes from the class,
+/* 3. The driver as data: the registry reads the schemes from the class,
  *    and a pread makes it a source (a pwrite would make it writable). */
 static const char *const pattern_schemes[] = { "pattern", NULL };
 
@@ -96,14 +65,7 @@ static const ImgxferDriverSpec pattern_driver = {
   .pread = pattern_pread,
 };
 
-IMGXFER_DEFINE_DRIVER (PatternBackend, pattern_backend, &pattern_driver)
-
-/* 5. The module's entry point: the ABI it was built for, and its
- *    drivers. */
-static void
-register_drivers (void)
-{
-  imgxfer_driver_register (pattern_backend_get_type ());
-}
-
-IMGXFER_DEFINE_DRIVER_MODULE (register_drivers)
+/* 4. The type (its instances keep no state of their own), and the
+ *    module's entry point: the ABI it was built for, and its drivers. */
+IMGXFER_DEFINE_SIMPLE_DRIVER (PatternBackend, pattern_backend, &pattern_driver)
+IMGXFER_DEFINE_DRIVER_MODULE_TYPES (pattern_backend_get_type)

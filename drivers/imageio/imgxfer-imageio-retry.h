@@ -1,0 +1,54 @@
+/* imgxfer-imageio-retry.h: imageio requests sent again on a new
+ * connection when they failed in a way that may pass
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "imgxfer-imageio-http.h"
+
+G_BEGIN_DECLS
+
+typedef struct _ImgxferImageioRetry ImgxferImageioRetry;
+
+/* A new connection to the server, reached as the one it replaces. */
+typedef ImgxferImageioHttp *(*ImgxferImageioConnectFunc) (gpointer data,
+                                                          GError **error);
+
+/* For one connection, *@http of each call, which a retry replaces with
+ * one from @connect. Requests to @url (named in the log) are sent again
+ * up to @retries times. With @keep_writes (the writes are sent without
+ * flush), each write is kept until a flush covers it, and sent again on
+ * the new connection before anything else. */
+ImgxferImageioRetry *_imgxfer_imageio_retry_new (
+    const char *url, guint retries, gboolean keep_writes,
+    ImgxferImageioConnectFunc connect, gpointer connect_data);
+void _imgxfer_imageio_retry_free (ImgxferImageioRetry *self);
+
+gboolean _imgxfer_imageio_retry_get (ImgxferImageioRetry *self,
+                                     ImgxferImageioHttp **http, void *buffer,
+                                     gsize length, guint64 offset,
+                                     GCancellable *cancellable, GError **error);
+gboolean _imgxfer_imageio_retry_put (ImgxferImageioRetry *self,
+                                     ImgxferImageioHttp **http,
+                                     const void *buffer, gsize length,
+                                     guint64 offset, gboolean flush,
+                                     GCancellable *cancellable, GError **error);
+gboolean _imgxfer_imageio_retry_zero (ImgxferImageioRetry *self,
+                                      ImgxferImageioHttp **http, guint64 offset,
+                                      guint64 length, gboolean flush,
+                                      GCancellable *cancellable,
+                                      GError **error);
+gboolean _imgxfer_imageio_retry_flush (ImgxferImageioRetry *self,
+                                       ImgxferImageioHttp **http,
+                                       GCancellable *cancellable,
+                                       GError **error);
+GArray *_imgxfer_imageio_retry_extents (ImgxferImageioRetry *self,
+                                        ImgxferImageioHttp **http,
+                                        ImgxferExtentContext context,
+                                        GCancellable *cancellable,
+                                        GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferImageioRetry, _imgxfer_imageio_retry_free)
+
+G_END_DECLS

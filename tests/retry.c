@@ -1,0 +1,571 @@
+/* retry.c: requests sent again after failures that may pass
+ *
+ * `imgxfer serve` killed under an upload and under a download, then
+ * started again in a new process on the same port with the same ticket:
+ * with retries the copy ends identical to its source, without
+ * (--retries=0) it fails. An NBD server (nbdkit's error filter, its eval
+ * plugin for flush) failing some requests: the copy sends them again,
+ * says so, and ends identical; failing every one, it fails after the
+ * retries with the server's error. A deleted ticket's 403 is not retried.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "test-servers.h"
+#include "test-utils.h"
+
+#define MiB (1024 * 1024)
+#define TICKET "t1"
+
+typedef struct
+{
+  char *dir;
+  char *ca;
+  char *cert;
+  char *key;
+  char *control; /* the daemon's control socket */
+  char *local;   /* its local socket */
+  char *config;
+  GPid daemon;
+  guint16 port; /* the daemon's, the same after a restart */
+  char *url;    /* https://127.0.0.1:PORT/images/TICKET */
+} Fixture;
+
+/* Retry lines the library logged in this process (the 403 test). */
+static guint retries_logged;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autofree char *state = NULL;
+  g_autofree char *text = NULL;
+
+  f->dir = test_tmpdir_new ();
+  f->ca = g_build_filename (f->dir, "ca.pem", NULL);
+  f->cert = g_build_filename (f->dir, "server.pem", NULL);
+  f->key = g_build_filename (f->dir, "server.key", NULL);
+  f->control = g_build_filename (f->dir, "control.sock", NULL);
+  f->local = g_build_filename (f->dir, "local.sock", NULL);
+  f->config = g_build_filename (f->dir, "serve.conf", NULL);
+  state = g_build_filename (f->dir, "state", NULL);
+  text = g_strdup_printf ("[daemon]\nstate_dir = %s\n", state);
+  g_assert_true (g_file_set_contents (f->config, text, -1, NULL));
+}
+
+/* SIGTERM, not SIGKILL: the daemon then removes its sockets. */
+static void
+daemon_stop (Fixture *f)
+{
+  int status;
+
+  if (f->daemon == 0)
+    return;
+  kill (f->daemon, SIGTERM);
+  g_assert_cmpint (waitpid (f->daemon, &status, 0), ==, f->daemon);
+  g_spawn_close_pid (f->daemon);
+  f->daemon = 0;
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  daemon_stop (f);
+  test_tmpdir_free (f->dir);
+  g_free (f->ca);
+  g_free (f->cert);
+  g_free (f->key);
+  g_free (f->control);
+  g_free (f->local);
+  g_free (f->config);
+  g_free (f->url);
+}
+
+/* A daemon outlives no failed test. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+/* Starts `imgxfer serve` on the fixture's port (a free one the first
+ * time) and waits until it listens. */
+static void
+daemon_start (Fixture *f)
+{
+  g_autofree char *port = g_strdup_printf ("%u", f->port);
+  const char *argv[] = { g_getenv ("IMGXFER_CLI"),
+                         "serve",
+                         "--foreground",
+                         "--host",
+                         "127.0.0.1",
+                         "--port",
+                         port,
+                         "--cert",
+                         f->cert,
+                         "--key",
+                         f->key,
+                         "--control-socket",
+                         f->control,
+                         "--local-socket",
+                         f->local,
+                         "--config",
+                         f->config,
+                         NULL };
+  /* A killed daemon's qemu-nbd leaves its folder in the test's. */
+  g_auto (GStrv) env
+      = g_environ_setenv (g_get_environ (), "TMPDIR", f->dir, TRUE);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GIOChannel) out = NULL;
+  int out_fd;
+
+  g_assert_true (g_spawn_async_with_pipes (
+      NULL, (char **)argv, env, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+      NULL, &f->daemon, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  out = g_io_channel_unix_new (out_fd);
+  g_io_channel_set_close_on_unref (out, TRUE);
+  for (;;)
+    {
+      g_autofree char *line = NULL;
+      const char *colon;
+
+      g_assert_cmpint (g_io_channel_read_line (out, &line, NULL, NULL, &error),
+                       ==, G_IO_STATUS_NORMAL);
+      if (!g_str_has_prefix (line, "listening on https://127.0.0.1:"))
+        continue;
+      colon = strrchr (line, ':');
+      f->port = g_ascii_strtoull (colon + 1, NULL, 10);
+      break;
+    }
+  g_assert_cmpuint (f->port, >, 0);
+  g_free (f->url);
+  f->url = g_strdup_printf ("https://127.0.0.1:%u/images/" TICKET, f->port);
+}
+
+/* A ticket on @url, an image of @format and @image_size. */
+static void
+add_ticket (Fixture *f, const char *url, const char *format, guint64 image_size,
+            const char *ops)
+{
+  g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, image_size);
+  const char *const args[] = { "ticket",   "add",   "--control-socket",
+                               f->control, "--id",  TICKET,
+                               "--url",    url,     "--size",
+                               size,       "--ops", ops,
+                               "--format", format,  NULL };
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 0);
+}
+
+/* nbdkit with @params (NULL-terminated) on the fixture's folder's socket. */
+static TestServer *
+start_nbdkit (Fixture *f, const char *const *params)
+{
+  g_autofree char *socket = g_build_filename (f->dir, "nbd.sock", NULL);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  const char *const head[] = { "nbdkit", "--foreground", "--exit-with-parent",
+                               "--unix", socket,         NULL };
+
+  for (guint i = 0; head[i]; i++)
+    g_ptr_array_add (argv, (char *)head[i]);
+  for (; *params; params++)
+    g_ptr_array_add (argv, (char *)*params);
+  g_ptr_array_add (argv, NULL);
+  return test_server_start ((const char *const *)argv->pdata, socket);
+}
+
+/* Reads the copy's stderr until its progress is past 0. */
+static void
+wait_for_some_progress (GSubprocess *copy)
+{
+  GInputStream *err = g_subprocess_get_stderr_pipe (copy);
+  g_autoptr (GString) seen = g_string_new (NULL);
+  char c;
+
+  while (!g_str_has_suffix (seen->str, "/100%)")
+         || g_str_has_suffix (seen->str, "(0.00/100%)"))
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_assert_cmpint (g_input_stream_read (err, &c, 1, NULL, &error), ==, 1);
+      g_string_append_c (seen, c);
+    }
+}
+
+/* Reads the copy's stderr until a line starts with @prefix. */
+static void
+wait_for_line (GSubprocess *copy, const char *prefix)
+{
+  GInputStream *err = g_subprocess_get_stderr_pipe (copy);
+  g_autoptr (GString) line = g_string_new (NULL);
+  char c;
+
+  while (!g_str_has_prefix (line->str, prefix))
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_assert_cmpint (g_input_stream_read (err, &c, 1, NULL, &error), ==, 1);
+      if (c == '\n' || c == '\r')
+        g_string_truncate (line, 0);
+      else
+        g_string_append_c (line, c);
+    }
+}
+
+/* SIGKILL to the daemon and to its children (a qemu-nbd), as a crash
+ * would end them: what they held in memory is lost. */
+static void
+kill_daemon (Fixture *f)
+{
+  g_autofree char *parent = g_strdup_printf ("%d", f->daemon);
+  const char *const pkill[] = { "pkill", "-KILL", "-P", parent, NULL };
+  int status;
+
+  test_run (pkill, NULL, NULL);
+  g_assert_cmpint (kill (f->daemon, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (f->daemon, &status, 0), ==, f->daemon);
+  g_spawn_close_pid (f->daemon);
+  f->daemon = 0;
+}
+
+/* The daemon is killed under the copy, which finds it gone and says it
+ * retries; started again, the daemon has the same ticket. The copy is
+ * stopped meanwhile, so that no request finds the new daemon before the
+ * ticket is there (its 403 would rightly end the copy). Without retries
+ * the copy fails as soon as it finds the daemon gone. */
+static void
+restart_daemon_under (Fixture *f, GSubprocess *copy, gboolean retries,
+                      const char *url, const char *format, guint64 size,
+                      const char *ops)
+{
+  GPid copy_pid = atoi (g_subprocess_get_identifier (copy));
+
+  wait_for_some_progress (copy);
+  g_assert_cmpint (kill (copy_pid, SIGSTOP), ==, 0);
+  kill_daemon (f);
+  g_assert_cmpint (kill (copy_pid, SIGCONT), ==, 0);
+  if (!retries)
+    return;
+  wait_for_line (copy, "imgxfer: retrying ");
+  g_assert_cmpint (kill (copy_pid, SIGSTOP), ==, 0);
+  daemon_start (f);
+  add_ticket (f, url, format, size, ops);
+  g_assert_cmpint (kill (copy_pid, SIGCONT), ==, 0);
+}
+
+static GSubprocess *
+spawn_copy (const char *retries, const char *src, const char *dst,
+            const char *ca)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  const char *const args[]
+      = { "convert",           "-p", "-n", "--cafile", ca, retries,
+          "--request-size=1m", src,  dst,  NULL };
+
+  return test_spawn_cli (launcher, args);
+}
+
+#define IMAGE_SIZE (80 * MiB)
+
+/* 64 MiB of bytes that differ from MiB to MiB, and a hole. */
+static void
+make_source (const char *path)
+{
+  test_create_sparse (path, IMAGE_SIZE);
+  for (guint i = 0; i < 64; i++)
+    test_write_pattern (path, (guint64)i * MiB, MiB, 'A' + i);
+}
+
+typedef struct
+{
+  gboolean upload;    /* else a download */
+  const char *format; /* of the image uploaded to */
+  const char *retries;
+  int status; /* what the copy ends with */
+} Restart;
+
+/* The source is read through nbdkit, each read slowed down, so that the
+ * daemon is killed part-way: the copy's source for an upload, the
+ * ticket's image for a download. An upload into a qcow2 image goes
+ * through the daemon's qemu-nbd, which dies with the daemon and takes
+ * with it the cluster mappings it had not written yet: a write it
+ * acknowledged is lost unless it is sent again, as the copy does with
+ * each write not flushed yet. */
+static void
+test_daemon_restarted (Fixture *f, gconstpointer data)
+{
+  const Restart *restart = data;
+  g_autofree char *src = g_build_filename (f->dir, "src.raw", NULL);
+  g_autofree char *dst_name = g_strconcat ("dst.", restart->format, NULL);
+  g_autofree char *dst = g_build_filename (f->dir, dst_name, NULL);
+  g_autofree char *dst_url = g_strconcat ("file://", dst, NULL);
+  const char *const slow[]
+      = { "--filter=delay", "-r", "file", src, "rdelay=100ms", NULL };
+  g_autoptr (TestServer) source = NULL;
+  const char *src_url;
+  const char *ticket_url;
+  const char *format = restart->upload ? restart->format : "raw";
+  const char *ops = restart->upload ? "write" : "read";
+  g_autoptr (GSubprocess) copy = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  test_make_certificates (f->dir, f->ca, f->cert, f->key);
+  make_source (src);
+  test_qemu_img_create (dst, restart->format, "80M", NULL, NULL);
+  source = start_nbdkit (f, slow);
+  src_url = test_server_get_uri (source);
+  ticket_url = restart->upload ? dst_url : src_url;
+  daemon_start (f);
+  add_ticket (f, ticket_url, format, IMAGE_SIZE, ops);
+  copy = restart->upload ? spawn_copy (restart->retries, src_url, f->url, f->ca)
+                         : spawn_copy (restart->retries, f->url, dst, f->ca);
+  restart_daemon_under (f, copy, restart->status == 0, ticket_url, format,
+                        IMAGE_SIZE, ops);
+
+  status = test_wait_process (copy, &out, &err);
+  g_test_message ("stderr: %s", err);
+  g_assert_cmpint (status, ==, restart->status);
+  if (status != 0)
+    {
+      g_assert_nonnull (strstr (err, f->url));
+      g_assert_null (strstr (err, "imgxfer: retrying "));
+      g_assert_null (strstr (err, "100.00/100%"));
+      return;
+    }
+  /* The daemon's qemu-nbd holds the qcow2 image's lock. */
+  daemon_stop (f);
+  test_assert_images_equal (src, "raw", dst, restart->format,
+                            g_str_equal (restart->format, "raw"));
+}
+
+static const Restart upload_retried = { TRUE, "raw", "--retries=6", 0 };
+static const Restart upload_qcow2_retried = { TRUE, "qcow2", "--retries=6", 0 };
+static const Restart upload_not_retried = { TRUE, "raw", "--retries=0", 1 };
+static const Restart download_retried = { FALSE, "raw", "--retries=6", 0 };
+static const Restart download_not_retried = { FALSE, "raw", "--retries=0", 1 };
+
+static GLogWriterOutput
+count_retries (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+               gpointer data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE")
+        && g_str_has_prefix (fields[i].value, "retrying "))
+      g_atomic_int_inc (&retries_logged);
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+/* A request whose ticket is gone fails at once, with the server's 403,
+ * not after a pause. */
+static void
+test_deleted_ticket (Fixture *f, gconstpointer data)
+{
+  g_autofree char *src = g_build_filename (f->dir, "src.raw", NULL);
+  g_autofree char *url = NULL;
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *const del[]
+      = { "ticket", "del", "--control-socket", f->control, TICKET, NULL };
+  g_autofree char *buffer = g_malloc (MiB);
+  gint64 start;
+
+  test_make_certificates (f->dir, f->ca, f->cert, f->key);
+  test_write_pattern (src, 0, 4 * MiB, 'd');
+  url = g_strconcat ("file://", src, NULL);
+  daemon_start (f);
+  add_ticket (f, url, "raw", 4 * MiB, "read");
+  imgxfer_open_options_set_ca_file (options, f->ca);
+  imgxfer_open_options_set_retries (options, 5);
+  backend = imgxfer_open (f->url, options, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (test_run_cli (del, NULL, NULL), ==, 0);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, MiB,
+                                        0, NULL, &error));
+  g_assert_error (error, IMGXFER_ERROR, IMGXFER_ERROR_EXPIRED);
+  g_assert_nonnull (strstr (error->message, "HTTP 403"));
+  g_assert_cmpuint (g_atomic_int_get (&retries_logged), ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 200 * 1000);
+}
+
+/* How many lines of @err start with @prefix. */
+static guint
+count_lines (const char *err, const char *prefix)
+{
+  g_auto (GStrv) lines = g_strsplit (err, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i]; i++)
+    n += g_str_has_prefix (lines[i], prefix);
+  return n;
+}
+
+typedef struct
+{
+  gboolean to_nbd;       /* else from */
+  const char *filter_op; /* pread or pwrite */
+} NbdRate;
+
+/* One request in ten fails with EIO; 8 MiB in 64 KiB requests make 128
+ * of them, none failing 1 time in 700,000. */
+static void
+test_nbd_rate (Fixture *f, gconstpointer data)
+{
+  const NbdRate *rate = data;
+  g_autofree char *src = g_build_filename (f->dir, "src.raw", NULL);
+  g_autofree char *dst = g_build_filename (f->dir, "dst.raw", NULL);
+  g_autofree char *error_op = g_strdup_printf ("error-%s=EIO", rate->filter_op);
+  g_autofree char *error_rate
+      = g_strdup_printf ("error-%s-rate=10%%", rate->filter_op);
+  const char *const params[]
+      = { "--filter=error", "file",     rate->to_nbd ? dst : src,
+          error_op,         error_rate, NULL };
+  g_autoptr (TestServer) server = NULL;
+  const char *uri;
+  g_autofree char *err = NULL;
+  g_autofree char *prefix = NULL;
+
+  g_test_summary ("nbdkit's error filter at 10%: every failed request is "
+                  "sent again and the copy ends identical");
+  for (guint i = 0; i < 8; i++)
+    test_write_pattern (src, (guint64)i * MiB, MiB, 'n' + i);
+  test_create_sparse (dst, 8 * MiB);
+  server = start_nbdkit (f, params);
+  uri = test_server_get_uri (server);
+  g_assert_cmpint (
+      test_run_cli ((const char *[]){ "convert", "-n", "--retries=10",
+                                      "--request-size=64k",
+                                      rate->to_nbd ? src : uri,
+                                      rate->to_nbd ? uri : dst, NULL },
+                    NULL, &err),
+      ==, 0);
+  g_test_message ("stderr: %s", err);
+  prefix = g_strdup_printf ("imgxfer: retrying %s %s bytes ",
+                            rate->to_nbd ? "write" : "read", uri);
+  g_assert_cmpuint (count_lines (err, prefix), >, 0);
+  g_assert_nonnull (strstr (err, "Input/output error (1/10)"));
+  test_assert_images_equal (src, "raw", dst, "raw", TRUE);
+}
+
+static const NbdRate read_rate = { FALSE, "pread" };
+static const NbdRate write_rate = { TRUE, "pwrite" };
+
+/* Every read fails: the copy fails after its two retries, with the
+ * server's error as its last line. */
+static void
+test_nbd_permanent (Fixture *f, gconstpointer data)
+{
+  const char *const params[]
+      = { "--filter=error",        "pattern", "4M", "error-pread=EIO",
+          "error-pread-rate=100%", NULL };
+  g_autoptr (TestServer) server = start_nbdkit (f, params);
+  const char *uri = test_server_get_uri (server);
+  g_autofree char *dst = g_build_filename (f->dir, "dst.raw", NULL);
+  g_autofree char *prefix = g_strdup_printf (
+      "imgxfer: retrying read %s bytes 0-65535 after: ", uri);
+  g_autofree char *err = NULL;
+  const char *last;
+
+  g_assert_cmpint (
+      test_run_cli ((const char *[]){ "convert", "--retries=2",
+                                      "--connections=1", "--request-size=64k",
+                                      uri, dst, NULL },
+                    NULL, &err),
+      ==, 1);
+  g_test_message ("stderr: %s", err);
+  g_assert_cmpuint (count_lines (err, "imgxfer: retrying "), ==, 2);
+  g_assert_cmpuint (count_lines (err, prefix), ==, 2);
+  g_assert_nonnull (strstr (err, "Input/output error (1/2)"));
+  g_assert_nonnull (strstr (err, "Input/output error (2/2)"));
+  last = g_strrstr (err, "imgxfer: ");
+  g_assert_true (g_str_has_prefix (last, "imgxfer: "));
+  g_assert_nonnull (strstr (last, uri));
+  g_assert_nonnull (strstr (last, "read at offset 0"));
+  g_assert_nonnull (strstr (last, "Input/output error"));
+  g_assert_null (strstr (last, "retrying"));
+}
+
+/* The first flush fails, the second succeeds: on the same connection,
+ * where the writes it covers were made. nbdkit's eval plugin serves a
+ * file with dd and fails a flush while @flag does not exist. */
+static void
+test_nbd_flush (Fixture *f, gconstpointer data)
+{
+  g_autofree char *src = g_build_filename (f->dir, "src.raw", NULL);
+  g_autofree char *dst = g_build_filename (f->dir, "dst.raw", NULL);
+  g_autofree char *flag = g_build_filename (f->dir, "flushed", NULL);
+  g_autofree char *get_size = g_strdup_printf ("get_size=stat -c %%s %s", dst);
+  g_autofree char *pread = g_strdup_printf (
+      "pread=dd if=%s skip=$4 count=$3 iflag=skip_bytes,count_bytes "
+      "2>/dev/null",
+      dst);
+  g_autofree char *pwrite = g_strdup_printf (
+      "pwrite=dd of=%s seek=$4 oflag=seek_bytes conv=notrunc 2>/dev/null", dst);
+  g_autofree char *flush = g_strdup_printf (
+      "flush=test -e %s && exit 0; touch %s; echo 'EIO flush refused' >&2; "
+      "exit 1",
+      flag, flag);
+  const char *const params[] = {
+    "eval", get_size, pread, pwrite, "can_write=exit 0", "can_flush=exit 0",
+    flush,  NULL
+  };
+  g_autoptr (TestServer) server = NULL;
+  const char *uri;
+  g_autofree char *err = NULL;
+  g_autofree char *line = NULL;
+
+  test_write_pattern (src, 0, 4 * MiB, 'f');
+  test_create_sparse (dst, 4 * MiB);
+  server = start_nbdkit (f, params);
+  uri = test_server_get_uri (server);
+  g_assert_cmpint (
+      test_run_cli ((const char *[]){ "convert", "-n", "--connections=1", src,
+                                      uri, NULL },
+                    NULL, &err),
+      ==, 0);
+  g_test_message ("stderr: %s", err);
+  line = g_strdup_printf ("imgxfer: retrying flush %s after: ", uri);
+  g_assert_cmpuint (count_lines (err, line), ==, 1);
+  g_assert_true (g_file_test (flag, G_FILE_TEST_EXISTS));
+  test_assert_images_equal (src, "raw", dst, "raw", TRUE);
+}
+
+#define add_test(path, data, func)                                             \
+  g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (count_retries, NULL, NULL);
+
+  add_test ("/retry/imageio/upload-daemon-restarted", &upload_retried,
+            test_daemon_restarted);
+  add_test ("/retry/imageio/upload-qcow2-daemon-restarted",
+            &upload_qcow2_retried, test_daemon_restarted);
+  add_test ("/retry/imageio/upload-no-retries", &upload_not_retried,
+            test_daemon_restarted);
+  add_test ("/retry/imageio/download-daemon-restarted", &download_retried,
+            test_daemon_restarted);
+  add_test ("/retry/imageio/download-no-retries", &download_not_retried,
+            test_daemon_restarted);
+  add_test ("/retry/imageio/deleted-ticket", NULL, test_deleted_ticket);
+  add_test ("/retry/nbd/read-rate", &read_rate, test_nbd_rate);
+  add_test ("/retry/nbd/write-rate", &write_rate, test_nbd_rate);
+  add_test ("/retry/nbd/permanent-error", NULL, test_nbd_permanent);
+  add_test ("/retry/nbd/flush", NULL, test_nbd_flush);
+
+  return g_test_run ();
+}
