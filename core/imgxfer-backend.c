@@ -7,7 +7,9 @@
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-destination.h>
 #include <imgxfer/imgxfer-error.h>
+#include <imgxfer/imgxfer-image.h>
 
+#include "imgxfer-driver-private.h"
 #include "imgxfer-range-private.h"
 
 typedef struct
@@ -22,6 +24,10 @@ typedef struct
   guint32 max_block;
   guint max_connections;
   gboolean closed;
+
+  /* During open only: the protocol level the library opened to probe the
+   * format, for imgxfer_backend_open_protocol(). */
+  ImgxferBackend *protocol;
 } ImgxferBackendPrivate;
 
 enum
@@ -109,6 +115,7 @@ imgxfer_backend_finalize (GObject *object)
 
   g_free (priv->url);
   g_clear_object (&priv->options);
+  g_clear_object (&priv->protocol);
 
   G_OBJECT_CLASS (imgxfer_backend_parent_class)->finalize (object);
 }
@@ -401,6 +408,56 @@ imgxfer_backend_clone (ImgxferBackend *self,
   if (!_imgxfer_check_open (self, "clone", error))
     return NULL;
   return IMGXFER_BACKEND_GET_CLASS (self)->clone (self, cancellable, error);
+}
+
+void
+_imgxfer_backend_hand_protocol (ImgxferBackend *self, ImgxferBackend *protocol)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  g_clear_object (&priv->protocol);
+  priv->protocol = protocol;
+}
+
+ImgxferBackend *
+_imgxfer_backend_take_back_protocol (ImgxferBackend *self)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+
+  return g_steal_pointer (&priv->protocol);
+}
+
+/**
+ * imgxfer_backend_open_protocol:
+ * @self: a format driver's backend, from its open vfunc
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Opens the protocol level of the image, the bytes that the format is
+ * read from, as raw data (a local file, a member of an archive), with the
+ * backend's URL and options. When the library has just opened it to
+ * probe the format, that one is handed over instead of opening it again
+ * (an archive is not scanned twice); it can be had once.
+ *
+ * Returns: (transfer full): the protocol level, which the caller closes
+ *
+ * Since: 0.1
+ */
+ImgxferBackend *
+imgxfer_backend_open_protocol (ImgxferBackend *self, GCancellable *cancellable,
+                               GError **error)
+{
+  ImgxferBackendPrivate *priv = imgxfer_backend_get_instance_private (self);
+  g_autoptr (ImgxferOpenOptions) raw_options = NULL;
+
+  g_return_val_if_fail (IMGXFER_IS_BACKEND (self), NULL);
+
+  if (priv->protocol != NULL)
+    return g_steal_pointer (&priv->protocol);
+  raw_options = priv->options ? imgxfer_open_options_copy (priv->options)
+                             : imgxfer_open_options_new ();
+  imgxfer_open_options_set_format (raw_options, "raw");
+  return imgxfer_open (priv->url, raw_options, cancellable, error);
 }
 
 /**

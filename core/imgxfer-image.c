@@ -53,6 +53,7 @@ typedef struct
 {
   const char *url;
   ImgxferOpenOptions *options;
+  ImgxferBackend *protocol; /* probed, for the driver that takes it */
   GCancellable *cancellable;
 } OpenRequest;
 
@@ -60,29 +61,47 @@ static gpointer
 open_with (ImgxferBackendClass *klass, gpointer user_data, GError **error)
 {
   OpenRequest *request = user_data;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  gboolean opened;
 
-  return g_initable_new (G_TYPE_FROM_CLASS (klass), request->cancellable,
-                         error,
-                         "url", request->url,
-                         "options", request->options,
-                         NULL);
+  backend = g_object_new (G_TYPE_FROM_CLASS (klass),
+                          "url", request->url,
+                          "options", request->options,
+                          NULL);
+  _imgxfer_backend_hand_protocol (backend,
+                                  g_steal_pointer (&request->protocol));
+  opened = g_initable_init (G_INITABLE (backend), request->cancellable, error);
+  request->protocol = _imgxfer_backend_take_back_protocol (backend);
+  return opened ? g_steal_pointer (&backend) : NULL;
 }
 
 /* Opens the image through the first format driver for @format that takes
- * it; each finds the bytes itself through the protocol driver. */
+ * it; each finds the bytes itself through the protocol driver, or takes
+ * @protocol (taken, may be NULL), the protocol level opened to probe the
+ * format. */
 static ImgxferBackend *
 open_format (const char *url,
              ImgxferOpenOptions *options,
              const char *format,
+             ImgxferBackend *protocol,
              GCancellable *cancellable,
              GError **error)
 {
   g_autoptr (ImgxferOpenOptions) format_options
       = imgxfer_open_options_copy (options);
-  OpenRequest request = { url, format_options, cancellable };
+  OpenRequest request = { url, format_options, protocol, cancellable };
+  g_autoptr (ImgxferBackend) backend = NULL;
 
   imgxfer_open_options_set_format (format_options, format);
-  return _imgxfer_driver_ask_format (format, url, open_with, &request, error);
+  backend = _imgxfer_driver_ask_format (format, url, open_with, &request,
+                                        error);
+  /* Not taken: closed here, its error standing only when all went well. */
+  if (request.protocol != NULL
+      && !imgxfer_backend_close (request.protocol, IMGXFER_CLOSE_NONE,
+                                 cancellable, backend ? error : NULL))
+    g_clear_object (&backend);
+  g_clear_object (&request.protocol);
+  return g_steal_pointer (&backend);
 }
 
 /**
@@ -121,19 +140,14 @@ imgxfer_open (const char *url,
   /* A format given is stacked on any protocol; its drivers say which
    * they can read the format over. */
   if (!_imgxfer_format_is_raw (format))
-    return open_format (url, options, format, cancellable, error);
+    return open_format (url, options, format, NULL, cancellable, error);
 
   protocol = _imgxfer_open_protocol (url, options, &format, cancellable, error);
   if (protocol == NULL)
     return NULL;
   if (format != NULL)
-    {
-      if (!imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
-                                  error))
-        return NULL;
-      g_clear_object (&protocol);
-      return open_format (url, options, format, cancellable, error);
-    }
+    return open_format (url, options, format, g_steal_pointer (&protocol),
+                        cancellable, error);
   return g_steal_pointer (&protocol);
 }
 

@@ -231,6 +231,10 @@ IMGXFER_AVAILABLE_IN_ALL
 ImgxferBackend *imgxfer_backend_clone (ImgxferBackend *self,
                                        GCancellable *cancellable,
                                        GError **error);
+IMGXFER_AVAILABLE_IN_0_1
+ImgxferBackend *imgxfer_backend_open_protocol (ImgxferBackend *self,
+                                               GCancellable *cancellable,
+                                               GError **error);
 IMGXFER_AVAILABLE_IN_ALL
 gboolean imgxfer_backend_close (ImgxferBackend *self,
                                 ImgxferCloseFlags flags,
