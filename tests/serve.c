@@ -1382,6 +1382,14 @@ test_cli_errors (void)
   g_assert_true (g_file_set_contents (conf, "[remote]\nbogus = 1\n", -1, NULL));
   g_assert_cmpint (test_run_cli (bad_conf, NULL, &err), ==, 1);
   g_assert_cmpstr (err, ==, expected);
+  g_clear_pointer (&err, g_free);
+  g_clear_pointer (&expected, g_free);
+  expected = g_strdup_printf (
+      "imgxfer: %s: [control] socket and port exclude each other\n", conf);
+  g_assert_true (g_file_set_contents (
+      conf, "[control]\nsocket = /x.sock\nport = 0\n", -1, NULL));
+  g_assert_cmpint (test_run_cli (bad_conf, NULL, &err), ==, 1);
+  g_assert_cmpstr (err, ==, expected);
 }
 
 /* Without --cert and --key the daemon makes a self-signed certificate in
