@@ -1013,8 +1013,8 @@ get_first_byte (SoupSession *session, const char *id)
 
 /* A client connection opens its own backend on its first request, keeps
  * it for the next ones, and the backend is closed with the connection;
- * the first backend, which the others are cloned from, lasts as long as
- * the ticket. */
+ * the first backend, which the others are cloned from, with the last
+ * connection. */
 static void
 test_connection_backends (void)
 {
@@ -1041,6 +1041,13 @@ test_connection_backends (void)
   g_clear_object (&second);
   assert_open_soon (path, 1);
   g_clear_object (&first);
+  assert_open_soon (path, 0);
+
+  /* A connection after them opens the image again; removing the ticket
+   * closes what its connection still holds. */
+  second = soup_session_new_with_options ("tls-database", database, NULL);
+  get_first_byte (second, "conn");
+  g_assert_cmpuint (count_open (path), ==, 1);
   remove_ticket ("conn");
   g_assert_cmpuint (count_open (path), ==, 0);
 }
