@@ -53,6 +53,13 @@ ImgxferBackend *_imgxfer_open_protocol (const char *url,
                                         GCancellable *cancellable,
                                         GError **error);
 
+/* imgxfer-backend.c: gives @self (being opened) @protocol (taken, may be
+ * NULL) for imgxfer_backend_open_protocol(); after the open, takes it
+ * back if the driver did not take it. */
+void _imgxfer_backend_hand_protocol (ImgxferBackend *self,
+                                     ImgxferBackend *protocol);
+ImgxferBackend *_imgxfer_backend_take_back_protocol (ImgxferBackend *self);
+
 /* imgxfer-image.c: whether @format (NULL: none given) means raw bytes. */
 gboolean _imgxfer_format_is_raw (const char *format);
 

@@ -53,6 +53,7 @@ typedef struct
 {
   const char *url;
   ImgxferOpenOptions *options;
+  ImgxferBackend *protocol; /* probed, for the driver that takes it */
   GCancellable *cancellable;
 } OpenRequest;
 
@@ -60,29 +61,47 @@ static gpointer
 open_with (ImgxferBackendClass *klass, gpointer user_data, GError **error)
 {
   OpenRequest *request = user_data;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  gboolean opened;
 
-  return g_initable_new (G_TYPE_FROM_CLASS (klass), request->cancellable,
-                         error,
-                         "url", request->url,
-                         "options", request->options,
-                         NULL);
+  backend = g_object_new (G_TYPE_FROM_CLASS (klass),
+                          "url", request->url,
+                          "options", request->options,
+                          NULL);
+  _imgxfer_backend_hand_protocol (backend,
+                                  g_steal_pointer (&request->protocol));
+  opened = g_initable_init (G_INITABLE (backend), request->cancellable, error);
+  request->protocol = _imgxfer_backend_take_back_protocol (backend);
+  return opened ? g_steal_pointer (&backend) : NULL;
 }
 
 /* Opens the image through the first format driver for @format that takes
- * it; each finds the bytes itself through the protocol driver. */
+ * it; each finds the bytes itself through the protocol driver, or takes
+ * @protocol (taken, may be NULL), the protocol level opened to probe the
+ * format. */
 static ImgxferBackend *
 open_format (const char *url,
              ImgxferOpenOptions *options,
              const char *format,
+             ImgxferBackend *protocol,
              GCancellable *cancellable,
              GError **error)
 {
   g_autoptr (ImgxferOpenOptions) format_options
       = imgxfer_open_options_copy (options);
-  OpenRequest request = { url, format_options, cancellable };
+  OpenRequest request = { url, format_options, protocol, cancellable };
+  g_autoptr (ImgxferBackend) backend = NULL;
 
   imgxfer_open_options_set_format (format_options, format);
-  return _imgxfer_driver_ask_format (format, url, open_with, &request, error);
+  backend = _imgxfer_driver_ask_format (format, url, open_with, &request,
+                                        error);
+  /* Not taken: closed here, its error standing only when all went well. */
+  if (request.protocol != NULL
+      && !imgxfer_backend_close (request.protocol, IMGXFER_CLOSE_NONE,
+                                 cancellable, backend ? error : NULL))
+    g_clear_object (&backend);
+  g_clear_object (&request.protocol);
+  return g_steal_pointer (&backend);
 }
 
 /**
@@ -97,10 +116,19 @@ open_format (const char *url,
  * protocol) or probed (on a local read-only source), is opened through
  * the drivers for that format, stacked on the protocol driver; a format
  * driver refuses the protocols it cannot read the format over. A
- * destination's format is never probed, nor a remote image's.
+ * destination's format is never probed, nor a remote image's. With an
+ * archive member in the options, a local @url is the archive.
+ *
+ * Fails with %IMGXFER_ERROR_INVALID_ARGUMENT when @url does not parse,
+ * %IMGXFER_ERROR_UNKNOWN_URL when no driver opens it,
+ * %IMGXFER_ERROR_NOT_SUPPORTED when no driver opens its format, and with
+ * the driver's errors (%IMGXFER_ERROR_NOT_FOUND,
+ * %IMGXFER_ERROR_BAD_IMAGE, %IMGXFER_ERROR_IN_USE, %G_IO_ERROR...).
  *
  * Returns: (transfer full): a backend implementing #ImgxferSource and,
- *   when writable, #ImgxferDestination
+ *   when writable, #ImgxferDestination, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 ImgxferBackend *
 imgxfer_open (const char *url,
@@ -121,19 +149,14 @@ imgxfer_open (const char *url,
   /* A format given is stacked on any protocol; its drivers say which
    * they can read the format over. */
   if (!_imgxfer_format_is_raw (format))
-    return open_format (url, options, format, cancellable, error);
+    return open_format (url, options, format, NULL, cancellable, error);
 
   protocol = _imgxfer_open_protocol (url, options, &format, cancellable, error);
   if (protocol == NULL)
     return NULL;
   if (format != NULL)
-    {
-      if (!imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
-                                  error))
-        return NULL;
-      g_clear_object (&protocol);
-      return open_format (url, options, format, cancellable, error);
-    }
+    return open_format (url, options, format, g_steal_pointer (&protocol),
+                        cancellable, error);
   return g_steal_pointer (&protocol);
 }
 
@@ -266,9 +289,17 @@ create_format (const char *url,
  * driver for a path), an image of another format by the first driver for
  * that format that makes it (see imgxfer_driver_list_format()). The
  * backend reports %IMGXFER_BACKEND_IS_ZERO when nothing shows through from
- * a backing file.
+ * a backing file. It does not check that @url is not an image being read:
+ * imgxfer_open_destination() does.
  *
- * Returns: (transfer full): the open destination
+ * A raw image with a backing file fails with
+ * %IMGXFER_ERROR_INVALID_ARGUMENT, a format or a URL no driver creates
+ * with %IMGXFER_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: (transfer full): the open destination, or %NULL with @error
+ *   set
+ *
+ * Since: 0.1
  */
 ImgxferBackend *
 imgxfer_create (const char *url,
@@ -316,8 +347,15 @@ imgxfer_create (const char *url,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
+ * Describes the whole image, asking imgxfer_source_extents() as many
+ * times as it takes, as `imgxfer extents` prints it. A large image with a
+ * slow driver takes long: the copy engine asks extents per unit of work
+ * instead. Fails as imgxfer_source_extents() does.
+ *
  * Returns: (transfer container) (element-type ImgxferExtent): every
- *   extent of the image, merged
+ *   extent of the image, merged, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 GArray *
 imgxfer_image_extents (ImgxferBackend *source,
@@ -355,8 +393,14 @@ imgxfer_image_extents (ImgxferBackend *source,
  * @extents: (element-type ImgxferExtent): extents
  * @context: the context they were asked in
  *
- * Returns: (transfer full): a JSON array in the form the imageio protocol
- *   uses
+ * Writes extents as the imageio protocol (`GET /images/TICKET/extents`)
+ * and `imgxfer extents --output=json` give them: an array of objects
+ * with "start", "length", "zero" and "hole" in the zero context, or
+ * "start", "length", "dirty" and "zero" in the dirty context.
+ *
+ * Returns: (transfer full): a JSON array
+ *
+ * Since: 0.1
  */
 JsonNode *
 imgxfer_extents_to_json (GArray *extents, ImgxferExtentContext context)

@@ -235,8 +235,9 @@ static const ImgxferDriverSpec sum_driver = {
 
 IMGXFER_DEFINE_DRIVER (TestSum, test_sum, &sum_driver)
 
-/* "sigfmt" images: "SIGFMT" at offset 16. The driver reads as 1234
- * bytes of 0x5a whatever the file holds. */
+/* "sigfmt" images: "SIGFMT" at offset 16, which the driver checks
+ * through the protocol level; it reads as 1234 bytes of 0x5a whatever
+ * the file holds. */
 #define SIG_FORMAT "sigfmt"
 #define SIG_SIZE 1234
 
@@ -249,11 +250,22 @@ struct _TestSig
 static gboolean
 sig_open (ImgxferBackend *backend, GCancellable *cancellable, GError **error)
 {
+  g_autoptr (ImgxferBackend) protocol = NULL;
+  char magic[6];
+
   g_assert_cmpstr (
       imgxfer_open_options_get_format (imgxfer_backend_get_options (backend)),
       ==, SIG_FORMAT);
+  /* The probed one when it was probed, else opened now: raw bytes. */
+  protocol = imgxfer_backend_open_protocol (backend, cancellable, error);
+  if (protocol == NULL
+      || !imgxfer_source_pread (IMGXFER_SOURCE (protocol), magic,
+                                sizeof magic, 16, cancellable, error))
+    return FALSE;
+  g_assert_cmpmem (magic, sizeof magic, "SIGFMT", 6);
   imgxfer_backend_set_size (backend, SIG_SIZE);
-  return TRUE;
+  return imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
+                                error);
 }
 
 static gboolean
@@ -322,12 +334,14 @@ test_probe_signature (void)
   test_tmpdir_free (g_steal_pointer (&dir));
 }
 
-/* imgxfer_open() probes a local source and stacks the format's driver. */
+/* imgxfer_open() probes a local source and stacks the format's driver,
+ * which reads the format's bytes through the protocol level. */
 static void
 test_open_probed (void)
 {
   g_autofree char *dir = test_tmpdir_new ();
   g_autofree char *path = g_build_filename (dir, "disk.img", NULL);
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
   g_autoptr (ImgxferBackend) backend = NULL;
   g_autoptr (GError) error = NULL;
   guint8 byte = 0;
@@ -341,6 +355,13 @@ test_open_probed (void)
   g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), &byte, 1,
                                        SIG_SIZE - 1, NULL, &error));
   g_assert_cmphex (byte, ==, 0x5a);
+  g_clear_object (&backend);
+
+  /* Given, not probed: the driver opens the protocol level itself. */
+  imgxfer_open_options_set_format (options, SIG_FORMAT);
+  backend = imgxfer_open (path, options, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (IMGXFER_BACKEND_GET_CLASS (backend)->name, ==, "test-sig");
   g_clear_object (&backend);
   test_tmpdir_free (g_steal_pointer (&dir));
 }

@@ -542,6 +542,69 @@ test_nbd_flush (Fixture *f, gconstpointer data)
   test_assert_images_equal (src, "raw", dst, "raw", TRUE);
 }
 
+/* An NBD server stopped under a copy and started again: the copy's
+ * connections are lost. A source's is replaced and the copy ends
+ * identical; a destination's holds writes not flushed yet, which a new
+ * connection cannot vouch for: the copy fails and says why. */
+static void
+test_nbd_server_restarted (Fixture *f, gconstpointer data)
+{
+  gboolean to_nbd = GPOINTER_TO_INT (data);
+  g_autofree char *src = g_build_filename (f->dir, "src.raw", NULL);
+  g_autofree char *dst = g_build_filename (f->dir, "dst.raw", NULL);
+  g_autofree char *socket = g_build_filename (f->dir, "nbd.sock", NULL);
+  const char *const params[]
+      = { "--filter=delay", "file",        to_nbd ? dst : src,
+          "rdelay=50ms",    "wdelay=50ms", NULL };
+  g_autoptr (TestServer) server = NULL;
+  g_autoptr (GSubprocess) copy = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *err = NULL;
+
+  for (guint i = 0; i < 16; i++)
+    test_write_pattern (src, (guint64)i * MiB, MiB, 'a' + i);
+  test_create_sparse (dst, 16 * MiB);
+  server = start_nbdkit (f, params);
+  uri = g_strdup (test_server_get_uri (server));
+  {
+    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    const char *const args[] = { "convert",
+                                 "-p",
+                                 "-n",
+                                 "--retries=6",
+                                 "--request-size=1m",
+                                 to_nbd ? src : uri,
+                                 to_nbd ? uri : dst,
+                                 NULL };
+
+    copy = test_spawn_cli (launcher, args);
+  }
+  /* SIGKILL: the delay filter holds SIGTERM up. The copy's retries give
+   * the new server time to start. */
+  wait_for_some_progress (copy);
+  g_assert_cmpint (kill (test_find_child ("nbdkit"), SIGKILL), ==, 0);
+  g_clear_pointer (&server, test_server_stop);
+  g_assert_cmpint (g_unlink (socket), ==, 0);
+  server = start_nbdkit (f, params);
+
+  if (!to_nbd)
+    {
+      g_assert_cmpint (test_wait_process (copy, NULL, &err), ==, 0);
+      g_test_message ("stderr: %s", err);
+      g_assert_nonnull (strstr (err, "imgxfer: retrying read "));
+      test_assert_images_equal (src, "raw", dst, "raw", TRUE);
+      return;
+    }
+  g_assert_cmpint (test_wait_process (copy, NULL, &err), ==, 1);
+  g_test_message ("stderr: %s", err);
+  g_assert_null (strstr (err, "imgxfer: retrying "));
+  g_assert_null (strstr (err, "100.00/100%"));
+  g_assert_nonnull (strstr (err, uri));
+  g_assert_nonnull (strstr (err, "not retried: the connection was lost "
+                                 "with writes not yet flushed"));
+}
+
 #define add_test(path, data, func)                                             \
   g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
 
@@ -566,6 +629,10 @@ main (int argc, char **argv)
   add_test ("/retry/nbd/write-rate", &write_rate, test_nbd_rate);
   add_test ("/retry/nbd/permanent-error", NULL, test_nbd_permanent);
   add_test ("/retry/nbd/flush", NULL, test_nbd_flush);
+  add_test ("/retry/nbd/source-server-restarted", GINT_TO_POINTER (FALSE),
+            test_nbd_server_restarted);
+  add_test ("/retry/nbd/destination-server-restarted", GINT_TO_POINTER (TRUE),
+            test_nbd_server_restarted);
 
   return g_test_run ();
 }

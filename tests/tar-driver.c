@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "drivers/tar/imgxfer-tar-archive.h"
 #include "test-utils.h"
 
 #define MiB (1024 * 1024)
@@ -934,6 +935,7 @@ test_qcow2_member (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *url = NULL;
   guint8 buffer[4096], expected[4096];
+  guint scans;
 
   test_run_ok (argv);
   raw = open_member (archive, "disk.qcow2", &error);
@@ -947,9 +949,13 @@ test_qcow2_member (void)
       return;
     }
 
+  /* The archive is scanned once: the protocol level opened to probe the
+   * format is handed to the format driver. */
   imgxfer_open_options_set_member (options, "disk.qcow2");
+  scans = _imgxfer_tar_archive_count_scans ();
   image = imgxfer_open (archive, options, NULL, &error);
   g_assert_no_error (error);
+  g_assert_cmpuint (_imgxfer_tar_archive_count_scans () - scans, ==, 1);
   g_assert_cmpuint (imgxfer_backend_get_size (image), ==, MiB);
   g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (image), buffer, 4096,
                                        65536, NULL, &error));

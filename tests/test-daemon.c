@@ -94,9 +94,15 @@ test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
 int
 test_daemon_stop (TestDaemon *d)
 {
+  return test_daemon_stop_with (d, SIGTERM);
+}
+
+int
+test_daemon_stop_with (TestDaemon *d, int signal)
+{
   int status = -1;
 
-  kill (d->pid, SIGTERM);
+  kill (d->pid, signal);
   for (int i = 0; i < 2000; i++)
     {
       if (waitpid (d->pid, &status, WNOHANG) == d->pid)

@@ -28,5 +28,7 @@ void test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
 /* SIGTERM, then waits up to 20 s; returns the wait status (-1 if it
  * did not exit). */
 int test_daemon_stop (TestDaemon *d);
+/* The same with @signal. */
+int test_daemon_stop_with (TestDaemon *d, int signal);
 
 G_END_DECLS

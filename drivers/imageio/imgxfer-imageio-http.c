@@ -840,6 +840,32 @@ _imgxfer_imageio_http_get_size (ImgxferImageioHttp *self, guint64 *size,
   return TRUE;
 }
 
+#define BODY_KEY "imgxfer-imageio-body"
+
+static void
+on_restarted (SoupMessage *msg, gpointer data)
+{
+  GBytes *body = g_object_get_data (G_OBJECT (msg), BODY_KEY);
+
+  soup_message_set_request_body_from_bytes (msg, data, body);
+}
+
+/* libsoup sends a request again on a new connection when the one it
+ * reused broke before the response, and drops the request's body stream
+ * on the way: a PUT went out again with its Content-Range and an empty
+ * body. imageio, which reads the range's first byte only, writes nothing
+ * and answers 200: a range of the image never written, the copy
+ * reported complete. The body is set again each time. */
+static void
+set_request_body (SoupMessage *msg, const char *content_type, GBytes *body)
+{
+  g_object_set_data_full (G_OBJECT (msg), BODY_KEY, g_bytes_ref (body),
+                          (GDestroyNotify)g_bytes_unref);
+  soup_message_set_request_body_from_bytes (msg, content_type, body);
+  g_signal_connect (msg, "restarted", G_CALLBACK (on_restarted),
+                    (gpointer)content_type);
+}
+
 gboolean
 _imgxfer_imageio_http_put (ImgxferImageioHttp *self, const void *buffer,
                            gsize length, guint64 offset, gboolean flush,
@@ -857,12 +883,12 @@ _imgxfer_imageio_http_put (ImgxferImageioHttp *self, const void *buffer,
 
   /* The body is the caller's buffer itself; the message is done with it
    * once the response has been read, before this returns. */
-  soup_message_set_request_body_from_bytes (msg, "application/octet-stream",
-                                            body);
+  set_request_body (msg, "application/octet-stream", body);
   soup_message_headers_replace (soup_message_get_request_headers (msg),
                                 "Content-Range", range);
   ok = send_simple (self, msg, what, cancellable, error);
   soup_message_set_request_body (msg, NULL, NULL, 0);
+  g_object_set_data (G_OBJECT (msg), BODY_KEY, NULL);
   return ok;
 }
 
@@ -873,7 +899,7 @@ patch (ImgxferImageioHttp *self, char *json, const char *what,
   g_autoptr (SoupMessage) msg = soup_message_new_from_uri ("PATCH", self->uri);
   g_autoptr (GBytes) body = g_bytes_new_take (json, strlen (json));
 
-  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  set_request_body (msg, "application/json", body);
   /* Zero and flush may be sent twice with the same result: libsoup then
    * sends them on the kept-alive connection instead of a new one each. */
   soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);

@@ -621,17 +621,29 @@ replace_connection (ImgxferNbdBackend *self, GCancellable *cancellable,
   return TRUE;
 }
 
+/* Runs @command once; on a new connection if @retrying and the one in
+ * use was lost. A lost connection is not replaced otherwise: a command
+ * that comes after a failure not retried (a flush after writes were lost
+ * with their connection) must fail too. */
 static gboolean
-run_once (ImgxferNbdBackend *self, const Command *command,
+run_once (ImgxferNbdBackend *self, const Command *command, gboolean retrying,
           GCancellable *cancellable, GError **error)
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
 
   priv->last_errno = 0;
-  return check_usable (self, error)
-         && (is_connected (priv)
-             || replace_connection (self, cancellable, error))
+  if (!check_usable (self, error))
+    return FALSE;
+  if (priv->nbd == NULL && !retrying)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                   "%s: %s: no connection to the server", url_of (self),
+                   command->what);
+      return FALSE;
+    }
+  return (is_connected (priv) || !retrying
+          || replace_connection (self, cancellable, error))
          && wait_for_command (self, command->start (priv->nbd, command->args),
                               command->what, command->offset, cancellable,
                               error);
@@ -647,8 +659,16 @@ explain_no_retry (ImgxferNbdBackend *self, guint retries, GError **error)
   if (retries > 0 && priv->unflushed && !is_connected (priv) && *error
       && (*error)->domain == G_IO_ERROR
       && (*error)->code != G_IO_ERROR_CANCELLED)
-    g_prefix_error (error, "connection lost with writes not yet flushed, "
-                           "which a new one cannot vouch for: ");
+    {
+      GError *lost = *error;
+
+      *error = g_error_new (lost->domain, lost->code,
+                            "%s; not retried: the connection was lost with "
+                            "writes not yet flushed, which a new one could "
+                            "not vouch for",
+                            lost->message);
+      g_error_free (lost);
+    }
 }
 
 /* Runs @command, and again as the top of the file says. */
@@ -675,7 +695,7 @@ run_command (gpointer backend, const Command *command,
   for (guint attempt = 0;; attempt++)
     {
       g_clear_error (&local_error);
-      if (run_once (self, command, cancellable, &local_error))
+      if (run_once (self, command, attempt > 0, cancellable, &local_error))
         {
           if (command->kind != COMMAND_READS)
             priv->unflushed = command->kind == COMMAND_WRITES;

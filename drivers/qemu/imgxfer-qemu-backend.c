@@ -69,13 +69,16 @@ find_image_bytes (ImgxferBackend *backend, ImgxferLocalBytes *bytes,
   ImgxferOpenOptions *options = imgxfer_backend_get_options (backend);
   const char *format = imgxfer_open_options_get_format (options);
   gboolean shallow = imgxfer_open_options_get_shallow (options);
+  g_autoptr (ImgxferBackend) protocol = NULL;
 
   /* qemu reads the format from an NBD server through its own client. */
   if (_imgxfer_qemu_is_nbd_url (url))
     return _imgxfer_qemu_nbd_filename (url, format, shallow, error);
 
-  if (!_imgxfer_local_bytes_find (url, options, bytes, NULL, cancellable,
-                                  error))
+  /* The protocol level the library probed, if it did: opened once. */
+  protocol = imgxfer_backend_open_protocol (backend, cancellable, error);
+  if (protocol == NULL
+      || !_imgxfer_local_bytes_of (protocol, bytes, NULL, cancellable, error))
     return NULL;
   if (bytes->path == NULL)
     return _imgxfer_qemu_url_not_supported (url, format, error);

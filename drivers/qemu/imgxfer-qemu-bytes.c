@@ -48,6 +48,22 @@ describe_range (ImgxferLocalBytes *bytes, GError **error)
 }
 
 gboolean
+_imgxfer_local_bytes_of (ImgxferBackend *protocol, ImgxferLocalBytes *bytes,
+                         guint64 *size, GCancellable *cancellable,
+                         GError **error)
+{
+  if (size)
+    *size = imgxfer_backend_get_size (protocol);
+  if (imgxfer_backend_get_local_file (protocol, &bytes->path, &bytes->offset,
+                                      &bytes->size)
+      && !describe_range (bytes, error))
+    return FALSE;
+  /* qemu opens the bytes itself: the protocol level is done with. */
+  return imgxfer_backend_close (protocol, IMGXFER_CLOSE_NONE, cancellable,
+                                error);
+}
+
+gboolean
 _imgxfer_local_bytes_find (const char *url, ImgxferOpenOptions *options,
                            ImgxferLocalBytes *bytes, guint64 *size,
                            GCancellable *cancellable, GError **error)
@@ -59,16 +75,9 @@ _imgxfer_local_bytes_find (const char *url, ImgxferOpenOptions *options,
 
   imgxfer_open_options_set_format (raw_options, "raw");
   backend = imgxfer_open (url, raw_options, cancellable, error);
-  if (backend == NULL)
-    return FALSE;
-
-  if (size)
-    *size = imgxfer_backend_get_size (backend);
-  if (!imgxfer_backend_get_local_file (backend, &bytes->path, &bytes->offset,
-                                       &bytes->size))
-    return TRUE;
-
-  return describe_range (bytes, error);
+  return backend != NULL
+         && _imgxfer_local_bytes_of (backend, bytes, size, cancellable,
+                                     error);
 }
 
 static JsonNode *

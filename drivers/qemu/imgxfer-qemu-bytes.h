@@ -7,6 +7,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-open-options.h>
 
 G_BEGIN_DECLS
@@ -25,6 +26,14 @@ typedef struct
 
 void _imgxfer_local_bytes_clear (ImgxferLocalBytes *bytes);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ImgxferLocalBytes, _imgxfer_local_bytes_clear)
+
+/* Finds the bytes behind @protocol, an open protocol level (a file, a tar
+ * member), and closes it. Returns FALSE with an error on failure; TRUE
+ * with bytes->path NULL when the image is not local; *size (if not NULL)
+ * is its size. */
+gboolean _imgxfer_local_bytes_of (ImgxferBackend *protocol,
+                                  ImgxferLocalBytes *bytes, guint64 *size,
+                                  GCancellable *cancellable, GError **error);
 
 /* Opens @url as raw through the protocol drivers (a file, a tar member)
  * and finds its bytes. Returns FALSE with an error on failure; TRUE with

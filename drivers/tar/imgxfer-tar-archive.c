@@ -262,6 +262,16 @@ scan (ImgxferTarArchive *archive,
   return TRUE;
 }
 
+/* How many scans this process made: a scan reads every header of the
+ * archive, so the tests check that an image is not scanned twice. */
+static guint n_scans;
+
+guint
+_imgxfer_tar_archive_count_scans (void)
+{
+  return g_atomic_int_get (&n_scans);
+}
+
 /**
  * _imgxfer_tar_archive_open:
  * @path: the archive file
@@ -282,6 +292,7 @@ _imgxfer_tar_archive_open (const char *path,
   struct archive *a;
   gboolean ok;
 
+  g_atomic_int_inc (&n_scans);
   archive->fd = -1;
   archive->path = g_strdup (path);
   archive->members = g_ptr_array_new_with_free_func (

@@ -42,6 +42,8 @@ typedef struct
 ImgxferTarArchive *_imgxfer_tar_archive_open (const char *path,
                                               GCancellable *cancellable,
                                               GError **error);
+/* How many archives this process scanned (opened), for the tests. */
+guint _imgxfer_tar_archive_count_scans (void);
 ImgxferTarArchive *_imgxfer_tar_archive_ref (ImgxferTarArchive *archive);
 void _imgxfer_tar_archive_unref (ImgxferTarArchive *archive);
 

@@ -5,7 +5,9 @@
 # server killed part-way or stalled (the client's timeouts), a certificate
 # from another CA, and the server's unix socket taken only when the server
 # offers it. Slow nbdkit tickets (the delay filter) keep a transfer going
-# long enough to be interrupted.
+# long enough to be interrupted. An interrupted upload or download ends in
+# one line on stderr and is never reported complete: --progress=json
+# never says that all was transferred.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -76,41 +78,87 @@ def later(seconds, func, *args):
     return timer
 
 
+def assert_interrupted(r, url, status, size):
+    """One error line naming the URL, the last on stderr after the lines
+    of the retries, and no progress line saying that all was
+    transferred."""
+    assert r.returncode == status, r.stderr
+    *retries, error = r.stderr.splitlines()
+    assert all(line.startswith("imgxfer: retrying ") for line in retries)
+    assert error.startswith("imgxfer: ") and url in error, r.stderr
+    assert not error.startswith("imgxfer: retrying ")
+    progress = [json.loads(line) for line in r.stdout.splitlines()]
+    assert all(p["transferred"] < size for p in progress), progress
+
+
+def source_file(tmp_path):
+    src = str(tmp_path / "src.raw")
+    with open(src, "wb") as f:
+        f.write(b"x" * 64 * MiB)
+        f.truncate(256 * MiB)
+    return src
+
+
 def test_ticket_deleted_mid_download(tmp_path, srv, slow_source):
     ticket = srv.add_ticket(slow_source.url(), 256 * MiB, ops=["read"])
     url = "{}/images/{}".format(srv.url, ticket)
     dst = str(tmp_path / "dst.raw")
     timer = later(1, srv.delete_ticket, ticket)
     start = time.monotonic()
-    r = imgxfer("convert", "--cafile", srv.ca_file, url, dst)
+    r = imgxfer("convert", "--progress=json", "--cafile", srv.ca_file, url,
+                dst)
     timer.join()
-    assert r.returncode == 5, r.stderr
-    # The requests in flight are dropped with the ticket and sent again,
-    # which the 403 of the ticket gone ends: one error line, the last.
-    *retries, error = r.stderr.splitlines()
-    assert all(line.startswith("imgxfer: retrying GET ") for line in retries)
-    assert url in error
-    assert "the ticket is gone" in error
-    assert "HTTP 403" in error
+    assert_interrupted(r, url, 5, 256 * MiB)
+    assert "the ticket is gone" in r.stderr
+    assert "HTTP 403" in r.stderr
     assert time.monotonic() - start < 60
 
 
+def test_ticket_deleted_mid_upload(tmp_path, srv, slow_destination):
+    ticket = srv.add_ticket(slow_destination.url(), 256 * MiB)
+    url = "{}/images/{}".format(srv.url, ticket)
+    src = source_file(tmp_path)
+    timer = later(1, srv.delete_ticket, ticket)
+    start = time.monotonic()
+    r = imgxfer("convert", "-n", "--progress=json", "--cafile", srv.ca_file,
+                src, url)
+    timer.join()
+    assert_interrupted(r, url, 5, 256 * MiB)
+    assert "the ticket is gone" in r.stderr
+    assert time.monotonic() - start < 60
+
+
+# SIGKILL: the server does not come back, and a client that retries
+# fails all the same once its retries are spent.
 def test_server_killed_mid_upload(tmp_path, slow_destination):
     tmpdir = str(tmp_path / "server")
     os.mkdir(tmpdir)
     with Server(tmpdir) as server:
         ticket = server.add_ticket(slow_destination.url(), 256 * MiB)
         url = "{}/images/{}".format(server.url, ticket)
-        src = str(tmp_path / "src.raw")
-        with open(src, "wb") as f:
-            f.write(b"x" * 64 * MiB)
-            f.truncate(256 * MiB)
+        src = source_file(tmp_path)
         timer = later(1, server.proc.kill)
         start = time.monotonic()
-        r = imgxfer("convert", "-n", "--cafile", server.ca_file, src, url)
+        r = imgxfer("convert", "-n", "--progress=json", "--cafile",
+                    server.ca_file, src, url)
         timer.join()
-    assert r.returncode == 1, r.stderr
-    assert url in r.stderr
+    assert_interrupted(r, url, 1, 256 * MiB)
+    assert time.monotonic() - start < 90
+
+
+def test_server_killed_mid_download(tmp_path, slow_source):
+    tmpdir = str(tmp_path / "server")
+    os.mkdir(tmpdir)
+    with Server(tmpdir) as server:
+        ticket = server.add_ticket(slow_source.url(), 256 * MiB, ops=["read"])
+        url = "{}/images/{}".format(server.url, ticket)
+        dst = str(tmp_path / "dst.raw")
+        timer = later(1, server.proc.kill)
+        start = time.monotonic()
+        r = imgxfer("convert", "--progress=json", "--cafile", server.ca_file,
+                    url, dst)
+        timer.join()
+    assert_interrupted(r, url, 1, 256 * MiB)
     assert time.monotonic() - start < 90
 
 
