@@ -107,9 +107,15 @@ IMGXFER_AVAILABLE_IN_ALL
 gboolean
 imgxfer_open_options_get_allow_external_files (ImgxferOpenOptions *self);
 
-/* How many times a driver sends a request again, on a new connection,
- * after it failed in a way that may pass (a server restarting, a
- * connection reset). Default IMGXFER_DEFAULT_RETRIES; 0: never. */
+/**
+ * IMGXFER_DEFAULT_RETRIES:
+ *
+ * How many times the drivers of images behind servers send a request
+ * again after a failure that may pass (a server restarting, a connection
+ * reset), unless imgxfer_open_options_set_retries() says otherwise.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_DEFAULT_RETRIES 3
 IMGXFER_AVAILABLE_IN_ALL
 void imgxfer_open_options_set_retries (ImgxferOpenOptions *self, guint retries);
