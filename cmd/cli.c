@@ -129,6 +129,25 @@ cli_check_checksum_algorithm (const char *command, const char *algorithm)
   return FALSE;
 }
 
+gboolean
+cli_parse_port (const char *command, const char *option, const char *text,
+                int *port)
+{
+  guint64 value;
+
+  *port = -1;
+  if (text == NULL)
+    return TRUE;
+  /* g_ascii_string_to_unsigned() takes no sign, so "-5" is refused too. */
+  if (!g_ascii_string_to_unsigned (text, 10, 0, 65535, &value, NULL))
+    {
+      cli_usage_error (command, "%s %s: not a port (0 to 65535)", option, text);
+      return FALSE;
+    }
+  *port = value;
+  return TRUE;
+}
+
 static gboolean
 on_signal (gpointer data)
 {

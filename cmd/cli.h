@@ -53,6 +53,12 @@ gboolean cli_check_image_names (const char *command, int argc, char **argv);
 gboolean cli_check_checksum_algorithm (const char *command,
                                        const char *algorithm);
 
+/* The TCP port given as @text to @option: 0 to 65535; otherwise prints
+ * a usage error of @command and returns FALSE. @port is -1 when @text is
+ * NULL (the option was not given). */
+gboolean cli_parse_port (const char *command, const char *option,
+                         const char *text, int *port);
+
 /* A GCancellable cancelled by SIGINT, SIGTERM and SIGHUP. */
 GCancellable *cli_cancellable (void);
 

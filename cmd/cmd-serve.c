@@ -18,11 +18,13 @@ typedef struct
 {
   char *config;
   char *host;
+  char *port_text;
   int port;
   char *cert;
   char *key;
   char *ca;
   char *control_socket;
+  char *control_port_text;
   int control_port;
   char *local_socket;
   gboolean no_local;
@@ -35,6 +37,8 @@ args_clear (Args *args)
 {
   g_free (args->config);
   g_free (args->host);
+  g_free (args->port_text);
+  g_free (args->control_port_text);
   g_free (args->cert);
   g_free (args->key);
   g_free (args->ca);
@@ -89,11 +93,10 @@ check_args (Args *args, int argc, char **argv)
 {
   if (argc > 1)
     return cli_usage_error ("serve", "unexpected argument \"%s\"", argv[1]);
-  if (args->port > 65535)
-    return cli_usage_error ("serve", "--port %d: not a port", args->port);
-  if (args->control_port > 65535)
-    return cli_usage_error ("serve", "--control-port %d: not a port",
-                            args->control_port);
+  if (!cli_parse_port ("serve", "--port", args->port_text, &args->port)
+      || !cli_parse_port ("serve", "--control-port", args->control_port_text,
+                          &args->control_port))
+    return CLI_EXIT_USAGE;
   if (args->control_socket && args->control_port >= 0)
     return cli_usage_error ("serve", "--control-socket and --control-port "
                                      "exclude each other");
@@ -199,13 +202,13 @@ print_ready (ServeServer *server)
 static int
 run (int argc, char **argv)
 {
-  g_auto (Args) args = { .port = -1, .control_port = -1 };
+  g_auto (Args) args = { 0 };
   GOptionEntry entries[] = {
     { "config", 0, 0, G_OPTION_ARG_FILENAME, &args.config,
       "Read the configuration from FILE", "FILE" },
     { "host", 0, 0, G_OPTION_ARG_STRING, &args.host,
       "Listen on ADDR (default: every address)", "ADDR" },
-    { "port", 0, 0, G_OPTION_ARG_INT, &args.port,
+    { "port", 0, 0, G_OPTION_ARG_STRING, &args.port_text,
       "HTTPS port (default 54322; 0 picks a free one)", "N" },
     { "cert", 0, 0, G_OPTION_ARG_FILENAME, &args.cert, "TLS certificate (PEM)",
       "FILE" },
@@ -214,7 +217,7 @@ run (int argc, char **argv)
       "CA certificates sent after the certificate (PEM)", "FILE" },
     { "control-socket", 0, 0, G_OPTION_ARG_FILENAME, &args.control_socket,
       "Control service on the unix socket PATH", "PATH" },
-    { "control-port", 0, 0, G_OPTION_ARG_INT, &args.control_port,
+    { "control-port", 0, 0, G_OPTION_ARG_STRING, &args.control_port_text,
       "Control service on loopback TCP port N", "N" },
     { "local-socket", 0, 0, G_OPTION_ARG_FILENAME, &args.local_socket,
       "Local service on the unix socket PATH", "PATH" },

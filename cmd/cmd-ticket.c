@@ -16,6 +16,7 @@
 typedef struct
 {
   char *control_socket;
+  char *control_port_text;
   int control_port;
   char *id;
   char *url;
@@ -35,6 +36,7 @@ static void
 args_clear (Args *args)
 {
   g_free (args->control_socket);
+  g_free (args->control_port_text);
   g_free (args->id);
   g_free (args->url);
   g_free (args->size);
@@ -257,12 +259,11 @@ del (Args *args, const char *id)
 static int
 run (int argc, char **argv)
 {
-  g_auto (Args) args
-      = { .control_port = -1, .timeout = 300, .inactivity_timeout = -1 };
+  g_auto (Args) args = { .timeout = 300, .inactivity_timeout = -1 };
   GOptionEntry entries[] = {
     { "control-socket", 0, 0, G_OPTION_ARG_FILENAME, &args.control_socket,
       "The daemon's control socket", "PATH" },
-    { "control-port", 0, 0, G_OPTION_ARG_INT, &args.control_port,
+    { "control-port", 0, 0, G_OPTION_ARG_STRING, &args.control_port_text,
       "The daemon's control port on loopback", "N" },
     { "id", 0, 0, G_OPTION_ARG_STRING, &args.id, "add: the ticket id", "ID" },
     { "url", 0, 0, G_OPTION_ARG_STRING, &args.url, "add: the image", "URL" },
@@ -293,8 +294,13 @@ run (int argc, char **argv)
       "manage the tickets of imgxfer serve");
 
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!cli_parse (context, &argc, &argv))
+  if (!cli_parse (context, &argc, &argv)
+      || !cli_parse_port ("ticket", "--control-port", args.control_port_text,
+                          &args.control_port))
     return CLI_EXIT_USAGE;
+  if (args.control_socket && args.control_port >= 0)
+    return cli_usage_error ("ticket", "--control-socket and --control-port "
+                                      "exclude each other");
   if (argc >= 2 && g_str_equal (argv[1], "add"))
     return add (&args, argc, argv);
   if (argc == 3 && g_str_equal (argv[1], "show"))

@@ -46,10 +46,15 @@
  * that can be read; its "capacity" (bytes) appears only when it can be
  * worked out from the OVF's capacity and allocation units.
  *
- * Fails, with a message naming @path, on a file that is not a complete,
- * uncompressed tar archive.
+ * Fails, with a message naming @path, with %IMGXFER_ERROR_BAD_IMAGE on a
+ * file that is not a complete, uncompressed tar archive, with
+ * %G_IO_ERROR when it cannot be read, and with
+ * %IMGXFER_ERROR_NOT_SUPPORTED when no driver reads archives.
  *
- * Returns: (transfer full) (nullable): a JSON object
+ * Returns: (transfer full) (nullable): a JSON object, or %NULL with
+ *   @error set
+ *
+ * Since: 0.1
  */
 JsonNode *
 imgxfer_archive_list (const char *path,

@@ -185,7 +185,10 @@ imgxfer_backend_class_init (ImgxferBackendClass *klass)
   /**
    * ImgxferBackend:url:
    *
-   * The path or URL of the image.
+   * The path or URL of the image, as given to imgxfer_open(): the driver
+   * parses it when it opens.
+   *
+   * Since: 0.1
    */
   properties[PROP_URL] = g_param_spec_string (
       "url", NULL, NULL, NULL,
@@ -194,7 +197,11 @@ imgxfer_backend_class_init (ImgxferBackendClass *klass)
   /**
    * ImgxferBackend:options:
    *
-   * How the image is opened; the backend keeps a copy.
+   * How the image is opened; the backend keeps a copy, so that the
+   * caller may change its object afterwards. %NULL stands for new default
+   * options.
+   *
+   * Since: 0.1
    */
   properties[PROP_OPTIONS] = g_param_spec_object (
       "options", NULL, NULL, IMGXFER_TYPE_OPEN_OPTIONS,
@@ -218,7 +225,13 @@ imgxfer_backend_init (ImgxferBackend *self)
  * imgxfer_backend_get_url:
  * @self: a backend
  *
- * Returns: (transfer none): the path or URL the backend was opened with
+ * Gets the path or URL the backend was opened with (#ImgxferBackend:url),
+ * as it was given: for messages, and for drivers, which parse it in their
+ * open vfunc.
+ *
+ * Returns: (transfer none): the path or URL
+ *
+ * Since: 0.1
  */
 const char *
 imgxfer_backend_get_url (ImgxferBackend *self)
@@ -233,8 +246,13 @@ imgxfer_backend_get_url (ImgxferBackend *self)
  * imgxfer_backend_get_options:
  * @self: a backend
  *
- * Returns: (transfer none): the options the backend was opened with; do
- *   not change them
+ * Gets the options the backend was opened with (#ImgxferBackend:options):
+ * the backend's own copy, shared with nobody but the backend. A driver
+ * reads the options that concern it and ignores the others.
+ *
+ * Returns: (transfer none): the options; do not change them
+ *
+ * Since: 0.1
  */
 ImgxferOpenOptions *
 imgxfer_backend_get_options (ImgxferBackend *self)
@@ -249,7 +267,12 @@ imgxfer_backend_get_options (ImgxferBackend *self)
  * imgxfer_backend_get_size:
  * @self: a backend
  *
- * Returns: the virtual size of the image in bytes
+ * Gets the virtual size of the image, as the driver declared it with
+ * imgxfer_backend_set_size() when it opened.
+ *
+ * Returns: the size in bytes
+ *
+ * Since: 0.1
  */
 guint64
 imgxfer_backend_get_size (ImgxferBackend *self)
@@ -264,7 +287,12 @@ imgxfer_backend_get_size (ImgxferBackend *self)
  * imgxfer_backend_get_caps:
  * @self: a backend
  *
- * Returns: what the backend can do
+ * Gets what the backend can do, as the driver declared it with
+ * imgxfer_backend_set_caps() when it opened.
+ *
+ * Returns: the capabilities
+ *
+ * Since: 0.1
  */
 ImgxferBackendCaps
 imgxfer_backend_get_caps (ImgxferBackend *self)
@@ -281,6 +309,13 @@ imgxfer_backend_get_caps (ImgxferBackend *self)
  * @minimum: (out) (optional): smallest request the backend takes
  * @preferred: (out) (optional): request size that avoids read-modify-write
  * @maximum: (out) (optional): largest request the backend takes
+ *
+ * Gets the request sizes the driver declared with
+ * imgxfer_backend_set_block_sizes(); a driver that declared none has 1,
+ * 4096 and 32 MiB. imgxfer_source_pread() and imgxfer_destination_pwrite()
+ * refuse requests above @maximum.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_backend_get_block_sizes (ImgxferBackend *self,
@@ -303,8 +338,13 @@ imgxfer_backend_get_block_sizes (ImgxferBackend *self,
  * imgxfer_backend_get_max_connections:
  * @self: a backend
  *
- * Returns: how many connections (this one and its clones) may be used at
- *   once
+ * Gets how many connections to the image (this one and its clones) may be
+ * used at once, as the driver declared it; 1 when it declared nothing. The
+ * copy engine and imgxfer_checksum_compute() never use more.
+ *
+ * Returns: the number of connections, at least 1
+ *
+ * Since: 0.1
  */
 guint
 imgxfer_backend_get_max_connections (ImgxferBackend *self)
@@ -318,9 +358,12 @@ imgxfer_backend_get_max_connections (ImgxferBackend *self)
 /**
  * imgxfer_backend_set_size:
  * @self: a backend
- * @size: the virtual size
+ * @size: the virtual size in bytes
  *
- * For drivers, while opening.
+ * Declares the virtual size of the image. For drivers, from their open
+ * vfunc; the role wrappers check every request against it.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_backend_set_size (ImgxferBackend *self, guint64 size)
@@ -336,7 +379,11 @@ imgxfer_backend_set_size (ImgxferBackend *self, guint64 size)
  * @self: a backend
  * @caps: what the backend can do
  *
- * For drivers, while opening.
+ * Declares what the backend can do. For drivers, from their open vfunc:
+ * capabilities are data, declared once, so that the library need not try
+ * a request to learn whether it works.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_backend_set_caps (ImgxferBackend *self, ImgxferBackendCaps caps)
@@ -350,11 +397,16 @@ imgxfer_backend_set_caps (ImgxferBackend *self, ImgxferBackendCaps caps)
 /**
  * imgxfer_backend_set_block_sizes:
  * @self: a backend
- * @minimum: smallest request, a power of two
- * @preferred: preferred request granularity, a power of two
- * @maximum: largest request; 0 keeps the default (32 MiB)
+ * @minimum: smallest request, a power of two; 0 stands for 1
+ * @preferred: preferred request granularity, a power of two; raised to
+ *   @minimum when smaller
+ * @maximum: largest request; 0 keeps the default (32 MiB), which is also
+ *   the most that can be declared
  *
- * For drivers, while opening.
+ * Declares the request sizes the image takes. For drivers, from their
+ * open vfunc.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_backend_set_block_sizes (ImgxferBackend *self,
@@ -374,9 +426,12 @@ imgxfer_backend_set_block_sizes (ImgxferBackend *self,
 /**
  * imgxfer_backend_set_max_connections:
  * @self: a backend
- * @max_connections: how many connections the image allows, at least 1
+ * @max_connections: how many connections the image allows; 0 stands for 1
  *
- * For drivers, while opening.
+ * Declares how many connections to the image may be used at once. For
+ * drivers, from their open vfunc; the default is 1.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_backend_set_max_connections (ImgxferBackend *self,
@@ -389,14 +444,19 @@ imgxfer_backend_set_max_connections (ImgxferBackend *self,
 }
 
 /**
- * imgxfer_backend_clone:
+ * imgxfer_backend_clone: (virtual clone)
  * @self: an open backend
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Opens another connection to the same image, for another thread.
+ * Opens another connection to the same image with the same options, for
+ * another thread (#ImgxferBackendClass.clone). Fails with
+ * %G_IO_ERROR_CLOSED when @self is closed, and with whatever opening the
+ * image fails with.
  *
- * Returns: (transfer full): the new backend
+ * Returns: (transfer full): the new backend, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 ImgxferBackend *
 imgxfer_backend_clone (ImgxferBackend *self,
@@ -517,6 +577,9 @@ imgxfer_backend_close (ImgxferBackend *self, ImgxferCloseFlags flags,
  * imgxfer_backend_is_closed:
  * @self: a backend
  *
+ * Tells whether the backend was closed; no request reaches a closed
+ * backend's driver.
+ *
  * Returns: %TRUE once imgxfer_backend_close() was called
  *
  * Since: 0.1
@@ -531,13 +594,21 @@ imgxfer_backend_is_closed (ImgxferBackend *self)
 }
 
 /**
- * imgxfer_backend_get_local_file:
+ * imgxfer_backend_get_local_file: (virtual get_local_file)
  * @self: an open backend
- * @path: (out) (transfer full): the local file holding the image's bytes
- * @offset: (out): where they start in it
- * @size: (out): how many there are
+ * @path: (out) (optional) (transfer full) (type filename): the local file
+ *   holding the image's bytes
+ * @offset: (out) (optional): where they start in it
+ * @size: (out) (optional): how many there are
+ *
+ * Tells whether the image's bytes are a byte range of a local file (a
+ * file, a member of an archive), so that a format driver can be stacked on
+ * top of it (#ImgxferBackendClass.get_local_file). The out arguments are
+ * set only when it returns %TRUE.
  *
  * Returns: %TRUE when the image is a byte range of a local file
+ *
+ * Since: 0.1
  */
 gboolean
 imgxfer_backend_get_local_file (ImgxferBackend *self,

@@ -80,10 +80,13 @@ checksum_from_driver (ImgxferBackend *source, ImgxferChecksum *checksum,
  * of @source, never more than the backend allows (fewer when a server
  * takes fewer clients, with a note, as a copy does), and hashes what it
  * read. @source itself is used too, so it must not be used elsewhere
- * meanwhile.
+ * meanwhile. Blocks until the checksum is computed.
  *
- * Returns: (transfer full): the checksum as lowercase hex, or %NULL on
- *   error
+ * Returns: (transfer full): the checksum as lowercase hex, or %NULL with
+ *   @error set: the errors of imgxfer_checksum_new(), of reading @source,
+ *   or %G_IO_ERROR_CANCELLED
+ *
+ * Since: 0.1
  */
 char *
 imgxfer_checksum_compute (ImgxferBackend *source,

@@ -19,8 +19,14 @@
 /**
  * imgxfer_checksum_list_algorithms:
  *
+ * Lists the digest algorithms a blkhash checksum can use: blake2b and
+ * blake2s (with a 32-byte digest), and the digests of libcrypto. Thread
+ * safe.
+ *
  * Returns: (transfer none) (array zero-terminated=1): the names of the
  *   digest algorithms the checksum can use, sorted
+ *
+ * Since: 0.1
  */
 const char *const *
 imgxfer_checksum_list_algorithms (void)
@@ -87,7 +93,8 @@ partial_unref (gpointer data)
 
 /**
  * imgxfer_checksum_new:
- * @algorithm: (nullable): digest algorithm, blake2b when %NULL
+ * @algorithm: (nullable): digest algorithm (one of
+ *   imgxfer_checksum_list_algorithms()), blake2b when %NULL
  * @block_size: 0 for the default (4 MiB); 1–16 MiB, a multiple of 4096
  * @size: the size of the image whose data will be given
  * @error: return location for a #GError
@@ -105,8 +112,12 @@ partial_unref (gpointer data)
  * whose work units are aligned to the block size does so naturally) to
  * keep memory small.
  *
- * Returns: (transfer full): a new checksum, or %NULL if the algorithm or
- *   the block size is not accepted
+ * Returns: (transfer full): a new checksum, or %NULL with
+ *   %IMGXFER_ERROR_INVALID_ARGUMENT when the algorithm or the block size
+ *   is not accepted, or %IMGXFER_ERROR_NOT_SUPPORTED when libcrypto, which
+ *   the algorithms other than blake2 need, cannot be loaded
+ *
+ * Since: 0.1
  */
 ImgxferChecksum *
 imgxfer_checksum_new (const char *algorithm,
@@ -136,7 +147,11 @@ imgxfer_checksum_new (const char *algorithm,
  * imgxfer_checksum_ref:
  * @self: a checksum
  *
+ * Takes a reference to @self. Thread safe.
+ *
  * Returns: (transfer full): @self
+ *
+ * Since: 0.1
  */
 ImgxferChecksum *
 imgxfer_checksum_ref (ImgxferChecksum *self)
@@ -150,6 +165,10 @@ imgxfer_checksum_ref (ImgxferChecksum *self)
 /**
  * imgxfer_checksum_unref:
  * @self: (transfer full): a checksum
+ *
+ * Drops a reference to @self, freeing it with the last one. Thread safe.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_checksum_unref (ImgxferChecksum *self)
@@ -170,7 +189,11 @@ imgxfer_checksum_unref (ImgxferChecksum *self)
  * imgxfer_checksum_get_algorithm:
  * @self: a checksum
  *
+ * Gets the digest algorithm of the checksum, blake2b when none was given.
+ *
  * Returns: the digest algorithm's name
+ *
+ * Since: 0.1
  */
 const char *
 imgxfer_checksum_get_algorithm (ImgxferChecksum *self)
@@ -185,7 +208,11 @@ imgxfer_checksum_get_algorithm (ImgxferChecksum *self)
  * imgxfer_checksum_get_block_size:
  * @self: a checksum
  *
+ * Gets the block size of the checksum, 4 MiB when 0 was given.
+ *
  * Returns: the block size in bytes
+ *
+ * Since: 0.1
  */
 gsize
 imgxfer_checksum_get_block_size (ImgxferChecksum *self)
@@ -199,7 +226,11 @@ imgxfer_checksum_get_block_size (ImgxferChecksum *self)
  * imgxfer_checksum_get_size:
  * @self: a checksum
  *
+ * Gets the size of the image the checksum was started for.
+ *
  * Returns: the size of the image being hashed
+ *
+ * Since: 0.1
  */
 guint64
 imgxfer_checksum_get_size (ImgxferChecksum *self)
@@ -429,6 +460,8 @@ update (ImgxferChecksum *self,
  *
  * Gives bytes of the image. Thread safe. Misuse (a range beyond the end,
  * bytes given twice) is reported by imgxfer_checksum_finish().
+ *
+ * Since: 0.1
  */
 void
 imgxfer_checksum_update (ImgxferChecksum *self,
@@ -450,6 +483,8 @@ imgxfer_checksum_update (ImgxferChecksum *self,
  *
  * Says that a range of the image reads as zeroes. Whole zero blocks cost
  * nothing to hash. Thread safe.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_checksum_update_zero (ImgxferChecksum *self,
@@ -470,7 +505,10 @@ imgxfer_checksum_update_zero (ImgxferChecksum *self,
  * Fails with %IMGXFER_ERROR_INVALID_ARGUMENT if some were not, or were
  * given twice, or beyond the end. No update may follow.
  *
- * Returns: (transfer full): the checksum as lowercase hex, or %NULL
+ * Returns: (transfer full): the checksum as lowercase hex, or %NULL with
+ *   @error set
+ *
+ * Since: 0.1
  */
 char *
 imgxfer_checksum_finish (ImgxferChecksum *self, GError **error)

@@ -122,6 +122,8 @@ imgxfer_copy_class_init (ImgxferCopyClass *klass)
    * ImgxferCopy:source:
    *
    * The image copied from: an open #ImgxferSource.
+   *
+   * Since: 0.1
    */
   properties[PROP_SOURCE] = g_param_spec_object (
       "source", NULL, NULL, IMGXFER_TYPE_SOURCE,
@@ -131,6 +133,8 @@ imgxfer_copy_class_init (ImgxferCopyClass *klass)
    * ImgxferCopy:destination:
    *
    * The image copied to: an #ImgxferDestination open for writing.
+   *
+   * Since: 0.1
    */
   properties[PROP_DESTINATION] = g_param_spec_object (
       "destination", NULL, NULL, IMGXFER_TYPE_DESTINATION,
@@ -177,6 +181,8 @@ imgxfer_copy_init (ImgxferCopy *self)
  * do not use them while the copy runs.
  *
  * Returns: (transfer full): a new copy
+ *
+ * Since: 0.1
  */
 ImgxferCopy *
 imgxfer_copy_new (ImgxferBackend *source, ImgxferBackend *destination)
@@ -200,6 +206,8 @@ imgxfer_copy_new (ImgxferBackend *source, ImgxferBackend *destination)
  * there are units of work (128 MiB each). When a server takes fewer
  * clients than it lets us open, the copy goes on with the connections it
  * got, and says so with g_message().
+ *
+ * Since: 0.1
  */
 void
 imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
@@ -219,6 +227,8 @@ imgxfer_copy_set_connections (ImgxferCopy *self, guint connections)
  * size is raised to the largest of their minimum block sizes and 4 KiB,
  * a larger one lowered to the smaller of their maximums. Each worker
  * holds one buffer of this size.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_copy_set_request_size (ImgxferCopy *self, gsize request_size)
@@ -237,6 +247,8 @@ imgxfer_copy_set_request_size (ImgxferCopy *self, gsize request_size)
  * true (a new sparse file, a new volume known to be zeroed): otherwise the
  * old contents show through. A destination that declares
  * %IMGXFER_BACKEND_IS_ZERO is treated the same way.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_copy_set_target_is_zero (ImgxferCopy *self, gboolean is_zero)
@@ -254,6 +266,8 @@ imgxfer_copy_set_target_is_zero (ImgxferCopy *self, gboolean is_zero)
  * A shallow copy copies the top layer of a backing chain: the source's
  * holes (%IMGXFER_EXTENT_HOLE) are not written, so that the destination's
  * backing file shows through them. A full copy writes them as zeroes.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_copy_set_shallow (ImgxferCopy *self, gboolean shallow)
@@ -271,6 +285,8 @@ imgxfer_copy_set_shallow (ImgxferCopy *self, gboolean shallow)
  * An incremental copy: the source's extents are asked in the dirty
  * context (the source must have a bitmap) and only the ranges marked
  * %IMGXFER_EXTENT_DIRTY are copied; dirty zero ranges are zeroed.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_copy_set_dirty_only (ImgxferCopy *self, gboolean dirty_only)
@@ -289,6 +305,8 @@ imgxfer_copy_set_dirty_only (ImgxferCopy *self, gboolean dirty_only)
  * zeroes them instead of writing them, and lets zeroing deallocate
  * (%IMGXFER_ZERO_MAY_TRIM). A copy that is not sparse writes all data and
  * keeps zeroed ranges allocated.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_copy_set_sparse (ImgxferCopy *self, gboolean sparse)
@@ -310,6 +328,8 @@ imgxfer_copy_set_sparse (ImgxferCopy *self, gboolean sparse)
  * completes: read and written, zeroed, or skipped. On success the lengths
  * add up to imgxfer_copy_get_total(). For progress on the caller's thread
  * during imgxfer_copy_run_async() connect to #ImgxferCopy::progress.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_copy_set_progress_func (ImgxferCopy *self,
@@ -400,7 +420,12 @@ _imgxfer_copy_set_unit_size (ImgxferCopy *self, guint64 unit_size)
  * imgxfer_copy_get_total:
  * @self: a copy
  *
+ * Gets how many bytes a run goes through, to show progress against. May
+ * be called from any thread.
+ *
  * Returns: the number of bytes a run goes through: the source's size
+ *
+ * Since: 0.1
  */
 guint64
 imgxfer_copy_get_total (ImgxferCopy *self)
@@ -413,9 +438,12 @@ imgxfer_copy_get_total (ImgxferCopy *self)
  * imgxfer_copy_get_done:
  * @self: a copy
  *
- * May be called from any thread.
+ * Gets how many bytes the workers have completed (read and written,
+ * zeroed, or skipped). May be called from any thread.
  *
  * Returns: the bytes completed by the current or last run
+ *
+ * Since: 0.1
  */
 guint64
 imgxfer_copy_get_done (ImgxferCopy *self)
@@ -546,6 +574,8 @@ on_run_done (GObject *object, GAsyncResult *result, gpointer data)
  * and starts the others, as imgxfer_copy_run() does in the calling
  * thread. @callback and the #ImgxferCopy::progress signal come on the
  * thread-default main context of the calling thread.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_copy_run_async (ImgxferCopy *self,
@@ -593,8 +623,13 @@ imgxfer_copy_run_async (ImgxferCopy *self,
  * @result: the result given to the callback
  * @error: return location for a #GError
  *
+ * Ends a run started with imgxfer_copy_run_async(), with the errors of
+ * imgxfer_copy_run().
+ *
  * Returns: %TRUE when all of the source was copied and every destination
  *   connection flushed
+ *
+ * Since: 0.1
  */
 gboolean
 imgxfer_copy_run_finish (ImgxferCopy *self,
@@ -620,10 +655,16 @@ imgxfer_copy_run_finish (ImgxferCopy *self,
  * wants its main loop to run meanwhile uses imgxfer_copy_run_async().
  *
  * The first error stops the copy and is the one returned: a failed read,
- * write, zero or flush, a short read, or %G_IO_ERROR_CANCELLED.
+ * write, zero or flush, a short read, or %G_IO_ERROR_CANCELLED. Before
+ * anything is copied, a destination not open for writing fails with
+ * %IMGXFER_ERROR_NOT_SUPPORTED, a destination smaller than the source, or
+ * a checksum (imgxfer_copy_set_checksum()) that does not fit the copy,
+ * with %IMGXFER_ERROR_INVALID_ARGUMENT.
  *
  * Returns: %TRUE when all of the source was copied and every destination
  *   connection flushed
+ *
+ * Since: 0.1
  */
 gboolean
 imgxfer_copy_run (ImgxferCopy *self,

@@ -36,7 +36,7 @@ check_writable (ImgxferDestination *self, GError **error)
 }
 
 /**
- * imgxfer_destination_pwrite:
+ * imgxfer_destination_pwrite: (virtual pwrite)
  * @self: a destination
  * @buffer: (array length=length) (element-type guint8): the data
  * @length: bytes to write, at most the backend's maximum block size
@@ -44,7 +44,16 @@ check_writable (ImgxferDestination *self, GError **error)
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
+ * Writes all of @buffer at @offset. A backend not open for writing (no
+ * %IMGXFER_BACKEND_CAN_WRITE) fails with %IMGXFER_ERROR_NOT_SUPPORTED; a
+ * range that does not lie inside the image, or a @length above the
+ * backend's maximum request, with %IMGXFER_ERROR_INVALID_ARGUMENT; a
+ * closed backend with %G_IO_ERROR_CLOSED. The data is durable only after
+ * imgxfer_destination_flush().
+ *
  * Returns: %TRUE when all of @buffer was written
+ *
+ * Since: 0.1
  */
 gboolean
 imgxfer_destination_pwrite (ImgxferDestination *self,
@@ -94,7 +103,7 @@ write_zeroes (ImgxferDestination *self,
 }
 
 /**
- * imgxfer_destination_zero:
+ * imgxfer_destination_zero: (virtual zero)
  * @self: a destination
  * @offset: where to start
  * @length: how many bytes, of any size: requests are split at the
@@ -103,10 +112,14 @@ write_zeroes (ImgxferDestination *self,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Makes the range read as zeroes, efficiently when the driver can and by
- * writing zeroes otherwise. Never a discard that could leave old data.
+ * Makes the range read as zeroes, with the driver's zero request when it
+ * declared %IMGXFER_BACKEND_CAN_ZERO, and by writing zeroes otherwise (or
+ * when the driver returns %G_IO_ERROR_NOT_SUPPORTED). Never a discard that
+ * could leave old data. Fails as imgxfer_destination_pwrite() does.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 0.1
  */
 gboolean
 imgxfer_destination_zero (ImgxferDestination *self,
@@ -156,14 +169,19 @@ imgxfer_destination_zero (ImgxferDestination *self,
 }
 
 /**
- * imgxfer_destination_flush:
+ * imgxfer_destination_flush: (virtual flush)
  * @self: a destination
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Makes everything written through this connection durable.
+ * Makes everything written through this connection durable. A driver
+ * without a flush, or that did not declare %IMGXFER_BACKEND_CAN_FLUSH, has
+ * nothing to flush and succeeds. A backend not open for writing fails
+ * with %IMGXFER_ERROR_NOT_SUPPORTED, a closed one with %G_IO_ERROR_CLOSED.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 0.1
  */
 gboolean
 imgxfer_destination_flush (ImgxferDestination *self,

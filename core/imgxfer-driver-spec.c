@@ -54,6 +54,9 @@ imgxfer_driver_spec_init_class (const ImgxferDriverSpec *spec,
  * @spec: a driver's table
  * @iface: its #ImgxferSource implementation, being initialized
  *
+ * Fills in @iface from @spec's source members; for
+ * IMGXFER_DEFINE_DRIVER().
+ *
  * Since: 0.1
  */
 void
@@ -68,6 +71,9 @@ imgxfer_driver_spec_init_source (const ImgxferDriverSpec *spec,
  * imgxfer_driver_spec_init_destination: (skip)
  * @spec: a driver's table
  * @iface: its #ImgxferDestination implementation, being initialized
+ *
+ * Fills in @iface from @spec's destination members; for
+ * IMGXFER_DEFINE_DRIVER().
  *
  * Since: 0.1
  */

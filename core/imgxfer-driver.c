@@ -88,6 +88,20 @@ has_driver (GType type)
   return FALSE;
 }
 
+/**
+ * imgxfer_driver_register:
+ * @backend_type: an #ImgxferBackend subclass
+ *
+ * Adds a driver to the registry, after those already there: when several
+ * drivers open the same URL scheme or format, the first registered wins.
+ * A driver module calls this from the function it names in
+ * IMGXFER_DEFINE_DRIVER_MODULE(); a program may also register a driver it
+ * links itself. Registering a type that a driver description (a
+ * `.driver` file) announced puts it in that description's place.
+ * Thread safe.
+ *
+ * Since: 0.1
+ */
 void
 imgxfer_driver_register (GType backend_type)
 {
@@ -454,8 +468,15 @@ find_driver (Match how, const char *key)
  * @url: a path or URL
  * @error: return location for a #GError
  *
- * Returns: the backend type of the driver that opens @url's scheme, or
- *   %G_TYPE_INVALID with %IMGXFER_ERROR_UNKNOWN_URL
+ * Finds the driver that opens @url, by its scheme (the empty scheme for a
+ * plain path), loading the driver's module if needed. Thread safe.
+ *
+ * Returns: the backend type of the driver, or %G_TYPE_INVALID with
+ *   %IMGXFER_ERROR_INVALID_ARGUMENT when @url does not parse
+ *   (imgxfer_url_parse()) or %IMGXFER_ERROR_UNKNOWN_URL when no driver
+ *   opens its scheme
+ *
+ * Since: 0.1
  */
 GType
 imgxfer_driver_lookup_url (const char *url, GError **error)
@@ -478,10 +499,16 @@ imgxfer_driver_lookup_url (const char *url, GError **error)
 
 /**
  * imgxfer_driver_lookup_format:
- * @format: an image format such as "qcow2"
+ * @format: an image format such as "qcow2", compared without case
+ *
+ * Finds the first driver that lists @format in
+ * #ImgxferBackendClass.formats, loading the driver's module if needed.
+ * imgxfer_driver_list_format() gives all of them. Thread safe.
  *
  * Returns: the backend type of the format driver for @format, or
- *   %G_TYPE_INVALID
+ *   %G_TYPE_INVALID when there is none
+ *
+ * Since: 0.1
  */
 GType
 imgxfer_driver_lookup_format (const char *format)
@@ -599,7 +626,13 @@ _imgxfer_driver_list_signatures (void)
  * imgxfer_driver_lookup_name:
  * @name: a driver name such as "file"
  *
- * Returns: the backend type of that driver, or %G_TYPE_INVALID
+ * Finds a driver by its #ImgxferBackendClass.name, as `imgxfer drivers`
+ * shows it. Thread safe.
+ *
+ * Returns: the backend type of that driver, or %G_TYPE_INVALID when there
+ *   is none
+ *
+ * Since: 0.1
  */
 GType
 imgxfer_driver_lookup_name (const char *name)
@@ -612,8 +645,14 @@ imgxfer_driver_lookup_name (const char *name)
  * imgxfer_driver_list:
  * @n_drivers: (out) (optional): the number of drivers
  *
+ * Lists every driver: those built into the library, then those of the
+ * modules in `IMGXFER_DRIVER_PATH` and in the drivers folder. Every
+ * module is loaded. Thread safe.
+ *
  * Returns: (transfer full) (array length=n_drivers zero-terminated=1): the
  *   backend types of all registered drivers, in resolution order
+ *
+ * Since: 0.1
  */
 GType *
 imgxfer_driver_list (guint *n_drivers)
@@ -646,8 +685,12 @@ imgxfer_driver_list (guint *n_drivers)
  * imgxfer_driver_get_module_path:
  * @backend_type: a registered driver's backend type
  *
- * Returns: (nullable): the module file the driver came from, or %NULL for
- *   a built-in driver
+ * Tells where a driver came from, as `imgxfer drivers` shows it.
+ *
+ * Returns: (nullable) (type filename): the module file the driver came
+ *   from, or %NULL for a driver built into the library or the program
+ *
+ * Since: 0.1
  */
 const char *
 imgxfer_driver_get_module_path (GType backend_type)

@@ -6,4 +6,14 @@
 
 #include <imgxfer/imgxfer-error.h>
 
+/**
+ * imgxfer_error_quark:
+ *
+ * The error domain of imgxfer's own errors, #ImgxferError; use
+ * %IMGXFER_ERROR.
+ *
+ * Returns: the #GQuark of the domain
+ *
+ * Since: 0.1
+ */
 G_DEFINE_QUARK (imgxfer-error-quark, imgxfer_error)

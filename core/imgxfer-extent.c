@@ -13,7 +13,13 @@ G_DEFINE_BOXED_TYPE (ImgxferExtent, imgxfer_extent, imgxfer_extent_copy,
  * imgxfer_extent_copy:
  * @extent: an extent
  *
- * Returns: (transfer full): a copy of @extent
+ * Copies an extent into newly allocated memory; for #GValue and language
+ * bindings, which hold extents as boxed values.
+ *
+ * Returns: (transfer full): a copy of @extent, to free with
+ *   imgxfer_extent_free()
+ *
+ * Since: 0.1
  */
 ImgxferExtent *
 imgxfer_extent_copy (const ImgxferExtent *extent)
@@ -24,6 +30,10 @@ imgxfer_extent_copy (const ImgxferExtent *extent)
 /**
  * imgxfer_extent_free:
  * @extent: (transfer full): an extent from imgxfer_extent_copy()
+ *
+ * Frees an extent that imgxfer_extent_copy() allocated.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_extent_free (ImgxferExtent *extent)
@@ -34,7 +44,13 @@ imgxfer_extent_free (ImgxferExtent *extent)
 /**
  * imgxfer_extents_new:
  *
- * Returns: (transfer container) (element-type ImgxferExtent): an empty array
+ * Makes an empty array of #ImgxferExtent, as imgxfer_extents_append() and
+ * the drivers' #ImgxferSourceInterface.extents fill.
+ *
+ * Returns: (transfer container) (element-type ImgxferExtent): an empty
+ *   array; free it with g_array_unref()
+ *
+ * Since: 0.1
  */
 GArray *
 imgxfer_extents_new (void)
@@ -50,7 +66,10 @@ imgxfer_extents_new (void)
  * @flags: what it is
  *
  * Appends an extent, merging it into the last one when they touch and
- * have the same flags.
+ * have the same flags. Drivers call it from their
+ * #ImgxferSourceInterface.extents.
+ *
+ * Since: 0.1
  */
 void
 imgxfer_extents_append (GArray *extents,

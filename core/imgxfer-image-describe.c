@@ -115,8 +115,11 @@ ask_format_drivers (Question *question, const char *format, GError **error)
  * driver of the image's format answers (its #ImgxferBackendClass.info),
  * or for raw data the protocol driver; a member of an archive also has
  * "member-offset" and "member-size", its byte range in the archive.
+ * Fails as imgxfer_open() does.
  *
- * Returns: (transfer full): a JSON object
+ * Returns: (transfer full): a JSON object, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 JsonNode *
 imgxfer_image_info (const char *url, ImgxferOpenOptions *options,
@@ -232,9 +235,12 @@ any_driver (ImgxferBackendClass *klass, gpointer user_data, GError **error)
  * (and "bitmaps" for formats that keep them), plus "member-offset" and
  * "member-size" for a member of an archive. The driver of @target_format
  * answers (its #ImgxferBackendClass.measure); raw data takes the image's
- * virtual size.
+ * virtual size. Fails as imgxfer_open() does, and with
+ * %IMGXFER_ERROR_NOT_SUPPORTED when no driver measures @target_format.
  *
- * Returns: (transfer full): a JSON object
+ * Returns: (transfer full): a JSON object, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 JsonNode *
 imgxfer_image_measure (const char *url, ImgxferOpenOptions *options,

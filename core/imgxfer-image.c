@@ -116,10 +116,19 @@ open_format (const char *url,
  * protocol) or probed (on a local read-only source), is opened through
  * the drivers for that format, stacked on the protocol driver; a format
  * driver refuses the protocols it cannot read the format over. A
- * destination's format is never probed, nor a remote image's.
+ * destination's format is never probed, nor a remote image's. With an
+ * archive member in the options, a local @url is the archive.
+ *
+ * Fails with %IMGXFER_ERROR_INVALID_ARGUMENT when @url does not parse,
+ * %IMGXFER_ERROR_UNKNOWN_URL when no driver opens it,
+ * %IMGXFER_ERROR_NOT_SUPPORTED when no driver opens its format, and with
+ * the driver's errors (%IMGXFER_ERROR_NOT_FOUND,
+ * %IMGXFER_ERROR_BAD_IMAGE, %IMGXFER_ERROR_IN_USE, %G_IO_ERROR...).
  *
  * Returns: (transfer full): a backend implementing #ImgxferSource and,
- *   when writable, #ImgxferDestination
+ *   when writable, #ImgxferDestination, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 ImgxferBackend *
 imgxfer_open (const char *url,
@@ -280,9 +289,17 @@ create_format (const char *url,
  * driver for a path), an image of another format by the first driver for
  * that format that makes it (see imgxfer_driver_list_format()). The
  * backend reports %IMGXFER_BACKEND_IS_ZERO when nothing shows through from
- * a backing file.
+ * a backing file. It does not check that @url is not an image being read:
+ * imgxfer_open_destination() does.
  *
- * Returns: (transfer full): the open destination
+ * A raw image with a backing file fails with
+ * %IMGXFER_ERROR_INVALID_ARGUMENT, a format or a URL no driver creates
+ * with %IMGXFER_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: (transfer full): the open destination, or %NULL with @error
+ *   set
+ *
+ * Since: 0.1
  */
 ImgxferBackend *
 imgxfer_create (const char *url,
@@ -330,8 +347,15 @@ imgxfer_create (const char *url,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
+ * Describes the whole image, asking imgxfer_source_extents() as many
+ * times as it takes, as `imgxfer extents` prints it. A large image with a
+ * slow driver takes long: the copy engine asks extents per unit of work
+ * instead. Fails as imgxfer_source_extents() does.
+ *
  * Returns: (transfer container) (element-type ImgxferExtent): every
- *   extent of the image, merged
+ *   extent of the image, merged, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 GArray *
 imgxfer_image_extents (ImgxferBackend *source,
@@ -369,8 +393,14 @@ imgxfer_image_extents (ImgxferBackend *source,
  * @extents: (element-type ImgxferExtent): extents
  * @context: the context they were asked in
  *
- * Returns: (transfer full): a JSON array in the form the imageio protocol
- *   uses
+ * Writes extents as the imageio protocol (`GET /images/TICKET/extents`)
+ * and `imgxfer extents --output=json` give them: an array of objects
+ * with "start", "length", "zero" and "hole" in the zero context, or
+ * "start", "length", "dirty" and "zero" in the dirty context.
+ *
+ * Returns: (transfer full): a JSON array
+ *
+ * Since: 0.1
  */
 JsonNode *
 imgxfer_extents_to_json (GArray *extents, ImgxferExtentContext context)

@@ -189,15 +189,18 @@ open_existing (const char *url, ImgxferOpenOptions *options, const char *format,
  * image kept.
  *
  * Before anything is created, truncated or opened for writing, the call
- * refuses a format no driver writes, a format on a URL (which takes guest
- * data), a destination that is the same file (by device and inode,
- * whatever its spelling) as any file @source reads (its image, backing
- * chain, data file or archive: see imgxfer_backend_get_local_files()),
- * and a file another process is using (%IMGXFER_ERROR_IN_USE). An
- * existing image smaller than @size is refused before anything is
- * written.
+ * refuses a format no driver writes and a format on a URL (which takes
+ * guest data) with %IMGXFER_ERROR_NOT_SUPPORTED; a backing file for an
+ * existing image, and a destination that is the same file (by device and
+ * inode, whatever its spelling) as any file @source reads (its image,
+ * backing chain, data file or archive: see
+ * imgxfer_backend_get_local_files()) with
+ * %IMGXFER_ERROR_INVALID_ARGUMENT; and a file another process is using
+ * with %IMGXFER_ERROR_IN_USE. An existing image smaller than @size is
+ * refused before anything is written (%IMGXFER_ERROR_INVALID_ARGUMENT).
  *
- * Returns: (transfer full): the destination, open for writing
+ * Returns: (transfer full): the destination, open for writing, or %NULL
+ *   with @error set
  *
  * Since: 0.1
  */

@@ -56,8 +56,14 @@ imgxfer_open_options_init (ImgxferOpenOptions *self)
 /**
  * imgxfer_open_options_new:
  *
- * Returns: (transfer full): options for a read-only source with a probed
- *   format
+ * Makes the default options: open read only, probe the format of a
+ * source, no archive member, no bitmap, the whole backing chain, the
+ * system's CA certificates, the driver's number of connections and
+ * timeout, %IMGXFER_DEFAULT_RETRIES retries, the page cache.
+ *
+ * Returns: (transfer full): new options
+ *
+ * Since: 0.1
  */
 ImgxferOpenOptions *
 imgxfer_open_options_new (void)
@@ -69,7 +75,13 @@ imgxfer_open_options_new (void)
  * imgxfer_open_options_copy:
  * @self: options
  *
+ * Copies every option into a new object, so that changing one does not
+ * change the other. A backend keeps such a copy of the options it was
+ * opened with.
+ *
  * Returns: (transfer full): an independent copy of @self
+ *
+ * Since: 0.1
  */
 ImgxferOpenOptions *
 imgxfer_open_options_copy (ImgxferOpenOptions *self)
@@ -126,118 +138,220 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
  * imgxfer_open_options_set_writable:
  * @self: options
  * @writable: whether to open for writing (a destination)
+ *
+ * Sets whether the image is opened for writing. A driver that cannot
+ * write the image fails to open it; a backend opened read only refuses
+ * writes with %IMGXFER_ERROR_NOT_SUPPORTED. Default: %FALSE.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_writable:
  * @self: options
  *
+ * Gets whether the image is opened for writing.
+ *
  * Returns: whether the image is opened for writing
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_format:
  * @self: options
  * @format: (nullable): the image format ("raw", "qcow2"), or %NULL to probe a
  *   source and use raw for a destination
+ *
+ * Sets the format of the image, which picks the format driver stacked on
+ * the protocol driver of the URL. A format is never probed for a
+ * destination. Default: %NULL.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_format:
  * @self: options
  *
+ * Gets the format of the image.
+ *
  * Returns: (nullable): the image format, or %NULL when it is probed
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_member:
  * @self: options
  * @member: (nullable): the member of a tar/OVA archive holding the image, or
  *   %NULL for a plain image
+ *
+ * Sets the archive member that holds the image, the URL then naming the
+ * archive: the driver that opens archive members reads it in place, and
+ * a format driver reads the image's format inside it. Archive members are
+ * read only. Default: %NULL.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_member:
  * @self: options
  *
+ * Gets the archive member that holds the image.
+ *
  * Returns: (nullable): the archive member, or %NULL
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_bitmap:
  * @self: options
  * @bitmap: (nullable): the dirty bitmap read in the
  *   %IMGXFER_EXTENT_CONTEXT_DIRTY context, or %NULL
+ *
+ * Sets the dirty bitmap of the image (a qcow2 or NBD bitmap) whose
+ * ranges imgxfer_source_extents() reports in the dirty context, for an
+ * incremental copy. Default: %NULL, no dirty context.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_bitmap:
  * @self: options
  *
+ * Gets the dirty bitmap of the image.
+ *
  * Returns: (nullable): the dirty bitmap, or %NULL
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_shallow:
  * @self: options
  * @shallow: whether to open only the top layer of a backing chain, reporting
  *   its unallocated ranges as holes
+ *
+ * Sets whether only the top layer of a backing chain is opened: its
+ * unallocated ranges then read as zeroes and are reported as
+ * %IMGXFER_EXTENT_HOLE, so that a shallow copy leaves them unallocated.
+ * Default: %FALSE.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_shallow:
  * @self: options
  *
+ * Gets whether only the top layer of a backing chain is opened.
+ *
  * Returns: whether only the top layer is opened
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_ca_file:
  * @self: options
- * @ca_file: (nullable): the CA certificates that TLS trusts, or %NULL for the
- *   system ones
+ * @ca_file: (nullable) (type filename): the CA certificates that TLS
+ *   trusts, or %NULL for the system ones
+ *
+ * Sets the PEM file of the CA certificates that a TLS connection (https:,
+ * nbds:) trusts instead of the system's. Default: %NULL.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_ca_file:
  * @self: options
  *
- * Returns: (nullable): the CA file, or %NULL
+ * Gets the file of the CA certificates that TLS trusts.
+ *
+ * Returns: (nullable) (type filename): the CA file, or %NULL
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_insecure:
  * @self: options
  * @insecure: whether to skip TLS certificate verification
+ *
+ * Sets whether a TLS connection accepts any certificate. Only for tests
+ * and throwaway servers: the server is then not authenticated. Default:
+ * %FALSE.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_insecure:
  * @self: options
  *
+ * Gets whether TLS certificates go unchecked.
+ *
  * Returns: whether TLS certificates go unchecked
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_proxy_url:
  * @self: options
  * @proxy_url: (nullable): a second URL used when the first cannot be reached,
  *   or %NULL
+ *
+ * Sets the URL of the same image through a proxy (an imageio proxy),
+ * used only when the image's own URL cannot be reached (a connection or
+ * TLS failure, not an HTTP error). Default: %NULL.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_proxy_url:
  * @self: options
  *
+ * Gets the proxy URL of the image.
+ *
  * Returns: (nullable): the proxy URL, or %NULL
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_connections:
  * @self: options
  * @connections: how many connections the caller means to clone (0: the driver's
  *   default)
+ *
+ * Tells the driver how many connections the caller means to use (the
+ * backend and its clones), so that a driver that starts a server sizes it
+ * accordingly. It does not raise imgxfer_backend_get_max_connections()
+ * above what the image allows. Default: 0.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_connections:
  * @self: options
  *
- * Returns: the connections the caller means to clone
+ * Gets how many connections the caller means to use.
+ *
+ * Returns: the connections the caller means to clone, or 0
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_set_direct:
  * @self: options
  * @direct: whether to bypass the page cache (O_DIRECT) where the driver can
+ *
+ * Sets whether local files and block devices are read and written with
+ * O_DIRECT, bypassing the page cache; requests are then bounced through
+ * aligned buffers. Drivers of other images ignore it. Default: %FALSE.
+ *
+ * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_direct:
  * @self: options
  *
+ * Gets whether the page cache is bypassed.
+ *
  * Returns: whether the page cache is bypassed
+ *
+ * Since: 0.1
  */
 
 DEFINE_VALUE_OPTION (gboolean, writable)
@@ -258,13 +372,16 @@ DEFINE_VALUE_OPTION (guint, connections)
  *
  * For images behind a server (an imageio server's https:// URL): a server
  * that stops reading or sending then fails the copy with an error that
- * says it timed out, instead of holding it.
+ * says it timed out (%G_IO_ERROR_TIMED_OUT), instead of holding it.
+ * Drivers of other images ignore it. Default: 0.
  *
  * Since: 0.1
  */
 /**
  * imgxfer_open_options_get_timeout:
  * @self: options
+ *
+ * Gets how long a server may go without progress.
  *
  * Returns: the timeout in seconds, 0 for the driver's default
  *
@@ -287,6 +404,8 @@ DEFINE_VALUE_OPTION (guint, timeout)
 /**
  * imgxfer_open_options_get_allow_external_files:
  * @self: options
+ *
+ * Gets whether an image inside an archive may read files outside it.
  *
  * Returns: whether an image in an archive may read files outside it
  *
@@ -317,6 +436,8 @@ DEFINE_VALUE_OPTION (guint, timeout)
 /**
  * imgxfer_open_options_get_retries:
  * @self: options
+ *
+ * Gets how many times a driver sends a failed request again.
  *
  * Returns: how many times a failed request is sent again
  *

@@ -128,10 +128,16 @@ signature_matches (const Signature *signature, const guint8 *head, gsize n)
  * Names the format of the image whose bytes @source reads, by the
  * signatures that the drivers declare (#ImgxferBackendClass.signatures):
  * the first that matches, of the drivers in resolution order. Probing
- * loads no driver module.
+ * loads no driver module. imgxfer_open() probes only local sources opened
+ * read only whose format was not given: never a destination, nor an
+ * image a guest could have written (a raw disk may hold another format's
+ * header), whose format should be given instead.
  *
  * Returns: (transfer none) (nullable): the format named by the image's
- *   first bytes, "raw" when none; %NULL on a read error
+ *   first bytes, "raw" when none; %NULL when reading them fails, with
+ *   @error set
+ *
+ * Since: 0.1
  */
 const char *
 imgxfer_probe_format (ImgxferBackend *source,

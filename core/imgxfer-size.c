@@ -21,6 +21,10 @@
  * @size: (out): where to store the size
  * @error: return location for a #GError
  *
+ * Reads a size as the command's options and the drivers' URLs take it
+ * ("memory:?size=1g"), so that a driver reads sizes as the rest of
+ * imgxfer does. No sign, space or fraction is accepted.
+ *
  * Returns: %TRUE when @text is such a size, %FALSE with
  *   %IMGXFER_ERROR_INVALID_ARGUMENT (naming @text) when it is not or when
  *   it does not fit 64 bits

@@ -74,10 +74,17 @@ read_through_bytes (ImgxferSource *self, void *buffer, gsize length,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Reads exactly @length bytes. Language bindings, which cannot lend a
- * buffer of a given size, call imgxfer_source_read_bytes() instead.
+ * Reads exactly @length bytes at @offset. A range that does not lie
+ * inside the image, or a @length above the backend's maximum request
+ * (imgxfer_backend_get_block_sizes()), fails with
+ * %IMGXFER_ERROR_INVALID_ARGUMENT before the driver is called; a closed
+ * backend fails with %G_IO_ERROR_CLOSED; a read that ends early fails
+ * with %IMGXFER_ERROR_SHORT_READ. Language bindings, which cannot
+ * lend a buffer of a given size, call imgxfer_source_read_bytes() instead.
  *
- * Returns: %TRUE on success
+ * Returns: %TRUE when @buffer holds all @length bytes
+ *
+ * Since: 0.1
  */
 gboolean
 imgxfer_source_pread (ImgxferSource *self,
@@ -106,17 +113,20 @@ imgxfer_source_pread (ImgxferSource *self,
 }
 
 /**
- * imgxfer_source_read_bytes:
+ * imgxfer_source_read_bytes: (virtual read_bytes)
  * @self: a source
  * @length: bytes to read, at most the backend's maximum block size
  * @offset: where to read from
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Reads exactly @length bytes, like imgxfer_source_pread(), into a new
- * buffer: the form language bindings can call.
+ * Reads exactly @length bytes, like imgxfer_source_pread() and with its
+ * errors, into a new buffer: the form language bindings can call. The
+ * range is checked before anything is allocated.
  *
- * Returns: (transfer full): the bytes read, or %NULL on error
+ * Returns: (transfer full): the bytes read, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 GBytes *
 imgxfer_source_read_bytes (ImgxferSource *self,
@@ -213,11 +223,20 @@ clip_extents (ImgxferSource *self,
  *
  * Describes the image from @offset. The extents are contiguous, start at
  * @offset, are merged, and end at or before @offset + @length; they may
- * end early, in which case the caller asks again. A backend without
- * extents reports one data extent (clean and data in the dirty context).
+ * end early, in which case the caller asks again from where they end.
+ * Flags the library does not know are masked. A backend without extents
+ * in the zero context (no %IMGXFER_BACKEND_CAN_EXTENTS, or a driver that
+ * returns %G_IO_ERROR_NOT_SUPPORTED) reports the range as one data extent;
+ * in the dirty context, one without a bitmap
+ * (%IMGXFER_BACKEND_CAN_DIRTY) fails with %IMGXFER_ERROR_NOT_SUPPORTED.
+ * A range outside the image fails with %IMGXFER_ERROR_INVALID_ARGUMENT,
+ * and a driver that breaks the contract of
+ * #ImgxferSourceInterface.extents with %IMGXFER_ERROR_DRIVER.
  *
  * Returns: (transfer container) (element-type ImgxferExtent): the
- *   extents, or %NULL on error
+ *   extents, or %NULL with @error set
+ *
+ * Since: 0.1
  */
 GArray *
 imgxfer_source_extents (ImgxferSource *self,

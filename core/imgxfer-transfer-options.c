@@ -67,9 +67,12 @@ imgxfer_transfer_options_init (ImgxferTransferOptions *self)
 /**
  * imgxfer_transfer_options_new:
  *
- * Returns: (transfer full): the options of ovirt-imageio's client by
- *   default: verified TLS with the system's CAs, the whole backing chain,
- *   4 connections, a qcow2 download
+ * Makes the options of ovirt-imageio's client by default: verified TLS
+ * with the system's CAs, the whole backing chain, 4 connections, a qcow2
+ * download, a 60 s timeout, %IMGXFER_DEFAULT_RETRIES retries, no progress
+ * callback.
+ *
+ * Returns: (transfer full): new transfer options
  *
  * Since: 0.1
  */
@@ -82,8 +85,11 @@ imgxfer_transfer_options_new (void)
 /**
  * imgxfer_transfer_options_set_ca_file:
  * @self: transfer options
- * @ca_file: (nullable): the CA certificates (a PEM file) to trust instead of
- * the system's
+ * @ca_file: (nullable) (type filename): the CA certificates (a PEM file) to
+ *   trust instead of the system's, or %NULL
+ *
+ * Sets the CA certificates that the imageio server's certificate is
+ * checked against. Default: %NULL, the system's CAs.
  *
  * Since: 0.1
  */
@@ -100,7 +106,9 @@ imgxfer_transfer_options_set_ca_file (ImgxferTransferOptions *self,
  * imgxfer_transfer_options_get_ca_file:
  * @self: transfer options
  *
- * Returns: (nullable): the value set
+ * Gets the CA file the server's certificate is checked against.
+ *
+ * Returns: (nullable) (type filename): the value set, or %NULL
  *
  * Since: 0.1
  */
@@ -114,8 +122,12 @@ imgxfer_transfer_options_get_ca_file (ImgxferTransferOptions *self)
 /**
  * imgxfer_transfer_options_set_proxy_url:
  * @self: transfer options
- * @proxy_url: (nullable): a URL to use when @url cannot be reached at all (no
- * name, no route, refused, TLS handshake failed); never after an HTTP error
+ * @proxy_url: (nullable): a URL to use when the transfer URL cannot be
+ *   reached at all (no name, no route, refused, TLS handshake failed);
+ *   never after an HTTP error
+ *
+ * Sets the URL of the same ticket through an imageio proxy, as
+ * ovirt-imageio's client takes it. Default: %NULL, no fallback.
  *
  * Since: 0.1
  */
@@ -132,7 +144,9 @@ imgxfer_transfer_options_set_proxy_url (ImgxferTransferOptions *self,
  * imgxfer_transfer_options_get_proxy_url:
  * @self: transfer options
  *
- * Returns: (nullable): the value set
+ * Gets the proxy URL of the transfer.
+ *
+ * Returns: (nullable): the value set, or %NULL
  *
  * Since: 0.1
  */
@@ -146,7 +160,11 @@ imgxfer_transfer_options_get_proxy_url (ImgxferTransferOptions *self)
 /**
  * imgxfer_transfer_options_set_member:
  * @self: transfer options
- * @member: (nullable): upload the member of this name of the tar/OVA archive
+ * @member: (nullable): upload the member of this name of the tar/OVA
+ *   archive, or %NULL to upload the file itself
+ *
+ * Sets the archive member that an upload sends, the file then being a
+ * tar/OVA archive. Downloads ignore it. Default: %NULL.
  *
  * Since: 0.1
  */
@@ -163,7 +181,9 @@ imgxfer_transfer_options_set_member (ImgxferTransferOptions *self,
  * imgxfer_transfer_options_get_member:
  * @self: transfer options
  *
- * Returns: (nullable): the value set
+ * Gets the archive member that an upload sends.
+ *
+ * Returns: (nullable): the value set, or %NULL
  *
  * Since: 0.1
  */
@@ -178,6 +198,10 @@ imgxfer_transfer_options_get_member (ImgxferTransferOptions *self)
  * imgxfer_transfer_options_set_format:
  * @self: transfer options
  * @format: (nullable): the format of the downloaded file; %NULL for qcow2
+ *
+ * Sets the format of the image a download creates. An incremental
+ * download needs qcow2 (%IMGXFER_ERROR_INVALID_ARGUMENT otherwise).
+ * Uploads ignore it: the source's format is probed. Default: %NULL.
  *
  * Since: 0.1
  */
@@ -194,7 +218,9 @@ imgxfer_transfer_options_set_format (ImgxferTransferOptions *self,
  * imgxfer_transfer_options_get_format:
  * @self: transfer options
  *
- * Returns: (nullable): the value set
+ * Gets the format of the image a download creates.
+ *
+ * Returns: (nullable): the value set, or %NULL
  *
  * Since: 0.1
  */
@@ -208,8 +234,12 @@ imgxfer_transfer_options_get_format (ImgxferTransferOptions *self)
 /**
  * imgxfer_transfer_options_set_backing_file:
  * @self: transfer options
- * @backing_file: (nullable): create the downloaded file with this backing file
- * and copy only the server's top layer
+ * @backing_file: (nullable) (type filename): create the downloaded file with
+ *   this backing file and copy only the server's top layer
+ *
+ * Sets the backing file of the image a download creates: only the
+ * server's top layer is copied, its holes left unallocated so that the
+ * backing file shows through them. Default: %NULL, the whole image.
  *
  * Since: 0.1
  */
@@ -226,7 +256,9 @@ imgxfer_transfer_options_set_backing_file (ImgxferTransferOptions *self,
  * imgxfer_transfer_options_get_backing_file:
  * @self: transfer options
  *
- * Returns: (nullable): the value set
+ * Gets the backing file of the image a download creates.
+ *
+ * Returns: (nullable) (type filename): the value set, or %NULL
  *
  * Since: 0.1
  */
@@ -241,6 +273,10 @@ imgxfer_transfer_options_get_backing_file (ImgxferTransferOptions *self)
  * imgxfer_transfer_options_set_backing_format:
  * @self: transfer options
  * @backing_format: (nullable): the format of the backing file
+ *
+ * Sets the format of the backing file set with
+ * imgxfer_transfer_options_set_backing_file(), written into the new
+ * image. Default: %NULL.
  *
  * Since: 0.1
  */
@@ -257,7 +293,9 @@ imgxfer_transfer_options_set_backing_format (ImgxferTransferOptions *self,
  * imgxfer_transfer_options_get_backing_format:
  * @self: transfer options
  *
- * Returns: (nullable): the value set
+ * Gets the format of the backing file of the image a download creates.
+ *
+ * Returns: (nullable): the value set, or %NULL
  *
  * Since: 0.1
  */
@@ -273,6 +311,10 @@ imgxfer_transfer_options_get_backing_format (ImgxferTransferOptions *self)
  * @self: transfer options
  * @secure: whether the server's certificate is verified (default %TRUE)
  *
+ * Sets whether the imageio server's certificate is verified. %FALSE is
+ * for tests and throwaway servers only: the server is then not
+ * authenticated.
+ *
  * Since: 0.1
  */
 void
@@ -286,6 +328,8 @@ imgxfer_transfer_options_set_secure (ImgxferTransferOptions *self,
 /**
  * imgxfer_transfer_options_get_secure:
  * @self: transfer options
+ *
+ * Gets whether the server's certificate is verified.
  *
  * Returns: the value set
  *
@@ -302,8 +346,12 @@ imgxfer_transfer_options_get_secure (ImgxferTransferOptions *self)
  * imgxfer_transfer_options_set_backing_chain:
  * @self: transfer options
  * @backing_chain: whether an upload sends the whole backing chain (default
- * %TRUE) or only the top layer, leaving its holes untouched so that the
- * ticket's disk shows its own backing chain there
+ *   %TRUE) or only the top layer, leaving its holes untouched so that the
+ *   ticket's disk shows its own backing chain there
+ *
+ * Sets whether an upload sends what the guest sees through the whole
+ * backing chain of the source, or only its top layer. Downloads ignore
+ * it.
  *
  * Since: 0.1
  */
@@ -318,6 +366,8 @@ imgxfer_transfer_options_set_backing_chain (ImgxferTransferOptions *self,
 /**
  * imgxfer_transfer_options_get_backing_chain:
  * @self: transfer options
+ *
+ * Gets whether an upload sends the whole backing chain.
  *
  * Returns: the value set
  *
@@ -334,7 +384,12 @@ imgxfer_transfer_options_get_backing_chain (ImgxferTransferOptions *self)
  * imgxfer_transfer_options_set_disk_is_zero:
  * @self: transfer options
  * @disk_is_zero: whether the ticket's disk already reads as zeroes, so that an
- * upload sends no zero requests
+ *   upload sends no zero requests
+ *
+ * Sets whether the disk behind the ticket is known to read as zeroes
+ * (a new sparse image), so that an upload skips its zero ranges. Setting
+ * it for a disk that holds data leaves that data where the source has
+ * zeroes. Default: %FALSE.
  *
  * Since: 0.1
  */
@@ -349,6 +404,8 @@ imgxfer_transfer_options_set_disk_is_zero (ImgxferTransferOptions *self,
 /**
  * imgxfer_transfer_options_get_disk_is_zero:
  * @self: transfer options
+ *
+ * Gets whether the ticket's disk is known to read as zeroes.
  *
  * Returns: the value set
  *
@@ -365,7 +422,11 @@ imgxfer_transfer_options_get_disk_is_zero (ImgxferTransferOptions *self)
  * imgxfer_transfer_options_set_incremental:
  * @self: transfer options
  * @incremental: whether a download copies only the dirty extents of an
- * incremental backup
+ *   incremental backup
+ *
+ * Sets whether a download copies only the ranges the server reports
+ * dirty (`GET /extents?context=dirty`, a ticket with `"dirty": true`);
+ * the new image must be qcow2. Default: %FALSE.
  *
  * Since: 0.1
  */
@@ -380,6 +441,8 @@ imgxfer_transfer_options_set_incremental (ImgxferTransferOptions *self,
 /**
  * imgxfer_transfer_options_get_incremental:
  * @self: transfer options
+ *
+ * Gets whether a download copies only the dirty extents.
  *
  * Returns: the value set
  *
@@ -399,6 +462,8 @@ imgxfer_transfer_options_get_incremental (ImgxferTransferOptions *self)
  *   are used than the server allows for the ticket (max_readers,
  *   max_writers).
  *
+ * Sets how many connections, each in its own thread, a transfer uses.
+ *
  * Since: 0.1
  */
 void
@@ -413,7 +478,9 @@ imgxfer_transfer_options_set_connections (ImgxferTransferOptions *self,
  * imgxfer_transfer_options_get_connections:
  * @self: transfer options
  *
- * Returns: the value set
+ * Gets how many connections a transfer uses at most.
+ *
+ * Returns: the value set, 0 standing for 4
  *
  * Since: 0.1
  */
@@ -431,6 +498,10 @@ imgxfer_transfer_options_get_connections (ImgxferTransferOptions *self)
  *   that may pass (a connection reset, a daemon restarting) is sent again;
  *   0 never. See imgxfer_open_options_set_retries().
  *
+ * Sets how many times a transfer sends a request again, on a new
+ * connection, when it failed in a way that may pass; an expired ticket
+ * still fails at once. Default: %IMGXFER_DEFAULT_RETRIES.
+ *
  * Since: 0.1
  */
 void
@@ -444,6 +515,8 @@ imgxfer_transfer_options_set_retries (ImgxferTransferOptions *self,
 /**
  * imgxfer_transfer_options_get_retries:
  * @self: transfer options
+ *
+ * Gets how many times a transfer sends a failed request again.
  *
  * Returns: the value set; %IMGXFER_DEFAULT_RETRIES by default
  *
@@ -463,7 +536,8 @@ imgxfer_transfer_options_get_retries (ImgxferTransferOptions *self)
  *   may go without progress before the transfer fails; 0 for 60
  *
  * A server that stops reading an upload or sending a download then fails
- * the transfer with an error saying it timed out.
+ * the transfer with an error saying it timed out (%G_IO_ERROR_TIMED_OUT).
+ * Default: 0.
  *
  * Since: 0.1
  */
@@ -479,7 +553,9 @@ imgxfer_transfer_options_set_timeout (ImgxferTransferOptions *self,
  * imgxfer_transfer_options_get_timeout:
  * @self: transfer options
  *
- * Returns: the value set
+ * Gets how long the server may go without progress.
+ *
+ * Returns: the value set, in seconds, 0 standing for 60
  *
  * Since: 0.1
  */
@@ -497,6 +573,11 @@ imgxfer_transfer_options_get_timeout (ImgxferTransferOptions *self)
  *   completed request and the image's size
  * @user_data: (closure func): data for @func
  * @notify: (nullable) (destroy user_data): frees @user_data
+ *
+ * Sets the function that reports the progress of a transfer; see
+ * #ImgxferTransferProgressFunc for where and when it is called. @notify
+ * is called with @user_data when another function is set or the options
+ * are finalized.
  *
  * Since: 0.1
  */

@@ -415,6 +415,9 @@ imgxfer_upload_async (const char *filename, const char *url,
  * @result: the result given to the callback
  * @error: return location for a #GError
  *
+ * Ends an upload started with imgxfer_upload_async(), with the errors of
+ * imgxfer_upload().
+ *
  * Returns: %TRUE when all of the image was uploaded and flushed
  *
  * Since: 0.1
@@ -481,6 +484,9 @@ imgxfer_download_async (const char *url, const char *filename,
  * imgxfer_download_finish:
  * @result: the result given to the callback
  * @error: return location for a #GError
+ *
+ * Ends a download started with imgxfer_download_async(), with the errors
+ * of imgxfer_download().
  *
  * Returns: %TRUE when all of the image was downloaded and flushed
  *

@@ -320,6 +320,8 @@ imgxfer_url_parse (const char *string, GError **error)
  * imgxfer_url_ref:
  * @self: a URL
  *
+ * Takes a reference to @self. Thread safe.
+ *
  * Returns: (transfer full): @self
  *
  * Since: 0.1
@@ -336,6 +338,8 @@ imgxfer_url_ref (ImgxferUrl *self)
 /**
  * imgxfer_url_unref:
  * @self: (transfer full): a URL
+ *
+ * Drops a reference to @self, freeing it with the last one. Thread safe.
  *
  * Since: 0.1
  */
@@ -359,6 +363,8 @@ imgxfer_url_unref (ImgxferUrl *self)
  * imgxfer_url_get_string:
  * @self: a URL
  *
+ * Gets the path or URL as it was given to imgxfer_url_parse().
+ *
  * Returns: the string as it was given, for messages
  *
  * Since: 0.1
@@ -373,6 +379,8 @@ imgxfer_url_get_string (ImgxferUrl *self)
 /**
  * imgxfer_url_get_scheme:
  * @self: a URL
+ *
+ * Gets the scheme of the URL, which picks the driver that opens it.
  *
  * Returns: the scheme in lower case ("nbd+unix" for qemu's
  *   "nbd:unix:" form); "" for a plain path
@@ -390,6 +398,8 @@ imgxfer_url_get_scheme (ImgxferUrl *self)
  * imgxfer_url_get_host:
  * @self: a URL
  *
+ * Gets the host part of the URL.
+ *
  * Returns: (nullable): the host, decoded, an IPv6 address without its
  *   brackets; %NULL when the URL names none
  *
@@ -406,6 +416,8 @@ imgxfer_url_get_host (ImgxferUrl *self)
  * imgxfer_url_get_port:
  * @self: a URL
  *
+ * Gets the port of the URL.
+ *
  * Returns: the port, or -1 when the URL gives none
  *
  * Since: 0.1
@@ -420,6 +432,8 @@ imgxfer_url_get_port (ImgxferUrl *self)
 /**
  * imgxfer_url_get_path:
  * @self: a URL
+ *
+ * Gets the path of the URL, or the plain path.
  *
  * Returns: the path, decoded; a plain path as it was given
  *
@@ -436,6 +450,9 @@ imgxfer_url_get_path (ImgxferUrl *self)
  * imgxfer_url_get_param:
  * @self: a URL
  * @name: a query parameter's name
+ *
+ * Gets a query parameter of the URL ("socket" of
+ * "nbd+unix:///?socket=PATH").
  *
  * Returns: (nullable): the parameter's value, decoded, or %NULL when the
  *   query does not have it
@@ -495,6 +512,8 @@ imgxfer_url_check_params (ImgxferUrl *self, const char *const *known,
  * imgxfer_url_is_local:
  * @self: a URL
  *
+ * Tells whether the URL names this host.
+ *
  * Returns: %TRUE when the URL names no host other than this one: no host,
  *   or "localhost"
  *
@@ -551,6 +570,9 @@ imgxfer_url_get_local_path (ImgxferUrl *self, GError **error)
 /**
  * imgxfer_url_to_string:
  * @self: a URL
+ *
+ * Gets the URL in the form a library that knows only standard URLs
+ * takes.
  *
  * Returns: the URL in its normal form: the scheme in lower case, qemu's
  *   older NBD forms as the nbd: or nbd+unix: URL they mean, the rest as

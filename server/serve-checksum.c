@@ -68,6 +68,7 @@ checksum_done (gpointer data)
   json_builder_add_string_value (builder, checksum->checksum);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
+  serve_request_end_op (request);
   serve_http_send_json (request->msg, root);
   soup_server_message_unpause (request->msg);
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "serve-conn.h"
+#include "serve-image.h"
 
 #define CONN_KEY "imgxfer-serve-conn"
 #define COUNTED_KEY "imgxfer-serve-counted"
@@ -37,12 +38,17 @@ struct _ServeConns
   gulong started_id, finished_id, aborted_id;
 };
 
-/* The connection no longer counts for its tickets. */
+/* The connection no longer counts for its tickets, and its backends
+ * go. */
 static void
 conn_drop_tickets (Conn *conn)
 {
   for (guint i = 0; i < conn->tickets->len; i++)
-    serve_ticket_remove_connection (conn->tickets->pdata[i]);
+    {
+      serve_ticket_remove_connection (conn->tickets->pdata[i]);
+      serve_image_disown (serve_ticket_get_image (conn->tickets->pdata[i]),
+                          conn);
+    }
   g_ptr_array_set_size (conn->tickets, 0);
 }
 
@@ -130,6 +136,12 @@ on_request_done (SoupServer *server, SoupServerMessage *msg, ServeConns *conns)
   if (g_object_steal_data (G_OBJECT (msg), COUNTED_KEY) && conn->busy > 0)
     conn->busy--;
   conn->last_active = g_get_monotonic_time ();
+}
+
+gconstpointer
+serve_conns_lookup (SoupServerMessage *msg)
+{
+  return conn_get (NULL, msg);
 }
 
 void

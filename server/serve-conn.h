@@ -31,4 +31,9 @@ void serve_conns_free (ServeConns *self);
  * /tickets/ID "connections") until it closes. */
 void serve_conns_use_ticket (SoupServerMessage *msg, ServeTicket *ticket);
 
+/* The connection of @msg, as an opaque key (NULL when it has none): the
+ * owner of the backends its requests use (serve-image.h), which are
+ * closed with it. */
+gconstpointer serve_conns_lookup (SoupServerMessage *msg);
+
 G_END_DECLS

@@ -89,7 +89,10 @@ read_done (gpointer data)
   download->remaining -= length;
   download->queued++;
   if (download->remaining == 0)
-    soup_message_body_complete (body);
+    {
+      serve_request_end_op (request);
+      soup_message_body_complete (body);
+    }
   soup_server_message_unpause (request->msg);
   read_next (request);
 }
@@ -194,6 +197,7 @@ open_done (gpointer data)
                     request);
   if (size == 0)
     {
+      serve_request_end_op (request);
       soup_message_body_complete (body);
       soup_server_message_unpause (request->msg);
       return;

@@ -60,6 +60,7 @@ extents_done (gpointer data)
       serve_request_fail (request);
       return;
     }
+  serve_request_end_op (request);
   serve_http_send_json (request->msg, extents->result);
   soup_server_message_unpause (request->msg);
 }

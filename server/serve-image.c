@@ -1,18 +1,36 @@
-/* serve-image.c: the image behind a ticket and its pool of connections
+/* serve-image.c: the image behind a ticket and its backends
  *
- * The first backend is opened with imgxfer_open(); the others are its
- * clones, at most imgxfer_backend_get_max_connections() of them. A
- * request holds one from its first backend call to its last, so that one
- * backend is used by one thread at a time, as drivers expect.
+ * The first backend is opened with imgxfer_open_destination() for a
+ * write ticket (the same policy as `imgxfer convert -n`: no format that
+ * no driver writes, no image another process uses, none smaller than the
+ * ticket) or imgxfer_open() for a read ticket; the others are its clones,
+ * at most imgxfer_backend_get_max_connections() of them.
+ *
+ * A backend belongs to the client connection that first needed it and
+ * serves that connection's requests, one at a time, as drivers expect,
+ * until the connection closes: then it is flushed and closed. The first
+ * backend is the exception: the clones are made from it, so it stays
+ * open, free for any connection, until the ticket goes. When every
+ * backend the image allows is taken, a connection borrows one that
+ * another connection is not using rather than wait for it to close.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include "serve-image.h"
+#include "serve-job.h"
 
 /* imageio's limit on connections per transfer. */
 #define MAX_CLIENTS 8
+
+typedef struct
+{
+  ImgxferBackend *backend;
+  gconstpointer owner; /* the connection it serves; NULL: none */
+  gboolean busy;       /* a request is using it */
+  gboolean orphan;     /* its connection closed while it was busy */
+} Slot;
 
 struct _ServeImage
 {
@@ -20,19 +38,20 @@ struct _ServeImage
   char *format;
   char *bitmap;
   gboolean writable;
+  guint64 size;
 
   GMutex lock;
-  GCond released;
-  gboolean opening;
+  GCond changed;
+  gboolean opening;      /* the first backend is being opened */
+  guint reserved;        /* backends being opened, counted in the limit */
   ImgxferBackend *first; /* the backend opened first, kept for cloning */
-  GPtrArray *idle;       /* ImgxferBackend, ready for a request */
-  guint count;           /* backends opened, idle or in use */
+  GPtrArray *slots;      /* Slot */
   gboolean closed;       /* the ticket is gone: nothing opens again */
 };
 
 ServeImage *
 serve_image_new (const char *url, const char *format, const char *bitmap,
-                 gboolean writable)
+                 gboolean writable, guint64 size)
 {
   ServeImage *self = g_new0 (ServeImage, 1);
 
@@ -40,53 +59,106 @@ serve_image_new (const char *url, const char *format, const char *bitmap,
   self->format = g_strdup (format ? format : "raw");
   self->bitmap = g_strdup (bitmap);
   self->writable = writable;
+  self->size = size;
   g_mutex_init (&self->lock);
-  g_cond_init (&self->released);
-  self->idle = g_ptr_array_new_with_free_func (g_object_unref);
+  g_cond_init (&self->changed);
+  self->slots = g_ptr_array_new_with_free_func (g_free);
   return self;
+}
+
+/* Flushed first: a writer's data is on disk before its backend goes. An
+ * error has no client left to hear it, so it is logged. */
+static void
+close_backend (ImgxferBackend *backend)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!imgxfer_backend_close (backend, IMGXFER_CLOSE_FLUSH, NULL, &error))
+    g_printerr ("imgxfer: closing %s: %s\n", imgxfer_backend_get_url (backend),
+                error->message);
+  g_object_unref (backend);
+}
+
+static void
+close_all (gpointer data)
+{
+  GPtrArray *backends = data;
+
+  for (guint i = 0; i < backends->len; i++)
+    close_backend (backends->pdata[i]);
+  g_ptr_array_unref (backends);
+}
+
+/* Closing blocks (a flush, a qemu-nbd that stops): a server thread hands
+ * it to a worker. */
+static void
+close_later (GPtrArray *backends)
+{
+  if (backends->len == 0)
+    {
+      g_ptr_array_unref (backends);
+      return;
+    }
+  serve_job_run (close_all, NULL, backends);
+}
+
+/* Takes the backend of @index out of the image, for closing. */
+static ImgxferBackend *
+remove_slot (ServeImage *self, guint index)
+{
+  Slot *slot = self->slots->pdata[index];
+  ImgxferBackend *backend = g_steal_pointer (&slot->backend);
+
+  g_ptr_array_remove_index_fast (self->slots, index);
+  return backend;
 }
 
 void
 serve_image_close (ServeImage *self)
 {
-  g_autoptr (GPtrArray) idle = NULL;
-  g_autoptr (ImgxferBackend) first = NULL;
+  g_autoptr (GPtrArray) idle = g_ptr_array_new ();
 
   g_mutex_lock (&self->lock);
-  idle = g_steal_pointer (&self->idle);
-  self->idle = g_ptr_array_new_with_free_func (g_object_unref);
-  self->count -= idle->len;
-  /* Without the first backend, the last one released closes the image
-   * (and stops its qemu-nbd, if any). */
-  first = g_steal_pointer (&self->first);
   self->closed = TRUE;
-  g_cond_broadcast (&self->released);
+  g_clear_object (&self->first);
+  /* The busy ones close when their requests give them back. */
+  for (guint i = self->slots->len; i-- > 0;)
+    if (!((Slot *)self->slots->pdata[i])->busy)
+      g_ptr_array_add (idle, remove_slot (self, i));
+  g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
 
-  /* A writer's data is on disk before its backend goes; a flush error has
-   * no client left to hear it, so it is logged. */
-  if (self->writable)
-    for (guint i = 0; i < idle->len; i++)
-      {
-        g_autoptr (GError) error = NULL;
-
-        if (!imgxfer_destination_flush (idle->pdata[i], NULL, &error))
-          g_printerr ("imgxfer: %s\n", error->message);
-      }
+  close_all (g_steal_pointer (&idle));
 }
 
 void
 serve_image_free (ServeImage *self)
 {
   serve_image_close (self);
-  g_ptr_array_unref (self->idle);
-  g_clear_object (&self->first);
+  g_ptr_array_unref (self->slots);
   g_mutex_clear (&self->lock);
-  g_cond_clear (&self->released);
+  g_cond_clear (&self->changed);
   g_free (self->url);
   g_free (self->format);
   g_free (self->bitmap);
   g_free (self);
+}
+
+/* A format on a remote image is read through qemu, which
+ * imgxfer_open_destination() does not do: it takes guest data only. */
+static gboolean
+opens_as_destination (ServeImage *self)
+{
+  g_autoptr (ImgxferUrl) url = NULL;
+  g_autofree char *path = NULL;
+
+  if (!self->writable)
+    return FALSE;
+  if (g_str_equal (self->format, "raw"))
+    return TRUE;
+  url = imgxfer_url_parse (self->url, NULL);
+  path = url ? imgxfer_url_get_local_path (url, NULL) : NULL;
+  return path != NULL;
 }
 
 static ImgxferBackend *
@@ -99,48 +171,11 @@ open_first (ServeImage *self, GCancellable *cancellable, GError **error)
   if (self->bitmap)
     imgxfer_open_options_set_bitmap (options, self->bitmap);
   imgxfer_open_options_set_connections (options, MAX_CLIENTS);
+  if (opens_as_destination (self))
+    return imgxfer_open_destination (self->url, options, self->size, NULL, NULL,
+                                     NULL, IMGXFER_DESTINATION_EXISTING,
+                                     cancellable, error);
   return imgxfer_open (self->url, options, cancellable, error);
-}
-
-/* Opens one more backend outside the lock; the count was taken before. */
-static ImgxferBackend *
-open_one (ServeImage *self, GCancellable *cancellable, GError **error)
-{
-  ImgxferBackend *backend;
-
-  g_mutex_lock (&self->lock);
-  while (self->opening)
-    g_cond_wait (&self->released, &self->lock);
-  if (self->closed)
-    {
-      self->count--;
-      g_mutex_unlock (&self->lock);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                   "%s: the ticket was removed", self->url);
-      return NULL;
-    }
-  if (self->first != NULL)
-    {
-      g_autoptr (ImgxferBackend) first = g_object_ref (self->first);
-      g_mutex_unlock (&self->lock);
-      backend = imgxfer_backend_clone (first, cancellable, error);
-      g_mutex_lock (&self->lock);
-    }
-  else
-    {
-      self->opening = TRUE;
-      g_mutex_unlock (&self->lock);
-      backend = open_first (self, cancellable, error);
-      g_mutex_lock (&self->lock);
-      self->opening = FALSE;
-      if (backend && !self->closed)
-        self->first = g_object_ref (backend);
-    }
-  if (backend == NULL)
-    self->count--;
-  g_cond_broadcast (&self->released);
-  g_mutex_unlock (&self->lock);
-  return backend;
 }
 
 static guint
@@ -152,73 +187,191 @@ max_backends (ServeImage *self)
       1, MIN (imgxfer_backend_get_max_connections (self->first), MAX_CLIENTS));
 }
 
-ImgxferBackend *
-serve_image_acquire (ServeImage *self, GCancellable *cancellable,
-                     GError **error)
+static void
+set_removed_error (ServeImage *self, GError **error)
 {
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+               "%s: the ticket was removed", self->url);
+}
+
+/* Opens one more backend for @owner, with the lock held on entry and on
+ * return but not meanwhile; a place was reserved for it. */
+static ImgxferBackend *
+open_one (ServeImage *self, gconstpointer owner, GCancellable *cancellable,
+          GError **error)
+{
+  g_autoptr (ImgxferBackend) template
+      = self->first ? g_object_ref (self->first) : NULL;
+  ImgxferBackend *backend;
+  Slot *slot;
+
+  self->reserved++;
+  self->opening = template == NULL;
+  g_mutex_unlock (&self->lock);
+  backend = template ? imgxfer_backend_clone (template, cancellable, error)
+                     : open_first (self, cancellable, error);
+  g_mutex_lock (&self->lock);
+  self->reserved--;
+  self->opening = FALSE;
+  g_cond_broadcast (&self->changed);
+  if (backend && self->closed)
+    {
+      g_mutex_unlock (&self->lock);
+      close_backend (backend);
+      g_mutex_lock (&self->lock);
+      set_removed_error (self, error);
+      return NULL;
+    }
+  if (backend == NULL)
+    return NULL;
+  if (template == NULL)
+    self->first = g_object_ref (backend);
+  slot = g_new0 (Slot, 1);
+  slot->backend = backend;
+  slot->owner = owner;
+  slot->busy = TRUE;
+  g_ptr_array_add (self->slots, slot);
+  return g_object_ref (backend);
+}
+
+/* An idle backend for @owner: its own, else one nobody owns, else (when
+ * @borrow) another connection's. */
+static Slot *
+find_idle (ServeImage *self, gconstpointer owner, gboolean borrow)
+{
+  Slot *unowned = NULL, *other = NULL;
+
+  for (guint i = 0; i < self->slots->len; i++)
+    {
+      Slot *slot = self->slots->pdata[i];
+
+      if (slot->busy)
+        continue;
+      if (slot->owner == owner && owner != NULL)
+        return slot;
+      if (slot->owner == NULL)
+        unowned = slot;
+      else
+        other = slot;
+    }
+  return unowned ? unowned : borrow ? other : NULL;
+}
+
+ImgxferBackend *
+serve_image_acquire (ServeImage *self, gconstpointer owner,
+                     GCancellable *cancellable, GError **error)
+{
+  ImgxferBackend *backend = NULL;
+
   g_mutex_lock (&self->lock);
   for (;;)
     {
+      gboolean room
+          = !self->opening
+            && self->slots->len + self->reserved < max_backends (self);
+      Slot *slot;
+
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        {
-          g_mutex_unlock (&self->lock);
-          return NULL;
-        }
+        break;
       if (self->closed)
         {
-          g_mutex_unlock (&self->lock);
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                       "%s: the ticket was removed", self->url);
-          return NULL;
+          set_removed_error (self, error);
+          break;
         }
-      if (self->idle->len > 0)
+      slot = find_idle (self, owner, !room);
+      if (slot)
         {
-          ImgxferBackend *backend
-              = g_ptr_array_steal_index_fast (self->idle, self->idle->len - 1);
-          g_mutex_unlock (&self->lock);
-          return backend;
+          slot->busy = TRUE;
+          slot->owner = owner;
+          backend = g_object_ref (slot->backend);
+          break;
         }
-      if (!self->opening && self->count < max_backends (self))
+      if (room)
         {
-          self->count++;
-          g_mutex_unlock (&self->lock);
-          return open_one (self, cancellable, error);
+          backend = open_one (self, owner, cancellable, error);
+          break;
         }
       /* Waits in slices, so that a cancelled request stops waiting. */
-      g_cond_wait_until (&self->released, &self->lock,
+      g_cond_wait_until (&self->changed, &self->lock,
                          g_get_monotonic_time () + G_USEC_PER_SEC / 10);
     }
+  g_mutex_unlock (&self->lock);
+  return backend;
+}
+
+static guint
+find_slot (ServeImage *self, ImgxferBackend *backend)
+{
+  guint i = 0;
+
+  while (((Slot *)self->slots->pdata[i])->backend != backend)
+    i++;
+  return i;
 }
 
 void
 serve_image_release (ServeImage *self, ImgxferBackend *backend)
 {
+  g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+  guint index;
+  Slot *slot;
+
   g_mutex_lock (&self->lock);
-  if (self->closed)
-    {
-      /* Released after the image was closed: flushed and closed now. */
-      self->count--;
-      g_mutex_unlock (&self->lock);
-      if (self->writable)
-        imgxfer_destination_flush (IMGXFER_DESTINATION (backend), NULL, NULL);
-      g_object_unref (backend);
-      return;
-    }
-  g_ptr_array_add (self->idle, backend);
-  g_cond_broadcast (&self->released);
+  index = find_slot (self, backend);
+  slot = self->slots->pdata[index];
+  slot->busy = FALSE;
+  if (self->closed || slot->orphan)
+    g_ptr_array_add (gone, remove_slot (self, index));
+  g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
+
+  g_object_unref (backend);
+  close_later (g_steal_pointer (&gone));
+}
+
+void
+serve_image_disown (ServeImage *self, gconstpointer owner)
+{
+  g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+
+  g_mutex_lock (&self->lock);
+  for (guint i = self->slots->len; i-- > 0;)
+    {
+      Slot *slot = self->slots->pdata[i];
+
+      if (slot->owner != owner)
+        continue;
+      slot->owner = NULL;
+      if (slot->backend == self->first)
+        continue;
+      if (slot->busy)
+        slot->orphan = TRUE;
+      else
+        g_ptr_array_add (gone, remove_slot (self, i));
+    }
+  g_cond_broadcast (&self->changed);
+  g_mutex_unlock (&self->lock);
+
+  close_later (g_steal_pointer (&gone));
 }
 
 gboolean
 serve_image_flush (ServeImage *self, ImgxferBackend *backend,
                    GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GPtrArray) idle = NULL;
+  g_autoptr (GPtrArray) idle = g_ptr_array_new_with_free_func (g_object_unref);
   gboolean ok;
 
   g_mutex_lock (&self->lock);
-  idle = g_steal_pointer (&self->idle);
-  self->idle = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < self->slots->len; i++)
+    {
+      Slot *slot = self->slots->pdata[i];
+
+      if (slot->busy)
+        continue;
+      slot->busy = TRUE;
+      g_ptr_array_add (idle, g_object_ref (slot->backend));
+    }
   g_mutex_unlock (&self->lock);
 
   ok = imgxfer_destination_flush (IMGXFER_DESTINATION (backend), cancellable,

@@ -12,26 +12,33 @@ typedef struct _ServeImage ServeImage;
 
 /* Nothing is opened until the first acquire. @format NULL means raw: a
  * ticket's image is never probed, since a guest can write any header into
- * its disk. */
+ * its disk. A writable image must hold @size bytes. */
 ServeImage *serve_image_new (const char *url, const char *format,
-                             const char *bitmap, gboolean writable);
-/* Flushes the writable backends and closes them all. */
+                             const char *bitmap, gboolean writable,
+                             guint64 size);
+/* Flushes the backends and closes them all. */
 void serve_image_free (ServeImage *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ServeImage, serve_image_free)
 
-/* A backend for one request: an idle one, a new clone while the image
- * allows more connections, or else one another request releases. Blocks:
- * call it from a worker thread. */
-ImgxferBackend *serve_image_acquire (ServeImage *self,
+/* The backend of the connection @owner for one request: the one it had,
+ * a new clone while the image allows more, or one that no request uses.
+ * Blocks: call it from a worker thread. */
+ImgxferBackend *serve_image_acquire (ServeImage *self, gconstpointer owner,
                                      GCancellable *cancellable, GError **error);
+/* Gives back what serve_image_acquire() returned. */
 void serve_image_release (ServeImage *self, ImgxferBackend *backend);
+
+/* The connection @owner closed: its backends are flushed and closed, in a
+ * worker thread, those in use once they are given back. */
+void serve_image_disown (ServeImage *self, gconstpointer owner);
 
 /* Flushes every backend of the image, @backend (acquired by the caller)
  * and the idle ones, so that a flush covers what any connection wrote. */
 gboolean serve_image_flush (ServeImage *self, ImgxferBackend *backend,
                             GCancellable *cancellable, GError **error);
 
-/* Flushes and closes every idle backend; for shutdown. */
+/* The ticket is gone: flushes and closes every backend no request uses,
+ * now, and the others when they are given back; nothing opens again. */
 void serve_image_close (ServeImage *self);
 
 /* What OPTIONS reports, from the opened image. */

@@ -152,6 +152,48 @@ serve_images_handle_early (ServeServer *server, ServeServiceKind kind,
     serve_upload_early (server, msg, id);
 }
 
+/* A response header @name: @value when the request has @request_header. */
+static gboolean
+answer_header (SoupServerMessage *msg, const char *request_header,
+               const char *name, const char *value)
+{
+  if (!soup_message_headers_get_one (
+          soup_server_message_get_request_headers (msg), request_header))
+    return FALSE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                name, value);
+  return TRUE;
+}
+
+void
+serve_images_add_cors (ServeServiceKind kind, SoupServerMessage *msg)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_autofree char *path = unquoted_path (msg);
+  g_autofree char *id = NULL;
+  const char *methods;
+  gboolean any;
+
+  if (serve_images_route (kind, path, &id) != SERVE_ROUTE_IMAGE)
+    return;
+  if (g_str_equal (method, "OPTIONS"))
+    methods = "OPTIONS,GET,PUT";
+  else if (g_str_equal (method, "GET") || g_str_equal (method, "PUT"))
+    methods = "*";
+  else
+    return;
+  /* Any origin, any header; a browser may keep the answer for a day. */
+  any = answer_header (msg, "Origin", "Access-Control-Allow-Origin", "*");
+  any |= answer_header (msg, "Access-Control-Request-Headers",
+                        "Access-Control-Allow-Headers", "*");
+  any |= answer_header (msg, "Access-Control-Request-Method",
+                        "Access-Control-Allow-Methods", methods);
+  if (any)
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg),
+        "Access-Control-Max-Age", "86400");
+}
+
 ServeTicket *
 serve_images_authorize (ServeServer *server, SoupServerMessage *msg,
                         const char *id, const char *op, gboolean close_on_error)

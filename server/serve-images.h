@@ -36,6 +36,11 @@ void serve_images_handle (ServeServer *server, ServeServiceKind kind,
 void serve_images_handle_early (ServeServer *server, ServeServiceKind kind,
                                 SoupServerMessage *msg);
 
+/* imageio's CORS headers on the answer to @msg, for a browser's request
+ * from another origin: on GET, PUT and OPTIONS of an image. Before the
+ * request is handled, so that its errors have them too. */
+void serve_images_add_cors (ServeServiceKind kind, SoupServerMessage *msg);
+
 /* The control service's routes. */
 void serve_control_handle (ServeServer *server, SoupServerMessage *msg);
 

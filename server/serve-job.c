@@ -33,12 +33,9 @@ static GPtrArray *threads;
 static guint available; /* idle threads no job has claimed */
 static guint pending;   /* jobs queued or running, or done not yet called */
 
-static gboolean
-job_done (gpointer user_data)
+static void
+finish (Job *job)
 {
-  Job *job = user_data;
-
-  job->done (job->data);
   g_main_context_unref (job->context);
   g_free (job);
 
@@ -46,6 +43,15 @@ job_done (gpointer user_data)
   if (--pending == 0)
     g_cond_broadcast (&drained);
   g_mutex_unlock (&lock);
+}
+
+static gboolean
+job_done (gpointer user_data)
+{
+  Job *job = user_data;
+
+  job->done (job->data);
+  finish (job);
   return G_SOURCE_REMOVE;
 }
 
@@ -59,7 +65,10 @@ worker (gpointer data)
       if (job == &quit_job)
         return NULL;
       job->work (job->data);
-      g_main_context_invoke (job->context, job_done, job);
+      if (job->done)
+        g_main_context_invoke (job->context, job_done, job);
+      else
+        finish (job);
       g_mutex_lock (&lock);
       available++;
       g_mutex_unlock (&lock);

@@ -58,6 +58,7 @@ open_done (gpointer data)
   ServeRequest *request = data;
   g_autoptr (JsonBuilder) builder = NULL;
   gboolean write = serve_ticket_may (request->ticket, "write");
+  guint max_readers, max_writers;
 
   if (request->error)
     {
@@ -66,14 +67,15 @@ open_done (gpointer data)
     }
   /* Asking for the options counts as activity, as in imageio. */
   serve_ticket_touch (request->ticket);
+  max_readers = serve_image_max_readers (request->backend);
+  max_writers = serve_image_max_writers (request->backend);
+  serve_request_end_op (request);
   builder = begin_options (request->server);
   add_features (builder, write);
   json_builder_set_member_name (builder, "max_readers");
-  json_builder_add_int_value (builder,
-                              serve_image_max_readers (request->backend));
+  json_builder_add_int_value (builder, max_readers);
   json_builder_set_member_name (builder, "max_writers");
-  json_builder_add_int_value (builder,
-                              serve_image_max_writers (request->backend));
+  json_builder_add_int_value (builder, max_writers);
   send_options (request->msg, builder,
                 write ? "OPTIONS,GET,PUT,PATCH" : "OPTIONS,GET");
   soup_server_message_unpause (request->msg);

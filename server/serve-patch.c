@@ -127,6 +127,7 @@ patch_done (gpointer data)
     }
   if (patch->zero)
     serve_ticket_add_done (request->ticket, request->op, patch->size);
+  serve_request_end_op (request);
   serve_http_send_empty (request->msg, 200);
   soup_server_message_unpause (request->msg);
 }

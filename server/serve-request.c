@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include "serve-conn.h"
 #include "serve-error.h"
 #include "serve-http.h"
 #include "serve-image.h"
@@ -46,6 +47,7 @@ serve_request_new (SoupServerMessage *msg, ServeServer *server,
   self->msg = g_object_ref (msg);
   self->server = server;
   self->ticket = serve_ticket_ref (ticket);
+  self->conn = serve_conns_lookup (msg);
   self->finished_id
       = g_signal_connect (msg, "finished", G_CALLBACK (on_finished), self);
   return self;
@@ -198,8 +200,9 @@ serve_request_acquire (ServeRequest *self, GError **error)
 {
   if (self->backend)
     return TRUE;
-  self->backend = serve_image_acquire (serve_ticket_get_image (self->ticket),
-                                       serve_request_cancellable (self), error);
+  self->backend
+      = serve_image_acquire (serve_ticket_get_image (self->ticket), self->conn,
+                             serve_request_cancellable (self), error);
   return self->backend != NULL;
 }
 
@@ -214,6 +217,7 @@ serve_request_open (gpointer data)
 void
 serve_request_fail (ServeRequest *self)
 {
+  serve_request_end_op (self);
   if (g_error_matches (self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       g_clear_error (&self->error);

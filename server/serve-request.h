@@ -24,6 +24,7 @@ struct _ServeRequest
   SoupServerMessage *msg;
   ServeServer *server;
   ServeTicket *ticket;
+  gconstpointer conn; /* the client connection: its backends' owner */
   ServeOp *op;
   ImgxferBackend *backend;
   GError *error;
@@ -57,7 +58,10 @@ void serve_request_run (ServeRequest *self, ServeJobFunc work,
                         ServeJobFunc done);
 
 /* Gives the backend back and ends the ticket operation: the request
- * touches the image no more. */
+ * touches the image no more. Called before the answer that says so, so
+ * that a client that heard it finds the backend free (and the image's
+ * write lock with it: a ticket replaced then can open it); at the latest
+ * when the request ends. */
 void serve_request_end_op (ServeRequest *self);
 
 /* From a job: the request's backend, acquired on first use. */

@@ -24,6 +24,7 @@
 #include "serve-http.h"
 #include "serve-images.h"
 #include "serve-job.h"
+#include "serve-limits.h"
 #include "serve-server.h"
 #include "serve-tls.h"
 
@@ -140,6 +141,10 @@ early_handler (SoupServer *soup, SoupServerMessage *msg, const char *path,
 {
   Service *service = data;
 
+  if (!serve_limits_check_head (msg))
+    return;
+  if (service->kind != SERVE_SERVICE_CONTROL)
+    serve_images_add_cors (service->kind, msg);
   if (service->kind != SERVE_SERVICE_CONTROL
       && g_str_equal (soup_server_message_get_method (msg), "PUT"))
     {

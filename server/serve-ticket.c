@@ -219,7 +219,7 @@ serve_ticket_new (JsonNode *node, guint default_inactivity_timeout,
   self->access_time = now_seconds ();
   self->expires = self->access_time + self->timeout;
   self->image = serve_image_new (self->url, self->format, self->bitmap,
-                                 serve_ticket_may (self, "write"));
+                                 serve_ticket_may (self, "write"), self->size);
   return g_steal_pointer (&self);
 }
 

@@ -90,6 +90,7 @@ write_done (gpointer data)
         serve_request_fail (request);
       else
         {
+          serve_request_end_op (request);
           serve_http_send_empty (request->msg, 200);
           soup_server_message_unpause (request->msg);
         }

@@ -581,6 +581,30 @@ test_put_patch (void)
   }
 }
 
+/* A write ticket's image opens as a copy's destination does: one smaller
+ * than the ticket is refused before a byte is written. */
+static void
+test_put_small_image (void)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "small.raw", NULL);
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *message = g_strdup_printf (
+      "%s: the destination (4096 bytes) is smaller than the image (8192 "
+      "bytes)\n",
+      url);
+  g_autoptr (Reply) put = NULL;
+  GStatBuf st;
+
+  test_create_sparse (path, 4096);
+  add_ticket ("small", url, 8192, "[\"write\"]", NULL);
+  put = image_request ("PUT", "small", NULL, "data", NULL, NULL);
+  g_assert_cmpuint (put->status, ==, 500);
+  g_assert_cmpstr (reply_text (put), ==, message);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_blocks, ==, 0);
+  remove_ticket ("small");
+}
+
 /* Refusals of a PUT come before its body. */
 static void
 test_put_refused (void)
@@ -938,6 +962,80 @@ test_concurrent (void)
     }
 }
 
+/* How many descriptors the daemon has open on @path. */
+static guint
+count_open (const char *path)
+{
+  g_autofree char *fds = g_strdup_printf ("/proc/%d/fd", daemon_.pid);
+  g_autoptr (GDir) dir = g_dir_open (fds, 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)))
+    {
+      g_autofree char *link = g_build_filename (fds, name, NULL);
+      g_autofree char *target = g_file_read_link (link, NULL);
+
+      if (g_strcmp0 (target, path) == 0)
+        count++;
+    }
+  return count;
+}
+
+/* Waits up to 5 s for the daemon to have @count descriptors on @path. */
+static void
+assert_open_soon (const char *path, guint count)
+{
+  for (int i = 0; i < 50 && count_open (path) != count; i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_open (path), ==, count);
+}
+
+static void
+get_first_byte (SoupSession *session, const char *id)
+{
+  g_autofree char *url = image_url (id, NULL);
+  g_autoptr (Reply) reply
+      = http (session, "GET", url, NULL, "Range", "bytes=0-0");
+
+  g_assert_cmpuint (reply->status, ==, 206);
+}
+
+/* A client connection opens its own backend on its first request, keeps
+ * it for the next ones, and the backend is closed with the connection;
+ * the first backend, which the others are cloned from, lasts as long as
+ * the ticket. */
+static void
+test_connection_backends (void)
+{
+  g_autofree char *path = make_image ("conn.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (ca_file, NULL);
+  g_autoptr (SoupSession) first
+      = soup_session_new_with_options ("tls-database", database, NULL);
+  g_autoptr (SoupSession) second
+      = soup_session_new_with_options ("tls-database", database, NULL);
+
+  add_ticket ("conn", url, IMAGE_SIZE, "[\"read\"]", NULL);
+  g_assert_cmpuint (count_open (path), ==, 0);
+  for (int i = 0; i < 3; i++)
+    get_first_byte (first, "conn");
+  g_assert_cmpuint (count_open (path), ==, 1);
+  for (int i = 0; i < 3; i++)
+    {
+      get_first_byte (second, "conn");
+      get_first_byte (first, "conn");
+    }
+  g_assert_cmpuint (count_open (path), ==, 2);
+
+  g_clear_object (&second);
+  assert_open_soon (path, 1);
+  g_clear_object (&first);
+  remove_ticket ("conn");
+  g_assert_cmpuint (count_open (path), ==, 0);
+}
+
 static void
 assert_served (const char *id, const char *expected_path, guint64 size)
 {
@@ -1020,6 +1118,147 @@ test_limits (void)
       ==, 1);
 }
 
+/* curl to the daemon with @args after its own options: the response's
+ * head (status line and header fields) in @head; its exit status. */
+static int
+curl_head (const char *const *args, char **head)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) argv = NULL;
+
+  g_strv_builder_add_many (builder, "curl", "-sS", "--cacert", ca_file, "-D",
+                           "-", "-o", "/dev/null", NULL);
+  g_strv_builder_addv (builder, (const char **)args);
+  argv = g_strv_builder_end (builder);
+  return test_run ((const char *const *)argv, head, NULL);
+}
+
+/* The value of the header field @name in @head, or NULL. */
+static char *
+head_field (const char *head, const char *name)
+{
+  g_auto (GStrv) lines = g_strsplit (head, "\r\n", -1);
+  gsize length = strlen (name);
+
+  for (guint i = 1; lines[i]; i++)
+    if (g_ascii_strncasecmp (lines[i], name, length) == 0
+        && lines[i][length] == ':')
+      return g_strstrip (g_strdup (lines[i] + length + 1));
+  return NULL;
+}
+
+/* What libsoup does not bound, the daemon does as imageio: a request
+ * line over 16 KiB gets 414, over 100 header fields or 16 KiB of them
+ * 431. A head over 64 KiB is dropped by libsoup with the connection,
+ * unanswered; the daemon goes on serving. */
+static void
+test_http_limits (void)
+{
+  g_autofree char *long_path = g_strnfill (20000, 'a');
+  g_autofree char *huge_path = g_strnfill (64 * 1024, 'a');
+  g_autofree char *long_url = image_url (long_path, NULL);
+  g_autofree char *huge_url = image_url (huge_path, NULL);
+  g_autofree char *info = g_strdup_printf ("%s/info/", daemon_.url);
+  g_autofree char *big_value = g_strnfill (20000, 'b');
+  g_autofree char *big_field = g_strconcat ("X-Big: ", big_value, NULL);
+  g_autoptr (GStrvBuilder) many = g_strv_builder_new ();
+  g_auto (GStrv) many_args = NULL;
+  g_autofree char *head = NULL;
+
+  {
+    const char *const args[] = { long_url, NULL };
+    g_assert_cmpint (curl_head (args, &head), ==, 0);
+    g_assert_true (g_str_has_prefix (head, "HTTP/1.1 414 "));
+    g_clear_pointer (&head, g_free);
+  }
+  {
+    const char *const args[] = { "-H", big_field, info, NULL };
+    g_assert_cmpint (curl_head (args, &head), ==, 0);
+    g_assert_true (g_str_has_prefix (head, "HTTP/1.1 431 "));
+    g_clear_pointer (&head, g_free);
+  }
+  for (guint i = 0; i < 101; i++)
+    {
+      g_autofree char *field = g_strdup_printf ("X-Field-%u: %u", i, i);
+      g_strv_builder_add_many (many, "-H", field, NULL);
+    }
+  g_strv_builder_add (many, info);
+  many_args = g_strv_builder_end (many);
+  g_assert_cmpint (curl_head ((const char *const *)many_args, &head), ==, 0);
+  g_assert_true (g_str_has_prefix (head, "HTTP/1.1 431 "));
+  g_clear_pointer (&head, g_free);
+  {
+    /* curl: "Empty reply from server". */
+    const char *const args[] = { huge_url, NULL };
+    g_assert_cmpint (curl_head (args, &head), !=, 0);
+    g_assert_cmpstr (head, ==, "");
+    g_clear_pointer (&head, g_free);
+  }
+  {
+    const char *const args[] = { info, NULL };
+    g_assert_cmpint (curl_head (args, &head), ==, 0);
+    g_assert_true (g_str_has_prefix (head, "HTTP/1.1 200 "));
+  }
+}
+
+/* The CORS header fields imageio adds to an image's GET, PUT and OPTIONS
+ * for a browser's request, on errors too; none on other requests. */
+static void
+test_cors (void)
+{
+  g_autofree char *path = make_image ("cors.raw");
+  g_autofree char *url = g_strconcat ("file://", path, NULL);
+  g_autofree char *image = image_url ("cors", NULL);
+  g_autofree char *unknown = image_url ("no-such-ticket", NULL);
+  g_autofree char *head = NULL;
+  static const char *const fields[]
+      = { "Access-Control-Allow-Origin", "Access-Control-Allow-Headers",
+          "Access-Control-Allow-Methods", "Access-Control-Max-Age" };
+  const struct
+  {
+    const char *args[12];
+    const char *status;
+    const char *values[G_N_ELEMENTS (fields)];
+  } cases[] = {
+    { { "-X", "OPTIONS", "-H", "Origin: https://engine", "-H",
+        "Access-Control-Request-Method: PUT", "-H",
+        "Access-Control-Request-Headers: content-range", image },
+      "200",
+      { "*", "*", "OPTIONS,GET,PUT", "86400" } },
+    { { "-H", "Origin: https://engine", "-r", "0-0", image },
+      "206",
+      { "*", NULL, NULL, "86400" } },
+    { { "-H", "Access-Control-Request-Method: GET", "-r", "0-0", image },
+      "206",
+      { NULL, NULL, "*", "86400" } },
+    { { "-H", "Origin: https://engine", unknown },
+      "403",
+      { "*", NULL, NULL, "86400" } },
+    { { "-r", "0-0", image }, "206", { NULL } },
+    { { "-X", "PATCH", "-H", "Origin: https://engine", "--data-binary",
+        "{\"op\": \"flush\"}", image },
+      "403",
+      { NULL } },
+  };
+
+  add_ticket ("cors", url, IMAGE_SIZE, "[\"read\"]", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *status
+          = g_strdup_printf ("HTTP/1.1 %s ", cases[i].status);
+
+      g_assert_cmpint (curl_head (cases[i].args, &head), ==, 0);
+      g_assert_true (g_str_has_prefix (head, status));
+      for (guint j = 0; j < G_N_ELEMENTS (fields); j++)
+        {
+          g_autofree char *value = head_field (head, fields[j]);
+          g_assert_cmpstr (value, ==, cases[i].values[j]);
+        }
+      g_clear_pointer (&head, g_free);
+    }
+  remove_ticket ("cors");
+}
+
 /* Dirty extents of a ticket that names the NBD export's bitmap. */
 static void
 test_dirty_extents (void)
@@ -1093,11 +1332,44 @@ test_cli_errors (void)
   g_autofree char *expected
       = g_strdup_printf ("imgxfer: %s: unknown key [remote] bogus\n", conf);
 
+  static const struct
+  {
+    const char *argv[8];
+    const char *message;
+  } usage[] = {
+    { { "serve", "--port", "-5" },
+      "imgxfer serve: --port -5: not a port (0 to 65535)" },
+    { { "serve", "--port", "70000" },
+      "imgxfer serve: --port 70000: not a port (0 to 65535)" },
+    { { "serve", "--port", "80x" },
+      "imgxfer serve: --port 80x: not a port (0 to 65535)" },
+    { { "serve", "--control-port", "65536" },
+      "imgxfer serve: --control-port 65536: not a port (0 to 65535)" },
+    { { "serve", "--control-port", "-1" },
+      "imgxfer serve: --control-port -1: not a port (0 to 65535)" },
+    { { "ticket", "--control-port", "-1", "show", "t" },
+      "imgxfer ticket: --control-port -1: not a port (0 to 65535)" },
+    { { "ticket", "--control-port", "99999", "show", "t" },
+      "imgxfer ticket: --control-port 99999: not a port (0 to 65535)" },
+    { { "ticket", "--control-socket", "/x.sock", "--control-port", "1", "show",
+        "t" },
+      "imgxfer ticket: --control-socket and --control-port exclude each "
+      "other" },
+  };
+
   g_assert_cmpint (test_run_cli (both, NULL, &err), ==, 2);
   g_assert_true (g_str_has_prefix (err, "imgxfer serve: --control-socket "
                                         "and --control-port exclude each "
                                         "other\n"));
   g_clear_pointer (&err, g_free);
+  for (guint i = 0; i < G_N_ELEMENTS (usage); i++)
+    {
+      g_autofree char *line = g_strconcat (usage[i].message, "\n", NULL);
+
+      g_assert_cmpint (test_run_cli (usage[i].argv, NULL, &err), ==, 2);
+      g_assert_true (g_str_has_prefix (err, line));
+      g_clear_pointer (&err, g_free);
+    }
   g_assert_true (g_file_set_contents (conf, "[remote]\nbogus = 1\n", -1, NULL));
   g_assert_cmpint (test_run_cli (bad_conf, NULL, &err), ==, 1);
   g_assert_cmpstr (err, ==, expected);
@@ -1184,17 +1456,20 @@ count_processes_using (const char *path)
   return count;
 }
 
-/* SIGTERM while a PUT streams into a qcow2 (through the daemon's
- * qemu-nbd): the daemon exits 0, what an earlier PUT wrote with
- * ?flush=n is in the image, which qemu finds clean, and no qemu-nbd is
- * left. */
+/* @signal while a PUT streams into a qcow2 (through the daemon's
+ * qemu-nbd): the daemon exits 0 within 10 s, what an earlier PUT wrote
+ * with ?flush=n and was acknowledged is in the image, which qemu finds
+ * clean, and no qemu-nbd is left. */
 static void
-test_sigterm_put (void)
+stop_during_put (gconstpointer signal_data)
 {
-  g_autofree char *dir = g_build_filename (tmpdir, "second", NULL);
+  int signal = GPOINTER_TO_INT (signal_data);
+  g_autofree char *dir = g_build_filename (
+      tmpdir, signal == SIGINT ? "sigint" : "sigterm", NULL);
   g_autofree char *qcow2 = g_build_filename (dir, "target.qcow2", NULL);
   g_autofree char *url = g_strconcat ("file://", qcow2, NULL);
   g_autofree char *data_path = g_build_filename (dir, "data.raw", NULL);
+  g_autofree char *acked_path = g_build_filename (dir, "acked.raw", NULL);
   g_autofree char *out_path = g_build_filename (dir, "out.raw", NULL);
   g_autofree char *body = g_strdup_printf (
       "{\"uuid\": \"w\", \"url\": \"%s\", \"size\": %d, \"ops\": "
@@ -1208,10 +1483,12 @@ test_sigterm_put (void)
           "raw",      qcow2,     out_path, NULL };
   Daemon second = { 0 };
   GPid curl;
+  gint64 start;
 
   g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
   test_qemu_img_create (qcow2, "qcow2", "64M", NULL, NULL);
   test_write_pattern (data_path, 0, 32 * MiB, 0x3c);
+  test_write_pattern (acked_path, 0, MiB, 0x3c);
   daemon_start (&second, dir);
   {
     g_autoptr (Reply) added
@@ -1233,7 +1510,7 @@ test_sigterm_put (void)
   }
   g_assert_cmpuint (count_processes_using (qcow2), >=, 1);
 
-  /* A slow upload of the rest, cut by the SIGTERM. */
+  /* A slow upload of the rest, cut by the signal. */
   slow_image = g_strdup_printf ("%s/images/w", second.url);
   {
     g_autofree char *upload = g_strconcat ("@", data_path, NULL);
@@ -1258,7 +1535,9 @@ test_sigterm_put (void)
         die_with_parent, NULL, &curl, NULL));
   }
   g_usleep (1500 * 1000);
-  g_assert_cmpint (daemon_stop (&second), ==, 0);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (test_daemon_stop_with (&second, signal), ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
   kill (curl, SIGKILL);
   waitpid (curl, NULL, 0);
   g_spawn_close_pid (curl);
@@ -1266,11 +1545,234 @@ test_sigterm_put (void)
   g_assert_cmpuint (count_processes_using (qcow2), ==, 0);
   test_run_ok (check);
   test_run_ok (convert);
+  /* The acknowledged MiB, compared by qemu. */
+  g_assert_cmpint (truncate (out_path, MiB), ==, 0);
+  test_assert_images_equal (acked_path, "raw", out_path, "raw", TRUE);
+}
+
+/* The daemon's own messages on stderr, and its stdout's lines up to
+ * "listening on": `imgxfer serve` with @options, on a free loopback port,
+ * its state in @dir. */
+static GSubprocess *
+serve_with (const char *dir, const char *const *options, const char *log,
+            char **url, char **control)
+{
+  g_autofree char *state = g_build_filename (dir, "state", NULL);
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) argv = NULL;
+  g_autoptr (GDataInputStream) lines = NULL;
+  g_autoptr (GError) error = NULL;
+  GSubprocess *process;
+
+  g_assert_cmpint (g_mkdir_with_parents (state, 0700), ==, 0);
+  g_strv_builder_add_many (builder, g_getenv ("IMGXFER_CLI"), "serve",
+                           "--foreground", "--host", "127.0.0.1", "--port", "0",
+                           "--no-local", NULL);
+  g_strv_builder_addv (builder, (const char **)options);
+  argv = g_strv_builder_end (builder);
+  g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", state, TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv,
+                                          &error);
+  g_assert_no_error (error);
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  for (;;)
+    {
+      g_autofree char *line
+          = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, "control on ") && control)
+        *control = g_strdup (line + strlen ("control on "));
+      if (g_str_has_prefix (line, "listening on "))
+        {
+          *url = g_strdup (line + strlen ("listening on "));
+          return process;
+        }
+    }
+}
+
+/* SIGTERM; it exits 0. */
+static void
+serve_stop (GSubprocess *process)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_send_signal (process, SIGTERM);
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+}
+
+/* GET /info/ of @url, trusting the CA file @ca only. */
+static guint
+info_status (const char *url, const char *ca)
+{
+  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (ca, NULL);
+  g_autoptr (SoupSession) session
+      = soup_session_new_with_options ("tls-database", database, NULL);
+  g_autofree char *info = g_strconcat (url, "/info/", NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", info);
+  g_autoptr (GBytes) body
+      = soup_session_send_and_read (session, msg, NULL, NULL);
+
+  return body ? soup_message_get_status (msg) : 0;
+}
+
+/* --ca sends the chain after the certificate: a client that trusts only
+ * the root CA accepts a certificate an intermediate CA signed, and
+ * without --ca it does not. */
+static void
+test_ca_chain (void)
+{
+  g_autofree char *dir = g_build_filename (tmpdir, "chain", NULL);
+  g_autofree char *root_key = g_build_filename (tmpdir, "ca.key", NULL);
+  g_autofree char *inter = g_build_filename (dir, "inter.pem", NULL);
+  g_autofree char *inter_key = g_build_filename (dir, "inter.key", NULL);
+  g_autofree char *leaf = g_build_filename (dir, "leaf.pem", NULL);
+  g_autofree char *leaf_key = g_build_filename (dir, "leaf.key", NULL);
+  g_autofree char *control = g_build_filename (dir, "control.sock", NULL);
+  g_autofree char *log = g_build_filename (dir, "serve.log", NULL);
+  const char *const with_chain[]
+      = { "--cert",           leaf,    "--key", leaf_key, "--ca", inter,
+          "--control-socket", control, NULL };
+  const char *const without[] = {
+    "--cert", leaf, "--key", leaf_key, "--control-socket", control, NULL
+  };
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  test_sign_certificate (dir, "/CN=test intermediate CA", ca_file, root_key,
+                         "basicConstraints=critical,CA:TRUE\n"
+                         "keyUsage=critical,keyCertSign,cRLSign\n",
+                         inter, inter_key);
+  test_sign_certificate (dir, "/CN=localhost", inter, inter_key,
+                         "subjectAltName=IP:127.0.0.1,DNS:localhost\n", leaf,
+                         leaf_key);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *url = NULL;
+      g_autoptr (GSubprocess) process
+          = serve_with (dir, i == 0 ? with_chain : without, log, &url, NULL);
+
+      g_assert_cmpuint (info_status (url, ca_file), ==, i == 0 ? 200 : 0);
+      serve_stop (process);
+    }
+}
+
+/* -v: one line on stderr per request, with its method, path and status,
+ * on every service. */
+static void
+test_verbose (void)
+{
+  g_autofree char *dir = g_build_filename (tmpdir, "verbose", NULL);
+  g_autofree char *control = g_build_filename (dir, "control.sock", NULL);
+  g_autofree char *log = g_build_filename (dir, "serve.log", NULL);
+  const char *const options[]
+      = { "-v",     "--cert",           cert_file, "--key",
+          key_file, "--control-socket", control,   NULL };
+  g_autofree char *url = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (ca_file, NULL);
+  g_autoptr (SoupSession) https
+      = soup_session_new_with_options ("tls-database", database, NULL);
+  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (control);
+  g_autoptr (SoupSession) control_session
+      = soup_session_new_with_options ("remote-connectable", address, NULL);
+  g_autofree char *text = NULL;
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  process = serve_with (dir, options, log, &url, NULL);
   {
-    g_autoptr (GBytes) got = file_bytes (out_path, 0, MiB);
-    g_autoptr (GBytes) expected = file_bytes (data_path, 0, MiB);
-    assert_bytes (got, expected);
+    g_autofree char *info = g_strconcat (url, "/info/", NULL);
+    g_autofree char *nope = g_strconcat (url, "/images/nope", NULL);
+    g_autoptr (Reply) a = http (https, "GET", info, NULL, NULL, NULL);
+    g_autoptr (Reply) b = http (https, "GET", nope, NULL, NULL, NULL);
+    g_autoptr (Reply) c = http (control_session, "GET",
+                                "http://localhost/tickets/t", NULL, NULL, NULL);
   }
+  serve_stop (process);
+  g_assert_true (g_file_get_contents (log, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==,
+                   "imgxfer: GET /info/ 200\n"
+                   "imgxfer: GET /images/nope 403\n"
+                   "imgxfer: GET /tickets/t 404\n");
+}
+
+/* Whether /proc/net/@table has a listening socket on @port, and on which
+ * address (hexadecimal, as the kernel writes it). */
+static char *
+listening_address (const char *table, guint port)
+{
+  g_autofree char *path = g_build_filename ("/proc/net", table, NULL);
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autofree char *suffix = g_strdup_printf (":%04X", port);
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 1; lines[i]; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
+      g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+      g_auto (GStrv) words = NULL;
+
+      for (guint j = 0; fields[j]; j++)
+        if (*fields[j])
+          g_strv_builder_add (builder, fields[j]);
+      words = g_strv_builder_end (builder);
+      /* sl local_address rem_address st: 0A is LISTEN. */
+      if (g_strv_length (words) > 3 && g_str_has_suffix (words[1], suffix)
+          && g_str_equal (words[3], "0A"))
+        return g_strndup (words[1], strlen (words[1]) - strlen (suffix));
+    }
+  return NULL;
+}
+
+/* --control-port: the control service on loopback TCP, and nowhere
+ * else. */
+static void
+test_control_port (void)
+{
+  g_autofree char *dir = g_build_filename (tmpdir, "control-port", NULL);
+  g_autofree char *log = g_build_filename (dir, "serve.log", NULL);
+  g_autofree char *path = make_image ("control-port.raw");
+  g_autofree char *image = g_strconcat ("file://", path, NULL);
+  const char *const options[]
+      = { "--cert", cert_file, "--key", key_file, "--control-port", "0", NULL };
+  g_autofree char *url = NULL;
+  g_autofree char *control = NULL;
+  g_autofree char *ticket = NULL;
+  g_autofree char *body = g_strdup_printf (
+      "{\"uuid\": \"p\", \"url\": \"%s\", \"size\": %d, \"ops\": "
+      "[\"read\"], \"timeout\": 60}",
+      image, IMAGE_SIZE);
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (SoupSession) session = soup_session_new ();
+  guint64 port;
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  process = serve_with (dir, options, log, &url, &control);
+  g_assert_true (g_str_has_prefix (control, "http://127.0.0.1:"));
+  g_assert_true (g_ascii_string_to_unsigned (
+      control + strlen ("http://127.0.0.1:"), 10, 1, 65535, &port, NULL));
+  ticket = g_strconcat (control, "/tickets/p", NULL);
+  {
+    g_autoptr (Reply) added = http (session, "PUT", ticket, body, NULL, NULL);
+    g_autoptr (Reply) shown = http (session, "GET", ticket, NULL, NULL, NULL);
+    g_autofree char *address = listening_address ("tcp", port);
+    g_autofree char *address6 = listening_address ("tcp6", port);
+
+    g_assert_cmpuint (added->status, ==, 200);
+    g_assert_cmpuint (shown->status, ==, 200);
+    g_assert_cmpstr (address, ==, "0100007F");
+    g_assert_null (address6);
+  }
+  serve_stop (process);
 }
 
 /* imgxfer ticket: a client of the control service printing JSON. */
@@ -1344,20 +1846,30 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/get", test_get);
   g_test_add_func ("/serve/put-patch", test_put_patch);
   g_test_add_func ("/serve/put-refused", test_put_refused);
+  g_test_add_func ("/serve/put-small-image", test_put_small_image);
   g_test_add_func ("/serve/put-chunked", test_put_chunked);
   g_test_add_func ("/serve/extents-checksum", test_extents_checksum);
   g_test_add_func ("/serve/routes", test_routes);
   g_test_add_func ("/serve/expired", test_expired);
   g_test_add_func ("/serve/delete-during-get", test_delete_during_get);
   g_test_add_func ("/serve/concurrent", test_concurrent);
+  g_test_add_func ("/serve/connection-backends", test_connection_backends);
   g_test_add_func ("/serve/backends", test_backends);
   g_test_add_func ("/serve/ticket-cli", test_ticket_cli);
   g_test_add_func ("/serve/limits", test_limits);
+  g_test_add_func ("/serve/http-limits", test_http_limits);
+  g_test_add_func ("/serve/cors", test_cors);
   g_test_add_func ("/serve/cli-errors", test_cli_errors);
   g_test_add_func ("/serve/dirty-extents", test_dirty_extents);
   g_test_add_func ("/serve/inactivity", test_inactivity);
   g_test_add_func ("/serve/self-signed", test_self_signed);
-  g_test_add_func ("/serve/sigterm-put", test_sigterm_put);
+  g_test_add_data_func ("/serve/sigterm-put", GINT_TO_POINTER (SIGTERM),
+                        stop_during_put);
+  g_test_add_data_func ("/serve/sigint-put", GINT_TO_POINTER (SIGINT),
+                        stop_during_put);
+  g_test_add_func ("/serve/ca-chain", test_ca_chain);
+  g_test_add_func ("/serve/verbose", test_verbose);
+  g_test_add_func ("/serve/control-port", test_control_port);
   status = g_test_run ();
 
   g_assert_cmpint (daemon_stop (&daemon_), ==, 0);

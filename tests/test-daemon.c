@@ -134,13 +134,19 @@ test_daemon_restart (TestDaemon *d, const char *ca, const char *cert,
 int
 test_daemon_stop (TestDaemon *d)
 {
+  return test_daemon_stop_with (d, SIGTERM);
+}
+
+int
+test_daemon_stop_with (TestDaemon *d, int signal)
+{
   int status = -1;
 
   /* A crashed daemon is gone already; kill (0) would signal the test. */
   for (int i = 0; d->pid != 0 && i < 2000; i++)
     {
       if (i == 0)
-        kill (d->pid, SIGTERM);
+        kill (d->pid, signal);
       if (waitpid (d->pid, &status, WNOHANG) == d->pid)
         break;
       g_usleep (10000);

@@ -28,6 +28,8 @@ void test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
 /* SIGTERM, then waits up to 20 s; returns the wait status (-1 if it
  * did not exit). */
 int test_daemon_stop (TestDaemon *d);
+/* The same with @signal. */
+int test_daemon_stop_with (TestDaemon *d, int signal);
 /* SIGKILL to the daemon and to its children (a qemu-nbd), as a crash
  * would end them: what they held in memory is lost. */
 void test_daemon_crash (TestDaemon *d);

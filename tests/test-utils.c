@@ -235,29 +235,39 @@ test_make_ca (const char *ca, const char *key, const char *subject)
 }
 
 void
-test_make_certificates (const char *dir, const char *ca, const char *cert,
-                        const char *key)
+test_sign_certificate (const char *dir, const char *subject, const char *issuer,
+                       const char *issuer_key, const char *extensions,
+                       const char *cert, const char *key)
 {
-  g_autofree char *ca_key = g_build_filename (dir, "ca.key", NULL);
   g_autofree char *csr = g_build_filename (dir, "req.csr", NULL);
   g_autofree char *ext = g_build_filename (dir, "ext.cnf", NULL);
   const char *const make_req[]
       = { "openssl", "req",      "-newkey",
           "ec",      "-pkeyopt", "ec_paramgen_curve:prime256v1",
-          "-nodes",  "-subj",    "/CN=localhost",
+          "-nodes",  "-subj",    subject,
           "-keyout", key,        "-out",
           csr,       NULL };
   const char *const sign[]
-      = { "openssl", "x509", "-req",     "-in",  csr,
-          "-CA",     ca,     "-CAkey",   ca_key, "-CAcreateserial",
-          "-days",   "1",    "-extfile", ext,    "-out",
+      = { "openssl", "x509", "-req",     "-in",      csr,
+          "-CA",     issuer, "-CAkey",   issuer_key, "-CAcreateserial",
+          "-days",   "1",    "-extfile", ext,        "-out",
           cert,      NULL };
 
-  g_assert_true (g_file_set_contents (
-      ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, NULL));
-  test_make_ca (ca, ca_key, "/CN=test CA");
+  g_assert_true (g_file_set_contents (ext, extensions, -1, NULL));
   test_run_ok (make_req);
   test_run_ok (sign);
+}
+
+void
+test_make_certificates (const char *dir, const char *ca, const char *cert,
+                        const char *key)
+{
+  g_autofree char *ca_key = g_build_filename (dir, "ca.key", NULL);
+
+  test_make_ca (ca, ca_key, "/CN=test CA");
+  test_sign_certificate (dir, "/CN=localhost", ca, ca_key,
+                         "subjectAltName=IP:127.0.0.1,DNS:localhost\n", cert,
+                         key);
 }
 
 JsonNode *

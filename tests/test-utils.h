@@ -60,6 +60,13 @@ GSubprocess *test_spawn_cli (GSubprocessLauncher *launcher,
 
 /* Writes a self-signed CA certificate @ca for @subject, its key @key. */
 void test_make_ca (const char *ca, const char *key, const char *subject);
+/* Writes a certificate @cert for @subject (its key @key) that @issuer
+ * (its key @issuer_key) signs with the extensions @extensions (the lines
+ * of an openssl extfile); @dir holds the request. */
+void test_sign_certificate (const char *dir, const char *subject,
+                            const char *issuer, const char *issuer_key,
+                            const char *extensions, const char *cert,
+                            const char *key);
 /* Writes in @dir a CA certificate @ca and a certificate @cert (its key
  * @key) that the CA signs for 127.0.0.1 and localhost. */
 void test_make_certificates (const char *dir, const char *ca, const char *cert,

@@ -9,6 +9,42 @@
 #include <imgxfer/imgxfer-version.h>
 #include <json-glib/json-glib.h>
 
+/**
+ * SECTION:imgxfer-backend
+ * @title: ImgxferBackend
+ * @short_description: one open connection to one image
+ * @see_also: #ImgxferSource, #ImgxferDestination, #ImgxferDriverSpec
+ *
+ * Every image imgxfer reads or writes is an #ImgxferBackend, an instance
+ * of the driver that handles its URL: imgxfer_open() opens one,
+ * imgxfer_create() makes a new image and opens it. A backend tells the
+ * image's size, what it can do (#ImgxferBackendCaps), the request sizes it
+ * takes and how many connections it allows; it reads as an
+ * #ImgxferSource and writes as an #ImgxferDestination.
+ *
+ * A backend is used by one thread at a time. The copy engine and
+ * imgxfer_checksum_compute() work with several threads, each with its own
+ * connection from imgxfer_backend_clone(). imgxfer_backend_close() ends a
+ * connection and reports what went wrong in the end (a flush, a helper
+ * process).
+ *
+ * ## For driver authors
+ *
+ * A driver is a subclass of #ImgxferBackend. Its class says which URL
+ * schemes (#ImgxferBackendClass.schemes) and image formats
+ * (#ImgxferBackendClass.formats) it opens, so that the registry picks a
+ * driver without making an instance. Its open vfunc connects to the
+ * image named by #ImgxferBackend:url, reads the #ImgxferBackend:options
+ * that concern it and declares, with imgxfer_backend_set_size(),
+ * imgxfer_backend_set_caps(), imgxfer_backend_set_block_sizes() and
+ * imgxfer_backend_set_max_connections(), what the image is. The library
+ * checks every request against those declarations before the driver
+ * sees it, and supplies what the driver leaves out (extents, zeroing by
+ * writing zeroes), so a driver holds only what it knows of its image.
+ * Most drivers describe themselves as an #ImgxferDriverSpec and let
+ * IMGXFER_DEFINE_DRIVER() write the class.
+ */
+
 G_BEGIN_DECLS
 
 /**
@@ -26,6 +62,8 @@ G_BEGIN_DECLS
  * changes what the library does; bits 2 and 3 are unused (they once told
  * of fast zeroing and deallocation, which nothing could act upon:
  * %IMGXFER_ZERO_MAY_TRIM asks a driver to deallocate where it can).
+ *
+ * Since: 0.1
  */
 typedef enum /*< flags >*/
 {
@@ -56,7 +94,32 @@ typedef enum /*< flags >*/
   IMGXFER_CLOSE_FLUSH = 1 << 0,
 } ImgxferCloseFlags;
 
+/**
+ * IMGXFER_TYPE_BACKEND:
+ *
+ * The #GType of #ImgxferBackend.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_TYPE_BACKEND (imgxfer_backend_get_type ())
+
+/**
+ * ImgxferBackend:
+ *
+ * One open connection to one image: a file, an NBD export, a qcow2 image
+ * through qemu, a member of an archive, an image behind an imageio server.
+ * imgxfer_open() and imgxfer_create() return one, of the driver that
+ * handles the URL; it is also an #ImgxferSource, an #ImgxferDestination or
+ * both. It knows the image's size, what it can do
+ * (imgxfer_backend_get_caps()), the request sizes it takes and how many
+ * connections it allows; imgxfer_backend_clone() opens another one.
+ *
+ * One backend is used by one thread at a time; use a clone in each
+ * thread. Close it with imgxfer_backend_close() to learn whether what was
+ * written is durable.
+ *
+ * Since: 0.1
+ */
 IMGXFER_AVAILABLE_IN_ALL
 G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
                           GObject)
@@ -129,7 +192,7 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  * @list_members: a class method of drivers that open members of archive
  *   files: list the members of the archive at @path, as
  *   imgxfer_archive_list() documents. Such a driver also opens a plain
- *   path with a member in the options (#ImgxferOpenOptions:member).
+ *   path with a member in the options (imgxfer_open_options_set_member()).
  *   Since: 0.1
  * @signatures: (array zero-terminated=1) (nullable): how the formats this
  *   driver opens are recognized, for imgxfer_probe_format(): strings
@@ -143,7 +206,10 @@ G_DECLARE_DERIVABLE_TYPE (ImgxferBackend, imgxfer_backend, IMGXFER, BACKEND,
  * Drivers subclass #ImgxferBackend and implement #ImgxferSource,
  * #ImgxferDestination or both. One instance is used by one thread at a
  * time, so drivers need no locks; the engine clones a backend for each
- * worker thread.
+ * worker thread. Most drivers fill an #ImgxferDriverSpec instead of
+ * writing the class by hand (IMGXFER_DEFINE_DRIVER()).
+ *
+ * Since: 0.1
  */
 struct _ImgxferBackendClass
 {

@@ -8,6 +8,15 @@
 #include <imgxfer/imgxfer-backend.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-compare
+ * @title: Comparing images
+ * @short_description: comparing two images, as qemu-img compare does
+ *
+ * imgxfer_compare() tells whether two images show the guest the same
+ * data, whatever their formats, reading only what is not zero in both.
+ */
+
 G_BEGIN_DECLS
 
 /**

@@ -9,9 +9,51 @@
 #include <imgxfer/imgxfer-checksum.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-copy
+ * @title: ImgxferCopy
+ * @short_description: the copy engine
+ * @see_also: imgxfer_open_destination(), imgxfer_upload()
+ *
+ * An #ImgxferCopy copies the guest data of a source into a destination,
+ * keeping holes and zeroes as such: each of several workers, with its own
+ * connections (clones of the backends), claims a unit of work (128 MiB),
+ * asks the source's extents for it, reads and writes data, sends zero
+ * ranges as zero requests (none when the destination is known to be
+ * zero), and leaves holes alone in a shallow copy. Requests never exceed
+ * what either backend takes. Every destination connection is flushed at
+ * the end. The first error, or a cancellation, stops all workers and fails
+ * the copy: a copy never reports success after an error.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (source, destination);
+ *
+ * imgxfer_copy_set_connections (copy, 4);
+ * if (!imgxfer_copy_run (copy, cancellable, &error))
+ *   return FALSE;
+ * ]|
+ */
+
 G_BEGIN_DECLS
 
+/**
+ * IMGXFER_TYPE_COPY:
+ *
+ * The #GType of #ImgxferCopy.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_TYPE_COPY (imgxfer_copy_get_type ())
+
+/**
+ * ImgxferCopy:
+ *
+ * One copy of a source image into a destination, with its settings. Set
+ * it up, then run it once at a time, with imgxfer_copy_run() or
+ * imgxfer_copy_run_async(); a copy that is running must not be changed.
+ *
+ * Since: 0.1
+ */
 IMGXFER_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (ImgxferCopy, imgxfer_copy, IMGXFER, COPY, GObject)
 
@@ -22,6 +64,8 @@ G_DECLARE_FINAL_TYPE (ImgxferCopy, imgxfer_copy, IMGXFER, COPY, GObject)
  *
  * Called from the worker threads once per completed request; the lengths
  * add up to the image size exactly. Must be thread safe and quick.
+ *
+ * Since: 0.1
  */
 typedef void (*ImgxferCopyProgressFunc) (guint64 length, gpointer user_data);
 

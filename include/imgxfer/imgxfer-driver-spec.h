@@ -9,6 +9,42 @@
 #include <imgxfer/imgxfer-source.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-driver-spec
+ * @title: Writing a driver
+ * @short_description: a driver defined by a table of callbacks
+ * @see_also: #ImgxferBackendClass, #ImgxferSourceInterface,
+ *   #ImgxferDestinationInterface, IMGXFER_DEFINE_DRIVER_MODULE()
+ *
+ * A driver is an #ImgxferBackend subclass that implements
+ * #ImgxferSource, #ImgxferDestination or both. Rather than write the
+ * class and interface initializers, a driver fills an #ImgxferDriverSpec
+ * with its name, its URL schemes or formats and its callbacks, and
+ * IMGXFER_DEFINE_DRIVER() turns it into a final GObject type: a source
+ * when the table has a pread, a destination when it has a pwrite. A
+ * driver whose instances keep no state beyond what the backend holds
+ * uses IMGXFER_DEFINE_SIMPLE_DRIVER(), which declares the type too.
+ *
+ * The instance struct is the driver's own: the parent first, then its
+ * state. One instance is used by one thread at a time, so a driver needs
+ * no locks; the library clones it for each worker. The library checks
+ * that every request lies inside the image and within the block sizes the
+ * driver declared, splits large zero requests, merges and clips extents
+ * and writes zeroes where the driver cannot zero: a callback receives
+ * only requests it can serve. Optional callbacks return
+ * %G_IO_ERROR_NOT_SUPPORTED to hand the request back to the library.
+ *
+ * Errors name the URL, and the offset where there is one: a short read is
+ * %IMGXFER_ERROR_SHORT_READ, a failing helper %IMGXFER_ERROR_DRIVER, a
+ * malformed image %IMGXFER_ERROR_BAD_IMAGE, plain I/O errors
+ * %G_IO_ERROR (g_io_error_from_errno()).
+ *
+ * A driver built as a module adds IMGXFER_DEFINE_DRIVER_MODULE(); the
+ * guide "Writing a driver" in the source tree (docs/writing-a-driver.md)
+ * walks through a complete module, built against the installed
+ * `imgxfer-1` pkg-config file.
+ */
+
 G_BEGIN_DECLS
 
 /**
@@ -21,7 +57,7 @@ G_BEGIN_DECLS
  *   to -1 there, so that @finalize can tell them from opened ones)
  * @finalize: called when an instance goes, to release its memory (after
  *   @close)
- * @open: #ImgxferBackendClass.open
+ * @open: #ImgxferBackendClass.open; required
  * @clone: #ImgxferBackendClass.clone
  * @get_local_file: #ImgxferBackendClass.get_local_file
  * @get_local_files: #ImgxferBackendClass.get_local_files
@@ -42,11 +78,29 @@ G_BEGIN_DECLS
  * What a driver is, as data: the class fields and methods of an
  * #ImgxferBackend subclass and its roles' methods, for
  * IMGXFER_DEFINE_DRIVER(). Members left %NULL keep the library's
- * defaults. New members are added at the end.
+ * defaults. New members are added at the end. A driver keeps its table in
+ * a static const variable:
+ *
+ * |[<!-- language="C" -->
+ * static const char *const pattern_schemes[] = { "pattern", NULL };
+ *
+ * static const ImgxferDriverSpec pattern_spec = {
+ *   .name = "pattern",
+ *   .description = "a generated test pattern",
+ *   .schemes = pattern_schemes,
+ *   .open = pattern_open,
+ *   .pread = pattern_pread,
+ * };
+ *
+ * IMGXFER_DEFINE_SIMPLE_DRIVER (PatternBackend, pattern_backend,
+ *                               &pattern_spec)
+ * ]|
  *
  * Since: 0.1
  */
-typedef struct
+typedef struct _ImgxferDriverSpec ImgxferDriverSpec;
+
+struct _ImgxferDriverSpec
 {
   const char *name;
   const char *description;
@@ -134,7 +188,7 @@ typedef struct
                      GError **error);
 
   const char *const *signatures;
-} ImgxferDriverSpec;
+};
 
 IMGXFER_AVAILABLE_IN_0_1
 void imgxfer_driver_spec_init_class (const ImgxferDriverSpec *spec,

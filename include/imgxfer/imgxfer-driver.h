@@ -8,6 +8,27 @@
 #include <gmodule.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-driver
+ * @title: The driver registry
+ * @short_description: finding the driver of a URL or format; driver modules
+ * @see_also: #ImgxferDriverSpec, #ImgxferBackendClass
+ *
+ * The registry knows every driver: those built into the library first,
+ * then those of the modules (shared objects) in each folder of the
+ * `IMGXFER_DRIVER_PATH` environment variable (separated by ':'), then
+ * those in the library's drivers folder (`$libdir/imgxfer-1/drivers`).
+ * When several drivers open the same scheme or format, the first one
+ * wins. The registry starts on its first use; its functions are thread
+ * safe.
+ *
+ * A driver module defines its backend types and registers them with
+ * imgxfer_driver_register() from the function it names in
+ * IMGXFER_DEFINE_DRIVER_MODULE(). A module built for another
+ * %IMGXFER_DRIVER_ABI_VERSION is skipped with a warning. A module stays
+ * loaded once loaded: types cannot be unregistered.
+ */
+
 G_BEGIN_DECLS
 
 /**
@@ -15,7 +36,9 @@ G_BEGIN_DECLS
  *
  * Bumped whenever a change to #ImgxferBackendClass, #ImgxferSourceInterface
  * or #ImgxferDestinationInterface breaks compiled drivers. A module built
- * against another ABI is refused.
+ * against another ABI is refused with a warning.
+ *
+ * Since: 0.1
  */
 #define IMGXFER_DRIVER_ABI_VERSION 1
 
@@ -24,7 +47,30 @@ G_BEGIN_DECLS
  * @register_func: a `void (*)(void)` that calls imgxfer_driver_register()
  *
  * Put this once in a driver module (a shared object in
- * `$libdir/imgxfer-1/drivers` or in a folder of `IMGXFER_DRIVER_PATH`).
+ * `$libdir/imgxfer-1/drivers` or in a folder of `IMGXFER_DRIVER_PATH`). It
+ * exports the driver ABI the module was built for
+ * (%IMGXFER_DRIVER_ABI_VERSION) and the entry point the registry calls
+ * once, when it loads the module: @register_func registers each of the
+ * module's drivers.
+ *
+ * |[<!-- language="C" -->
+ * static void
+ * register_drivers (void)
+ * {
+ *   imgxfer_driver_register (pattern_backend_get_type ());
+ * }
+ *
+ * IMGXFER_DEFINE_DRIVER_MODULE (register_drivers)
+ * ]|
+ *
+ * IMGXFER_DEFINE_DRIVER_MODULE_TYPES() writes such a function for a
+ * module that only registers its drivers.
+ *
+ * A module may come with a description, a key file `NAME.driver` beside
+ * it, so that the registry loads the module only when a lookup needs its
+ * driver (see the guide "Writing a driver").
+ *
+ * Since: 0.1
  */
 #define IMGXFER_DEFINE_DRIVER_MODULE(register_func)                          \
   G_MODULE_EXPORT const guint32 imgxfer_driver_module_abi                    \

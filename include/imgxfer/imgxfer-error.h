@@ -7,11 +7,24 @@
 #include <glib.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-error
+ * @title: Errors
+ * @short_description: the IMGXFER_ERROR domain and its codes
+ *
+ * Every call that can fail takes a #GError and returns %FALSE or %NULL
+ * when it sets one. Errors of imgxfer's own concepts are in the
+ * %IMGXFER_ERROR domain, with the codes of #ImgxferError; failures of the
+ * system (files, sockets, cancellation) are in %G_IO_ERROR. Messages are
+ * written for a person: they name the URL or file and, where there is
+ * one, the offset.
+ */
+
 G_BEGIN_DECLS
 
 /**
  * ImgxferError:
- * @IMGXFER_ERROR_FAILED: generic failure with no better code
+ * @IMGXFER_ERROR_FAILED: a failure with no better code
  * @IMGXFER_ERROR_UNKNOWN_URL: no driver handles this URL or path
  * @IMGXFER_ERROR_INVALID_ARGUMENT: a bad option, range, size or URL part
  * @IMGXFER_ERROR_NOT_SUPPORTED: the backend cannot do this operation
@@ -23,10 +36,18 @@ G_BEGIN_DECLS
  * @IMGXFER_ERROR_EXPIRED: the transfer ticket expired or was cancelled
  * @IMGXFER_ERROR_DIFFERENT: two images differ
  * @IMGXFER_ERROR_IN_USE: another process (a virtual machine, qemu-nbd)
- *   holds the image in a way that forbids this use (qemu's image locks).
- *   Since: 0.1
+ *   holds the image in a way that forbids this use (qemu's image locks)
  *
- * Errors of imgxfer's own concepts. Plain I/O failures use %G_IO_ERROR.
+ * The codes of the %IMGXFER_ERROR domain: errors of imgxfer's own
+ * concepts. Plain I/O failures (a file that cannot be opened, a
+ * connection refused, %G_IO_ERROR_CANCELLED, %G_IO_ERROR_CLOSED after
+ * imgxfer_backend_close()) use %G_IO_ERROR; a driver answers
+ * %G_IO_ERROR_NOT_SUPPORTED from an optional vfunc to hand the request
+ * back to the library. Every message names the URL or file, and the
+ * offset where there is one. The `imgxfer` command exits with its own
+ * status for %IMGXFER_ERROR_EXPIRED and %IMGXFER_ERROR_DIFFERENT.
+ *
+ * Since: 0.1
  */
 typedef enum
 {
@@ -43,6 +64,14 @@ typedef enum
   IMGXFER_ERROR_IN_USE,
 } ImgxferError;
 
+/**
+ * IMGXFER_ERROR:
+ *
+ * The error domain of imgxfer, whose codes are #ImgxferError. In Python,
+ * `error.matches(Imgxfer.error_quark(), Imgxfer.Error.NOT_FOUND)`.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_ERROR (imgxfer_error_quark ())
 
 IMGXFER_AVAILABLE_IN_ALL

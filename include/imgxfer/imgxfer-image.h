@@ -10,6 +10,31 @@
 #include <imgxfer/imgxfer-open-options.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-image
+ * @title: Images
+ * @short_description: opening, creating and describing images
+ * @see_also: #ImgxferOpenOptions, #ImgxferBackend
+ *
+ * imgxfer_open() opens the image a path or URL names, through the driver
+ * registered for its scheme and, when its format is not raw, the drivers
+ * of its format stacked on top; imgxfer_create() makes a new one.
+ * imgxfer_image_info() and imgxfer_image_measure() describe an image as
+ * `qemu-img info` and `qemu-img measure` do, as JSON objects in their keys,
+ * and imgxfer_image_extents() lists its data, zero and hole ranges.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+ * g_autoptr (ImgxferBackend) image = NULL;
+ *
+ * imgxfer_open_options_set_member (options, "disk.qcow2");
+ * image = imgxfer_open ("vm.ova", options, NULL, &error);
+ * if (image == NULL)
+ *   return FALSE;
+ * g_print ("%" G_GUINT64_FORMAT " bytes\n", imgxfer_backend_get_size (image));
+ * ]|
+ */
+
 G_BEGIN_DECLS
 
 IMGXFER_AVAILABLE_IN_ALL

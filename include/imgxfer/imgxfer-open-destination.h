@@ -8,6 +8,18 @@
 #include <imgxfer/imgxfer-open-options.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-open-destination
+ * @title: Destinations
+ * @short_description: where a copy writes, decided once
+ * @see_also: imgxfer_create(), #ImgxferCopy
+ *
+ * imgxfer_open_destination() opens or creates the image a copy writes,
+ * with the policy of `imgxfer convert`: what is created and what is opened
+ * as it is, and what is refused before anything is written (the source's
+ * own files, an image in use, a destination too small).
+ */
+
 G_BEGIN_DECLS
 
 /**

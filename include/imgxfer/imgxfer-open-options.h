@@ -7,9 +7,39 @@
 #include <glib-object.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-open-options
+ * @title: ImgxferOpenOptions
+ * @short_description: how to open an image
+ * @see_also: imgxfer_open(), imgxfer_open_destination()
+ *
+ * An #ImgxferOpenOptions gathers what opening an image may need beside
+ * its URL. The defaults open an existing image read only, probing its
+ * format.
+ */
+
 G_BEGIN_DECLS
 
+/**
+ * IMGXFER_TYPE_OPEN_OPTIONS:
+ *
+ * The #GType of #ImgxferOpenOptions.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_TYPE_OPEN_OPTIONS (imgxfer_open_options_get_type ())
+
+/**
+ * ImgxferOpenOptions:
+ *
+ * How imgxfer_open() and its kin open an image: for writing or not, its
+ * format, the archive member or bitmap to read, TLS settings, and what
+ * the caller means to do with it. Each driver reads the options that
+ * concern it and ignores the others. Not thread safe: set the options,
+ * then open; a backend keeps its own copy.
+ *
+ * Since: 0.1
+ */
 IMGXFER_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (ImgxferOpenOptions, imgxfer_open_options, IMGXFER,
                       OPEN_OPTIONS, GObject)
@@ -110,9 +140,10 @@ imgxfer_open_options_get_allow_external_files (ImgxferOpenOptions *self);
 /**
  * IMGXFER_DEFAULT_RETRIES:
  *
- * How many times the drivers of images behind servers send a request
- * again after a failure that may pass (a server restarting, a connection
- * reset), unless imgxfer_open_options_set_retries() says otherwise.
+ * How many times, by default, a driver sends a request again, on a new
+ * connection, after it failed in a way that may pass (a server
+ * restarting, a connection reset): see imgxfer_open_options_set_retries()
+ * and imgxfer_transfer_options_set_retries().
  *
  * Since: 0.1
  */

@@ -7,6 +7,15 @@
 #include <glib.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-size
+ * @title: Sizes
+ * @short_description: sizes as people write them
+ *
+ * imgxfer_size_parse() reads "4k", "1MiB" or "2g" as a number of bytes,
+ * in powers of 1024, as `qemu-img` and the `imgxfer` command take sizes.
+ */
+
 G_BEGIN_DECLS
 
 IMGXFER_AVAILABLE_IN_0_1

@@ -8,9 +8,42 @@
 #include <imgxfer/imgxfer-extent.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-source
+ * @title: ImgxferSource
+ * @short_description: the role of a backend that can be read
+ * @see_also: #ImgxferBackend, #ImgxferExtent
+ *
+ * An #ImgxferBackend that implements #ImgxferSource can be read: copied
+ * from, checksummed, compared. imgxfer_source_pread() reads a range,
+ * imgxfer_source_extents() tells which ranges hold data, read as zeroes,
+ * are holes, or changed since a bitmap was made. The wrappers check each
+ * range against the image's size and request sizes before a driver is
+ * called, and report a backend without extents as all data.
+ */
+
 G_BEGIN_DECLS
 
+/**
+ * IMGXFER_TYPE_SOURCE:
+ *
+ * The #GType of #ImgxferSource.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_TYPE_SOURCE (imgxfer_source_get_type ())
+
+/**
+ * ImgxferSource:
+ *
+ * The role of an #ImgxferBackend that can be read: an image to copy from,
+ * checksum, compare or describe. Callers use imgxfer_source_pread(),
+ * imgxfer_source_read_bytes() and imgxfer_source_extents(), which check
+ * every request before the driver sees it; drivers implement
+ * #ImgxferSourceInterface.
+ *
+ * Since: 0.1
+ */
 IMGXFER_AVAILABLE_IN_ALL
 G_DECLARE_INTERFACE (ImgxferSource, imgxfer_source, IMGXFER, SOURCE, GObject)
 

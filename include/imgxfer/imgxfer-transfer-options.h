@@ -8,6 +8,19 @@
 #include <glib-object.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-transfer-options
+ * @title: ImgxferTransferOptions
+ * @short_description: how an upload or a download goes
+ * @see_also: imgxfer_upload(), imgxfer_download()
+ *
+ * The options of imgxfer_upload() and imgxfer_download(), with the
+ * defaults of ovirt-imageio's client: TLS, proxy and connections for the
+ * server, the archive member and backing chain of an upload, the format,
+ * backing file and incremental mode of a download, and a progress
+ * callback.
+ */
+
 G_BEGIN_DECLS
 
 /**
@@ -26,7 +39,24 @@ G_BEGIN_DECLS
 typedef void (*ImgxferTransferProgressFunc) (guint64 length, guint64 total,
                                              gpointer user_data);
 
+/**
+ * IMGXFER_TYPE_TRANSFER_OPTIONS:
+ *
+ * The #GType of #ImgxferTransferOptions.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_TYPE_TRANSFER_OPTIONS (imgxfer_transfer_options_get_type ())
+
+/**
+ * ImgxferTransferOptions:
+ *
+ * How imgxfer_upload() and imgxfer_download() transfer an image: the
+ * options of ovirt-imageio's client. Set them before the transfer starts
+ * and do not change them while it runs.
+ *
+ * Since: 0.1
+ */
 IMGXFER_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (ImgxferTransferOptions, imgxfer_transfer_options, IMGXFER,
                       TRANSFER_OPTIONS, GObject)

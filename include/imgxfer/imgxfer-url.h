@@ -7,6 +7,19 @@
 #include <gio/gio.h>
 #include <imgxfer/imgxfer-version.h>
 
+/**
+ * SECTION:imgxfer-url
+ * @title: ImgxferUrl
+ * @short_description: the paths and URLs that name images
+ *
+ * Images are named by plain paths ("disk.img", "/dev/sdb") or URLs
+ * ("nbd://host/export", "https://host:54322/images/TICKET",
+ * "memory:NAME?size=1g"), and qemu's older NBD forms
+ * ("nbd:unix:PATH[:exportname=NAME]"). #ImgxferUrl is the one parser of
+ * them all: the registry picks a driver by the scheme it finds, and
+ * drivers read the host, path and query parameters from it.
+ */
+
 G_BEGIN_DECLS
 
 /**
@@ -20,6 +33,13 @@ G_BEGIN_DECLS
  */
 typedef struct _ImgxferUrl ImgxferUrl;
 
+/**
+ * IMGXFER_TYPE_URL:
+ *
+ * The boxed #GType of #ImgxferUrl.
+ *
+ * Since: 0.1
+ */
 #define IMGXFER_TYPE_URL (imgxfer_url_get_type ())
 IMGXFER_AVAILABLE_IN_ALL
 GType imgxfer_url_get_type (void) G_GNUC_CONST;
