@@ -253,8 +253,8 @@ test_daemon_restarted (Fixture *f, gconstpointer data)
     }
   /* The daemon's qemu-nbd holds the qcow2 image's lock. */
   test_daemon_stop (&f->daemon);
-  test_assert_images_equal (src, "raw", dst, restart->format,
-                            g_str_equal (restart->format, "raw"));
+  /* The bytes, not their allocation: how the daemon zeroes is its own. */
+  test_assert_images_equal (src, "raw", dst, restart->format, FALSE);
 }
 
 static const Restart upload_retried = { TRUE, "raw", "--retries=6", 0 };
