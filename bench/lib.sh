@@ -130,15 +130,28 @@ bench_ms_since() {
   echo $(( (${now/./} - ${1/./}) / 1000 ))
 }
 
-# Results of the current case: parallel arrays.
+# Results of the current case: parallel arrays. CPU time (user + system)
+# is the tool's and, when BENCH_SERVER_PID names a running server, the
+# server's over the run: on a shared machine it moves far less than the
+# wall clock.
 BENCH_NAMES=()
 BENCH_SECONDS=()
 BENCH_RSS=()
+BENCH_CPU=()
+BENCH_SERVER_CPU=()
 
 bench_reset() {
   BENCH_NAMES=()
   BENCH_SECONDS=()
   BENCH_RSS=()
+  BENCH_CPU=()
+  BENCH_SERVER_CPU=()
+}
+
+# bench_cpu_of PID: CPU seconds a running process (all its threads) used.
+bench_cpu_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' \
+    "/proc/$1/stat"
 }
 
 bench_case() {
@@ -151,7 +164,8 @@ bench_case() {
 # COMMAND; BENCH_REPEAT runs, the fastest counts. A failing command is
 # recorded as "failed" and the benchmark goes on.
 bench_run() {
-  local name=$1 prepare=$2 i out best="" rss="" secs kib t0 t1
+  local name=$1 prepare=$2 i out best="" rss="" cpu="" scpu="" secs kib t0 t1
+  local s0=""
   shift 3
   out=$(mktemp)
   for ((i = 0; i < BENCH_REPEAT; i++)); do
@@ -159,30 +173,39 @@ bench_run() {
     bench_drop_caches
     # Wall clock from bash (microseconds; time's %e has 10 ms steps),
     # peak RSS from /usr/bin/time.
+    [ -z "${BENCH_SERVER_PID:-}" ] || s0=$(bench_cpu_of "$BENCH_SERVER_PID")
     t0=$EPOCHREALTIME
-    if ! /usr/bin/time -f '%M' -o "$out" "$@" >/dev/null 2>"$out.err"; then
+    if ! /usr/bin/time -f '%M %U %S' -o "$out" "$@" >/dev/null 2>"$out.err"; then
       echo "  $name failed: $(tail -n 3 "$out.err" | tr '\n' ' ')" >&2
-      best=failed rss=""
+      best=failed rss="" cpu="" scpu=""
       break
     fi
     t1=$EPOCHREALTIME
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    kib=$(tail -n 1 "$out")
+    kib=$(tail -n 1 "$out" | cut -d' ' -f1)
     if [ -z "$best" ] || awk -v a="$secs" -v b="$best" 'BEGIN { exit !(a < b) }'; then
       best=$secs rss=$kib
+      cpu=$(tail -n 1 "$out" | awk '{ printf "%.2f", $2 + $3 }')
+      scpu=
+      [ -z "$s0" ] || scpu=$(awk -v a="$s0" -v b="$(bench_cpu_of "$BENCH_SERVER_PID")" \
+        'BEGIN { printf "%.2f", b - a }')
     fi
   done
   rm -f "$out" "$out.err"
   BENCH_NAMES+=("$name")
   BENCH_SECONDS+=("$best")
   BENCH_RSS+=("$rss")
+  BENCH_CPU+=("$cpu")
+  BENCH_SERVER_CPU+=("$scpu")
 }
 
 # Prints the current case: the first row is the reference (imgxfer); the
 # ratio is a tool's time over the reference's (above 1: imgxfer is faster).
 bench_table() {
-  local i ref=${BENCH_SECONDS[0]} ratio rss
-  printf '  %-44s %8s %7s %9s\n' tool seconds ratio "peak RSS"
+  local i ref=${BENCH_SECONDS[0]} ratio rss server=""
+  [ -z "$(printf %s "${BENCH_SERVER_CPU[@]}")" ] || server="server CPU s"
+  printf '  %-44s %8s %7s %9s %6s %s\n' tool seconds ratio "peak RSS" \
+    "CPU s" "$server"
   for i in "${!BENCH_NAMES[@]}"; do
     ratio=-
     if [ "${BENCH_SECONDS[$i]}" != failed ] && [ "$ref" != failed ]; then
@@ -191,8 +214,9 @@ bench_table() {
     fi
     rss=-
     [ -n "${BENCH_RSS[$i]}" ] && rss="$((BENCH_RSS[i] / 1024)) MiB"
-    printf '  %-44s %8s %7s %9s\n' "${BENCH_NAMES[$i]}" \
-      "${BENCH_SECONDS[$i]}" "$ratio" "$rss"
+    printf '  %-44s %8s %7s %9s %6s %s\n' "${BENCH_NAMES[$i]}" \
+      "${BENCH_SECONDS[$i]}" "$ratio" "$rss" "${BENCH_CPU[$i]:--}" \
+      "${BENCH_SERVER_CPU[$i]:-}"
   done
 }
 
@@ -204,10 +228,14 @@ bench_table() {
 # every round.
 BENCH_BEST_SECONDS=()
 BENCH_BEST_RSS=()
+BENCH_BEST_CPU=()
+BENCH_BEST_SERVER_CPU=()
 
 bench_rounds_begin() {
   BENCH_BEST_SECONDS=()
   BENCH_BEST_RSS=()
+  BENCH_BEST_CPU=()
+  BENCH_BEST_SERVER_CPU=()
 }
 
 # A tool that failed in any round stays "failed".
@@ -221,6 +249,8 @@ bench_keep_best() {
       awk -v a="$s" -v b="$b" 'BEGIN { exit !(a < b) }'; then
       BENCH_BEST_SECONDS[i]=$s
       BENCH_BEST_RSS[i]=${BENCH_RSS[$i]}
+      BENCH_BEST_CPU[i]=${BENCH_CPU[$i]}
+      BENCH_BEST_SERVER_CPU[i]=${BENCH_SERVER_CPU[$i]}
     fi
   done
 }
@@ -228,6 +258,8 @@ bench_keep_best() {
 bench_best_table() {
   BENCH_SECONDS=("${BENCH_BEST_SECONDS[@]}")
   BENCH_RSS=("${BENCH_BEST_RSS[@]}")
+  BENCH_CPU=("${BENCH_BEST_CPU[@]}")
+  BENCH_SERVER_CPU=("${BENCH_BEST_SERVER_CPU[@]}")
   bench_table
 }
 
@@ -252,13 +284,15 @@ bench_queue() {
 }
 
 bench_queue_run() {
-  local round=$1 n=${#BENCH_Q_NAMES[@]} k i secs=() rss=()
+  local round=$1 n=${#BENCH_Q_NAMES[@]} k i secs=() rss=() cpu=() scpu=()
   for ((k = 0; k < n; k++)); do
     i=$(((k + round - 1) % n))
     bench_reset
     eval "bench_run \"\${BENCH_Q_NAMES[$i]}\" \"\${BENCH_Q_PREPARE[$i]}\" -- ${BENCH_Q_COMMAND[$i]}"
     secs[i]=${BENCH_SECONDS[0]}
     rss[i]=${BENCH_RSS[0]}
+    cpu[i]=${BENCH_CPU[0]}
+    scpu[i]=${BENCH_SERVER_CPU[0]}
     if [ "$round" -eq 1 ] && [ "${secs[$i]}" != failed ] &&
       [ -n "${BENCH_Q_CHECK[$i]}" ]; then
       eval "${BENCH_Q_CHECK[$i]}"
@@ -267,6 +301,8 @@ bench_queue_run() {
   BENCH_NAMES=("${BENCH_Q_NAMES[@]}")
   BENCH_SECONDS=("${secs[@]}")
   BENCH_RSS=("${rss[@]}")
+  BENCH_CPU=("${cpu[@]}")
+  BENCH_SERVER_CPU=("${scpu[@]}")
   BENCH_Q_NAMES=()
   BENCH_Q_PREPARE=()
   BENCH_Q_CHECK=()
