@@ -504,7 +504,9 @@ test_write_behind (void)
       g_assert_no_error (error);
     }
 
-  g_assert_cmpuint (cached_pages (path, 0, 8 * MiB), ==, 0);
+  /* From the second megabyte: valgrind reads the head of every file
+   * mapped (is it a program?), which brings its first pages back. */
+  g_assert_cmpuint (cached_pages (path, 1 * MiB, 7 * MiB), ==, 0);
   g_assert_cmpuint (cached_pages (path, 31 * MiB, 1 * MiB), >, 0);
   g_assert_true (imgxfer_destination_flush (IMGXFER_DESTINATION (backend),
                                             NULL, &error));

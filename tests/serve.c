@@ -301,6 +301,15 @@ test_tickets (void)
       "Invalid ticket: Invalid value for 'url': \"nbd:unix\": "
       "expecting an absolute URL\n" },
     { "[1, 2]", "Invalid ticket: expecting a JSON object\n" },
+    { "{\"url\": \"file:///x\", \"size\": 1, \"ops\": [\"read\"], "
+      "\"timeout\": 1}",
+      "Invalid ticket: Required ticket parameter is missing: name\n" },
+    { "{\"uuid\": \"t\", \"url\": \"file:///x\", \"size\": 1, "
+      "\"timeout\": 1}",
+      "Invalid ticket: Required ticket parameter is missing: ops\n" },
+    { "{\"uuid\": \"t\", \"url\": \"file:///x\", \"size\": 1, "
+      "\"ops\": [\"read\"]}",
+      "Invalid ticket: Required ticket parameter is missing: timeout\n" },
   };
   /* Each key of a ticket with a value of the wrong kind or range, on top
    * of a valid ticket. */

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <libnbd.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -971,8 +972,24 @@ imgxfer_nbd_backend_destination_init (ImgxferDestinationInterface *iface)
   iface->flush = imgxfer_nbd_backend_flush;
 }
 
+/* Whether the server closed its end of the connection (it died, or was
+ * stopped). Telling it goodbye then fails as the request is sent, and
+ * libnbd 1.14 reads the request it has just freed, at the end of
+ * nbd_internal_command_common (cmd->cookie once the state machine has
+ * died and freed the queue): memcheck's "Invalid read". */
+static gboolean
+server_hung_up (struct nbd_handle *nbd)
+{
+  struct pollfd connection
+      = { .fd = nbd_aio_get_fd (nbd), .events = POLLRDHUP };
+
+  return connection.fd >= 0 && poll (&connection, 1, 0) > 0
+         && (connection.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* NBD_CMD_DISC after the commands in flight, unless one was given up
- * (cancelled): the server may then still be busy with it. */
+ * (cancelled): the server may then still be busy with it; or unless
+ * the server is gone. */
 static gboolean
 imgxfer_nbd_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
                            GError **error)
@@ -984,7 +1001,7 @@ imgxfer_nbd_backend_close (ImgxferBackend *backend, GCancellable *cancellable,
   if (priv->nbd == NULL)
     return TRUE;
   if (!priv->abandoned && nbd_aio_is_ready (priv->nbd)
-      && nbd_shutdown (priv->nbd, 0) < 0)
+      && !server_hung_up (priv->nbd) && nbd_shutdown (priv->nbd, 0) < 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                    "%s: disconnecting failed: %s", url_of (backend),
