@@ -444,7 +444,7 @@ imgxfer_backend_set_max_connections (ImgxferBackend *self,
 }
 
 /**
- * imgxfer_backend_clone: (virtual clone)
+ * imgxfer_backend_clone:
  * @self: an open backend
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
@@ -594,7 +594,7 @@ imgxfer_backend_is_closed (ImgxferBackend *self)
 }
 
 /**
- * imgxfer_backend_get_local_file: (virtual get_local_file)
+ * imgxfer_backend_get_local_file:
  * @self: an open backend
  * @path: (out) (optional) (transfer full) (type filename): the local file
  *   holding the image's bytes

@@ -36,7 +36,7 @@ check_writable (ImgxferDestination *self, GError **error)
 }
 
 /**
- * imgxfer_destination_pwrite: (virtual pwrite)
+ * imgxfer_destination_pwrite:
  * @self: a destination
  * @buffer: (array length=length) (element-type guint8): the data
  * @length: bytes to write, at most the backend's maximum block size
@@ -103,7 +103,7 @@ write_zeroes (ImgxferDestination *self,
 }
 
 /**
- * imgxfer_destination_zero: (virtual zero)
+ * imgxfer_destination_zero:
  * @self: a destination
  * @offset: where to start
  * @length: how many bytes, of any size: requests are split at the
@@ -169,7 +169,7 @@ imgxfer_destination_zero (ImgxferDestination *self,
 }
 
 /**
- * imgxfer_destination_flush: (virtual flush)
+ * imgxfer_destination_flush:
  * @self: a destination
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError

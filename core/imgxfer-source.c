@@ -113,7 +113,7 @@ imgxfer_source_pread (ImgxferSource *self,
 }
 
 /**
- * imgxfer_source_read_bytes: (virtual read_bytes)
+ * imgxfer_source_read_bytes:
  * @self: a source
  * @length: bytes to read, at most the backend's maximum block size
  * @offset: where to read from

@@ -229,6 +229,22 @@ remote (const char *method, const char *target, const char *headers,
   return status;
 }
 
+/* The same on the local service, in plain HTTP: the same libsoup server
+ * and handlers behind another listener. For requests the daemon cuts
+ * short while they are written: glib-networking 2.74 leaks the GError of
+ * a TLS write to a peer that closed, which the sanitizer run reports. */
+static guint
+local (const char *method, const char *target, const char *headers,
+       const char *body)
+{
+  gsize length;
+  g_autofree char *request
+      = build_request (method, target, headers, body, &length);
+  g_autofree char *out = raw_unix (daemon_.local, request);
+
+  return response_status (out);
+}
+
 static void
 assert_refused_range (const char *method, const char *target,
                       const char *headers, const char *body)
@@ -263,7 +279,7 @@ test_outside_range (void)
                         "Content-Range: bytes 1048576-1048579/*\r\n", "xxxx");
   assert_refused_range ("PUT", "/images/range",
                         "Content-Range: bytes 1048574-1048577/*\r\n", "xxxx");
-  assert_refused_range ("PUT", "/images/range", NULL, past_end);
+  g_assert_cmpuint (local ("PUT", "/images/range", NULL, past_end), ==, 416);
   assert_refused_range ("PATCH", "/images/range", NULL,
                         "{\"op\": \"zero\", \"offset\": 1048576, \"size\": 1}");
   assert_refused_range ("PATCH", "/images/range", NULL,
@@ -505,13 +521,12 @@ test_oversized_headers (void)
   many_headers = g_string_free (many, FALSE);
 
   /* libsoup closes the connection without an answer. */
-  g_assert_cmpuint (remote ("GET", "/images/headers", huge, NULL, NULL), ==, 0);
-  g_assert_cmpuint (remote ("GET", "/images/headers", many_headers, NULL, NULL),
-                    ==, 0);
-  g_assert_cmpuint (remote ("PUT", "/images/headers", huge, "data", NULL), ==,
+  g_assert_cmpuint (local ("GET", "/images/headers", huge, NULL), ==, 0);
+  g_assert_cmpuint (local ("GET", "/images/headers", many_headers, NULL), ==,
                     0);
-  g_assert_cmpuint (
-      remote ("PUT", "/images/headers", many_headers, "data", NULL), ==, 0);
+  g_assert_cmpuint (local ("PUT", "/images/headers", huge, "data"), ==, 0);
+  g_assert_cmpuint (local ("PUT", "/images/headers", many_headers, "data"), ==,
+                    0);
 
   g_assert_cmpuint (
       remote ("GET", "/images/headers", "Range: bytes=0-3\r\n", NULL, NULL), ==,
@@ -549,8 +564,7 @@ test_oversized_body (void)
                             "Content-Range: bytes 1048570-1048589/*\r\n",
                             twenty, NULL),
                     ==, 416);
-  g_assert_cmpuint (remote ("PUT", "/images/body", NULL, too_long, NULL), ==,
-                    416);
+  g_assert_cmpuint (local ("PUT", "/images/body", NULL, too_long), ==, 416);
   after = test_file_digest (path);
   g_assert_cmpstr (after, ==, before);
 
@@ -604,7 +618,7 @@ closed_by_server (GSocket *socket)
   return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
-#define IDLE_TIMEOUT 2
+#define IDLE_TIMEOUT 4
 #define N_SILENT 100
 #define N_HALF 100
 
@@ -633,15 +647,9 @@ test_slow_loris (void)
       206);
   baseline = count_fds (daemon_.pid);
 
-  for (guint i = 0; i < N_SILENT; i++)
-    {
-      g_autoptr (GSocketConnectable) address
-          = g_network_address_parse_uri (daemon_.url, 443, NULL);
-      GSocketConnection *connection = connect_to (address);
-
-      g_ptr_array_add (streams, connection);
-      g_ptr_array_add (sockets, g_socket_connection_get_socket (connection));
-    }
+  /* The half requests first: their TLS handshakes must not wait behind
+   * those the daemon starts, and fails at once, for the silent
+   * connections the kernel hands over after the idle timeout. */
   for (guint i = 0; i < N_HALF; i++)
     {
       GIOStream *tls = connect_tls ();
@@ -658,12 +666,23 @@ test_slow_loris (void)
       g_object_unref (base);
     }
 
-  /* A real client, on a new connection, is served at once. */
+  for (guint i = 0; i < N_SILENT; i++)
+    {
+      g_autoptr (GSocketConnectable) address
+          = g_network_address_parse_uri (daemon_.url, 443, NULL);
+      GSocketConnection *connection = connect_to (address);
+
+      g_ptr_array_add (streams, connection);
+      g_ptr_array_add (sockets, g_socket_connection_get_socket (connection));
+    }
+  /* A real client, on a new connection, is served at once (without the
+   * daemon's defences it waited more than 20 s; 10 s leave room for a
+   * loaded machine and the sanitizers). */
   start = g_get_monotonic_time ();
   g_assert_cmpuint (
       remote ("GET", "/images/loris", "Range: bytes=0-3\r\n", NULL, NULL), ==,
       206);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
 
   /* The kernel holds a silent connection for the idle timeout
    * (TCP_DEFER_ACCEPT rounds it up to its SYN-ACK retries), then the

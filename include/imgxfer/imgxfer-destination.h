@@ -70,9 +70,9 @@ G_DECLARE_INTERFACE (ImgxferDestination, imgxfer_destination, IMGXFER,
  *   backend is writable, the range and the maximum block size; a write
  *   that ends early is an error naming the URL and the offset.
  * @zero: make @offset..+@length read as zeroes, without sending data;
- *   with %IMGXFER_ZERO_MAY_TRIM the range may be deallocated, never
- *   discarded so that old data could show. Only called when the backend
- *   declared %IMGXFER_BACKEND_CAN_ZERO. Returning
+ *   with %IMGXFER_ZERO_MAY_TRIM the range may be deallocated, but never
+ *   by a discard after which old data could show. Only called when the
+ *   backend declared %IMGXFER_BACKEND_CAN_ZERO. Returning
  *   %G_IO_ERROR_NOT_SUPPORTED (or a %NULL vfunc) makes the caller write
  *   zeroes instead. The caller checked the range and splits requests at
  *   the backend's maximum block size.

@@ -25,8 +25,8 @@
  * driver whose instances keep no state beyond what the backend holds
  * uses IMGXFER_DEFINE_SIMPLE_DRIVER(), which declares the type too.
  *
- * The instance struct is the driver's own: the parent first, then its
- * state. One instance is used by one thread at a time, so a driver needs
+ * With IMGXFER_DEFINE_DRIVER() the instance struct is the driver's own:
+ * the parent first, then its state. One instance is used by one thread at a time, so a driver needs
  * no locks; the library clones it for each worker. The library checks
  * that every request lies inside the image and within the block sizes the
  * driver declared, splits large zero requests, merges and clips extents

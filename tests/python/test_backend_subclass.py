@@ -129,3 +129,30 @@ def test_short_read_fails_the_copy(tmp_path):
     assert raised.value.matches(Imgxfer.error_quark(),
                                 Imgxfer.Error.SHORT_READ)
     assert "short:" in raised.value.message
+
+
+class Sink(Imgxfer.Backend, Imgxfer.Destination):
+    """8 MiB kept in memory; PyGObject hands do_pwrite the buffer as bytes
+    because imgxfer_destination_pwrite() is its annotated invoker."""
+    __gtype_name__ = "TestSinkDestination"
+
+    def do_open(self, cancellable):
+        self.set_size(8 * MiB)
+        self.set_caps(Imgxfer.BackendCaps.CAN_WRITE)
+        self.data = bytearray(8 * MiB)
+        return True
+
+    def do_pwrite(self, buffer, length, offset, cancellable):
+        assert isinstance(buffer, bytes) and len(buffer) == length
+        self.data[offset:offset + length] = buffer
+        return True
+
+
+def test_python_destination_receives_bytes():
+    source = open_source(Generated)
+    sink = open_source(Sink, "sink:")
+
+    # One connection: the sink allows no more, so no clone is made.
+    Imgxfer.Copy.new(source, sink).run(None)
+
+    assert bytes(sink.data) == pattern(8 * MiB)
