@@ -157,6 +157,15 @@ serve_config_load (ServeConfig *self, const char *path, GError **error)
             return FALSE;
         }
     }
+  /* As --control-socket and --control-port: one place for the control
+   * service, never one silently ignored. */
+  if (g_key_file_has_key (file, "control", "socket", NULL)
+      && g_key_file_has_key (file, "control", "port", NULL))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s: [control] socket and port exclude each other", path);
+      return FALSE;
+    }
   return TRUE;
 }
 

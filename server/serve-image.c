@@ -9,10 +9,11 @@
  * A backend belongs to the client connection that first needed it and
  * serves that connection's requests, one at a time, as drivers expect,
  * until the connection closes: then it is flushed and closed. The first
- * backend is the exception: the clones are made from it, so it stays
- * open, free for any connection, until the ticket goes. When every
- * backend the image allows is taken, a connection borrows one that
- * another connection is not using rather than wait for it to close.
+ * backend is the exception while others are open: the clones are made
+ * from it, so it stays, free for any connection, until it is the last
+ * one. When every backend the image allows is taken, a connection
+ * borrows one that another connection is not using rather than wait for
+ * it to close.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -29,7 +30,7 @@ typedef struct
   ImgxferBackend *backend;
   gconstpointer owner; /* the connection it serves; NULL: none */
   gboolean busy;       /* a request is using it */
-  gboolean orphan;     /* its connection closed while it was busy */
+  gboolean orphan;     /* its connection closed */
 } Slot;
 
 struct _ServeImage
@@ -113,6 +114,34 @@ remove_slot (ServeImage *self, guint index)
   return backend;
 }
 
+/* Takes out, into @gone, the idle backends that have no reason to stay:
+ * all of them once the ticket is gone; those whose connection closed;
+ * and the first one when it is the last one left and no connection owns
+ * it, since no clone will be made from it before another connection
+ * comes, which opens the image again. */
+static void
+take_gone (ServeImage *self, GPtrArray *gone)
+{
+  for (guint i = self->slots->len; i-- > 0;)
+    {
+      Slot *slot = self->slots->pdata[i];
+
+      if (!slot->busy && slot->backend != self->first
+          && (self->closed || slot->orphan))
+        g_ptr_array_add (gone, remove_slot (self, i));
+    }
+  if (self->slots->len == 1 && self->reserved == 0)
+    {
+      Slot *slot = self->slots->pdata[0];
+
+      if (!slot->busy && (self->closed || slot->owner == NULL))
+        {
+          g_clear_object (&self->first);
+          g_ptr_array_add (gone, remove_slot (self, 0));
+        }
+    }
+}
+
 void
 serve_image_close (ServeImage *self)
 {
@@ -120,11 +149,10 @@ serve_image_close (ServeImage *self)
 
   g_mutex_lock (&self->lock);
   self->closed = TRUE;
+  /* Nothing is cloned any more; the busy backends close when their
+   * requests give them back. */
   g_clear_object (&self->first);
-  /* The busy ones close when their requests give them back. */
-  for (guint i = self->slots->len; i-- > 0;)
-    if (!((Slot *)self->slots->pdata[i])->busy)
-      g_ptr_array_add (idle, remove_slot (self, i));
+  take_gone (self, idle);
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
 
@@ -283,6 +311,7 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
         {
           slot->busy = TRUE;
           slot->owner = owner;
+          slot->orphan = FALSE;
           backend = g_object_ref (slot->backend);
           break;
         }
@@ -313,15 +342,10 @@ void
 serve_image_release (ServeImage *self, ImgxferBackend *backend)
 {
   g_autoptr (GPtrArray) gone = g_ptr_array_new ();
-  guint index;
-  Slot *slot;
 
   g_mutex_lock (&self->lock);
-  index = find_slot (self, backend);
-  slot = self->slots->pdata[index];
-  slot->busy = FALSE;
-  if (self->closed || slot->orphan)
-    g_ptr_array_add (gone, remove_slot (self, index));
+  ((Slot *)self->slots->pdata[find_slot (self, backend)])->busy = FALSE;
+  take_gone (self, gone);
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
 
@@ -335,20 +359,16 @@ serve_image_disown (ServeImage *self, gconstpointer owner)
   g_autoptr (GPtrArray) gone = g_ptr_array_new ();
 
   g_mutex_lock (&self->lock);
-  for (guint i = self->slots->len; i-- > 0;)
+  for (guint i = 0; i < self->slots->len; i++)
     {
       Slot *slot = self->slots->pdata[i];
 
       if (slot->owner != owner)
         continue;
       slot->owner = NULL;
-      if (slot->backend == self->first)
-        continue;
-      if (slot->busy)
-        slot->orphan = TRUE;
-      else
-        g_ptr_array_add (gone, remove_slot (self, i));
+      slot->orphan = TRUE;
     }
+  take_gone (self, gone);
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
 

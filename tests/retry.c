@@ -14,9 +14,8 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 
+#include "test-daemon.h"
 #include "test-servers.h"
 #include "test-utils.h"
 
@@ -29,12 +28,8 @@ typedef struct
   char *ca;
   char *cert;
   char *key;
-  char *control; /* the daemon's control socket */
-  char *local;   /* its local socket */
-  char *config;
-  GPid daemon;
-  guint16 port; /* the daemon's, the same after a restart */
-  char *url;    /* https://127.0.0.1:PORT/images/TICKET */
+  TestDaemon daemon; /* started by the imageio tests */
+  char *url;         /* https://127.0.0.1:PORT/images/TICKET */
 } Fixture;
 
 /* Retry lines the library logged in this process (the 403 test). */
@@ -43,109 +38,30 @@ static guint retries_logged;
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autofree char *state = NULL;
-  g_autofree char *text = NULL;
-
   f->dir = test_tmpdir_new ();
   f->ca = g_build_filename (f->dir, "ca.pem", NULL);
   f->cert = g_build_filename (f->dir, "server.pem", NULL);
   f->key = g_build_filename (f->dir, "server.key", NULL);
-  f->control = g_build_filename (f->dir, "control.sock", NULL);
-  f->local = g_build_filename (f->dir, "local.sock", NULL);
-  f->config = g_build_filename (f->dir, "serve.conf", NULL);
-  state = g_build_filename (f->dir, "state", NULL);
-  text = g_strdup_printf ("[daemon]\nstate_dir = %s\n", state);
-  g_assert_true (g_file_set_contents (f->config, text, -1, NULL));
-}
-
-/* SIGTERM, not SIGKILL: the daemon then removes its sockets. */
-static void
-daemon_stop (Fixture *f)
-{
-  int status;
-
-  if (f->daemon == 0)
-    return;
-  kill (f->daemon, SIGTERM);
-  g_assert_cmpint (waitpid (f->daemon, &status, 0), ==, f->daemon);
-  g_spawn_close_pid (f->daemon);
-  f->daemon = 0;
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  daemon_stop (f);
+  if (f->daemon.dir != NULL)
+    test_daemon_stop (&f->daemon);
   test_tmpdir_free (f->dir);
   g_free (f->ca);
   g_free (f->cert);
   g_free (f->key);
-  g_free (f->control);
-  g_free (f->local);
-  g_free (f->config);
   g_free (f->url);
 }
 
-/* A daemon outlives no failed test. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
-/* Starts `imgxfer serve` on the fixture's port (a free one the first
- * time) and waits until it listens. */
 static void
 daemon_start (Fixture *f)
 {
-  g_autofree char *port = g_strdup_printf ("%u", f->port);
-  const char *argv[] = { g_getenv ("IMGXFER_CLI"),
-                         "serve",
-                         "--foreground",
-                         "--host",
-                         "127.0.0.1",
-                         "--port",
-                         port,
-                         "--cert",
-                         f->cert,
-                         "--key",
-                         f->key,
-                         "--control-socket",
-                         f->control,
-                         "--local-socket",
-                         f->local,
-                         "--config",
-                         f->config,
-                         NULL };
-  /* A killed daemon's qemu-nbd leaves its folder in the test's. */
-  g_auto (GStrv) env
-      = g_environ_setenv (g_get_environ (), "TMPDIR", f->dir, TRUE);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GIOChannel) out = NULL;
-  int out_fd;
-
-  g_assert_true (g_spawn_async_with_pipes (
-      NULL, (char **)argv, env, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
-      NULL, &f->daemon, NULL, &out_fd, NULL, &error));
-  g_assert_no_error (error);
-  out = g_io_channel_unix_new (out_fd);
-  g_io_channel_set_close_on_unref (out, TRUE);
-  for (;;)
-    {
-      g_autofree char *line = NULL;
-      const char *colon;
-
-      g_assert_cmpint (g_io_channel_read_line (out, &line, NULL, NULL, &error),
-                       ==, G_IO_STATUS_NORMAL);
-      if (!g_str_has_prefix (line, "listening on https://127.0.0.1:"))
-        continue;
-      colon = strrchr (line, ':');
-      f->port = g_ascii_strtoull (colon + 1, NULL, 10);
-      break;
-    }
-  g_assert_cmpuint (f->port, >, 0);
-  g_free (f->url);
-  f->url = g_strdup_printf ("https://127.0.0.1:%u/images/" TICKET, f->port);
+  test_make_certificates (f->dir, f->ca, f->cert, f->key);
+  test_daemon_start (&f->daemon, f->dir, f->ca, f->cert, f->key, "");
+  f->url = g_strconcat (f->daemon.url, "/images/" TICKET, NULL);
 }
 
 /* A ticket on @url, an image of @format and @image_size. */
@@ -154,11 +70,21 @@ add_ticket (Fixture *f, const char *url, const char *format, guint64 image_size,
             const char *ops)
 {
   g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, image_size);
-  const char *const args[] = { "ticket",   "add",   "--control-socket",
-                               f->control, "--id",  TICKET,
-                               "--url",    url,     "--size",
-                               size,       "--ops", ops,
-                               "--format", format,  NULL };
+  const char *const args[] = { "ticket",
+                               "add",
+                               "--control-socket",
+                               f->daemon.control,
+                               "--id",
+                               TICKET,
+                               "--url",
+                               url,
+                               "--size",
+                               size,
+                               "--ops",
+                               ops,
+                               "--format",
+                               format,
+                               NULL };
   g_autofree char *err = NULL;
 
   g_assert_cmpint (test_run_cli (args, NULL, &err), ==, 0);
@@ -219,22 +145,6 @@ wait_for_line (GSubprocess *copy, const char *prefix)
     }
 }
 
-/* SIGKILL to the daemon and to its children (a qemu-nbd), as a crash
- * would end them: what they held in memory is lost. */
-static void
-kill_daemon (Fixture *f)
-{
-  g_autofree char *parent = g_strdup_printf ("%d", f->daemon);
-  const char *const pkill[] = { "pkill", "-KILL", "-P", parent, NULL };
-  int status;
-
-  test_run (pkill, NULL, NULL);
-  g_assert_cmpint (kill (f->daemon, SIGKILL), ==, 0);
-  g_assert_cmpint (waitpid (f->daemon, &status, 0), ==, f->daemon);
-  g_spawn_close_pid (f->daemon);
-  f->daemon = 0;
-}
-
 /* The daemon is killed under the copy, which finds it gone and says it
  * retries; started again, the daemon has the same ticket. The copy is
  * stopped meanwhile, so that no request finds the new daemon before the
@@ -249,13 +159,13 @@ restart_daemon_under (Fixture *f, GSubprocess *copy, gboolean retries,
 
   wait_for_some_progress (copy);
   g_assert_cmpint (kill (copy_pid, SIGSTOP), ==, 0);
-  kill_daemon (f);
+  test_daemon_crash (&f->daemon);
   g_assert_cmpint (kill (copy_pid, SIGCONT), ==, 0);
   if (!retries)
     return;
   wait_for_line (copy, "imgxfer: retrying ");
   g_assert_cmpint (kill (copy_pid, SIGSTOP), ==, 0);
-  daemon_start (f);
+  test_daemon_restart (&f->daemon, f->ca, f->cert, f->key);
   add_ticket (f, url, format, size, ops);
   g_assert_cmpint (kill (copy_pid, SIGCONT), ==, 0);
 }
@@ -319,7 +229,6 @@ test_daemon_restarted (Fixture *f, gconstpointer data)
   g_autofree char *err = NULL;
   int status;
 
-  test_make_certificates (f->dir, f->ca, f->cert, f->key);
   make_source (src);
   test_qemu_img_create (dst, restart->format, "80M", NULL, NULL);
   source = start_nbdkit (f, slow);
@@ -343,9 +252,9 @@ test_daemon_restarted (Fixture *f, gconstpointer data)
       return;
     }
   /* The daemon's qemu-nbd holds the qcow2 image's lock. */
-  daemon_stop (f);
-  test_assert_images_equal (src, "raw", dst, restart->format,
-                            g_str_equal (restart->format, "raw"));
+  test_daemon_stop (&f->daemon);
+  /* The bytes, not their allocation: how the daemon zeroes is its own. */
+  test_assert_images_equal (src, "raw", dst, restart->format, FALSE);
 }
 
 static const Restart upload_retried = { TRUE, "raw", "--retries=6", 0 };
@@ -375,12 +284,9 @@ test_deleted_ticket (Fixture *f, gconstpointer data)
   g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
   g_autoptr (ImgxferBackend) backend = NULL;
   g_autoptr (GError) error = NULL;
-  const char *const del[]
-      = { "ticket", "del", "--control-socket", f->control, TICKET, NULL };
   g_autofree char *buffer = g_malloc (MiB);
   gint64 start;
 
-  test_make_certificates (f->dir, f->ca, f->cert, f->key);
   test_write_pattern (src, 0, 4 * MiB, 'd');
   url = g_strconcat ("file://", src, NULL);
   daemon_start (f);
@@ -389,7 +295,11 @@ test_deleted_ticket (Fixture *f, gconstpointer data)
   imgxfer_open_options_set_retries (options, 5);
   backend = imgxfer_open (f->url, options, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (test_run_cli (del, NULL, NULL), ==, 0);
+  g_assert_cmpint (
+      test_run_cli ((const char *[]){ "ticket", "del", "--control-socket",
+                                      f->daemon.control, TICKET, NULL },
+                    NULL, NULL),
+      ==, 0);
 
   start = g_get_monotonic_time ();
   g_assert_false (imgxfer_source_pread (IMGXFER_SOURCE (backend), buffer, MiB,

@@ -17,7 +17,6 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include "test-daemon.h"
 #include "test-utils.h"

@@ -1013,8 +1013,8 @@ get_first_byte (SoupSession *session, const char *id)
 
 /* A client connection opens its own backend on its first request, keeps
  * it for the next ones, and the backend is closed with the connection;
- * the first backend, which the others are cloned from, lasts as long as
- * the ticket. */
+ * the first backend, which the others are cloned from, with the last
+ * connection. */
 static void
 test_connection_backends (void)
 {
@@ -1041,6 +1041,13 @@ test_connection_backends (void)
   g_clear_object (&second);
   assert_open_soon (path, 1);
   g_clear_object (&first);
+  assert_open_soon (path, 0);
+
+  /* A connection after them opens the image again; removing the ticket
+   * closes what its connection still holds. */
+  second = soup_session_new_with_options ("tls-database", database, NULL);
+  get_first_byte (second, "conn");
+  g_assert_cmpuint (count_open (path), ==, 1);
   remove_ticket ("conn");
   g_assert_cmpuint (count_open (path), ==, 0);
 }
@@ -1380,6 +1387,14 @@ test_cli_errors (void)
       g_clear_pointer (&err, g_free);
     }
   g_assert_true (g_file_set_contents (conf, "[remote]\nbogus = 1\n", -1, NULL));
+  g_assert_cmpint (test_run_cli (bad_conf, NULL, &err), ==, 1);
+  g_assert_cmpstr (err, ==, expected);
+  g_clear_pointer (&err, g_free);
+  g_clear_pointer (&expected, g_free);
+  expected = g_strdup_printf (
+      "imgxfer: %s: [control] socket and port exclude each other\n", conf);
+  g_assert_true (g_file_set_contents (
+      conf, "[control]\nsocket = /x.sock\nport = 0\n", -1, NULL));
   g_assert_cmpint (test_run_cli (bad_conf, NULL, &err), ==, 1);
   g_assert_cmpstr (err, ==, expected);
 }

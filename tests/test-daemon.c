@@ -38,48 +38,43 @@ read_url (int out_fd)
     }
 }
 
-void
-test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
-                   const char *cert, const char *key, const char *config)
+/* Spawns the daemon of @d on @port, its configuration file written in
+ * its folder, which is its TMPDIR too: the folders of a qemu-nbd killed
+ * with it go with the test's. */
+static void
+spawn (TestDaemon *d, const char *port, const char *ca, const char *cert,
+       const char *key)
 {
-  g_autofree char *state = g_build_filename (dir, "state", NULL);
-  g_autofree char *config_file = g_build_filename (dir, "serve.conf", NULL);
-  g_autofree char *config_text
-      = g_strdup_printf ("[daemon]\nstate_dir = %s\n%s", state, config);
+  g_autofree char *config_file = g_build_filename (d->dir, "serve.conf", NULL);
+  const char *argv[] = { g_getenv ("IMGXFER_CLI"),
+                         "serve",
+                         "--foreground",
+                         "--host",
+                         "127.0.0.1",
+                         "--port",
+                         port,
+                         "--cert",
+                         cert,
+                         "--key",
+                         key,
+                         "--control-socket",
+                         d->control,
+                         "--local-socket",
+                         d->local,
+                         "--config",
+                         config_file,
+                         NULL };
+  g_auto (GStrv) env
+      = g_environ_setenv (g_get_environ (), "TMPDIR", d->dir, TRUE);
   g_autoptr (GError) error = NULL;
   g_autoptr (GTlsDatabase) database = NULL;
   g_autoptr (GSocketAddress) address = NULL;
   int out_fd;
 
-  d->dir = g_strdup (dir);
-  d->control = g_build_filename (dir, "control.sock", NULL);
-  d->local = g_build_filename (dir, "local.sock", NULL);
-  g_assert_true (g_file_set_contents (config_file, config_text, -1, NULL));
-  {
-    const char *argv[] = { g_getenv ("IMGXFER_CLI"),
-                           "serve",
-                           "--foreground",
-                           "--host",
-                           "127.0.0.1",
-                           "--port",
-                           "0",
-                           "--cert",
-                           cert,
-                           "--key",
-                           key,
-                           "--control-socket",
-                           d->control,
-                           "--local-socket",
-                           d->local,
-                           "--config",
-                           config_file,
-                           NULL };
-
-    g_assert_true (g_spawn_async_with_pipes (
-        NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
-        NULL, &d->pid, NULL, &out_fd, NULL, &error));
-    g_assert_no_error (error);
-  }
+  g_assert_true (g_spawn_async_with_pipes (
+      NULL, (char **)argv, env, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+      NULL, &d->pid, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
   d->url = read_url (out_fd);
   g_assert_true (g_str_has_prefix (d->url, "https://127.0.0.1:"));
 
@@ -89,6 +84,51 @@ test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
   address = g_unix_socket_address_new (d->control);
   d->control_session
       = soup_session_new_with_options ("remote-connectable", address, NULL);
+}
+
+void
+test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
+                   const char *cert, const char *key, const char *config)
+{
+  g_autofree char *state = g_build_filename (dir, "state", NULL);
+  g_autofree char *config_file = g_build_filename (dir, "serve.conf", NULL);
+  g_autofree char *config_text
+      = g_strdup_printf ("[daemon]\nstate_dir = %s\n%s", state, config);
+
+  d->dir = g_strdup (dir);
+  d->control = g_build_filename (dir, "control.sock", NULL);
+  d->local = g_build_filename (dir, "local.sock", NULL);
+  g_assert_true (g_file_set_contents (config_file, config_text, -1, NULL));
+  spawn (d, "0", ca, cert, key);
+}
+
+void
+test_daemon_crash (TestDaemon *d)
+{
+  g_autofree char *parent = g_strdup_printf ("%d", d->pid);
+  const char *const pkill[] = { "pkill", "-KILL", "-P", parent, NULL };
+  g_autoptr (GSubprocess) children = NULL;
+  int status;
+
+  children = g_subprocess_newv (pkill, G_SUBPROCESS_FLAGS_NONE, NULL);
+  g_assert_nonnull (children);
+  g_assert_true (g_subprocess_wait (children, NULL, NULL));
+  g_assert_cmpint (kill (d->pid, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (d->pid, &status, 0), ==, d->pid);
+  g_spawn_close_pid (d->pid);
+  d->pid = 0;
+  g_clear_object (&d->https);
+  g_clear_object (&d->control_session);
+}
+
+void
+test_daemon_restart (TestDaemon *d, const char *ca, const char *cert,
+                     const char *key)
+{
+  g_autofree char *url = g_steal_pointer (&d->url);
+
+  spawn (d, strrchr (url, ':') + 1, ca, cert, key);
+  g_assert_cmpstr (d->url, ==, url);
 }
 
 int
@@ -102,14 +142,18 @@ test_daemon_stop_with (TestDaemon *d, int signal)
 {
   int status = -1;
 
-  kill (d->pid, signal);
-  for (int i = 0; i < 2000; i++)
+  /* A crashed daemon is gone already; kill (0) would signal the test. */
+  for (int i = 0; d->pid != 0 && i < 2000; i++)
     {
+      if (i == 0)
+        kill (d->pid, signal);
       if (waitpid (d->pid, &status, WNOHANG) == d->pid)
         break;
       g_usleep (10000);
     }
-  g_spawn_close_pid (d->pid);
+  if (d->pid != 0)
+    g_spawn_close_pid (d->pid);
+  d->pid = 0;
   g_clear_object (&d->https);
   g_clear_object (&d->control_session);
   g_clear_pointer (&d->url, g_free);

@@ -30,5 +30,12 @@ void test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
 int test_daemon_stop (TestDaemon *d);
 /* The same with @signal. */
 int test_daemon_stop_with (TestDaemon *d, int signal);
+/* SIGKILL to the daemon and to its children (a qemu-nbd), as a crash
+ * would end them: what they held in memory is lost. */
+void test_daemon_crash (TestDaemon *d);
+/* Starts a crashed daemon again, on the same port, with the same
+ * configuration and no tickets. */
+void test_daemon_restart (TestDaemon *d, const char *ca, const char *cert,
+                          const char *key);
 
 G_END_DECLS
