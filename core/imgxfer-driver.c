@@ -8,11 +8,11 @@
  * A module may come with a description, a key file NAME.driver beside it
  * that names the module, its driver's type, the schemes and formats
  * the driver opens and the signatures of those formats (so that probing
- * an image loads no module). Such a module is loaded by the first lookup that its
- * description matches, so that a program pays for a driver's libraries
- * (libnbd, libarchive and theirs: most of the start-up time) only when it
- * uses the driver. A module without a description is loaded when the
- * registry starts.
+ * an image loads no module). Such a module is loaded by the first lookup
+ * that its description matches, so that a program pays for a driver's
+ * libraries (libnbd, libarchive and theirs: most of the start-up time)
+ * only when it uses the driver. A module without a description is loaded
+ * when the registry starts.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
