@@ -27,8 +27,29 @@ spawn (const char *const *argv, GError **error)
   return process;
 }
 
-/* Reads what is left of @process's output and waits for it; its stderr
- * becomes the error if it failed. */
+/* Fails with @err, qemu-img's stderr, unless @process exited with 0. */
+static gboolean
+check_exit (GSubprocess *process, const char *const *argv, char *err,
+            GError **error)
+{
+  g_auto (GStrv) lines = NULL;
+  g_autofree char *message = NULL;
+
+  if (g_subprocess_get_if_exited (process)
+      && g_subprocess_get_exit_status (process) == 0)
+    return TRUE;
+
+  /* An error is one line: qemu-img often says why on a second. */
+  lines = g_strsplit (g_strstrip (err), "\n", -1);
+  message = g_strjoinv ("; ", lines);
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
+               "qemu-img %s failed: %s", argv[0],
+               message[0] ? message : "no message");
+  return FALSE;
+}
+
+/* Reads @process's output and waits for it; its stderr becomes the error
+ * if it failed. */
 static gboolean
 finish (GSubprocess *process, const char *const *argv, char **standard_output,
         GCancellable *cancellable, GError **error)
@@ -37,25 +58,36 @@ finish (GSubprocess *process, const char *const *argv, char **standard_output,
   g_autofree char *err = NULL;
 
   if (!g_subprocess_communicate_utf8 (process, NULL, cancellable, &out, &err,
-                                      error))
+                                      error)
+      || !check_exit (process, argv, err, error))
     return FALSE;
-
-  if (!g_subprocess_get_if_exited (process)
-      || g_subprocess_get_exit_status (process) != 0)
-    {
-      g_auto (GStrv) lines = g_strsplit (g_strstrip (err), "\n", -1);
-      g_autofree char *message = g_strjoinv ("; ", lines);
-
-      /* An error is one line: qemu-img often says why on a second. */
-      g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_DRIVER,
-                   "qemu-img %s failed: %s", argv[0],
-                   message[0] ? message : "no message");
-      return FALSE;
-    }
 
   if (standard_output)
     *standard_output = g_steal_pointer (&out);
   return TRUE;
+}
+
+/* Once the caller has read @process's stdout to its end: reads its stderr
+ * and waits for it. Not g_subprocess_communicate(), which would read the
+ * stdout pipe once more behind the caller's stream (GLib 2.74 was seen
+ * to hang there for good, once in thousands of runs under load). */
+static gboolean
+finish_after_stdout (GSubprocess *process, const char *const *argv,
+                     GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GOutputStream) err = g_memory_output_stream_new_resizable ();
+  g_autofree char *text = NULL;
+
+  if (g_output_stream_splice (err, g_subprocess_get_stderr_pipe (process),
+                              G_OUTPUT_STREAM_SPLICE_NONE, cancellable, error)
+          < 0
+      || !g_output_stream_write_all (err, "", 1, NULL, cancellable, error)
+      || !g_output_stream_close (err, cancellable, error)
+      || !g_subprocess_wait (process, cancellable, error))
+    return FALSE;
+  text = g_utf8_make_valid (
+      g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (err)), -1);
+  return check_exit (process, argv, text, error);
 }
 
 gboolean
@@ -113,7 +145,7 @@ _imgxfer_qemu_img_lines (const char *const *argv,
         }
       if (line == NULL)
         /* The end of the output. */
-        return finish (process, argv, NULL, cancellable, error);
+        return finish_after_stdout (process, argv, cancellable, error);
       if (!line_func (line, user_data, &local_error))
         {
           if (local_error == NULL)
