@@ -369,6 +369,43 @@ static const Case no_retries = { 0, 1, { 20 }, FALSE, FALSE };
 /* A server that restarts at every request. */
 static const Case every_request = { 2, 1, { 20 }, TRUE, FALSE };
 
+/* What a replay may cost is bounded: a worker whose list of ranges
+ * written since its last flush reaches 16384 flushes and forgets them.
+ * 80 MiB of 4 KiB of data then 4 KiB of zeroes make 20480 ranges that
+ * do not merge: one flush on the way, one at the end. */
+static void
+test_flush_bound (void)
+{
+  g_autoptr (ImgxferBackend) src = test_open ("memory:?size=80m", TRUE);
+  g_autoptr (ImgxferBackend) dst = test_open ("memory:?size=80m", TRUE);
+  g_autoptr (ImgxferCopy) copy = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 block[4 * KiB];
+
+  memset (block, 'r', sizeof block);
+  for (guint64 offset = 0; offset < 80 * MiB; offset += 2 * sizeof block)
+    {
+      g_assert_true (imgxfer_destination_pwrite (IMGXFER_DESTINATION (src),
+                                                 block, sizeof block, offset,
+                                                 NULL, &error));
+      g_assert_no_error (error);
+    }
+  copy = imgxfer_copy_new (src, dst);
+  imgxfer_copy_set_connections (copy, 1);
+  g_assert_true (imgxfer_copy_run (copy, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (imgxfer_memory_backend_get_count (
+                        IMGXFER_MEMORY_BACKEND (dst), IMGXFER_MEMORY_OP_WRITE),
+                    ==, 10240);
+  g_assert_cmpuint (imgxfer_memory_backend_get_count (
+                        IMGXFER_MEMORY_BACKEND (dst), IMGXFER_MEMORY_OP_ZERO),
+                    ==, 10240);
+  g_assert_cmpuint (imgxfer_memory_backend_get_count (
+                        IMGXFER_MEMORY_BACKEND (dst), IMGXFER_MEMORY_OP_FLUSH),
+                    ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -386,6 +423,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/copy/replay/no-retries", &no_retries, test_replay);
   g_test_add_data_func ("/copy/replay/restarts-every-request", &every_request,
                         test_replay);
+
+  g_test_add_func ("/copy/replay/flush-bound", test_flush_bound);
 
   return g_test_run ();
 }
