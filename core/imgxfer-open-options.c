@@ -295,7 +295,8 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
  *
  * Sets the URL of the same image through a proxy (an imageio proxy),
  * used only when the image's own URL cannot be reached (a connection or
- * TLS failure, not an HTTP error). Default: %NULL.
+ * TLS failure, not an HTTP error), at once: that failure is then not
+ * retried (imgxfer_open_options_set_retries()). Default: %NULL.
  *
  * Since: 0.1
  */

@@ -2,11 +2,12 @@
  * connection when they failed in a way that may pass
  *
  * Every request of the imageio protocol may be sent twice with the same
- * result: a GET or a PUT of a range, a PATCH zero of a range, a flush. A
- * request that failed with no answer, a cut answer or a "not now" status
- * (imgxfer-imageio-http.c says which) is sent again on a new connection,
- * after a pause, a bounded number of times; the connection it failed on
- * is dropped, since libsoup may have left it in any state.
+ * result: a GET or a PUT of a range, a PATCH zero of a range, a flush,
+ * OPTIONS, extents, a checksum. A request that failed with no answer, a
+ * cut answer or a "not now" status (imgxfer-imageio-http.c says which) is
+ * sent again on a new connection, after a pause, a bounded number of
+ * times; the connection it failed on is dropped, since libsoup may have
+ * left it in any state.
  *
  * Writes need more. The copy sends them with ?flush=n and flushes each
  * connection once in a while and at the end; a write acknowledged on a
@@ -345,4 +346,57 @@ _imgxfer_imageio_retry_extents (ImgxferImageioRetry *self,
   if (!send_request (self, http, request, extents, &args, cancellable, error))
     return NULL;
   return args.extents;
+}
+
+static gboolean
+options (ImgxferImageioHttp *http, gpointer features, GCancellable *cancellable,
+         GError **error)
+{
+  return _imgxfer_imageio_http_options (http, features, cancellable, error);
+}
+
+gboolean
+_imgxfer_imageio_retry_options (ImgxferImageioRetry *self,
+                                ImgxferImageioHttp **http,
+                                ImgxferImageioFeatures *features,
+                                GCancellable *cancellable, GError **error)
+{
+  g_autofree char *request = g_strdup_printf ("OPTIONS %s", self->url);
+
+  return send_request (self, http, request, options, features, cancellable,
+                       error);
+}
+
+typedef struct
+{
+  const char *algorithm;
+  gsize block_size;
+  JsonNode *answer;
+} ChecksumArgs;
+
+static gboolean
+checksum (ImgxferImageioHttp *http, gpointer data, GCancellable *cancellable,
+          GError **error)
+{
+  ChecksumArgs *args = data;
+
+  /* An answer of an earlier try whose connection was then lost. */
+  g_clear_pointer (&args->answer, json_node_unref);
+  args->answer = _imgxfer_imageio_http_checksum (
+      http, args->algorithm, args->block_size, cancellable, error);
+  return args->answer != NULL;
+}
+
+JsonNode *
+_imgxfer_imageio_retry_checksum (ImgxferImageioRetry *self,
+                                 ImgxferImageioHttp **http,
+                                 const char *algorithm, gsize block_size,
+                                 GCancellable *cancellable, GError **error)
+{
+  ChecksumArgs args = { .algorithm = algorithm, .block_size = block_size };
+  g_autofree char *request = g_strdup_printf ("GET %s/checksum", self->url);
+
+  if (!send_request (self, http, request, checksum, &args, cancellable, error))
+    g_clear_pointer (&args.answer, json_node_unref);
+  return args.answer;
 }

@@ -51,6 +51,17 @@ GArray *_imgxfer_imageio_retry_extents (ImgxferImageioRetry *self,
                                         GCancellable *cancellable,
                                         GError **error);
 
+/* OPTIONS at open, and the server's checksum: requests like the others,
+ * sent again the same way. */
+gboolean _imgxfer_imageio_retry_options (ImgxferImageioRetry *self,
+                                         ImgxferImageioHttp **http,
+                                         ImgxferImageioFeatures *features,
+                                         GCancellable *cancellable,
+                                         GError **error);
+JsonNode *_imgxfer_imageio_retry_checksum (
+    ImgxferImageioRetry *self, ImgxferImageioHttp **http, const char *algorithm,
+    gsize block_size, GCancellable *cancellable, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferImageioRetry, _imgxfer_imageio_retry_free)
 
 G_END_DECLS
