@@ -428,7 +428,10 @@ DEFINE_VALUE_OPTION (guint, timeout)
  * request itself is wrong, or that the ticket is gone or expired (HTTP
  * 4xx), fails at once, as does an error of the image (no space). Each
  * retry is logged with g_message(): the request, why it failed, and its
- * number. Writes stay safe: see the drivers' notes on flushing.
+ * number. Writes stay safe: a driver that replaced a connection holding
+ * writes not flushed yet says so with %IMGXFER_ERROR_RECONNECTED, and
+ * #ImgxferCopy writes them again before the request, up to @retries times
+ * in a row.
  *
  * The default is %IMGXFER_DEFAULT_RETRIES.
  *

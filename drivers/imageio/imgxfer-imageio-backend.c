@@ -165,8 +165,6 @@ reconnect (gpointer data, GError **error)
   return new_http (self, self->transfer_url, self->unix_socket, error);
 }
 
-/* Writes go with ?flush=n, and are kept until flushed, when the server
- * flushes on request. */
 static void
 start_retries (ImgxferImageioBackend *self)
 {
@@ -174,8 +172,8 @@ start_retries (ImgxferImageioBackend *self)
       = imgxfer_backend_get_options (IMGXFER_BACKEND (self));
 
   self->retry = _imgxfer_imageio_retry_new (
-      self->transfer_url, imgxfer_open_options_get_retries (options),
-      is_writable (self) && self->features.can_flush, reconnect, self);
+      self->transfer_url, imgxfer_open_options_get_retries (options), reconnect,
+      self);
 }
 
 /* A server that removes a ticket, or sees it expire, drops the requests
@@ -243,7 +241,7 @@ try_url (ImgxferImageioBackend *self, const char *url, gboolean *unreachable,
       url,
       imgxfer_open_options_get_retries (
           imgxfer_backend_get_options (IMGXFER_BACKEND (self))),
-      FALSE, reconnect, self);
+      reconnect, self);
   if (_imgxfer_imageio_retry_options (retry, &self->http, &self->features,
                                       cancellable, error))
     return TRUE;
