@@ -1,4 +1,4 @@
-/* serve-buffer.h: the large buffers that request bodies gather in
+/* serve-buffer.h: the memory that request bodies pass through
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -8,16 +8,52 @@
 
 G_BEGIN_DECLS
 
-/* Each buffer holds SERVE_BUFFER_SIZE bytes without growing. */
-#define SERVE_BUFFER_SIZE (2 * 1024 * 1024)
+/* What every buffer of the daemon holds at most, given out or kept for
+ * reuse: the bound on the memory of the bodies in flight, whatever the
+ * number of clients. A request that finds it spent waits for a buffer
+ * given back (serve_buffer_wait()) with its client paused. */
+#define SERVE_BUFFER_BUDGET (32 * 1024 * 1024)
 
-/* An empty buffer, taken from the free ones when there are some: a freed
- * buffer of this size goes back to the system, and the next one would
- * fault every page in again (a tenth of the daemon's time on a PUT). */
-GByteArray *serve_buffer_take (void);
+typedef struct
+{
+  guint8 *data;
+  gsize size; /* never grows */
+  gsize len;  /* bytes of data held */
+} ServeBuffer;
 
-/* Gives @buffer back: kept for the next request, or freed when enough
- * are kept already, so that memory stays bounded after a burst. */
-void serve_buffer_give (GByteArray *buffer);
+typedef void (*ServeBufferReady) (gpointer data);
+
+/* A request waiting for a buffer: kept by the request, cancelled with it. */
+typedef struct
+{
+  ServeBufferReady ready;
+  gpointer data;
+  GMainContext *context;
+  GSource *source; /* woken, not yet dispatched */
+  gboolean queued;
+} ServeBufferWait;
+
+/* An empty buffer of @size bytes, reused when one was given back, or NULL
+ * when the budget is spent. A @spare buffer is one its request can do
+ * without (it holds another): it is refused while another request waits
+ * for its first, so that no client is starved by those already served. */
+ServeBuffer *serve_buffer_take (gsize size, gboolean spare);
+
+/* Gives @buffer back to the budget and wakes the waiting requests. */
+void serve_buffer_give (ServeBuffer *buffer);
+
+/* A GBytes of @buffer's data that gives @buffer back when it is freed,
+ * in whichever thread that is. */
+GBytes *serve_buffer_free_to_bytes (ServeBuffer *buffer);
+
+/* Calls @ready with @data in the caller's thread-default main context,
+ * never from within this call, once buffers were given back: the request
+ * may try serve_buffer_take() again. */
+void serve_buffer_wait (ServeBufferWait *wait, ServeBufferReady ready,
+                        gpointer data);
+
+/* @ready will not be called: the request ends. Called in the context
+ * that waited; nothing happens if @wait does not wait. */
+void serve_buffer_wait_cancel (ServeBufferWait *wait);
 
 G_END_DECLS

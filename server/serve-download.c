@@ -1,13 +1,16 @@
 /* serve-download.c: GET /images/ID, streamed
  *
- * The body is sent with Content-Length encoding, in chunks read by jobs:
- * one read runs while up to MAX_QUEUED chunks wait for the socket, so
- * memory stays at a few chunks per connection whatever the range.
+ * The body is sent with Content-Length encoding, in chunks read by jobs
+ * into the daemon's body buffers (serve-buffer.h): one read runs while up
+ * to MAX_QUEUED chunks wait for the socket, so memory stays at a few
+ * chunks per connection whatever the range, and within the budget
+ * whatever the number of connections.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include "serve-buffer.h"
 #include "serve-error.h"
 #include "serve-http.h"
 #include "serve-images.h"
@@ -25,7 +28,8 @@ typedef struct
   guint64 remaining; /* bytes left to read */
   guint queued;      /* chunks given to libsoup, not yet written */
   gboolean reading;
-  GBytes *chunk;
+  ServeBuffer *buffer; /* being read into */
+  ServeBufferWait wait;
 } Download;
 
 static void
@@ -33,7 +37,8 @@ download_free (gpointer data)
 {
   Download *download = data;
 
-  g_clear_pointer (&download->chunk, g_bytes_unref);
+  serve_buffer_wait_cancel (&download->wait);
+  serve_buffer_give (download->buffer);
   g_free (download);
 }
 
@@ -56,15 +61,13 @@ read_work (gpointer data)
 {
   ServeRequest *request = data;
   Download *download = request->data;
-  gsize length = MIN (download->remaining, CHUNK_SIZE);
-  char *buffer = g_malloc (length);
+  ServeBuffer *buffer = download->buffer;
+  gsize length = MIN (download->remaining, buffer->size);
 
-  if (imgxfer_source_pread (IMGXFER_SOURCE (request->backend), buffer, length,
-                            download->next, serve_request_cancellable (request),
-                            &request->error))
-    download->chunk = g_bytes_new_take (buffer, length);
-  else
-    g_free (buffer);
+  if (imgxfer_source_pread (
+          IMGXFER_SOURCE (request->backend), buffer->data, length,
+          download->next, serve_request_cancellable (request), &request->error))
+    buffer->len = length;
 }
 
 static void
@@ -73,6 +76,7 @@ read_done (gpointer data)
   ServeRequest *request = data;
   Download *download = request->data;
   SoupMessageBody *body = soup_server_message_get_response_body (request->msg);
+  g_autoptr (GBytes) chunk = NULL;
   gsize length;
 
   download->reading = FALSE;
@@ -81,9 +85,9 @@ read_done (gpointer data)
       abort_connection (request);
       return;
     }
-  length = g_bytes_get_size (download->chunk);
-  soup_message_body_append_bytes (body, download->chunk);
-  g_clear_pointer (&download->chunk, g_bytes_unref);
+  length = download->buffer->len;
+  chunk = serve_buffer_free_to_bytes (g_steal_pointer (&download->buffer));
+  soup_message_body_append_bytes (body, chunk);
   serve_ticket_add_done (request->ticket, request->op, length);
   download->next += length;
   download->remaining -= length;
@@ -98,13 +102,33 @@ read_done (gpointer data)
 }
 
 static void
+buffer_ready (gpointer data)
+{
+  ServeRequest *request = data;
+
+  if (!request->finished)
+    read_next (request);
+}
+
+static void
 read_next (ServeRequest *request)
 {
   Download *download = request->data;
 
   if (download->reading || download->remaining == 0
-      || download->queued >= MAX_QUEUED)
+      || download->queued >= MAX_QUEUED || download->wait.queued
+      || download->wait.source)
     return;
+  /* A chunk beyond the first waiting for the socket is a spare. */
+  download->buffer = serve_buffer_take (CHUNK_SIZE, download->queued > 0);
+  if (download->buffer == NULL)
+    {
+      /* No backend is held while waiting: those who hold the memory may
+       * need it to finish (an image with one writer). */
+      serve_request_put_backend (request);
+      serve_buffer_wait (&download->wait, buffer_ready, request);
+      return;
+    }
   download->reading = TRUE;
   serve_request_run (request, read_work, read_done);
 }

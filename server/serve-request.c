@@ -24,11 +24,17 @@ on_finished (SoupServerMessage *msg, ServeRequest *self)
 }
 
 void
-serve_request_end_op (ServeRequest *self)
+serve_request_put_backend (ServeRequest *self)
 {
   if (self->backend)
     serve_image_release (serve_ticket_get_image (self->ticket),
                          g_steal_pointer (&self->backend));
+}
+
+void
+serve_request_end_op (ServeRequest *self)
+{
+  serve_request_put_backend (self);
   if (self->op == NULL)
     return;
   if (self->cancel_id)

@@ -64,6 +64,9 @@ void serve_request_run (ServeRequest *self, ServeJobFunc work,
  * when the request ends. */
 void serve_request_end_op (ServeRequest *self);
 
+/* Gives the backend back for now: the next job acquires one again. */
+void serve_request_put_backend (ServeRequest *self);
+
 /* From a job: the request's backend, acquired on first use. */
 gboolean serve_request_acquire (ServeRequest *self, GError **error);
 /* A job that only acquires the backend, into the request's error when

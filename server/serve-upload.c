@@ -4,10 +4,11 @@
  * accumulation off; libsoup's small body pieces are gathered into writes
  * of WRITE_SIZE or more, one running while the next fills. When the next
  * one nears twice WRITE_SIZE (a full buffer) the message is paused, so a
- * slow image slows the client instead of filling memory. Buffers are
- * reused from request to request (serve-buffer.h). The normal handler,
- * called when the body is complete, writes the rest, flushes (unless
- * ?flush=n) and answers.
+ * slow image slows the client instead of filling memory. Buffers come
+ * from the daemon's budget (serve-buffer.h): a request waits for its
+ * first one with its client paused, and when no second one is to be had
+ * it fills the one just written. The normal handler, called when the body
+ * is complete, writes the rest, flushes (unless ?flush=n) and answers.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -20,7 +21,8 @@
 #include "serve-json.h"
 #include "serve-request.h"
 
-#define WRITE_SIZE (SERVE_BUFFER_SIZE / 2)
+#define BUFFER_SIZE (2 * 1024 * 1024)
+#define WRITE_SIZE (BUFFER_SIZE / 2)
 /* Room kept for one more of libsoup's body pieces (8 KiB) in a buffer
  * once its message is paused, so that a buffer never grows. */
 #define PIECE_ROOM (64 * 1024)
@@ -31,9 +33,10 @@ typedef struct
   guint64 offset;
   guint64 length;
   gboolean flush;
-  guint64 written;    /* bytes handed to writes so far */
-  GByteArray *fill;   /* gathering the next write */
-  GByteArray *buffer; /* being written */
+  guint64 written;     /* bytes handed to writes so far */
+  ServeBuffer *fill;   /* gathering the next write; NULL: waiting for one */
+  ServeBuffer *buffer; /* being written */
+  ServeBufferWait wait;
   guint64 buffer_offset;
   gboolean writing;
   gboolean paused;
@@ -46,6 +49,7 @@ upload_free (gpointer data)
 {
   Upload *upload = data;
 
+  serve_buffer_wait_cancel (&upload->wait);
   serve_buffer_give (upload->fill);
   serve_buffer_give (upload->buffer);
   g_free (upload);
@@ -62,7 +66,7 @@ write_work (gpointer data)
 
   if (!serve_request_acquire (request, &request->error))
     return;
-  if (upload->buffer->len > 0
+  if (upload->buffer && upload->buffer->len > 0
       && !imgxfer_destination_pwrite (IMGXFER_DESTINATION (request->backend),
                                       upload->buffer->data, upload->buffer->len,
                                       upload->buffer_offset, cancellable,
@@ -80,8 +84,13 @@ write_done (gpointer data)
   Upload *upload = request->data;
 
   upload->writing = FALSE;
-  if (request->error == NULL)
+  if (request->error == NULL && upload->buffer)
     serve_ticket_add_done (request->ticket, request->op, upload->buffer->len);
+  if (upload->fill == NULL && !upload->final)
+    {
+      upload->fill = g_steal_pointer (&upload->buffer);
+      upload->fill->len = 0;
+    }
   serve_buffer_give (g_steal_pointer (&upload->buffer));
 
   if (upload->final || (request->error && upload->body_done))
@@ -112,11 +121,19 @@ write_next (ServeRequest *request)
 
   if (upload->writing || request->error)
     return;
-  if (upload->fill->len < WRITE_SIZE && !upload->body_done)
+  if (!upload->body_done
+      && (upload->fill == NULL || upload->fill->len < WRITE_SIZE))
     return;
   upload->final = upload->body_done;
   upload->buffer = g_steal_pointer (&upload->fill);
-  upload->fill = upload->final ? NULL : serve_buffer_take ();
+  if (!upload->final)
+    upload->fill = serve_buffer_take (BUFFER_SIZE, TRUE);
+  /* With no buffer to fill the client waits for the write. */
+  if (!upload->final && upload->fill == NULL && !upload->paused)
+    {
+      upload->paused = TRUE;
+      soup_server_message_pause (request->msg);
+    }
   upload->buffer_offset = upload->offset + upload->written;
   upload->written += upload->buffer->len;
   upload->writing = TRUE;
@@ -133,13 +150,16 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, ServeRequest *request)
   /* After an error the rest of the body is read and dropped. */
   if (request->error)
     return;
-  g_byte_array_append (upload->fill, data, length);
+  /* The message is paused before a piece could overflow (PIECE_ROOM). */
+  g_assert (upload->fill && upload->fill->len + length <= upload->fill->size);
+  memcpy (upload->fill->data + upload->fill->len, data, length);
+  upload->fill->len += length;
   if (upload->fill->len < WRITE_SIZE)
     return;
   /* While a write runs the next one may grow to twice its size before
    * the client is paused: slack for a busy machine, where every hand-off
    * between threads waits for a core. */
-  if (upload->writing && upload->fill->len < SERVE_BUFFER_SIZE - PIECE_ROOM)
+  if (upload->writing && upload->fill->len < upload->fill->size - PIECE_ROOM)
     return;
   if (upload->writing)
     {
@@ -148,6 +168,30 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, ServeRequest *request)
       return;
     }
   write_next (request);
+}
+
+/* The request's first buffer, or a wait for it with the body unread. */
+static void
+take_first (gpointer data)
+{
+  ServeRequest *request = data;
+  Upload *upload = request->data;
+
+  if (request->finished)
+    return;
+  upload->fill = serve_buffer_take (BUFFER_SIZE, FALSE);
+  if (upload->fill == NULL)
+    {
+      if (!upload->paused)
+        soup_server_message_pause (request->msg);
+      upload->paused = TRUE;
+      serve_buffer_wait (&upload->wait, take_first, request);
+    }
+  else if (upload->paused)
+    {
+      upload->paused = FALSE;
+      soup_server_message_unpause (request->msg);
+    }
 }
 
 static gboolean
@@ -210,7 +254,6 @@ serve_upload_early (ServeServer *server, SoupServerMessage *msg, const char *id)
     return;
 
   request = serve_request_new (msg, server, ticket);
-  upload->fill = serve_buffer_take ();
   request->data = g_steal_pointer (&upload);
   request->data_free = upload_free;
   if (!serve_request_begin (request, ((Upload *)request->data)->offset, &error))
@@ -223,6 +266,7 @@ serve_upload_early (ServeServer *server, SoupServerMessage *msg, const char *id)
                                  "Connection");
   g_object_set_data (G_OBJECT (msg), UPLOAD_KEY, request);
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), request);
+  take_first (request);
 }
 
 void

@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <signal.h>
@@ -918,22 +920,30 @@ typedef struct
   gboolean ok;
 } Worker;
 
+/* A session of a client thread, with @context its thread default until
+ * the thread pops it. */
+static SoupSession *
+thread_session (GMainContext *context)
+{
+  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (ca_file, NULL);
+
+  g_main_context_push_thread_default (context);
+  return soup_session_new_with_options ("tls-database", database, NULL);
+}
+
 /* One client connection streaming its own MiB. */
 static gpointer
 concurrent_worker (gpointer data)
 {
   Worker *worker = data;
   g_autoptr (GMainContext) context = g_main_context_new ();
-  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (ca_file, NULL);
-  g_autoptr (SoupSession) session = NULL;
+  g_autoptr (SoupSession) session = thread_session (context);
   g_autofree char *range = g_strdup_printf ("bytes=%u-%u", worker->index * MiB,
                                             (worker->index + 1) * MiB - 1);
   g_autoptr (Reply) reply = NULL;
   g_autoptr (GBytes) expected
       = file_bytes (worker->path, worker->index * MiB, MiB);
 
-  g_main_context_push_thread_default (context);
-  session = soup_session_new_with_options ("tls-database", database, NULL);
   {
     g_autofree char *url = image_url ("many", NULL);
     reply = http (session, "GET", url, NULL, "Range", range);
@@ -969,6 +979,188 @@ test_concurrent (void)
       g_thread_join (threads[i]);
       g_assert_true (workers[i].ok);
     }
+}
+
+/* The sanitizers' shadow memory and quarantine make RSS say nothing. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#define PUT_CLIENTS 24
+#define PUT_SIZE (4 * MiB)
+#define PUT_BLOCK 4096
+
+/* What each block of PUT_BLOCK bytes of the image is filled with. */
+static guint8
+put_byte (gsize offset)
+{
+  return offset / PUT_BLOCK % 251 + 1;
+}
+
+/* One client connection writing its own PUT_SIZE range. */
+static gpointer
+put_worker (gpointer data)
+{
+  Worker *worker = data;
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (SoupSession) session = thread_session (context);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GBytes) reply = NULL;
+  g_autofree char *url = image_url ("puts", NULL);
+  g_autofree char *range
+      = g_strdup_printf ("bytes %u-%u/*", worker->index * PUT_SIZE,
+                         (worker->index + 1) * PUT_SIZE - 1);
+  guint8 *bytes = g_malloc (PUT_SIZE);
+
+  for (gsize i = 0; i < PUT_SIZE; i += PUT_BLOCK)
+    memset (bytes + i, put_byte (worker->index * PUT_SIZE + i), PUT_BLOCK);
+  body = g_bytes_new_take (bytes, PUT_SIZE);
+  msg = soup_message_new ("PUT", url);
+  soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                "Content-Range", range);
+  soup_message_set_request_body_from_bytes (msg, NULL, body);
+  reply = soup_session_send_and_read (session, msg, NULL, NULL);
+  worker->ok = soup_message_get_status (msg) == 200;
+  g_clear_object (&msg);
+  g_clear_object (&session);
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+/* The daemon's peak RSS (VmHWM) counts from now on. */
+static void
+daemon_reset_peak (void)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/clear_refs", daemon_.pid);
+  int fd = open (path, O_WRONLY);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, "5", 1), ==, 1);
+  close (fd);
+}
+
+static guint64
+daemon_status_kib (const char *field)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", daemon_.pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, field);
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen (field) + 1, NULL, 10);
+}
+
+/* Sends @command to nbdkit's pause filter and waits for its answer. */
+static void
+pause_control (const char *socket_path, char command)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (socket_path);
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GError) error = NULL;
+  char answer = 0;
+
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
+                                        NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (
+      g_io_stream_get_output_stream (G_IO_STREAM (connection)), &command, 1,
+      NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_input_stream_read_all (
+      g_io_stream_get_input_stream (G_IO_STREAM (connection)), &answer, 1, NULL,
+      NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (answer, ==, g_ascii_toupper (command));
+}
+
+/* Waits until the daemon's RSS has not changed for a second (at most
+ * 20 s): the clients sent what it takes from them while the image does
+ * not answer. */
+static void
+wait_daemon_rss_settled (void)
+{
+  guint64 last = 0;
+  int still = 0;
+
+  for (int i = 0; i < 200 && still < 10; i++)
+    {
+      guint64 rss = daemon_status_kib ("VmRSS:");
+
+      still = rss == last ? still + 1 : 0;
+      last = rss;
+      g_usleep (G_USEC_PER_SEC / 10);
+    }
+}
+
+/* Many PUTs at once into an image that does not answer for a while:
+ * those that found no memory wait with their clients paused, and the
+ * daemon's memory stays within its budget for bodies (32 MiB) and what
+ * it holds anyway, where each PUT used to hold 3 MiB or more. */
+static void
+test_put_memory (void)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "puts.raw", NULL);
+  g_autofree char *socket_path = g_build_filename (tmpdir, "puts.sock", NULL);
+  g_autofree char *control_path = g_build_filename (tmpdir, "puts.ctl", NULL);
+  g_autofree char *file_arg = g_strconcat ("file=", path, NULL);
+  g_autofree char *control_arg
+      = g_strconcat ("pause-control=", control_path, NULL);
+  const char *const nbdkit[]
+      = { "nbdkit", "-f",     "-U",        socket_path, "--filter=pause",
+          "file",   file_arg, control_arg, NULL };
+  g_autoptr (TestServer) server = NULL;
+  Worker workers[PUT_CLIENTS];
+  GThread *threads[PUT_CLIENTS];
+  g_autofree char *contents = NULL;
+  gsize size;
+  guint64 peak;
+
+  g_assert_true (g_file_set_contents (path, "", 0, NULL));
+  g_assert_cmpint (truncate (path, PUT_CLIENTS * PUT_SIZE), ==, 0);
+  server = test_server_start (nbdkit, socket_path);
+  add_ticket ("puts", test_server_get_uri (server), PUT_CLIENTS * PUT_SIZE,
+              "[\"write\"]", NULL);
+  daemon_reset_peak ();
+  pause_control (control_path, 'p');
+  for (guint i = 0; i < PUT_CLIENTS; i++)
+    {
+      workers[i] = (Worker){ path, i, FALSE };
+      threads[i] = g_thread_new ("client", put_worker, &workers[i]);
+    }
+  wait_daemon_rss_settled ();
+  pause_control (control_path, 'r');
+  for (guint i = 0; i < PUT_CLIENTS; i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_true (workers[i].ok);
+    }
+  peak = daemon_status_kib ("VmHWM:");
+  g_test_message ("daemon peak RSS %" G_GUINT64_FORMAT " KiB", peak);
+  remove_ticket ("puts");
+  test_server_stop (g_steal_pointer (&server));
+
+  g_assert_true (g_file_get_contents (path, &contents, &size, NULL));
+  g_assert_cmpuint (size, ==, PUT_CLIENTS * PUT_SIZE);
+  for (gsize i = 0; i < size; i += PUT_BLOCK)
+    {
+      guint8 block[PUT_BLOCK];
+
+      memset (block, put_byte (i), PUT_BLOCK);
+      if (memcmp (contents + i, block, PUT_BLOCK) != 0)
+        g_error ("the block at %" G_GSIZE_FORMAT " differs", i);
+    }
+  g_unlink (path);
+#ifndef UNDER_ASAN
+  g_assert_cmpuint (peak, <, 60 * 1024);
+#endif
 }
 
 /* How many descriptors the daemon has open on @path. */
@@ -1892,6 +2084,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/expired", test_expired);
   g_test_add_func ("/serve/delete-during-get", test_delete_during_get);
   g_test_add_func ("/serve/concurrent", test_concurrent);
+  g_test_add_func ("/serve/put-memory", test_put_memory);
   g_test_add_func ("/serve/connection-backends", test_connection_backends);
   g_test_add_func ("/serve/backends", test_backends);
   g_test_add_func ("/serve/ticket-cli", test_ticket_cli);
