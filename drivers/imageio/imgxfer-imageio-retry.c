@@ -380,8 +380,6 @@ checksum (ImgxferImageioHttp *http, gpointer data, GCancellable *cancellable,
 {
   ChecksumArgs *args = data;
 
-  /* An answer of an earlier try whose connection was then lost. */
-  g_clear_pointer (&args->answer, json_node_unref);
   args->answer = _imgxfer_imageio_http_checksum (
       http, args->algorithm, args->block_size, cancellable, error);
   return args->answer != NULL;
