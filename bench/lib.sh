@@ -66,6 +66,23 @@ bench_serve() {
   BENCH_SERVE_URL=$(sed -n 's/^listening on //p' "$out")
 }
 
+# bench_certificates DIR: a CA (DIR/ca.pem) and a certificate it signs for
+# 127.0.0.1 and localhost (DIR/server.pem, DIR/server.key), for a daemon
+# its clients check.
+bench_certificates() {
+  local dir=$1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$dir/ext.cnf"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" -days 2 -subj "/CN=bench CA" \
+    2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$dir/server.key" -out "$dir/server.csr" -subj "/CN=localhost" \
+    2>/dev/null
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" \
+    -CAkey "$dir/ca.key" -CAcreateserial -CAserial "$dir/ca.srl" \
+    -out "$dir/server.pem" -days 2 -extfile "$dir/ext.cnf" 2>/dev/null
+}
+
 # bench_random_file PATH SIZE: SIZE bytes (rounded up to 64 MiB) of random
 # data with no zero blocks: one 64 MiB piece of /dev/urandom repeated, as
 # making it all from /dev/urandom would take longer than what is measured.

@@ -18,6 +18,12 @@
  *         a backing file keeps showing through
  *   clean (dirty-only copies) left alone; dirty ranges are copied as above
  *
+ * A destination's driver that replaced a connection holding writes not
+ * flushed yet says so (IMGXFER_ERROR_RECONNECTED): the worker writes
+ * again, from its source, what it wrote since its last flush
+ * (imgxfer-copy-replay.c), then sends the request again, as many times
+ * in a row as the destination's retries allow.
+ *
  * Every destination connection is flushed at the end, once every worker
  * is done writing: a worker that finishes first waits for the others, so
  * that no connection is flushed while a write on another may still fail.
@@ -54,7 +60,6 @@
 /* How far a worker looks past its unit for more with nothing to read, at
  * most: 4 GiB by default, what one NBD block status request covers. */
 #define MAX_LOOK_AHEAD 32
-#define BUFFER_ALIGNMENT 4096
 
 /* What the workers of one run share. */
 typedef struct
@@ -67,6 +72,8 @@ typedef struct
   gsize request_size;
   gsize zero_block; /* granularity of zero detection */
   gboolean destination_is_zero;
+  ImgxferZeroFlags zero_flags;
+  guint max_replays; /* in a row, for one request */
   ImgxferExtentContext context;
 
   GCancellable *caller;      /* the caller's, may be NULL */
@@ -87,6 +94,7 @@ typedef struct _Worker
   ImgxferBackend *source;
   ImgxferBackend *destination;
   guint8 *buffer;
+  ImgxferCopyReplay written; /* since the destination's last flush */
   GThread *thread;
   gboolean after_empty; /* its last unit ended with nothing to read */
   guint look_ahead;     /* units, see copy_empty_units() */
@@ -150,22 +158,131 @@ observe (Worker *w,
     job->observer_func (offset, length, data, flags, job->observer_data);
 }
 
+/* One request to the worker's destination, its arguments in @args. */
+typedef gboolean (*DestinationRequest) (Worker *w, gconstpointer args,
+                                        GError **error);
+
+/* A give-up after @replays replays in a row, in one line. */
+static void
+set_replay_error (guint replays, GError *reconnected, GError **error)
+{
+  if (replays == 0)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                 "%s; not written again: no retries are allowed",
+                 reconnected->message);
+  else
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                 "%s; written again %u times in a row already, as many as "
+                 "the retries allowed",
+                 reconnected->message, replays);
+}
+
+/* Sends @request; when the destination replaced its connection, writes
+ * again what the worker wrote since its last flush and sends @request
+ * again (see the top of the file). A replaced connection during the
+ * replay starts it again, counted too. */
+static gboolean
+send_request (Worker *w, DestinationRequest request, gconstpointer args,
+              GError **error)
+{
+  Run *run = w->run;
+
+  for (guint replays = 0;; replays++)
+    {
+      g_autoptr (GError) local_error = NULL;
+
+      if ((replays == 0
+           || _imgxfer_copy_replay_run (&w->written, run->cancellable,
+                                        &local_error))
+          && request (w, args, &local_error))
+        return TRUE;
+      if (!g_error_matches (local_error, IMGXFER_ERROR,
+                            IMGXFER_ERROR_RECONNECTED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      if (replays == run->max_replays)
+        {
+          set_replay_error (replays, local_error, error);
+          return FALSE;
+        }
+      /* As the drivers say that they send a request again. */
+      g_message ("retrying the %" G_GUINT64_FORMAT
+                 " bytes written to %s since its last flush after: %s (%u/%u)",
+                 _imgxfer_copy_replay_get_bytes (&w->written),
+                 imgxfer_backend_get_url (w->destination), local_error->message,
+                 replays + 1, run->max_replays);
+    }
+}
+
+static gboolean
+flush_request (Worker *w, gconstpointer args, GError **error)
+{
+  return imgxfer_destination_flush (IMGXFER_DESTINATION (w->destination),
+                                    w->run->cancellable, error);
+}
+
+/* Makes the worker's writes durable: none needs writing again then. */
+static gboolean
+flush_destination (Worker *w, GError **error)
+{
+  if (!send_request (w, flush_request, NULL, error))
+    return FALSE;
+  _imgxfer_copy_replay_forget (&w->written);
+  return TRUE;
+}
+
+/* Notes a range written; flushes once a replay would cost too much. */
+static gboolean
+note_written (Worker *w, guint64 offset, guint64 length, gboolean zero,
+              GError **error)
+{
+  return !_imgxfer_copy_replay_add (&w->written, offset, length, zero)
+         || flush_destination (w, error);
+}
+
+typedef struct
+{
+  const guint8 *data; /* NULL: zeroes */
+  guint64 offset;
+  guint64 length;
+} Range;
+
+static gboolean
+zero_request (Worker *w, gconstpointer args, GError **error)
+{
+  const Range *range = args;
+
+  return imgxfer_destination_zero (
+      IMGXFER_DESTINATION (w->destination), range->offset, range->length,
+      w->run->zero_flags, w->run->cancellable, error);
+}
+
+static gboolean
+write_request (Worker *w, gconstpointer args, GError **error)
+{
+  const Range *range = args;
+
+  return imgxfer_destination_pwrite (IMGXFER_DESTINATION (w->destination),
+                                     range->data, range->length, range->offset,
+                                     w->run->cancellable, error);
+}
+
 /* One zero request, or none when the destination already reads as
  * zeroes. Deallocating is allowed only when the copy is sparse. */
 static gboolean
 zero_range (Worker *w, guint64 offset, guint64 length, GError **error)
 {
   Run *run = w->run;
-  ImgxferZeroFlags flags = run->job->sparse ? IMGXFER_ZERO_MAY_TRIM
-                                            : IMGXFER_ZERO_NONE;
+  const Range range = { NULL, offset, length };
 
   if (run_check_cancelled (run, error))
     return FALSE;
   if (!run->destination_is_zero
       && (!start_other_workers (w, error)
-          || !imgxfer_destination_zero (IMGXFER_DESTINATION (w->destination),
-                                        offset, length, flags,
-                                        run->cancellable, error)))
+          || !send_request (w, zero_request, &range, error)
+          || !note_written (w, offset, length, TRUE, error)))
     return FALSE;
 
   report (w, length);
@@ -179,10 +296,11 @@ write_range (Worker *w,
              gsize length,
              GError **error)
 {
+  const Range range = { data, offset, length };
+
   if (run_check_cancelled (w->run, error)
-      || !imgxfer_destination_pwrite (IMGXFER_DESTINATION (w->destination),
-                                      data, length, offset,
-                                      w->run->cancellable, error))
+      || !send_request (w, write_request, &range, error)
+      || !note_written (w, offset, length, FALSE, error))
     return FALSE;
 
   report (w, length);
@@ -444,8 +562,7 @@ worker_flush (Worker *w, GError **error)
 
   if (run_check_cancelled (run, error))
     return FALSE;
-  return imgxfer_destination_flush (IMGXFER_DESTINATION (w->destination),
-                                    run->cancellable, error);
+  return flush_destination (w, error);
 }
 
 static gpointer
@@ -456,7 +573,10 @@ worker_thread (gpointer data)
   GError *error = NULL;
   gboolean ok;
 
-  w->buffer = g_aligned_alloc (1, run->request_size, BUFFER_ALIGNMENT);
+  w->buffer
+      = g_aligned_alloc (1, run->request_size, IMGXFER_COPY_BUFFER_ALIGNMENT);
+  _imgxfer_copy_replay_init (&w->written, w->source, w->destination,
+                             run->request_size, run->zero_flags);
   ok = worker_copy (w, &error);
   if (!ok)
     run_fail (run, g_steal_pointer (&error));
@@ -465,6 +585,7 @@ worker_thread (gpointer data)
   run_wait_written (run);
   if (ok && w->destination != NULL && !worker_flush (w, &error))
     run_fail (run, error);
+  _imgxfer_copy_replay_clear (&w->written);
   return NULL;
 }
 
@@ -566,6 +687,11 @@ run_init (Run *run, const ImgxferCopyJob *job, GCancellable *caller)
             && (job->target_is_zero
                 || (imgxfer_backend_get_caps (job->destination)
                     & IMGXFER_BACKEND_IS_ZERO)));
+  run->zero_flags = job->sparse ? IMGXFER_ZERO_MAY_TRIM : IMGXFER_ZERO_NONE;
+  run->max_replays = job->destination == NULL
+                         ? 0
+                         : imgxfer_open_options_get_retries (
+                             imgxfer_backend_get_options (job->destination));
   run->context = job->dirty_only ? IMGXFER_EXTENT_CONTEXT_DIRTY
                                  : IMGXFER_EXTENT_CONTEXT_ZERO;
   run->cancellable = g_cancellable_new ();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <imgxfer/imgxfer-copy.h>
+#include <imgxfer/imgxfer-destination.h>
 #include <imgxfer/imgxfer-extent.h>
 
 G_BEGIN_DECLS
@@ -94,5 +95,44 @@ gsize _imgxfer_copy_zero_run (const guint8 *buffer,
                               guint64 offset,
                               gsize block,
                               gboolean *is_zero);
+
+/* Writes sent again after a replaced connection, in imgxfer-copy-replay.c. */
+
+/* Buffers of the copy are aligned for direct I/O. */
+#define IMGXFER_COPY_BUFFER_ALIGNMENT 4096
+
+/* What one worker wrote to its destination clone since the clone's last
+ * flush, as ranges, and how to write them again from its source clone. */
+typedef struct
+{
+  ImgxferBackend *source;
+  ImgxferBackend *destination;
+  gsize request_size;
+  ImgxferZeroFlags zero_flags;
+
+  GArray *ranges; /* oldest first, adjacent ones merged */
+  guint64 data_bytes;
+  guint8 *buffer; /* made by the first replay of data */
+} ImgxferCopyReplay;
+
+void _imgxfer_copy_replay_init (ImgxferCopyReplay *self, ImgxferBackend *source,
+                                ImgxferBackend *destination, gsize request_size,
+                                ImgxferZeroFlags zero_flags);
+void _imgxfer_copy_replay_clear (ImgxferCopyReplay *self);
+
+/* Notes a range written (data, or zeroed when @zero). TRUE when the list
+ * is as long as a replay may cost: time to flush and forget it. */
+gboolean _imgxfer_copy_replay_add (ImgxferCopyReplay *self, guint64 offset,
+                                   guint64 length, gboolean zero);
+
+/* After a successful flush. */
+void _imgxfer_copy_replay_forget (ImgxferCopyReplay *self);
+
+/* Bytes listed, data and zeroes, for the log. */
+guint64 _imgxfer_copy_replay_get_bytes (ImgxferCopyReplay *self);
+
+/* Writes every range listed again: data read again from the source. */
+gboolean _imgxfer_copy_replay_run (ImgxferCopyReplay *self,
+                                   GCancellable *cancellable, GError **error);
 
 G_END_DECLS

@@ -295,7 +295,8 @@ imgxfer_open_options_copy (ImgxferOpenOptions *self)
  *
  * Sets the URL of the same image through a proxy (an imageio proxy),
  * used only when the image's own URL cannot be reached (a connection or
- * TLS failure, not an HTTP error). Default: %NULL.
+ * TLS failure, not an HTTP error), at once: that failure is then not
+ * retried (imgxfer_open_options_set_retries()). Default: %NULL.
  *
  * Since: 0.1
  */
@@ -427,7 +428,10 @@ DEFINE_VALUE_OPTION (guint, timeout)
  * request itself is wrong, or that the ticket is gone or expired (HTTP
  * 4xx), fails at once, as does an error of the image (no space). Each
  * retry is logged with g_message(): the request, why it failed, and its
- * number. Writes stay safe: see the drivers' notes on flushing.
+ * number. Writes stay safe: a driver that replaced a connection holding
+ * writes not flushed yet says so with %IMGXFER_ERROR_RECONNECTED, and
+ * #ImgxferCopy writes them again before the request, up to @retries times
+ * in a row.
  *
  * The default is %IMGXFER_DEFAULT_RETRIES.
  *

@@ -12,9 +12,10 @@
  * (imgxfer-imageio-http.c). When the transfer URL cannot be reached at
  * all, the proxy URL is tried, once, at open; never after an HTTP error
  * nor part-way. When the server is on this machine and offers its unix
- * socket, the connections go through it instead of TLS. Once open, a
- * request that fails in a way that may pass is sent again on a new
- * connection (imgxfer-imageio-retry.c).
+ * socket, the connections go through it instead of TLS. A request that
+ * fails in a way that may pass, OPTIONS at open too, is sent again on a
+ * new connection (imgxfer-imageio-retry.c); but a transfer URL that
+ * cannot be reached goes to the proxy URL at once, when there is one.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -65,6 +66,8 @@ struct _ImgxferImageioBackend
   ExtentsCache *extents; /* shared with the clones */
   /* During a clone's open: the backend it clones. */
   ImgxferImageioBackend *template;
+  /* During open: the proxy URL is next if transfer_url cannot be reached. */
+  gboolean proxy_pending;
 };
 
 static void imgxfer_imageio_backend_source_init (ImgxferSourceInterface *iface);
@@ -130,6 +133,7 @@ new_http_with_timeout (ImgxferImageioBackend *self, const char *url,
     .insecure = imgxfer_open_options_get_insecure (options),
     .unix_socket = unix_socket,
     .timeout_s = timeout_s,
+    .has_fallback = self->proxy_pending,
   };
 
   return _imgxfer_imageio_http_new (url, url, &connect, error);
@@ -161,8 +165,6 @@ reconnect (gpointer data, GError **error)
   return new_http (self, self->transfer_url, self->unix_socket, error);
 }
 
-/* Writes go with ?flush=n, and are kept until flushed, when the server
- * flushes on request. */
 static void
 start_retries (ImgxferImageioBackend *self)
 {
@@ -170,8 +172,8 @@ start_retries (ImgxferImageioBackend *self)
       = imgxfer_backend_get_options (IMGXFER_BACKEND (self));
 
   self->retry = _imgxfer_imageio_retry_new (
-      self->transfer_url, imgxfer_open_options_get_retries (options),
-      is_writable (self) && self->features.can_flush, reconnect, self);
+      self->transfer_url, imgxfer_open_options_get_retries (options), reconnect,
+      self);
 }
 
 /* A server that removes a ticket, or sees it expire, drops the requests
@@ -221,25 +223,31 @@ explain_failure (ImgxferImageioBackend *self, GError **error)
   return FALSE;
 }
 
-/* OPTIONS on @url; on success the backend talks to @url from now on. */
+/* OPTIONS on @url, sent again as any request; on success the backend
+ * talks to @url from now on. */
 static gboolean
 try_url (ImgxferImageioBackend *self, const char *url, gboolean *unreachable,
          GCancellable *cancellable, GError **error)
 {
-  g_autoptr (ImgxferImageioHttp) http = new_http (self, url, NULL, error);
+  g_autoptr (ImgxferImageioRetry) retry = NULL;
 
   *unreachable = FALSE;
-  if (http == NULL)
-    return FALSE;
-  if (!_imgxfer_imageio_http_options (http, &self->features, cancellable,
-                                      error))
-    {
-      *unreachable = _imgxfer_imageio_http_unreachable (http);
-      return FALSE;
-    }
-  self->http = g_steal_pointer (&http);
+  g_free (self->transfer_url);
   self->transfer_url = g_strdup (url);
-  return TRUE;
+  self->http = new_http (self, url, NULL, error);
+  if (self->http == NULL)
+    return FALSE;
+  retry = _imgxfer_imageio_retry_new (
+      url,
+      imgxfer_open_options_get_retries (
+          imgxfer_backend_get_options (IMGXFER_BACKEND (self))),
+      reconnect, self);
+  if (_imgxfer_imageio_retry_options (retry, &self->http, &self->features,
+                                      cancellable, error))
+    return TRUE;
+  *unreachable = _imgxfer_imageio_http_unreachable (self->http);
+  g_clear_pointer (&self->http, _imgxfer_imageio_http_free);
+  return FALSE;
 }
 
 /* The proxy URL is for a transfer URL that cannot be reached at all (no
@@ -253,8 +261,12 @@ reach_server (ImgxferImageioBackend *self, GCancellable *cancellable,
       imgxfer_backend_get_options (IMGXFER_BACKEND (self)));
   g_autoptr (GError) local_error = NULL;
   gboolean unreachable;
+  gboolean ok;
 
-  if (try_url (self, url_of (self), &unreachable, cancellable, &local_error))
+  self->proxy_pending = proxy_url != NULL;
+  ok = try_url (self, url_of (self), &unreachable, cancellable, &local_error);
+  self->proxy_pending = FALSE;
+  if (ok)
     return TRUE;
   if (proxy_url == NULL || !unreachable)
     {
@@ -593,8 +605,9 @@ imgxfer_imageio_backend_checksum (ImgxferBackend *backend,
                    "%s: the server computes no checksums", url_of (self));
       return NULL;
     }
-  answer = _imgxfer_imageio_http_checksum (self->http, algorithm, block_size,
-                                           cancellable, &local_error);
+  answer
+      = _imgxfer_imageio_retry_checksum (self->retry, &self->http, algorithm,
+                                         block_size, cancellable, &local_error);
   /* 400: an algorithm or block size the server does not take. */
   if (answer == NULL
       && g_error_matches (local_error, IMGXFER_ERROR,

@@ -35,11 +35,13 @@ struct _ImgxferImageioHttp
   char *unix_socket;
   gboolean insecure;
   guint timeout_s;
+  gboolean has_fallback;
   GTlsDatabase *database; /* from the CA file; NULL: the system's */
 
   SoupSession *session;
   GThread *session_thread;
   guint connections; /* made so far, by every session */
+  gboolean reached;  /* a connection was made, its TLS handshake done */
 
   /* What the last request found. */
   gboolean unreachable;
@@ -106,6 +108,7 @@ _imgxfer_imageio_http_new (const char *url, const char *name,
   self->unix_socket = g_strdup (options->unix_socket);
   self->insecure = options->insecure;
   self->timeout_s = options->timeout_s;
+  self->has_fallback = options->has_fallback;
   self->uri = request_uri (url, name, options->unix_socket != NULL, error);
   if (self->uri == NULL)
     return NULL;
@@ -302,11 +305,14 @@ set_transport_error (ImgxferImageioHttp *self, SoupMessage *msg,
       g_propagate_error (error, g_error_copy (local_error));
       return;
     }
-  self->unreachable = soup_message_get_status (msg) == SOUP_STATUS_NONE;
+  /* A connection cut once made is a server reached that went away. */
+  self->unreachable
+      = soup_message_get_status (msg) == SOUP_STATUS_NONE && !self->reached;
   /* A refused certificate stays refused; a refused, reset or closed
-   * connection may not. */
+   * connection may not, unless another URL is the remedy. */
   note_failure (self,
-                may_pass (local_error) && !(self->tls_errors && !self->insecure),
+                may_pass (local_error) && !(self->tls_errors && !self->insecure)
+                    && !(self->unreachable && self->has_fallback),
                 local_error->message);
 
   if (self->tls_errors && !self->insecure)
@@ -333,7 +339,8 @@ set_transport_error (ImgxferImageioHttp *self, SoupMessage *msg,
 /* libsoup writes a request's headers and its body apart: with Nagle's
  * algorithm a small body (a PATCH) then waits for the ACK of the headers,
  * which the server delays, 40 ms a request over TCP. Each connection
- * made is counted. */
+ * made is counted, and one that is ready for requests (libsoup says
+ * "complete" after the TLS handshake) shows the server reachable. */
 static void
 on_network_event (SoupMessage *msg, GSocketClientEvent event,
                   GIOStream *connection, gpointer data)
@@ -341,6 +348,8 @@ on_network_event (SoupMessage *msg, GSocketClientEvent event,
   ImgxferImageioHttp *self = data;
   GSocket *socket;
 
+  if (event == G_SOCKET_CLIENT_COMPLETE)
+    self->reached = TRUE;
   if (event == G_SOCKET_CLIENT_CONNECTED)
     self->connections++;
   if (event != G_SOCKET_CLIENT_CONNECTED || !G_IS_TCP_CONNECTION (connection))

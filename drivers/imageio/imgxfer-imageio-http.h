@@ -46,6 +46,9 @@ typedef struct
   gboolean insecure;       /* no certificate verification */
   const char *unix_socket; /* plain HTTP through this socket instead */
   guint timeout_s;         /* connecting and each request */
+  /* Another URL is tried when this one cannot be reached: not reaching
+   * it is then no failure that may pass. */
+  gboolean has_fallback;
 } ImgxferImageioConnectOptions;
 
 /* One keep-alive connection to @url (http(s)://HOST:PORT/images/TICKET or
@@ -61,8 +64,10 @@ void _imgxfer_imageio_http_free (ImgxferImageioHttp *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferImageioHttp, _imgxfer_imageio_http_free)
 
-/* TRUE when the last request failed before any HTTP response came: the
- * server could not be reached (name resolution, connection, TLS). */
+/* TRUE when the last request failed before any connection to the server
+ * was ready: it could not be reached (name resolution, connection, TLS
+ * handshake). A connection made, then cut before an answer, is a server
+ * reached. */
 gboolean _imgxfer_imageio_http_unreachable (ImgxferImageioHttp *self);
 
 /* How many connections to the server were made so far. libsoup makes a
@@ -72,7 +77,8 @@ guint _imgxfer_imageio_http_connections (ImgxferImageioHttp *self);
 
 /* TRUE when the last request failed in a way that may pass if it is
  * sent again on a new connection: no answer at all (refused, reset,
- * closed, timed out; not a refused certificate), an answer cut short, or
+ * closed; not a refused certificate, a timeout, nor a server not reached
+ * when the connection has a fallback), an answer cut short, or
  * a status that says "not now" (408, 429, 502, 503, 504). @reason: why,
  * without the URL, valid until the next request. */
 gboolean _imgxfer_imageio_http_transient (ImgxferImageioHttp *self,

@@ -2,38 +2,41 @@
  * connection when they failed in a way that may pass
  *
  * Every request of the imageio protocol may be sent twice with the same
- * result: a GET or a PUT of a range, a PATCH zero of a range, a flush. A
- * request that failed with no answer, a cut answer or a "not now" status
- * (imgxfer-imageio-http.c says which) is sent again on a new connection,
- * after a pause, a bounded number of times; the connection it failed on
- * is dropped, since libsoup may have left it in any state.
+ * result: a GET or a PUT of a range, a PATCH zero of a range, a flush,
+ * OPTIONS, extents, a checksum. A request that failed with no answer, a
+ * cut answer or a "not now" status (imgxfer-imageio-http.c says which) is
+ * sent again on a new connection, after a pause, a bounded number of
+ * times; the connection it failed on is dropped, since libsoup may have
+ * left it in any state.
  *
  * Writes need more. The copy sends them with ?flush=n and flushes each
- * connection once at the end; a write acknowledged on a connection that
- * then broke is durable only if the server that took it still holds it
- * when a flush comes. A flush on the new connection does not make it so:
- * the server may have restarted in between (a daemon killed, and its
- * qemu-nbd with the qcow2 tables it had in memory), and a restarted
- * server flushes what it has, not what its predecessor lost. So each
- * write is kept here until a flush on its connection succeeds, and the
- * writes kept are sent again on the new connection, in their order,
- * before the failed request. The end's flush then covers every write the
- * copy was told succeeded, whatever happened to the server in between.
- * Sending a write again is harmless because the copy writes each range
- * once, from one connection: nothing newer can be under it.
+ * connection once in a while and at the end; a write acknowledged on a
+ * connection that then broke is durable only if the server that took it
+ * still holds it when a flush comes. A flush on the new connection does
+ * not make it so: the server may have restarted in between (a daemon
+ * killed, and its qemu-nbd with the qcow2 tables it had in memory), and a
+ * restarted server flushes what it has, not what its predecessor lost.
+ * Keeping a copy of each write here until a flush covers it would cost a
+ * copy of every byte uploaded and a flush every few writes. The caller
+ * knows what it wrote, and where to read it again: a request that
+ * replaces a connection on which writes were acknowledged since the last
+ * flush is not sent, and fails with IMGXFER_ERROR_RECONNECTED; the
+ * caller writes those writes again, then sends the request again (the
+ * copy engine does so). The retries made so far carry over to those
+ * requests, so that the pauses keep growing and their number stays
+ * bounded while the server is away.
  *
  * libsoup replaces a connection by itself too: a request that finds its
  * kept-alive connection closed goes once more on a new one, silently (a
  * daemon restarted between two requests), and a request from another
  * thread gets a session, and a connection, of its own. The connections
- * each request made are counted, and when the one in use is not the one
- * that took the writes kept, they are sent again as after a failure (and a
- * flush made meanwhile is made again).
+ * each http made are counted, and a request that succeeded on another
+ * connection than the one that took the writes not flushed yet fails
+ * with IMGXFER_ERROR_RECONNECTED as well (it is sent again after them: a
+ * flush made meanwhile covered nothing of theirs).
  *
- * What is kept is bounded: once KEEP_MAX bytes of data are kept, the
- * connection is flushed and they are dropped. Zero requests are kept as
- * ranges, without data. A server without flush takes each PUT with
- * ?flush=y, durable when answered: nothing is kept then.
+ * A server without flush takes each PUT with ?flush=y, durable when
+ * answered: nothing is left unflushed then.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -43,45 +46,24 @@
 
 #include "../common/imgxfer-retry.h"
 
-/* Four of the copy's 8 MiB writes between flushes: a flush costs the
- * server a sync of what it wrote, so not much more often than that. */
-#define KEEP_MAX (32 * 1024 * 1024)
-/* How many times in a row the writes kept follow a new connection. */
-#define FOLLOW_MAX 3
-
-typedef struct
-{
-  guint64 offset;
-  guint64 length;
-  GBytes *data; /* NULL: a zero request */
-} KeptWrite;
-
 struct _ImgxferImageioRetry
 {
   char *url;
   guint retries;
-  gboolean keep_writes;
   ImgxferImageioConnectFunc connect;
   gpointer connect_data;
 
-  GArray *kept; /* KeptWrite, oldest first */
-  gsize kept_bytes;
-  /* The connection of the http that holds the writes kept, by its count
-   * (_imgxfer_imageio_http_connections()); and whether they were sent
-   * again on another one by the last request. */
-  guint kept_connection;
-  gboolean kept_sent_again;
+  /* A write was acknowledged without a flush since the last flush, on
+   * the connection of the http counted written_on
+   * (_imgxfer_imageio_http_connections()). */
+  gboolean unflushed;
+  guint written_on;
+  /* Retries in a row: back to 0 when a request succeeds. */
+  guint failures;
 };
-
-static void
-kept_write_clear (KeptWrite *kept)
-{
-  g_clear_pointer (&kept->data, g_bytes_unref);
-}
 
 ImgxferImageioRetry *
 _imgxfer_imageio_retry_new (const char *url, guint retries,
-                            gboolean keep_writes,
                             ImgxferImageioConnectFunc connect,
                             gpointer connect_data)
 {
@@ -89,12 +71,8 @@ _imgxfer_imageio_retry_new (const char *url, guint retries,
 
   self->url = g_strdup (url);
   self->retries = retries;
-  /* Nothing needs keeping when nothing is sent again. */
-  self->keep_writes = keep_writes && retries > 0;
   self->connect = connect;
   self->connect_data = connect_data;
-  self->kept = g_array_new (FALSE, FALSE, sizeof (KeptWrite));
-  g_array_set_clear_func (self->kept, (GDestroyNotify)kept_write_clear);
   return self;
 }
 
@@ -103,96 +81,47 @@ _imgxfer_imageio_retry_free (ImgxferImageioRetry *self)
 {
   if (self == NULL)
     return;
-  g_array_unref (self->kept);
   g_free (self->url);
   g_free (self);
 }
 
-static void
-forget_writes (ImgxferImageioRetry *self)
-{
-  g_array_set_size (self->kept, 0);
-  self->kept_bytes = 0;
-}
-
-/* The writes kept, sent again on a new connection. */
+/* The writes not flushed yet are the caller's to send again: from now
+ * on the new connection holds none. */
 static gboolean
-send_kept_writes (ImgxferImageioRetry *self, ImgxferImageioHttp *http,
-                  GCancellable *cancellable, GError **error)
+writes_lost (ImgxferImageioRetry *self, GError **error)
 {
-  for (guint i = 0; i < self->kept->len; i++)
-    {
-      const KeptWrite *kept = &g_array_index (self->kept, KeptWrite, i);
-      gboolean ok;
-
-      if (kept->data)
-        ok = _imgxfer_imageio_http_put (
-            http, g_bytes_get_data (kept->data, NULL), kept->length,
-            kept->offset, FALSE, cancellable, error);
-      else
-        ok = _imgxfer_imageio_http_zero (http, kept->offset, kept->length,
-                                         FALSE, cancellable, error);
-      if (!ok)
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* Replaces *@http with a new connection carrying the writes kept. A
- * failure to make one at all (a CA file gone) is not retried. */
-static gboolean
-reconnect (ImgxferImageioRetry *self, ImgxferImageioHttp **http,
-           gboolean *transient, GCancellable *cancellable, GError **error)
-{
-  g_autoptr (ImgxferImageioHttp) fresh
-      = self->connect (self->connect_data, error);
-  const char *reason;
-
-  *transient = FALSE;
-  if (fresh == NULL)
-    return FALSE;
-  g_clear_pointer (http, _imgxfer_imageio_http_free);
-  *http = g_steal_pointer (&fresh);
-  if (send_kept_writes (self, *http, cancellable, error))
-    {
-      /* All on the first connection of the new http, or not all on one:
-       * then they go again after the request. */
-      self->kept_connection
-          = _imgxfer_imageio_http_connections (*http) <= 1 ? 1 : 0;
-      return TRUE;
-    }
-  *transient = _imgxfer_imageio_http_transient (*http, &reason);
+  self->unflushed = FALSE;
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED,
+               "%s: the connection to the server was replaced, and writes "
+               "not flushed on the old one may be lost",
+               self->url);
   return FALSE;
 }
 
-/* After a request that succeeded: the writes kept go again when libsoup
- * put the request on another connection than theirs. */
+/* After a request that succeeded: on the connection that holds the
+ * writes not flushed yet, if any. */
 static gboolean
-follow_connection (ImgxferImageioRetry *self, ImgxferImageioHttp *http,
-                   GCancellable *cancellable, GError **error)
+check_connection (ImgxferImageioRetry *self, ImgxferImageioHttp *http,
+                  GError **error)
 {
-  for (guint times = 0;; times++)
-    {
-      guint current = _imgxfer_imageio_http_connections (http);
+  if (self->unflushed
+      && _imgxfer_imageio_http_connections (http) != self->written_on)
+    return writes_lost (self, error);
+  return TRUE;
+}
 
-      if (self->kept->len == 0 || current == self->kept_connection)
-        {
-          self->kept_connection = current;
-          return TRUE;
-        }
-      if (times == FOLLOW_MAX)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                       "%s: the server keeps closing the connection",
-                       self->url);
-          return FALSE;
-        }
-      /* Equal at the next turn if they all went on this one. */
-      if (!send_kept_writes (self, http, cancellable, error))
-        return FALSE;
-      self->kept_connection = current;
-      self->kept_sent_again = TRUE;
-    }
+/* Replaces *@http with a new connection. A failure to make one at all (a
+ * CA file gone) is not retried. */
+static gboolean
+reconnect (ImgxferImageioRetry *self, ImgxferImageioHttp **http, GError **error)
+{
+  ImgxferImageioHttp *fresh = self->connect (self->connect_data, error);
+
+  if (fresh == NULL)
+    return FALSE;
+  _imgxfer_imageio_http_free (*http);
+  *http = fresh;
+  return TRUE;
 }
 
 typedef gboolean (*RequestFunc) (ImgxferImageioHttp *http, gpointer args,
@@ -209,53 +138,73 @@ exhausted_error (GError *first, GError *last, guint retries, const char *why)
                       retries, retries == 1 ? "retry" : "retries", why);
 }
 
+/* Gives @request up: as it failed when that cannot pass, else after the
+ * retries. */
+static gboolean
+give_up (ImgxferImageioRetry *self, gboolean transient, GError **first,
+         GError **last, const char *why, GError **error)
+{
+  if (transient && self->failures > 0)
+    g_propagate_error (error, exhausted_error (*first ? *first : *last, *last,
+                                               self->failures, why));
+  else
+    g_propagate_error (error, g_steal_pointer (last));
+  self->failures = 0;
+  return FALSE;
+}
+
 /* Sends a request by @func until it succeeds, fails in a way that does
- * not pass, or has been sent 1 + retries times. @request says what it is
- * in the log. A failure that does not pass is reported as it is. */
+ * not pass, or the retries are spent; or until it is found that writes
+ * not flushed yet may be lost (see the top). @request says what it is in
+ * the log. */
 static gboolean
 send_request (ImgxferImageioRetry *self, ImgxferImageioHttp **http,
               const char *request, RequestFunc func, gpointer args,
               GCancellable *cancellable, GError **error)
 {
   g_autoptr (GError) first_error = NULL;
-  g_autoptr (GError) last_error = NULL;
 
-  for (guint attempt = 0;; attempt++)
+  for (;;)
     {
+      g_autoptr (GError) last_error = NULL;
       g_autofree char *reason = NULL;
       const char *why = "";
-      gboolean transient = TRUE;
+      gboolean transient;
 
-      g_clear_error (&last_error);
-      if (attempt == 0
-          || reconnect (self, http, &transient, cancellable, &last_error))
+      if (func (*http, args, cancellable, &last_error))
         {
-          if (func (*http, args, cancellable, &last_error)
-              && follow_connection (self, *http, cancellable, &last_error))
-            return TRUE;
-          transient = _imgxfer_imageio_http_transient (*http, &why);
+          self->failures = 0;
+          return check_connection (self, *http, error);
         }
-      else if (transient)
-        _imgxfer_imageio_http_transient (*http, &why);
-
-      if (attempt == 0)
-        first_error = g_error_copy (last_error);
-      if (transient && attempt > 0 && attempt == self->retries)
-        {
-          g_propagate_error (
-              error, exhausted_error (first_error, last_error, attempt, why));
-          return FALSE;
-        }
-      if (!transient || attempt >= self->retries)
-        break;
+      transient = _imgxfer_imageio_http_transient (*http, &why);
+      if (!transient || self->failures >= self->retries)
+        return give_up (self, transient, &first_error, &last_error, why, error);
+      if (first_error == NULL)
+        first_error = g_steal_pointer (&last_error);
       /* The next request replaces the connection, and with it why. */
       reason = g_strdup (why);
-      if (!_imgxfer_retry_wait (request, reason, attempt + 1, self->retries,
-                                cancellable, error))
-        return FALSE;
+      self->failures++;
+      if (!_imgxfer_retry_wait (request, reason, self->failures, self->retries,
+                                cancellable, error)
+          || !reconnect (self, http, error))
+        {
+          self->failures = 0;
+          return FALSE;
+        }
+      if (self->unflushed)
+        return writes_lost (self, error);
     }
-  g_propagate_error (error, g_steal_pointer (&last_error));
-  return FALSE;
+}
+
+/* A write answered without a flush: durable at the next flush on this
+ * connection. */
+static void
+note_unflushed (ImgxferImageioRetry *self, ImgxferImageioHttp *http)
+{
+  if (self->unflushed)
+    return;
+  self->unflushed = TRUE;
+  self->written_on = _imgxfer_imageio_http_connections (http);
 }
 
 static char *
@@ -313,46 +262,10 @@ _imgxfer_imageio_retry_flush (ImgxferImageioRetry *self,
 {
   g_autofree char *request = g_strdup_printf ("PATCH flush %s", self->url);
 
-  /* A flush covers the writes kept only on their connection. */
-  for (guint times = 0;; times++)
-    {
-      self->kept_sent_again = FALSE;
-      if (!send_request (self, http, request, flush, NULL, cancellable, error))
-        return FALSE;
-      if (!self->kept_sent_again)
-        break;
-      if (times == FOLLOW_MAX)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                       "%s: the server keeps closing the connection",
-                       self->url);
-          return FALSE;
-        }
-    }
-  forget_writes (self);
+  if (!send_request (self, http, request, flush, NULL, cancellable, error))
+    return FALSE;
+  self->unflushed = FALSE;
   return TRUE;
-}
-
-/* Keeps a write (@data, or zeroes when NULL) that no flush covers yet;
- * flushes once too much is kept. */
-static gboolean
-keep_write (ImgxferImageioRetry *self, ImgxferImageioHttp **http,
-            const void *data, guint64 length, guint64 offset,
-            GCancellable *cancellable, GError **error)
-{
-  KeptWrite kept = { .offset = offset, .length = length };
-
-  if (!self->keep_writes)
-    return TRUE;
-  if (data)
-    {
-      kept.data = g_bytes_new (data, length);
-      self->kept_bytes += length;
-    }
-  g_array_append_val (self->kept, kept);
-  if (self->kept_bytes < KEEP_MAX)
-    return TRUE;
-  return _imgxfer_imageio_retry_flush (self, http, cancellable, error);
 }
 
 static gboolean
@@ -377,10 +290,11 @@ _imgxfer_imageio_retry_put (ImgxferImageioRetry *self,
   };
   g_autofree char *request = describe (self, "PUT", offset, length);
 
-  return send_request (self, http, request, put, &args, cancellable, error)
-         && (flush
-             || keep_write (self, http, buffer, length, offset, cancellable,
-                            error));
+  if (!send_request (self, http, request, put, &args, cancellable, error))
+    return FALSE;
+  if (!flush)
+    note_unflushed (self, *http);
+  return TRUE;
 }
 
 static gboolean
@@ -402,10 +316,11 @@ _imgxfer_imageio_retry_zero (ImgxferImageioRetry *self,
   Args args = { .length = length, .offset = offset, .flush = flush };
   g_autofree char *request = describe (self, "PATCH zero", offset, length);
 
-  return send_request (self, http, request, zero, &args, cancellable, error)
-         && (flush
-             || keep_write (self, http, NULL, length, offset, cancellable,
-                            error));
+  if (!send_request (self, http, request, zero, &args, cancellable, error))
+    return FALSE;
+  if (!flush)
+    note_unflushed (self, *http);
+  return TRUE;
 }
 
 static gboolean
@@ -431,4 +346,55 @@ _imgxfer_imageio_retry_extents (ImgxferImageioRetry *self,
   if (!send_request (self, http, request, extents, &args, cancellable, error))
     return NULL;
   return args.extents;
+}
+
+static gboolean
+options (ImgxferImageioHttp *http, gpointer features, GCancellable *cancellable,
+         GError **error)
+{
+  return _imgxfer_imageio_http_options (http, features, cancellable, error);
+}
+
+gboolean
+_imgxfer_imageio_retry_options (ImgxferImageioRetry *self,
+                                ImgxferImageioHttp **http,
+                                ImgxferImageioFeatures *features,
+                                GCancellable *cancellable, GError **error)
+{
+  g_autofree char *request = g_strdup_printf ("OPTIONS %s", self->url);
+
+  return send_request (self, http, request, options, features, cancellable,
+                       error);
+}
+
+typedef struct
+{
+  const char *algorithm;
+  gsize block_size;
+  JsonNode *answer;
+} ChecksumArgs;
+
+static gboolean
+checksum (ImgxferImageioHttp *http, gpointer data, GCancellable *cancellable,
+          GError **error)
+{
+  ChecksumArgs *args = data;
+
+  args->answer = _imgxfer_imageio_http_checksum (
+      http, args->algorithm, args->block_size, cancellable, error);
+  return args->answer != NULL;
+}
+
+JsonNode *
+_imgxfer_imageio_retry_checksum (ImgxferImageioRetry *self,
+                                 ImgxferImageioHttp **http,
+                                 const char *algorithm, gsize block_size,
+                                 GCancellable *cancellable, GError **error)
+{
+  ChecksumArgs args = { .algorithm = algorithm, .block_size = block_size };
+  g_autofree char *request = g_strdup_printf ("GET %s/checksum", self->url);
+
+  if (!send_request (self, http, request, checksum, &args, cancellable, error))
+    g_clear_pointer (&args.answer, json_node_unref);
+  return args.answer;
 }

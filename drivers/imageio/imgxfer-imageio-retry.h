@@ -17,12 +17,14 @@ typedef ImgxferImageioHttp *(*ImgxferImageioConnectFunc) (gpointer data,
 
 /* For one connection, *@http of each call, which a retry replaces with
  * one from @connect. Requests to @url (named in the log) are sent again
- * up to @retries times. With @keep_writes (the writes are sent without
- * flush), each write is kept until a flush covers it, and sent again on
- * the new connection before anything else. */
-ImgxferImageioRetry *_imgxfer_imageio_retry_new (
-    const char *url, guint retries, gboolean keep_writes,
-    ImgxferImageioConnectFunc connect, gpointer connect_data);
+ * up to @retries times in a row. A request that finds the writes sent
+ * without flush since the last flush on a connection replaced fails
+ * with IMGXFER_ERROR_RECONNECTED, not sent or not surely: the caller
+ * writes them again, then sends it again. */
+ImgxferImageioRetry *
+_imgxfer_imageio_retry_new (const char *url, guint retries,
+                            ImgxferImageioConnectFunc connect,
+                            gpointer connect_data);
 void _imgxfer_imageio_retry_free (ImgxferImageioRetry *self);
 
 gboolean _imgxfer_imageio_retry_get (ImgxferImageioRetry *self,
@@ -48,6 +50,17 @@ GArray *_imgxfer_imageio_retry_extents (ImgxferImageioRetry *self,
                                         ImgxferExtentContext context,
                                         GCancellable *cancellable,
                                         GError **error);
+
+/* OPTIONS at open, and the server's checksum: requests like the others,
+ * sent again the same way. */
+gboolean _imgxfer_imageio_retry_options (ImgxferImageioRetry *self,
+                                         ImgxferImageioHttp **http,
+                                         ImgxferImageioFeatures *features,
+                                         GCancellable *cancellable,
+                                         GError **error);
+JsonNode *_imgxfer_imageio_retry_checksum (
+    ImgxferImageioRetry *self, ImgxferImageioHttp **http, const char *algorithm,
+    gsize block_size, GCancellable *cancellable, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferImageioRetry, _imgxfer_imageio_retry_free)
 

@@ -15,12 +15,17 @@
  * would reach the same server, and would lose the cover of this
  * connection's writes, which an NBD flush gives only for the writes of
  * its own connection unless the server offers multi-conn. A lost
- * connection is replaced only while no write acknowledged on it waits for
- * a flush: such a write is durable only if the server still holds it, and
- * a server that restarted meanwhile (its qcow2 tables lost with its
- * memory) would not, while a flush on the new connection would say all is
- * well. Reads, block status and a destination that was just flushed lose
- * nothing, so they go on through a new connection.
+ * connection is replaced by a new one. When writes acknowledged on it
+ * wait for a flush, the command is not sent: such a write is durable
+ * only if the server still holds it, and a server that restarted
+ * meanwhile (its qcow2 tables lost with its memory) would not, while a
+ * flush on the new connection would say all is well. The command fails
+ * with IMGXFER_ERROR_RECONNECTED instead, and the caller (the copy
+ * engine) writes those writes again before sending it again; the
+ * retries made so far carry over to those commands, so that the pauses
+ * keep growing and their number stays bounded while the server is away.
+ * Reads, block status and a destination that was just flushed lose
+ * nothing, so they simply go on through a new connection.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -79,6 +84,8 @@ typedef struct
   char *uri;
   /* A write or zero acknowledged since the last flush: see the top. */
   gboolean unflushed;
+  /* Retries in a row: back to 0 when a command succeeds. */
+  guint failures;
   /* The errno and message of the last failed command, for a retry. */
   int last_errno;
   char *last_reason;
@@ -595,7 +602,7 @@ may_retry (ImgxferNbdBackend *self, GError *error)
       || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return FALSE;
   if (!is_connected (priv))
-    return !priv->unflushed;
+    return TRUE;
   return errno_may_pass (priv->last_errno);
 }
 
@@ -650,26 +657,20 @@ run_once (ImgxferNbdBackend *self, const Command *command, gboolean retrying,
                               error);
 }
 
-/* Why a lost connection was not replaced. */
-static void
-explain_no_retry (ImgxferNbdBackend *self, guint retries, GError **error)
+/* The writes acknowledged on a lost connection are the caller's to send
+ * again (see the top); the next command replaces the connection. */
+static gboolean
+writes_lost (ImgxferNbdBackend *self, GError **error)
 {
   ImgxferNbdBackendPrivate *priv
       = imgxfer_nbd_backend_get_instance_private (self);
 
-  if (retries > 0 && priv->unflushed && !is_connected (priv) && *error
-      && (*error)->domain == G_IO_ERROR
-      && (*error)->code != G_IO_ERROR_CANCELLED)
-    {
-      GError *lost = *error;
-
-      *error = g_error_new (lost->domain, lost->code,
-                            "%s; not retried: the connection was lost with "
-                            "writes not yet flushed, which a new one could "
-                            "not vouch for",
-                            lost->message);
-      g_error_free (lost);
-    }
+  priv->unflushed = FALSE;
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED,
+               "%s: the connection to the server was lost, and writes not "
+               "flushed on it may be lost too",
+               url_of (self));
+  return FALSE;
 }
 
 /* Runs @command, and again as the top of the file says. */
@@ -693,24 +694,32 @@ run_command (gpointer backend, const Command *command,
                                command->what, url_of (self), command->offset,
                                command->offset + command->length - 1);
 
-  for (guint attempt = 0;; attempt++)
+  for (;;)
     {
       g_clear_error (&local_error);
-      if (run_once (self, command, attempt > 0, cancellable, &local_error))
+      if (run_once (self, command, priv->failures > 0, cancellable,
+                    &local_error))
         {
+          priv->failures = 0;
           if (command->kind != COMMAND_READS)
             priv->unflushed = command->kind == COMMAND_WRITES;
           return TRUE;
         }
-      if (attempt >= retries || !may_retry (self, local_error))
+      if (priv->failures >= retries || !may_retry (self, local_error))
         break;
+      priv->failures++;
       if (!_imgxfer_retry_wait (request,
                                 priv->last_errno ? priv->last_reason
                                                  : local_error->message,
-                                attempt + 1, retries, cancellable, error))
-        return FALSE;
+                                priv->failures, retries, cancellable, error))
+        {
+          priv->failures = 0;
+          return FALSE;
+        }
+      if (priv->unflushed && !is_connected (priv))
+        return writes_lost (self, error);
     }
-  explain_no_retry (self, retries, &local_error);
+  priv->failures = 0;
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
 }

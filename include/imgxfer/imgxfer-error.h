@@ -37,6 +37,12 @@ G_BEGIN_DECLS
  * @IMGXFER_ERROR_DIFFERENT: two images differ
  * @IMGXFER_ERROR_IN_USE: another process (a virtual machine, qemu-nbd)
  *   holds the image in a way that forbids this use (qemu's image locks)
+ * @IMGXFER_ERROR_RECONNECTED: the request was not done, or not surely:
+ *   the backend's connection to its server was replaced by a new one, and
+ *   writes acknowledged on the old one that no flush covered yet may be
+ *   lost (the server may have restarted). The backend works on; write
+ *   again what was written since the last successful
+ *   imgxfer_destination_flush(), then send the request again
  *
  * The codes of the %IMGXFER_ERROR domain: errors of imgxfer's own
  * concepts. Plain I/O failures (a file that cannot be opened, a
@@ -46,6 +52,15 @@ G_BEGIN_DECLS
  * back to the library. Every message names the URL or file, and the
  * offset where there is one. The `imgxfer` command exits with its own
  * status for %IMGXFER_ERROR_EXPIRED and %IMGXFER_ERROR_DIFFERENT.
+ *
+ * A destination's imgxfer_destination_pwrite(), imgxfer_destination_zero()
+ * and imgxfer_destination_flush() may fail with %IMGXFER_ERROR_RECONNECTED
+ * when its driver replaced a connection that held writes not yet flushed.
+ * Only the caller knows what it wrote: #ImgxferCopy writes those ranges
+ * again from its source, a bounded number of times
+ * (imgxfer_open_options_set_retries() of the destination), and other
+ * callers fail or do the same. A driver that sends writes durable at once
+ * never needs it.
  *
  * Since: 0.1
  */
@@ -62,6 +77,7 @@ typedef enum
   IMGXFER_ERROR_EXPIRED,
   IMGXFER_ERROR_DIFFERENT,
   IMGXFER_ERROR_IN_USE,
+  IMGXFER_ERROR_RECONNECTED,
 } ImgxferError;
 
 /**
