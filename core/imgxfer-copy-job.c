@@ -164,7 +164,7 @@ typedef gboolean (*DestinationRequest) (Worker *w, gconstpointer args,
 
 /* A give-up after @replays replays in a row, in one line. */
 static void
-set_replay_error (Run *run, guint replays, GError *reconnected, GError **error)
+set_replay_error (guint replays, GError *reconnected, GError **error)
 {
   if (replays == 0)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
@@ -204,7 +204,7 @@ send_request (Worker *w, DestinationRequest request, gconstpointer args,
         }
       if (replays == run->max_replays)
         {
-          set_replay_error (run, replays, local_error, error);
+          set_replay_error (replays, local_error, error);
           return FALSE;
         }
       /* As the drivers say that they send a request again. */

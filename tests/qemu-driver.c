@@ -585,6 +585,119 @@ test_server_dies_with_parent (Fixture *fixture, gconstpointer data)
   g_assert_true (test_wait_process_gone (pid, 10));
 }
 
+/* Runs qemu-img as info, measure and a first read (qemu-img map) do. */
+static void
+use_qemu_img (const char *image, GCancellable *cancellable)
+{
+  g_autoptr (JsonNode) info = NULL;
+  g_autoptr (JsonNode) measure = NULL;
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 byte;
+
+  info = imgxfer_image_info (image, NULL, cancellable, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (
+      json_object_get_string_member (json_node_get_object (info), "format"), ==,
+      "qcow2");
+  measure = imgxfer_image_measure (image, NULL, "raw", cancellable, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (measure);
+  backend = open_image (image, "qcow2", FALSE, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (imgxfer_source_pread (IMGXFER_SOURCE (backend), &byte, 1, 0,
+                                       cancellable, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (byte, ==, 0x41);
+}
+
+/* Whether a thread of GLib's pool (named "pool-...") ever started. */
+static gboolean
+pool_thread_started (void)
+{
+  g_autoptr (GDir) tasks = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+
+  g_assert_nonnull (tasks);
+  while ((tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *path
+          = g_build_filename ("/proc/self/task", tid, "comm", NULL);
+      g_autofree char *name = NULL;
+
+      if (g_file_get_contents (path, &name, NULL, NULL)
+          && g_str_has_prefix (name, "pool"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* qemu-img's output is read without GLib's thread pool: with a
+ * cancellable, g_subprocess_communicate() closed the pipes there and
+ * wrote into a freed main context when a pool thread dropped it last
+ * (GLib 2.74), which hung imgxfer or made a pool thread abort on exit.
+ * A fresh process, so that no earlier test has started the pool. */
+static void
+test_qemu_img_no_thread_pool (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "disk.qcow2", NULL);
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+
+      use_qemu_img (g_getenv ("IMGXFER_TEST_IMAGE"), cancellable);
+      g_assert_false (pool_thread_started ());
+      return;
+    }
+
+  test_qemu_img_create (image, "qcow2", "1M", NULL, NULL);
+  qemu_io_write_and_zero (image, 0, CLUSTER);
+  g_setenv ("IMGXFER_TEST_IMAGE", image, TRUE);
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC,
+                          G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_unsetenv ("IMGXFER_TEST_IMAGE");
+  g_test_trap_assert_passed ();
+}
+
+#define STRESS_THREADS 4
+#define STRESS_ROUNDS 10
+
+typedef struct
+{
+  const char *image;
+  GCancellable *cancellable;
+} StressJob;
+
+static gpointer
+stress_qemu_img (gpointer data)
+{
+  const StressJob *job = data;
+
+  for (guint i = 0; i < STRESS_ROUNDS; i++)
+    use_qemu_img (job->image, job->cancellable);
+  return NULL;
+}
+
+/* As the copy workers of a qcow2 source do (each may be the one that runs
+ * qemu-img map), with the one cancellable of a command: qemu-img runs
+ * from several threads at once, which then end. */
+static void
+test_qemu_img_threads (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "disk.qcow2", NULL);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  StressJob job = { image, cancellable };
+  GThread *threads[STRESS_THREADS];
+
+  test_qemu_img_create (image, "qcow2", "1M", NULL, NULL);
+  qemu_io_write_and_zero (image, 0, CLUSTER);
+  for (guint i = 0; i < STRESS_THREADS; i++)
+    threads[i] = g_thread_new ("qemu-img", stress_qemu_img, &job);
+  for (guint i = 0; i < STRESS_THREADS; i++)
+    g_thread_join (threads[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -608,6 +721,8 @@ main (int argc, char **argv)
   ADD ("/qemu-driver/errors/no-qemu-nbd", test_error_no_qemu_nbd);
   ADD ("/qemu-driver/server/clones-share-it", test_clones_share_server);
   ADD ("/qemu-driver/server/dies-with-parent", test_server_dies_with_parent);
+  ADD ("/qemu-driver/qemu-img/no-thread-pool", test_qemu_img_no_thread_pool);
+  ADD ("/qemu-driver/qemu-img/threads", test_qemu_img_threads);
 
   status = g_test_run ();
 

@@ -19,13 +19,13 @@
 #include <libnbd.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <imgxfer/imgxfer-error.h>
 
+#include "imgxfer-qemu-log.h"
 #include "imgxfer-qemu-nbd-server.h"
 
 #define QEMU_NBD "qemu-nbd"
@@ -143,21 +143,6 @@ child_setup (gpointer data)
     _exit (1);
 }
 
-static char *
-read_all (int fd)
-{
-  struct stat st;
-  char *text;
-  ssize_t n;
-
-  if (fstat (fd, &st) < 0)
-    return g_strdup ("");
-  text = g_malloc (st.st_size + 1);
-  n = pread (fd, text, st.st_size, 0);
-  text[MAX (n, 0)] = '\0';
-  return text;
-}
-
 /* qemu-nbd's last @max_lines messages (0: all), on one line. Notes about
  * clients that went away say nothing about the image. */
 static char *
@@ -168,7 +153,7 @@ read_log (ImgxferQemuNbdServer *self, guint max_lines)
   g_autoptr (GPtrArray) kept = g_ptr_array_new ();
   guint first;
 
-  text = read_all (self->log_fd);
+  text = _imgxfer_qemu_log_read (self->log_fd);
   lines = g_strsplit (g_strstrip (text), "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
     if (strstr (lines[i], "Disconnect client") == NULL)
@@ -319,7 +304,7 @@ imgxfer_qemu_nbd_server_start (const char *name, const char *const *args,
       return NULL;
     }
   self->socket_path = g_build_filename (self->dir, "nbd.sock", NULL);
-  self->log_fd = memfd_create ("qemu-nbd-stderr", MFD_CLOEXEC);
+  self->log_fd = _imgxfer_qemu_log_new ("qemu-nbd-stderr");
   if (self->log_fd < 0)
     {
       int saved_errno = errno;
