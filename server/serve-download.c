@@ -64,6 +64,9 @@ read_work (gpointer data)
   ServeBuffer *buffer = download->buffer;
   gsize length = MIN (download->remaining, buffer->size);
 
+  /* Given back while the request waited for memory. */
+  if (!serve_request_acquire (request, &request->error))
+    return;
   if (imgxfer_source_pread (
           IMGXFER_SOURCE (request->backend), buffer->data, length,
           download->next, serve_request_cancellable (request), &request->error))

@@ -11,6 +11,17 @@
  * in all get 431 too: no client of the protocol sends more than a few
  * hundred bytes of them.
  *
+ * A head over 64 KiB cannot be answered through libsoup 3.2: the bound is
+ * a constant of its message I/O (HEADER_SIZE_LIMIT), and the head is
+ * read into that I/O's own buffer, out of the daemon's sight. The request
+ * has no method yet when the read fails, so the server emits neither
+ * got-headers nor request-aborted: the daemon hears of it only through
+ * request-started and the message's disconnected, when the connection is
+ * gone. Answering 431 as imageio does would take accepting connections
+ * ourselves and giving libsoup a stream that watches the head
+ * (soup_server_accept_iostream()), which loses the GSocket each
+ * connection's state hangs on (serve-conn.h).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
