@@ -40,7 +40,8 @@ typedef struct
  * for its first, so that no client is starved by those already served. */
 ServeBuffer *serve_buffer_take (gsize size, gboolean spare);
 
-/* Gives @buffer back to the budget and wakes the waiting requests. */
+/* Gives @buffer back to the budget and wakes the first waiting requests
+ * that what is free can now serve. */
 void serve_buffer_give (ServeBuffer *buffer);
 
 /* A GBytes of @buffer's data that gives @buffer back when it is freed,
