@@ -3,16 +3,31 @@
  * A connection is known by its GSocket: its state hangs on the socket, and
  * goes when libsoup drops the socket.
  *
+ * A connection with a request in flight is stalled when its client is
+ * the one waited for, and moves no byte for the inactivity timeout, as
+ * an imageio socket times out: the client is waited for while bytes of
+ * the response sit in the socket's send queue, or while the request's
+ * body is owed and nothing is there to read. Such a request may hold
+ * body buffers of the daemon's budget, which the requests of every other
+ * client wait for: it is ended. A client that moves a byte now and then
+ * is not stalled: over TCP the kernel counts the bytes acknowledged and
+ * received, which move before libsoup sees a whole TLS record or finds
+ * room enough to write; on a unix socket, a send queue that shrank or a
+ * body byte libsoup moved count.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "serve-conn.h"
 #include "serve-image.h"
+#include "serve-socket.h"
 
 #define CONN_KEY "imgxfer-serve-conn"
 #define COUNTED_KEY "imgxfer-serve-counted"
@@ -24,8 +39,14 @@ typedef struct
   guint busy;      /* requests whose headers came, not yet answered */
   gint64 last_active;
   guint timeout;
-  gboolean shut;      /* shut down by the reaper, to be closed next */
-  GPtrArray *tickets; /* ServeTicket that counted this connection */
+  gboolean shut;          /* shut down by the reaper, to be closed next */
+  GPtrArray *tickets;     /* ServeTicket that counted this connection */
+  SoupServerMessage *msg; /* the request in flight, not a reference */
+  gboolean body_owed;     /* its body is not all read */
+  gboolean body_paused;   /* the daemon stopped reading it for now */
+  gboolean moved;         /* libsoup moved a body byte since the last tick */
+  int sent_queue;         /* bytes in the send queue at the last tick */
+  guint64 tcp_bytes;      /* acknowledged + received at the last tick */
 } Conn;
 
 struct _ServeConns
@@ -33,7 +54,8 @@ struct _ServeConns
   SoupServer *server;
   guint default_timeout;
   gboolean defer_accept; /* the listening socket has TCP_DEFER_ACCEPT */
-  GList *list;           /* Conn */
+  gboolean verbose;
+  GList *list; /* Conn */
   GSource *reaper;
   gulong started_id, finished_id, aborted_id;
 };
@@ -87,6 +109,25 @@ conn_get (ServeConns *conns, SoupServerMessage *msg)
   return conn;
 }
 
+/* The request's body moved a byte, in or out. */
+static void
+on_moved (SoupServerMessage *msg)
+{
+  Conn *conn = conn_get (NULL, msg);
+
+  if (conn)
+    conn->moved = TRUE;
+}
+
+static void
+on_got_body (SoupServerMessage *msg)
+{
+  Conn *conn = conn_get (NULL, msg);
+
+  if (conn && conn->msg == msg)
+    conn->body_owed = FALSE;
+}
+
 /* A connection whose request has not sent all its headers is idle: a
  * client that sends half a request line and stops is closed after the
  * inactivity timeout, like one that sends nothing. */
@@ -95,11 +136,16 @@ on_got_headers (SoupServerMessage *msg, ServeConns *conns)
 {
   Conn *conn = conn_get (conns, msg);
 
-  if (conn)
-    {
-      conn->busy++;
-      g_object_set_data (G_OBJECT (msg), COUNTED_KEY, GINT_TO_POINTER (1));
-    }
+  if (conn == NULL)
+    return;
+  conn->busy++;
+  conn->msg = msg;
+  conn->body_owed = TRUE;
+  conn->last_active = g_get_monotonic_time ();
+  g_object_set_data (G_OBJECT (msg), COUNTED_KEY, GINT_TO_POINTER (1));
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_moved), NULL);
+  g_signal_connect (msg, "wrote-body-data", G_CALLBACK (on_moved), NULL);
+  g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);
 }
 
 /* libsoup starts a connection's first request before its TLS handshake.
@@ -135,6 +181,12 @@ on_request_done (SoupServer *server, SoupServerMessage *msg, ServeConns *conns)
     return;
   if (g_object_steal_data (G_OBJECT (msg), COUNTED_KEY) && conn->busy > 0)
     conn->busy--;
+  if (conn->msg == msg)
+    {
+      conn->msg = NULL;
+      conn->body_owed = FALSE;
+      conn->body_paused = FALSE;
+    }
   conn->last_active = g_get_monotonic_time ();
 }
 
@@ -159,6 +211,15 @@ serve_conns_use_ticket (SoupServerMessage *msg, ServeTicket *ticket)
   serve_ticket_add_connection (ticket);
 }
 
+void
+serve_conns_pause_body (SoupServerMessage *msg, gboolean paused)
+{
+  Conn *conn = conn_get (NULL, msg);
+
+  if (conn)
+    conn->body_paused = paused;
+}
+
 /* TRUE when the client closed its end: TCP knows it (CLOSE-WAIT); on a
  * unix socket, a peek at the end of the stream. */
 static gboolean
@@ -174,6 +235,64 @@ peer_closed (GSocket *socket)
   return recv (fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+/* Whether the client moved a byte since the last tick: sampled each
+ * tick, as the client is waited for. */
+static gboolean
+client_moved (Conn *conn, int fd, int sent_queue)
+{
+  gboolean moved = conn->moved || sent_queue < conn->sent_queue;
+  guint64 bytes;
+
+  if (serve_socket_tcp_bytes (fd, &bytes))
+    {
+      moved |= bytes != conn->tcp_bytes;
+      conn->tcp_bytes = bytes;
+    }
+  conn->moved = FALSE;
+  conn->sent_queue = sent_queue;
+  return moved;
+}
+
+/* Whether the request in flight on @conn waits for its client, which has
+ * moved no byte for the timeout (see the top of this file). */
+static gboolean
+stalled (Conn *conn, gint64 now)
+{
+  int fd = g_socket_get_fd (conn->socket);
+  int sent_queue = 0, received_queue = 0;
+  gboolean waited_for;
+
+  if (ioctl (fd, SIOCOUTQ, &sent_queue) < 0
+      || ioctl (fd, SIOCINQ, &received_queue) < 0)
+    return FALSE;
+  waited_for
+      = sent_queue > 0
+        || (conn->body_owed && !conn->body_paused && received_queue == 0);
+  if (client_moved (conn, fd, sent_queue) || !waited_for)
+    {
+      conn->last_active = now;
+      return FALSE;
+    }
+  return now - conn->last_active > conn->timeout * G_USEC_PER_SEC;
+}
+
+/* Ends the connection: libsoup, waiting on the socket, fails the request,
+ * which gives its buffers and its backend back; the socket is closed once
+ * the request is done. */
+static void
+end_stalled (Conn *conn)
+{
+  if (conn->conns->verbose)
+    g_printerr ("imgxfer: %s %s: the client moved no byte for %u s: "
+                "connection closed\n",
+                soup_server_message_get_method (conn->msg),
+                g_uri_get_path (soup_server_message_get_uri (conn->msg)),
+                conn->timeout);
+  g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
+  conn->shut = TRUE;
+  conn_drop_tickets (conn);
+}
+
 static gboolean
 reap (gpointer data)
 {
@@ -185,8 +304,15 @@ reap (gpointer data)
       Conn *conn = l->data;
 
       next = l->next;
-      if (conn->busy > 0 || g_socket_is_closed (conn->socket))
+      if (g_socket_is_closed (conn->socket))
         continue;
+      if (conn->busy > 0)
+        {
+          if (!conn->shut && conn->msg && conn->timeout > 0
+              && stalled (conn, now))
+            end_stalled (conn);
+          continue;
+        }
       /* libsoup 3.2 never notices that an idle connection ended, not
        * even after a shutdown: its socket is closed here, or it would stay
        * open for good. It is shut down first and closed a tick later: a
@@ -208,13 +334,14 @@ reap (gpointer data)
 
 ServeConns *
 serve_conns_new (SoupServer *server, guint default_timeout,
-                 gboolean defer_accept)
+                 gboolean defer_accept, gboolean verbose)
 {
   ServeConns *self = g_new0 (ServeConns, 1);
 
   self->server = server;
   self->default_timeout = default_timeout;
   self->defer_accept = defer_accept;
+  self->verbose = verbose;
   self->started_id = g_signal_connect (server, "request-started",
                                        G_CALLBACK (on_request_started), self);
   self->finished_id = g_signal_connect (server, "request-finished",

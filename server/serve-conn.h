@@ -14,14 +14,15 @@ typedef struct _ServeConns ServeConns;
 
 /* Follows the connections of @server (requests started and finished) and
  * closes those that sit idle, between requests or in the middle of a
- * request's headers: after the inactivity timeout of the tickets they
- * used (@default_timeout before any), or at once when the client has
- * closed its end (libsoup would keep them in CLOSE-WAIT). With
- * @defer_accept (the listening socket has TCP_DEFER_ACCEPT), a new
- * connection without data is shut down at once. Runs in the
- * thread-default main context of the caller. */
+ * request's headers, and those whose request waits for a client that
+ * moves no byte: after the inactivity timeout of the tickets they used
+ * (@default_timeout before any), or at once when the client has closed
+ * its end (libsoup would keep them in CLOSE-WAIT). With @defer_accept
+ * (the listening socket has TCP_DEFER_ACCEPT), a new connection without
+ * data is shut down at once. With @verbose, a stalled request ended is
+ * logged. Runs in the thread-default main context of the caller. */
 ServeConns *serve_conns_new (SoupServer *server, guint default_timeout,
-                             gboolean defer_accept);
+                             gboolean defer_accept, gboolean verbose);
 /* Stops watching, while the server is still there; serve_conns_free()
  * after the server is gone. */
 void serve_conns_stop (ServeConns *self);
@@ -35,5 +36,11 @@ void serve_conns_use_ticket (SoupServerMessage *msg, ServeTicket *ticket);
  * owner of the backends its requests use (serve-image.h), which are
  * closed with it. */
 gconstpointer serve_conns_lookup (SoupServerMessage *msg);
+
+/* The daemon stopped reading the request body of @msg (@paused), or
+ * reads it again: while it does not, its client is not waited for, and
+ * not ended for sending nothing, whatever libsoup holds of the body
+ * already. */
+void serve_conns_pause_body (SoupServerMessage *msg, gboolean paused);
 
 G_END_DECLS

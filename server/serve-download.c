@@ -118,10 +118,16 @@ read_next (ServeRequest *request)
 {
   Download *download = request->data;
 
-  if (download->reading || download->remaining == 0
-      || download->queued >= MAX_QUEUED || download->wait.queued
+  if (download->reading || download->remaining == 0 || download->wait.queued
       || download->wait.source)
     return;
+  /* The client has all it may be sent ahead: a client that stops reading
+   * must not keep the backend from the other connections meanwhile. */
+  if (download->queued >= MAX_QUEUED)
+    {
+      serve_request_put_backend (request);
+      return;
+    }
   /* A chunk beyond the first waiting for the socket is a spare. */
   download->buffer = serve_buffer_take (CHUNK_SIZE, download->queued > 0);
   if (download->buffer == NULL)

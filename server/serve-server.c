@@ -200,7 +200,8 @@ service_new (ServeServer *server, ServeServiceKind kind, GSocket *socket,
                       G_CALLBACK (log_request), NULL);
   service->conns = serve_conns_new (
       service->soup, server->config->inactivity_timeout,
-      kind == SERVE_SERVICE_REMOTE && server->config->inactivity_timeout > 0);
+      kind == SERVE_SERVICE_REMOTE && server->config->inactivity_timeout > 0,
+      server->config->verbose);
   if (!soup_server_listen_socket (service->soup, socket, options, error))
     return NULL;
   return service;

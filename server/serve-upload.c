@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include "serve-buffer.h"
+#include "serve-conn.h"
 #include "serve-error.h"
 #include "serve-http.h"
 #include "serve-images.h"
@@ -56,6 +57,32 @@ upload_free (gpointer data)
 }
 
 static void write_next (ServeRequest *request);
+
+/* Stops reading the body for now: the daemon, not the client, is waited
+ * for (serve-conn.h). */
+static void
+pause_body (ServeRequest *request)
+{
+  Upload *upload = request->data;
+
+  if (upload->paused)
+    return;
+  upload->paused = TRUE;
+  soup_server_message_pause (request->msg);
+  serve_conns_pause_body (request->msg, TRUE);
+}
+
+static void
+resume_body (ServeRequest *request)
+{
+  Upload *upload = request->data;
+
+  if (!upload->paused)
+    return;
+  upload->paused = FALSE;
+  serve_conns_pause_body (request->msg, FALSE);
+  soup_server_message_unpause (request->msg);
+}
 
 static void
 write_work (gpointer data)
@@ -105,11 +132,7 @@ write_done (gpointer data)
         }
       return;
     }
-  if (upload->paused)
-    {
-      upload->paused = FALSE;
-      soup_server_message_unpause (request->msg);
-    }
+  resume_body (request);
   write_next (request);
 }
 
@@ -129,11 +152,8 @@ write_next (ServeRequest *request)
   if (!upload->final)
     upload->fill = serve_buffer_take (BUFFER_SIZE, TRUE);
   /* With no buffer to fill the client waits for the write. */
-  if (!upload->final && upload->fill == NULL && !upload->paused)
-    {
-      upload->paused = TRUE;
-      soup_server_message_pause (request->msg);
-    }
+  if (!upload->final && upload->fill == NULL)
+    pause_body (request);
   upload->buffer_offset = upload->offset + upload->written;
   upload->written += upload->buffer->len;
   upload->writing = TRUE;
@@ -163,8 +183,7 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, ServeRequest *request)
     return;
   if (upload->writing)
     {
-      upload->paused = TRUE;
-      soup_server_message_pause (msg);
+      pause_body (request);
       return;
     }
   write_next (request);
@@ -182,16 +201,11 @@ take_first (gpointer data)
   upload->fill = serve_buffer_take (BUFFER_SIZE, FALSE);
   if (upload->fill == NULL)
     {
-      if (!upload->paused)
-        soup_server_message_pause (request->msg);
-      upload->paused = TRUE;
+      pause_body (request);
       serve_buffer_wait (&upload->wait, BUFFER_SIZE, take_first, request);
     }
-  else if (upload->paused)
-    {
-      upload->paused = FALSE;
-      soup_server_message_unpause (request->msg);
-    }
+  else
+    resume_body (request);
 }
 
 static gboolean
