@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "test-daemon.h"
 #include "test-utils.h"
@@ -709,6 +710,180 @@ test_slow_loris (void)
   daemon_ = saved;
 }
 
+#define STALL_TIMEOUT 3
+#define STALL_SIZE (256 * MiB)
+/* Each holds at least one GET chunk (256 KiB) of the daemon's 32 MiB of
+ * body buffers, and together more than all of them. */
+#define N_READERS 150
+/* Each holds a 2 MiB PUT buffer: 16 hold them all. */
+#define N_WRITERS 24
+
+/* A request written over TLS, its connection kept in @streams and never
+ * read from again. */
+static void
+send_and_stall (GPtrArray *streams, const char *request, gsize length)
+{
+  GIOStream *tls = connect_tls ();
+
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (tls),
+                                            request, length, NULL, NULL, NULL));
+  g_ptr_array_add (streams, tls);
+}
+
+/* Waits until the daemon holds no more descriptors than @baseline, up to
+ * @seconds; returns how many it holds then. */
+static guint
+wait_fds (guint baseline, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+  guint open;
+
+  while ((open = count_fds (daemon_.pid)) > baseline
+         && g_get_monotonic_time () < deadline)
+    g_usleep (G_USEC_PER_SEC / 4);
+  return open;
+}
+
+/* A GET of @size bytes read in 64 KiB pieces every @interval_ms: returns
+ * the body's length once the daemon closed the connection. */
+static gsize
+slow_get (guint64 size, guint interval_ms)
+{
+  g_autoptr (GIOStream) tls = connect_tls ();
+  g_autofree char *request = g_strdup_printf (
+      "GET /images/stall HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Connection: close\r\nRange: bytes=0-%" G_GUINT64_FORMAT "\r\n\r\n",
+      size - 1);
+  g_autoptr (GString) response = g_string_new (NULL);
+  g_autofree char *buffer = g_malloc (64 * 1024);
+  gssize n;
+
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (tls),
+                                            request, strlen (request), NULL,
+                                            NULL, NULL));
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (tls), buffer,
+                                   64 * 1024, NULL, NULL))
+         > 0)
+    {
+      g_string_append_len (response, buffer, n);
+      g_usleep (interval_ms * 1000);
+    }
+  g_assert_cmpuint (response_status (response->str), ==, 206);
+  return response->len - (response_body (response->str) - response->str);
+}
+
+/* A PUT of @pieces pieces of 64 KiB, one every @interval_ms: returns the
+ * status. */
+static guint
+slow_put (guint pieces, guint interval_ms)
+{
+  g_autoptr (GIOStream) tls = connect_tls ();
+  GOutputStream *out = g_io_stream_get_output_stream (tls);
+  g_autofree char *request = g_strdup_printf (
+      "PUT /images/stall?flush=n HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Connection: close\r\nContent-Length: %u\r\n\r\n",
+      pieces * 64 * 1024);
+  g_autofree char *piece = g_strnfill (64 * 1024, 's');
+  g_autofree char *response = NULL;
+
+  g_assert_true (g_output_stream_write_all (out, request, strlen (request),
+                                            NULL, NULL, NULL));
+  for (guint i = 0; i + 1 < pieces; i++)
+    {
+      g_assert_true (
+          g_output_stream_write_all (out, piece, 64 * 1024, NULL, NULL, NULL));
+      g_usleep (interval_ms * 1000);
+    }
+  response = exchange (tls, piece, 64 * 1024);
+  return response_status (response);
+}
+
+/* A request whose client stops taking the response, or stops sending its
+ * body, holds memory of the daemon's body budget: enough of them starve
+ * every other request unless the daemon ends each after its inactivity
+ * timeout. A normal client then is served, and the stalled connections
+ * are closed while their clients still hold them; a client that is slow,
+ * and moves bytes all along, is not. */
+static void
+test_stalled_clients (void)
+{
+  g_autofree char *dir = g_build_filename (tmpdir, "stall", NULL);
+  g_autofree char *path = g_build_filename (tmpdir, "stall.raw", NULL);
+  g_autofree char *config
+      = g_strdup_printf ("inactivity_timeout = %d\n", STALL_TIMEOUT);
+  g_autofree char *ticket = g_strdup_printf (
+      "{\"uuid\": \"stall\", \"url\": \"file://%s\", \"size\": %d, "
+      "\"ops\": [\"write\"], \"timeout\": 300}",
+      path, STALL_SIZE);
+  g_autofree char *get
+      = g_strdup_printf ("GET /images/stall HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Range: bytes=0-%d\r\n\r\n",
+                         STALL_SIZE - 1);
+  g_autofree char *put_body = g_strnfill (MiB, 'p');
+  g_autofree char *put
+      = g_strdup_printf ("PUT /images/stall HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Content-Length: %d\r\n\r\n%s",
+                         STALL_SIZE, put_body);
+  g_autoptr (GPtrArray) streams
+      = g_ptr_array_new_with_free_func (g_object_unref);
+  TestDaemon saved = daemon_;
+  guint baseline;
+  gint64 start;
+  FILE *image;
+
+  image = fopen (path, "w");
+  g_assert_nonnull (image);
+  g_assert_cmpint (ftruncate (fileno (image), STALL_SIZE), ==, 0);
+  fclose (image);
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  test_daemon_start (&daemon_, dir, ca_file, cert_file, key_file, config);
+  g_assert_cmpuint (control ("PUT", "stall", ticket), ==, 200);
+  g_assert_cmpuint (
+      remote ("GET", "/images/stall", "Range: bytes=0-3\r\n", NULL, NULL), ==,
+      206);
+  baseline = count_fds (daemon_.pid);
+
+  /* Readers that never read: a normal GET is served once they are
+   * ended (the client gives up after 30 s: see connect_to()). */
+  for (guint i = 0; i < N_READERS; i++)
+    send_and_stall (streams, get, strlen (get));
+  start = g_get_monotonic_time ();
+  g_assert_cmpuint (remote ("GET", "/images/stall",
+                            "Range: bytes=1048576-1048579\r\n", NULL, NULL),
+                    ==, 206);
+  g_test_message ("GET after %d stalled GETs: %.1f s", N_READERS,
+                  (g_get_monotonic_time () - start) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - start, <,
+                   (STALL_TIMEOUT + 10) * G_USEC_PER_SEC);
+  g_assert_cmpuint (wait_fds (baseline, 2 * STALL_TIMEOUT + 20), <=, baseline);
+  g_ptr_array_set_size (streams, 0);
+
+  /* Writers that send part of a body, then nothing. They hold the
+   * image's backends too (8, imageio's limit per transfer), which the
+   * first 8 waiting for memory take again: a normal PUT may wait for a
+   * second round of timeouts. */
+  for (guint i = 0; i < N_WRITERS; i++)
+    send_and_stall (streams, put, strlen (put));
+  start = g_get_monotonic_time ();
+  g_assert_cmpuint (remote ("PUT", "/images/stall?flush=n",
+                            "Content-Range: bytes 0-3/*\r\n", "data", NULL),
+                    ==, 200);
+  g_test_message ("PUT after %d stalled PUTs: %.1f s", N_WRITERS,
+                  (g_get_monotonic_time () - start) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - start, <,
+                   (2 * STALL_TIMEOUT + 10) * G_USEC_PER_SEC);
+  g_assert_cmpuint (wait_fds (baseline, 2 * STALL_TIMEOUT + 20), <=, baseline);
+  g_ptr_array_set_size (streams, 0);
+
+  /* Past the kernel's buffers, 16 MiB taken at 1.6 MiB/s, and 1 MiB sent
+   * at 160 KiB/s: several timeouts each. */
+  g_assert_cmpuint (slow_get (16 * MiB, 40), ==, 16 * MiB);
+  g_assert_cmpuint (slow_put (16, 400), ==, 200);
+
+  g_assert_cmpint (test_daemon_stop (&daemon_), ==, 0);
+  daemon_ = saved;
+}
+
 /* Signs @csr with the test CA for the given validity (openssl ca takes
  * dates in the past, which openssl x509 -req does not). */
 static void
@@ -856,6 +1031,7 @@ main (int argc, char **argv)
   g_test_add_func ("/security/limits/headers", test_oversized_headers);
   g_test_add_func ("/security/limits/body", test_oversized_body);
   g_test_add_func ("/security/connections/slow-loris", test_slow_loris);
+  g_test_add_func ("/security/connections/stalled", test_stalled_clients);
   g_test_add_func ("/security/tls/expired-certificate",
                    test_expired_certificate);
   g_test_add_func ("/security/tls/wrong-certificate", test_wrong_certificate);
