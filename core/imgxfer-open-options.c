@@ -424,7 +424,8 @@ DEFINE_VALUE_OPTION (guint, timeout)
  * quarter of a second first, ten seconds at most), when the failure may
  * pass: a connection refused, reset or closed, an HTTP answer 408, 429,
  * 502, 503 or 504, an NBD server's EIO; not a request that timed out
- * (imgxfer_open_options_set_timeout()). An answer that says the
+ * (imgxfer_open_options_set_timeout()), nor one to a host name that does
+ * not exist. An answer that says the
  * request itself is wrong, or that the ticket is gone or expired (HTTP
  * 4xx), fails at once, as does an error of the image (no space). Each
  * retry is logged with g_message(): the request, why it failed, and its

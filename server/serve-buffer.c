@@ -120,14 +120,19 @@ wait_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* With the lock held. */
+/* With the lock held: wakes the first waiting requests that what is
+ * free or kept can serve, not all of them, as many may wait while one
+ * chunk after another is given back. */
 static void
-wake_all (void)
+wake_some (void)
 {
+  gsize room = SERVE_BUFFER_BUDGET - used + kept;
   ServeBufferWait *wait;
 
-  while ((wait = g_queue_pop_head (&waiting)))
+  while ((wait = g_queue_peek_head (&waiting)) && wait->size <= room)
     {
+      g_queue_pop_head (&waiting);
+      room -= wait->size;
       wait->queued = FALSE;
       wait->source = g_idle_source_new ();
       g_source_set_callback (wait->source, wait_dispatch, wait, NULL);
@@ -149,7 +154,7 @@ serve_buffer_give (ServeBuffer *buffer)
     }
   else
     used -= buffer->size;
-  wake_all ();
+  wake_some ();
   g_mutex_unlock (&lock);
   if (buffer)
     buffer_unmap (buffer);
@@ -163,16 +168,21 @@ serve_buffer_free_to_bytes (ServeBuffer *buffer)
 }
 
 void
-serve_buffer_wait (ServeBufferWait *wait, ServeBufferReady ready, gpointer data)
+serve_buffer_wait (ServeBufferWait *wait, gsize size, ServeBufferReady ready,
+                   gpointer data)
 {
   g_return_if_fail (!wait->queued && wait->source == NULL);
 
+  wait->size = size;
   wait->ready = ready;
   wait->data = data;
   wait->context = g_main_context_ref_thread_default ();
   g_mutex_lock (&lock);
   wait->queued = TRUE;
   g_queue_push_tail (&waiting, wait);
+  /* Buffers given back since the caller's serve_buffer_take() woke no
+   * one for it. */
+  wake_some ();
   g_mutex_unlock (&lock);
 }
 

@@ -26,6 +26,7 @@ typedef void (*ServeBufferReady) (gpointer data);
 /* A request waiting for a buffer: kept by the request, cancelled with it. */
 typedef struct
 {
+  gsize size;
   ServeBufferReady ready;
   gpointer data;
   GMainContext *context;
@@ -39,7 +40,8 @@ typedef struct
  * for its first, so that no client is starved by those already served. */
 ServeBuffer *serve_buffer_take (gsize size, gboolean spare);
 
-/* Gives @buffer back to the budget and wakes the waiting requests. */
+/* Gives @buffer back to the budget and wakes the first waiting requests
+ * that what is free can now serve. */
 void serve_buffer_give (ServeBuffer *buffer);
 
 /* A GBytes of @buffer's data that gives @buffer back when it is freed,
@@ -47,10 +49,11 @@ void serve_buffer_give (ServeBuffer *buffer);
 GBytes *serve_buffer_free_to_bytes (ServeBuffer *buffer);
 
 /* Calls @ready with @data in the caller's thread-default main context,
- * never from within this call, once buffers were given back: the request
- * may try serve_buffer_take() again. */
-void serve_buffer_wait (ServeBufferWait *wait, ServeBufferReady ready,
-                        gpointer data);
+ * never from within this call, once enough was given back for a buffer
+ * of @size: the request may try serve_buffer_take() again. Requests are
+ * woken in the order they came. */
+void serve_buffer_wait (ServeBufferWait *wait, gsize size,
+                        ServeBufferReady ready, gpointer data);
 
 /* @ready will not be called: the request ends. Called in the context
  * that waited; nothing happens if @wait does not wait. */

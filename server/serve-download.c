@@ -129,7 +129,7 @@ read_next (ServeRequest *request)
       /* No backend is held while waiting: those who hold the memory may
        * need it to finish (an image with one writer). */
       serve_request_put_backend (request);
-      serve_buffer_wait (&download->wait, buffer_ready, request);
+      serve_buffer_wait (&download->wait, CHUNK_SIZE, buffer_ready, request);
       return;
     }
   download->reading = TRUE;

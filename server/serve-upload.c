@@ -185,7 +185,7 @@ take_first (gpointer data)
       if (!upload->paused)
         soup_server_message_pause (request->msg);
       upload->paused = TRUE;
-      serve_buffer_wait (&upload->wait, take_first, request);
+      serve_buffer_wait (&upload->wait, BUFFER_SIZE, take_first, request);
     }
   else if (upload->paused)
     {

@@ -756,6 +756,29 @@ test_request_forbidden (Fixture *f, gconstpointer data)
   g_assert_cmpuint (retries_logged, ==, 0);
 }
 
+/* A server name that does not exist stays so: it fails at once. Where
+ * the resolver cannot answer at all (no network), the name is not known
+ * not to exist, and the test has nothing to check. */
+static void
+test_unknown_name (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ImgxferOpenOptions) options = imgxfer_open_options_new ();
+  g_autoptr (GError) error = NULL;
+
+  imgxfer_open_options_set_retries (options, 3);
+  g_assert_null (imgxfer_open ("https://no.such.host.invalid/images/" TICKET,
+                               options, NULL, &error));
+  if (g_error_matches (error, G_RESOLVER_ERROR,
+                       G_RESOLVER_ERROR_TEMPORARY_FAILURE))
+    {
+      g_test_skip (error->message);
+      return;
+    }
+  g_assert_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "no.such.host.invalid"));
+  g_assert_cmpuint (retries_logged, ==, 0);
+}
+
 /* A transfer URL that cannot be reached is not retried when there is a
  * proxy URL: the proxy is used at once, and said so on one line. */
 static void
@@ -1009,6 +1032,7 @@ main (int argc, char **argv)
             test_request_forbidden);
   add_test ("/retry/imageio/proxy-when-unreachable", NULL,
             test_proxy_when_unreachable);
+  add_test ("/retry/imageio/unknown-name", NULL, test_unknown_name);
   add_test ("/retry/nbd/read-rate", &read_rate, test_nbd_rate);
   add_test ("/retry/nbd/write-rate", &write_rate, test_nbd_rate);
   add_test ("/retry/nbd/permanent-error", NULL, test_nbd_permanent);

@@ -286,12 +286,15 @@ set_io_error (ImgxferImageioHttp *self, const char *what, GError *local_error,
  * response, may succeed on a new connection: not when it was cancelled,
  * nor when it timed out (the server held it for the whole timeout: each
  * retry would add as much to the time a dead server takes to be found
- * out). */
+ * out), nor when the server's name does not exist (a resolver that
+ * cannot answer now says so with another error). */
 static gboolean
 may_pass (GError *local_error)
 {
   return !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-         && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+         && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
+         && !g_error_matches (local_error, G_RESOLVER_ERROR,
+                              G_RESOLVER_ERROR_NOT_FOUND);
 }
 
 /* A failure before any response: the server could not be reached, its

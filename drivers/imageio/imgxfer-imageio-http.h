@@ -64,10 +64,10 @@ void _imgxfer_imageio_http_free (ImgxferImageioHttp *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImgxferImageioHttp, _imgxfer_imageio_http_free)
 
-/* TRUE when the last request failed before any connection to the server
- * was ready: it could not be reached (name resolution, connection, TLS
- * handshake). A connection made, then cut before an answer, is a server
- * reached. */
+/* TRUE when the last request failed without an answer, and no
+ * connection to the server was ever ready: it could not be reached
+ * (name resolution, connection, TLS handshake). A connection made, then
+ * cut before an answer, is a server reached. */
 gboolean _imgxfer_imageio_http_unreachable (ImgxferImageioHttp *self);
 
 /* How many connections to the server were made so far. libsoup makes a
@@ -77,8 +77,9 @@ guint _imgxfer_imageio_http_connections (ImgxferImageioHttp *self);
 
 /* TRUE when the last request failed in a way that may pass if it is
  * sent again on a new connection: no answer at all (refused, reset,
- * closed; not a refused certificate, a timeout, nor a server not reached
- * when the connection has a fallback), an answer cut short, or
+ * closed; not a refused certificate, a timeout, a host name that does
+ * not exist, nor a server not reached when the connection has a
+ * fallback), an answer cut short, or
  * a status that says "not now" (408, 429, 502, 503, 504). @reason: why,
  * without the URL, valid until the next request. */
 gboolean _imgxfer_imageio_http_transient (ImgxferImageioHttp *self,
