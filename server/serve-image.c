@@ -31,6 +31,8 @@ typedef struct
   gconstpointer owner; /* the connection it serves; NULL: none */
   gboolean busy;       /* a request is using it */
   gboolean orphan;     /* its connection closed */
+  gboolean lent;       /* given back by a request that takes it again: it stays
+                        * when the ticket goes */
 } Slot;
 
 struct _ServeImage
@@ -126,7 +128,7 @@ take_gone (ServeImage *self, GPtrArray *gone)
     {
       Slot *slot = self->slots->pdata[i];
 
-      if (!slot->busy && slot->backend != self->first
+      if (!slot->busy && !slot->lent && slot->backend != self->first
           && (self->closed || slot->orphan))
         g_ptr_array_add (gone, remove_slot (self, i));
     }
@@ -134,7 +136,7 @@ take_gone (ServeImage *self, GPtrArray *gone)
     {
       Slot *slot = self->slots->pdata[0];
 
-      if (!slot->busy && (self->closed || slot->owner == NULL))
+      if (!slot->busy && !slot->lent && (self->closed || slot->owner == NULL))
         {
           g_clear_object (&self->first);
           g_ptr_array_add (gone, remove_slot (self, 0));
@@ -301,17 +303,20 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         break;
-      if (self->closed)
+      slot = find_idle (self, owner, !room);
+      /* Once the ticket is gone, only a request that lent its backend
+       * takes it again. */
+      if (self->closed && !(slot && slot->lent && slot->owner == owner))
         {
           set_removed_error (self, error);
           break;
         }
-      slot = find_idle (self, owner, !room);
       if (slot)
         {
           slot->busy = TRUE;
           slot->owner = owner;
           slot->orphan = FALSE;
+          slot->lent = FALSE;
           backend = g_object_ref (slot->backend);
           break;
         }
@@ -339,12 +344,16 @@ find_slot (ServeImage *self, ImgxferBackend *backend)
 }
 
 void
-serve_image_release (ServeImage *self, ImgxferBackend *backend)
+serve_image_release (ServeImage *self, ImgxferBackend *backend, gboolean lend)
 {
   g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+  Slot *slot;
 
   g_mutex_lock (&self->lock);
-  ((Slot *)self->slots->pdata[find_slot (self, backend)])->busy = FALSE;
+  slot = self->slots->pdata[find_slot (self, backend)];
+  slot->busy = FALSE;
+  /* A flush of the idle backends keeps what they were. */
+  slot->lent |= lend;
   take_gone (self, gone);
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
@@ -367,6 +376,7 @@ serve_image_disown (ServeImage *self, gconstpointer owner)
         continue;
       slot->owner = NULL;
       slot->orphan = TRUE;
+      slot->lent = FALSE;
     }
   take_gone (self, gone);
   g_cond_broadcast (&self->changed);
@@ -400,8 +410,8 @@ serve_image_flush (ServeImage *self, ImgxferBackend *backend,
     ok = imgxfer_destination_flush (idle->pdata[i], cancellable, error);
 
   while (idle->len > 0)
-    serve_image_release (self,
-                         g_ptr_array_steal_index_fast (idle, idle->len - 1));
+    serve_image_release (
+        self, g_ptr_array_steal_index_fast (idle, idle->len - 1), FALSE);
   return ok;
 }
 

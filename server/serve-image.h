@@ -25,8 +25,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ServeImage, serve_image_free)
  * Blocks: call it from a worker thread. */
 ImgxferBackend *serve_image_acquire (ServeImage *self, gconstpointer owner,
                                      GCancellable *cancellable, GError **error);
-/* Gives back what serve_image_acquire() returned. */
-void serve_image_release (ServeImage *self, ImgxferBackend *backend);
+/* Gives back what serve_image_acquire() returned. A backend lent by a
+ * request that will take it again (@lend) serves others meanwhile, and
+ * stays for that request when the ticket goes. */
+void serve_image_release (ServeImage *self, ImgxferBackend *backend,
+                          gboolean lend);
 
 /* The connection @owner closed: its backends are flushed and closed, in a
  * worker thread, those in use once they are given back. */

@@ -23,18 +23,24 @@ on_finished (SoupServerMessage *msg, ServeRequest *self)
   serve_request_unref (self);
 }
 
-void
-serve_request_put_backend (ServeRequest *self)
+static void
+give_backend (ServeRequest *self, gboolean lend)
 {
   if (self->backend)
     serve_image_release (serve_ticket_get_image (self->ticket),
-                         g_steal_pointer (&self->backend));
+                         g_steal_pointer (&self->backend), lend);
+}
+
+void
+serve_request_put_backend (ServeRequest *self)
+{
+  give_backend (self, TRUE);
 }
 
 void
 serve_request_end_op (ServeRequest *self)
 {
-  serve_request_put_backend (self);
+  give_backend (self, FALSE);
   if (self->op == NULL)
     return;
   if (self->cancel_id)

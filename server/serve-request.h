@@ -64,7 +64,8 @@ void serve_request_run (ServeRequest *self, ServeJobFunc work,
  * when the request ends. */
 void serve_request_end_op (ServeRequest *self);
 
-/* Gives the backend back for now: the next job acquires one again. */
+/* Gives the backend back for now, lent (serve-image.h): the next job
+ * acquires one again, the same one once the ticket is gone. */
 void serve_request_put_backend (ServeRequest *self);
 
 /* From a job: the request's backend, acquired on first use. */
