@@ -187,6 +187,44 @@ test_signal_cancels (Fixture *f, gconstpointer data)
   g_assert_null (g_dir_read_name (dir));
 }
 
+/* Whether the process @pid runs imgxfer (past the shell's exec) and has
+ * a handler for @signal_number: bit N-1 of the SigCgt mask that
+ * /proc/PID/status shows in hexadecimal. */
+static gboolean
+catches_signal (const char *pid, int signal_number)
+{
+  g_autofree char *status_path = g_strdup_printf ("/proc/%s/status", pid);
+  g_autofree char *status = NULL;
+  const char *caught;
+
+  if (!g_file_get_contents (status_path, &status, NULL, NULL)
+      || !g_str_has_prefix (status, "Name:\timgxfer\n"))
+    return FALSE;
+  caught = strstr (status, "\nSigCgt:\t");
+  g_assert_nonnull (caught);
+  return (g_ascii_strtoull (caught + strlen ("\nSigCgt:\t"), NULL, 16)
+          >> (signal_number - 1))
+         & 1;
+}
+
+/* Waits, up to 60 s and while it runs, until the command @process
+ * catches @signal_number: it watches its signals from then on, and one
+ * sent earlier would kill it instead of cancelling its work. */
+static void
+wait_until_catches (GSubprocess *process, int signal_number)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  const char *pid = g_subprocess_get_identifier (process);
+
+  g_assert_nonnull (pid);
+  while (!catches_signal (pid, signal_number))
+    {
+      g_assert_nonnull (g_subprocess_get_identifier (process));
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+}
+
 /* A comparison interrupted names the images and exits 4. */
 static void
 test_signal_cancels_compare (Fixture *f, gconstpointer data)
@@ -196,8 +234,9 @@ test_signal_cancels_compare (Fixture *f, gconstpointer data)
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
 
-  /* Comparing 64 GiB of data takes minutes: it is running by then. */
-  g_usleep (G_USEC_PER_SEC / 2);
+  /* Comparing 64 GiB of data takes minutes: the signal comes while the
+   * images are opened or compared. */
+  wait_until_catches (process, SIGTERM);
   g_subprocess_send_signal (process, SIGTERM);
 
   g_assert_cmpint (test_wait_process (process, &out, &err), ==, 4);

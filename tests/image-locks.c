@@ -105,27 +105,29 @@ assert_qemu_can_write (const char *dir, const char *path, gboolean allowed)
   g_autofree char *socket_path = g_build_filename (dir, "other.sock", NULL);
   /* qemu-nbd exits at once when it cannot lock; timeout bounds a qemu-nbd
    * that could and now serves. */
-  const char *const nbd[] = { "timeout", "2",         "qemu-nbd", "-f", "raw",
+  const char *const nbd[] = { "timeout", "60",        "qemu-nbd", "-f", "raw",
                               "-k",      socket_path, path,       NULL };
   const char *const io[]
       = { "qemu-io", "-f", "raw", "-c", "write 0 512", path, NULL };
   g_autofree char *nbd_err = NULL;
   g_autofree char *io_err = NULL;
   g_autofree char *io_out = NULL;
-  int nbd_status = test_run (nbd, NULL, &nbd_err);
-  int io_status = test_run (io, &io_out, &io_err);
+  int io_status;
 
-  g_test_message ("qemu-nbd: %d %s; qemu-io: %d %s %s", nbd_status, nbd_err,
-                  io_status, io_out, io_err);
   if (allowed)
     {
-      g_assert_cmpint (nbd_status, ==, 124); /* served until timeout */
+      /* qemu-nbd itself, without timeout: served, it took the lock. */
+      test_server_stop (test_server_start (nbd + 2, socket_path));
+      io_status = test_run (io, &io_out, &io_err);
+      g_test_message ("qemu-io: %d %s %s", io_status, io_out, io_err);
       g_assert_cmpint (io_status, ==, 0);
       g_assert_null (strstr (io_out, "lock"));
       return;
     }
-  g_assert_cmpint (nbd_status, ==, 1);
+  g_assert_cmpint (test_run (nbd, NULL, &nbd_err), ==, 1);
   g_assert_nonnull (strstr (nbd_err, "Failed to get \"write\" lock"));
+  io_status = test_run (io, &io_out, &io_err);
+  g_test_message ("qemu-io: %d %s %s", io_status, io_out, io_err);
   /* qemu-io reports an open failure on stdout or stderr, by version. */
   g_assert_true (strstr (io_out, "Failed to get") != NULL
                  || strstr (io_err, "Failed to get") != NULL);
@@ -186,23 +188,29 @@ write_forbidden (const char *path)
   return held;
 }
 
-/* While `imgxfer convert` copies from a slow NBD server, qemu cannot open
- * its destination for writing; the copy then completes. */
+/* While `imgxfer convert` copies from an NBD server, qemu cannot open its
+ * destination for writing; the copy then completes. The server holds
+ * its requests (nbdkit's pause filter) until the checks are done, so the
+ * copy cannot end before them, however slowly they run. */
 static void
 test_qemu_refused_during_convert (void)
 {
   g_autofree char *dir = test_tmpdir_new ();
-  g_autofree char *socket_path = g_build_filename (dir, "slow.sock", NULL);
+  g_autofree char *socket_path = g_build_filename (dir, "held.sock", NULL);
+  g_autofree char *control_path = g_build_filename (dir, "held.ctl", NULL);
+  g_autofree char *control_arg
+      = g_strconcat ("pause-control=", control_path, NULL);
   g_autofree char *out = g_build_filename (dir, "out.raw", NULL);
-  /* 8 reads of 1 MiB, each 0.3 s late. */
   const char *const nbdkit[] = { "nbdkit",  "-f",        "--exit-with-parent",
-                                 "-U",      socket_path, "--filter=delay",
-                                 "pattern", "size=8M",   "rdelay=300ms",
+                                 "-U",      socket_path, "--filter=pause",
+                                 "pattern", "size=8M",   control_arg,
                                  NULL };
   g_autoptr (TestServer) server = test_server_start (nbdkit, socket_path);
-  const char *cli = g_getenv ("IMGXFER_CLI");
-  const char *const convert[] = { cli,
-                                  "convert",
+  /* -f raw: probing the format would read, which waits. */
+  const char *const convert[] = { "convert",
+                                  "-p",
+                                  "-f",
+                                  "raw",
                                   "--connections",
                                   "1",
                                   "--request-size",
@@ -210,28 +218,24 @@ test_qemu_refused_during_convert (void)
                                   test_server_get_uri (server),
                                   out,
                                   NULL };
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GSubprocess) process = NULL;
   g_autoptr (GError) error = NULL;
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   guint64 value = 0;
   int fd;
 
-  process = g_subprocess_newv (convert, G_SUBPROCESS_FLAGS_NONE, &error);
-  g_assert_no_error (error);
-  while (!write_forbidden (out))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (10 * 1000);
-    }
-  /* Past the instant between creating the file and opening it. */
-  g_usleep (100 * 1000);
+  test_pause_control (control_path, 'p');
+  process = test_spawn_cli (launcher, convert);
+  /* The progress shows once the destination is open, for good. */
+  test_wait_for_progress (process);
   g_assert_true (write_forbidden (out));
   assert_qemu_can_write (dir, out, FALSE);
   /* Still copying: the lock was not dropped by a copy that had ended. */
   g_assert_nonnull (g_subprocess_get_identifier (process));
+  test_pause_control (control_path, 'r');
 
-  g_assert_true (g_subprocess_wait_check (process, NULL, &error));
-  g_assert_no_error (error);
+  g_assert_cmpint (test_wait_process (process, NULL, NULL), ==, 0);
   g_assert_false (write_forbidden (out));
   /* nbdkit's pattern: each 8 bytes hold their offset, big-endian. */
   fd = g_open (out, O_RDONLY, 0);

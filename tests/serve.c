@@ -1048,30 +1048,6 @@ daemon_status_kib (const char *field)
   return g_ascii_strtoull (line + strlen (field) + 1, NULL, 10);
 }
 
-/* Sends @command to nbdkit's pause filter and waits for its answer. */
-static void
-pause_control (const char *socket_path, char command)
-{
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
-  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (socket_path);
-  g_autoptr (GSocketConnection) connection = NULL;
-  g_autoptr (GError) error = NULL;
-  char answer = 0;
-
-  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
-                                        NULL, &error);
-  g_assert_no_error (error);
-  g_output_stream_write_all (
-      g_io_stream_get_output_stream (G_IO_STREAM (connection)), &command, 1,
-      NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_input_stream_read_all (
-      g_io_stream_get_input_stream (G_IO_STREAM (connection)), &answer, 1, NULL,
-      NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (answer, ==, g_ascii_toupper (command));
-}
-
 /* Waits up to 20 s for @count client connections to have used ticket
  * @id: their requests were all started. */
 static void
@@ -1150,7 +1126,7 @@ test_put_memory (void)
   add_ticket ("puts", test_server_get_uri (server), PUT_CLIENTS * PUT_SIZE,
               "[\"write\"]", NULL);
   add_ticket ("budget-get", get_url, IMAGE_SIZE, "[\"read\"]", NULL);
-  pause_control (control_path, 'p');
+  test_pause_control (control_path, 'p');
   for (guint i = 0; i < PUT_CLIENTS; i++)
     {
       workers[i] = (Worker){ path, "puts", i };
@@ -1161,7 +1137,7 @@ test_put_memory (void)
   get_thread = g_thread_new ("client", concurrent_worker, &get);
   g_usleep (G_USEC_PER_SEC / 2);
   get_waited = !g_atomic_int_get (&get.done);
-  pause_control (control_path, 'r');
+  test_pause_control (control_path, 'r');
   for (guint i = 0; i < PUT_CLIENTS; i++)
     {
       g_thread_join (threads[i]);

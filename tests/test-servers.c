@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <libnbd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -92,6 +93,29 @@ test_qemu_nbd_start (const char *path, const char *format,
           format,     "--socket",    socket_path,    path,         NULL };
 
   return test_server_start (argv, socket_path);
+}
+
+void
+test_pause_control (const char *socket_path, char command)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (socket_path);
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GError) error = NULL;
+  char answer = 0;
+
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
+                                        NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (
+      g_io_stream_get_output_stream (G_IO_STREAM (connection)), &command, 1,
+      NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_input_stream_read_all (
+      g_io_stream_get_input_stream (G_IO_STREAM (connection)), &answer, 1, NULL,
+      NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (answer, ==, g_ascii_toupper (command));
 }
 
 guint16

@@ -22,6 +22,10 @@ TestServer *test_server_start_uri (const char *const *argv, const char *uri);
  * @socket_path: to several clients at once, and one after another. */
 TestServer *test_qemu_nbd_start (const char *path, const char *format,
                                  const char *socket_path);
+/* Sends @command to the control socket @socket_path of nbdkit's pause
+ * filter and waits for its answer: after 'p', no request is served until
+ * 'r'. */
+void test_pause_control (const char *socket_path, char command);
 /* A TCP port nobody listens on now. */
 guint16 test_free_tcp_port (void);
 /* "nbd+unix:///?socket=PATH", or the URI given */

@@ -17,7 +17,6 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -72,10 +71,27 @@ def imgxfer(*args, env=None, timeout=120):
                           timeout=timeout, env=env)
 
 
-def later(seconds, func, *args):
-    timer = threading.Timer(seconds, func, args)
-    timer.start()
-    return timer
+def imgxfer_interrupted(action, *args):
+    """imgxfer *args, which print --progress=json, with action() called
+    once a progress line counts bytes transferred: the transfer is under
+    way then, past the opening of its images, however loaded the machine
+    is."""
+    proc = subprocess.Popen((cli(),) + args, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if json.loads(line)["transferred"] > 0:
+                action()
+                break
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode,
+                                       "".join(lines) + out, err)
 
 
 def assert_interrupted(r, url, status, size):
@@ -103,11 +119,10 @@ def test_ticket_deleted_mid_download(tmp_path, srv, slow_source):
     ticket = srv.add_ticket(slow_source.url(), 256 * MiB, ops=["read"])
     url = "{}/images/{}".format(srv.url, ticket)
     dst = str(tmp_path / "dst.raw")
-    timer = later(1, srv.delete_ticket, ticket)
     start = time.monotonic()
-    r = imgxfer("convert", "--progress=json", "--cafile", srv.ca_file, url,
-                dst)
-    timer.join()
+    r = imgxfer_interrupted(lambda: srv.delete_ticket(ticket), "convert",
+                            "--progress=json", "--cafile", srv.ca_file, url,
+                            dst)
     assert_interrupted(r, url, 5, 256 * MiB)
     assert "the ticket is gone" in r.stderr
     assert "HTTP 403" in r.stderr
@@ -118,11 +133,10 @@ def test_ticket_deleted_mid_upload(tmp_path, srv, slow_destination):
     ticket = srv.add_ticket(slow_destination.url(), 256 * MiB)
     url = "{}/images/{}".format(srv.url, ticket)
     src = source_file(tmp_path)
-    timer = later(1, srv.delete_ticket, ticket)
     start = time.monotonic()
-    r = imgxfer("convert", "-n", "--progress=json", "--cafile", srv.ca_file,
-                src, url)
-    timer.join()
+    r = imgxfer_interrupted(lambda: srv.delete_ticket(ticket), "convert",
+                            "-n", "--progress=json", "--cafile", srv.ca_file,
+                            src, url)
     assert_interrupted(r, url, 5, 256 * MiB)
     assert "the ticket is gone" in r.stderr
     assert time.monotonic() - start < 60
@@ -137,11 +151,10 @@ def test_server_killed_mid_upload(tmp_path, slow_destination):
         ticket = server.add_ticket(slow_destination.url(), 256 * MiB)
         url = "{}/images/{}".format(server.url, ticket)
         src = source_file(tmp_path)
-        timer = later(1, server.proc.kill)
         start = time.monotonic()
-        r = imgxfer("convert", "-n", "--progress=json", "--cafile",
-                    server.ca_file, src, url)
-        timer.join()
+        r = imgxfer_interrupted(server.proc.kill, "convert", "-n",
+                                "--progress=json", "--cafile",
+                                server.ca_file, src, url)
     assert_interrupted(r, url, 1, 256 * MiB)
     assert time.monotonic() - start < 90
 
@@ -153,11 +166,9 @@ def test_server_killed_mid_download(tmp_path, slow_source):
         ticket = server.add_ticket(slow_source.url(), 256 * MiB, ops=["read"])
         url = "{}/images/{}".format(server.url, ticket)
         dst = str(tmp_path / "dst.raw")
-        timer = later(1, server.proc.kill)
         start = time.monotonic()
-        r = imgxfer("convert", "--progress=json", "--cafile", server.ca_file,
-                    url, dst)
-        timer.join()
+        r = imgxfer_interrupted(server.proc.kill, "convert", "--progress=json",
+                                "--cafile", server.ca_file, url, dst)
     assert_interrupted(r, url, 1, 256 * MiB)
     assert time.monotonic() - start < 90
 
@@ -271,18 +282,17 @@ def test_download_incremental(tmp_path, srv):
 
 
 @contextlib.contextmanager
-def stalling_server(tmp_path, image, ops, freeze_after):
-    """imgxfer serve with a ticket for @image, which stops reading and
-    sending (SIGSTOP) @freeze_after seconds later; thawed at the end."""
+def stalling_server(tmp_path, image, ops):
+    """imgxfer serve with a ticket for @image, and a function that makes
+    it stop reading and sending (SIGSTOP); thawed at the end."""
     tmpdir = str(tmp_path / "server")
     os.mkdir(tmpdir)
     with Server(tmpdir) as server:
         ticket = server.add_ticket(image.url(), 256 * MiB, ops=ops)
-        timer = later(freeze_after, os.kill, server.proc.pid, signal.SIGSTOP)
         try:
-            yield server, "{}/images/{}".format(server.url, ticket)
+            yield (server, "{}/images/{}".format(server.url, ticket),
+                   lambda: os.kill(server.proc.pid, signal.SIGSTOP))
         finally:
-            timer.join()
             os.kill(server.proc.pid, signal.SIGCONT)
 
 
@@ -305,21 +315,23 @@ def test_server_stops_reading_mid_upload(tmp_path, slow_destination):
     with open(src, "wb") as f:
         f.write(b"x" * 64 * MiB)
         f.truncate(256 * MiB)
-    with stalling_server(tmp_path, slow_destination, ["read", "write"],
-                         0.5) as (server, url):
+    with stalling_server(tmp_path, slow_destination,
+                         ["read", "write"]) as (server, url, freeze):
         start = time.monotonic()
-        r = imgxfer("convert", "-n", "--cafile", server.ca_file,
-                    "--progress=json", "--timeout", "1", src, url)
+        r = imgxfer_interrupted(freeze, "convert", "-n", "--cafile",
+                                server.ca_file, "--progress=json",
+                                "--timeout", "1", src, url)
     assert_timed_out(r, start, url)
 
 
 def test_server_stops_sending_mid_download(tmp_path, slow_source):
     dst = str(tmp_path / "dst.raw")
-    with stalling_server(tmp_path, slow_source, ["read"], 1.5) as (server,
-                                                                   url):
+    with stalling_server(tmp_path, slow_source, ["read"]) as (server, url,
+                                                              freeze):
         start = time.monotonic()
-        r = imgxfer("convert", "--cafile", server.ca_file,
-                    "--progress=json", "--timeout", "1", url, dst)
+        r = imgxfer_interrupted(freeze, "convert", "--cafile",
+                                server.ca_file, "--progress=json",
+                                "--timeout", "1", url, dst)
     assert_timed_out(r, start, url)
 
 
@@ -328,8 +340,17 @@ def test_transfer_timeout_option(tmp_path, slow_source):
     o.set_format("raw")
     o.set_timeout(1)
     assert o.get_timeout() == 1
-    with stalling_server(tmp_path, slow_source, ["read"], 0.5) as (server,
-                                                                   url):
+    with stalling_server(tmp_path, slow_source, ["read"]) as (server, url,
+                                                              freeze):
+        frozen = []
+
+        def on_progress(length, total):
+            # The first bytes came: the transfer is under way.
+            if not frozen:
+                frozen.append(True)
+                freeze()
+
+        o.set_progress_func(on_progress)
         o.set_ca_file(server.ca_file)
         start = time.monotonic()
         with pytest.raises(GLib.Error) as e:
