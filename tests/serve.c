@@ -1677,6 +1677,28 @@ count_processes_using (const char *path)
   return count;
 }
 
+/* Waits up to 60 s until ticket @id of @daemon counts more than @bytes
+ * transferred: a request is under way. */
+static void
+wait_transferred (Daemon *daemon, const char *id, gint64 bytes)
+{
+  g_autofree char *url = g_strdup_printf ("http://localhost/tickets/%s", id);
+  gint64 transferred = -1;
+
+  for (int i = 0; i < 600 && transferred <= bytes; i++)
+    {
+      g_autoptr (Reply) reply
+          = http (daemon->control_session, "GET", url, NULL, NULL, NULL);
+      g_autoptr (JsonNode) root = test_parse_json (reply_text (reply));
+
+      transferred = json_object_get_int_member (json_node_get_object (root),
+                                                "transferred");
+      if (transferred <= bytes)
+        g_usleep (G_USEC_PER_SEC / 10);
+    }
+  g_assert_cmpint (transferred, >, bytes);
+}
+
 /* @signal while a PUT streams into a qcow2 (through the daemon's
  * qemu-nbd): the daemon exits 0 within 10 s, what an earlier PUT wrote
  * with ?flush=n and was acknowledged is in the image, which qemu finds
@@ -1755,7 +1777,8 @@ stop_during_put (gconstpointer signal_data)
             | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
         die_with_parent, NULL, &curl, NULL));
   }
-  g_usleep (1500 * 1000);
+  /* Past the acknowledged MiB: the slow PUT streams. */
+  wait_transferred (&second, "w", MiB);
   start = g_get_monotonic_time ();
   g_assert_cmpint (test_daemon_stop_with (&second, signal), ==, 0);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
