@@ -1135,6 +1135,9 @@ test_put_memory (void)
   wait_ticket_connections ("puts", PUT_CLIENTS);
   wait_daemon_rss_settled ();
   get_thread = g_thread_new ("client", concurrent_worker, &get);
+  /* The GET reached the daemon; half a second would serve it if it did
+   * not wait. */
+  wait_ticket_connections ("budget-get", 1);
   g_usleep (G_USEC_PER_SEC / 2);
   get_waited = !g_atomic_int_get (&get.done);
   test_pause_control (control_path, 'r');
