@@ -56,7 +56,8 @@ void serve_buffer_wait (ServeBufferWait *wait, gsize size,
                         ServeBufferReady ready, gpointer data);
 
 /* @ready will not be called: the request ends. Called in the context
- * that waited; nothing happens if @wait does not wait. */
+ * that waited; if @wait was woken, the requests behind it may be woken
+ * in its stead. */
 void serve_buffer_wait_cancel (ServeBufferWait *wait);
 
 G_END_DECLS
