@@ -28,7 +28,7 @@ serve_request_put_backend (ServeRequest *self)
 {
   if (self->backend)
     serve_image_release (serve_ticket_get_image (self->ticket),
-                         g_steal_pointer (&self->backend));
+                         g_steal_pointer (&self->backend), self->error);
 }
 
 void
@@ -233,6 +233,14 @@ serve_request_fail (ServeRequest *self)
                    serve_ticket_get_transfer_id (self->ticket));
       serve_http_close_connection (self->msg);
     }
+  /* The backend lost writes this connection had acknowledged (its server
+   * restarted) and was closed; this daemon keeps no copy to write them
+   * again, its client does. Its connection closes after the 503, so that
+   * it sees the connection that took them replaced: an imgxfer client
+   * writes them again on a new one, any other gets a failed request
+   * rather than a later flush that succeeds over writes that are gone. */
+  if (g_error_matches (self->error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED))
+    serve_http_close_connection (self->msg);
   serve_http_send_error (self->msg, self->error);
   soup_server_message_unpause (self->msg);
 }
