@@ -36,8 +36,9 @@ typedef struct
 
 /* An empty buffer of @size bytes, reused when one was given back, or NULL
  * when the budget is spent. A @spare buffer is one its request can do
- * without (it holds another): it is refused while another request waits
- * for its first, so that no client is starved by those already served. */
+ * without (it holds another): it is refused while any request waits (for
+ * its first, or a download for a spare chunk it was refused), so that no
+ * client is starved by those already served. */
 ServeBuffer *serve_buffer_take (gsize size, gboolean spare);
 
 /* Gives @buffer back to the budget and wakes the first waiting requests
