@@ -26,7 +26,9 @@
  *
  * Every destination connection is flushed at the end, once every worker
  * is done writing: a worker that finishes first waits for the others, so
- * that no connection is flushed while a write on another may still fail.
+ * that no end's flush runs while a write on another may still fail.
+ * Before that, a worker flushes only when what it would write again
+ * grows too long (imgxfer-copy-replay.c).
  * The first error is kept, cancels the other workers (through a
  * cancellable chained to the caller's) and is the one reported; nothing
  * is flushed after it.

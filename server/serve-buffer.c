@@ -198,6 +198,10 @@ serve_buffer_wait_cancel (ServeBufferWait *wait)
       g_source_destroy (wait->source);
       g_clear_pointer (&wait->source, g_source_unref);
     }
+  /* A request woken that ends before it took its buffer (its client
+   * gone, its ticket deleted) held the turn of those woken after it:
+   * with no other buffer to come back, they would wait for good. */
+  wake_some ();
   g_mutex_unlock (&lock);
   g_clear_pointer (&wait->context, g_main_context_unref);
 }

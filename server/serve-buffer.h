@@ -36,8 +36,9 @@ typedef struct
 
 /* An empty buffer of @size bytes, reused when one was given back, or NULL
  * when the budget is spent. A @spare buffer is one its request can do
- * without (it holds another): it is refused while another request waits
- * for its first, so that no client is starved by those already served. */
+ * without (it holds another): it is refused while any request waits (for
+ * its first, or a download for a spare chunk it was refused), so that no
+ * client is starved by those already served. */
 ServeBuffer *serve_buffer_take (gsize size, gboolean spare);
 
 /* Gives @buffer back to the budget and wakes the first waiting requests
@@ -56,7 +57,8 @@ void serve_buffer_wait (ServeBufferWait *wait, gsize size,
                         ServeBufferReady ready, gpointer data);
 
 /* @ready will not be called: the request ends. Called in the context
- * that waited; nothing happens if @wait does not wait. */
+ * that waited; if @wait was woken, the requests behind it may be woken
+ * in its stead. */
 void serve_buffer_wait_cancel (ServeBufferWait *wait);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <imgxfer/imgxfer.h>
 
 #include "serve-error.h"
 
@@ -17,5 +18,9 @@ serve_error_status (const GError *error)
     return error->code;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return 403;
+  /* Not done, and not an error of the image: the same request succeeds on
+   * a new connection once its writes were sent again (serve-request.c). */
+  if (g_error_matches (error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED))
+    return 503;
   return 500;
 }

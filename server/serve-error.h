@@ -14,7 +14,9 @@ G_BEGIN_DECLS
 GQuark serve_error_quark (void);
 
 /* The HTTP status for any error: SERVE_ERROR codes as they are, a
- * cancelled operation 403 (the ticket went away), anything else 500. */
+ * cancelled operation 403 (the ticket went away), writes lost with the
+ * connection of a backend (IMGXFER_ERROR_RECONNECTED) 503, anything else
+ * 500. */
 guint serve_error_status (const GError *error);
 
 G_END_DECLS

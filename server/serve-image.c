@@ -31,6 +31,7 @@ typedef struct
   gconstpointer owner; /* the connection it serves; NULL: none */
   gboolean busy;       /* a request is using it */
   gboolean orphan;     /* its connection closed */
+  gboolean lost;       /* lost writes it had acknowledged: to be closed */
   gboolean lent;       /* given back by a request that takes it again: it stays
                         * when the ticket goes */
 } Slot;
@@ -50,6 +51,7 @@ struct _ServeImage
   ImgxferBackend *first; /* the backend opened first, kept for cloning */
   GPtrArray *slots;      /* Slot */
   gboolean closed;       /* the ticket is gone: nothing opens again */
+  GHashTable *lost;      /* owners whose writes a backend lost meanwhile */
 };
 
 ServeImage *
@@ -66,6 +68,7 @@ serve_image_new (const char *url, const char *format, const char *bitmap,
   g_mutex_init (&self->lock);
   g_cond_init (&self->changed);
   self->slots = g_ptr_array_new_with_free_func (g_free);
+  self->lost = g_hash_table_new (NULL, NULL);
   return self;
 }
 
@@ -128,6 +131,19 @@ take_gone (ServeImage *self, GPtrArray *gone)
     {
       Slot *slot = self->slots->pdata[i];
 
+      if (slot->busy || !slot->lost)
+        continue;
+      if (slot->backend == self->first)
+        g_clear_object (&self->first);
+      g_ptr_array_add (gone, remove_slot (self, i));
+    }
+  /* The clones are made from any backend left when the first was lost. */
+  if (self->first == NULL && self->slots->len > 0 && !self->closed)
+    self->first = g_object_ref (((Slot *)self->slots->pdata[0])->backend);
+  for (guint i = self->slots->len; i-- > 0;)
+    {
+      Slot *slot = self->slots->pdata[i];
+
       if (!slot->busy && !slot->lent && slot->backend != self->first
           && (self->closed || slot->orphan))
         g_ptr_array_add (gone, remove_slot (self, i));
@@ -166,6 +182,7 @@ serve_image_free (ServeImage *self)
 {
   serve_image_close (self);
   g_ptr_array_unref (self->slots);
+  g_hash_table_unref (self->lost);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->changed);
   g_free (self->url);
@@ -311,6 +328,14 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
           set_removed_error (self, error);
           break;
         }
+      if (owner && g_hash_table_contains (self->lost, owner))
+        {
+          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED,
+                       "%s: the connection to the image was replaced, and "
+                       "writes not flushed on it may be lost",
+                       self->url);
+          break;
+        }
       if (slot)
         {
           slot->busy = TRUE;
@@ -343,17 +368,38 @@ find_slot (ServeImage *self, ImgxferBackend *backend)
   return i;
 }
 
+/* A backend that lost writes (IMGXFER_ERROR_RECONNECTED) has replaced
+ * its connection and forgotten the loss: through it, a later flush would
+ * succeed over writes that are gone. It serves no request again, and
+ * every later request of its connection fails so too, until that
+ * connection closes: the loss may have been found by a flush of another
+ * connection (serve_image_flush()), and its own client must hear of it. */
+static void
+mark_lost (ServeImage *self, guint index)
+{
+  Slot *slot = self->slots->pdata[index];
+
+  slot->lost = TRUE;
+  if (slot->owner)
+    g_hash_table_add (self->lost, (gpointer)slot->owner);
+}
+
 void
-serve_image_release (ServeImage *self, ImgxferBackend *backend, gboolean lend)
+serve_image_release (ServeImage *self, ImgxferBackend *backend,
+                     const GError *error, gboolean lend)
 {
   g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+  guint index;
   Slot *slot;
 
   g_mutex_lock (&self->lock);
-  slot = self->slots->pdata[find_slot (self, backend)];
+  index = find_slot (self, backend);
+  slot = self->slots->pdata[index];
   slot->busy = FALSE;
   /* A flush of the idle backends keeps what they were. */
   slot->lent |= lend;
+  if (g_error_matches (error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED))
+    mark_lost (self, index);
   take_gone (self, gone);
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
@@ -368,6 +414,7 @@ serve_image_disown (ServeImage *self, gconstpointer owner)
   g_autoptr (GPtrArray) gone = g_ptr_array_new ();
 
   g_mutex_lock (&self->lock);
+  g_hash_table_remove (self->lost, owner);
   for (guint i = 0; i < self->slots->len; i++)
     {
       Slot *slot = self->slots->pdata[i];
@@ -390,6 +437,7 @@ serve_image_flush (ServeImage *self, ImgxferBackend *backend,
                    GCancellable *cancellable, GError **error)
 {
   g_autoptr (GPtrArray) idle = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GError) idle_error = NULL;
   gboolean ok;
 
   g_mutex_lock (&self->lock);
@@ -406,12 +454,22 @@ serve_image_flush (ServeImage *self, ImgxferBackend *backend,
 
   ok = imgxfer_destination_flush (IMGXFER_DESTINATION (backend), cancellable,
                                   error);
+  /* An idle backend that lost writes fails this flush, which did not
+   * cover them, and is closed (serve_image_release()). */
   for (guint i = 0; ok && i < idle->len; i++)
-    ok = imgxfer_destination_flush (idle->pdata[i], cancellable, error);
+    {
+      ok = imgxfer_destination_flush (idle->pdata[i], cancellable, &idle_error);
+      if (!ok)
+        {
+          serve_image_release (self, g_ptr_array_steal_index (idle, i),
+                               idle_error, FALSE);
+          g_propagate_error (error, g_steal_pointer (&idle_error));
+        }
+    }
 
   while (idle->len > 0)
     serve_image_release (
-        self, g_ptr_array_steal_index_fast (idle, idle->len - 1), FALSE);
+        self, g_ptr_array_steal_index_fast (idle, idle->len - 1), NULL, FALSE);
   return ok;
 }
 

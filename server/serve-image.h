@@ -25,18 +25,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ServeImage, serve_image_free)
  * Blocks: call it from a worker thread. */
 ImgxferBackend *serve_image_acquire (ServeImage *self, gconstpointer owner,
                                      GCancellable *cancellable, GError **error);
-/* Gives back what serve_image_acquire() returned. A backend lent by a
+/* Gives back what serve_image_acquire() returned, with the @error of its
+ * last call (NULL: none): one that lost writes (IMGXFER_ERROR_RECONNECTED)
+ * is closed, since it no longer knows they were lost, and every later
+ * request of its connection fails with that error. A backend lent by a
  * request that will take it again (@lend) serves others meanwhile, and
  * stays for that request when the ticket goes. */
 void serve_image_release (ServeImage *self, ImgxferBackend *backend,
-                          gboolean lend);
+                          const GError *error, gboolean lend);
 
 /* The connection @owner closed: its backends are flushed and closed, in a
  * worker thread, those in use once they are given back. */
 void serve_image_disown (ServeImage *self, gconstpointer owner);
 
 /* Flushes every backend of the image, @backend (acquired by the caller)
- * and the idle ones, so that a flush covers what any connection wrote. */
+ * and the idle ones, so that a flush covers what any connection wrote.
+ * An idle backend that lost writes fails the flush with
+ * IMGXFER_ERROR_RECONNECTED, and the next request of its own connection
+ * fails so too. */
 gboolean serve_image_flush (ServeImage *self, ImgxferBackend *backend,
                             GCancellable *cancellable, GError **error);
 

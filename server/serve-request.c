@@ -28,7 +28,7 @@ give_backend (ServeRequest *self, gboolean lend)
 {
   if (self->backend)
     serve_image_release (serve_ticket_get_image (self->ticket),
-                         g_steal_pointer (&self->backend), lend);
+                         g_steal_pointer (&self->backend), self->error, lend);
 }
 
 void
@@ -239,6 +239,14 @@ serve_request_fail (ServeRequest *self)
                    serve_ticket_get_transfer_id (self->ticket));
       serve_http_close_connection (self->msg);
     }
+  /* The backend lost writes this connection had acknowledged (its server
+   * restarted) and was closed; this daemon keeps no copy to write them
+   * again, its client does. Its connection closes after the 503, so that
+   * it sees the connection that took them replaced: an imgxfer client
+   * writes them again on a new one, any other gets a failed request
+   * rather than a later flush that succeeds over writes that are gone. */
+  if (g_error_matches (self->error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED))
+    serve_http_close_connection (self->msg);
   serve_http_send_error (self->msg, self->error);
   soup_server_message_unpause (self->msg);
 }

@@ -247,13 +247,14 @@ test_enospc (Fixture *f, gconstpointer data)
   g_assert_cmpint (umount (mnt), ==, 0);
 }
 
-/* The pid of @parent's child named @name, waiting up to 10 s for it. */
+/* The pid of @parent's child named @name, waiting up to 60 s for it:
+ * the command may start slowly on a loaded machine. */
 static int
 wait_for_child (const char *parent, const char *name)
 {
   const char *pgrep[] = { "pgrep", "-P", parent, "-x", name, NULL };
 
-  for (guint i = 0; i < 1000; i++)
+  for (guint i = 0; i < 6000; i++)
     {
       g_autofree char *out = NULL;
 

@@ -4,13 +4,18 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <gio/gunixsocketaddress.h>
+
+#include "drivers/qemu/imgxfer-qemu-img.h"
 #include "test-servers.h"
 #include "test-utils.h"
 
@@ -698,6 +703,126 @@ test_qemu_img_threads (Fixture *fixture, gconstpointer data)
     g_thread_join (threads[i]);
 }
 
+/* The pipes and files in memory open: what running qemu-img opens.
+ * GLib's own eventfds come and go with its main contexts. */
+static guint
+count_child_fds (void)
+{
+  g_autoptr (GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *fd;
+  guint count = 0;
+
+  g_assert_nonnull (fds);
+  while ((fd = g_dir_read_name (fds)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/fd", fd, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+
+      if (target
+          && (g_str_has_prefix (target, "pipe:")
+              || g_str_has_prefix (target, "/memfd:")))
+        count++;
+    }
+  return count;
+}
+
+/* Once a child's are closed: GLib closes its pipes when it has seen it
+ * exit, in its own thread, a moment after the call that waited for it. */
+static guint
+count_child_fds_settled (void)
+{
+  guint count = count_child_fds ();
+
+  for (guint i = 0; i < 100; i++)
+    {
+      guint again;
+
+      g_usleep (G_USEC_PER_SEC / 10);
+      again = count_child_fds ();
+      if (again == count)
+        break;
+      count = again;
+    }
+  return count;
+}
+
+static gpointer
+cancel_soon (gpointer data)
+{
+  g_usleep (G_USEC_PER_SEC / 2);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+static gboolean
+any_line (const char *line, gpointer user_data, GError **error)
+{
+  return TRUE;
+}
+
+/* qemu-img that hangs (an NBD server that never answers) is killed and
+ * reaped when the caller cancels, its output read whole (info) or line
+ * by line (map), and no descriptor of it stays open. A fresh process, so
+ * that any child left would be qemu-img's. */
+static void
+test_qemu_img_cancelled (Fixture *fixture, gconstpointer data)
+{
+  gboolean by_line = GPOINTER_TO_INT (data);
+  g_autofree char *path = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoptr (GSocket) silent = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  const char *const version[] = { "--version", NULL };
+  GThread *canceller;
+  guint fds;
+  gint64 start;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC,
+                              G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  path = g_build_filename (fixture->dir, "silent.sock", NULL);
+  url = g_strdup_printf ("nbd+unix:///?socket=%s", path);
+  address = g_unix_socket_address_new (path);
+  silent = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (silent, address, FALSE, &error)
+                 && g_socket_listen (silent, &error));
+  g_assert_no_error (error);
+  /* GLib's own descriptors for children are made by the first. */
+  g_assert_true (_imgxfer_qemu_img (version, NULL, NULL, &error));
+  g_assert_no_error (error);
+  fds = count_child_fds_settled ();
+
+  canceller = g_thread_new ("cancel", cancel_soon, cancellable);
+  start = g_get_monotonic_time ();
+  if (by_line)
+    {
+      const char *const argv[] = { "map", "--output=json", url, NULL };
+
+      g_assert_false (
+          _imgxfer_qemu_img_lines (argv, any_line, NULL, cancellable, &error));
+    }
+  else
+    {
+      const char *const argv[] = { "info", "--output=json", url, NULL };
+
+      g_assert_false (_imgxfer_qemu_img (argv, NULL, cancellable, &error));
+    }
+  g_thread_join (canceller);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
+  g_assert_cmpint (waitpid (-1, NULL, WNOHANG), ==, -1);
+  g_assert_cmpint (errno, ==, ECHILD);
+  g_assert_cmpuint (count_child_fds_settled (), ==, fds);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -723,6 +848,12 @@ main (int argc, char **argv)
   ADD ("/qemu-driver/server/dies-with-parent", test_server_dies_with_parent);
   ADD ("/qemu-driver/qemu-img/no-thread-pool", test_qemu_img_no_thread_pool);
   ADD ("/qemu-driver/qemu-img/threads", test_qemu_img_threads);
+  g_test_add ("/qemu-driver/qemu-img/cancelled", Fixture,
+              GINT_TO_POINTER (FALSE), fixture_setup, test_qemu_img_cancelled,
+              fixture_teardown);
+  g_test_add ("/qemu-driver/qemu-img/cancelled-lines", Fixture,
+              GINT_TO_POINTER (TRUE), fixture_setup, test_qemu_img_cancelled,
+              fixture_teardown);
 
   status = g_test_run ();
 

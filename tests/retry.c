@@ -996,6 +996,69 @@ test_nbd_server_restarted (Fixture *f, gconstpointer data)
   test_assert_images_equal (src, "raw", dst, "raw", TRUE);
 }
 
+/* qemu-nbd writing @path (qcow2) with a writeback cache, on @socket: a
+ * write it acknowledged and did not flush is gone when it is killed. */
+static TestServer *
+start_qemu_nbd_writeback (const char *path, const char *socket)
+{
+  const char *const argv[]
+      = { "qemu-nbd", "--persistent", "--shared=8", "--format",
+          "qcow2",    "--cache",      "writeback",  "--socket",
+          socket,     path,           NULL };
+
+  return test_server_start (argv, socket);
+}
+
+/* The daemon's ticket names a qemu-nbd this test started, killed under
+ * an upload (the copy stopped meanwhile, with writes the daemon
+ * acknowledged and qemu-nbd did not flush) and started again on the same
+ * socket. The daemon's backend replaces its connection and reports the
+ * writes lost; the daemon closes the client's connection after a 503, and
+ * the copy writes them again from its source and ends identical. */
+static void
+test_daemon_nbd_restarted (Fixture *f, gconstpointer data)
+{
+  g_autofree char *src = g_build_filename (f->dir, "src.raw", NULL);
+  g_autofree char *dst = g_build_filename (f->dir, "dst.qcow2", NULL);
+  g_autofree char *socket = g_build_filename (f->dir, "qemu.sock", NULL);
+  const char *const slow[]
+      = { "--filter=delay", "-r", "file", src, "rdelay=100ms", NULL };
+  g_autoptr (TestServer) source = NULL;
+  g_autoptr (TestServer) target = NULL;
+  g_autoptr (GSubprocess) copy = NULL;
+  g_autofree char *ticket_url = NULL;
+  g_autofree char *err = NULL;
+  GPid copy_pid;
+  int status;
+
+  make_source (src);
+  test_qemu_img_create (dst, "qcow2", "80M", NULL, NULL);
+  source = start_nbdkit (f, slow);
+  target = start_qemu_nbd_writeback (dst, socket);
+  ticket_url = g_strdup (test_server_get_uri (target));
+  daemon_start (f);
+  add_ticket (f, ticket_url, "raw", IMAGE_SIZE, "write");
+  copy
+      = spawn_copy ("--retries=6", test_server_get_uri (source), f->url, f->ca);
+  copy_pid = atoi (g_subprocess_get_identifier (copy));
+
+  wait_for_some_progress (copy);
+  g_assert_cmpint (kill (copy_pid, SIGSTOP), ==, 0);
+  g_assert_cmpint (kill (test_find_child ("qemu-nbd"), SIGKILL), ==, 0);
+  g_clear_pointer (&target, test_server_stop);
+  g_assert_cmpint (g_unlink (socket), ==, 0);
+  target = start_qemu_nbd_writeback (dst, socket);
+  g_assert_cmpint (kill (copy_pid, SIGCONT), ==, 0);
+
+  status = test_wait_process (copy, NULL, &err);
+  g_test_message ("stderr: %s", err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (err, " since its last flush after: "));
+  test_daemon_stop (&f->daemon);
+  g_clear_pointer (&target, test_server_stop);
+  test_assert_images_equal (src, "raw", dst, "qcow2", FALSE);
+}
+
 #define add_test(path, data, func)                                             \
   g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
 
@@ -1011,6 +1074,8 @@ main (int argc, char **argv)
             &upload_qcow2_retried, test_daemon_restarted);
   add_test ("/retry/imageio/upload-qcow2-daemon-restarted-between-requests",
             &upload_qcow2_between, test_daemon_restarted);
+  add_test ("/retry/imageio/upload-daemon-nbd-restarted", NULL,
+            test_daemon_nbd_restarted);
   add_test ("/retry/imageio/upload-no-retries", &upload_not_retried,
             test_daemon_restarted);
   add_test ("/retry/imageio/download-daemon-restarted", &download_retried,

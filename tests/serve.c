@@ -1135,6 +1135,9 @@ test_put_memory (void)
   wait_ticket_connections ("puts", PUT_CLIENTS);
   wait_daemon_rss_settled ();
   get_thread = g_thread_new ("client", concurrent_worker, &get);
+  /* The GET reached the daemon; half a second would serve it if it did
+   * not wait. */
+  wait_ticket_connections ("budget-get", 1);
   g_usleep (G_USEC_PER_SEC / 2);
   get_waited = !g_atomic_int_get (&get.done);
   test_pause_control (control_path, 'r');
@@ -1189,11 +1192,12 @@ count_open (const char *path)
   return count;
 }
 
-/* Waits up to 5 s for the daemon to have @count descriptors on @path. */
+/* Waits up to 30 s for the daemon to have @count descriptors on @path:
+ * room for a daemon under ASan on a loaded machine. */
 static void
 assert_open_soon (const char *path, guint count)
 {
-  for (int i = 0; i < 50 && count_open (path) != count; i++)
+  for (int i = 0; i < 300 && count_open (path) != count; i++)
     g_usleep (100 * 1000);
   g_assert_cmpuint (count_open (path), ==, count);
 }
@@ -1677,6 +1681,28 @@ count_processes_using (const char *path)
   return count;
 }
 
+/* Waits up to 60 s until ticket @id of @daemon counts more than @bytes
+ * transferred: a request is under way. */
+static void
+wait_transferred (Daemon *daemon, const char *id, gint64 bytes)
+{
+  g_autofree char *url = g_strdup_printf ("http://localhost/tickets/%s", id);
+  gint64 transferred = -1;
+
+  for (int i = 0; i < 600 && transferred <= bytes; i++)
+    {
+      g_autoptr (Reply) reply
+          = http (daemon->control_session, "GET", url, NULL, NULL, NULL);
+      g_autoptr (JsonNode) root = test_parse_json (reply_text (reply));
+
+      transferred = json_object_get_int_member (json_node_get_object (root),
+                                                "transferred");
+      if (transferred <= bytes)
+        g_usleep (G_USEC_PER_SEC / 10);
+    }
+  g_assert_cmpint (transferred, >, bytes);
+}
+
 /* @signal while a PUT streams into a qcow2 (through the daemon's
  * qemu-nbd): the daemon exits 0 within 10 s, what an earlier PUT wrote
  * with ?flush=n and was acknowledged is in the image, which qemu finds
@@ -1755,7 +1781,8 @@ stop_during_put (gconstpointer signal_data)
             | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
         die_with_parent, NULL, &curl, NULL));
   }
-  g_usleep (1500 * 1000);
+  /* Past the acknowledged MiB: the slow PUT streams. */
+  wait_transferred (&second, "w", MiB);
   start = g_get_monotonic_time ();
   g_assert_cmpint (test_daemon_stop_with (&second, signal), ==, 0);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 typedef struct _TestServer TestServer;
 
 /* Starts @argv (a server that listens on the unix socket @socket_path,
- * in the foreground) and waits up to 10 s until it completes an NBD
+ * in the foreground) and waits up to 60 s until it completes an NBD
  * handshake; fails the test if it exits or times out. */
 TestServer *test_server_start (const char *const *argv,
                                const char *socket_path);
