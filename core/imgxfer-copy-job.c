@@ -28,7 +28,8 @@
  * is done writing: a worker that finishes first waits for the others, so
  * that no end's flush runs while a write on another may still fail.
  * Before that, a worker flushes only when what it would write again
- * grows too long (imgxfer-copy-replay.c).
+ * grows too long (imgxfer-copy-replay.c), which it lists only for a
+ * destination that may reconnect (%IMGXFER_BACKEND_MAY_RECONNECT).
  * The first error is kept, cancels the other workers (through a
  * cancellable chained to the caller's) and is the one reported; nothing
  * is flushed after it.
@@ -75,7 +76,8 @@ typedef struct
   gsize zero_block; /* granularity of zero detection */
   gboolean destination_is_zero;
   ImgxferZeroFlags zero_flags;
-  guint max_replays; /* in a row, for one request */
+  gboolean may_reconnect; /* the destination's: its writes are listed */
+  guint max_replays;      /* in a row, for one request */
   ImgxferExtentContext context;
 
   GCancellable *caller;      /* the caller's, may be NULL */
@@ -235,12 +237,15 @@ flush_destination (Worker *w, GError **error)
   return TRUE;
 }
 
-/* Notes a range written; flushes once a replay would cost too much. */
+/* Notes a range written, when the destination may ask for it again;
+ * flushes once a replay would cost too much. A destination that never
+ * reconnects is flushed at the end only. */
 static gboolean
 note_written (Worker *w, guint64 offset, guint64 length, gboolean zero,
               GError **error)
 {
-  return !_imgxfer_copy_replay_add (&w->written, offset, length, zero)
+  return !w->run->may_reconnect
+         || !_imgxfer_copy_replay_add (&w->written, offset, length, zero)
          || flush_destination (w, error);
 }
 
@@ -690,6 +695,9 @@ run_init (Run *run, const ImgxferCopyJob *job, GCancellable *caller)
                 || (imgxfer_backend_get_caps (job->destination)
                     & IMGXFER_BACKEND_IS_ZERO)));
   run->zero_flags = job->sparse ? IMGXFER_ZERO_MAY_TRIM : IMGXFER_ZERO_NONE;
+  run->may_reconnect = job->destination != NULL
+                       && (imgxfer_backend_get_caps (job->destination)
+                           & IMGXFER_BACKEND_MAY_RECONNECT);
   run->max_replays = job->destination == NULL
                          ? 0
                          : imgxfer_open_options_get_retries (

@@ -192,9 +192,9 @@ lossy_open (ImgxferBackend *backend, GCancellable *cancellable, GError **error)
   self->connection = server.next_connection++;
   self->generation = server.generation;
   imgxfer_backend_set_size (backend, IMAGE_SIZE);
-  imgxfer_backend_set_caps (backend, IMGXFER_BACKEND_CAN_WRITE
-                                         | IMGXFER_BACKEND_CAN_ZERO
-                                         | IMGXFER_BACKEND_CAN_FLUSH);
+  imgxfer_backend_set_caps (
+      backend, IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_CAN_ZERO
+                   | IMGXFER_BACKEND_CAN_FLUSH | IMGXFER_BACKEND_MAY_RECONNECT);
   imgxfer_backend_set_block_sizes (backend, 1, REQUEST, REQUEST);
   imgxfer_backend_set_max_connections (backend, 4);
   return TRUE;
@@ -372,12 +372,24 @@ static const Case every_request = { 2, 1, { 20 }, TRUE, FALSE };
 /* What a replay may cost is bounded: a worker whose list of ranges
  * written since its last flush reaches 16384 flushes and forgets them.
  * 80 MiB of 4 KiB of data then 4 KiB of zeroes make 20480 ranges that
- * do not merge: one flush on the way, one at the end. */
-static void
-test_flush_bound (void)
+ * do not merge: one flush on the way, one at the end. A destination that
+ * never reconnects has no list, and one flush, at the end. */
+typedef struct
 {
+  const char *url;
+  guint flushes;
+} FlushBound;
+
+static const FlushBound may_reconnect
+    = { "memory:?size=80m&may-reconnect=yes", 2 };
+static const FlushBound never_reconnects = { "memory:?size=80m", 1 };
+
+static void
+test_flush_bound (gconstpointer data)
+{
+  const FlushBound *bound = data;
   g_autoptr (ImgxferBackend) src = test_open ("memory:?size=80m", TRUE);
-  g_autoptr (ImgxferBackend) dst = test_open ("memory:?size=80m", TRUE);
+  g_autoptr (ImgxferBackend) dst = test_open (bound->url, TRUE);
   g_autoptr (ImgxferCopy) copy = NULL;
   g_autoptr (GError) error = NULL;
   guint8 block[4 * KiB];
@@ -403,7 +415,7 @@ test_flush_bound (void)
                     ==, 10240);
   g_assert_cmpuint (imgxfer_memory_backend_get_count (
                         IMGXFER_MEMORY_BACKEND (dst), IMGXFER_MEMORY_OP_FLUSH),
-                    ==, 2);
+                    ==, bound->flushes);
 }
 
 int
@@ -424,7 +436,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/copy/replay/restarts-every-request", &every_request,
                         test_replay);
 
-  g_test_add_func ("/copy/replay/flush-bound", test_flush_bound);
+  g_test_add_data_func ("/copy/replay/flush-bound", &may_reconnect,
+                        test_flush_bound);
+  g_test_add_data_func ("/copy/replay/flush-end-only", &never_reconnects,
+                        test_flush_bound);
 
   return g_test_run ();
 }

@@ -362,7 +362,7 @@ declare (ImgxferImageioBackend *self, guint64 size)
   gboolean writable = is_writable (self);
 
   if (writable)
-    caps |= IMGXFER_BACKEND_CAN_WRITE;
+    caps |= IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_MAY_RECONNECT;
   if (writable && f->can_zero)
     caps |= IMGXFER_BACKEND_CAN_ZERO;
   if (writable && f->can_flush)

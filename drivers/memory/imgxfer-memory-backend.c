@@ -123,12 +123,16 @@ parse_param (MemoryUrl *mu, const char *key, const char *value)
     return parse_switch_param (mu, value, IMGXFER_BACKEND_CAN_FLUSH, FALSE);
   if (g_str_equal (key, "is-zero"))
     return parse_switch_param (mu, value, IMGXFER_BACKEND_IS_ZERO, TRUE);
+  if (g_str_equal (key, "may-reconnect"))
+    return parse_switch_param (mu, value, IMGXFER_BACKEND_MAY_RECONNECT, TRUE);
   return FALSE;
 }
 
-static const char *const memory_params[]
-    = { "size", "preferred-block", "max-block", "max-connections", "extents",
-        "zero", "flush",           "is-zero",   "fail-close",      NULL };
+static const char *const memory_params[] = {
+  "size", "preferred-block", "max-block", "max-connections", "extents",
+  "zero", "flush",           "is-zero",   "fail-close",      "may-reconnect",
+  NULL
+};
 
 static gboolean
 parse_url (const char *url, MemoryUrl *mu, GError **error)

@@ -14,6 +14,8 @@
  *   zero=no               no efficient zero: callers write zeroes
  *   flush=no              flush does nothing (not counted)
  *   is-zero=yes           declare IMGXFER_BACKEND_IS_ZERO
+ *   may-reconnect=yes     declare IMGXFER_BACKEND_MAY_RECONNECT (a copy
+ *                         then lists its writes and flushes on the way)
  *   fail-close=N          the N-th close of a connection from now on fails,
  *                         as a write-back error found at close does (for
  *                         the command's tests, which run another process)

@@ -255,7 +255,7 @@ declare_export (ImgxferNbdBackend *self, GError **error)
     return FALSE;
 
   if (writable)
-    caps |= IMGXFER_BACKEND_CAN_WRITE;
+    caps |= IMGXFER_BACKEND_CAN_WRITE | IMGXFER_BACKEND_MAY_RECONNECT;
   if (nbd_can_zero (priv->nbd) == 1)
     caps |= IMGXFER_BACKEND_CAN_ZERO;
   if (nbd_can_flush (priv->nbd) == 1)

@@ -57,6 +57,10 @@ G_BEGIN_DECLS
  * @IMGXFER_BACKEND_CAN_DIRTY: extents in the dirty context are available
  * @IMGXFER_BACKEND_IS_ZERO: the image is known to read as zeroes now (just
  *   created sparse), so a copy need not zero it
+ * @IMGXFER_BACKEND_MAY_RECONNECT: the driver may replace a connection that
+ *   holds writes not flushed yet and say so with
+ *   %IMGXFER_ERROR_RECONNECTED; a copy then lists what it writes, to write
+ *   it again, and flushes now and then to keep that list short
  *
  * What a backend can do, declared by the driver when it opens. Each one
  * changes what the library does; bits 2 and 3 are unused (they once told
@@ -73,6 +77,7 @@ typedef enum /*< flags >*/
   IMGXFER_BACKEND_CAN_EXTENTS = 1 << 5,
   IMGXFER_BACKEND_CAN_DIRTY = 1 << 6,
   IMGXFER_BACKEND_IS_ZERO = 1 << 7,
+  IMGXFER_BACKEND_MAY_RECONNECT = 1 << 8,
 } ImgxferBackendCaps;
 
 /**

@@ -22,12 +22,14 @@
  * ranges as zero requests (none when the destination is known to be
  * zero), and leaves holes alone in a shallow copy. Requests never exceed
  * what either backend takes. Every destination connection is flushed at
- * the end, and after each GiB of data it took. A destination whose driver
- * replaced a connection holding writes not flushed yet
- * (%IMGXFER_ERROR_RECONNECTED) gets them again, read again from the
- * source, up to its retries (imgxfer_open_options_set_retries()) in a
- * row. The first error, or a cancellation, stops all workers and fails
- * the copy: a copy never reports success after an error.
+ * the end. A destination that may reconnect
+ * (%IMGXFER_BACKEND_MAY_RECONNECT) is also flushed after each GiB of
+ * data it took, and when its driver replaced a connection holding writes
+ * not flushed yet (%IMGXFER_ERROR_RECONNECTED) it gets them again, read
+ * again from the source, up to its retries
+ * (imgxfer_open_options_set_retries()) in a row. The first error, or a
+ * cancellation, stops all workers and fails the copy: a copy never reports
+ * success after an error.
  *
  * |[<!-- language="C" -->
  * g_autoptr (ImgxferCopy) copy = imgxfer_copy_new (source, destination);
