@@ -44,6 +44,12 @@ download_free (gpointer data)
 
 static void read_next (ServeRequest *request);
 
+/* Cuts the response. libsoup 3.2 has no call for it, and a shutdown of
+ * the socket alone ends nothing: libsoup pauses the message itself while
+ * no chunk is ready, and does not see the socket meanwhile. The body is
+ * marked complete instead, which ends the message without a byte more
+ * (the client sees the connection close short of Content-Length), and
+ * the connection closes with it. */
 static void
 abort_connection (ServeRequest *request)
 {
@@ -53,6 +59,9 @@ abort_connection (ServeRequest *request)
              request->error->message);
   if (socket)
     g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  serve_http_close_connection (request->msg);
+  soup_message_body_complete (
+      soup_server_message_get_response_body (request->msg));
   soup_server_message_unpause (request->msg);
 }
 

@@ -862,6 +862,47 @@ test_delete_during_get (void)
   g_assert_cmpuint (after->status, ==, 403);
 }
 
+/* Whether the ticket @id has a request in flight. */
+static gboolean
+ticket_active (const char *id)
+{
+  g_autoptr (Reply) info = control ("GET", id, NULL);
+  g_autoptr (JsonNode) root = test_parse_json (reply_text (info));
+
+  return json_object_get_boolean_member (json_node_get_object (root), "active");
+}
+
+/* A GET whose image fails to read in the middle of its body: its client
+ * gets the body cut short, and the request ends, its ticket no longer
+ * active, rather than wait on a connection nothing will write to. */
+static void
+test_get_read_error (void)
+{
+  g_autofree char *socket_path = g_build_filename (tmpdir, "eio.sock", NULL);
+  g_autofree char *trigger = g_build_filename (tmpdir, "eio.now", NULL);
+  g_autofree char *trigger_arg = g_strconcat ("error-file=", trigger, NULL);
+  const char *const nbdkit[]
+      = { "nbdkit",         "-f",      "-r",  "-U",        socket_path,
+          "--filter=error", "pattern", "64M", "error=EIO", "error-rate=100%",
+          trigger_arg,      NULL };
+  g_autoptr (TestServer) server = test_server_start (nbdkit, socket_path);
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GInputStream) stream = NULL;
+  gint64 deadline;
+
+  add_ticket ("eio", test_server_get_uri (server), 64 * MiB, "[\"read\"]",
+              NULL);
+  stream = start_get ("eio", &msg);
+  g_assert_true (g_file_set_contents (trigger, "", 0, NULL));
+  g_assert_cmpuint (65536 + read_to_end (stream), <, 64 * MiB);
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (ticket_active ("eio") && g_get_monotonic_time () < deadline)
+    g_usleep (G_USEC_PER_SEC / 10);
+  g_assert_false (ticket_active ("eio"));
+  remove_ticket ("eio");
+  g_unlink (trigger);
+}
+
 /* A ticket PUT again under its id replaces the old one, as imageio's
  * Authorizer.add() does: the old ticket is not cancelled, so a GET it
  * serves goes on to its last byte, while later requests get the new
@@ -2115,6 +2156,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/routes", test_routes);
   g_test_add_func ("/serve/expired", test_expired);
   g_test_add_func ("/serve/delete-during-get", test_delete_during_get);
+  g_test_add_func ("/serve/get-read-error", test_get_read_error);
   g_test_add_func ("/serve/concurrent", test_concurrent);
   g_test_add_func ("/serve/put-memory", test_put_memory);
   g_test_add_func ("/serve/connection-backends", test_connection_backends);
