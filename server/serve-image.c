@@ -38,6 +38,7 @@ typedef struct
 
 struct _ServeImage
 {
+  gatomicrefcount ref; /* its ticket's, and one per job closing backends */
   char *url;
   char *format;
   char *bitmap;
@@ -51,6 +52,7 @@ struct _ServeImage
   ImgxferBackend *first; /* the backend opened first, kept for cloning */
   GPtrArray *slots;      /* Slot */
   gboolean closed;       /* the ticket is gone: nothing opens again */
+  guint closing;         /* backends taken out, not closed yet */
   GHashTable *lost;      /* owners whose writes a backend lost meanwhile */
 };
 
@@ -60,6 +62,7 @@ serve_image_new (const char *url, const char *format, const char *bitmap,
 {
   ServeImage *self = g_new0 (ServeImage, 1);
 
+  g_atomic_ref_count_init (&self->ref);
   self->url = g_strdup (url);
   self->format = g_strdup (format ? format : "raw");
   self->bitmap = g_strdup (bitmap);
@@ -86,26 +89,66 @@ close_backend (ImgxferBackend *backend)
 }
 
 static void
-close_all (gpointer data)
+image_unref (ServeImage *self)
 {
-  GPtrArray *backends = data;
+  if (!g_atomic_ref_count_dec (&self->ref))
+    return;
+  g_ptr_array_unref (self->slots);
+  g_hash_table_unref (self->lost);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->changed);
+  g_free (self->url);
+  g_free (self->format);
+  g_free (self->bitmap);
+  g_free (self);
+}
 
+typedef struct
+{
+  ServeImage *image;
+  GPtrArray *backends; /* taken out by take_gone() */
+} Closing;
+
+/* Closes @backends, taken out by take_gone(). */
+static void
+close_all (ServeImage *self, GPtrArray *backends)
+{
   for (guint i = 0; i < backends->len; i++)
     close_backend (backends->pdata[i]);
+  g_mutex_lock (&self->lock);
+  self->closing -= backends->len;
+  g_cond_broadcast (&self->changed);
+  g_mutex_unlock (&self->lock);
   g_ptr_array_unref (backends);
+}
+
+static void
+close_work (gpointer data)
+{
+  Closing *closing = data;
+
+  close_all (closing->image, closing->backends);
+  image_unref (closing->image);
+  g_free (closing);
 }
 
 /* Closing blocks (a flush, a qemu-nbd that stops): a server thread hands
  * it to a worker. */
 static void
-close_later (GPtrArray *backends)
+close_later (ServeImage *self, GPtrArray *backends)
 {
+  Closing *closing;
+
   if (backends->len == 0)
     {
       g_ptr_array_unref (backends);
       return;
     }
-  serve_job_run (close_all, NULL, backends);
+  closing = g_new0 (Closing, 1);
+  closing->image = self;
+  g_atomic_ref_count_inc (&self->ref);
+  closing->backends = backends;
+  serve_job_run (close_work, NULL, closing);
 }
 
 /* Takes the backend of @index out of the image, for closing. */
@@ -115,6 +158,7 @@ remove_slot (ServeImage *self, guint index)
   Slot *slot = self->slots->pdata[index];
   ImgxferBackend *backend = g_steal_pointer (&slot->backend);
 
+  self->closing++;
   g_ptr_array_remove_index_fast (self->slots, index);
   return backend;
 }
@@ -174,21 +218,14 @@ serve_image_close (ServeImage *self)
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
 
-  close_all (g_steal_pointer (&idle));
+  close_all (self, g_steal_pointer (&idle));
 }
 
 void
 serve_image_free (ServeImage *self)
 {
   serve_image_close (self);
-  g_ptr_array_unref (self->slots);
-  g_hash_table_unref (self->lost);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->changed);
-  g_free (self->url);
-  g_free (self->format);
-  g_free (self->bitmap);
-  g_free (self);
+  image_unref (self);
 }
 
 /* A format on a remote image is read through qemu, which
@@ -313,8 +350,11 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
   g_mutex_lock (&self->lock);
   for (;;)
     {
+      /* The image is opened anew once the backends taken out are closed:
+       * a writer among them holds its lock until then, and a new one
+       * would find it in use. */
       gboolean room
-          = !self->opening
+          = !self->opening && (self->first || self->closing == 0)
             && self->slots->len + self->reserved < max_backends (self);
       Slot *slot;
 
@@ -405,7 +445,7 @@ serve_image_release (ServeImage *self, ImgxferBackend *backend,
   g_mutex_unlock (&self->lock);
 
   g_object_unref (backend);
-  close_later (g_steal_pointer (&gone));
+  close_later (self, g_steal_pointer (&gone));
 }
 
 void
@@ -429,7 +469,7 @@ serve_image_disown (ServeImage *self, gconstpointer owner)
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
 
-  close_later (g_steal_pointer (&gone));
+  close_later (self, g_steal_pointer (&gone));
 }
 
 gboolean

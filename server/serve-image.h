@@ -16,7 +16,8 @@ typedef struct _ServeImage ServeImage;
 ServeImage *serve_image_new (const char *url, const char *format,
                              const char *bitmap, gboolean writable,
                              guint64 size);
-/* Flushes the backends and closes them all. */
+/* Flushes the backends and closes them all; what is left of the image
+ * goes once those a worker is closing are closed. */
 void serve_image_free (ServeImage *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ServeImage, serve_image_free)
 
