@@ -62,6 +62,27 @@ test_file_size (const char *path)
   return st.st_size;
 }
 
+GPtrArray *
+test_fd_targets (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", pid);
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  GPtrArray *targets = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)))
+    {
+      g_autofree char *link = g_build_filename (path, name, NULL);
+      char *target = g_file_read_link (link, NULL);
+
+      /* A descriptor closed meanwhile has none. */
+      if (target)
+        g_ptr_array_add (targets, target);
+    }
+  return targets;
+}
+
 char *
 test_file_digest (const char *path)
 {

@@ -24,6 +24,10 @@ void test_create_sparse (const char *path, guint64 size);
 /* The size of the file @path, which must exist. */
 guint64 test_file_size (const char *path);
 
+/* What each descriptor of process @pid is open on (the targets of its
+ * /proc/PID/fd links): a path, or "socket:[INODE]" and the like. */
+GPtrArray *test_fd_targets (GPid pid);
+
 /* The SHA-256 of all of @path's bytes, to show a file unchanged. */
 char *test_file_digest (const char *path);
 
