@@ -8,8 +8,10 @@
  * says so, and ends identical; failing every one, it fails after the
  * retries with the server's error. A deleted ticket's 403 is not retried.
  * OPTIONS at open and the server's checksum are sent again as the other
- * requests are (a relay in front of the daemon cuts a connection), and
- * a transfer URL that cannot be reached goes to the proxy URL at once.
+ * requests are (a relay in front of the daemon cuts a connection), so is
+ * the size query at open of a web server that is not imageio
+ * (tests/web-server.py cuts it), and a transfer URL that cannot be
+ * reached goes to the proxy URL at once.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -57,6 +59,7 @@ typedef struct
   TestDaemon daemon; /* started by the imageio tests */
   char *url;         /* https://127.0.0.1:PORT/images/TICKET */
   Relay relay;
+  GSubprocess *web_server; /* serves dir */
 } Fixture;
 
 /* What the library logged in this process: retry lines, the last one,
@@ -86,6 +89,12 @@ static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   relay_stop (&f->relay);
+  if (f->web_server != NULL)
+    {
+      g_subprocess_force_exit (f->web_server);
+      g_subprocess_wait (f->web_server, NULL, NULL);
+      g_clear_object (&f->web_server);
+    }
   if (f->daemon.dir != NULL)
     test_daemon_stop (&f->daemon);
   test_tmpdir_free (f->dir);
@@ -656,6 +665,72 @@ static const OptionsCut no_answer = { RELAY_NO_ANSWER, FALSE };
 static const OptionsCut cut_answer = { RELAY_CUT_ANSWER, FALSE };
 static const OptionsCut cut_answer_proxy = { RELAY_CUT_ANSWER, TRUE };
 
+/* A web server that is not imageio, with @option, serving 4 MiB of 'o'
+ * bytes: the URL of @name in its folder. */
+static char *
+start_web_server (Fixture *f, const char *option, const char *name)
+{
+  g_autofree char *image = g_build_filename (f->dir, "disk.img", NULL);
+  guint16 port;
+
+  test_make_certificates (f->dir, f->ca, f->cert, f->key);
+  test_write_pattern (image, 0, 4 * MiB, 'o');
+  f->web_server
+      = test_web_server_start (f->dir, f->cert, f->key, option, &port);
+  return g_strdup_printf ("https://127.0.0.1:%u/%s", port, name);
+}
+
+/* Without imageio's OPTIONS, the size is asked at open with a GET of the
+ * first byte. The first one finds its connection cut (before any answer,
+ * or in the answer's head): the server was reached, so it is sent again
+ * on a new connection, and the image opens at its size. */
+static void
+test_size_cut (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ImgxferOpenOptions) options = retry_options (f, 3);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = start_web_server (f, data, "disk.img");
+  g_autofree char *request = g_strconcat ("GET ", url, " bytes 0-0", NULL);
+
+  backend = imgxfer_open (url, options, NULL, &error);
+  g_assert_no_error (error);
+  assert_retried (request);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 4 * MiB);
+  test_backend_assert_bytes (backend, 0, 4 * MiB, 'o');
+}
+
+/* Without retries the cut size query fails the open, naming the URL. */
+static void
+test_size_cut_no_retries (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ImgxferOpenOptions) options = retry_options (f, 0);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url
+      = start_web_server (f, "--cut-first-get=none", "disk.img");
+
+  g_assert_null (imgxfer_open (url, options, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, url));
+  g_assert_cmpuint (retries_logged, ==, 0);
+}
+
+/* A size query answered 404 (no such image) fails at once. */
+static void
+test_size_not_found (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ImgxferOpenOptions) options = retry_options (f, 3);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = start_web_server (f, NULL, "missing.img");
+  gint64 start = g_get_monotonic_time ();
+
+  g_assert_null (imgxfer_open (url, options, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "HTTP 404"));
+  g_assert_cmpuint (retries_logged, ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
 typedef struct
 {
   Fixture *f;
@@ -1099,6 +1174,12 @@ main (int argc, char **argv)
   add_test ("/retry/imageio/options-cut-answer", &cut_answer, test_options_cut);
   add_test ("/retry/imageio/options-cut-answer-not-proxied", &cut_answer_proxy,
             test_options_cut);
+  add_test ("/retry/imageio/size-no-answer", "--cut-first-get=none",
+            test_size_cut);
+  add_test ("/retry/imageio/size-cut-head", "--cut-first-get=head",
+            test_size_cut);
+  add_test ("/retry/imageio/size-no-retries", NULL, test_size_cut_no_retries);
+  add_test ("/retry/imageio/size-not-found", NULL, test_size_not_found);
   add_test ("/retry/imageio/options-daemon-restarted", GINT_TO_POINTER (TRUE),
             test_request_daemon_restarted);
   add_test ("/retry/imageio/checksum-daemon-restarted", GINT_TO_POINTER (FALSE),
