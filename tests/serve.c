@@ -2123,6 +2123,33 @@ test_ticket_cli (void)
                    "imgxfer: control service: 404 No such ticket 'cli'\n");
 }
 
+/* A daemon that does not exit on the signal it gets is killed, and
+ * reaped, once the time to stop is up, and the test that stopped it
+ * fails, saying so. */
+static void
+test_stop_timeout (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *dir = g_build_filename (tmpdir, "stuck", NULL);
+      Daemon stuck = { 0 };
+      GPid pid;
+
+      g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+      daemon_start (&stuck, dir);
+      pid = stuck.pid;
+      /* SIGCONT: nothing the daemon stops on. */
+      test_daemon_stop_within (&stuck, SIGCONT, 1);
+      g_print ("daemon gone: %d\n", test_process_gone (pid));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stdout ("*daemon gone: 1*");
+  g_test_trap_assert_stderr ("*imgxfer serve (pid *) did not exit 1 s after "
+                             "signal 18: killed*");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2168,6 +2195,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/ca-chain", test_ca_chain);
   g_test_add_func ("/serve/verbose", test_verbose);
   g_test_add_func ("/serve/control-port", test_control_port);
+  g_test_add_func ("/serve/stop-timeout", test_stop_timeout);
   status = g_test_run ();
 
   g_assert_cmpint (daemon_stop (&daemon_), ==, 0);
