@@ -15,6 +15,11 @@
  * borrows one that another connection is not using rather than wait for
  * it to close.
  *
+ * A backend lent so carries the writes of several connections until it
+ * is flushed: each remembers whose writes it took without a flush, so
+ * that a loss of them (IMGXFER_ERROR_RECONNECTED) reaches every one of
+ * those connections, not only the one that found it.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -34,6 +39,8 @@ typedef struct
   gboolean lost;       /* lost writes it had acknowledged: to be closed */
   gboolean lent;       /* given back by a request that takes it again: it stays
                         * when the ticket goes */
+  /* The connections whose writes it acknowledged since its last flush. */
+  GHashTable *writers;
 } Slot;
 
 struct _ServeImage
@@ -56,6 +63,15 @@ struct _ServeImage
   GHashTable *lost;      /* owners whose writes a backend lost meanwhile */
 };
 
+static void
+slot_free (gpointer data)
+{
+  Slot *slot = data;
+
+  g_hash_table_unref (slot->writers);
+  g_free (slot);
+}
+
 ServeImage *
 serve_image_new (const char *url, const char *format, const char *bitmap,
                  gboolean writable, guint64 size)
@@ -70,7 +86,7 @@ serve_image_new (const char *url, const char *format, const char *bitmap,
   self->size = size;
   g_mutex_init (&self->lock);
   g_cond_init (&self->changed);
-  self->slots = g_ptr_array_new_with_free_func (g_free);
+  self->slots = g_ptr_array_new_with_free_func (slot_free);
   self->lost = g_hash_table_new (NULL, NULL);
   return self;
 }
@@ -314,6 +330,7 @@ open_one (ServeImage *self, gconstpointer owner, GCancellable *cancellable,
   slot->backend = backend;
   slot->owner = owner;
   slot->busy = TRUE;
+  slot->writers = g_hash_table_new (NULL, NULL);
   g_ptr_array_add (self->slots, slot);
   return g_object_ref (backend);
 }
@@ -413,15 +430,45 @@ find_slot (ServeImage *self, ImgxferBackend *backend)
  * succeed over writes that are gone. It serves no request again, and
  * every later request of its connection fails so too, until that
  * connection closes: the loss may have been found by a flush of another
- * connection (serve_image_flush()), and its own client must hear of it. */
+ * connection (serve_image_flush()), and its own client must hear of it.
+ * So must the connections it was lent to, or borrowed from, whose
+ * writes it took since its last flush: theirs are gone too, and a flush
+ * of theirs through another backend would succeed over them. */
 static void
 mark_lost (ServeImage *self, guint index)
 {
   Slot *slot = self->slots->pdata[index];
+  GHashTableIter iter;
+  gpointer writer;
 
   slot->lost = TRUE;
   if (slot->owner)
     g_hash_table_add (self->lost, (gpointer)slot->owner);
+  g_hash_table_iter_init (&iter, slot->writers);
+  while (g_hash_table_iter_next (&iter, &writer, NULL))
+    g_hash_table_add (self->lost, writer);
+}
+
+void
+serve_image_wrote (ServeImage *self, ImgxferBackend *backend,
+                   gconstpointer owner)
+{
+  g_mutex_lock (&self->lock);
+  if (owner)
+    g_hash_table_add (
+        ((Slot *)self->slots->pdata[find_slot (self, backend)])->writers,
+        (gpointer)owner);
+  g_mutex_unlock (&self->lock);
+}
+
+/* After a flush of @backend: the writes it took are on disk. */
+static void
+flushed (ServeImage *self, ImgxferBackend *backend)
+{
+  g_mutex_lock (&self->lock);
+  g_hash_table_remove_all (
+      ((Slot *)self->slots->pdata[find_slot (self, backend)])->writers);
+  g_mutex_unlock (&self->lock);
 }
 
 void
@@ -459,6 +506,8 @@ serve_image_disown (ServeImage *self, gconstpointer owner)
     {
       Slot *slot = self->slots->pdata[i];
 
+      /* Another connection may come at the same address. */
+      g_hash_table_remove (slot->writers, owner);
       if (slot->owner != owner)
         continue;
       slot->owner = NULL;
@@ -494,12 +543,16 @@ serve_image_flush (ServeImage *self, ImgxferBackend *backend,
 
   ok = imgxfer_destination_flush (IMGXFER_DESTINATION (backend), cancellable,
                                   error);
+  if (ok)
+    flushed (self, backend);
   /* An idle backend that lost writes fails this flush, which did not
    * cover them, and is closed (serve_image_release()). */
   for (guint i = 0; ok && i < idle->len; i++)
     {
       ok = imgxfer_destination_flush (idle->pdata[i], cancellable, &idle_error);
-      if (!ok)
+      if (ok)
+        flushed (self, idle->pdata[i]);
+      else
         {
           serve_image_release (self, g_ptr_array_steal_index (idle, i),
                                idle_error, FALSE);

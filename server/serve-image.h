@@ -35,6 +35,13 @@ ImgxferBackend *serve_image_acquire (ServeImage *self, gconstpointer owner,
 void serve_image_release (ServeImage *self, ImgxferBackend *backend,
                           const GError *error, gboolean lend);
 
+/* A write or zero of @owner through @backend (acquired by it) was
+ * acknowledged without a flush: until a flush of @backend covers it, a
+ * loss that @backend finds is @owner's too, whichever connection finds
+ * it, and fails @owner's next request. */
+void serve_image_wrote (ServeImage *self, ImgxferBackend *backend,
+                        gconstpointer owner);
+
 /* The connection @owner closed: its backends are flushed and closed, in a
  * worker thread, those in use once they are given back. */
 void serve_image_disown (ServeImage *self, gconstpointer owner);

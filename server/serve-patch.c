@@ -110,7 +110,10 @@ patch_work (gpointer data)
       && !imgxfer_destination_zero (destination, patch->offset, patch->size,
                                     flags, cancellable, &request->error))
     return;
-  if (patch->flush)
+  if (!patch->flush)
+    serve_image_wrote (serve_ticket_get_image (request->ticket),
+                       request->backend, request->conn);
+  else
     imgxfer_destination_flush (destination, cancellable, &request->error);
 }
 

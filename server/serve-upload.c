@@ -18,6 +18,7 @@
 #include "serve-conn.h"
 #include "serve-error.h"
 #include "serve-http.h"
+#include "serve-image.h"
 #include "serve-images.h"
 #include "serve-json.h"
 #include "serve-request.h"
@@ -99,7 +100,10 @@ write_work (gpointer data)
                                       upload->buffer_offset, cancellable,
                                       &request->error))
     return;
-  if (upload->final && upload->flush)
+  if (!upload->flush)
+    serve_image_wrote (serve_ticket_get_image (request->ticket),
+                       request->backend, request->conn);
+  else if (upload->final)
     imgxfer_destination_flush (IMGXFER_DESTINATION (request->backend),
                                cancellable, &request->error);
 }

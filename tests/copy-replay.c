@@ -418,6 +418,152 @@ test_flush_bound (gconstpointer data)
                     ==, bound->flushes);
 }
 
+/* The bound in bytes, with data that does not fit in a test's memory: a
+ * "counting:" driver of the test's own is a source of data made up as it
+ * is read, and a destination that keeps nothing but counts the bytes
+ * written between two flushes. */
+#define REPLAY_MAX_BYTES (G_GUINT64_CONSTANT (1) << 30)
+#define COUNTED_SIZE (2 * REPLAY_MAX_BYTES + 256 * MiB)
+#define COUNTED_REQUEST (8 * MiB)
+
+static struct
+{
+  GMutex lock;
+  guint64 since_flush; /* bytes written since the last flush */
+  guint64 most;        /* the most bytes written between two flushes */
+  guint flushes;
+} counted;
+
+#define TEST_TYPE_COUNTING_BACKEND (test_counting_backend_get_type ())
+G_DECLARE_FINAL_TYPE (TestCountingBackend, test_counting_backend, TEST,
+                      COUNTING_BACKEND, ImgxferBackend)
+
+struct _TestCountingBackend
+{
+  ImgxferBackend parent_instance;
+};
+
+static void counting_source_init (ImgxferSourceInterface *iface);
+static void counting_destination_init (ImgxferDestinationInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (
+    TestCountingBackend, test_counting_backend, IMGXFER_TYPE_BACKEND,
+    G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_SOURCE, counting_source_init)
+        G_IMPLEMENT_INTERFACE (IMGXFER_TYPE_DESTINATION,
+                               counting_destination_init))
+
+/* Bytes that are not zero, so that none becomes a zero request. */
+static gboolean
+counting_pread (ImgxferSource *source, void *buffer, gsize length,
+                guint64 offset, GCancellable *cancellable, GError **error)
+{
+  memset (buffer, 'c', length);
+  return TRUE;
+}
+
+static void
+counting_source_init (ImgxferSourceInterface *iface)
+{
+  iface->pread = counting_pread;
+}
+
+static gboolean
+counting_pwrite (ImgxferDestination *destination, const void *buffer,
+                 gsize length, guint64 offset, GCancellable *cancellable,
+                 GError **error)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&counted.lock);
+
+  counted.since_flush += length;
+  counted.most = MAX (counted.most, counted.since_flush);
+  return TRUE;
+}
+
+static gboolean
+counting_flush (ImgxferDestination *destination, GCancellable *cancellable,
+                GError **error)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&counted.lock);
+
+  counted.since_flush = 0;
+  counted.flushes++;
+  return TRUE;
+}
+
+static void
+counting_destination_init (ImgxferDestinationInterface *iface)
+{
+  iface->pwrite = counting_pwrite;
+  iface->flush = counting_flush;
+}
+
+static gboolean
+counting_open (ImgxferBackend *backend, GCancellable *cancellable,
+               GError **error)
+{
+  imgxfer_backend_set_size (backend, COUNTED_SIZE);
+  imgxfer_backend_set_caps (backend, IMGXFER_BACKEND_CAN_WRITE
+                                         | IMGXFER_BACKEND_CAN_FLUSH
+                                         | IMGXFER_BACKEND_MAY_RECONNECT);
+  imgxfer_backend_set_block_sizes (backend, 1, COUNTED_REQUEST,
+                                   COUNTED_REQUEST);
+  return TRUE;
+}
+
+static ImgxferBackend *
+counting_new (GError **error)
+{
+  return g_initable_new (TEST_TYPE_COUNTING_BACKEND, NULL, error, "url",
+                         "counting:", NULL);
+}
+
+static ImgxferBackend *
+counting_clone (ImgxferBackend *backend, GCancellable *cancellable,
+                GError **error)
+{
+  return counting_new (error);
+}
+
+static void
+test_counting_backend_class_init (TestCountingBackendClass *klass)
+{
+  IMGXFER_BACKEND_CLASS (klass)->name = "counting";
+  IMGXFER_BACKEND_CLASS (klass)->open = counting_open;
+  IMGXFER_BACKEND_CLASS (klass)->clone = counting_clone;
+}
+
+static void
+test_counting_backend_init (TestCountingBackend *self)
+{
+}
+
+/* 2.25 GiB of data in one range that grows: a flush after each GiB, and
+ * one at the end; never more than a GiB written between two. */
+static void
+test_flush_bound_bytes (void)
+{
+  g_autoptr (ImgxferBackend) src = NULL;
+  g_autoptr (ImgxferBackend) dst = NULL;
+  g_autoptr (ImgxferCopy) copy = NULL;
+  g_autoptr (GError) error = NULL;
+
+  memset (&counted, 0, sizeof counted);
+  g_mutex_init (&counted.lock);
+  src = counting_new (&error);
+  g_assert_no_error (error);
+  dst = counting_new (&error);
+  g_assert_no_error (error);
+  copy = imgxfer_copy_new (src, dst);
+  imgxfer_copy_set_connections (copy, 1);
+  g_assert_true (imgxfer_copy_run (copy, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (imgxfer_copy_get_done (copy), ==, COUNTED_SIZE);
+  g_assert_cmpuint (counted.flushes, ==, 3);
+  g_assert_cmpuint (counted.most, ==, REPLAY_MAX_BYTES);
+  g_assert_cmpuint (counted.since_flush, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -440,6 +586,7 @@ main (int argc, char **argv)
                         test_flush_bound);
   g_test_add_data_func ("/copy/replay/flush-end-only", &never_reconnects,
                         test_flush_bound);
+  g_test_add_func ("/copy/replay/flush-bound-bytes", test_flush_bound_bytes);
 
   return g_test_run ();
 }

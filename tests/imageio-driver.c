@@ -12,7 +12,6 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
-#include <sys/prctl.h>
 
 #include "test-servers.h"
 #include "test-utils.h"
@@ -46,37 +45,11 @@ make_certificates (Fixture *f)
   test_make_ca (f->other_ca, other_key, "/CN=another CA");
 }
 
-/* A failed assertion aborts the test without its teardown: the server
- * must not outlive it (it holds the test's stderr, for which meson would
- * wait until the test's timeout). */
 static void
-die_with_parent (gpointer data)
+start_server_with (Fixture *f, const char *option)
 {
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-start_server_with (Fixture *f, const char *options)
-{
-  g_autofree char *script = g_build_filename (g_getenv ("IMGXFER_SOURCE_DIR"),
-                                              "tests", "web-server.py", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDataInputStream) out = NULL;
-  g_autofree char *line = NULL;
-  g_autoptr (GSubprocessLauncher) launcher
-      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  f->server = g_subprocess_launcher_spawn (launcher, &error, "/usr/bin/python3",
-                                           script, f->root, "--cert", f->cert,
-                                           "--key", f->key, options, NULL);
-  g_assert_no_error (error);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->server));
-  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  f->port = g_ascii_strtoull (line, NULL, 10);
-  g_assert_cmpuint (f->port, >, 0);
+  f->server
+      = test_web_server_start (f->root, f->cert, f->key, option, &f->port);
 }
 
 static void

@@ -7,9 +7,14 @@
  * plugin for flush) failing some requests: the copy sends them again,
  * says so, and ends identical; failing every one, it fails after the
  * retries with the server's error. A deleted ticket's 403 is not retried.
+ * The daemon's NBD server restarted under writes the daemon acknowledged:
+ * every connection whose writes went through a backend that lost them
+ * hears of it, the one that lent the backend too.
  * OPTIONS at open and the server's checksum are sent again as the other
- * requests are (a relay in front of the daemon cuts a connection), and
- * a transfer URL that cannot be reached goes to the proxy URL at once.
+ * requests are (a relay in front of the daemon cuts a connection), so is
+ * the size query at open of a web server that is not imageio
+ * (tests/web-server.py cuts it), and a transfer URL that cannot be
+ * reached goes to the proxy URL at once.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -57,6 +62,7 @@ typedef struct
   TestDaemon daemon; /* started by the imageio tests */
   char *url;         /* https://127.0.0.1:PORT/images/TICKET */
   Relay relay;
+  GSubprocess *web_server; /* serves dir */
 } Fixture;
 
 /* What the library logged in this process: retry lines, the last one,
@@ -86,6 +92,12 @@ static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   relay_stop (&f->relay);
+  if (f->web_server != NULL)
+    {
+      g_subprocess_force_exit (f->web_server);
+      g_subprocess_wait (f->web_server, NULL, NULL);
+      g_clear_object (&f->web_server);
+    }
   if (f->daemon.dir != NULL)
     test_daemon_stop (&f->daemon);
   test_tmpdir_free (f->dir);
@@ -656,6 +668,72 @@ static const OptionsCut no_answer = { RELAY_NO_ANSWER, FALSE };
 static const OptionsCut cut_answer = { RELAY_CUT_ANSWER, FALSE };
 static const OptionsCut cut_answer_proxy = { RELAY_CUT_ANSWER, TRUE };
 
+/* A web server that is not imageio, with @option, serving 4 MiB of 'o'
+ * bytes: the URL of @name in its folder. */
+static char *
+start_web_server (Fixture *f, const char *option, const char *name)
+{
+  g_autofree char *image = g_build_filename (f->dir, "disk.img", NULL);
+  guint16 port;
+
+  test_make_certificates (f->dir, f->ca, f->cert, f->key);
+  test_write_pattern (image, 0, 4 * MiB, 'o');
+  f->web_server
+      = test_web_server_start (f->dir, f->cert, f->key, option, &port);
+  return g_strdup_printf ("https://127.0.0.1:%u/%s", port, name);
+}
+
+/* Without imageio's OPTIONS, the size is asked at open with a GET of the
+ * first byte. The first one finds its connection cut (before any answer,
+ * or in the answer's head): the server was reached, so it is sent again
+ * on a new connection, and the image opens at its size. */
+static void
+test_size_cut (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ImgxferOpenOptions) options = retry_options (f, 3);
+  g_autoptr (ImgxferBackend) backend = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = start_web_server (f, data, "disk.img");
+  g_autofree char *request = g_strconcat ("GET ", url, " bytes 0-0", NULL);
+
+  backend = imgxfer_open (url, options, NULL, &error);
+  g_assert_no_error (error);
+  assert_retried (request);
+  g_assert_cmpuint (imgxfer_backend_get_size (backend), ==, 4 * MiB);
+  test_backend_assert_bytes (backend, 0, 4 * MiB, 'o');
+}
+
+/* Without retries the cut size query fails the open, naming the URL. */
+static void
+test_size_cut_no_retries (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ImgxferOpenOptions) options = retry_options (f, 0);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url
+      = start_web_server (f, "--cut-first-get=none", "disk.img");
+
+  g_assert_null (imgxfer_open (url, options, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, url));
+  g_assert_cmpuint (retries_logged, ==, 0);
+}
+
+/* A size query answered 404 (no such image) fails at once. */
+static void
+test_size_not_found (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ImgxferOpenOptions) options = retry_options (f, 3);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = start_web_server (f, NULL, "missing.img");
+  gint64 start = g_get_monotonic_time ();
+
+  g_assert_null (imgxfer_open (url, options, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "HTTP 404"));
+  g_assert_cmpuint (retries_logged, ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
 typedef struct
 {
   Fixture *f;
@@ -996,15 +1074,16 @@ test_nbd_server_restarted (Fixture *f, gconstpointer data)
   test_assert_images_equal (src, "raw", dst, "raw", TRUE);
 }
 
-/* qemu-nbd writing @path (qcow2) with a writeback cache, on @socket: a
- * write it acknowledged and did not flush is gone when it is killed. */
+/* qemu-nbd writing @path (qcow2) with a writeback cache, on @socket,
+ * to @shared clients at once: a write it acknowledged and did not flush
+ * is gone when it is killed. */
 static TestServer *
-start_qemu_nbd_writeback (const char *path, const char *socket)
+start_qemu_nbd_writeback (const char *path, const char *socket,
+                          const char *shared)
 {
   const char *const argv[]
-      = { "qemu-nbd", "--persistent", "--shared=8", "--format",
-          "qcow2",    "--cache",      "writeback",  "--socket",
-          socket,     path,           NULL };
+      = { "qemu-nbd",  "--persistent", shared, "--format", "qcow2", "--cache",
+          "writeback", "--socket",     socket, path,       NULL };
 
   return test_server_start (argv, socket);
 }
@@ -1034,7 +1113,7 @@ test_daemon_nbd_restarted (Fixture *f, gconstpointer data)
   make_source (src);
   test_qemu_img_create (dst, "qcow2", "80M", NULL, NULL);
   source = start_nbdkit (f, slow);
-  target = start_qemu_nbd_writeback (dst, socket);
+  target = start_qemu_nbd_writeback (dst, socket, "--shared=8");
   ticket_url = g_strdup (test_server_get_uri (target));
   daemon_start (f);
   add_ticket (f, ticket_url, "raw", IMAGE_SIZE, "write");
@@ -1047,7 +1126,7 @@ test_daemon_nbd_restarted (Fixture *f, gconstpointer data)
   g_assert_cmpint (kill (test_find_child ("qemu-nbd"), SIGKILL), ==, 0);
   g_clear_pointer (&target, test_server_stop);
   g_assert_cmpint (g_unlink (socket), ==, 0);
-  target = start_qemu_nbd_writeback (dst, socket);
+  target = start_qemu_nbd_writeback (dst, socket, "--shared=8");
   g_assert_cmpint (kill (copy_pid, SIGCONT), ==, 0);
 
   status = test_wait_process (copy, NULL, &err);
@@ -1070,6 +1149,120 @@ drop_message (const char *domain, GLogLevelFlags level, const char *message,
 {
 }
 
+/* One connection of its own to the daemon's local socket. */
+static SoupSession *
+local_session (Fixture *f)
+{
+  g_autoptr (GSocketAddress) address
+      = g_unix_socket_address_new (f->daemon.local);
+
+  return soup_session_new_with_options ("remote-connectable", address,
+                                        "max-conns", 1, "max-conns-per-host", 1,
+                                        NULL);
+}
+
+/* Sends @method with @body (NULL: none) to the ticket; its status, and
+ * in *@closed whether the daemon closes the connection after it. */
+static guint
+ticket_request (SoupSession *session, const char *method, const char *query,
+                const char *content_range, const char *type, GBytes *body,
+                gboolean *closed)
+{
+  g_autofree char *url
+      = g_strconcat ("http://localhost/images/" TICKET, query, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
+  g_autoptr (GBytes) answer = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (content_range)
+    soup_message_headers_append (headers, "Content-Range", content_range);
+  if (body)
+    soup_message_set_request_body_from_bytes (msg, type, body);
+  /* libsoup sends a PATCH on a new connection unless told it may. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);
+  answer = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  *closed = soup_message_headers_header_contains (
+      soup_message_get_response_headers (msg), "Connection", "close");
+  return soup_message_get_status (msg);
+}
+
+/* A PUT ?flush=n of 1 MiB of @byte at @offset. */
+static guint
+put_mib (SoupSession *session, guint64 offset, char byte, gboolean *closed)
+{
+  g_autofree char *data = g_malloc (MiB);
+  g_autoptr (GBytes) body = NULL;
+  g_autofree char *range
+      = g_strdup_printf ("bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/*",
+                         offset, offset + MiB - 1);
+
+  memset (data, byte, MiB);
+  body = g_bytes_new_take (g_steal_pointer (&data), MiB);
+  return ticket_request (session, "PUT", "?flush=n", range,
+                         "application/octet-stream", body, closed);
+}
+
+/* A PATCH flush. */
+static guint
+flush_ticket (SoupSession *session, gboolean *closed)
+{
+  g_autoptr (GBytes) body = g_bytes_new_static ("{\"op\":\"flush\"}", 14);
+
+  return ticket_request (session, "PATCH", "", NULL, "application/json", body,
+                         closed);
+}
+
+/* The daemon's ticket names a qemu-nbd that takes one client at a time
+ * (no multi-conn): the ticket's one backend is lent to each connection
+ * in turn. One connection writes through it, and the qemu-nbd is killed
+ * before any flush (the write is gone with its qcow2 tables) and started
+ * again. Another connection's request finds the loss: a 503 that closes
+ * its connection. The first connection's flush must not succeed then:
+ * its write went through that backend and is gone. */
+static void
+test_daemon_nbd_restarted_lent (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dst = g_build_filename (f->dir, "dst.qcow2", NULL);
+  g_autofree char *socket = g_build_filename (f->dir, "qemu.sock", NULL);
+  g_autoptr (TestServer) target = NULL;
+  g_autoptr (SoupSession) writer = NULL;
+  g_autoptr (SoupSession) other = NULL;
+  gboolean closed;
+  guint status;
+
+  test_qemu_img_create (dst, "qcow2", "8M", NULL, NULL);
+  target = start_qemu_nbd_writeback (dst, socket, "--shared=1");
+  daemon_start (f);
+  add_ticket (f, test_server_get_uri (target), "raw", 8 * MiB, "write");
+  writer = local_session (f);
+  other = local_session (f);
+
+  g_assert_cmpuint (put_mib (writer, 0, 'w', &closed), ==, 200);
+  g_assert_cmpint (kill (test_find_child ("qemu-nbd"), SIGKILL), ==, 0);
+  g_clear_pointer (&target, test_server_stop);
+  g_assert_cmpint (g_unlink (socket), ==, 0);
+  target = start_qemu_nbd_writeback (dst, socket, "--shared=1");
+
+  g_assert_cmpuint (put_mib (other, MiB, 'o', &closed), ==, 503);
+  g_assert_true (closed);
+  status = flush_ticket (writer, &closed);
+  if (status == 200)
+    {
+      g_autoptr (ImgxferBackend) image = NULL;
+
+      /* Then the write must be there. */
+      test_daemon_stop (&f->daemon);
+      g_clear_pointer (&target, test_server_stop);
+      image = imgxfer_open (dst, NULL, NULL, NULL);
+      g_assert_nonnull (image);
+      test_backend_assert_bytes (image, 0, MiB, 'w');
+    }
+  g_assert_cmpuint (status, ==, 503);
+  g_assert_true (closed);
+}
+
 #define add_test(path, data, func)                                             \
   g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
 
@@ -1088,6 +1281,8 @@ main (int argc, char **argv)
             &upload_qcow2_between, test_daemon_restarted);
   add_test ("/retry/imageio/upload-daemon-nbd-restarted", NULL,
             test_daemon_nbd_restarted);
+  add_test ("/retry/imageio/upload-daemon-nbd-restarted-lent-backend", NULL,
+            test_daemon_nbd_restarted_lent);
   add_test ("/retry/imageio/upload-no-retries", &upload_not_retried,
             test_daemon_restarted);
   add_test ("/retry/imageio/download-daemon-restarted", &download_retried,
@@ -1099,6 +1294,12 @@ main (int argc, char **argv)
   add_test ("/retry/imageio/options-cut-answer", &cut_answer, test_options_cut);
   add_test ("/retry/imageio/options-cut-answer-not-proxied", &cut_answer_proxy,
             test_options_cut);
+  add_test ("/retry/imageio/size-no-answer", "--cut-first-get=none",
+            test_size_cut);
+  add_test ("/retry/imageio/size-cut-head", "--cut-first-get=head",
+            test_size_cut);
+  add_test ("/retry/imageio/size-no-retries", NULL, test_size_cut_no_retries);
+  add_test ("/retry/imageio/size-not-found", NULL, test_size_not_found);
   add_test ("/retry/imageio/options-daemon-restarted", GINT_TO_POINTER (TRUE),
             test_request_daemon_restarted);
   add_test ("/retry/imageio/checksum-daemon-restarted", GINT_TO_POINTER (FALSE),

@@ -616,6 +616,39 @@ test_put_small_image (void)
   remove_ticket ("small");
 }
 
+/* A PUT whose image fails its writes is answered 500 with the error
+ * once its body is read, and the next request is served. The body is
+ * several writes long: the first fails while most of it is still to
+ * come, and the rest is read and dropped. */
+static void
+test_put_write_error (void)
+{
+  g_autofree char *socket_path = g_build_filename (tmpdir, "eio.sock", NULL);
+  const char *const nbdkit[] = { "nbdkit",
+                                 "-f",
+                                 "-U",
+                                 socket_path,
+                                 "--filter=error",
+                                 "memory",
+                                 "16M",
+                                 "error-pwrite=EIO",
+                                 "error-pwrite-rate=100%",
+                                 NULL };
+  g_autoptr (TestServer) server = test_server_start (nbdkit, socket_path);
+  g_autofree char *body = g_strnfill (12 * 1024 * 1024, 'x');
+  g_autoptr (Reply) put = NULL;
+  g_autoptr (Reply) again = NULL;
+
+  add_ticket ("eio", test_server_get_uri (server), 16 * 1024 * 1024,
+              "[\"write\"]", NULL);
+  put = image_request ("PUT", "eio", "?flush=n", body, NULL, NULL);
+  g_assert_cmpuint (put->status, ==, 500);
+  g_assert_nonnull (strstr (reply_text (put), "Input/output error"));
+  again = image_request ("PUT", "eio", NULL, "data", NULL, NULL);
+  g_assert_cmpuint (again->status, ==, 500);
+  remove_ticket ("eio");
+}
+
 /* Refusals of a PUT come before its body. */
 static void
 test_put_refused (void)
@@ -2122,6 +2155,33 @@ test_ticket_cli (void)
                    "imgxfer: control service: 404 No such ticket 'cli'\n");
 }
 
+/* A daemon that does not exit on the signal it gets is killed, and
+ * reaped, once the time to stop is up, and the test that stopped it
+ * fails, saying so. */
+static void
+test_stop_timeout (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autofree char *dir = g_build_filename (tmpdir, "stuck", NULL);
+      Daemon stuck = { 0 };
+      GPid pid;
+
+      g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+      daemon_start (&stuck, dir);
+      pid = stuck.pid;
+      /* SIGCONT: nothing the daemon stops on. */
+      test_daemon_stop_within (&stuck, SIGCONT, 1);
+      g_print ("daemon gone: %d\n", test_process_gone (pid));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stdout ("*daemon gone: 1*");
+  g_test_trap_assert_stderr ("*imgxfer serve (pid *) did not exit 1 s after "
+                             "signal 18: killed*");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2141,6 +2201,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/get", test_get);
   g_test_add_func ("/serve/put-patch", test_put_patch);
   g_test_add_func ("/serve/put-refused", test_put_refused);
+  g_test_add_func ("/serve/put-write-error", test_put_write_error);
   g_test_add_func ("/serve/put-small-image", test_put_small_image);
   g_test_add_func ("/serve/put-chunked", test_put_chunked);
   g_test_add_func ("/serve/extents-checksum", test_extents_checksum);
@@ -2167,6 +2228,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/ca-chain", test_ca_chain);
   g_test_add_func ("/serve/verbose", test_verbose);
   g_test_add_func ("/serve/control-port", test_control_port);
+  g_test_add_func ("/serve/stop-timeout", test_stop_timeout);
   status = g_test_run ();
 
   g_assert_cmpint (daemon_stop (&daemon_), ==, 0);

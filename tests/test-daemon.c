@@ -102,8 +102,10 @@ test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
   spawn (d, "0", ca, cert, key);
 }
 
-void
-test_daemon_crash (TestDaemon *d)
+/* SIGKILL to the daemon and to its children; waits for the daemon.
+ * Its wait status. */
+static int
+kill_daemon (TestDaemon *d)
 {
   g_autofree char *parent = g_strdup_printf ("%d", d->pid);
   const char *const pkill[] = { "pkill", "-KILL", "-P", parent, NULL };
@@ -115,6 +117,13 @@ test_daemon_crash (TestDaemon *d)
   g_assert_true (g_subprocess_wait (children, NULL, NULL));
   g_assert_cmpint (kill (d->pid, SIGKILL), ==, 0);
   g_assert_cmpint (waitpid (d->pid, &status, 0), ==, d->pid);
+  return status;
+}
+
+void
+test_daemon_crash (TestDaemon *d)
+{
+  kill_daemon (d);
   g_spawn_close_pid (d->pid);
   d->pid = 0;
   g_clear_object (&d->https);
@@ -140,15 +149,34 @@ test_daemon_stop (TestDaemon *d)
 int
 test_daemon_stop_with (TestDaemon *d, int signal)
 {
+  return test_daemon_stop_within (d, signal, 20);
+}
+
+int
+test_daemon_stop_within (TestDaemon *d, int signal, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
   int status = -1;
 
   /* A crashed daemon is gone already; kill (0) would signal the test. */
-  for (int i = 0; d->pid != 0 && i < 2000; i++)
+  if (d->pid != 0)
+    kill (d->pid, signal);
+  while (d->pid != 0 && waitpid (d->pid, &status, WNOHANG) != d->pid)
     {
-      if (i == 0)
-        kill (d->pid, signal);
-      if (waitpid (d->pid, &status, WNOHANG) == d->pid)
-        break;
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_autofree char *message = g_strdup_printf (
+              "imgxfer serve (pid %d) did not exit %u s after signal %d: "
+              "killed",
+              d->pid, seconds, signal);
+
+          /* On stderr too: meson shows it, and a test of this helper
+           * traps it. */
+          g_printerr ("%s\n", message);
+          g_test_fail_printf ("%s", message);
+          status = kill_daemon (d);
+          break;
+        }
       g_usleep (10000);
     }
   if (d->pid != 0)

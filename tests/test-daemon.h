@@ -25,11 +25,13 @@ typedef struct
  * the [daemon] group. The daemon gets SIGTERM if the test dies. */
 void test_daemon_start (TestDaemon *d, const char *dir, const char *ca,
                         const char *cert, const char *key, const char *config);
-/* SIGTERM, then waits up to 20 s; returns the wait status (-1 if it
- * did not exit). */
+/* SIGTERM, then waits up to 20 s; returns the wait status. A daemon
+ * still running then is killed with its children, and the test fails. */
 int test_daemon_stop (TestDaemon *d);
 /* The same with @signal. */
 int test_daemon_stop_with (TestDaemon *d, int signal);
+/* The same, waiting up to @seconds. */
+int test_daemon_stop_within (TestDaemon *d, int signal, guint seconds);
 /* SIGKILL to the daemon and to its children (a qemu-nbd), as a crash
  * would end them: what they held in memory is lost. */
 void test_daemon_crash (TestDaemon *d);

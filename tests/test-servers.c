@@ -97,6 +97,33 @@ test_qemu_nbd_start (const char *path, const char *format,
   return test_server_start (argv, socket_path);
 }
 
+GSubprocess *
+test_web_server_start (const char *root, const char *cert, const char *key,
+                       const char *option, guint16 *port)
+{
+  g_autofree char *script = g_build_filename (g_getenv ("IMGXFER_SOURCE_DIR"),
+                                              "tests", "web-server.py", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autofree char *line = NULL;
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  GSubprocess *server;
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  server = g_subprocess_launcher_spawn (launcher, &error, "/usr/bin/python3",
+                                        script, root, "--cert", cert, "--key",
+                                        key, option, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  *port = g_ascii_strtoull (line, NULL, 10);
+  g_assert_cmpuint (*port, >, 0);
+  return server;
+}
+
 void
 test_pause_control (const char *socket_path, char command)
 {

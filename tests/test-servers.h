@@ -26,6 +26,12 @@ TestServer *test_qemu_nbd_start (const char *path, const char *format,
  * filter and waits for its answer: after 'p', no request is served until
  * 'r'. */
 void test_pause_control (const char *socket_path, char command);
+/* tests/web-server.py serving the files of @root over HTTPS with @cert
+ * and @key, given @option (NULL: none), on a loopback port put in
+ * *@port; it dies with the test. */
+GSubprocess *test_web_server_start (const char *root, const char *cert,
+                                    const char *key, const char *option,
+                                    guint16 *port);
 /* A TCP port nobody listens on now. */
 guint16 test_free_tcp_port (void);
 /* "nbd+unix:///?socket=PATH", or the URI given */

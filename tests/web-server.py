@@ -4,9 +4,15 @@
 # Content-Range into existing files. OPTIONS is not implemented (501), as
 # in any web server without an imageio behind it, or answers as old
 # imageio daemons (405) and proxies (204) did with --options=STATUS.
-# Prints the port it listens on (on 127.0.0.1), then serves until killed.
+# With --cut-first-get=WHERE the first GET finds its connection closed, as
+# when a server goes away: before any answer (none) or in the answer's
+# head (head); the server then closes every connection after its answer,
+# so that the GET goes on a connection of its own (a request that finds a
+# kept-alive connection closed is sent again by libsoup itself). Prints
+# the port it listens on (on 127.0.0.1), then serves until killed.
 #
 # usage: web-server.py ROOT [--cert FILE --key FILE] [--options=STATUS]
+#                      [--cut-first-get=none|head]
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import argparse
@@ -15,6 +21,7 @@ import os
 import re
 import ssl
 import sys
+import threading
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,7 +42,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def cut(self):
+        with self.server.lock:
+            where, self.server.cut = self.server.cut, None
+        if where is None:
+            return False
+        if where == "head":
+            self.wfile.write(b"HTTP/1.0 206 Partial")
+        self.close_connection = True
+        return True
+
     def do_GET(self):
+        if self.cut():
+            return
         path = self.path_of()
         if not os.path.isfile(path):
             return self.fail(404, "No such image: " + self.path)
@@ -101,9 +120,14 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--options", type=int)
+    parser.add_argument("--cut-first-get", choices=["none", "head"])
     args = parser.parse_args()
 
+    if args.cut_first_get:
+        Handler.protocol_version = "HTTP/1.0"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.lock = threading.Lock()
+    server.cut = args.cut_first_get
     server.daemon_threads = True
     server.root = args.root
     server.options_status = args.options

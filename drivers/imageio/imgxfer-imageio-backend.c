@@ -13,9 +13,10 @@
  * all, the proxy URL is tried, once, at open; never after an HTTP error
  * nor part-way. When the server is on this machine and offers its unix
  * socket, the connections go through it instead of TLS. A request that
- * fails in a way that may pass, OPTIONS at open too, is sent again on a
- * new connection (imgxfer-imageio-retry.c); but a transfer URL that
- * cannot be reached goes to the proxy URL at once, when there is one.
+ * fails in a way that may pass, OPTIONS and the size query at open too,
+ * is sent again on a new connection (imgxfer-imageio-retry.c); but a
+ * transfer URL that cannot be reached goes to the proxy URL at once,
+ * when there is one.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -337,8 +338,8 @@ find_size (ImgxferImageioBackend *self, guint64 *size,
       return TRUE;
     }
   if (!self->features.can_extents)
-    return _imgxfer_imageio_http_get_size (self->http, size, cancellable,
-                                           error);
+    return _imgxfer_imageio_retry_get_size (self->retry, &self->http, size,
+                                            cancellable, error);
 
   extents = get_extents (self, IMGXFER_EXTENT_CONTEXT_ZERO, cancellable, error);
   if (extents == NULL)

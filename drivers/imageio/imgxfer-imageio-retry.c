@@ -367,6 +367,23 @@ _imgxfer_imageio_retry_options (ImgxferImageioRetry *self,
                        error);
 }
 
+static gboolean
+get_size (ImgxferImageioHttp *http, gpointer size, GCancellable *cancellable,
+          GError **error)
+{
+  return _imgxfer_imageio_http_get_size (http, size, cancellable, error);
+}
+
+gboolean
+_imgxfer_imageio_retry_get_size (ImgxferImageioRetry *self,
+                                 ImgxferImageioHttp **http, guint64 *size,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autofree char *request = describe (self, "GET", 0, 1);
+
+  return send_request (self, http, request, get_size, size, cancellable, error);
+}
+
 typedef struct
 {
   const char *algorithm;

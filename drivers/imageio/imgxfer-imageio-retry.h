@@ -51,13 +51,18 @@ GArray *_imgxfer_imageio_retry_extents (ImgxferImageioRetry *self,
                                         GCancellable *cancellable,
                                         GError **error);
 
-/* OPTIONS at open, and the server's checksum: requests like the others,
- * sent again the same way. */
+/* OPTIONS at open, the size query of a server without features, and the
+ * server's checksum: requests like the others, sent again the same way. */
 gboolean _imgxfer_imageio_retry_options (ImgxferImageioRetry *self,
                                          ImgxferImageioHttp **http,
                                          ImgxferImageioFeatures *features,
                                          GCancellable *cancellable,
                                          GError **error);
+gboolean _imgxfer_imageio_retry_get_size (ImgxferImageioRetry *self,
+                                          ImgxferImageioHttp **http,
+                                          guint64 *size,
+                                          GCancellable *cancellable,
+                                          GError **error);
 JsonNode *_imgxfer_imageio_retry_checksum (
     ImgxferImageioRetry *self, ImgxferImageioHttp **http, const char *algorithm,
     gsize block_size, GCancellable *cancellable, GError **error);

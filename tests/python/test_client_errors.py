@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -24,7 +25,8 @@ import pytest
 from gi.repository import Gio, GLib, Imgxfer
 
 from conftest import MiB, run
-from test_client import Server, cli, make_certificates, srv  # noqa: F401
+from test_client import (Server, cli, make_certificates, srv,  # noqa: F401
+                         wait_for_nbd)
 
 
 class Nbdkit:
@@ -34,10 +36,11 @@ class Nbdkit:
         self.sock = os.path.join(str(tmp_path), "nbdkit.sock")
         self.proc = subprocess.Popen(
             ["nbdkit", "-f", "-U", self.sock, "--filter=delay"] + list(args))
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
-            assert self.proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
+        try:
+            wait_for_nbd(self.sock, self.proc)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def url(self):
         return "nbd:unix:" + self.sock
@@ -64,6 +67,34 @@ def slow_destination(tmp_path):
     server = Nbdkit(tmp_path, "memory", "size=256M", "wdelay=40ms")
     yield server
     server.stop()
+
+
+# A server whose socket file exists a second before it listens, then
+# greets each client as an NBD server does.
+LATE_SERVER = """
+import socket, sys, time
+server = socket.socket(socket.AF_UNIX)
+server.bind(sys.argv[1])
+time.sleep(1)
+server.listen()
+while True:
+    client, _ = server.accept()
+    client.sendall(b"NBDMAGICIHAVEOPT\\x00\\x03")
+    client.recv(64)
+    client.close()
+"""
+
+
+def test_nbd_server_waited_for_until_it_listens(tmp_path):
+    sock = str(tmp_path / "late.sock")
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", LATE_SERVER, sock])
+    try:
+        wait_for_nbd(sock, proc)
+        assert time.monotonic() - start >= 1
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def imgxfer(*args, env=None, timeout=120):

@@ -10,6 +10,8 @@
 
 import os
 import re
+import socket
+import struct
 import subprocess
 import tarfile
 import tempfile
@@ -119,6 +121,35 @@ def prepare_transfer(srv, url, sparse=True, size=IMAGE_SIZE):
     return "{}/images/{}".format(srv.url, ticket)
 
 
+def wait_for_nbd(sock, proc, seconds=60):
+    """Waits until proc, an NBD server, greets a client on the unix socket
+    sock: the socket file exists before the server listens on it. The
+    client then leaves with NBD_OPT_ABORT, so that the server logs
+    nothing. Fails when proc exits or the time is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(1)
+                client.connect(sock)
+                with client.makefile("rb") as stream:
+                    greeting = stream.read(18)
+                if greeting[:16] == b"NBDMAGICIHAVEOPT":
+                    flags = struct.unpack(">H", greeting[16:])[0]
+                    client.sendall(struct.pack(">I", flags & 3) + b"IHAVEOPT"
+                                   + struct.pack(">II", 2, 0))
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %d before it served %s"
+                               % (proc.args[0], proc.returncode, sock))
+        if time.monotonic() > deadline:
+            raise RuntimeError("%s did not serve %s in %d s"
+                               % (proc.args[0], sock, seconds))
+        time.sleep(0.02)
+
+
 class NbdServer:
     """qemu-nbd on a unix socket, as imageio's tests start it."""
 
@@ -145,12 +176,11 @@ class NbdServer:
         if self.fmt != "raw":
             args.append("--allocation-depth")
         self.proc = subprocess.Popen(args + image)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError("qemu-nbd did not start")
-            time.sleep(0.02)
+        try:
+            wait_for_nbd(self.sock, self.proc)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self):
         if self.proc is None:
