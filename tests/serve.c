@@ -911,8 +911,9 @@ ticket_active (const char *id)
 static void
 test_get_read_error (void)
 {
-  g_autofree char *socket_path = g_build_filename (tmpdir, "eio.sock", NULL);
-  g_autofree char *trigger = g_build_filename (tmpdir, "eio.now", NULL);
+  g_autofree char *socket_path
+      = g_build_filename (tmpdir, "read-eio.sock", NULL);
+  g_autofree char *trigger = g_build_filename (tmpdir, "read-eio.now", NULL);
   g_autofree char *trigger_arg = g_strconcat ("error-file=", trigger, NULL);
   const char *const nbdkit[]
       = { "nbdkit",         "-f",      "-r",  "-U",        socket_path,
@@ -923,16 +924,16 @@ test_get_read_error (void)
   g_autoptr (GInputStream) stream = NULL;
   gint64 deadline;
 
-  add_ticket ("eio", test_server_get_uri (server), 64 * MiB, "[\"read\"]",
+  add_ticket ("read-eio", test_server_get_uri (server), 64 * MiB, "[\"read\"]",
               NULL);
-  stream = start_get ("eio", &msg);
+  stream = start_get ("read-eio", &msg);
   g_assert_true (g_file_set_contents (trigger, "", 0, NULL));
   g_assert_cmpuint (65536 + read_to_end (stream), <, 64 * MiB);
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (ticket_active ("eio") && g_get_monotonic_time () < deadline)
+  while (ticket_active ("read-eio") && g_get_monotonic_time () < deadline)
     g_usleep (G_USEC_PER_SEC / 10);
-  g_assert_false (ticket_active ("eio"));
-  remove_ticket ("eio");
+  g_assert_false (ticket_active ("read-eio"));
+  remove_ticket ("read-eio");
   g_unlink (trigger);
 }
 
