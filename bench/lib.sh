@@ -59,7 +59,7 @@ bench_serve() {
   BENCH_SERVE_PID=$!
   BENCH_SERVE_PIDS+=("$BENCH_SERVE_PID")
   for _ in $(seq 100); do
-    grep -q '^listening on ' "$out" && break
+    grep -qs '^listening on ' "$out" && break
     sleep 0.1
   done
   # shellcheck disable=SC2034  # used by the scripts that source this

@@ -616,6 +616,39 @@ test_put_small_image (void)
   remove_ticket ("small");
 }
 
+/* A PUT whose image fails its writes is answered 500 with the error
+ * once its body is read, and the next request is served. The body is
+ * several writes long: the first fails while most of it is still to
+ * come, and the rest is read and dropped. */
+static void
+test_put_write_error (void)
+{
+  g_autofree char *socket_path = g_build_filename (tmpdir, "eio.sock", NULL);
+  const char *const nbdkit[] = { "nbdkit",
+                                 "-f",
+                                 "-U",
+                                 socket_path,
+                                 "--filter=error",
+                                 "memory",
+                                 "16M",
+                                 "error-pwrite=EIO",
+                                 "error-pwrite-rate=100%",
+                                 NULL };
+  g_autoptr (TestServer) server = test_server_start (nbdkit, socket_path);
+  g_autofree char *body = g_strnfill (12 * 1024 * 1024, 'x');
+  g_autoptr (Reply) put = NULL;
+  g_autoptr (Reply) again = NULL;
+
+  add_ticket ("eio", test_server_get_uri (server), 16 * 1024 * 1024,
+              "[\"write\"]", NULL);
+  put = image_request ("PUT", "eio", "?flush=n", body, NULL, NULL);
+  g_assert_cmpuint (put->status, ==, 500);
+  g_assert_nonnull (strstr (reply_text (put), "Input/output error"));
+  again = image_request ("PUT", "eio", NULL, "data", NULL, NULL);
+  g_assert_cmpuint (again->status, ==, 500);
+  remove_ticket ("eio");
+}
+
 /* Refusals of a PUT come before its body. */
 static void
 test_put_refused (void)
@@ -2136,6 +2169,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/get", test_get);
   g_test_add_func ("/serve/put-patch", test_put_patch);
   g_test_add_func ("/serve/put-refused", test_put_refused);
+  g_test_add_func ("/serve/put-write-error", test_put_write_error);
   g_test_add_func ("/serve/put-small-image", test_put_small_image);
   g_test_add_func ("/serve/put-chunked", test_put_chunked);
   g_test_add_func ("/serve/extents-checksum", test_extents_checksum);
