@@ -183,7 +183,17 @@ remove_slot (ServeImage *self, guint index)
  * all of them once the ticket is gone; those whose connection closed;
  * and the first one when it is the last one left and no connection owns
  * it, since no clone will be made from it before another connection
- * comes, which opens the image again. */
+ * comes, which opens the image again. One that took writes of a
+ * connection still open and not flushed yet stays, lent to any: closing
+ * flushes it, and a loss found then would reach no one. */
+/* Writes not flushed yet, of connections still open (serve_image_disown()
+ * forgets those of a connection that closed). */
+static gboolean
+holds_writes (Slot *slot)
+{
+  return g_hash_table_size (slot->writers) > 0;
+}
+
 static void
 take_gone (ServeImage *self, GPtrArray *gone)
 {
@@ -205,14 +215,15 @@ take_gone (ServeImage *self, GPtrArray *gone)
       Slot *slot = self->slots->pdata[i];
 
       if (!slot->busy && !slot->lent && slot->backend != self->first
-          && (self->closed || slot->orphan))
+          && (self->closed || (slot->orphan && !holds_writes (slot))))
         g_ptr_array_add (gone, remove_slot (self, i));
     }
   if (self->slots->len == 1 && self->reserved == 0)
     {
       Slot *slot = self->slots->pdata[0];
 
-      if (!slot->busy && !slot->lent && (self->closed || slot->owner == NULL))
+      if (!slot->busy && !slot->lent
+          && (self->closed || (slot->owner == NULL && !holds_writes (slot))))
         {
           g_clear_object (&self->first);
           g_ptr_array_add (gone, remove_slot (self, 0));

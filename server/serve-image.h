@@ -43,7 +43,8 @@ void serve_image_wrote (ServeImage *self, ImgxferBackend *backend,
                         gconstpointer owner);
 
 /* The connection @owner closed: its backends are flushed and closed, in a
- * worker thread, those in use once they are given back. */
+ * worker thread, those in use once they are given back; but one that
+ * holds writes of another connection, not flushed yet, stays for it. */
 void serve_image_disown (ServeImage *self, gconstpointer owner);
 
 /* Flushes every backend of the image, @backend (acquired by the caller)

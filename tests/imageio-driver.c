@@ -176,6 +176,45 @@ test_old_servers (Fixture *f, gconstpointer data)
 
 /* With no zero request to send, zero ranges are written as zeroes over
  * the old data. */
+/* A server that ends each connection after its answer, unannounced:
+ * each request finds the last one's connection closed, and goes on a new
+ * one. libsoup 3.2 could wait forever for a connection then (see
+ * ensure_session() in imgxfer-imageio-http.c): one copy in two of these,
+ * with a single connection and 1024 requests, hung. Plain HTTP, so that
+ * the copies take a fraction of a second each. */
+static void
+test_server_closes_after_answer (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = served (f, "disk.img");
+  g_autofree char *copy = local (f, "copy.raw");
+  g_autofree char *url = NULL;
+
+  stop_server (f);
+  f->server = test_web_server_start (f->root, NULL, NULL,
+                                     "--close-after-answer", &f->port);
+  url = g_strdup_printf ("http://127.0.0.1:%u/disk.img", f->port);
+  make_image (image, 4 * MiB);
+  for (guint i = 0; i < 4; i++)
+    {
+      const char *const argv[] = { "timeout",
+                                   "-s",
+                                   "KILL",
+                                   "60",
+                                   g_getenv ("IMGXFER_CLI"),
+                                   "convert",
+                                   "--connections",
+                                   "1",
+                                   "--request-size",
+                                   "4k",
+                                   url,
+                                   copy,
+                                   NULL };
+
+      g_assert_cmpint (test_run (argv, NULL, NULL), ==, 0);
+      test_assert_images_equal (image, "raw", copy, "raw", FALSE);
+    }
+}
+
 static void
 test_write (Fixture *f, gconstpointer data)
 {
@@ -623,6 +662,8 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
   ADD ("/imageio-driver/web-server/read", test_read);
+  ADD ("/imageio-driver/web-server/closes-after-answer",
+       test_server_closes_after_answer);
   ADD ("/imageio-driver/web-server/write", test_write);
   ADD ("/imageio-driver/web-server/empty", test_empty);
   ADD ("/imageio-driver/web-server/old-imageio-servers", test_old_servers);

@@ -1214,21 +1214,44 @@ flush_ticket (SoupSession *session, gboolean *closed)
                          closed);
 }
 
+/* How many connections the daemon counts for the ticket. */
+static gint64
+ticket_connections (Fixture *f)
+{
+  g_autoptr (SoupMessage) msg
+      = soup_message_new ("GET", "http://localhost/tickets/" TICKET);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GError) error = NULL;
+
+  body = soup_session_send_and_read (f->daemon.control_session, msg, NULL,
+                                     &error);
+  g_assert_no_error (error);
+  root = json_from_string (g_bytes_get_data (body, NULL), &error);
+  g_assert_no_error (error);
+  return json_object_get_int_member (json_node_get_object (root),
+                                     "connections");
+}
+
 /* The daemon's ticket names a qemu-nbd that takes one client at a time
  * (no multi-conn): the ticket's one backend is lent to each connection
  * in turn. One connection writes through it, and the qemu-nbd is killed
  * before any flush (the write is gone with its qcow2 tables) and started
- * again. Another connection's request finds the loss: a 503 that closes
- * its connection. The first connection's flush must not succeed then:
- * its write went through that backend and is gone. */
+ * again. Another connection finds the loss (a request of its own: a 503
+ * that closes its connection), or had borrowed the backend before and
+ * closes (the backend then must not be closed with it, its flush failing
+ * unheard). The first connection's flush must not succeed then: its
+ * write went through that backend and is gone. */
 static void
 test_daemon_nbd_restarted_lent (Fixture *f, gconstpointer data)
 {
+  gboolean borrower_gone = GPOINTER_TO_INT (data);
   g_autofree char *dst = g_build_filename (f->dir, "dst.qcow2", NULL);
   g_autofree char *socket = g_build_filename (f->dir, "qemu.sock", NULL);
   g_autoptr (TestServer) target = NULL;
   g_autoptr (SoupSession) writer = NULL;
   g_autoptr (SoupSession) other = NULL;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
   gboolean closed;
   guint status;
 
@@ -1240,13 +1263,29 @@ test_daemon_nbd_restarted_lent (Fixture *f, gconstpointer data)
   other = local_session (f);
 
   g_assert_cmpuint (put_mib (writer, 0, 'w', &closed), ==, 200);
+  if (borrower_gone)
+    g_assert_cmpuint (
+        ticket_request (other, "OPTIONS", "", NULL, NULL, NULL, &closed), ==,
+        200);
   g_assert_cmpint (kill (test_find_child ("qemu-nbd"), SIGKILL), ==, 0);
   g_clear_pointer (&target, test_server_stop);
   g_assert_cmpint (g_unlink (socket), ==, 0);
   target = start_qemu_nbd_writeback (dst, socket, "--shared=1");
 
-  g_assert_cmpuint (put_mib (other, MiB, 'o', &closed), ==, 503);
-  g_assert_true (closed);
+  if (borrower_gone)
+    {
+      soup_session_abort (other);
+      while (ticket_connections (f) > 1)
+        {
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          g_usleep (50 * 1000);
+        }
+    }
+  else
+    {
+      g_assert_cmpuint (put_mib (other, MiB, 'o', &closed), ==, 503);
+      g_assert_true (closed);
+    }
   status = flush_ticket (writer, &closed);
   if (status == 200)
     {
@@ -1281,8 +1320,10 @@ main (int argc, char **argv)
             &upload_qcow2_between, test_daemon_restarted);
   add_test ("/retry/imageio/upload-daemon-nbd-restarted", NULL,
             test_daemon_nbd_restarted);
-  add_test ("/retry/imageio/upload-daemon-nbd-restarted-lent-backend", NULL,
-            test_daemon_nbd_restarted_lent);
+  add_test ("/retry/imageio/upload-daemon-nbd-restarted-lent-backend",
+            GINT_TO_POINTER (FALSE), test_daemon_nbd_restarted_lent);
+  add_test ("/retry/imageio/upload-daemon-nbd-restarted-borrower-gone",
+            GINT_TO_POINTER (TRUE), test_daemon_nbd_restarted_lent);
   add_test ("/retry/imageio/upload-no-retries", &upload_not_retried,
             test_daemon_restarted);
   add_test ("/retry/imageio/download-daemon-restarted", &download_retried,

@@ -108,12 +108,24 @@ test_web_server_start (const char *root, const char *cert, const char *key,
   g_autofree char *line = NULL;
   g_autoptr (GSubprocessLauncher) launcher
       = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   GSubprocess *server;
 
+  g_ptr_array_add (argv, "/usr/bin/python3");
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, (char *)root);
+  if (cert)
+    {
+      g_ptr_array_add (argv, "--cert");
+      g_ptr_array_add (argv, (char *)cert);
+      g_ptr_array_add (argv, "--key");
+      g_ptr_array_add (argv, (char *)key);
+    }
+  g_ptr_array_add (argv, (char *)option);
+  g_ptr_array_add (argv, NULL);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  server = g_subprocess_launcher_spawn (launcher, &error, "/usr/bin/python3",
-                                        script, root, "--cert", cert, "--key",
-                                        key, option, NULL);
+  server = g_subprocess_launcher_spawnv (
+      launcher, (const char *const *)argv->pdata, &error);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);

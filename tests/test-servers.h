@@ -27,8 +27,8 @@ TestServer *test_qemu_nbd_start (const char *path, const char *format,
  * 'r'. */
 void test_pause_control (const char *socket_path, char command);
 /* tests/web-server.py serving the files of @root over HTTPS with @cert
- * and @key, given @option (NULL: none), on a loopback port put in
- * *@port; it dies with the test. */
+ * and @key (NULL: plain HTTP), given @option (NULL: none), on a loopback
+ * port put in *@port; it dies with the test. */
 GSubprocess *test_web_server_start (const char *root, const char *cert,
                                     const char *key, const char *option,
                                     guint16 *port);

@@ -8,11 +8,14 @@
 # when a server goes away: before any answer (none) or in the answer's
 # head (head); the server then closes every connection after its answer,
 # so that the GET goes on a connection of its own (a request that finds a
-# kept-alive connection closed is sent again by libsoup itself). Prints
-# the port it listens on (on 127.0.0.1), then serves until killed.
+# kept-alive connection closed is sent again by libsoup itself). With
+# --close-after-answer each connection ends after its answer, unannounced,
+# as that of a server whose keep-alive timeout is shorter than the
+# client's pause. Prints the port it listens on (on 127.0.0.1), then
+# serves until killed.
 #
 # usage: web-server.py ROOT [--cert FILE --key FILE] [--options=STATUS]
-#                      [--cut-first-get=none|head]
+#                      [--cut-first-get=none|head] [--close-after-answer]
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import argparse
@@ -33,6 +36,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def path_of(self):
         name = os.path.basename(self.path.split("?")[0])
         return os.path.join(self.server.root, name)
+
+    def end_headers(self):
+        if self.server.close_after_answer:
+            self.close_connection = True
+        super().end_headers()
 
     def fail(self, status, message):
         body = (message + "\n").encode()
@@ -121,6 +129,7 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--options", type=int)
     parser.add_argument("--cut-first-get", choices=["none", "head"])
+    parser.add_argument("--close-after-answer", action="store_true")
     args = parser.parse_args()
 
     if args.cut_first_get:
@@ -128,6 +137,7 @@ def main():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.lock = threading.Lock()
     server.cut = args.cut_first_get
+    server.close_after_answer = args.close_after_answer
     server.daemon_threads = True
     server.root = args.root
     server.options_status = args.options

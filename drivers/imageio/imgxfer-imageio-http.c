@@ -152,7 +152,16 @@ _imgxfer_imageio_http_free (ImgxferImageioHttp *self)
  * connection handed to another thread (a backend opened by the caller,
  * then driven by a copy worker) gets a new session there. Everything is
  * configured before the first request. The proxy resolver is off: an
- * imageio server is reached directly, as its own client does. */
+ * imageio server is reached directly, as its own client does.
+ *
+ * One connection at a time (max-conns), but two allowed to the host: a
+ * request may find the connection of the one before it not given back
+ * yet, and libsoup 3.2 waits for it. When the server had closed it
+ * meanwhile, libsoup found it given back but closed and, at the limit of
+ * connections to the host, waited for another one forever, without
+ * timeout or cancellation (a server that ends its connections after an
+ * answer, or that went away, hung the copy). Below that limit and at the
+ * session's, it drops the closed one and opens a new one. */
 static SoupSession *
 ensure_session (ImgxferImageioHttp *self)
 {
@@ -166,7 +175,7 @@ ensure_session (ImgxferImageioHttp *self)
     remote
         = G_SOCKET_CONNECTABLE (g_unix_socket_address_new (self->unix_socket));
   self->session = g_object_new (SOUP_TYPE_SESSION, "max-conns", 1,
-                                "max-conns-per-host", 1, "remote-connectable",
+                                "max-conns-per-host", 2, "remote-connectable",
                                 remote, "timeout", self->timeout_s,
                                 "user-agent", "imgxfer/" PACKAGE_VERSION, NULL);
   soup_session_set_proxy_resolver (self->session, NULL);
