@@ -180,11 +180,11 @@ check_waits_for_busy (gboolean writes_only)
   held = scene.held;
   flush_start (&flush, scene.image, scene.flush, &conn1, writes_only);
   g_assert_false (flush_ends_within (&flush, STILL_WAITING_USEC));
-  /* Back to connection 3 afterwards, as it was. */
-  serve_image_release (scene.image, held, NULL);
+  release_held (&scene, NULL);
   flush_join (&flush);
   g_assert_no_error (flush.error);
   g_assert_true (flush.ok);
+  /* The flush gave B back to connection 3, as it found it. */
   scene.held = acquire (scene.image, &conn3);
   g_assert_true (scene.held == held);
   assert_held_flushed (&scene);
