@@ -18,17 +18,26 @@
  * A backend lent so carries the writes of several connections until it
  * is flushed: each remembers whose writes it took without a flush, so
  * that a loss of them (IMGXFER_ERROR_RECONNECTED) reaches every one of
- * those connections, not only the one that found it.
+ * those connections, not only the one that found it, and that a flush of
+ * one of them covers them all, waiting for those that serve another
+ * request meanwhile.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include "serve-error.h"
 #include "serve-image.h"
 #include "serve-job.h"
 
 /* imageio's limit on connections per transfer. */
 #define MAX_CLIENTS 8
+
+/* How long a flush waits for a backend that holds its connection's writes
+ * and serves another request: half of the 60 s imgxfer's imageio driver
+ * waits for an answer by default, so that a client hears the 503 rather
+ * than a silence, and may try again on the same connection. */
+#define FLUSH_WAIT_SECONDS 30
 
 typedef struct
 {
@@ -61,6 +70,7 @@ struct _ServeImage
   gboolean closed;       /* the ticket is gone: nothing opens again */
   guint closing;         /* backends taken out, not closed yet */
   GHashTable *lost;      /* owners whose writes a backend lost meanwhile */
+  gint64 flush_wait;     /* usec a flush waits for a backend in use */
 };
 
 static void
@@ -88,6 +98,7 @@ serve_image_new (const char *url, const char *format, const char *bitmap,
   g_cond_init (&self->changed);
   self->slots = g_ptr_array_new_with_free_func (slot_free);
   self->lost = g_hash_table_new (NULL, NULL);
+  self->flush_wait = FLUSH_WAIT_SECONDS * G_USEC_PER_SEC;
   return self;
 }
 
@@ -305,6 +316,40 @@ set_removed_error (ServeImage *self, GError **error)
                "%s: the ticket was removed", self->url);
 }
 
+/* Whether a request of @owner goes on, with the lock held: not cancelled,
+ * its ticket still there (or, when the request takes again the backend it
+ * lent, @lent: it stays for it), and no writes of its connection lost
+ * (mark_lost()). */
+static gboolean
+goes_on (ServeImage *self, gconstpointer owner, gboolean lent,
+         GCancellable *cancellable, GError **error)
+{
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (self->closed && !lent)
+    {
+      set_removed_error (self, error);
+      return FALSE;
+    }
+  if (owner == NULL || !g_hash_table_contains (self->lost, owner))
+    return TRUE;
+  g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED,
+               "%s: the connection to the image was replaced, and "
+               "writes not flushed on it may be lost",
+               self->url);
+  return FALSE;
+}
+
+/* Waits for a change of the slots, with the lock held, until @deadline at
+ * the latest; in slices, so that a cancelled request stops waiting. */
+static void
+wait_changed (ServeImage *self, gint64 deadline)
+{
+  g_cond_wait_until (
+      &self->changed, &self->lock,
+      MIN (deadline, g_get_monotonic_time () + G_USEC_PER_SEC / 10));
+}
+
 /* Opens one more backend for @owner, with the lock held on entry and on
  * return but not meanwhile; a place was reserved for it. */
 static ImgxferBackend *
@@ -386,24 +431,10 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
             && self->slots->len + self->reserved < max_backends (self);
       Slot *slot;
 
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        break;
       slot = find_idle (self, owner, !room);
-      /* Once the ticket is gone, only a request that lent its backend
-       * takes it again. */
-      if (self->closed && !(slot && slot->lent && slot->owner == owner))
-        {
-          set_removed_error (self, error);
-          break;
-        }
-      if (owner && g_hash_table_contains (self->lost, owner))
-        {
-          g_set_error (error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED,
-                       "%s: the connection to the image was replaced, and "
-                       "writes not flushed on it may be lost",
-                       self->url);
-          break;
-        }
+      if (!goes_on (self, owner, slot && slot->lent && slot->owner == owner,
+                    cancellable, error))
+        break;
       if (slot)
         {
           slot->busy = TRUE;
@@ -418,9 +449,7 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
           backend = open_one (self, owner, cancellable, error);
           break;
         }
-      /* Waits in slices, so that a cancelled request stops waiting. */
-      g_cond_wait_until (&self->changed, &self->lock,
-                         g_get_monotonic_time () + G_USEC_PER_SEC / 10);
+      wait_changed (self, G_MAXINT64);
     }
   g_mutex_unlock (&self->lock);
   return backend;
@@ -472,14 +501,27 @@ serve_image_wrote (ServeImage *self, ImgxferBackend *backend,
   g_mutex_unlock (&self->lock);
 }
 
-/* After a flush of @backend: the writes it took are on disk. */
+/* After a flush of @backend: the writes it took are on disk, and the
+ * flushes that wait for them (take_holding()) no longer do. */
 static void
 flushed (ServeImage *self, ImgxferBackend *backend)
 {
   g_mutex_lock (&self->lock);
   g_hash_table_remove_all (
       ((Slot *)self->slots->pdata[find_slot (self, backend)])->writers);
+  g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
+}
+
+static gboolean
+flush_backend (ServeImage *self, ImgxferBackend *backend,
+               GCancellable *cancellable, GError **error)
+{
+  if (!imgxfer_destination_flush (IMGXFER_DESTINATION (backend), cancellable,
+                                  error))
+    return FALSE;
+  flushed (self, backend);
+  return TRUE;
 }
 
 void
@@ -532,13 +574,95 @@ serve_image_disown (ServeImage *self, gconstpointer owner)
   close_later (self, g_steal_pointer (&gone));
 }
 
-gboolean
-serve_image_flush (ServeImage *self, ImgxferBackend *backend,
-                   GCancellable *cancellable, GError **error)
+/* A backend other than @own that holds writes of @owner not flushed yet,
+ * taken (busy) for a flush; NULL, without an error, when none holds any.
+ * One that serves another request is waited for, until it is given back,
+ * or flushed by that request, or @deadline. */
+static ImgxferBackend *
+take_holding (ServeImage *self, ImgxferBackend *own, gconstpointer owner,
+              gint64 deadline, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GPtrArray) idle = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr (GError) idle_error = NULL;
-  gboolean ok;
+  ImgxferBackend *backend = NULL;
+
+  g_mutex_lock (&self->lock);
+  for (;;)
+    {
+      Slot *holding = NULL;
+
+      /* Once the ticket is gone, a backend given back is closed, its
+       * flush heard by no one; one that lost the writes was closed, and
+       * holds them no more. */
+      if (!goes_on (self, owner, FALSE, cancellable, error))
+        break;
+      for (guint i = 0; i < self->slots->len && !holding; i++)
+        {
+          Slot *slot = self->slots->pdata[i];
+
+          if (slot->backend != own
+              && g_hash_table_contains (slot->writers, owner))
+            holding = slot;
+        }
+      if (holding == NULL)
+        break;
+      if (!holding->busy)
+        {
+          holding->busy = TRUE;
+          backend = g_object_ref (holding->backend);
+          break;
+        }
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_set_error (error, SERVE_ERROR, 503,
+                       "%s: the flush timed out waiting for a backend that "
+                       "holds writes of this connection and serves another "
+                       "request; try again",
+                       self->url);
+          break;
+        }
+      wait_changed (self, deadline);
+    }
+  g_mutex_unlock (&self->lock);
+  return backend;
+}
+
+/* Flushes every backend but @own that holds writes of @owner, those busy
+ * with other requests once they are free: a flush that succeeded over
+ * them would tell its client that writes are safe which a restart of the
+ * image's server still loses. Two connections flushing so wait for no
+ * cycle: each flushed its own backend first, which covered the other's
+ * writes on it and woke it (flushed()). */
+static gboolean
+flush_writes_of (ServeImage *self, ImgxferBackend *own, gconstpointer owner,
+                 GCancellable *cancellable, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + self->flush_wait;
+  g_autoptr (GError) local_error = NULL;
+  ImgxferBackend *backend;
+
+  if (owner == NULL)
+    return TRUE;
+  while ((backend = take_holding (self, own, owner, deadline, cancellable,
+                                  &local_error)))
+    {
+      gboolean ok = flush_backend (self, backend, cancellable, &local_error);
+
+      /* One that lost writes is closed, and fails @owner's later
+       * requests too. */
+      serve_image_release (self, backend, local_error, FALSE);
+      if (!ok)
+        break;
+    }
+  if (local_error == NULL)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+/* The idle backends, taken (busy) for a flush. */
+static GPtrArray *
+take_idle (ServeImage *self)
+{
+  GPtrArray *idle = g_ptr_array_new_with_free_func (g_object_unref);
 
   g_mutex_lock (&self->lock);
   for (guint i = 0; i < self->slots->len; i++)
@@ -551,19 +675,25 @@ serve_image_flush (ServeImage *self, ImgxferBackend *backend,
       g_ptr_array_add (idle, g_object_ref (slot->backend));
     }
   g_mutex_unlock (&self->lock);
+  return idle;
+}
 
-  ok = imgxfer_destination_flush (IMGXFER_DESTINATION (backend), cancellable,
-                                  error);
-  if (ok)
-    flushed (self, backend);
+gboolean
+serve_image_flush (ServeImage *self, ImgxferBackend *backend,
+                   gconstpointer owner, GCancellable *cancellable,
+                   GError **error)
+{
+  g_autoptr (GPtrArray) idle = take_idle (self);
+  g_autoptr (GError) idle_error = NULL;
+  gboolean ok;
+
+  ok = flush_backend (self, backend, cancellable, error);
   /* An idle backend that lost writes fails this flush, which did not
    * cover them, and is closed (serve_image_release()). */
   for (guint i = 0; ok && i < idle->len; i++)
     {
-      ok = imgxfer_destination_flush (idle->pdata[i], cancellable, &idle_error);
-      if (ok)
-        flushed (self, idle->pdata[i]);
-      else
+      ok = flush_backend (self, idle->pdata[i], cancellable, &idle_error);
+      if (!ok)
         {
           serve_image_release (self, g_ptr_array_steal_index (idle, i),
                                idle_error, FALSE);
@@ -574,7 +704,22 @@ serve_image_flush (ServeImage *self, ImgxferBackend *backend,
   while (idle->len > 0)
     serve_image_release (
         self, g_ptr_array_steal_index_fast (idle, idle->len - 1), NULL, FALSE);
-  return ok;
+  return ok && flush_writes_of (self, backend, owner, cancellable, error);
+}
+
+gboolean
+serve_image_flush_writes (ServeImage *self, ImgxferBackend *backend,
+                          gconstpointer owner, GCancellable *cancellable,
+                          GError **error)
+{
+  return flush_backend (self, backend, cancellable, error)
+         && flush_writes_of (self, backend, owner, cancellable, error);
+}
+
+void
+serve_image_set_flush_wait (ServeImage *self, guint msec)
+{
+  self->flush_wait = (gint64)msec * 1000;
 }
 
 guint

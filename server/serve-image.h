@@ -48,12 +48,30 @@ void serve_image_wrote (ServeImage *self, ImgxferBackend *backend,
 void serve_image_disown (ServeImage *self, gconstpointer owner);
 
 /* Flushes every backend of the image, @backend (acquired by the caller)
- * and the idle ones, so that a flush covers what any connection wrote.
- * An idle backend that lost writes fails the flush with
- * IMGXFER_ERROR_RECONNECTED, and the next request of its own connection
- * fails so too. */
+ * and the idle ones, so that a flush covers what any connection wrote;
+ * then, as serve_image_flush_writes(), those that hold writes of @owner
+ * and serve other requests. An idle backend that lost writes fails the
+ * flush with IMGXFER_ERROR_RECONNECTED, and the next request of its own
+ * connection fails so too. */
 gboolean serve_image_flush (ServeImage *self, ImgxferBackend *backend,
-                            GCancellable *cancellable, GError **error);
+                            gconstpointer owner, GCancellable *cancellable,
+                            GError **error);
+
+/* Flushes @backend (acquired by the caller) and every other backend that
+ * holds writes of @owner (serve_image_wrote()) not flushed yet, waiting
+ * for those that serve other requests: until they are given back or
+ * flushed by those requests, the wait of serve_image_set_flush_wait() at
+ * most (then a SERVE_ERROR 503: the client may try again), or
+ * @cancellable. A loss of @owner's writes fails it with
+ * IMGXFER_ERROR_RECONNECTED, and the removal of the ticket with
+ * G_IO_ERROR_CANCELLED. */
+gboolean serve_image_flush_writes (ServeImage *self, ImgxferBackend *backend,
+                                   gconstpointer owner,
+                                   GCancellable *cancellable, GError **error);
+
+/* How long a flush waits for a backend in use (30 s unless set), set
+ * before the first request. */
+void serve_image_set_flush_wait (ServeImage *self, guint msec);
 
 /* The ticket is gone: flushes and closes every backend no request uses,
  * now, and the others when they are given back; nothing opens again. */

@@ -100,7 +100,8 @@ patch_work (gpointer data)
   if (!patch->zero)
     {
       serve_image_flush (serve_ticket_get_image (request->ticket),
-                         request->backend, cancellable, &request->error);
+                         request->backend, request->conn, cancellable,
+                         &request->error);
       return;
     }
   /* A sparse ticket's zeroes may be holes: they still read as zeroes. */
@@ -114,7 +115,9 @@ patch_work (gpointer data)
     serve_image_wrote (serve_ticket_get_image (request->ticket),
                        request->backend, request->conn);
   else
-    imgxfer_destination_flush (destination, cancellable, &request->error);
+    serve_image_flush_writes (serve_ticket_get_image (request->ticket),
+                              request->backend, request->conn, cancellable,
+                              &request->error);
 }
 
 static void

@@ -104,8 +104,9 @@ write_work (gpointer data)
     serve_image_wrote (serve_ticket_get_image (request->ticket),
                        request->backend, request->conn);
   else if (upload->final)
-    imgxfer_destination_flush (IMGXFER_DESTINATION (request->backend),
-                               cancellable, &request->error);
+    serve_image_flush_writes (serve_ticket_get_image (request->ticket),
+                              request->backend, request->conn, cancellable,
+                              &request->error);
 }
 
 static void

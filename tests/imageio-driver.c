@@ -174,8 +174,6 @@ test_old_servers (Fixture *f, gconstpointer data)
     }
 }
 
-/* With no zero request to send, zero ranges are written as zeroes over
- * the old data. */
 /* A server that ends each connection after its answer, unannounced:
  * each request finds the last one's connection closed, and goes on a new
  * one. libsoup 3.2 could wait forever for a connection then (see
@@ -215,6 +213,8 @@ test_server_closes_after_answer (Fixture *f, gconstpointer data)
     }
 }
 
+/* With no zero request to send, zero ranges are written as zeroes over
+ * the old data. */
 static void
 test_write (Fixture *f, gconstpointer data)
 {
