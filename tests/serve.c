@@ -2174,6 +2174,9 @@ test_stop_timeout (void)
       /* SIGCONT: nothing the daemon stops on. */
       test_daemon_stop_within (&stuck, SIGCONT, 1);
       g_print ("daemon gone: %d\n", test_process_gone (pid));
+      /* A subprocess whose test failed exits before main() cleans up. */
+      g_assert_cmpint (daemon_stop (&daemon_), ==, 0);
+      test_tmpdir_free (g_steal_pointer (&tmpdir));
       return;
     }
   g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
@@ -2232,7 +2235,10 @@ main (int argc, char **argv)
   g_test_add_func ("/serve/stop-timeout", test_stop_timeout);
   status = g_test_run ();
 
-  g_assert_cmpint (daemon_stop (&daemon_), ==, 0);
-  test_tmpdir_free (tmpdir);
+  if (tmpdir != NULL)
+    {
+      g_assert_cmpint (daemon_stop (&daemon_), ==, 0);
+      test_tmpdir_free (tmpdir);
+    }
   return status;
 }
