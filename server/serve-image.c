@@ -63,7 +63,6 @@ struct _ServeImage
 
   GMutex lock;
   GCond changed;
-  gboolean opening;      /* the first backend is being opened */
   guint reserved;        /* backends being opened, counted in the limit */
   ImgxferBackend *first; /* the backend opened first, kept for cloning */
   GPtrArray *slots;      /* Slot */
@@ -362,13 +361,11 @@ open_one (ServeImage *self, gconstpointer owner, GCancellable *cancellable,
   Slot *slot;
 
   self->reserved++;
-  self->opening = template == NULL;
   g_mutex_unlock (&self->lock);
   backend = template ? imgxfer_backend_clone (template, cancellable, error)
                      : open_first (self, cancellable, error);
   g_mutex_lock (&self->lock);
   self->reserved--;
-  self->opening = FALSE;
   g_cond_broadcast (&self->changed);
   if (backend && self->closed)
     {
@@ -425,9 +422,10 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
     {
       /* The image is opened anew once the backends taken out are closed:
        * a writer among them holds its lock until then, and a new one
-       * would find it in use. */
+       * would find it in use. Until the first backend is open the limit
+       * is one, which the one being opened takes. */
       gboolean room
-          = !self->opening && (self->first || self->closing == 0)
+          = (self->first || self->closing == 0)
             && self->slots->len + self->reserved < max_backends (self);
       Slot *slot;
 
