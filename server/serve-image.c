@@ -189,13 +189,6 @@ remove_slot (ServeImage *self, guint index)
   return backend;
 }
 
-/* Takes out, into @gone, the idle backends that have no reason to stay:
- * all of them once the ticket is gone; those whose connection closed;
- * and the first one when it is the last one left and no connection owns
- * it, since no clone will be made from it before another connection
- * comes, which opens the image again. One that took writes of a
- * connection still open and not flushed yet stays, lent to any: closing
- * flushes it, and a loss found then would reach no one. */
 /* Writes not flushed yet, of connections still open (serve_image_disown()
  * forgets those of a connection that closed). */
 static gboolean
@@ -204,6 +197,14 @@ holds_writes (Slot *slot)
   return g_hash_table_size (slot->writers) > 0;
 }
 
+/* Takes out, into @gone, the idle backends that have no reason to stay:
+ * those that lost writes; all of them once the ticket is gone, but one
+ * lent, which stays for its request; those whose connection closed;
+ * and the first one when it is the last one left and no connection owns
+ * it, since no clone will be made from it before another connection
+ * comes, which opens the image again. One that took writes of a
+ * connection still open and not flushed yet stays, free for any: closing
+ * flushes it, and a loss found then would reach no one. */
 static void
 take_gone (ServeImage *self, GPtrArray *gone)
 {
