@@ -454,14 +454,15 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
   return backend;
 }
 
-static guint
+/* The slot of @backend, acquired: a busy backend is never taken out. */
+static Slot *
 find_slot (ServeImage *self, ImgxferBackend *backend)
 {
   guint i = 0;
 
   while (((Slot *)self->slots->pdata[i])->backend != backend)
     i++;
-  return i;
+  return self->slots->pdata[i];
 }
 
 /* A backend that lost writes (IMGXFER_ERROR_RECONNECTED) has replaced
@@ -474,9 +475,8 @@ find_slot (ServeImage *self, ImgxferBackend *backend)
  * writes it took since its last flush: theirs are gone too, and a flush
  * of theirs through another backend would succeed over them. */
 static void
-mark_lost (ServeImage *self, guint index)
+mark_lost (ServeImage *self, Slot *slot)
 {
-  Slot *slot = self->slots->pdata[index];
   GHashTableIter iter;
   gpointer writer;
 
@@ -494,9 +494,7 @@ serve_image_wrote (ServeImage *self, ImgxferBackend *backend,
 {
   g_mutex_lock (&self->lock);
   if (owner)
-    g_hash_table_add (
-        ((Slot *)self->slots->pdata[find_slot (self, backend)])->writers,
-        (gpointer)owner);
+    g_hash_table_add (find_slot (self, backend)->writers, (gpointer)owner);
   g_mutex_unlock (&self->lock);
 }
 
@@ -506,8 +504,7 @@ static void
 flushed (ServeImage *self, ImgxferBackend *backend)
 {
   g_mutex_lock (&self->lock);
-  g_hash_table_remove_all (
-      ((Slot *)self->slots->pdata[find_slot (self, backend)])->writers);
+  g_hash_table_remove_all (find_slot (self, backend)->writers);
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
 }
@@ -528,17 +525,15 @@ serve_image_release (ServeImage *self, ImgxferBackend *backend,
                      const GError *error, gboolean lend)
 {
   g_autoptr (GPtrArray) gone = g_ptr_array_new ();
-  guint index;
   Slot *slot;
 
   g_mutex_lock (&self->lock);
-  index = find_slot (self, backend);
-  slot = self->slots->pdata[index];
+  slot = find_slot (self, backend);
   slot->busy = FALSE;
   /* A flush of the idle backends keeps what they were. */
   slot->lent |= lend;
   if (g_error_matches (error, IMGXFER_ERROR, IMGXFER_ERROR_RECONNECTED))
-    mark_lost (self, index);
+    mark_lost (self, slot);
   take_gone (self, gone);
   g_cond_broadcast (&self->changed);
   g_mutex_unlock (&self->lock);
