@@ -15,7 +15,7 @@
  * borrows one that another connection is not using rather than wait for
  * it to close.
  *
- * A backend lent so carries the writes of several connections until it
+ * A backend borrowed so carries the writes of several connections until it
  * is flushed: each remembers whose writes it took without a flush, so
  * that a loss of them (IMGXFER_ERROR_RECONNECTED) reaches every one of
  * those connections, not only the one that found it, and that a flush of
@@ -471,9 +471,10 @@ find_slot (ServeImage *self, ImgxferBackend *backend)
  * every later request of its connection fails so too, until that
  * connection closes: the loss may have been found by a flush of another
  * connection (serve_image_flush()), and its own client must hear of it.
- * So must the connections it was lent to, or borrowed from, whose
- * writes it took since its last flush: theirs are gone too, and a flush
- * of theirs through another backend would succeed over them. */
+ * So must the connections that borrowed it, or that it was borrowed
+ * from, whose writes it took since its last flush: theirs are gone too,
+ * and a flush of theirs through another backend would succeed over
+ * them. */
 static void
 mark_lost (ServeImage *self, Slot *slot)
 {
