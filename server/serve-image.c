@@ -317,16 +317,16 @@ set_removed_error (ServeImage *self, GError **error)
 }
 
 /* Whether a request of @owner goes on, with the lock held: not cancelled,
- * its ticket still there (or, when the request takes again the backend it
- * lent, @lent: it stays for it), and no writes of its connection lost
- * (mark_lost()). */
+ * its ticket still there unless it takes nothing the ticket's removal
+ * closes (!@needs_ticket: the backend it lent stays for it), and no
+ * writes of its connection lost (mark_lost()). */
 static gboolean
-goes_on (ServeImage *self, gconstpointer owner, gboolean lent,
+goes_on (ServeImage *self, gconstpointer owner, gboolean needs_ticket,
          GCancellable *cancellable, GError **error)
 {
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
-  if (self->closed && !lent)
+  if (self->closed && needs_ticket)
     {
       set_removed_error (self, error);
       return FALSE;
@@ -431,7 +431,7 @@ serve_image_acquire (ServeImage *self, gconstpointer owner,
       Slot *slot;
 
       slot = find_idle (self, owner, !room);
-      if (!goes_on (self, owner, slot && slot->lent && slot->owner == owner,
+      if (!goes_on (self, owner, !(slot && slot->lent && slot->owner == owner),
                     cancellable, error))
         break;
       if (slot)
@@ -584,11 +584,6 @@ take_holding (ServeImage *self, ImgxferBackend *own, gconstpointer owner,
     {
       Slot *holding = NULL;
 
-      /* Once the ticket is gone, a backend given back is closed, its
-       * flush heard by no one; one that lost the writes was closed, and
-       * holds them no more. */
-      if (!goes_on (self, owner, FALSE, cancellable, error))
-        break;
       for (guint i = 0; i < self->slots->len && !holding; i++)
         {
           Slot *slot = self->slots->pdata[i];
@@ -597,7 +592,12 @@ take_holding (ServeImage *self, ImgxferBackend *own, gconstpointer owner,
               && g_hash_table_contains (slot->writers, owner))
             holding = slot;
         }
-      if (holding == NULL)
+      /* Once the ticket is gone, a backend given back is closed, its
+       * flush heard by no one: a flush that needs one fails, one whose
+       * writes were all on its own backend stands. One that lost the
+       * writes was closed, and holds them no more. */
+      if (!goes_on (self, owner, holding != NULL, cancellable, error)
+          || holding == NULL)
         break;
       if (!holding->busy)
         {

@@ -295,6 +295,30 @@ test_flush_ticket_removed (void)
   check_flush_ended (remove_ticket);
 }
 
+/* A request of a ticket removed meanwhile (replaced under its id, say)
+ * whose writes were all on its own backend: its flush covers them, and
+ * stands. */
+static void
+test_flush_own_after_removal (void)
+{
+  g_autoptr (GError) error = NULL;
+  ServeImage *image = serve_image_new (URL, NULL, NULL, TRUE, SIZE);
+  ImgxferBackend *own = acquire (image, &conn1);
+  guint8 data[4096];
+
+  memset (data, 0x5a, sizeof data);
+  g_assert_true (imgxfer_destination_pwrite (IMGXFER_DESTINATION (own), data,
+                                             sizeof data, 0, NULL, &error));
+  serve_image_wrote (image, own, &conn1);
+  serve_image_close (image);
+  g_assert_true (serve_image_flush (image, own, &conn1, NULL, &error));
+  g_assert_no_error (error);
+  serve_image_release (image, own, NULL, FALSE);
+  serve_image_disown (image, &conn1);
+  serve_image_free (image);
+  serve_job_drain_in (NULL);
+}
+
 /* B finds its server restarted during connection 3's request: connection
  * 1's writes on it are gone, and its flush fails so. */
 static void
@@ -366,6 +390,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serve-image/flush/cancelled", test_flush_cancelled);
   g_test_add_func ("/serve-image/flush/ticket-removed",
                    test_flush_ticket_removed);
+  g_test_add_func ("/serve-image/flush/own-after-removal",
+                   test_flush_own_after_removal);
   g_test_add_func ("/serve-image/flush/lost-while-waiting",
                    test_flush_lost_while_waiting);
   g_test_add_func ("/serve-image/flush/crossed", test_flushes_cross);
